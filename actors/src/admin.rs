@@ -1,0 +1,140 @@
+//! The admin console listener: `admin_actors` (the supervision tree with each actor's introspection),
+//! `admin_restartActor(name)` and, only with `--admin.faults`, `admin_injectFault(name, kind[, arg])`.
+//!
+//! It listens on its own address (default 127.0.0.1:6790), separate from the public gateway. When a
+//! token is configured every request must carry `Authorization: Bearer <token>`.
+
+use crate::rpc::bind_with_retry;
+use crate::rpc::json::{invalid_params, rpc_err, SERVER_ERROR};
+use crate::NodeContext;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{Extensions, RpcModule};
+use platon_supervision::{BoxError, CallError, Ctx, Fault, Registry, Service};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default stall of `admin_injectFault(name, "stall")` when no duration is given.
+pub const DEFAULT_STALL_MS: u64 = 10_000;
+
+/// Messages of the admin actor (it serves HTTP; it has no mailbox traffic of its own yet).
+#[derive(Debug)]
+pub enum AdminMsg {}
+
+/// Whether the request carried the right bearer token (inserted by the HTTP layer).
+#[derive(Clone, Copy, Debug)]
+struct Authorized(bool);
+
+/// The `admin` actor.
+#[derive(Debug)]
+pub struct AdminService {
+    /// Shared node context.
+    pub node: NodeContext,
+}
+
+/// The running admin server; dropping it stops the server.
+pub struct AdminState {
+    handle: ServerHandle,
+    /// The bound address.
+    pub addr: SocketAddr,
+}
+
+impl Drop for AdminState {
+    fn drop(&mut self) {
+        let _ = self.handle.stop();
+    }
+}
+
+fn check(ext: &Extensions) -> Result<(), ErrorObjectOwned> {
+    match ext.get::<Authorized>() {
+        Some(Authorized(true)) => Ok(()),
+        _ => Err(rpc_err(-32001, "unauthorized: send the admin token as 'Authorization: Bearer <token>'")),
+    }
+}
+
+fn call_err(e: CallError) -> ErrorObjectOwned {
+    rpc_err(SERVER_ERROR, e.to_string())
+}
+
+/// Parses a fault kind and its optional argument (stall milliseconds, drop count).
+pub fn parse_fault(kind: &str, arg: Option<u64>) -> Result<Fault, String> {
+    match kind {
+        "panic" => Ok(Fault::Panic),
+        "stall" => Ok(Fault::Stall(Duration::from_millis(arg.unwrap_or(DEFAULT_STALL_MS)))),
+        "drop" => Ok(Fault::Drop(u32::try_from(arg.unwrap_or(1)).map_err(|_| "drop count too large".to_string())?)),
+        other => Err(format!("unknown fault kind {other:?}: use panic, stall or drop")),
+    }
+}
+
+fn module(registry: Arc<Registry>) -> Result<RpcModule<Arc<Registry>>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(registry);
+    m.register_method("admin_actors", |_, reg, ext| -> Result<Value, ErrorObjectOwned> {
+        check(ext)?;
+        Ok(json!(reg.snapshot()))
+    })?;
+    m.register_async_method("admin_restartActor", |p, reg, ext| async move {
+        check(&ext)?;
+        let (name,): (String,) = p.parse()?;
+        reg.restart(&name).await.map_err(call_err)?;
+        Ok::<_, ErrorObjectOwned>(json!(true))
+    })?;
+    m.register_method("admin_injectFault", |p, reg, ext| -> Result<Value, ErrorObjectOwned> {
+        check(ext)?;
+        let mut seq = p.sequence();
+        let name: String = seq.next()?;
+        let kind: String = seq.next()?;
+        let arg: Option<u64> = seq.optional_next()?;
+        let fault = parse_fault(&kind, arg).map_err(invalid_params)?;
+        reg.inject_fault(&name, fault).map_err(call_err)?;
+        Ok(json!(true))
+    })?;
+    Ok(m)
+}
+
+impl Service for AdminService {
+    type Msg = AdminMsg;
+    type State = AdminState;
+
+    async fn init(&self, _ctx: &Ctx<AdminMsg>) -> Result<AdminState, BoxError> {
+        let cfg = &self.node.config.admin;
+        let addr = SocketAddr::new(cfg.addr, cfg.port);
+        let token = cfg.token.clone().map(|t| format!("Bearer {t}"));
+        let server_cfg = ServerConfig::builder().max_request_body_size(64 * 1024).max_connections(16).build();
+        let build = || {
+            let token = token.clone();
+            let middleware = tower::ServiceBuilder::new().map_request(move |mut req: http::Request<_>| {
+                let ok = match &token {
+                    None => true,
+                    Some(t) => req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(t.as_str()),
+                };
+                req.extensions_mut().insert(Authorized(ok));
+                req
+            });
+            Server::builder().set_config(server_cfg.clone()).set_http_middleware(middleware).build(addr)
+        };
+        let server = bind_with_retry(addr, "--admin.addr/--admin.port", build).await?;
+        let bound = server.local_addr()?;
+        let handle = server.start(module(self.node.registry.clone())?);
+        tracing::info!(faults = self.node.registry.faults_enabled(), "admin API listening on http://{bound}");
+        Ok(AdminState { handle, addr: bound })
+    }
+
+    async fn handle(&self, _ctx: &Ctx<AdminMsg>, msg: AdminMsg, _state: &mut AdminState) -> Result<(), BoxError> {
+        match msg {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_kinds_parse() {
+        assert_eq!(parse_fault("panic", None), Ok(Fault::Panic));
+        assert_eq!(parse_fault("stall", Some(5)), Ok(Fault::Stall(Duration::from_millis(5))));
+        assert_eq!(parse_fault("drop", None), Ok(Fault::Drop(1)));
+        assert!(parse_fault("explode", None).is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! The `chain` actor: the single writer of blocks, receipts and state. A commit is one atomic,
+//! fsynced batch; the reply is sent only after it is durable, then `newHeads` subscribers are told.
+
+use crate::handles::RpcHandle;
+use crate::NodeContext;
+use platon_messages::actors::ChainMsg;
+use platon_supervision::{BoxError, Ctx, Service};
+
+/// The `chain` actor.
+#[derive(Debug)]
+pub struct ChainService {
+    /// Shared node context.
+    pub node: NodeContext,
+}
+
+impl Service for ChainService {
+    type Msg = ChainMsg;
+    type State = ();
+
+    async fn init(&self, _ctx: &Ctx<ChainMsg>) -> Result<(), BoxError> {
+        // The store is the state: check the head is readable before serving.
+        let head = self.node.store.head()?;
+        tracing::info!(number = head.header.number, hash = %head.hash(), "chain head");
+        Ok(())
+    }
+
+    async fn handle(&self, _ctx: &Ctx<ChainMsg>, msg: ChainMsg, _: &mut ()) -> Result<(), BoxError> {
+        match msg {
+            ChainMsg::Commit { block, reply } => {
+                let header = block.block.header.clone();
+                match self.node.store.commit_block(&block) {
+                    Ok(()) => {
+                        tracing::info!(
+                            number = header.number,
+                            hash = %header.hash(),
+                            txs = block.block.transactions.len(),
+                            gas_used = header.gas_used,
+                            "block committed"
+                        );
+                        let _ = reply.send(Ok(header.clone()));
+                        let _ = RpcHandle(self.node.registry.clone()).new_head(header);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                    }
+                }
+            }
+            ChainMsg::Head(reply) => {
+                let _ = reply.send(self.node.store.head()?);
+            }
+        }
+        Ok(())
+    }
+}

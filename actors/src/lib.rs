@@ -1,0 +1,57 @@
+//! The subsystem actors of the node and the typed handles other code uses to reach them.
+//!
+//! Each module holds one subsystem: a pure core where there is protocol logic (the txpool's [`txpool::Pool`]),
+//! and a [`platon_supervision::Service`] that turns messages into calls on it. The dev pipeline is:
+//!
+//! ```text
+//! rpc gateway ──Submit──▶ txpool ──TxsAvailable──▶ producer ──Execute──▶ executor
+//!                                                      │
+//!                                                      └──Commit──▶ chain ──NewHead──▶ rpc (newHeads)
+//! ```
+//!
+//! Reads (blocks, receipts, balances) go straight to the shared [`platon_storage::ChainStore`], which is
+//! safe for concurrent readers; only the `chain` actor writes blocks and state, and only the `txpool`
+//! writes its journal.
+
+pub mod admin;
+pub mod chain;
+pub mod executor;
+pub mod handles;
+pub mod producer;
+pub mod rpc;
+pub mod txpool;
+
+use platon_config::NodeConfig;
+use platon_crypto::SecretKey;
+use platon_storage::ChainStore;
+use platon_supervision::Registry;
+use std::sync::Arc;
+
+/// Actor names, as the registry, the admin API and the logs show them.
+pub mod names {
+    /// The txpool.
+    pub const TXPOOL: &str = "txpool";
+    /// The dev chain's block producer.
+    pub const PRODUCER: &str = "producer";
+    /// The block executor.
+    pub const EXECUTOR: &str = "executor";
+    /// The chain store writer.
+    pub const CHAIN: &str = "chain";
+    /// The JSON-RPC gateway.
+    pub const RPC: &str = "rpc";
+    /// The admin console listener.
+    pub const ADMIN: &str = "admin";
+}
+
+/// What every actor of one node shares: the registry, the store, the configuration and dev keys.
+#[derive(Clone, Debug)]
+pub struct NodeContext {
+    /// The actor registry.
+    pub registry: Arc<Registry>,
+    /// The chain store (read by all, written by `chain` and the txpool journal).
+    pub store: ChainStore,
+    /// The configuration.
+    pub config: Arc<NodeConfig>,
+    /// Keys of the funded dev accounts (empty outside --dev).
+    pub dev_keys: Arc<Vec<SecretKey>>,
+}

@@ -1,0 +1,515 @@
+//! The method implementations of the gateway.
+
+use super::json::*;
+use crate::handles::TxPoolHandle;
+use crate::{names, NodeContext};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use platon_messages::actors::PoolError;
+use platon_messages::{intrinsic_gas, Block, Header, SignedTransaction, TxBody, TxKind};
+use platon_supervision::CallError;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+/// The tip suggested to clients (1 gwei, as geth's dev mode).
+pub const SUGGESTED_TIP: u64 = 1_000_000_000;
+/// Most blocks `eth_feeHistory` reports at once.
+pub const FEE_HISTORY_MAX_BLOCKS: u64 = 1024;
+
+/// What every method sees.
+#[derive(Clone, Debug)]
+pub struct RpcCtx {
+    /// Shared node context.
+    pub node: NodeContext,
+    /// New heads, for `eth_subscribe("newHeads")`.
+    pub heads: broadcast::Sender<Header>,
+}
+
+type R = Result<Value, ErrorObjectOwned>;
+
+fn args(p: &Params<'_>) -> Result<Vec<Value>, ErrorObjectOwned> {
+    match p.as_str() {
+        None => Ok(vec![]),
+        Some(raw) => match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Array(a)) => Ok(a),
+            Ok(Value::Null) => Ok(vec![]),
+            Ok(_) => Err(invalid_params("positional parameters (a JSON array) expected")),
+            Err(e) => Err(invalid_params(e.to_string())),
+        },
+    }
+}
+
+fn arg<'a>(a: &'a [Value], i: usize, what: &str) -> Result<&'a Value, ErrorObjectOwned> {
+    a.get(i).ok_or_else(|| invalid_params(format!("missing value for required argument {i} ({what})")))
+}
+
+fn storage_err(e: platon_storage::StorageError) -> ErrorObjectOwned {
+    rpc_err(INTERNAL_ERROR, format!("storage: {e}"))
+}
+
+fn unavailable(e: CallError) -> ErrorObjectOwned {
+    rpc_err(SERVER_ERROR, format!("{e}"))
+}
+
+fn pool_err(e: PoolError) -> ErrorObjectOwned {
+    rpc_err(SERVER_ERROR, e.to_string())
+}
+
+impl RpcCtx {
+    fn head(&self) -> Result<Block, ErrorObjectOwned> {
+        self.node.store.head().map_err(storage_err)
+    }
+
+    fn block(&self, id: BlockId) -> Result<Option<Block>, ErrorObjectOwned> {
+        match id {
+            BlockId::Latest | BlockId::Pending => self.head().map(Some),
+            BlockId::Number(n) => self.node.store.block_by_number(n).map_err(storage_err),
+            BlockId::Hash(h) => self.node.store.block_by_hash(&h).map_err(storage_err),
+        }
+    }
+
+    fn block_or_err(&self, id: BlockId) -> Result<Block, ErrorObjectOwned> {
+        self.block(id)?.ok_or_else(|| rpc_err(SERVER_ERROR, "header not found"))
+    }
+
+    fn account(&self, addr: &Address, id: BlockId) -> Result<platon_storage::Account, ErrorObjectOwned> {
+        let block = self.block_or_err(id)?;
+        self.node.store.state_at(block.header.state_root).account(addr).map_err(storage_err)
+    }
+
+    fn pool(&self) -> TxPoolHandle {
+        TxPoolHandle(self.node.registry.clone())
+    }
+
+    fn chain_id(&self) -> u64 {
+        self.node.store.chain_id()
+    }
+
+    async fn submit(&self, tx: SignedTransaction) -> R {
+        match self.pool().submit(tx).await {
+            Ok(Ok(hash)) => Ok(json!(hash)),
+            Ok(Err(e)) => Err(pool_err(e)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn pending_nonce(&self, addr: Address) -> Result<u64, ErrorObjectOwned> {
+        let state_nonce = self.account(&addr, BlockId::Latest)?.nonce;
+        Ok(self.pool().next_nonce(addr).await.map_err(unavailable)?.unwrap_or(state_nonce).max(state_nonce))
+    }
+}
+
+async fn chain_id(c: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(qty(c.chain_id())))
+}
+
+async fn net_version(c: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(c.chain_id().to_string()))
+}
+
+async fn client_version(_: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(format!("platon-rs/v{}/{}-{}/rust", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)))
+}
+
+async fn listening(_: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(true))
+}
+
+async fn peer_count(_: &RpcCtx, _: &[Value]) -> R {
+    // The dev chain runs alone; the overlay (a later subsystem) will report its links here.
+    Ok(json!("0x0"))
+}
+
+async fn syncing(_: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(false))
+}
+
+async fn block_number(c: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(qty(c.head()?.header.number)))
+}
+
+async fn accounts(c: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(c.node.dev_keys.iter().map(|k| k.address()).collect::<Vec<_>>()))
+}
+
+async fn get_balance(c: &RpcCtx, a: &[Value]) -> R {
+    let addr = parse_address(arg(a, 0, "address")?, "address")?;
+    let id = parse_block_id(a.get(1))?;
+    Ok(json!(qty(c.account(&addr, id)?.balance)))
+}
+
+async fn get_transaction_count(c: &RpcCtx, a: &[Value]) -> R {
+    let addr = parse_address(arg(a, 0, "address")?, "address")?;
+    let id = parse_block_id(a.get(1))?;
+    if id == BlockId::Pending {
+        return Ok(json!(qty(c.pending_nonce(addr).await?)));
+    }
+    Ok(json!(qty(c.account(&addr, id)?.nonce)))
+}
+
+async fn get_code(c: &RpcCtx, a: &[Value]) -> R {
+    let addr = parse_address(arg(a, 0, "address")?, "address")?;
+    let id = parse_block_id(a.get(1))?;
+    let acct = c.account(&addr, id)?;
+    if acct.has_code() {
+        return Err(rpc_err(SERVER_ERROR, "contract code is not stored by this node version"));
+    }
+    Ok(json!("0x"))
+}
+
+async fn gas_price(c: &RpcCtx, _: &[Value]) -> R {
+    let base = platon_vm::next_base_fee(&c.head()?.header);
+    Ok(json!(qty(U256::from(base) + U256::from(SUGGESTED_TIP))))
+}
+
+async fn max_priority_fee(_: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(qty(SUGGESTED_TIP)))
+}
+
+async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
+    let count = parse_u64(arg(a, 0, "blockCount")?, "blockCount")?.min(FEE_HISTORY_MAX_BLOCKS);
+    let newest = c.block_or_err(parse_block_id(Some(arg(a, 1, "newestBlock")?))?)?;
+    let percentiles: Vec<f64> = match a.get(2) {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(p)) => p.iter().map(|x| x.as_f64().ok_or_else(|| invalid_params("rewardPercentiles: numbers expected"))).collect::<Result<_, _>>()?,
+        Some(_) => return Err(invalid_params("rewardPercentiles: array expected")),
+    };
+    if percentiles.iter().any(|p| !(0.0..=100.0).contains(p)) || percentiles.windows(2).any(|w| w[0] > w[1]) {
+        return Err(invalid_params("rewardPercentiles must be ascending values between 0 and 100"));
+    }
+    let newest_n = newest.header.number;
+    let oldest = newest_n.saturating_sub(count.saturating_sub(1));
+    let mut base_fees = Vec::new();
+    let mut ratios = Vec::new();
+    let mut rewards = Vec::new();
+    let mut last_header = None;
+    if count > 0 {
+        for n in oldest..=newest_n {
+            let b = c.block_or_err(BlockId::Number(n))?;
+            let h = &b.header;
+            base_fees.push(json!(qty(h.base_fee_per_gas)));
+            ratios.push(json!(if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 }));
+            if !percentiles.is_empty() {
+                let receipts = c.node.store.receipts(&b.hash()).map_err(storage_err)?.unwrap_or_default();
+                let base = U256::from(h.base_fee_per_gas);
+                let mut tips: Vec<(U256, u64)> = b
+                    .transactions
+                    .iter()
+                    .zip(&receipts)
+                    .map(|(t, r)| (t.body.effective_gas_price(base).saturating_sub(base), r.gas_used))
+                    .collect();
+                tips.sort();
+                let row: Vec<Value> = percentiles
+                    .iter()
+                    .map(|p| {
+                        if tips.is_empty() {
+                            return json!("0x0");
+                        }
+                        let threshold = (h.gas_used as f64 * p / 100.0) as u64;
+                        let mut acc = 0u64;
+                        for (tip, gas) in &tips {
+                            acc = acc.saturating_add(*gas);
+                            if acc >= threshold {
+                                return json!(qty(*tip));
+                            }
+                        }
+                        json!(qty(tips[tips.len() - 1].0))
+                    })
+                    .collect();
+                rewards.push(json!(row));
+            }
+            last_header = Some(b.header);
+        }
+    }
+    if let Some(h) = last_header {
+        base_fees.push(json!(qty(platon_vm::next_base_fee(&h))));
+    }
+    let mut out = json!({ "oldestBlock": qty(oldest), "baseFeePerGas": base_fees, "gasUsedRatio": ratios });
+    if !percentiles.is_empty() {
+        out["reward"] = json!(rewards);
+    }
+    Ok(out)
+}
+
+/// A call object (`eth_estimateGas`, `eth_sendTransaction`).
+struct CallObject {
+    from: Option<Address>,
+    to: Option<Address>,
+    gas: Option<u64>,
+    gas_price: Option<U256>,
+    max_fee: Option<U256>,
+    max_tip: Option<U256>,
+    value: U256,
+    input: Bytes,
+    nonce: Option<u64>,
+    access_list: Vec<platon_messages::AccessListItem>,
+}
+
+fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
+    let o = v.as_object().ok_or_else(|| invalid_params("transaction object expected"))?;
+    let opt = |k: &str| o.get(k).filter(|v| !v.is_null());
+    let input = match (opt("input"), opt("data")) {
+        (Some(i), Some(d)) if i != d => return Err(invalid_params("both \"data\" and \"input\" are set and not equal")),
+        (Some(i), _) => parse_bytes(i, "input")?,
+        (None, Some(d)) => parse_bytes(d, "data")?,
+        (None, None) => Bytes::new(),
+    };
+    Ok(CallObject {
+        from: opt("from").map(|v| parse_address(v, "from")).transpose()?,
+        to: opt("to").map(|v| parse_address(v, "to")).transpose()?,
+        gas: opt("gas").map(|v| parse_u64(v, "gas")).transpose()?,
+        gas_price: opt("gasPrice").map(|v| parse_u256(v, "gasPrice")).transpose()?,
+        max_fee: opt("maxFeePerGas").map(|v| parse_u256(v, "maxFeePerGas")).transpose()?,
+        max_tip: opt("maxPriorityFeePerGas").map(|v| parse_u256(v, "maxPriorityFeePerGas")).transpose()?,
+        value: opt("value").map(|v| parse_u256(v, "value")).transpose()?.unwrap_or_default(),
+        input,
+        nonce: opt("nonce").map(|v| parse_u64(v, "nonce")).transpose()?,
+        access_list: match opt("accessList") {
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| invalid_params(format!("accessList: {e}")))?,
+            None => vec![],
+        },
+    })
+}
+
+fn transfer_gas(c: &RpcCtx, call: &CallObject) -> Result<u64, ErrorObjectOwned> {
+    let to = call.to.ok_or_else(|| rpc_err(SERVER_ERROR, "contract creation is not supported by this node version yet (no EVM)"))?;
+    let state = c.node.store.state_at(c.head()?.header.state_root);
+    if state.account(&to).map_err(storage_err)?.has_code() {
+        return Err(rpc_err(SERVER_ERROR, "calls into contracts are not supported by this node version yet (no EVM)"));
+    }
+    let body = TxBody::AccessList {
+        chain_id: c.chain_id(),
+        nonce: 0,
+        gas_price: U256::ZERO,
+        gas_limit: 0,
+        to: TxKind::Call(to),
+        value: call.value,
+        input: call.input.clone(),
+        access_list: call.access_list.clone(),
+    };
+    Ok(intrinsic_gas(&body, true))
+}
+
+async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
+    let call = parse_call(arg(a, 0, "transaction")?)?;
+    let gas = transfer_gas(c, &call)?;
+    if let Some(from) = call.from {
+        let balance = c.account(&from, BlockId::Latest)?.balance;
+        if balance < call.value {
+            return Err(rpc_err(SERVER_ERROR, "insufficient funds for transfer"));
+        }
+    }
+    if call.gas.is_some_and(|g| g < gas) {
+        return Err(rpc_err(SERVER_ERROR, format!("gas required exceeds allowance ({})", call.gas.unwrap_or(0))));
+    }
+    Ok(json!(qty(gas)))
+}
+
+async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
+    let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
+    let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules()).map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    c.submit(tx).await
+}
+
+fn dev_key(c: &RpcCtx, addr: &Address) -> Result<platon_crypto::SecretKey, ErrorObjectOwned> {
+    c.node.dev_keys.iter().find(|k| k.address() == *addr).copied().ok_or_else(|| rpc_err(SERVER_ERROR, "unknown account"))
+}
+
+async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
+    let call = parse_call(arg(a, 0, "transaction")?)?;
+    let from = call.from.ok_or_else(|| invalid_params("transaction object needs \"from\""))?;
+    let key = dev_key(c, &from)?;
+    let gas_limit = match call.gas {
+        Some(g) => g,
+        None => transfer_gas(c, &call)?,
+    };
+    let nonce = match call.nonce {
+        Some(n) => n,
+        None => c.pending_nonce(from).await?,
+    };
+    let to = call.to.map(TxKind::Call).unwrap_or(TxKind::Create);
+    let base = U256::from(platon_vm::next_base_fee(&c.head()?.header));
+    let body = match (call.gas_price, call.max_fee, call.max_tip) {
+        (Some(gas_price), None, None) => TxBody::Legacy {
+            chain_id: Some(c.chain_id()),
+            nonce,
+            gas_price,
+            gas_limit,
+            to,
+            value: call.value,
+            input: call.input,
+        },
+        (None, fee, tip) => {
+            let tip = tip.unwrap_or(U256::from(SUGGESTED_TIP));
+            let fee = fee.unwrap_or(base.saturating_mul(U256::from(2)).saturating_add(tip));
+            TxBody::DynamicFee {
+                chain_id: c.chain_id(),
+                nonce,
+                max_priority_fee_per_gas: tip,
+                max_fee_per_gas: fee,
+                gas_limit,
+                to,
+                value: call.value,
+                input: call.input,
+                access_list: call.access_list,
+            }
+        }
+        _ => return Err(invalid_params("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")),
+    };
+    let signed = body.sign(&key);
+    // Round-trip through the decoder so the node checks what it signed exactly as it checks anyone's.
+    let tx = SignedTransaction::decode(&signed.encoded, &c.node.store.tx_rules()).map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    c.submit(tx).await
+}
+
+async fn sign(c: &RpcCtx, a: &[Value]) -> R {
+    let addr = parse_address(arg(a, 0, "address")?, "address")?;
+    let data = parse_bytes(arg(a, 1, "data")?, "data")?;
+    let key = dev_key(c, &addr)?;
+    let mut msg = format!("\x19Ethereum Signed Message:\n{}", data.len()).into_bytes();
+    msg.extend_from_slice(&data);
+    let sig = platon_crypto::sign_prehash(&keccak256(&msg), &key);
+    let mut out = Vec::with_capacity(65);
+    out.extend_from_slice(&sig.r.to_be_bytes::<32>());
+    out.extend_from_slice(&sig.s.to_be_bytes::<32>());
+    out.push(27 + u8::from(sig.y_parity));
+    Ok(json!(format!("0x{}", hex::encode(out))))
+}
+
+async fn block_by_number(c: &RpcCtx, a: &[Value]) -> R {
+    let id = parse_block_id(Some(arg(a, 0, "block")?))?;
+    let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
+    Ok(c.block(id)?.map(|b| block_json(&b, full)).unwrap_or(Value::Null))
+}
+
+async fn block_by_hash(c: &RpcCtx, a: &[Value]) -> R {
+    let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
+    let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
+    Ok(c.block(BlockId::Hash(h))?.map(|b| block_json(&b, full)).unwrap_or(Value::Null))
+}
+
+async fn tx_count_by_number(c: &RpcCtx, a: &[Value]) -> R {
+    let id = parse_block_id(Some(arg(a, 0, "block")?))?;
+    Ok(c.block(id)?.map(|b| json!(qty(b.transactions.len() as u64))).unwrap_or(Value::Null))
+}
+
+async fn tx_count_by_hash(c: &RpcCtx, a: &[Value]) -> R {
+    let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
+    Ok(c.block(BlockId::Hash(h))?.map(|b| json!(qty(b.transactions.len() as u64))).unwrap_or(Value::Null))
+}
+
+fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, ErrorObjectOwned> {
+    let Some(loc) = c.node.store.tx_location(hash).map_err(storage_err)? else { return Ok(None) };
+    let Some(block) = c.node.store.block_by_hash(&loc.block_hash).map_err(storage_err)? else { return Ok(None) };
+    let idx = loc.index as usize;
+    if idx >= block.transactions.len() {
+        return Ok(None);
+    }
+    Ok(Some((block, idx)))
+}
+
+async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
+    let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
+    if let Some((block, i)) = locate(c, &hash)? {
+        let h = &block.header;
+        let pos = TxPosition { block_hash: block.hash(), block_number: h.number, index: i as u64, base_fee: h.base_fee_per_gas };
+        return Ok(tx_json(&block.transactions[i], Some(pos)));
+    }
+    match c.pool().get(hash).await {
+        Ok(Some(tx)) => Ok(tx_json(&tx, None)),
+        Ok(None) => Ok(Value::Null),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+async fn receipt(c: &RpcCtx, a: &[Value]) -> R {
+    let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
+    let Some((block, i)) = locate(c, &hash)? else { return Ok(Value::Null) };
+    let receipts = c.node.store.receipts(&block.hash()).map_err(storage_err)?.unwrap_or_default();
+    let Some(r) = receipts.get(i) else { return Ok(Value::Null) };
+    let offset = receipts[..i].iter().map(|r| r.logs.len()).sum();
+    Ok(receipt_json(&block, i, r, &block.transactions[i], offset))
+}
+
+async fn txpool_status(c: &RpcCtx, _: &[Value]) -> R {
+    let s = c.pool().status().await.map_err(unavailable)?;
+    Ok(json!({ "pending": qty(s.pending as u64), "queued": qty(s.queued as u64) }))
+}
+
+macro_rules! methods {
+    ($module:expr, $( $name:literal => $f:path ),* $(,)?) => {
+        $(
+            $module.register_async_method($name, |p, c, _| async move {
+                c.node.registry.count_handled(names::RPC);
+                let a = args(&p)?;
+                $f(&c, &a).await
+            })?;
+        )*
+    };
+}
+
+/// Registers every method on the module.
+pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    methods!(m,
+        "web3_clientVersion" => client_version,
+        "net_version" => net_version,
+        "net_listening" => listening,
+        "net_peerCount" => peer_count,
+        "eth_chainId" => chain_id,
+        "eth_syncing" => syncing,
+        "eth_blockNumber" => block_number,
+        "eth_accounts" => accounts,
+        "eth_getBalance" => get_balance,
+        "eth_getTransactionCount" => get_transaction_count,
+        "eth_getCode" => get_code,
+        "eth_gasPrice" => gas_price,
+        "eth_maxPriorityFeePerGas" => max_priority_fee,
+        "eth_feeHistory" => fee_history,
+        "eth_estimateGas" => estimate_gas,
+        "eth_sendRawTransaction" => send_raw_transaction,
+        "eth_sendTransaction" => send_transaction,
+        "eth_sign" => sign,
+        "eth_getBlockByNumber" => block_by_number,
+        "eth_getBlockByHash" => block_by_hash,
+        "eth_getBlockTransactionCountByNumber" => tx_count_by_number,
+        "eth_getBlockTransactionCountByHash" => tx_count_by_hash,
+        "eth_getTransactionByHash" => tx_by_hash,
+        "eth_getTransactionReceipt" => receipt,
+        "txpool_status" => txpool_status,
+    );
+    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", |p, pending, c, _| async move {
+        subscribe(p, pending, c).await;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, c: std::sync::Arc<RpcCtx>) {
+    let a = match args(&p) {
+        Ok(a) => a,
+        Err(e) => return pending.reject(e).await,
+    };
+    match a.first().and_then(Value::as_str) {
+        Some("newHeads") => {}
+        Some(other) => return pending.reject(invalid_params(format!("unsupported subscription kind {other:?}; this node serves newHeads"))).await,
+        None => return pending.reject(invalid_params("subscription kind expected")).await,
+    }
+    let mut rx = c.heads.subscribe();
+    let Ok(sink) = pending.accept().await else { return };
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return,
+            h = rx.recv() => match h {
+                Ok(h) => {
+                    let Ok(raw) = serde_json::value::to_raw_value(&header_json(&h, None)) else { return };
+                    if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("newHeads subscriber skipped {n} heads"),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The txpool: admission of signed transactions (nonce, balance, fee, gas, replacement, limits), a
+//! durable journal so an accepted transaction survives restarts, and batches for the block producer.
+//!
+//! [`Pool`] is the pure core (no IO); [`TxPoolService`] reads account state, journals, and replies.
+
+use crate::handles::ProducerHandle;
+use crate::NodeContext;
+use alloy_primitives::{Address, B256, U256};
+use platon_config::TxPoolConfig;
+use platon_messages::actors::{PoolError, PoolStatus, TxPoolMsg};
+use platon_messages::SignedTransaction;
+use platon_storage::{Account, StateDb};
+use platon_supervision::{BoxError, Ctx, Service};
+use std::collections::{BTreeMap, HashMap};
+
+/// The pool's contents, indexed by hash and by sender and nonce.
+#[derive(Debug, Default)]
+pub struct Pool {
+    by_hash: HashMap<B256, SignedTransaction>,
+    by_sender: HashMap<Address, BTreeMap<u64, B256>>,
+}
+
+impl Pool {
+    /// Number of transactions held.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// A pooled transaction.
+    pub fn get(&self, hash: &B256) -> Option<&SignedTransaction> {
+        self.by_hash.get(hash)
+    }
+
+    /// The nonce after the sender's contiguous run of pooled transactions starting at `state_nonce`.
+    pub fn next_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
+        let mut n = state_nonce;
+        if let Some(m) = self.by_sender.get(sender) {
+            while m.contains_key(&n) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Checks `tx` against the sender's `account` and the limits; on success inserts it and returns
+    /// the hash of the transaction it replaced, if any. `min_fee_cap` is the lowest fee cap accepted
+    /// now (the pool minimum or the next base fee, whichever is higher).
+    pub fn admit(
+        &mut self,
+        tx: SignedTransaction,
+        account: &Account,
+        cfg: &TxPoolConfig,
+        block_gas_limit: u64,
+        min_fee_cap: u64,
+    ) -> Result<Option<B256>, PoolError> {
+        if self.by_hash.contains_key(&tx.hash) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        let body = &tx.body;
+        if body.gas_limit() > block_gas_limit {
+            return Err(PoolError::ExceedsBlockGasLimit);
+        }
+        if body.max_fee_per_gas() < U256::from(min_fee_cap) {
+            return Err(PoolError::Underpriced { fee_cap: body.max_fee_per_gas(), minimum: U256::from(min_fee_cap) });
+        }
+        let nonce = body.nonce();
+        if nonce < account.nonce {
+            return Err(PoolError::NonceTooLow { state: account.nonce, tx: nonce });
+        }
+        if nonce - account.nonce > cfg.max_nonce_gap {
+            return Err(PoolError::NonceTooHigh { state: account.nonce, tx: nonce, max_gap: cfg.max_nonce_gap });
+        }
+        let cost = U256::from(body.gas_limit())
+            .checked_mul(body.max_fee_per_gas())
+            .and_then(|c| c.checked_add(body.value()))
+            .unwrap_or(U256::MAX);
+        if account.balance < cost {
+            return Err(PoolError::InsufficientFunds { balance: account.balance, cost });
+        }
+        let replaced = self.by_sender.get(&tx.sender).and_then(|m| m.get(&nonce)).copied();
+        if let Some(old_hash) = replaced {
+            let old = &self.by_hash[&old_hash];
+            let bump = |x: U256| x.saturating_mul(U256::from(100 + cfg.price_bump_percent)) / U256::from(100);
+            if body.max_fee_per_gas() < bump(old.body.max_fee_per_gas())
+                || body.max_priority_fee_per_gas() < bump(old.body.max_priority_fee_per_gas())
+            {
+                return Err(PoolError::ReplacementUnderpriced);
+            }
+        } else if self.by_hash.len() >= cfg.capacity {
+            return Err(PoolError::PoolFull);
+        }
+        if let Some(old) = replaced {
+            self.by_hash.remove(&old);
+        }
+        self.by_sender.entry(tx.sender).or_default().insert(nonce, tx.hash);
+        self.by_hash.insert(tx.hash, tx);
+        Ok(replaced)
+    }
+
+    /// Removes transactions by hash.
+    pub fn remove(&mut self, hashes: &[B256]) {
+        for h in hashes {
+            if let Some(tx) = self.by_hash.remove(h) {
+                if let Some(m) = self.by_sender.get_mut(&tx.sender) {
+                    if m.get(&tx.body.nonce()) == Some(h) {
+                        m.remove(&tx.body.nonce());
+                    }
+                    if m.is_empty() {
+                        self.by_sender.remove(&tx.sender);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the sender's transactions whose nonce is below `state_nonce`; returns their hashes.
+    pub fn prune_sender(&mut self, sender: &Address, state_nonce: u64) -> Vec<B256> {
+        let stale: Vec<B256> = self
+            .by_sender
+            .get(sender)
+            .map(|m| m.range(..state_nonce).map(|(_, h)| *h).collect())
+            .unwrap_or_default();
+        self.remove(&stale);
+        stale
+    }
+
+    /// Senders with pooled transactions.
+    pub fn senders(&self) -> Vec<Address> {
+        self.by_sender.keys().copied().collect()
+    }
+
+    /// Executable transactions for the next block: for each sender the contiguous run from its
+    /// account nonce (as `nonce_of` reports it), stopping at a fee cap below `base_fee`; senders are
+    /// ordered by the tip their first transaction pays, highest first.
+    pub fn batch(&self, max_txs: usize, max_gas: u64, base_fee: u64, nonce_of: impl Fn(&Address) -> u64) -> Vec<SignedTransaction> {
+        let base = U256::from(base_fee);
+        let mut runs: Vec<Vec<&SignedTransaction>> = Vec::new();
+        for (sender, m) in &self.by_sender {
+            let mut n = nonce_of(sender);
+            let mut run = Vec::new();
+            while let Some(h) = m.get(&n) {
+                let tx = &self.by_hash[h];
+                if tx.body.max_fee_per_gas() < base {
+                    break;
+                }
+                run.push(tx);
+                n += 1;
+            }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+        }
+        runs.sort_by(|a, b| {
+            let tip = |t: &SignedTransaction| t.body.effective_gas_price(base).saturating_sub(base);
+            tip(b[0]).cmp(&tip(a[0])).then(a[0].hash.cmp(&b[0].hash))
+        });
+        let mut out = Vec::new();
+        let mut gas: u64 = 0;
+        'runs: for run in runs {
+            for tx in run {
+                if out.len() >= max_txs {
+                    break 'runs;
+                }
+                let Some(next) = gas.checked_add(tx.body.gas_limit()).filter(|g| *g <= max_gas) else {
+                    continue 'runs;
+                };
+                gas = next;
+                out.push(tx.clone());
+            }
+        }
+        out
+    }
+
+    /// Counters.
+    pub fn status(&self, nonce_of: impl Fn(&Address) -> u64) -> PoolStatus {
+        let mut pending = 0;
+        for (sender, m) in &self.by_sender {
+            let mut n = nonce_of(sender);
+            while m.contains_key(&n) {
+                pending += 1;
+                n += 1;
+            }
+        }
+        PoolStatus { pending, queued: self.by_hash.len() - pending }
+    }
+}
+
+/// The `txpool` actor.
+#[derive(Debug)]
+pub struct TxPoolService {
+    /// Shared node context.
+    pub node: NodeContext,
+}
+
+fn head_state(node: &NodeContext) -> Result<(StateDb, platon_messages::Header), BoxError> {
+    let head = node.store.head()?;
+    Ok((node.store.state_at(head.header.state_root), head.header))
+}
+
+fn nonce_lookup(state: &StateDb) -> impl Fn(&Address) -> u64 + '_ {
+    move |a| state.account(a).map(|a| a.nonce).unwrap_or(0)
+}
+
+impl Service for TxPoolService {
+    type Msg = TxPoolMsg;
+    type State = Pool;
+
+    async fn init(&self, _ctx: &Ctx<TxPoolMsg>) -> Result<Pool, BoxError> {
+        // Rebuild from the journal: every transaction accepted and not yet in a committed block.
+        let (state, head) = head_state(&self.node)?;
+        let cfg = &self.node.config.txpool;
+        let mut pool = Pool::default();
+        let mut stale = Vec::new();
+        for raw in self.node.store.journal(cfg.capacity)? {
+            match SignedTransaction::decode(&raw, &self.node.store.tx_rules()) {
+                Ok(tx) => {
+                    let hash = tx.hash;
+                    let account = state.account(&tx.sender)?;
+                    // Journal replay admits with the pool's own floor only; the base fee may have moved.
+                    if pool.admit(tx, &account, cfg, head.gas_limit, cfg.min_fee_cap).is_err() {
+                        stale.push(hash);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("txpool journal holds an undecodable transaction ({e}); dropping it");
+                    stale.push(alloy_primitives::keccak256(&raw));
+                }
+            }
+        }
+        if !stale.is_empty() {
+            self.node.store.journal_remove(&stale)?;
+        }
+        tracing::info!(restored = pool.len(), dropped = stale.len(), "txpool rebuilt from its journal");
+        if !pool.is_empty() {
+            let _ = ProducerHandle(self.node.registry.clone()).txs_available();
+        }
+        Ok(pool)
+    }
+
+    async fn handle(&self, _ctx: &Ctx<TxPoolMsg>, msg: TxPoolMsg, pool: &mut Pool) -> Result<(), BoxError> {
+        let cfg = &self.node.config.txpool;
+        match msg {
+            TxPoolMsg::Submit { tx, reply } => {
+                let (state, head) = head_state(&self.node)?;
+                let result = admit_checked(&self.node, pool, *tx, &state, &head, cfg);
+                let accepted = result.is_ok();
+                let _ = reply.send(result);
+                if accepted {
+                    let _ = ProducerHandle(self.node.registry.clone()).txs_available();
+                }
+            }
+            TxPoolMsg::Batch { max_txs, max_gas, base_fee, reply } => {
+                let (state, _) = head_state(&self.node)?;
+                let _ = reply.send(pool.batch(max_txs, max_gas, base_fee, nonce_lookup(&state)));
+            }
+            TxPoolMsg::BlockCommitted { included } => {
+                pool.remove(&included);
+                let (state, _) = head_state(&self.node)?;
+                let mut stale = Vec::new();
+                for sender in pool.senders() {
+                    stale.extend(pool.prune_sender(&sender, state.account(&sender)?.nonce));
+                }
+                if !stale.is_empty() {
+                    self.node.store.journal_remove(&stale)?;
+                }
+            }
+            TxPoolMsg::Status(reply) => {
+                let (state, _) = head_state(&self.node)?;
+                let _ = reply.send(pool.status(nonce_lookup(&state)));
+            }
+            TxPoolMsg::Get(hash, reply) => {
+                let _ = reply.send(pool.get(&hash).cloned());
+            }
+            TxPoolMsg::NextNonce(sender, reply) => {
+                let (state, _) = head_state(&self.node)?;
+                let base = state.account(&sender)?.nonce;
+                let _ = reply.send(Some(pool.next_nonce(&sender, base)).filter(|n| *n != base));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn admit_checked(
+    node: &NodeContext,
+    pool: &mut Pool,
+    tx: SignedTransaction,
+    state: &StateDb,
+    head: &platon_messages::Header,
+    cfg: &TxPoolConfig,
+) -> Result<B256, PoolError> {
+    let storage = |e: platon_storage::StorageError| PoolError::Journal(e.to_string());
+    match platon_vm::is_transfer(state, &tx.body) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(PoolError::Unsupported(
+                "contract creation and contract calls need the EVM runtime, which this node version does not have yet".into(),
+            ))
+        }
+        Err(e) => return Err(storage(e)),
+    }
+    let account = state.account(&tx.sender).map_err(storage)?;
+    let min_fee = cfg.min_fee_cap.max(platon_vm::next_base_fee(head));
+    let hash = tx.hash;
+    let raw = tx.encoded.clone();
+    let replaced = pool.admit(tx, &account, cfg, head.gas_limit, min_fee)?;
+    // Durable before we say yes: a transaction whose hash a client got survives a crash.
+    if let Err(e) = node.store.journal_put(&hash, &raw) {
+        pool.remove(&[hash]);
+        return Err(PoolError::Journal(e.to_string()));
+    }
+    if let Some(old) = replaced {
+        let _ = node.store.journal_remove(&[old]);
+    }
+    Ok(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Bytes;
+    use platon_crypto::SecretKey;
+    use platon_messages::{TxBody, TxKind};
+
+    fn tx(key: &SecretKey, nonce: u64, fee: u64) -> SignedTransaction {
+        TxBody::DynamicFee {
+            chain_id: 1,
+            nonce,
+            max_priority_fee_per_gas: U256::from(fee),
+            max_fee_per_gas: U256::from(fee * 2),
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            value: U256::from(1),
+            input: Bytes::new(),
+            access_list: vec![],
+        }
+        .sign(key)
+    }
+
+    fn rich(nonce: u64) -> Account {
+        Account { nonce, balance: U256::from(10u64).pow(U256::from(20)), ..Default::default() }
+    }
+
+    #[test]
+    fn admission_rules() {
+        let k = SecretKey::from_bytes(&[3u8; 32]).expect("key");
+        let cfg = TxPoolConfig { capacity: 3, ..Default::default() };
+        let mut p = Pool::default();
+        let t0 = tx(&k, 5, 10);
+        assert_eq!(p.admit(t0.clone(), &rich(5), &cfg, 30_000_000, 1), Ok(None));
+        assert_eq!(p.admit(t0.clone(), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::AlreadyKnown));
+        assert!(matches!(p.admit(tx(&k, 4, 10), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::NonceTooLow { state: 5, tx: 4 })));
+        assert!(matches!(p.admit(tx(&k, 500, 10), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::NonceTooHigh { .. })));
+        assert!(matches!(p.admit(tx(&k, 6, 10), &Account { nonce: 5, ..Default::default() }, &cfg, 30_000_000, 1), Err(PoolError::InsufficientFunds { .. })));
+        assert!(matches!(p.admit(tx(&k, 6, 10), &rich(5), &cfg, 30_000_000, 100), Err(PoolError::Underpriced { .. })));
+        assert_eq!(p.admit(tx(&k, 6, 10), &rich(5), &cfg, 20_000, 1), Err(PoolError::ExceedsBlockGasLimit));
+        // Replacement needs a 10% bump.
+        assert_eq!(p.admit(tx(&k, 5, 10).clone_with_fee(&k, 10, 1), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::ReplacementUnderpriced));
+        let replacement = tx(&k, 5, 11);
+        assert_eq!(p.admit(replacement.clone(), &rich(5), &cfg, 30_000_000, 1), Ok(Some(t0.hash)));
+        assert_eq!(p.len(), 1);
+        p.admit(tx(&k, 6, 10), &rich(5), &cfg, 30_000_000, 1).expect("6");
+        p.admit(tx(&k, 8, 10), &rich(5), &cfg, 30_000_000, 1).expect("8 queued");
+        assert_eq!(p.admit(tx(&k, 9, 10), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::PoolFull));
+        assert_eq!(p.next_nonce(&k.address(), 5), 7);
+        assert_eq!(p.status(|_| 5), PoolStatus { pending: 2, queued: 1 });
+    }
+
+    #[test]
+    fn batches_follow_nonce_order_fee_floor_and_gas() {
+        let a = SecretKey::from_bytes(&[3u8; 32]).expect("key");
+        let b = SecretKey::from_bytes(&[4u8; 32]).expect("key");
+        let cfg = TxPoolConfig::default();
+        let mut p = Pool::default();
+        for n in 0..3 {
+            p.admit(tx(&a, n, 5), &rich(0), &cfg, 30_000_000, 1).expect("a");
+        }
+        p.admit(tx(&b, 0, 50), &rich(0), &cfg, 30_000_000, 1).expect("b");
+        let batch = p.batch(10, 30_000_000, 1, |_| 0);
+        assert_eq!(batch.len(), 4);
+        assert_eq!(batch[0].sender, b.address(), "higher tip first");
+        let nonces: Vec<u64> = batch[1..].iter().map(|t| t.body.nonce()).collect();
+        assert_eq!(nonces, vec![0, 1, 2]);
+        assert_eq!(p.batch(10, 50_000, 1, |_| 0).len(), 2, "gas bound");
+        assert_eq!(p.batch(10, 30_000_000, 20, |_| 0).len(), 1, "fee floor");
+        assert_eq!(p.batch(2, 30_000_000, 1, |_| 0).len(), 2, "count bound");
+        assert_eq!(p.prune_sender(&a.address(), 2).len(), 2);
+        assert_eq!(p.batch(10, 30_000_000, 1, |addr| if *addr == a.address() { 2 } else { 0 }).len(), 2);
+    }
+
+    trait CloneWithFee {
+        fn clone_with_fee(&self, key: &SecretKey, tip: u64, extra: u64) -> SignedTransaction;
+    }
+    impl CloneWithFee for SignedTransaction {
+        // Same nonce, fee raised by `extra` wei only: below the 10% bump.
+        fn clone_with_fee(&self, key: &SecretKey, tip: u64, extra: u64) -> SignedTransaction {
+            let mut body = self.body.clone();
+            if let TxBody::DynamicFee { max_priority_fee_per_gas, max_fee_per_gas, .. } = &mut body {
+                *max_priority_fee_per_gas = U256::from(tip + extra);
+                *max_fee_per_gas = U256::from(tip * 2 + extra);
+            }
+            body.sign(key)
+        }
+    }
+}

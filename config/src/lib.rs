@@ -1,0 +1,334 @@
+//! Node configuration: the TOML file, its defaults, validation, and the chain parameters and genesis
+//! derived from it. CLI flags (parsed in the `platon` binary) override file values.
+//!
+//! Every tunable lives here, never inline in a subsystem. Unknown keys are an error, so a typo in
+//! a config file is caught at start rather than silently ignored.
+
+use alloy_primitives::{Address, U256};
+use platon_crypto::{derive_dev_keys, SecretKey, DEV_MNEMONIC};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Chain id of `--dev` chains.
+pub const DEV_CHAIN_ID: u64 = 1337;
+/// Wei per ether / LAT.
+pub const WEI_PER_ETHER: u64 = 1_000_000_000_000_000_000;
+
+/// Configuration errors, each naming the key or flag to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Which key-value backend holds the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DbBackend {
+    /// RocksDB (default).
+    #[default]
+    Rocksdb,
+}
+
+/// Chain parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// Base fee of the genesis block (wei).
+    pub initial_base_fee: u64,
+    /// Genesis timestamp (seconds); 0 means the time of first start.
+    pub genesis_timestamp: u64,
+    /// Funded genesis accounts.
+    pub alloc: Vec<AllocEntry>,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig { chain_id: DEV_CHAIN_ID, gas_limit: 30_000_000, initial_base_fee: 1_000_000_000, genesis_timestamp: 0, alloc: vec![] }
+    }
+}
+
+/// One funded genesis account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocEntry {
+    /// 0x address.
+    pub address: Address,
+    /// Balance in wei, decimal or 0x hex.
+    pub balance: U256,
+}
+
+/// The JSON-RPC gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address (HTTP and WebSocket on one port).
+    pub addr: IpAddr,
+    /// Listen port.
+    pub port: u16,
+    /// Largest request body accepted (bytes).
+    pub max_request_bytes: u32,
+    /// Largest batch accepted (calls).
+    pub max_batch_len: u32,
+    /// Most concurrent connections.
+    pub max_connections: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { addr: IpAddr::from([127, 0, 0, 1]), port: 6789, max_request_bytes: 5 * 1024 * 1024, max_batch_len: 100, max_connections: 200 }
+    }
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Whether the admin listener runs (default: only with --dev).
+    pub enabled: Option<bool>,
+    /// Listen address.
+    pub addr: IpAddr,
+    /// Listen port.
+    pub port: u16,
+    /// Bearer token required on every admin request (required unless the node runs --dev on loopback).
+    pub token: Option<String>,
+    /// Allow `admin_injectFault`.
+    pub faults: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { enabled: None, addr: IpAddr::from([127, 0, 0, 1]), port: 6790, token: None, faults: false }
+    }
+}
+
+/// The dev chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevConfig {
+    /// Run a one-validator instant chain with funded accounts.
+    pub enabled: bool,
+    /// Also produce a block every this many seconds (0: only when transactions wait).
+    pub period_secs: u64,
+    /// Mnemonic of the funded accounts.
+    pub mnemonic: String,
+    /// How many accounts to fund.
+    pub accounts: u32,
+    /// Balance of each, in ether.
+    pub balance_ether: u64,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        DevConfig { enabled: false, period_secs: 0, mnemonic: DEV_MNEMONIC.to_string(), accounts: 10, balance_ether: 10_000 }
+    }
+}
+
+/// The txpool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TxPoolConfig {
+    /// Most transactions held.
+    pub capacity: usize,
+    /// How far ahead of the account nonce a transaction may be queued.
+    pub max_nonce_gap: u64,
+    /// Fee bump (percent) a replacement must pay.
+    pub price_bump_percent: u64,
+    /// Lowest fee cap accepted (wei).
+    pub min_fee_cap: u64,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+}
+
+impl Default for TxPoolConfig {
+    fn default() -> Self {
+        TxPoolConfig { capacity: 10_000, max_nonce_gap: 64, price_bump_percent: 10, min_fee_cap: 1, max_block_txs: 2_000 }
+    }
+}
+
+/// Supervision limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionConfig {
+    /// Restarts allowed per subsystem supervisor within the window.
+    pub max_restarts: u32,
+    /// The window, seconds.
+    pub window_secs: u64,
+    /// Mailbox bound of each actor.
+    pub mailbox_capacity: u64,
+    /// Deadline of every inter-actor call, milliseconds.
+    pub call_timeout_ms: u64,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        SupervisionConfig { max_restarts: 5, window_secs: 10, mailbox_capacity: 1_024, call_timeout_ms: 10_000 }
+    }
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Data directory; None means a temporary folder removed at exit.
+    pub datadir: Option<PathBuf>,
+    /// Storage backend.
+    pub db: DbBackend,
+    /// Chain parameters and genesis.
+    pub chain: ChainConfig,
+    /// JSON-RPC gateway.
+    pub http: HttpConfig,
+    /// Admin listener.
+    pub admin: AdminConfig,
+    /// Dev chain.
+    pub dev: DevConfig,
+    /// Txpool.
+    pub txpool: TxPoolConfig,
+    /// Supervision.
+    pub supervision: SupervisionConfig,
+}
+
+impl NodeConfig {
+    /// Reads a TOML file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse { path: path.into(), message },
+            e => e,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: PathBuf::from("<text>"), message: e.to_string() })
+    }
+
+    /// Whether the admin listener runs.
+    pub fn admin_enabled(&self) -> bool {
+        self.admin.enabled.unwrap_or(self.dev.enabled)
+    }
+
+    /// Checks consistency; the message names the key or flag to change.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.chain.chain_id == 0 {
+            return bad("chain.chain_id must be non-zero".into());
+        }
+        if self.chain.gas_limit < 21_000 {
+            return bad(format!("chain.gas_limit {} is below one transfer (21000)", self.chain.gas_limit));
+        }
+        if self.admin_enabled() {
+            if self.http.port == self.admin.port && self.http.addr == self.admin.addr {
+                return bad(format!("--http.port and --admin.port are both {}; give the admin listener its own port", self.http.port));
+            }
+            let local = self.admin.addr.is_loopback();
+            if !local && self.admin.token.is_none() {
+                return bad(format!(
+                    "the admin listener on non-loopback address {} needs a token: set admin.token (or --admin.token)",
+                    self.admin.addr
+                ));
+            }
+            if !self.dev.enabled && self.admin.token.is_none() {
+                return bad("the admin listener outside --dev needs a token: set admin.token (or --admin.token)".into());
+            }
+        }
+        if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
+            return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());
+        }
+        if self.dev.enabled && self.dev.accounts > 100 {
+            return bad("dev.accounts is at most 100".into());
+        }
+        if !self.dev.enabled && self.chain.alloc.is_empty() {
+            return bad("without --dev the genesis needs chain.alloc entries (or run with --dev)".into());
+        }
+        Ok(())
+    }
+
+    /// The dev accounts' keys (empty unless --dev).
+    pub fn dev_keys(&self) -> Result<Vec<SecretKey>, ConfigError> {
+        if !self.dev.enabled {
+            return Ok(vec![]);
+        }
+        derive_dev_keys(&self.dev.mnemonic, self.dev.accounts).map_err(|e| ConfigError::Invalid(format!("dev.mnemonic: {e}")))
+    }
+
+    /// The genesis allocation: chain.alloc plus, with --dev, each dev account.
+    pub fn genesis_alloc(&self) -> Result<Vec<(Address, U256)>, ConfigError> {
+        let mut alloc: Vec<(Address, U256)> = self.chain.alloc.iter().map(|a| (a.address, a.balance)).collect();
+        let each = U256::from(self.dev.balance_ether)
+            .checked_mul(U256::from(WEI_PER_ETHER))
+            .ok_or_else(|| ConfigError::Invalid("dev.balance_ether overflows".into()))?;
+        for k in self.dev_keys()? {
+            alloc.push((k.address(), each));
+        }
+        Ok(alloc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ports() {
+        let c = NodeConfig::default();
+        assert_eq!(c.http.port, 6789);
+        assert_eq!(c.admin.port, 6790);
+        assert!(c.http.addr.is_loopback());
+        assert!(!c.admin_enabled());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_clear_errors() {
+        let err = NodeConfig::from_toml("[http]\nprot = 1\n").expect_err("typo");
+        assert!(err.to_string().contains("prot"), "{err}");
+        let err = NodeConfig::from_toml("[http]\nport = \"x\"\n").expect_err("type");
+        assert!(err.to_string().contains("port"), "{err}");
+        let mut c = NodeConfig::default();
+        c.dev.enabled = true;
+        c.admin.port = c.http.port;
+        assert!(c.validate().expect_err("clash").to_string().contains("--admin.port"));
+        let mut c = NodeConfig::default();
+        c.admin.enabled = Some(true);
+        c.chain.alloc.push(AllocEntry { address: Address::ZERO, balance: U256::from(1) });
+        assert!(c.validate().expect_err("token").to_string().contains("token"));
+    }
+
+    #[test]
+    fn dev_genesis_funds_the_ten_test_accounts() {
+        let mut c = NodeConfig::default();
+        c.dev.enabled = true;
+        c.validate().expect("valid");
+        let alloc = c.genesis_alloc().expect("alloc");
+        assert_eq!(alloc.len(), 10);
+        assert_eq!(alloc[0].0.to_checksum(None), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+        assert_eq!(alloc[9].1, U256::from(10_000u64) * U256::from(WEI_PER_ETHER));
+        let parsed = NodeConfig::from_toml(
+            "[chain]\nchain_id = 5\n[[chain.alloc]]\naddress = \"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"\nbalance = \"0x10\"\n",
+        )
+        .expect("parse");
+        assert_eq!(parsed.chain.alloc[0].balance, U256::from(16));
+    }
+}

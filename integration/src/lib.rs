@@ -1,0 +1,147 @@
+//! The composition root: builds the node's supervision tree from configuration and starts it.
+//!
+//! ```text
+//! node (one_for_one, budget 0: a failing subtree stops the node cleanly)
+//! ├── storage     (rest_for_one)  chain
+//! ├── execution   (one_for_one)   txpool, executor
+//! ├── consensus   (rest_for_one)  producer (the dev chain's single proposer; CBFT replaces it)
+//! └── api         (one_for_one)   rpc, admin
+//! ```
+//!
+//! The live tree, generated from the registry rather than drawn, is what `platon admin actors` prints;
+//! a test checks it against this picture.
+
+use platon_actors::admin::AdminService;
+use platon_actors::chain::ChainService;
+use platon_actors::executor::ExecutorService;
+use platon_actors::producer::ProducerService;
+use platon_actors::rpc::RpcService;
+use platon_actors::txpool::TxPoolService;
+use platon_actors::{names, NodeContext};
+use platon_config::NodeConfig;
+use platon_storage::chain::GenesisSpec;
+use platon_storage::{ChainStore, KeyValueStore, RocksStore};
+use platon_supervision::{start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors that stop the node from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] platon_config::ConfigError),
+    /// Storage problem.
+    #[error(transparent)]
+    Storage(#[from] platon_storage::StorageError),
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A subsystem failed to start.
+    #[error("a subsystem failed to start: {0}")]
+    Start(String),
+}
+
+/// A running node.
+pub struct RunningNode {
+    /// The supervision tree.
+    pub tree: TreeHandle,
+    /// Shared context (registry, store, config, dev keys).
+    pub ctx: NodeContext,
+    /// The data directory in use.
+    pub datadir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl RunningNode {
+    /// Stops every actor (children before parents) and releases the data directory.
+    pub async fn shutdown(self) {
+        self.tree.shutdown(Duration::from_secs(10)).await;
+    }
+}
+
+/// Data directory layout: `chaindata/` (RocksDB: blocks, receipts, state trie, txpool journal).
+pub fn chaindata_dir(datadir: &Path) -> PathBuf {
+    datadir.join("chaindata")
+}
+
+/// Opens the chain in `datadir` for tools (db check) without starting actors.
+pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, NodeError> {
+    std::fs::create_dir_all(datadir).map_err(|e| NodeError::DataDir { path: datadir.into(), message: e.to_string() })?;
+    let kv: Arc<dyn KeyValueStore> = Arc::new(RocksStore::open(&chaindata_dir(datadir))?);
+    let genesis = GenesisSpec {
+        chain_id: config.chain.chain_id,
+        alloc: config.genesis_alloc()?,
+        gas_limit: config.chain.gas_limit,
+        base_fee: config.chain.initial_base_fee,
+        timestamp: config.chain.genesis_timestamp,
+        extra_data: Default::default(),
+    };
+    Ok(ChainStore::open(kv, &genesis)?)
+}
+
+/// The node's supervision tree.
+pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
+    let sup = &ctx.config.supervision;
+    let budget = Budget::new(sup.max_restarts, Duration::from_secs(sup.window_secs));
+    let cap = sup.mailbox_capacity;
+    let group = |name: &str, strategy, children| SupervisorSpec { name: name.into(), strategy, budget, children };
+    let mut api = vec![ChildSpec::worker(names::RPC, Restart::Permanent, cap, RpcService { node: ctx.clone() })];
+    if ctx.config.admin_enabled() {
+        api.push(ChildSpec::worker(names::ADMIN, Restart::Permanent, cap, AdminService { node: ctx.clone() }));
+    }
+    SupervisorSpec {
+        name: "node".into(),
+        strategy: Strategy::OneForOne,
+        budget: Budget::new(0, Duration::from_secs(1)),
+        children: vec![
+            ChildSpec::supervisor(
+                group("storage", Strategy::RestForOne, vec![ChildSpec::worker(names::CHAIN, Restart::Permanent, cap, ChainService { node: ctx.clone() })]),
+                Restart::Permanent,
+            ),
+            ChildSpec::supervisor(
+                group(
+                    "execution",
+                    Strategy::OneForOne,
+                    vec![
+                        ChildSpec::worker(names::TXPOOL, Restart::Permanent, cap, TxPoolService { node: ctx.clone() }),
+                        ChildSpec::worker(names::EXECUTOR, Restart::Permanent, cap, ExecutorService { node: ctx.clone() }),
+                    ],
+                ),
+                Restart::Permanent,
+            ),
+            ChildSpec::supervisor(
+                group("consensus", Strategy::RestForOne, vec![ChildSpec::worker(names::PRODUCER, Restart::Permanent, cap, ProducerService { node: ctx.clone() })]),
+                Restart::Permanent,
+            ),
+            ChildSpec::supervisor(group("api", Strategy::OneForOne, api), Restart::Permanent),
+        ],
+    }
+}
+
+/// Starts a node from `config`.
+pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+    config.validate()?;
+    let (datadir, tmp) = match &config.datadir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("platon-dev-")
+                .tempdir()
+                .map_err(|e| NodeError::DataDir { path: std::env::temp_dir(), message: e.to_string() })?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let store = open_store(&config, &datadir)?;
+    let registry = Registry::new(config.admin.faults, Duration::from_millis(config.supervision.call_timeout_ms));
+    let dev_keys = Arc::new(config.dev_keys()?);
+    let ctx = NodeContext { registry: registry.clone(), store, config: Arc::new(config), dev_keys };
+    let tree = start_tree(tree_spec(&ctx), registry).await.map_err(NodeError::Start)?;
+    Ok(RunningNode { tree, ctx, datadir, _tmp: tmp })
+}

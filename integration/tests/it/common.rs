@@ -1,0 +1,150 @@
+//! Helpers shared by the end-to-end tests: free ports, a raw HTTP JSON-RPC client, and a `platon`
+//! process wrapper.
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Posts `body` to `http://127.0.0.1:port/` and returns (status, body). Errors are connection errors.
+pub fn http_post(port: u16, body: &[u8], headers: &[(&str, &str)]) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&buf[..split]).to_lowercase();
+    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut payload = buf[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut out = Vec::new();
+        let mut rest = payload.as_slice();
+        loop {
+            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { break };
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 2 + size + 2..];
+        }
+        payload = out;
+    }
+    Ok((status, payload))
+}
+
+/// One JSON-RPC call; returns the whole response object.
+pub fn rpc_full(port: u16, method: &str, params: Value) -> std::io::Result<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let (_, resp) = http_post(port, body.as_bytes(), &[])?;
+    serde_json::from_slice(&resp).map_err(std::io::Error::other)
+}
+
+/// One JSON-RPC call that must succeed; returns its result.
+pub fn rpc(port: u16, method: &str, params: Value) -> Value {
+    let r = rpc_full(port, method, params.clone()).unwrap_or_else(|e| panic!("{method}: {e}"));
+    if let Some(e) = r.get("error") {
+        panic!("{method}({params}) failed: {e}");
+    }
+    r["result"].clone()
+}
+
+/// Parses a hex quantity.
+pub fn q(v: &Value) -> u128 {
+    u128::from_str_radix(v.as_str().expect("quantity").trim_start_matches("0x"), 16).expect("hex")
+}
+
+/// Waits until `f` returns Some, or panics after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `platon run` process.
+pub struct NodeProc {
+    /// The process.
+    pub child: Child,
+    /// JSON-RPC port.
+    pub http: u16,
+    /// Admin port.
+    pub admin: u16,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+}
+
+impl NodeProc {
+    /// Starts `platon run --dev` with extra args and waits until JSON-RPC answers.
+    pub fn start_dev(extra: &[&str], log_dir: &Path) -> NodeProc {
+        let http = free_port();
+        let admin = free_port();
+        let log = log_dir.join(format!("node-{http}.log"));
+        let err = std::fs::File::create(&log).expect("log file");
+        let mut args = vec!["run".to_string(), "--dev".into(), "--http.port".into(), http.to_string(), "--admin.port".into(), admin.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(env!("CARGO_BIN_EXE_platon"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("spawn platon");
+        let mut node = NodeProc { child, http, admin, log };
+        node.wait_ready();
+        node
+    }
+
+    /// Waits until eth_chainId answers (or the process dies).
+    pub fn wait_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("platon exited with {status} before serving:\n{}", self.log_text());
+            }
+            if rpc_full(self.http, "eth_chainId", json!([])).is_ok() {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "node never served:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The node's stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -1,0 +1,171 @@
+//! The message enum of every actor in the dev pipeline, and the errors that cross actor lines.
+//!
+//! Queries carry a [`RpcReplyPort`]; callers never build these by hand but go through the typed
+//! handles in `platon-actors`.
+
+use crate::{Block, ExecutedBlock, Header, SignedTransaction};
+use alloy_primitives::{Address, B256, U256};
+use ractor::RpcReplyPort;
+
+/// Why the txpool refused a transaction. Display strings are geth's, because clients match on them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// The same transaction is already pooled.
+    #[error("already known")]
+    AlreadyKnown,
+    /// The nonce is below the sender's account nonce.
+    #[error("nonce too low: next nonce {state}, tx nonce {tx}")]
+    NonceTooLow {
+        /// The account's nonce.
+        state: u64,
+        /// The transaction's nonce.
+        tx: u64,
+    },
+    /// The nonce is too far ahead of the account nonce to be queued.
+    #[error("nonce too high: next nonce {state}, tx nonce {tx}, at most {max_gap} ahead are queued")]
+    NonceTooHigh {
+        /// The account's nonce.
+        state: u64,
+        /// The transaction's nonce.
+        tx: u64,
+        /// How far ahead the pool queues.
+        max_gap: u64,
+    },
+    /// The sender cannot pay gas × fee cap + value.
+    #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
+    InsufficientFunds {
+        /// Sender balance.
+        balance: U256,
+        /// Upfront cost.
+        cost: U256,
+    },
+    /// Fee cap below the pool's minimum or the current base fee.
+    #[error("transaction underpriced: fee cap {fee_cap} below minimum {minimum}")]
+    Underpriced {
+        /// The transaction's fee cap.
+        fee_cap: U256,
+        /// The minimum accepted.
+        minimum: U256,
+    },
+    /// A replacement for a pooled nonce that does not raise the fees by the required bump.
+    #[error("replacement transaction underpriced")]
+    ReplacementUnderpriced,
+    /// Gas limit above the block gas limit.
+    #[error("exceeds block gas limit")]
+    ExceedsBlockGasLimit,
+    /// The pool is at capacity.
+    #[error("txpool is full")]
+    PoolFull,
+    /// Only transfers are executed yet; the target has code or the transaction creates a contract.
+    #[error("unsupported transaction: {0}")]
+    Unsupported(String),
+    /// The pool could not persist the transaction, so it did not accept it.
+    #[error("txpool journal write failed: {0}")]
+    Journal(String),
+}
+
+/// The txpool's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStatus {
+    /// Transactions executable now.
+    pub pending: usize,
+    /// Transactions waiting for a nonce gap to fill.
+    pub queued: usize,
+}
+
+/// Messages of the `txpool` actor.
+#[derive(Debug)]
+pub enum TxPoolMsg {
+    /// Admit a transaction; replies with its hash once it is journaled.
+    Submit {
+        /// The decoded, signature-checked transaction.
+        tx: Box<SignedTransaction>,
+        /// Reply.
+        reply: RpcReplyPort<Result<B256, PoolError>>,
+    },
+    /// The next batch for a block on top of the current head, best fee first within nonce order.
+    Batch {
+        /// At most this many transactions.
+        max_txs: usize,
+        /// At most this much total gas limit.
+        max_gas: u64,
+        /// Only transactions paying at least this base fee.
+        base_fee: u64,
+        /// Reply.
+        reply: RpcReplyPort<Vec<SignedTransaction>>,
+    },
+    /// A block was committed: drop what it included and what its state made stale.
+    BlockCommitted {
+        /// Hashes of the included transactions.
+        included: Vec<B256>,
+    },
+    /// Counters.
+    Status(RpcReplyPort<PoolStatus>),
+    /// A pooled transaction by hash.
+    Get(B256, RpcReplyPort<Option<SignedTransaction>>),
+    /// Every pooled transaction of a sender, for `pending` nonce queries.
+    NextNonce(Address, RpcReplyPort<Option<u64>>),
+}
+
+/// Messages of the block `producer` actor (the dev chain's single proposer).
+#[derive(Debug)]
+pub enum ProducerMsg {
+    /// The txpool has executable transactions.
+    TxsAvailable,
+    /// The `--dev.period` timer fired: produce a block even if empty.
+    Tick,
+    /// Retry after a subsystem was unreachable.
+    Retry,
+}
+
+/// The environment a block executes in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEnv {
+    /// Height.
+    pub number: u64,
+    /// Timestamp (seconds).
+    pub timestamp: u64,
+    /// Fee recipient.
+    pub beneficiary: Address,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Base fee per gas.
+    pub base_fee: u64,
+}
+
+/// Messages of the `executor` actor.
+#[derive(Debug)]
+pub enum ExecutorMsg {
+    /// Run transactions on the parent's state and seal the resulting block.
+    Execute {
+        /// Header of the parent block.
+        parent: Box<Header>,
+        /// Candidate transactions (some may be rejected).
+        txs: Vec<SignedTransaction>,
+        /// Block environment.
+        env: BlockEnv,
+        /// Reply.
+        reply: RpcReplyPort<Result<Box<ExecutedBlock>, String>>,
+    },
+}
+
+/// Messages of the `chain` actor, the only writer of blocks and state.
+#[derive(Debug)]
+pub enum ChainMsg {
+    /// Persist an executed block atomically and make it the head; replies once it is durable.
+    Commit {
+        /// The block with receipts and state nodes.
+        block: Box<ExecutedBlock>,
+        /// Reply with the new head.
+        reply: RpcReplyPort<Result<Header, String>>,
+    },
+    /// The current head block.
+    Head(RpcReplyPort<Block>),
+}
+
+/// Messages of the `rpc` gateway actor.
+#[derive(Debug)]
+pub enum RpcMsg {
+    /// A new head was committed: notify `newHeads` subscribers.
+    NewHead(Box<Header>),
+}

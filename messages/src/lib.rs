@@ -1,0 +1,18 @@
+//! The node's typed vocabulary: primitives, RLP, Ethereum transactions (types 0, 1 and 2), headers,
+//! blocks, receipts with logs and bloom, and the message enum of every actor.
+//!
+//! Data flows through these types only: the rpc gateway decodes bytes into a
+//! [`SignedTransaction`], the txpool hands batches of them to the block producer, the executor
+//! returns an [`ExecutedBlock`], and the chain actor stores it. Every decoder here reads untrusted
+//! bytes and returns an error instead of panicking.
+
+pub mod actors;
+pub mod block;
+pub mod rlp;
+pub mod transaction;
+
+pub use alloy_primitives::{Address, Bloom, Bytes, B256, U256};
+pub use block::{Block, ExecutedBlock, Header, Log, Receipt};
+pub use transaction::{
+    intrinsic_gas, AccessListItem, SignedTransaction, TxBody, TxError, TxKind, TxRules,
+};

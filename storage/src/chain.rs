@@ -1,0 +1,315 @@
+//! The chain store: blocks, receipts, the transaction index, state trie nodes, the head pointer and
+//! the txpool journal, all in one [`KeyValueStore`].
+//!
+//! Writers: [`ChainStore::commit_block`] (the `chain` actor) and the journal methods (the `txpool` actor).
+//! Every commit is one atomic batch written with [`Durability::Sync`], so a block is either wholly
+//! present after a crash or wholly absent, and a receipt handed to a client is never lost.
+
+use crate::kv::{Durability, KeyValueStore, WriteBatch};
+use crate::state::{Account, StateDb};
+use crate::trie::{ordered_root, NodeReader};
+use crate::{Result, StorageError};
+use alloy_primitives::{Address, Bloom, Bytes, B256, U256};
+use platon_messages::block::{decode_receipts, encode_receipts, EMPTY_OMMERS_HASH, EMPTY_ROOT};
+use platon_messages::{Block, ExecutedBlock, Header, Receipt, TxRules};
+use std::sync::Arc;
+
+/// One-byte key prefixes of every table.
+pub mod keys {
+    /// `n` ++ hash → trie node RLP.
+    pub const NODE: u8 = b'n';
+    /// `b` ++ block hash → block storage encoding.
+    pub const BLOCK: u8 = b'b';
+    /// `h` ++ number (8 bytes BE) → canonical block hash.
+    pub const CANONICAL: u8 = b'h';
+    /// `r` ++ block hash → receipts storage encoding.
+    pub const RECEIPTS: u8 = b'r';
+    /// `t` ++ tx hash → block hash ++ index (4 bytes BE).
+    pub const TX_INDEX: u8 = b't';
+    /// `p` ++ tx hash → raw transaction awaiting inclusion (txpool journal).
+    pub const POOL: u8 = b'p';
+    /// `H` → head block hash.
+    pub const HEAD: &[u8] = b"H";
+    /// `M` ++ name → metadata (chain id, genesis hash, backend).
+    pub const META: u8 = b'M';
+}
+
+fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.len());
+    k.push(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+/// Where a transaction sits in the canonical chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Block hash.
+    pub block_hash: B256,
+    /// Index within the block.
+    pub index: u32,
+}
+
+/// What the chain starts from.
+#[derive(Debug, Clone)]
+pub struct GenesisSpec {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Funded accounts.
+    pub alloc: Vec<(Address, U256)>,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// Initial base fee.
+    pub base_fee: u64,
+    /// Timestamp.
+    pub timestamp: u64,
+    /// Extra data.
+    pub extra_data: Bytes,
+}
+
+/// The chain store, shared between actors.
+#[derive(Clone)]
+pub struct ChainStore {
+    kv: Arc<dyn KeyValueStore>,
+    chain_id: u64,
+}
+
+impl std::fmt::Debug for ChainStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainStore").field("backend", &self.kv.backend()).field("chain_id", &self.chain_id).finish()
+    }
+}
+
+struct Nodes(Arc<dyn KeyValueStore>);
+impl NodeReader for Nodes {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        self.0.get(&key(keys::NODE, hash.as_slice()))
+    }
+}
+
+impl ChainStore {
+    /// Opens the chain in `kv`, writing the genesis block if the store is empty. A store that holds
+    /// another chain (different genesis) is refused.
+    pub fn open(kv: Arc<dyn KeyValueStore>, genesis: &GenesisSpec) -> Result<Self> {
+        let store = ChainStore { kv, chain_id: genesis.chain_id };
+        let (genesis_block, nodes) = store.build_genesis(genesis)?;
+        let genesis_hash = genesis_block.hash();
+        match store.kv.get(&key(keys::META, b"genesis"))? {
+            Some(existing) if existing.as_slice() == genesis_hash.as_slice() => {}
+            Some(existing) => {
+                return Err(StorageError::Mismatch(format!(
+                    "the data directory holds a chain with genesis 0x{} but this configuration's genesis is {genesis_hash}; \
+                     use another --datadir or the same genesis/chain id",
+                    hex::encode(existing)
+                )))
+            }
+            None => {
+                let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, rejected: vec![] };
+                let mut batch = store.block_batch(&executed);
+                batch.put(key(keys::META, b"genesis"), genesis_hash.as_slice().to_vec());
+                batch.put(key(keys::META, b"chain_id"), genesis.chain_id.to_be_bytes().to_vec());
+                store.kv.write(batch, Durability::Sync)?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, Vec<(B256, Vec<u8>)>)> {
+        let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(Nodes(self.kv.clone())));
+        for (addr, balance) in &g.alloc {
+            state.set_account(*addr, Account { balance: *balance, ..Default::default() });
+        }
+        let (state_root, nodes) = state.commit()?;
+        let header = Header {
+            parent_hash: B256::ZERO,
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::ZERO,
+            state_root,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Bloom::ZERO,
+            difficulty: U256::ZERO,
+            number: 0,
+            gas_limit: g.gas_limit,
+            gas_used: 0,
+            timestamp: g.timestamp,
+            extra_data: g.extra_data.clone(),
+            mix_hash: B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: g.base_fee,
+        };
+        Ok((Block { header, transactions: vec![] }, nodes))
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The rules stored transactions were admitted under.
+    pub fn tx_rules(&self) -> TxRules {
+        TxRules { chain_id: self.chain_id, shanghai: true }
+    }
+
+    /// The underlying store.
+    pub fn kv(&self) -> &Arc<dyn KeyValueStore> {
+        &self.kv
+    }
+
+    /// A node reader over this store's trie nodes.
+    pub fn node_reader(&self) -> Arc<dyn NodeReader> {
+        Arc::new(Nodes(self.kv.clone()))
+    }
+
+    /// The state at `root`.
+    pub fn state_at(&self, root: B256) -> StateDb {
+        StateDb::at_root(root, self.node_reader())
+    }
+
+    fn block_batch(&self, executed: &ExecutedBlock) -> WriteBatch {
+        let block = &executed.block;
+        let hash = block.hash();
+        let mut batch = WriteBatch::new();
+        for (h, node) in &executed.state_nodes {
+            batch.put(key(keys::NODE, h.as_slice()), node.clone());
+        }
+        batch.put(key(keys::BLOCK, hash.as_slice()), block.encode());
+        batch.put(key(keys::RECEIPTS, hash.as_slice()), encode_receipts(&executed.receipts));
+        batch.put(key(keys::CANONICAL, &block.header.number.to_be_bytes()), hash.as_slice().to_vec());
+        for (i, tx) in block.transactions.iter().enumerate() {
+            let mut loc = hash.as_slice().to_vec();
+            loc.extend_from_slice(&(i as u32).to_be_bytes());
+            batch.put(key(keys::TX_INDEX, tx.hash.as_slice()), loc);
+            batch.delete(key(keys::POOL, tx.hash.as_slice()));
+        }
+        batch.put(keys::HEAD.to_vec(), hash.as_slice().to_vec());
+        batch
+    }
+
+    /// Validates and persists an executed block as the new head, atomically and fsynced: when this
+    /// returns `Ok` the block, its receipts and state survive a crash or power loss.
+    pub fn commit_block(&self, executed: &ExecutedBlock) -> Result<()> {
+        let head = self.head()?;
+        let h = &executed.block.header;
+        if h.parent_hash != head.hash() || Some(h.number) != head.header.number.checked_add(1) {
+            return Err(StorageError::Mismatch(format!(
+                "block {} (parent {}) does not extend head {} ({})",
+                h.number,
+                h.parent_hash,
+                head.header.number,
+                head.hash()
+            )));
+        }
+        let tx_root = ordered_root(&executed.block.transactions.iter().map(|t| t.encoded.to_vec()).collect::<Vec<_>>());
+        let receipts_root =
+            ordered_root(&executed.receipts.iter().map(Receipt::consensus_encode).collect::<Vec<_>>());
+        if tx_root != h.transactions_root || receipts_root != h.receipts_root {
+            return Err(StorageError::Mismatch("block roots do not match its transactions or receipts".into()));
+        }
+        self.kv.write(self.block_batch(executed), Durability::Sync)
+    }
+
+    /// The head block.
+    pub fn head(&self) -> Result<Block> {
+        let hash = self
+            .kv
+            .get(keys::HEAD)?
+            .ok_or_else(|| StorageError::Corrupt { what: "head pointer".into(), detail: "missing".into() })?;
+        let hash = B256::try_from(hash.as_slice())
+            .map_err(|_| StorageError::Corrupt { what: "head pointer".into(), detail: "not 32 bytes".into() })?;
+        self.block_by_hash(&hash)?
+            .ok_or_else(|| StorageError::Corrupt { what: format!("head block {hash}"), detail: "missing".into() })
+    }
+
+    /// A block by hash.
+    pub fn block_by_hash(&self, hash: &B256) -> Result<Option<Block>> {
+        match self.kv.get(&key(keys::BLOCK, hash.as_slice()))? {
+            None => Ok(None),
+            Some(bytes) => Block::decode(&bytes, &self.tx_rules())
+                .map(Some)
+                .map_err(|e| StorageError::Corrupt { what: format!("block {hash}"), detail: e.to_string() }),
+        }
+    }
+
+    /// The canonical hash at a height.
+    pub fn hash_by_number(&self, number: u64) -> Result<Option<B256>> {
+        Ok(self
+            .kv
+            .get(&key(keys::CANONICAL, &number.to_be_bytes()))?
+            .and_then(|h| B256::try_from(h.as_slice()).ok()))
+    }
+
+    /// The canonical block at a height.
+    pub fn block_by_number(&self, number: u64) -> Result<Option<Block>> {
+        match self.hash_by_number(number)? {
+            None => Ok(None),
+            Some(h) => self.block_by_hash(&h),
+        }
+    }
+
+    /// A block's receipts.
+    pub fn receipts(&self, block_hash: &B256) -> Result<Option<Vec<Receipt>>> {
+        match self.kv.get(&key(keys::RECEIPTS, block_hash.as_slice()))? {
+            None => Ok(None),
+            Some(b) => decode_receipts(&b)
+                .map(Some)
+                .map_err(|e| StorageError::Corrupt { what: format!("receipts of {block_hash}"), detail: e.to_string() }),
+        }
+    }
+
+    /// Where a transaction was included.
+    pub fn tx_location(&self, tx_hash: &B256) -> Result<Option<TxLocation>> {
+        Ok(self.kv.get(&key(keys::TX_INDEX, tx_hash.as_slice()))?.and_then(|v| {
+            let block_hash = B256::try_from(v.get(..32)?).ok()?;
+            let index = u32::from_be_bytes(v.get(32..36)?.try_into().ok()?);
+            Some(TxLocation { block_hash, index })
+        }))
+    }
+
+    /// Journals a transaction the txpool accepted; durable (fsynced) when this returns.
+    pub fn journal_put(&self, tx_hash: &B256, raw: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key(keys::POOL, tx_hash.as_slice()), raw.to_vec());
+        self.kv.write(b, Durability::Sync)
+    }
+
+    /// Removes journaled transactions (replaced or dropped).
+    pub fn journal_remove(&self, hashes: &[B256]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        for h in hashes {
+            b.delete(key(keys::POOL, h.as_slice()));
+        }
+        self.kv.write(b, Durability::Buffered)
+    }
+
+    /// Every journaled transaction, at most `limit`.
+    pub fn journal(&self, limit: usize) -> Result<Vec<Vec<u8>>> {
+        Ok(self.kv.scan_prefix(&[keys::POOL], limit)?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Verifies the whole canonical chain: linkage, roots, and every reachable node of the head state.
+    /// Returns (blocks checked, state nodes checked).
+    pub fn check(&self) -> Result<(u64, usize)> {
+        let head = self.head()?;
+        let mut parent: Option<Block> = None;
+        for n in 0..=head.header.number {
+            let block = self.block_by_number(n)?.ok_or_else(|| StorageError::Corrupt {
+                what: format!("canonical block {n}"),
+                detail: "missing".into(),
+            })?;
+            if let Some(p) = &parent {
+                if block.header.parent_hash != p.hash() {
+                    return Err(StorageError::Corrupt { what: format!("block {n}"), detail: "parent hash does not link".into() });
+                }
+            }
+            let receipts = self.receipts(&block.hash())?.unwrap_or_default();
+            let rr = ordered_root(&receipts.iter().map(Receipt::consensus_encode).collect::<Vec<_>>());
+            if rr != block.header.receipts_root {
+                return Err(StorageError::Corrupt { what: format!("receipts of block {n}"), detail: "root mismatch".into() });
+            }
+            parent = Some(block);
+        }
+        let nodes = self.state_at(head.header.state_root).verify()?;
+        Ok((head.header.number + 1, nodes))
+    }
+}

@@ -1,0 +1,218 @@
+//! The [`KeyValueStore`] contract and its RocksDB and in-memory implementations.
+
+use crate::{Result, StorageError};
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How durable a write must be when [`KeyValueStore::write`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The batch is in the write-ahead log and the log is fsynced: it survives power loss.
+    Sync,
+    /// The batch is in the write-ahead log (OS page cache): it survives a process crash, not power loss.
+    Buffered,
+}
+
+/// An ordered set of puts and deletes applied atomically: all or none.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a put.
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push((key.into(), Some(value.into())));
+    }
+    /// Adds a delete.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        self.ops.push((key.into(), None));
+    }
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A byte-keyed, byte-valued store with ordered keys.
+///
+/// Contract: reads see every write that returned `Ok`; a [`WriteBatch`] is atomic (after a crash either
+/// all of it or none of it is visible); `Durability::Sync` writes survive power loss once `write` returns.
+/// Implementations are shared between threads (`Send + Sync`).
+pub trait KeyValueStore: Send + Sync {
+    /// Point read.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Applies a batch atomically with the given durability.
+    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()>;
+    /// Every entry whose key starts with `prefix`, in key order, at most `limit` of them.
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Name of the backend, as recorded in the data directory.
+    fn backend(&self) -> &'static str;
+}
+
+/// In-memory backend for tests and tools; nothing survives the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl KeyValueStore for MemoryStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.map.read().get(key).cloned())
+    }
+    fn write(&self, batch: WriteBatch, _durability: Durability) -> Result<()> {
+        let mut map = self.map.write();
+        for (k, v) in batch.ops {
+            match v {
+                Some(v) => map.insert(k, v),
+                None => map.remove(&k),
+            };
+        }
+        Ok(())
+    }
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .map
+            .read()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// RocksDB backend (the default on disk).
+pub struct RocksStore {
+    db: rocksdb::DB,
+}
+
+impl std::fmt::Debug for RocksStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksStore").field("path", &self.db.path()).finish()
+    }
+}
+
+fn backend_err(e: rocksdb::Error) -> StorageError {
+    StorageError::Backend(e.into_string())
+}
+
+impl RocksStore {
+    /// Opens (creating if needed) a database at `path`. Fails with a clear error if another process holds it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_max_background_jobs(2);
+        let db = rocksdb::DB::open(&opts, path).map_err(|e| {
+            let msg = e.into_string();
+            if msg.contains("lock") {
+                StorageError::Backend(format!(
+                    "database {} is locked: another platon process is using this --datadir ({msg})",
+                    path.display()
+                ))
+            } else {
+                StorageError::Backend(format!("cannot open database {}: {msg}", path.display()))
+            }
+        })?;
+        Ok(RocksStore { db })
+    }
+}
+
+impl KeyValueStore for RocksStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(key).map_err(backend_err)
+    }
+    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for (k, v) in batch.ops {
+            match v {
+                Some(v) => wb.put(k, v),
+                None => wb.delete(k),
+            }
+        }
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(durability == Durability::Sync);
+        self.db.write_opt(wb, &wo).map_err(backend_err)
+    }
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let iter = self
+            .db
+            .iterator(rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, v) = item.map_err(backend_err)?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+    fn backend(&self) -> &'static str {
+        "rocksdb"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conformance(store: &dyn KeyValueStore) {
+        assert_eq!(store.get(b"a").expect("get"), None);
+        let mut b = WriteBatch::new();
+        b.put(b"p1".to_vec(), b"one".to_vec());
+        b.put(b"p2".to_vec(), b"two".to_vec());
+        b.put(b"q1".to_vec(), b"three".to_vec());
+        store.write(b, Durability::Sync).expect("write");
+        assert_eq!(store.get(b"p2").expect("get"), Some(b"two".to_vec()));
+        let scan = store.scan_prefix(b"p", 10).expect("scan");
+        assert_eq!(scan.len(), 2);
+        assert_eq!(scan[0].0, b"p1");
+        assert_eq!(store.scan_prefix(b"p", 1).expect("scan").len(), 1);
+        let mut b = WriteBatch::new();
+        b.delete(b"p1".to_vec());
+        b.put(b"p3".to_vec(), b"x".to_vec());
+        store.write(b, Durability::Buffered).expect("write");
+        assert_eq!(store.get(b"p1").expect("get"), None);
+        assert_eq!(store.scan_prefix(b"p", 10).expect("scan").len(), 2);
+    }
+
+    #[test]
+    fn memory_backend_meets_the_contract() {
+        conformance(&MemoryStore::new());
+    }
+
+    #[test]
+    fn rocksdb_backend_meets_the_contract_and_persists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let db = RocksStore::open(dir.path()).expect("open");
+            conformance(&db);
+            // A second open of the same directory is refused while the first holds it.
+            let err = RocksStore::open(dir.path()).expect_err("locked");
+            assert!(err.to_string().contains("locked"), "{err}");
+        }
+        let db = RocksStore::open(dir.path()).expect("reopen");
+        assert_eq!(db.get(b"p3").expect("get"), Some(b"x".to_vec()));
+    }
+}

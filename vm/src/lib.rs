@@ -1,0 +1,340 @@
+//! Execution: applies a block's transactions to the state with Ethereum's gas and fee rules and seals
+//! the block. This runtime executes value transfers; the EVM and WASM runtimes plug in here.
+//!
+//! [`execute_block`] is pure over a [`StateDb`]: it reads the parent state, returns the sealed block,
+//! its receipts and the new trie nodes, and writes nothing. The `executor` actor calls it; the `chain`
+//! actor persists the result.
+
+use alloy_primitives::{Bloom, B256, U256};
+use platon_messages::actors::BlockEnv;
+use platon_messages::block::EMPTY_OMMERS_HASH;
+use platon_messages::{intrinsic_gas, Block, ExecutedBlock, Header, Receipt, SignedTransaction, TxBody, TxKind};
+use platon_storage::trie::ordered_root;
+use platon_storage::{StateDb, StorageError};
+
+/// EIP-1559 base fee change denominator.
+pub const BASE_FEE_CHANGE_DENOMINATOR: u64 = 8;
+/// EIP-1559 elasticity multiplier.
+pub const ELASTICITY_MULTIPLIER: u64 = 2;
+
+/// Why a transaction could not be included in a block (it is skipped, the block goes on).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxReject {
+    /// Nonce differs from the account nonce.
+    #[error("nonce mismatch: account {account}, tx {tx}")]
+    Nonce {
+        /// Account nonce.
+        account: u64,
+        /// Transaction nonce.
+        tx: u64,
+    },
+    /// The fee cap is below the block's base fee.
+    #[error("max fee per gas {fee_cap} below base fee {base_fee}")]
+    FeeCapBelowBaseFee {
+        /// Fee cap.
+        fee_cap: U256,
+        /// Base fee.
+        base_fee: u64,
+    },
+    /// The sender cannot pay gas limit × fee cap + value.
+    #[error("insufficient funds for gas * price + value: balance {balance}, cost {cost}")]
+    InsufficientFunds {
+        /// Balance.
+        balance: U256,
+        /// Cost.
+        cost: U256,
+    },
+    /// The block has no room left for this gas limit.
+    #[error("gas limit {gas} exceeds the block's remaining gas {remaining}")]
+    BlockGasExhausted {
+        /// Transaction gas limit.
+        gas: u64,
+        /// Remaining block gas.
+        remaining: u64,
+    },
+    /// Contract creation or a call into code: not executable until the EVM runtime lands.
+    #[error("contract execution is not supported by this node version: {0}")]
+    NeedsEvm(&'static str),
+    /// Sender has code (EIP-3607).
+    #[error("sender is a contract (EIP-3607)")]
+    SenderHasCode,
+    /// Arithmetic overflowed.
+    #[error("arithmetic overflow in {0}")]
+    Overflow(&'static str),
+}
+
+/// Errors that abort the whole block.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The parent state could not be read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The base fee of the block after `parent` (EIP-1559).
+pub fn next_base_fee(parent: &Header) -> u64 {
+    let target = parent.gas_limit / ELASTICITY_MULTIPLIER;
+    let base = u128::from(parent.base_fee_per_gas);
+    if target == 0 || parent.gas_used == target {
+        return parent.base_fee_per_gas;
+    }
+    let (used, target) = (u128::from(parent.gas_used), u128::from(target));
+    let denom = u128::from(BASE_FEE_CHANGE_DENOMINATOR);
+    if used > target {
+        let delta = (base * (used - target) / target / denom).max(1);
+        u64::try_from(base + delta).unwrap_or(u64::MAX)
+    } else {
+        let delta = base * (target - used) / target / denom;
+        u64::try_from(base - delta).unwrap_or(0)
+    }
+}
+
+/// Applies one transfer to `state`; returns the receipt (without the cumulative gas filled in).
+pub fn apply_transaction(
+    state: &mut StateDb,
+    tx: &SignedTransaction,
+    env: &BlockEnv,
+    gas_remaining: u64,
+) -> Result<Result<Receipt, TxReject>, ExecError> {
+    let body = &tx.body;
+    let base_fee = U256::from(env.base_fee);
+    if body.gas_limit() > gas_remaining {
+        return Ok(Err(TxReject::BlockGasExhausted { gas: body.gas_limit(), remaining: gas_remaining }));
+    }
+    let mut sender = state.account(&tx.sender)?;
+    if sender.has_code() {
+        return Ok(Err(TxReject::SenderHasCode));
+    }
+    if sender.nonce != body.nonce() {
+        return Ok(Err(TxReject::Nonce { account: sender.nonce, tx: body.nonce() }));
+    }
+    if body.max_fee_per_gas() < base_fee {
+        return Ok(Err(TxReject::FeeCapBelowBaseFee { fee_cap: body.max_fee_per_gas(), base_fee: env.base_fee }));
+    }
+    let to = match body.kind() {
+        TxKind::Create => return Ok(Err(TxReject::NeedsEvm("contract creation"))),
+        TxKind::Call(to) => to,
+    };
+    let mut recipient = state.account(&to)?;
+    if recipient.has_code() {
+        return Ok(Err(TxReject::NeedsEvm("call into contract code")));
+    }
+    let gas_limit = U256::from(body.gas_limit());
+    let Some(max_cost) = gas_limit.checked_mul(body.max_fee_per_gas()).and_then(|c| c.checked_add(body.value())) else {
+        return Ok(Err(TxReject::Overflow("upfront cost")));
+    };
+    if sender.balance < max_cost {
+        return Ok(Err(TxReject::InsufficientFunds { balance: sender.balance, cost: max_cost }));
+    }
+    // A transfer to an account without code uses exactly its intrinsic gas.
+    let gas_used = intrinsic_gas(body, true);
+    let price = body.effective_gas_price(base_fee);
+    let Some(fee) = U256::from(gas_used).checked_mul(price) else {
+        return Ok(Err(TxReject::Overflow("fee")));
+    };
+    let tip_per_gas = price.saturating_sub(base_fee);
+    let Some(tip) = U256::from(gas_used).checked_mul(tip_per_gas) else {
+        return Ok(Err(TxReject::Overflow("tip")));
+    };
+    let Some(nonce) = sender.nonce.checked_add(1) else {
+        return Ok(Err(TxReject::Overflow("nonce")));
+    };
+    let original_sender = sender.clone();
+    // max_cost ≥ fee + value was checked above, so these subtractions cannot underflow.
+    sender.balance = sender.balance - fee - body.value();
+    sender.nonce = nonce;
+    state.set_account(tx.sender, sender);
+    // Re-read: the recipient may be the sender itself.
+    recipient = state.account(&to)?;
+    let Some(credited) = recipient.balance.checked_add(body.value()) else {
+        state.set_account(tx.sender, original_sender);
+        return Ok(Err(TxReject::Overflow("recipient balance")));
+    };
+    recipient.balance = credited;
+    state.set_account(to, recipient);
+    if !tip.is_zero() {
+        let mut coinbase = state.account(&env.beneficiary)?;
+        coinbase.balance = coinbase.balance.saturating_add(tip);
+        state.set_account(env.beneficiary, coinbase);
+    }
+    let effective_gas_price = u128::try_from(price).unwrap_or(u128::MAX);
+    Ok(Ok(Receipt {
+        tx_type: body.tx_type(),
+        success: true,
+        cumulative_gas_used: 0,
+        logs_bloom: Bloom::ZERO,
+        logs: vec![],
+        gas_used,
+        effective_gas_price,
+        contract_address: None,
+    }))
+}
+
+/// Executes `txs` in order on `state` (the parent's post-state) and seals the block.
+/// Transactions that cannot be included are skipped and listed in `rejected`.
+pub fn execute_block(
+    mut state: StateDb,
+    parent: &Header,
+    env: &BlockEnv,
+    txs: Vec<SignedTransaction>,
+    extra_data: alloy_primitives::Bytes,
+) -> Result<ExecutedBlock, ExecError> {
+    let mut included = Vec::new();
+    let mut receipts = Vec::new();
+    let mut rejected = Vec::new();
+    let mut gas_used: u64 = 0;
+    for tx in txs {
+        let remaining = env.gas_limit.saturating_sub(gas_used);
+        // apply_transaction changes nothing when it rejects.
+        match apply_transaction(&mut state, &tx, env, remaining)? {
+            Ok(mut receipt) => {
+                gas_used = gas_used.saturating_add(receipt.gas_used);
+                receipt.cumulative_gas_used = gas_used;
+                receipts.push(receipt);
+                included.push(tx);
+            }
+            Err(reason) => {
+                rejected.push((tx.hash, reason.to_string()));
+            }
+        }
+    }
+    let (state_root, state_nodes) = state.commit()?;
+    let mut logs_bloom = Bloom::ZERO;
+    for r in &receipts {
+        logs_bloom.accrue_bloom(&r.logs_bloom);
+    }
+    let header = Header {
+        parent_hash: parent.hash(),
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: env.beneficiary,
+        state_root,
+        transactions_root: ordered_root(&included.iter().map(|t| t.encoded.to_vec()).collect::<Vec<_>>()),
+        receipts_root: ordered_root(&receipts.iter().map(Receipt::consensus_encode).collect::<Vec<_>>()),
+        logs_bloom,
+        difficulty: U256::ZERO,
+        number: env.number,
+        gas_limit: env.gas_limit,
+        gas_used,
+        timestamp: env.timestamp,
+        extra_data,
+        mix_hash: B256::ZERO,
+        nonce: [0; 8],
+        base_fee_per_gas: env.base_fee,
+    };
+    Ok(ExecutedBlock { block: Block { header, transactions: included }, receipts, state_nodes, rejected })
+}
+
+/// True when a transaction is a plain transfer this runtime can execute (target without code).
+pub fn is_transfer(state: &StateDb, body: &TxBody) -> Result<bool, StorageError> {
+    Ok(match body.kind() {
+        TxKind::Create => false,
+        TxKind::Call(to) => !state.account(&to)?.has_code(),
+    })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Address, Bytes};
+    use platon_crypto::SecretKey;
+    use platon_messages::block::EMPTY_ROOT;
+    use platon_storage::trie::NoNodes;
+    use platon_storage::Account;
+    use std::sync::Arc;
+
+    const GWEI: u64 = 1_000_000_000;
+
+    fn setup() -> (StateDb, SecretKey, BlockEnv) {
+        let key = SecretKey::from_bytes(&[5u8; 32]).expect("key");
+        let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(NoNodes));
+        state.set_account(key.address(), Account { balance: U256::from(10u64 * GWEI * GWEI), ..Default::default() });
+        let env = BlockEnv { number: 1, timestamp: 1, beneficiary: Address::repeat_byte(0xcb), gas_limit: 30_000_000, base_fee: 7 * GWEI };
+        (state, key, env)
+    }
+
+    fn transfer(key: &SecretKey, nonce: u64, tip: u64, cap: u64, value: u64) -> SignedTransaction {
+        TxBody::DynamicFee {
+            chain_id: 1,
+            nonce,
+            max_priority_fee_per_gas: U256::from(tip),
+            max_fee_per_gas: U256::from(cap),
+            gas_limit: 50_000,
+            to: TxKind::Call(Address::repeat_byte(0x22)),
+            value: U256::from(value),
+            input: Bytes::new(),
+            access_list: vec![],
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn transfer_charges_exactly_like_ethereum() {
+        let (mut state, key, env) = setup();
+        let before = state.account(&key.address()).expect("acct").balance;
+        // tip 2 gwei, cap 100 gwei: effective price = base 7 + tip 2 = 9 gwei.
+        let tx = transfer(&key, 0, 2 * GWEI, 100 * GWEI, 12345);
+        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit).expect("io").expect("included");
+        assert_eq!(r.gas_used, 21_000);
+        assert_eq!(r.effective_gas_price, u128::from(9 * GWEI));
+        let sender = state.account(&key.address()).expect("acct");
+        assert_eq!(sender.nonce, 1);
+        assert_eq!(sender.balance, before - U256::from(21_000u64 * 9 * GWEI) - U256::from(12345u64));
+        assert_eq!(state.account(&Address::repeat_byte(0x22)).expect("acct").balance, U256::from(12345u64));
+        assert_eq!(state.account(&env.beneficiary).expect("acct").balance, U256::from(21_000u64 * 2 * GWEI));
+    }
+
+    #[test]
+    fn capped_tip_and_rejections_change_nothing() {
+        let (mut state, key, env) = setup();
+        // cap 8 gwei: effective price = min(8, 7 + 5) = 8; tip actually paid 1 gwei.
+        let tx = transfer(&key, 0, 5 * GWEI, 8 * GWEI, 1);
+        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit).expect("io").expect("included");
+        assert_eq!(r.effective_gas_price, u128::from(8 * GWEI));
+        assert_eq!(state.account(&env.beneficiary).expect("acct").balance, U256::from(21_000 * GWEI));
+        let snapshot = state.clone().commit().expect("root").0;
+        for bad in [
+            transfer(&key, 0, GWEI, 100 * GWEI, 1),           // nonce reused
+            transfer(&key, 1, GWEI, 6 * GWEI, 1),             // cap below base fee
+            transfer(&key, 1, GWEI, 100 * GWEI, u64::MAX),    // more than the balance
+        ] {
+            assert!(apply_transaction(&mut state, &bad, &env, env.gas_limit).expect("io").is_err());
+        }
+        assert!(apply_transaction(&mut state, &transfer(&key, 1, 0, 9 * GWEI, 1), &env, 20_000).expect("io").is_err());
+        assert_eq!(state.clone().commit().expect("root").0, snapshot);
+    }
+
+    #[test]
+    fn block_seals_with_roots_and_skips_bad_transactions() {
+        let (state, key, env) = setup();
+        let parent = Header {
+            parent_hash: B256::ZERO, ommers_hash: EMPTY_OMMERS_HASH, beneficiary: Address::ZERO, state_root: EMPTY_ROOT,
+            transactions_root: EMPTY_ROOT, receipts_root: EMPTY_ROOT, logs_bloom: Bloom::ZERO, difficulty: U256::ZERO,
+            number: 0, gas_limit: 30_000_000, gas_used: 0, timestamp: 0, extra_data: Bytes::new(), mix_hash: B256::ZERO,
+            nonce: [0; 8], base_fee_per_gas: 7 * GWEI,
+        };
+        let txs = vec![transfer(&key, 0, GWEI, 100 * GWEI, 1), transfer(&key, 5, GWEI, 100 * GWEI, 1), transfer(&key, 1, GWEI, 100 * GWEI, 1)];
+        let out = execute_block(state, &parent, &env, txs, Bytes::new()).expect("exec");
+        assert_eq!(out.block.transactions.len(), 2);
+        assert_eq!(out.rejected.len(), 1);
+        assert_eq!(out.block.header.gas_used, 42_000);
+        assert_eq!(out.receipts[1].cumulative_gas_used, 42_000);
+        assert_ne!(out.block.header.transactions_root, EMPTY_ROOT);
+        assert!(!out.state_nodes.is_empty());
+    }
+
+    #[test]
+    fn base_fee_follows_eip1559() {
+        let mut h = Header {
+            parent_hash: B256::ZERO, ommers_hash: EMPTY_OMMERS_HASH, beneficiary: Address::ZERO, state_root: EMPTY_ROOT,
+            transactions_root: EMPTY_ROOT, receipts_root: EMPTY_ROOT, logs_bloom: Bloom::ZERO, difficulty: U256::ZERO,
+            number: 0, gas_limit: 30_000_000, gas_used: 15_000_000, timestamp: 0, extra_data: Bytes::new(), mix_hash: B256::ZERO,
+            nonce: [0; 8], base_fee_per_gas: 1_000_000_000,
+        };
+        assert_eq!(next_base_fee(&h), 1_000_000_000);
+        h.gas_used = 30_000_000;
+        assert_eq!(next_base_fee(&h), 1_125_000_000);
+        h.gas_used = 0;
+        assert_eq!(next_base_fee(&h), 875_000_000);
+    }
+}

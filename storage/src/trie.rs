@@ -375,10 +375,9 @@ impl Trie {
             root => {
                 let mut out = Vec::new();
                 let enc = Self::encode(root, &mut out);
+                // The root is stored by hash whatever its size, so the trie can be reopened from it.
                 let h = keccak256(&enc);
-                if enc.len() < 32 {
-                    out.push((h, enc));
-                }
+                out.push((h, enc));
                 (h, out)
             }
         }

@@ -2,7 +2,8 @@
 
 use crate::worker::Envelope;
 use parking_lot::RwLock;
-use ractor::{ActorRef, CallResult, RpcReplyPort};
+use ractor::rpc::CallResult;
+use ractor::{ActorRef, RpcReplyPort};
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -245,10 +246,6 @@ impl Registry {
         }
     }
 
-    pub(crate) fn cell(&self, name: &str) -> Option<ractor::ActorCell> {
-        self.entries.read().get(name).and_then(|e| e.cell.clone())
-    }
-
     /// The parent supervisor of `name`.
     pub fn parent_of(&self, name: &str) -> Option<String> {
         self.entries.read().get(name).and_then(|e| e.parent.clone())
@@ -345,6 +342,12 @@ pub struct Addr<M> {
     counters: Arc<Counters>,
     capacity: u64,
     timeout: Duration,
+}
+
+impl<M> std::fmt::Debug for Addr<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Addr").field("name", &self.name).field("capacity", &self.capacity).finish()
+    }
 }
 
 impl<M> Clone for Addr<M> {

@@ -24,8 +24,8 @@ pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
 }
 
 /// A hex quantity: `0x` and lowercase hex without leading zeros.
-pub fn qty<T: Into<U256>>(v: T) -> String {
-    format!("{:#x}", v.into())
+pub fn qty<T: std::fmt::LowerHex>(v: T) -> String {
+    format!("{v:#x}")
 }
 
 /// Parses a quantity given as a hex string or a JSON number.
@@ -273,6 +273,8 @@ mod tests {
     fn quantities_and_tags() {
         assert_eq!(qty(0u64), "0x0");
         assert_eq!(qty(255u64), "0xff");
+        assert_eq!(qty(U256::ZERO), "0x0");
+        assert_eq!(qty(U256::from(4096u64)), "0x1000");
         assert_eq!(parse_u64(&json!("0x10"), "n").expect("hex"), 16);
         assert_eq!(parse_u64(&json!(16), "n").expect("num"), 16);
         assert!(parse_u64(&json!("10"), "n").is_err());

@@ -4,10 +4,7 @@ use serde_json::Value;
 
 fn to_item(v: &Value) -> Item {
     match v {
-        Value::String(s) if s.starts_with('#') => {
-            let n = alloy_primitives::U256::from_str_radix(&s[1..], 10).expect("bigint");
-            Item::Bytes(n.to_be_bytes_trimmed_vec())
-        }
+        Value::String(s) if s.starts_with('#') => Item::Bytes(decimal_to_be_bytes(&s[1..])),
         Value::String(s) => Item::Bytes(s.as_bytes().to_vec()),
         Value::Number(n) => {
             let n = n.as_u64().expect("u64");
@@ -16,6 +13,25 @@ fn to_item(v: &Value) -> Item {
         Value::Array(a) => Item::List(a.iter().map(to_item).collect()),
         other => panic!("unexpected input {other}"),
     }
+}
+
+/// Big-endian minimal bytes of an arbitrarily large decimal number.
+fn decimal_to_be_bytes(dec: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new(); // little-endian base-256 digits
+    for c in dec.bytes() {
+        let mut carry = u32::from(c - b'0');
+        for d in out.iter_mut() {
+            let v = u32::from(*d) * 10 + carry;
+            *d = (v & 0xff) as u8;
+            carry = v >> 8;
+        }
+        while carry > 0 {
+            out.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    out.reverse();
+    out
 }
 
 fn hex_bytes(s: &str) -> Vec<u8> {

@@ -26,10 +26,10 @@ fn london_transaction_tests() {
                     let want_hash = result["hash"].as_str().expect("hash");
                     let want_sender = result["sender"].as_str().expect("sender");
                     let want_gas = u64::from_str_radix(result["intrinsicGas"].as_str().expect("gas").trim_start_matches("0x"), 16).expect("gas");
-                    if format!("{:x}", tx.hash) != want_hash.to_lowercase() {
+                    if format!("{:#x}", tx.hash) != want_hash.to_lowercase() {
                         failures.push(format!("{name}: hash {:x} != {want_hash}", tx.hash));
                     }
-                    if format!("{:x}", tx.sender) != want_sender.to_lowercase() {
+                    if format!("{:#x}", tx.sender) != want_sender.to_lowercase() {
                         failures.push(format!("{name}: sender {:x} != {want_sender}", tx.sender));
                     }
                     if intrinsic_gas(&tx.body, false) != want_gas {

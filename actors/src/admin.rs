@@ -50,7 +50,10 @@ impl Drop for AdminState {
 fn check(ext: &Extensions) -> Result<(), ErrorObjectOwned> {
     match ext.get::<Authorized>() {
         Some(Authorized(true)) => Ok(()),
-        _ => Err(rpc_err(-32001, "unauthorized: send the admin token as 'Authorization: Bearer <token>'")),
+        _ => Err(rpc_err(
+            -32001,
+            "unauthorized: send the admin token as 'Authorization: Bearer <token>'",
+        )),
     }
 }
 
@@ -62,34 +65,48 @@ fn call_err(e: CallError) -> ErrorObjectOwned {
 pub fn parse_fault(kind: &str, arg: Option<u64>) -> Result<Fault, String> {
     match kind {
         "panic" => Ok(Fault::Panic),
-        "stall" => Ok(Fault::Stall(Duration::from_millis(arg.unwrap_or(DEFAULT_STALL_MS)))),
-        "drop" => Ok(Fault::Drop(u32::try_from(arg.unwrap_or(1)).map_err(|_| "drop count too large".to_string())?)),
-        other => Err(format!("unknown fault kind {other:?}: use panic, stall or drop")),
+        "stall" => Ok(Fault::Stall(Duration::from_millis(
+            arg.unwrap_or(DEFAULT_STALL_MS),
+        ))),
+        "drop" => Ok(Fault::Drop(
+            u32::try_from(arg.unwrap_or(1)).map_err(|_| "drop count too large".to_string())?,
+        )),
+        other => Err(format!(
+            "unknown fault kind {other:?}: use panic, stall or drop"
+        )),
     }
 }
 
-fn module(registry: Arc<Registry>) -> Result<RpcModule<Arc<Registry>>, jsonrpsee::core::RegisterMethodError> {
+fn module(
+    registry: Arc<Registry>,
+) -> Result<RpcModule<Arc<Registry>>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::new(registry);
-    m.register_method("admin_actors", |_, reg, ext| -> Result<Value, ErrorObjectOwned> {
-        check(ext)?;
-        Ok(json!(reg.snapshot()))
-    })?;
+    m.register_method(
+        "admin_actors",
+        |_, reg, ext| -> Result<Value, ErrorObjectOwned> {
+            check(ext)?;
+            Ok(json!(reg.snapshot()))
+        },
+    )?;
     m.register_async_method("admin_restartActor", |p, reg, ext| async move {
         check(&ext)?;
         let (name,): (String,) = p.parse()?;
         reg.restart(&name).await.map_err(call_err)?;
         Ok::<_, ErrorObjectOwned>(json!(true))
     })?;
-    m.register_method("admin_injectFault", |p, reg, ext| -> Result<Value, ErrorObjectOwned> {
-        check(ext)?;
-        let mut seq = p.sequence();
-        let name: String = seq.next()?;
-        let kind: String = seq.next()?;
-        let arg: Option<u64> = seq.optional_next()?;
-        let fault = parse_fault(&kind, arg).map_err(invalid_params)?;
-        reg.inject_fault(&name, fault).map_err(call_err)?;
-        Ok(json!(true))
-    })?;
+    m.register_method(
+        "admin_injectFault",
+        |p, reg, ext| -> Result<Value, ErrorObjectOwned> {
+            check(ext)?;
+            let mut seq = p.sequence();
+            let name: String = seq.next()?;
+            let kind: String = seq.next()?;
+            let arg: Option<u64> = seq.optional_next()?;
+            let fault = parse_fault(&kind, arg).map_err(invalid_params)?;
+            reg.inject_fault(&name, fault).map_err(call_err)?;
+            Ok(json!(true))
+        },
+    )?;
     Ok(m)
 }
 
@@ -101,27 +118,50 @@ impl Service for AdminService {
         let cfg = &self.node.config.admin;
         let addr = SocketAddr::new(cfg.addr, cfg.port);
         let token = cfg.token.clone().map(|t| format!("Bearer {t}"));
-        let server_cfg = ServerConfig::builder().max_request_body_size(64 * 1024).max_connections(16).build();
+        let server_cfg = ServerConfig::builder()
+            .max_request_body_size(64 * 1024)
+            .max_connections(16)
+            .build();
         let build = || {
             let token = token.clone();
-            let middleware = tower::ServiceBuilder::new().map_request(move |mut req: http::Request<_>| {
-                let ok = match &token {
-                    None => true,
-                    Some(t) => req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(t.as_str()),
-                };
-                req.extensions_mut().insert(Authorized(ok));
-                req
-            });
-            Server::builder().set_config(server_cfg.clone()).set_http_middleware(middleware).build(addr)
+            let middleware =
+                tower::ServiceBuilder::new().map_request(move |mut req: http::Request<_>| {
+                    let ok = match &token {
+                        None => true,
+                        Some(t) => {
+                            req.headers()
+                                .get(http::header::AUTHORIZATION)
+                                .and_then(|v| v.to_str().ok())
+                                == Some(t.as_str())
+                        }
+                    };
+                    req.extensions_mut().insert(Authorized(ok));
+                    req
+                });
+            Server::builder()
+                .set_config(server_cfg.clone())
+                .set_http_middleware(middleware)
+                .build(addr)
         };
         let server = bind_with_retry(addr, "--admin.addr/--admin.port", build).await?;
         let bound = server.local_addr()?;
         let handle = server.start(module(self.node.registry.clone())?);
-        tracing::info!(faults = self.node.registry.faults_enabled(), "admin API listening on http://{bound}");
-        Ok(AdminState { handle, addr: bound })
+        tracing::info!(
+            faults = self.node.registry.faults_enabled(),
+            "admin API listening on http://{bound}"
+        );
+        Ok(AdminState {
+            handle,
+            addr: bound,
+        })
     }
 
-    async fn handle(&self, _ctx: &Ctx<AdminMsg>, msg: AdminMsg, _state: &mut AdminState) -> Result<(), BoxError> {
+    async fn handle(
+        &self,
+        _ctx: &Ctx<AdminMsg>,
+        msg: AdminMsg,
+        _state: &mut AdminState,
+    ) -> Result<(), BoxError> {
         match msg {}
     }
 }
@@ -133,7 +173,10 @@ mod tests {
     #[test]
     fn fault_kinds_parse() {
         assert_eq!(parse_fault("panic", None), Ok(Fault::Panic));
-        assert_eq!(parse_fault("stall", Some(5)), Ok(Fault::Stall(Duration::from_millis(5))));
+        assert_eq!(
+            parse_fault("stall", Some(5)),
+            Ok(Fault::Stall(Duration::from_millis(5)))
+        );
         assert_eq!(parse_fault("drop", None), Ok(Fault::Drop(1)));
         assert!(parse_fault("explode", None).is_err());
     }

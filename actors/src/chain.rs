@@ -24,7 +24,12 @@ impl Service for ChainService {
         Ok(())
     }
 
-    async fn handle(&self, _ctx: &Ctx<ChainMsg>, msg: ChainMsg, _: &mut ()) -> Result<(), BoxError> {
+    async fn handle(
+        &self,
+        _ctx: &Ctx<ChainMsg>,
+        msg: ChainMsg,
+        _: &mut (),
+    ) -> Result<(), BoxError> {
         match msg {
             ChainMsg::Commit { block, reply } => {
                 let header = block.block.header.clone();

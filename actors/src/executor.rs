@@ -20,13 +20,29 @@ impl Service for ExecutorService {
         Ok(())
     }
 
-    async fn handle(&self, _ctx: &Ctx<ExecutorMsg>, msg: ExecutorMsg, _: &mut ()) -> Result<(), BoxError> {
+    async fn handle(
+        &self,
+        _ctx: &Ctx<ExecutorMsg>,
+        msg: ExecutorMsg,
+        _: &mut (),
+    ) -> Result<(), BoxError> {
         match msg {
-            ExecutorMsg::Execute { parent, txs, env, reply } => {
+            ExecutorMsg::Execute {
+                parent,
+                txs,
+                env,
+                reply,
+            } => {
                 let state = self.node.store.state_at(parent.state_root);
                 let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
-                let res = platon_vm::execute_block(state, &parent, &env, txs, extra).map(Box::new).map_err(|e| e.to_string());
-                for (hash, why) in res.as_ref().map(|b| b.rejected.as_slice()).unwrap_or_default() {
+                let res = platon_vm::execute_block(state, &parent, &env, txs, extra)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                for (hash, why) in res
+                    .as_ref()
+                    .map(|b| b.rejected.as_slice())
+                    .unwrap_or_default()
+                {
                     tracing::debug!(%hash, "transaction not included: {why}");
                 }
                 let _ = reply.send(res);

@@ -2,10 +2,12 @@
 //! name in the registry, so a restarted actor is reached at its new incarnation.
 
 use crate::names;
-use platon_messages::actors::{BlockEnv, ChainMsg, ExecutorMsg, PoolError, PoolStatus, ProducerMsg, RpcMsg, TxPoolMsg};
+use alloy_primitives::{Address, B256};
+use platon_messages::actors::{
+    BlockEnv, ChainMsg, ExecutorMsg, PoolError, PoolStatus, ProducerMsg, RpcMsg, TxPoolMsg,
+};
 use platon_messages::{Block, ExecutedBlock, Header, SignedTransaction};
 use platon_supervision::{CallError, Registry};
-use alloy_primitives::{Address, B256};
 use std::sync::Arc;
 
 /// Handle to the `txpool` actor.
@@ -14,28 +16,61 @@ pub struct TxPoolHandle(pub Arc<Registry>);
 
 impl TxPoolHandle {
     /// Submits a transaction; the outer error is the actor being unreachable, the inner one the pool's verdict.
-    pub async fn submit(&self, tx: SignedTransaction) -> Result<Result<B256, PoolError>, CallError> {
-        self.0.lookup::<TxPoolMsg>(names::TXPOOL)?.call(|reply| TxPoolMsg::Submit { tx: Box::new(tx), reply }).await
+    pub async fn submit(
+        &self,
+        tx: SignedTransaction,
+    ) -> Result<Result<B256, PoolError>, CallError> {
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .call(|reply| TxPoolMsg::Submit {
+                tx: Box::new(tx),
+                reply,
+            })
+            .await
     }
     /// The next batch for a block.
-    pub async fn batch(&self, max_txs: usize, max_gas: u64, base_fee: u64) -> Result<Vec<SignedTransaction>, CallError> {
-        self.0.lookup::<TxPoolMsg>(names::TXPOOL)?.call(|reply| TxPoolMsg::Batch { max_txs, max_gas, base_fee, reply }).await
+    pub async fn batch(
+        &self,
+        max_txs: usize,
+        max_gas: u64,
+        base_fee: u64,
+    ) -> Result<Vec<SignedTransaction>, CallError> {
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .call(|reply| TxPoolMsg::Batch {
+                max_txs,
+                max_gas,
+                base_fee,
+                reply,
+            })
+            .await
     }
     /// Tells the pool a block was committed.
     pub fn block_committed(&self, included: Vec<B256>) -> Result<(), CallError> {
-        self.0.lookup::<TxPoolMsg>(names::TXPOOL)?.send(TxPoolMsg::BlockCommitted { included })
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .send(TxPoolMsg::BlockCommitted { included })
     }
     /// Counters.
     pub async fn status(&self) -> Result<PoolStatus, CallError> {
-        self.0.lookup::<TxPoolMsg>(names::TXPOOL)?.call(TxPoolMsg::Status).await
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .call(TxPoolMsg::Status)
+            .await
     }
     /// A pooled transaction.
     pub async fn get(&self, hash: B256) -> Result<Option<SignedTransaction>, CallError> {
-        self.0.lookup::<TxPoolMsg>(names::TXPOOL)?.call(|r| TxPoolMsg::Get(hash, r)).await
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .call(|r| TxPoolMsg::Get(hash, r))
+            .await
     }
     /// The nonce after the sender's pooled, executable transactions (None if none pooled).
     pub async fn next_nonce(&self, sender: Address) -> Result<Option<u64>, CallError> {
-        self.0.lookup::<TxPoolMsg>(names::TXPOOL)?.call(|r| TxPoolMsg::NextNonce(sender, r)).await
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .call(|r| TxPoolMsg::NextNonce(sender, r))
+            .await
     }
 }
 
@@ -46,7 +81,9 @@ pub struct ProducerHandle(pub Arc<Registry>);
 impl ProducerHandle {
     /// Wakes the producer: transactions are waiting.
     pub fn txs_available(&self) -> Result<(), CallError> {
-        self.0.lookup::<ProducerMsg>(names::PRODUCER)?.send(ProducerMsg::TxsAvailable)
+        self.0
+            .lookup::<ProducerMsg>(names::PRODUCER)?
+            .send(ProducerMsg::TxsAvailable)
     }
 }
 
@@ -56,10 +93,20 @@ pub struct ExecutorHandle(pub Arc<Registry>);
 
 impl ExecutorHandle {
     /// Executes and seals a block.
-    pub async fn execute(&self, parent: Header, txs: Vec<SignedTransaction>, env: BlockEnv) -> Result<Result<Box<ExecutedBlock>, String>, CallError> {
+    pub async fn execute(
+        &self,
+        parent: Header,
+        txs: Vec<SignedTransaction>,
+        env: BlockEnv,
+    ) -> Result<Result<Box<ExecutedBlock>, String>, CallError> {
         self.0
             .lookup::<ExecutorMsg>(names::EXECUTOR)?
-            .call(|reply| ExecutorMsg::Execute { parent: Box::new(parent), txs, env, reply })
+            .call(|reply| ExecutorMsg::Execute {
+                parent: Box::new(parent),
+                txs,
+                env,
+                reply,
+            })
             .await
     }
 }
@@ -70,12 +117,21 @@ pub struct ChainHandle(pub Arc<Registry>);
 
 impl ChainHandle {
     /// Commits a block durably; returns the new head header.
-    pub async fn commit(&self, block: Box<ExecutedBlock>) -> Result<Result<Header, String>, CallError> {
-        self.0.lookup::<ChainMsg>(names::CHAIN)?.call(|reply| ChainMsg::Commit { block, reply }).await
+    pub async fn commit(
+        &self,
+        block: Box<ExecutedBlock>,
+    ) -> Result<Result<Header, String>, CallError> {
+        self.0
+            .lookup::<ChainMsg>(names::CHAIN)?
+            .call(|reply| ChainMsg::Commit { block, reply })
+            .await
     }
     /// The head block.
     pub async fn head(&self) -> Result<Block, CallError> {
-        self.0.lookup::<ChainMsg>(names::CHAIN)?.call(ChainMsg::Head).await
+        self.0
+            .lookup::<ChainMsg>(names::CHAIN)?
+            .call(ChainMsg::Head)
+            .await
     }
 }
 
@@ -86,6 +142,8 @@ pub struct RpcHandle(pub Arc<Registry>);
 impl RpcHandle {
     /// Announces a new head to `newHeads` subscribers.
     pub fn new_head(&self, header: Header) -> Result<(), CallError> {
-        self.0.lookup::<RpcMsg>(names::RPC)?.send(RpcMsg::NewHead(Box::new(header)))
+        self.0
+            .lookup::<RpcMsg>(names::RPC)?
+            .send(RpcMsg::NewHead(Box::new(header)))
     }
 }

@@ -26,7 +26,10 @@ pub struct ProducerState {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl ProducerService {
@@ -45,15 +48,21 @@ impl ProducerService {
         if txs.is_empty() && !force {
             return Ok(None);
         }
-        let number = parent.number.checked_add(1).ok_or("block number overflow")?;
+        let number = parent
+            .number
+            .checked_add(1)
+            .ok_or("block number overflow")?;
         let env = BlockEnv {
             number,
             timestamp: now_secs().max(parent.timestamp.saturating_add(1)),
-            beneficiary: self.node.dev_keys.first().map(|k| k.address()).unwrap_or_default(),
+            beneficiary: cfg.dev.coinbase,
             gas_limit: cfg.chain.gas_limit,
             base_fee,
         };
-        let executed = ExecutorHandle(reg.clone()).execute(parent, txs, env).await.map_err(|e| e.to_string())??;
+        let executed = ExecutorHandle(reg.clone())
+            .execute(parent, txs, env)
+            .await
+            .map_err(|e| e.to_string())??;
         let included: Vec<_> = executed.block.transactions.iter().map(|t| t.hash).collect();
         let rejected: Vec<_> = executed.rejected.iter().map(|(h, _)| *h).collect();
         if included.is_empty() && !force {
@@ -61,7 +70,10 @@ impl ProducerService {
             let _ = TxPoolHandle(reg).block_committed(rejected);
             return Ok(None);
         }
-        ChainHandle(reg.clone()).commit(executed).await.map_err(|e| e.to_string())??;
+        ChainHandle(reg.clone())
+            .commit(executed)
+            .await
+            .map_err(|e| e.to_string())??;
         let n = included.len();
         let _ = TxPoolHandle(reg).block_committed(included);
         Ok(Some(n))
@@ -82,7 +94,12 @@ impl Service for ProducerService {
         Ok(ProducerState::default())
     }
 
-    async fn handle(&self, ctx: &Ctx<ProducerMsg>, msg: ProducerMsg, state: &mut ProducerState) -> Result<(), BoxError> {
+    async fn handle(
+        &self,
+        ctx: &Ctx<ProducerMsg>,
+        msg: ProducerMsg,
+        state: &mut ProducerState,
+    ) -> Result<(), BoxError> {
         let period = self.node.config.dev.period_secs;
         let force = match msg {
             ProducerMsg::Tick => {

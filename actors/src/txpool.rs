@@ -66,26 +66,45 @@ impl Pool {
             return Err(PoolError::ExceedsBlockGasLimit);
         }
         if body.max_fee_per_gas() < U256::from(min_fee_cap) {
-            return Err(PoolError::Underpriced { fee_cap: body.max_fee_per_gas(), minimum: U256::from(min_fee_cap) });
+            return Err(PoolError::Underpriced {
+                fee_cap: body.max_fee_per_gas(),
+                minimum: U256::from(min_fee_cap),
+            });
         }
         let nonce = body.nonce();
         if nonce < account.nonce {
-            return Err(PoolError::NonceTooLow { state: account.nonce, tx: nonce });
+            return Err(PoolError::NonceTooLow {
+                state: account.nonce,
+                tx: nonce,
+            });
         }
         if nonce - account.nonce > cfg.max_nonce_gap {
-            return Err(PoolError::NonceTooHigh { state: account.nonce, tx: nonce, max_gap: cfg.max_nonce_gap });
+            return Err(PoolError::NonceTooHigh {
+                state: account.nonce,
+                tx: nonce,
+                max_gap: cfg.max_nonce_gap,
+            });
         }
         let cost = U256::from(body.gas_limit())
             .checked_mul(body.max_fee_per_gas())
             .and_then(|c| c.checked_add(body.value()))
             .unwrap_or(U256::MAX);
         if account.balance < cost {
-            return Err(PoolError::InsufficientFunds { balance: account.balance, cost });
+            return Err(PoolError::InsufficientFunds {
+                balance: account.balance,
+                cost,
+            });
         }
-        let replaced = self.by_sender.get(&tx.sender).and_then(|m| m.get(&nonce)).copied();
+        let replaced = self
+            .by_sender
+            .get(&tx.sender)
+            .and_then(|m| m.get(&nonce))
+            .copied();
         if let Some(old_hash) = replaced {
             let old = &self.by_hash[&old_hash];
-            let bump = |x: U256| x.saturating_mul(U256::from(100 + cfg.price_bump_percent)) / U256::from(100);
+            let bump = |x: U256| {
+                x.saturating_mul(U256::from(100 + cfg.price_bump_percent)) / U256::from(100)
+            };
             if body.max_fee_per_gas() < bump(old.body.max_fee_per_gas())
                 || body.max_priority_fee_per_gas() < bump(old.body.max_priority_fee_per_gas())
             {
@@ -97,7 +116,10 @@ impl Pool {
         if let Some(old) = replaced {
             self.by_hash.remove(&old);
         }
-        self.by_sender.entry(tx.sender).or_default().insert(nonce, tx.hash);
+        self.by_sender
+            .entry(tx.sender)
+            .or_default()
+            .insert(nonce, tx.hash);
         self.by_hash.insert(tx.hash, tx);
         Ok(replaced)
     }
@@ -137,7 +159,13 @@ impl Pool {
     /// Executable transactions for the next block: for each sender the contiguous run from its
     /// account nonce (as `nonce_of` reports it), stopping at a fee cap below `base_fee`; senders are
     /// ordered by the tip their first transaction pays, highest first.
-    pub fn batch(&self, max_txs: usize, max_gas: u64, base_fee: u64, nonce_of: impl Fn(&Address) -> u64) -> Vec<SignedTransaction> {
+    pub fn batch(
+        &self,
+        max_txs: usize,
+        max_gas: u64,
+        base_fee: u64,
+        nonce_of: impl Fn(&Address) -> u64,
+    ) -> Vec<SignedTransaction> {
         let base = U256::from(base_fee);
         let mut runs: Vec<Vec<&SignedTransaction>> = Vec::new();
         for (sender, m) in &self.by_sender {
@@ -166,7 +194,10 @@ impl Pool {
                 if out.len() >= max_txs {
                     break 'runs;
                 }
-                let Some(next) = gas.checked_add(tx.body.gas_limit()).filter(|g| *g <= max_gas) else {
+                let Some(next) = gas
+                    .checked_add(tx.body.gas_limit())
+                    .filter(|g| *g <= max_gas)
+                else {
                     continue 'runs;
                 };
                 gas = next;
@@ -186,7 +217,10 @@ impl Pool {
                 n += 1;
             }
         }
-        PoolStatus { pending, queued: self.by_hash.len() - pending }
+        PoolStatus {
+            pending,
+            queued: self.by_hash.len() - pending,
+        }
     }
 }
 
@@ -222,12 +256,17 @@ impl Service for TxPoolService {
                     let hash = tx.hash;
                     let account = state.account(&tx.sender)?;
                     // Journal replay admits with the pool's own floor only; the base fee may have moved.
-                    if pool.admit(tx, &account, cfg, head.gas_limit, cfg.min_fee_cap).is_err() {
+                    if pool
+                        .admit(tx, &account, cfg, head.gas_limit, cfg.min_fee_cap)
+                        .is_err()
+                    {
                         stale.push(hash);
                     }
                 }
                 Err(e) => {
-                    tracing::warn!("txpool journal holds an undecodable transaction ({e}); dropping it");
+                    tracing::warn!(
+                        "txpool journal holds an undecodable transaction ({e}); dropping it"
+                    );
                     stale.push(alloy_primitives::keccak256(&raw));
                 }
             }
@@ -235,14 +274,23 @@ impl Service for TxPoolService {
         if !stale.is_empty() {
             self.node.store.journal_remove(&stale)?;
         }
-        tracing::info!(restored = pool.len(), dropped = stale.len(), "txpool rebuilt from its journal");
+        tracing::info!(
+            restored = pool.len(),
+            dropped = stale.len(),
+            "txpool rebuilt from its journal"
+        );
         if !pool.is_empty() {
             let _ = ProducerHandle(self.node.registry.clone()).txs_available();
         }
         Ok(pool)
     }
 
-    async fn handle(&self, _ctx: &Ctx<TxPoolMsg>, msg: TxPoolMsg, pool: &mut Pool) -> Result<(), BoxError> {
+    async fn handle(
+        &self,
+        _ctx: &Ctx<TxPoolMsg>,
+        msg: TxPoolMsg,
+        pool: &mut Pool,
+    ) -> Result<(), BoxError> {
         let cfg = &self.node.config.txpool;
         match msg {
             TxPoolMsg::Submit { tx, reply } => {
@@ -254,7 +302,12 @@ impl Service for TxPoolService {
                     let _ = ProducerHandle(self.node.registry.clone()).txs_available();
                 }
             }
-            TxPoolMsg::Batch { max_txs, max_gas, base_fee, reply } => {
+            TxPoolMsg::Batch {
+                max_txs,
+                max_gas,
+                base_fee,
+                reply,
+            } => {
                 let (state, _) = head_state(&self.node)?;
                 let _ = reply.send(pool.batch(max_txs, max_gas, base_fee, nonce_lookup(&state)));
             }
@@ -343,32 +396,89 @@ mod tests {
     }
 
     fn rich(nonce: u64) -> Account {
-        Account { nonce, balance: U256::from(10u64).pow(U256::from(20)), ..Default::default() }
+        Account {
+            nonce,
+            balance: U256::from(10u64).pow(U256::from(20)),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn admission_rules() {
         let k = SecretKey::from_bytes(&[3u8; 32]).expect("key");
-        let cfg = TxPoolConfig { capacity: 3, ..Default::default() };
+        let cfg = TxPoolConfig {
+            capacity: 3,
+            ..Default::default()
+        };
         let mut p = Pool::default();
         let t0 = tx(&k, 5, 10);
         assert_eq!(p.admit(t0.clone(), &rich(5), &cfg, 30_000_000, 1), Ok(None));
-        assert_eq!(p.admit(t0.clone(), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::AlreadyKnown));
-        assert!(matches!(p.admit(tx(&k, 4, 10), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::NonceTooLow { state: 5, tx: 4 })));
-        assert!(matches!(p.admit(tx(&k, 500, 10), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::NonceTooHigh { .. })));
-        assert!(matches!(p.admit(tx(&k, 6, 10), &Account { nonce: 5, ..Default::default() }, &cfg, 30_000_000, 1), Err(PoolError::InsufficientFunds { .. })));
-        assert!(matches!(p.admit(tx(&k, 6, 10), &rich(5), &cfg, 30_000_000, 100), Err(PoolError::Underpriced { .. })));
-        assert_eq!(p.admit(tx(&k, 6, 10), &rich(5), &cfg, 20_000, 1), Err(PoolError::ExceedsBlockGasLimit));
+        assert_eq!(
+            p.admit(t0.clone(), &rich(5), &cfg, 30_000_000, 1),
+            Err(PoolError::AlreadyKnown)
+        );
+        assert!(matches!(
+            p.admit(tx(&k, 4, 10), &rich(5), &cfg, 30_000_000, 1),
+            Err(PoolError::NonceTooLow { state: 5, tx: 4 })
+        ));
+        assert!(matches!(
+            p.admit(tx(&k, 500, 10), &rich(5), &cfg, 30_000_000, 1),
+            Err(PoolError::NonceTooHigh { .. })
+        ));
+        assert!(matches!(
+            p.admit(
+                tx(&k, 6, 10),
+                &Account {
+                    nonce: 5,
+                    ..Default::default()
+                },
+                &cfg,
+                30_000_000,
+                1
+            ),
+            Err(PoolError::InsufficientFunds { .. })
+        ));
+        assert!(matches!(
+            p.admit(tx(&k, 6, 10), &rich(5), &cfg, 30_000_000, 100),
+            Err(PoolError::Underpriced { .. })
+        ));
+        assert_eq!(
+            p.admit(tx(&k, 6, 10), &rich(5), &cfg, 20_000, 1),
+            Err(PoolError::ExceedsBlockGasLimit)
+        );
         // Replacement needs a 10% bump.
-        assert_eq!(p.admit(tx(&k, 5, 10).clone_with_fee(&k, 10, 1), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::ReplacementUnderpriced));
+        assert_eq!(
+            p.admit(
+                tx(&k, 5, 10).clone_with_fee(&k, 10, 1),
+                &rich(5),
+                &cfg,
+                30_000_000,
+                1
+            ),
+            Err(PoolError::ReplacementUnderpriced)
+        );
         let replacement = tx(&k, 5, 11);
-        assert_eq!(p.admit(replacement.clone(), &rich(5), &cfg, 30_000_000, 1), Ok(Some(t0.hash)));
+        assert_eq!(
+            p.admit(replacement.clone(), &rich(5), &cfg, 30_000_000, 1),
+            Ok(Some(t0.hash))
+        );
         assert_eq!(p.len(), 1);
-        p.admit(tx(&k, 6, 10), &rich(5), &cfg, 30_000_000, 1).expect("6");
-        p.admit(tx(&k, 8, 10), &rich(5), &cfg, 30_000_000, 1).expect("8 queued");
-        assert_eq!(p.admit(tx(&k, 9, 10), &rich(5), &cfg, 30_000_000, 1), Err(PoolError::PoolFull));
+        p.admit(tx(&k, 6, 10), &rich(5), &cfg, 30_000_000, 1)
+            .expect("6");
+        p.admit(tx(&k, 8, 10), &rich(5), &cfg, 30_000_000, 1)
+            .expect("8 queued");
+        assert_eq!(
+            p.admit(tx(&k, 9, 10), &rich(5), &cfg, 30_000_000, 1),
+            Err(PoolError::PoolFull)
+        );
         assert_eq!(p.next_nonce(&k.address(), 5), 7);
-        assert_eq!(p.status(|_| 5), PoolStatus { pending: 2, queued: 1 });
+        assert_eq!(
+            p.status(|_| 5),
+            PoolStatus {
+                pending: 2,
+                queued: 1
+            }
+        );
     }
 
     #[test]
@@ -378,9 +488,11 @@ mod tests {
         let cfg = TxPoolConfig::default();
         let mut p = Pool::default();
         for n in 0..3 {
-            p.admit(tx(&a, n, 5), &rich(0), &cfg, 30_000_000, 1).expect("a");
+            p.admit(tx(&a, n, 5), &rich(0), &cfg, 30_000_000, 1)
+                .expect("a");
         }
-        p.admit(tx(&b, 0, 50), &rich(0), &cfg, 30_000_000, 1).expect("b");
+        p.admit(tx(&b, 0, 50), &rich(0), &cfg, 30_000_000, 1)
+            .expect("b");
         let batch = p.batch(10, 30_000_000, 1, |_| 0);
         assert_eq!(batch.len(), 4);
         assert_eq!(batch[0].sender, b.address(), "higher tip first");
@@ -390,7 +502,15 @@ mod tests {
         assert_eq!(p.batch(10, 30_000_000, 20, |_| 0).len(), 1, "fee floor");
         assert_eq!(p.batch(2, 30_000_000, 1, |_| 0).len(), 2, "count bound");
         assert_eq!(p.prune_sender(&a.address(), 2).len(), 2);
-        assert_eq!(p.batch(10, 30_000_000, 1, |addr| if *addr == a.address() { 2 } else { 0 }).len(), 2);
+        assert_eq!(
+            p.batch(10, 30_000_000, 1, |addr| if *addr == a.address() {
+                2
+            } else {
+                0
+            })
+            .len(),
+            2
+        );
     }
 
     trait CloneWithFee {
@@ -400,7 +520,12 @@ mod tests {
         // Same nonce, fee raised by `extra` wei only: below the 10% bump.
         fn clone_with_fee(&self, key: &SecretKey, tip: u64, extra: u64) -> SignedTransaction {
             let mut body = self.body.clone();
-            if let TxBody::DynamicFee { max_priority_fee_per_gas, max_fee_per_gas, .. } = &mut body {
+            if let TxBody::DynamicFee {
+                max_priority_fee_per_gas,
+                max_fee_per_gas,
+                ..
+            } = &mut body
+            {
                 *max_priority_fee_per_gas = U256::from(tip + extra);
                 *max_fee_per_gas = U256::from(tip * 2 + extra);
             }

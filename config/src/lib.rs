@@ -66,7 +66,13 @@ pub struct ChainConfig {
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        ChainConfig { chain_id: DEV_CHAIN_ID, gas_limit: 30_000_000, initial_base_fee: 1_000_000_000, genesis_timestamp: 0, alloc: vec![] }
+        ChainConfig {
+            chain_id: DEV_CHAIN_ID,
+            gas_limit: 30_000_000,
+            initial_base_fee: 1_000_000_000,
+            genesis_timestamp: 0,
+            alloc: vec![],
+        }
     }
 }
 
@@ -98,7 +104,13 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { addr: IpAddr::from([127, 0, 0, 1]), port: 6789, max_request_bytes: 5 * 1024 * 1024, max_batch_len: 100, max_connections: 200 }
+        HttpConfig {
+            addr: IpAddr::from([127, 0, 0, 1]),
+            port: 6789,
+            max_request_bytes: 5 * 1024 * 1024,
+            max_batch_len: 100,
+            max_connections: 200,
+        }
     }
 }
 
@@ -120,7 +132,13 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { enabled: None, addr: IpAddr::from([127, 0, 0, 1]), port: 6790, token: None, faults: false }
+        AdminConfig {
+            enabled: None,
+            addr: IpAddr::from([127, 0, 0, 1]),
+            port: 6790,
+            token: None,
+            faults: false,
+        }
     }
 }
 
@@ -138,11 +156,21 @@ pub struct DevConfig {
     pub accounts: u32,
     /// Balance of each, in ether.
     pub balance_ether: u64,
+    /// Beneficiary of dev blocks (receives the priority fees). Default: the zero address, as anvil,
+    /// so a funded account's balance moves only by what it sends and pays.
+    pub coinbase: Address,
 }
 
 impl Default for DevConfig {
     fn default() -> Self {
-        DevConfig { enabled: false, period_secs: 0, mnemonic: DEV_MNEMONIC.to_string(), accounts: 10, balance_ether: 10_000 }
+        DevConfig {
+            enabled: false,
+            period_secs: 0,
+            mnemonic: DEV_MNEMONIC.to_string(),
+            accounts: 10,
+            balance_ether: 10_000,
+            coinbase: Address::ZERO,
+        }
     }
 }
 
@@ -164,7 +192,13 @@ pub struct TxPoolConfig {
 
 impl Default for TxPoolConfig {
     fn default() -> Self {
-        TxPoolConfig { capacity: 10_000, max_nonce_gap: 64, price_bump_percent: 10, min_fee_cap: 1, max_block_txs: 2_000 }
+        TxPoolConfig {
+            capacity: 10_000,
+            max_nonce_gap: 64,
+            price_bump_percent: 10,
+            min_fee_cap: 1,
+            max_block_txs: 2_000,
+        }
     }
 }
 
@@ -184,7 +218,12 @@ pub struct SupervisionConfig {
 
 impl Default for SupervisionConfig {
     fn default() -> Self {
-        SupervisionConfig { max_restarts: 5, window_secs: 10, mailbox_capacity: 1_024, call_timeout_ms: 10_000 }
+        SupervisionConfig {
+            max_restarts: 5,
+            window_secs: 10,
+            mailbox_capacity: 1_024,
+            call_timeout_ms: 10_000,
+        }
     }
 }
 
@@ -213,16 +252,25 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// Reads a TOML file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.into(),
+            source,
+        })?;
         Self::from_toml(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse { path: path.into(), message },
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.into(),
+                message,
+            },
             e => e,
         })
     }
 
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse { path: PathBuf::from("<text>"), message: e.to_string() })
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string(),
+        })
     }
 
     /// Whether the admin listener runs.
@@ -237,7 +285,10 @@ impl NodeConfig {
             return bad("chain.chain_id must be non-zero".into());
         }
         if self.chain.gas_limit < 21_000 {
-            return bad(format!("chain.gas_limit {} is below one transfer (21000)", self.chain.gas_limit));
+            return bad(format!(
+                "chain.gas_limit {} is below one transfer (21000)",
+                self.chain.gas_limit
+            ));
         }
         if self.admin_enabled() {
             if self.http.port == self.admin.port && self.http.addr == self.admin.addr {
@@ -261,7 +312,9 @@ impl NodeConfig {
             return bad("dev.accounts is at most 100".into());
         }
         if !self.dev.enabled && self.chain.alloc.is_empty() {
-            return bad("without --dev the genesis needs chain.alloc entries (or run with --dev)".into());
+            return bad(
+                "without --dev the genesis needs chain.alloc entries (or run with --dev)".into(),
+            );
         }
         Ok(())
     }
@@ -271,12 +324,18 @@ impl NodeConfig {
         if !self.dev.enabled {
             return Ok(vec![]);
         }
-        derive_dev_keys(&self.dev.mnemonic, self.dev.accounts).map_err(|e| ConfigError::Invalid(format!("dev.mnemonic: {e}")))
+        derive_dev_keys(&self.dev.mnemonic, self.dev.accounts)
+            .map_err(|e| ConfigError::Invalid(format!("dev.mnemonic: {e}")))
     }
 
     /// The genesis allocation: chain.alloc plus, with --dev, each dev account.
     pub fn genesis_alloc(&self) -> Result<Vec<(Address, U256)>, ConfigError> {
-        let mut alloc: Vec<(Address, U256)> = self.chain.alloc.iter().map(|a| (a.address, a.balance)).collect();
+        let mut alloc: Vec<(Address, U256)> = self
+            .chain
+            .alloc
+            .iter()
+            .map(|a| (a.address, a.balance))
+            .collect();
         let each = U256::from(self.dev.balance_ether)
             .checked_mul(U256::from(WEI_PER_ETHER))
             .ok_or_else(|| ConfigError::Invalid("dev.balance_ether overflows".into()))?;
@@ -309,11 +368,22 @@ mod tests {
         let mut c = NodeConfig::default();
         c.dev.enabled = true;
         c.admin.port = c.http.port;
-        assert!(c.validate().expect_err("clash").to_string().contains("--admin.port"));
+        assert!(c
+            .validate()
+            .expect_err("clash")
+            .to_string()
+            .contains("--admin.port"));
         let mut c = NodeConfig::default();
         c.admin.enabled = Some(true);
-        c.chain.alloc.push(AllocEntry { address: Address::ZERO, balance: U256::from(1) });
-        assert!(c.validate().expect_err("token").to_string().contains("token"));
+        c.chain.alloc.push(AllocEntry {
+            address: Address::ZERO,
+            balance: U256::from(1),
+        });
+        assert!(c
+            .validate()
+            .expect_err("token")
+            .to_string()
+            .contains("token"));
     }
 
     #[test]
@@ -323,8 +393,14 @@ mod tests {
         c.validate().expect("valid");
         let alloc = c.genesis_alloc().expect("alloc");
         assert_eq!(alloc.len(), 10);
-        assert_eq!(alloc[0].0.to_checksum(None), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
-        assert_eq!(alloc[9].1, U256::from(10_000u64) * U256::from(WEI_PER_ETHER));
+        assert_eq!(
+            alloc[0].0.to_checksum(None),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        );
+        assert_eq!(
+            alloc[9].1,
+            U256::from(10_000u64) * U256::from(WEI_PER_ETHER)
+        );
         let parsed = NodeConfig::from_toml(
             "[chain]\nchain_id = 5\n[[chain.alloc]]\naddress = \"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"\nbalance = \"0x10\"\n",
         )

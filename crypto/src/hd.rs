@@ -34,7 +34,10 @@ fn hmac512(key: &[u8], parts: &[&[u8]]) -> [u8; 64] {
 }
 
 fn parse_path(path: &str) -> Result<Vec<u32>, CryptoError> {
-    let bad = |reason| CryptoError::InvalidPath { path: path.to_string(), reason };
+    let bad = |reason| CryptoError::InvalidPath {
+        path: path.to_string(),
+        reason,
+    };
     let mut parts = path.split('/');
     if parts.next() != Some("m") {
         return Err(bad("must start with m/"));
@@ -71,7 +74,9 @@ pub fn derive_path(seed: &[u8], path: &str) -> Result<SecretKey, CryptoError> {
         let mut il = [0u8; 32];
         il.copy_from_slice(&i[..32]);
         let tweak = Scalar::from_be_bytes(il).map_err(|_| CryptoError::InvalidSecretKey)?;
-        key = key.add_tweak(&tweak).map_err(|_| CryptoError::InvalidSecretKey)?;
+        key = key
+            .add_tweak(&tweak)
+            .map_err(|_| CryptoError::InvalidSecretKey)?;
         chain.copy_from_slice(&i[32..]);
     }
     Ok(SecretKey::from_inner(key))
@@ -80,7 +85,9 @@ pub fn derive_path(seed: &[u8], path: &str) -> Result<SecretKey, CryptoError> {
 /// The first `count` keys of a mnemonic along `m/44'/60'/0'/0/i`.
 pub fn derive_dev_keys(mnemonic: &str, count: u32) -> Result<Vec<SecretKey>, CryptoError> {
     let seed = mnemonic_to_seed(mnemonic, "");
-    (0..count).map(|i| derive_path(&seed, &format!("m/44'/60'/0'/0/{i}"))).collect()
+    (0..count)
+        .map(|i| derive_path(&seed, &format!("m/44'/60'/0'/0/{i}")))
+        .collect()
 }
 
 #[cfg(test)]

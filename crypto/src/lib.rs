@@ -15,7 +15,9 @@ pub use secp::{public_key_to_address, recover_signer, sign_prehash, RecoverableS
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     /// The secret key is zero or not below the curve order.
-    #[error("invalid secp256k1 secret key: it must be 32 bytes, non-zero and below the curve order")]
+    #[error(
+        "invalid secp256k1 secret key: it must be 32 bytes, non-zero and below the curve order"
+    )]
     InvalidSecretKey,
     /// The signature's r or s is out of range, or its recovery id is not 0 or 1.
     #[error("invalid signature: {0}")]

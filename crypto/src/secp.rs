@@ -26,7 +26,9 @@ impl std::fmt::Debug for SecretKey {
 impl SecretKey {
     /// Parses 32 big-endian bytes; fails on zero or a value not below the curve order.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::InvalidSecretKey)?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::InvalidSecretKey)?;
         secp256k1::SecretKey::from_byte_array(&arr)
             .map(SecretKey)
             .map_err(|_| CryptoError::InvalidSecretKey)
@@ -97,13 +99,19 @@ pub fn recover_signer(
     require_low_s: bool,
 ) -> Result<Address, CryptoError> {
     if sig.r.is_zero() || sig.r >= SECP256K1_N {
-        return Err(CryptoError::InvalidSignature("r is zero or not below the curve order"));
+        return Err(CryptoError::InvalidSignature(
+            "r is zero or not below the curve order",
+        ));
     }
     if sig.s.is_zero() || sig.s >= SECP256K1_N {
-        return Err(CryptoError::InvalidSignature("s is zero or not below the curve order"));
+        return Err(CryptoError::InvalidSignature(
+            "s is zero or not below the curve order",
+        ));
     }
     if require_low_s && sig.s > (SECP256K1_N >> 1) {
-        return Err(CryptoError::InvalidSignature("s is above n/2 (EIP-2 low-s rule)"));
+        return Err(CryptoError::InvalidSignature(
+            "s is above n/2 (EIP-2 low-s rule)",
+        ));
     }
     let mut compact = [0u8; 64];
     compact[..32].copy_from_slice(&sig.r.to_be_bytes::<32>());
@@ -124,8 +132,10 @@ mod tests {
 
     #[test]
     fn sign_then_recover_round_trips() {
-        let key = SecretKey::from_hex("0x4646464646464646464646464646464646464646464646464646464646464646")
-            .expect("valid key");
+        let key = SecretKey::from_hex(
+            "0x4646464646464646464646464646464646464646464646464646464646464646",
+        )
+        .expect("valid key");
         let hash = keccak256(b"hello");
         let sig = sign_prehash(&hash, &key);
         assert!(sig.s <= SECP256K1_N >> 1);

@@ -21,7 +21,9 @@ use platon_actors::{names, NodeContext};
 use platon_config::NodeConfig;
 use platon_storage::chain::GenesisSpec;
 use platon_storage::{ChainStore, KeyValueStore, RocksStore};
-use platon_supervision::{start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle};
+use platon_supervision::{
+    start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +75,10 @@ pub fn chaindata_dir(datadir: &Path) -> PathBuf {
 
 /// Opens the chain in `datadir` for tools (db check) without starting actors.
 pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, NodeError> {
-    std::fs::create_dir_all(datadir).map_err(|e| NodeError::DataDir { path: datadir.into(), message: e.to_string() })?;
+    std::fs::create_dir_all(datadir).map_err(|e| NodeError::DataDir {
+        path: datadir.into(),
+        message: e.to_string(),
+    })?;
     let kv: Arc<dyn KeyValueStore> = Arc::new(RocksStore::open(&chaindata_dir(datadir))?);
     let genesis = GenesisSpec {
         chain_id: config.chain.chain_id,
@@ -91,10 +96,25 @@ pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
     let sup = &ctx.config.supervision;
     let budget = Budget::new(sup.max_restarts, Duration::from_secs(sup.window_secs));
     let cap = sup.mailbox_capacity;
-    let group = |name: &str, strategy, children| SupervisorSpec { name: name.into(), strategy, budget, children };
-    let mut api = vec![ChildSpec::worker(names::RPC, Restart::Permanent, cap, RpcService { node: ctx.clone() })];
+    let group = |name: &str, strategy, children| SupervisorSpec {
+        name: name.into(),
+        strategy,
+        budget,
+        children,
+    };
+    let mut api = vec![ChildSpec::worker(
+        names::RPC,
+        Restart::Permanent,
+        cap,
+        RpcService { node: ctx.clone() },
+    )];
     if ctx.config.admin_enabled() {
-        api.push(ChildSpec::worker(names::ADMIN, Restart::Permanent, cap, AdminService { node: ctx.clone() }));
+        api.push(ChildSpec::worker(
+            names::ADMIN,
+            Restart::Permanent,
+            cap,
+            AdminService { node: ctx.clone() },
+        ));
     }
     SupervisorSpec {
         name: "node".into(),
@@ -102,7 +122,16 @@ pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
         budget: Budget::new(0, Duration::from_secs(1)),
         children: vec![
             ChildSpec::supervisor(
-                group("storage", Strategy::RestForOne, vec![ChildSpec::worker(names::CHAIN, Restart::Permanent, cap, ChainService { node: ctx.clone() })]),
+                group(
+                    "storage",
+                    Strategy::RestForOne,
+                    vec![ChildSpec::worker(
+                        names::CHAIN,
+                        Restart::Permanent,
+                        cap,
+                        ChainService { node: ctx.clone() },
+                    )],
+                ),
                 Restart::Permanent,
             ),
             ChildSpec::supervisor(
@@ -110,14 +139,33 @@ pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
                     "execution",
                     Strategy::OneForOne,
                     vec![
-                        ChildSpec::worker(names::TXPOOL, Restart::Permanent, cap, TxPoolService { node: ctx.clone() }),
-                        ChildSpec::worker(names::EXECUTOR, Restart::Permanent, cap, ExecutorService { node: ctx.clone() }),
+                        ChildSpec::worker(
+                            names::TXPOOL,
+                            Restart::Permanent,
+                            cap,
+                            TxPoolService { node: ctx.clone() },
+                        ),
+                        ChildSpec::worker(
+                            names::EXECUTOR,
+                            Restart::Permanent,
+                            cap,
+                            ExecutorService { node: ctx.clone() },
+                        ),
                     ],
                 ),
                 Restart::Permanent,
             ),
             ChildSpec::supervisor(
-                group("consensus", Strategy::RestForOne, vec![ChildSpec::worker(names::PRODUCER, Restart::Permanent, cap, ProducerService { node: ctx.clone() })]),
+                group(
+                    "consensus",
+                    Strategy::RestForOne,
+                    vec![ChildSpec::worker(
+                        names::PRODUCER,
+                        Restart::Permanent,
+                        cap,
+                        ProducerService { node: ctx.clone() },
+                    )],
+                ),
                 Restart::Permanent,
             ),
             ChildSpec::supervisor(group("api", Strategy::OneForOne, api), Restart::Permanent),
@@ -134,14 +182,32 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             let t = tempfile::Builder::new()
                 .prefix("platon-dev-")
                 .tempdir()
-                .map_err(|e| NodeError::DataDir { path: std::env::temp_dir(), message: e.to_string() })?;
+                .map_err(|e| NodeError::DataDir {
+                    path: std::env::temp_dir(),
+                    message: e.to_string(),
+                })?;
             (t.path().to_path_buf(), Some(t))
         }
     };
     let store = open_store(&config, &datadir)?;
-    let registry = Registry::new(config.admin.faults, Duration::from_millis(config.supervision.call_timeout_ms));
+    let registry = Registry::new(
+        config.admin.faults,
+        Duration::from_millis(config.supervision.call_timeout_ms),
+    );
     let dev_keys = Arc::new(config.dev_keys()?);
-    let ctx = NodeContext { registry: registry.clone(), store, config: Arc::new(config), dev_keys };
-    let tree = start_tree(tree_spec(&ctx), registry).await.map_err(NodeError::Start)?;
-    Ok(RunningNode { tree, ctx, datadir, _tmp: tmp })
+    let ctx = NodeContext {
+        registry: registry.clone(),
+        store,
+        config: Arc::new(config),
+        dev_keys,
+    };
+    let tree = start_tree(tree_spec(&ctx), registry)
+        .await
+        .map_err(NodeError::Start)?;
+    Ok(RunningNode {
+        tree,
+        ctx,
+        datadir,
+        _tmp: tmp,
+    })
 }

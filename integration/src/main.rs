@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "platon", version, about = "A PlatON-architecture blockchain node built as supervised actors")]
+#[command(
+    name = "platon",
+    version,
+    about = "A PlatON-architecture blockchain node built as supervised actors"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -171,7 +175,10 @@ fn print_dev_accounts(node: &platon_node::RunningNode) {
     for (i, k) in keys.iter().enumerate() {
         println!("({i}) 0x{}", hex::encode(k.to_bytes()));
     }
-    println!("\nWallet\n==================\nMnemonic:          {}\nDerivation path:   m/44'/60'/0'/0/\n", node.ctx.config.dev.mnemonic);
+    println!(
+        "\nWallet\n==================\nMnemonic:          {}\nDerivation path:   m/44'/60'/0'/0/\n",
+        node.ctx.config.dev.mnemonic
+    );
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -192,10 +199,21 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     print_dev_accounts(&node);
     println!("Chain id:          {}", node.ctx.store.chain_id());
-    println!("Data directory:    {}{}", node.datadir.display(), if node.ctx.config.datadir.is_none() { " (temporary, removed at exit)" } else { "" });
+    println!(
+        "Data directory:    {}{}",
+        node.datadir.display(),
+        if node.ctx.config.datadir.is_none() {
+            " (temporary, removed at exit)"
+        } else {
+            ""
+        }
+    );
     println!("JSON-RPC:          {http} (HTTP and WebSocket)");
     if node.ctx.config.admin_enabled() {
-        println!("Admin API:         http://{}:{}", node.ctx.config.admin.addr, node.ctx.config.admin.port);
+        println!(
+            "Admin API:         http://{}:{}",
+            node.ctx.config.admin.addr, node.ctx.config.admin.port
+        );
     }
     println!();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -224,7 +242,9 @@ async fn run(args: RunArgs) -> ExitCode {
 async fn wait_root(node: &platon_node::RunningNode) {
     // The root supervisor's JoinHandle is owned by the tree handle; poll its liveness instead.
     loop {
-        if node.tree.root.get_status() == ractor::ActorStatus::Stopped || node.tree.join.is_finished() {
+        if node.tree.root.get_status() == ractor::ActorStatus::Stopped
+            || node.tree.join.is_finished()
+        {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -254,22 +274,45 @@ async fn admin(url: &str, token: Option<String>, cmd: AdminCmd) -> ExitCode {
         }
     };
     let res: Result<serde_json::Value, _> = match &cmd {
-        AdminCmd::Actors { .. } => client.request("admin_actors", jsonrpsee::rpc_params![]).await,
-        AdminCmd::Restart { name } => client.request("admin_restartActor", jsonrpsee::rpc_params![name]).await,
+        AdminCmd::Actors { .. } => {
+            client
+                .request("admin_actors", jsonrpsee::rpc_params![])
+                .await
+        }
+        AdminCmd::Restart { name } => {
+            client
+                .request("admin_restartActor", jsonrpsee::rpc_params![name])
+                .await
+        }
         AdminCmd::Fault { name, kind, arg } => match arg {
-            Some(a) => client.request("admin_injectFault", jsonrpsee::rpc_params![name, kind, a]).await,
-            None => client.request("admin_injectFault", jsonrpsee::rpc_params![name, kind]).await,
+            Some(a) => {
+                client
+                    .request("admin_injectFault", jsonrpsee::rpc_params![name, kind, a])
+                    .await
+            }
+            None => {
+                client
+                    .request("admin_injectFault", jsonrpsee::rpc_params![name, kind])
+                    .await
+            }
         },
     };
     let value = match res {
         Ok(v) => v,
+        Err(jsonrpsee::core::ClientError::Call(obj)) => {
+            eprintln!("error: {}", obj.message());
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("error: admin API at {url}: {e}");
             return ExitCode::from(1);
         }
     };
     match cmd {
-        AdminCmd::Actors { json: true } => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
+        AdminCmd::Actors { json: true } => println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
         AdminCmd::Actors { json: false } => print!("{}", render_tree(&value)),
         AdminCmd::Restart { name } => println!("restarted {name}"),
         AdminCmd::Fault { name, kind, .. } => println!("injected {kind} into {name}"),
@@ -281,10 +324,20 @@ async fn admin(url: &str, token: Option<String>, cmd: AdminCmd) -> ExitCode {
 fn render_tree(v: &serde_json::Value) -> String {
     let empty = vec![];
     let actors = v.as_array().unwrap_or(&empty);
-    let by_name: std::collections::HashMap<&str, &serde_json::Value> =
-        actors.iter().filter_map(|a| Some((a.get("name")?.as_str()?, a))).collect();
-    let mut out = format!("{:<28} {:<10} {:>10} {:>8} {:>9} {:>7} {:>8}  last failure\n", "actor", "status", "uptime_s", "restarts", "handled", "waiting", "rejected");
-    fn walk(name: &str, depth: usize, by: &std::collections::HashMap<&str, &serde_json::Value>, out: &mut String) {
+    let by_name: std::collections::HashMap<&str, &serde_json::Value> = actors
+        .iter()
+        .filter_map(|a| Some((a.get("name")?.as_str()?, a)))
+        .collect();
+    let mut out = format!(
+        "{:<28} {:<10} {:>10} {:>8} {:>9} {:>7} {:>8}  last failure\n",
+        "actor", "status", "uptime_s", "restarts", "handled", "waiting", "rejected"
+    );
+    fn walk(
+        name: &str,
+        depth: usize,
+        by: &std::collections::HashMap<&str, &serde_json::Value>,
+        out: &mut String,
+    ) {
         let Some(a) = by.get(name) else { return };
         let n = |k: &str| a.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
         let label = format!("{}{}", "  ".repeat(depth), name);
@@ -297,9 +350,16 @@ fn render_tree(v: &serde_json::Value) -> String {
             n("messages_handled"),
             n("messages_waiting"),
             n("messages_rejected"),
-            a.get("last_failure").and_then(|s| s.as_str()).unwrap_or("-"),
+            a.get("last_failure")
+                .and_then(|s| s.as_str())
+                .unwrap_or("-"),
         ));
-        for c in a.get("children").and_then(|c| c.as_array()).into_iter().flatten() {
+        for c in a
+            .get("children")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
             if let Some(c) = c.as_str() {
                 walk(c, depth + 1, by, out);
             }
@@ -352,9 +412,17 @@ fn main() -> ExitCode {
         Cmd::Run(a) => a.log.clone(),
         _ => "warn".into(),
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -365,7 +433,14 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Run(args) => run(args).await,
             Cmd::Admin { cmd, url, token } => admin(&url, token, cmd).await,
-            Cmd::Db { cmd: DbCmd::Check { datadir, config, dev } } => db_check(datadir, config, dev),
+            Cmd::Db {
+                cmd:
+                    DbCmd::Check {
+                        datadir,
+                        config,
+                        dev,
+                    },
+            } => db_check(datadir, config, dev),
         }
     })
 }

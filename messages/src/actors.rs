@@ -22,7 +22,9 @@ pub enum PoolError {
         tx: u64,
     },
     /// The nonce is too far ahead of the account nonce to be queued.
-    #[error("nonce too high: next nonce {state}, tx nonce {tx}, at most {max_gap} ahead are queued")]
+    #[error(
+        "nonce too high: next nonce {state}, tx nonce {tx}, at most {max_gap} ahead are queued"
+    )]
     NonceTooHigh {
         /// The account's nonce.
         state: u64,

@@ -175,7 +175,12 @@ impl Receipt {
                 self.0.len()
             }
         }
-        let body = encode_list(&[&self.success, &self.cumulative_gas_used, &self.logs_bloom, &Raw(&logs)]);
+        let body = encode_list(&[
+            &self.success,
+            &self.cumulative_gas_used,
+            &self.logs_bloom,
+            &Raw(&logs),
+        ]);
         if self.tx_type == 0 {
             body
         } else {
@@ -199,8 +204,10 @@ pub fn encode_receipts(receipts: &[Receipt]) -> Vec<u8> {
         .iter()
         .map(|r| {
             let logs: Vec<Vec<u8>> = r.logs.iter().map(Log::encode).collect();
-            let contract: Bytes =
-                r.contract_address.map(|a| Bytes::copy_from_slice(a.as_slice())).unwrap_or_default();
+            let contract: Bytes = r
+                .contract_address
+                .map(|a| Bytes::copy_from_slice(a.as_slice()))
+                .unwrap_or_default();
             encode_raw_list(&[
                 enc(&r.tx_type),
                 enc(&r.success),
@@ -244,16 +251,27 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, RlpError> {
             }
             let data = Bytes::copy_from_slice(l.bytes()?);
             l.finish().map_err(|_| RlpError::WrongArity)?;
-            logs.push(Log { address, topics, data });
+            logs.push(Log {
+                address,
+                topics,
+                data,
+            });
         }
         let gas_used = r.u64("gasUsed")?;
         let price = r.u256("effectiveGasPrice")?;
-        let effective_gas_price = u128::try_from(price).map_err(|_| RlpError::Overflow("effectiveGasPrice"))?;
+        let effective_gas_price =
+            u128::try_from(price).map_err(|_| RlpError::Overflow("effectiveGasPrice"))?;
         let contract = r.bytes()?;
         let contract_address = match contract.len() {
             0 => None,
             20 => Some(Address::from_slice(contract)),
-            n => return Err(RlpError::BadLength { field: "contractAddress", expected: 20, got: n }),
+            n => {
+                return Err(RlpError::BadLength {
+                    field: "contractAddress",
+                    expected: 20,
+                    got: n,
+                })
+            }
         };
         r.finish().map_err(|_| RlpError::WrongArity)?;
         out.push(Receipt {
@@ -306,7 +324,10 @@ impl Block {
         while !txr.is_empty() {
             transactions.push(SignedTransaction::decode(txr.bytes()?, rules)?);
         }
-        Ok(Block { header, transactions })
+        Ok(Block {
+            header,
+            transactions,
+        })
     }
 
     /// The block hash.
@@ -363,12 +384,32 @@ mod tests {
 
     #[test]
     fn receipts_round_trip_through_storage() {
-        let log = Log { address: Address::repeat_byte(9), topics: vec![B256::repeat_byte(4)], data: Bytes::from_static(b"d") };
+        let log = Log {
+            address: Address::repeat_byte(9),
+            topics: vec![B256::repeat_byte(4)],
+            data: Bytes::from_static(b"d"),
+        };
         let rs = vec![
-            Receipt { tx_type: 2, success: true, cumulative_gas_used: 21_000, logs_bloom: Receipt::bloom_of(std::slice::from_ref(&log)),
-                logs: vec![log], gas_used: 21_000, effective_gas_price: 7, contract_address: None },
-            Receipt { tx_type: 0, success: false, cumulative_gas_used: 50_000, logs_bloom: Bloom::ZERO, logs: vec![],
-                gas_used: 29_000, effective_gas_price: 1, contract_address: Some(Address::repeat_byte(1)) },
+            Receipt {
+                tx_type: 2,
+                success: true,
+                cumulative_gas_used: 21_000,
+                logs_bloom: Receipt::bloom_of(std::slice::from_ref(&log)),
+                logs: vec![log],
+                gas_used: 21_000,
+                effective_gas_price: 7,
+                contract_address: None,
+            },
+            Receipt {
+                tx_type: 0,
+                success: false,
+                cumulative_gas_used: 50_000,
+                logs_bloom: Bloom::ZERO,
+                logs: vec![],
+                gas_used: 29_000,
+                effective_gas_price: 1,
+                contract_address: Some(Address::repeat_byte(1)),
+            },
         ];
         assert_eq!(decode_receipts(&encode_receipts(&rs)), Ok(rs));
         assert!(decode_receipts(&[0xc1, 0x80]).is_err());
@@ -376,7 +417,11 @@ mod tests {
 
     #[test]
     fn bloom_contains_log_address_and_topics() {
-        let log = Log { address: Address::repeat_byte(9), topics: vec![B256::repeat_byte(4)], data: Bytes::new() };
+        let log = Log {
+            address: Address::repeat_byte(9),
+            topics: vec![B256::repeat_byte(4)],
+            data: Bytes::new(),
+        };
         let bloom = Receipt::bloom_of(std::slice::from_ref(&log));
         assert!(bloom.contains_input(BloomInput::Raw(log.address.as_slice())));
         assert!(bloom.contains_input(BloomInput::Raw(log.topics[0].as_slice())));

@@ -77,7 +77,9 @@ impl<'a> Reader<'a> {
         let mut b = self.buf;
         let h = Header::decode(&mut b)?;
         if b.len() < h.payload_length {
-            return Err(RlpError::Malformed("payload shorter than its header says".into()));
+            return Err(RlpError::Malformed(
+                "payload shorter than its header says".into(),
+            ));
         }
         let (payload, rest) = b.split_at(h.payload_length);
         self.buf = rest;
@@ -88,7 +90,10 @@ impl<'a> Reader<'a> {
     pub fn list(&mut self) -> Result<Reader<'a>, RlpError> {
         match self.item()? {
             (true, p) => Ok(Reader::new(p)),
-            (false, _) => Err(RlpError::UnexpectedKind { expected: "list", found: "string" }),
+            (false, _) => Err(RlpError::UnexpectedKind {
+                expected: "list",
+                found: "string",
+            }),
         }
     }
 
@@ -96,7 +101,10 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self) -> Result<&'a [u8], RlpError> {
         match self.item()? {
             (false, p) => Ok(p),
-            (true, _) => Err(RlpError::UnexpectedKind { expected: "string", found: "list" }),
+            (true, _) => Err(RlpError::UnexpectedKind {
+                expected: "string",
+                found: "list",
+            }),
         }
     }
 
@@ -135,7 +143,11 @@ impl<'a> Reader<'a> {
     pub fn address(&mut self, field: &'static str) -> Result<Address, RlpError> {
         let b = self.bytes()?;
         if b.len() != 20 {
-            return Err(RlpError::BadLength { field, expected: 20, got: b.len() });
+            return Err(RlpError::BadLength {
+                field,
+                expected: 20,
+                got: b.len(),
+            });
         }
         Ok(Address::from_slice(b))
     }
@@ -143,8 +155,11 @@ impl<'a> Reader<'a> {
     /// Reads fixed-length bytes.
     pub fn fixed<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], RlpError> {
         let b = self.bytes()?;
-        b.try_into()
-            .map_err(|_| RlpError::BadLength { field, expected: N, got: b.len() })
+        b.try_into().map_err(|_| RlpError::BadLength {
+            field,
+            expected: N,
+            got: b.len(),
+        })
     }
 }
 
@@ -152,7 +167,11 @@ impl<'a> Reader<'a> {
 pub fn encode_list(fields: &[&dyn Encodable]) -> Vec<u8> {
     let payload_length: usize = fields.iter().map(|f| f.length()).sum();
     let mut out = Vec::with_capacity(payload_length + 9);
-    Header { list: true, payload_length }.encode(&mut out);
+    Header {
+        list: true,
+        payload_length,
+    }
+    .encode(&mut out);
     for f in fields {
         f.encode(&mut out);
     }
@@ -163,7 +182,11 @@ pub fn encode_list(fields: &[&dyn Encodable]) -> Vec<u8> {
 pub fn encode_raw_list(items: &[Vec<u8>]) -> Vec<u8> {
     let payload_length: usize = items.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(payload_length + 9);
-    Header { list: true, payload_length }.encode(&mut out);
+    Header {
+        list: true,
+        payload_length,
+    }
+    .encode(&mut out);
     for i in items {
         out.extend_from_slice(i);
     }
@@ -232,7 +255,10 @@ mod tests {
         assert!(decode_item(&[0x83, 0x01]).is_err());
         // trailing bytes
         assert!(decode_item(&[0x01, 0x02]).is_err());
-        assert_eq!(decode_item(&[0xc1, 0x01]), Ok(Item::List(vec![Item::Bytes(vec![1])])));
+        assert_eq!(
+            decode_item(&[0xc1, 0x01]),
+            Ok(Item::List(vec![Item::Bytes(vec![1])]))
+        );
     }
 
     #[test]
@@ -251,7 +277,11 @@ mod tests {
         for _ in 0..200 {
             let len = v.len();
             let mut h = Vec::new();
-            Header { list: true, payload_length: len }.encode(&mut h);
+            Header {
+                list: true,
+                payload_length: len,
+            }
+            .encode(&mut h);
             h.extend_from_slice(&v);
             v = h;
         }

@@ -192,7 +192,10 @@ fn decode_access_list(r: &mut Reader<'_>) -> Result<Vec<AccessListItem>, RlpErro
         while !keys_r.is_empty() {
             storage_keys.push(B256::from(keys_r.fixed::<32>("access list storage key")?));
         }
-        out.push(AccessListItem { address, storage_keys });
+        out.push(AccessListItem {
+            address,
+            storage_keys,
+        });
     }
     Ok(out)
 }
@@ -236,7 +239,9 @@ impl TxBody {
     /// Target.
     pub fn kind(&self) -> TxKind {
         match self {
-            TxBody::Legacy { to, .. } | TxBody::AccessList { to, .. } | TxBody::DynamicFee { to, .. } => *to,
+            TxBody::Legacy { to, .. }
+            | TxBody::AccessList { to, .. }
+            | TxBody::DynamicFee { to, .. } => *to,
         }
     }
     /// Value transferred.
@@ -259,28 +264,37 @@ impl TxBody {
     pub fn access_list(&self) -> &[AccessListItem] {
         match self {
             TxBody::Legacy { .. } => &[],
-            TxBody::AccessList { access_list, .. } | TxBody::DynamicFee { access_list, .. } => access_list,
+            TxBody::AccessList { access_list, .. } | TxBody::DynamicFee { access_list, .. } => {
+                access_list
+            }
         }
     }
     /// Chain id, if the transaction is replay-protected.
     pub fn chain_id(&self) -> Option<u64> {
         match self {
             TxBody::Legacy { chain_id, .. } => *chain_id,
-            TxBody::AccessList { chain_id, .. } | TxBody::DynamicFee { chain_id, .. } => Some(*chain_id),
+            TxBody::AccessList { chain_id, .. } | TxBody::DynamicFee { chain_id, .. } => {
+                Some(*chain_id)
+            }
         }
     }
     /// The fee cap: gas price for types 0 and 1, max fee for type 2.
     pub fn max_fee_per_gas(&self) -> U256 {
         match self {
             TxBody::Legacy { gas_price, .. } | TxBody::AccessList { gas_price, .. } => *gas_price,
-            TxBody::DynamicFee { max_fee_per_gas, .. } => *max_fee_per_gas,
+            TxBody::DynamicFee {
+                max_fee_per_gas, ..
+            } => *max_fee_per_gas,
         }
     }
     /// The tip cap: gas price for types 0 and 1.
     pub fn max_priority_fee_per_gas(&self) -> U256 {
         match self {
             TxBody::Legacy { gas_price, .. } | TxBody::AccessList { gas_price, .. } => *gas_price,
-            TxBody::DynamicFee { max_priority_fee_per_gas, .. } => *max_priority_fee_per_gas,
+            TxBody::DynamicFee {
+                max_priority_fee_per_gas,
+                ..
+            } => *max_priority_fee_per_gas,
         }
     }
     /// The price per gas actually paid under `base_fee`: min(fee cap, base fee + tip cap).
@@ -294,24 +308,54 @@ impl TxBody {
     }
 
     fn common_fields(&self) -> (U256, u64, TxKind, U256, &Bytes) {
-        (self.max_fee_per_gas(), self.gas_limit(), self.kind(), self.value(), self.input())
+        (
+            self.max_fee_per_gas(),
+            self.gas_limit(),
+            self.kind(),
+            self.value(),
+            self.input(),
+        )
     }
 
     /// The hash that the sender signs.
     pub fn signing_hash(&self) -> B256 {
         match self {
-            TxBody::Legacy { chain_id, nonce, gas_price, gas_limit, to, value, input } => {
+            TxBody::Legacy {
+                chain_id,
+                nonce,
+                gas_price,
+                gas_limit,
+                to,
+                value,
+                input,
+            } => {
                 let enc = match chain_id {
-                    Some(id) => encode_list(&[nonce, gas_price, gas_limit, to, value, input, id, &0u8, &0u8]),
+                    Some(id) => encode_list(&[
+                        nonce, gas_price, gas_limit, to, value, input, id, &0u8, &0u8,
+                    ]),
                     None => encode_list(&[nonce, gas_price, gas_limit, to, value, input]),
                 };
                 keccak256(enc)
             }
-            TxBody::AccessList { chain_id, nonce, access_list, .. } => {
+            TxBody::AccessList {
+                chain_id,
+                nonce,
+                access_list,
+                ..
+            } => {
                 let (gas_price, gas_limit, to, value, input) = self.common_fields();
                 let al = encode_access_list(access_list);
                 let mut enc = vec![1u8];
-                enc.extend(encode_list(&[chain_id, nonce, &gas_price, &gas_limit, &to, &value, input, &Raw(&al)]));
+                enc.extend(encode_list(&[
+                    chain_id,
+                    nonce,
+                    &gas_price,
+                    &gas_limit,
+                    &to,
+                    &value,
+                    input,
+                    &Raw(&al),
+                ]));
                 keccak256(enc)
             }
             TxBody::DynamicFee {
@@ -347,7 +391,13 @@ impl TxBody {
     pub fn sign(self, key: &SecretKey) -> SignedTransaction {
         let sig = sign_prehash(&self.signing_hash(), key);
         let encoded = encode_signed(&self, &sig);
-        SignedTransaction { hash: keccak256(&encoded), body: self, sig, sender: key.address(), encoded: encoded.into() }
+        SignedTransaction {
+            hash: keccak256(&encoded),
+            body: self,
+            sig,
+            sender: key.address(),
+            encoded: encoded.into(),
+        }
     }
 }
 
@@ -356,7 +406,10 @@ fn legacy_v(chain_id: Option<u64>, y_parity: bool) -> u64 {
     match chain_id {
         // chain ids come from our config (small) or decoded v values, so this cannot overflow in practice;
         // saturate rather than panic if it ever would.
-        Some(id) => id.saturating_mul(2).saturating_add(35).saturating_add(parity),
+        Some(id) => id
+            .saturating_mul(2)
+            .saturating_add(35)
+            .saturating_add(parity),
         None => 27 + parity,
     }
 }
@@ -364,15 +417,44 @@ fn legacy_v(chain_id: Option<u64>, y_parity: bool) -> u64 {
 fn encode_signed(body: &TxBody, sig: &RecoverableSig) -> Vec<u8> {
     let parity = u8::from(sig.y_parity);
     match body {
-        TxBody::Legacy { chain_id, nonce, gas_price, gas_limit, to, value, input } => {
+        TxBody::Legacy {
+            chain_id,
+            nonce,
+            gas_price,
+            gas_limit,
+            to,
+            value,
+            input,
+        } => {
             let v = legacy_v(*chain_id, sig.y_parity);
-            encode_list(&[nonce, gas_price, gas_limit, to, value, input, &v, &sig.r, &sig.s])
+            encode_list(&[
+                nonce, gas_price, gas_limit, to, value, input, &v, &sig.r, &sig.s,
+            ])
         }
-        TxBody::AccessList { chain_id, nonce, gas_price, gas_limit, to, value, input, access_list } => {
+        TxBody::AccessList {
+            chain_id,
+            nonce,
+            gas_price,
+            gas_limit,
+            to,
+            value,
+            input,
+            access_list,
+        } => {
             let al = encode_access_list(access_list);
             let mut enc = vec![1u8];
             enc.extend(encode_list(&[
-                chain_id, nonce, gas_price, gas_limit, to, value, input, &Raw(&al), &parity, &sig.r, &sig.s,
+                chain_id,
+                nonce,
+                gas_price,
+                gas_limit,
+                to,
+                value,
+                input,
+                &Raw(&al),
+                &parity,
+                &sig.r,
+                &sig.s,
             ]));
             enc
         }
@@ -428,7 +510,11 @@ fn read_kind(r: &mut Reader<'_>) -> Result<TxKind, RlpError> {
     match b.len() {
         0 => Ok(TxKind::Create),
         20 => Ok(TxKind::Call(Address::from_slice(b))),
-        n => Err(RlpError::BadLength { field: "to", expected: 20, got: n }),
+        n => Err(RlpError::BadLength {
+            field: "to",
+            expected: 20,
+            got: n,
+        }),
     }
 }
 
@@ -436,7 +522,9 @@ fn read_parity(r: &mut Reader<'_>) -> Result<bool, TxError> {
     match r.u64("yParity")? {
         0 => Ok(false),
         1 => Ok(true),
-        _ => Err(TxError::InvalidSignature(CryptoError::InvalidSignature("y parity is not 0 or 1"))),
+        _ => Err(TxError::InvalidSignature(CryptoError::InvalidSignature(
+            "y parity is not 0 or 1",
+        ))),
     }
 }
 
@@ -459,8 +547,23 @@ fn read_legacy(bytes: &[u8]) -> Result<(TxBody, RecoverableSig), TxError> {
         v if v >= 35 => (Some((v - 35) / 2), (v - 35) % 2 == 1),
         v => return Err(TxError::InvalidV(v)),
     };
-    let body = TxBody::Legacy { chain_id, nonce, gas_price, gas_limit, to, value, input };
-    Ok((body, RecoverableSig { r: sr, s: ss, y_parity }))
+    let body = TxBody::Legacy {
+        chain_id,
+        nonce,
+        gas_price,
+        gas_limit,
+        to,
+        value,
+        input,
+    };
+    Ok((
+        body,
+        RecoverableSig {
+            r: sr,
+            s: ss,
+            y_parity,
+        },
+    ))
 }
 
 fn read_typed(tx_type: u8, bytes: &[u8]) -> Result<(TxBody, RecoverableSig), TxError> {
@@ -476,7 +579,16 @@ fn read_typed(tx_type: u8, bytes: &[u8]) -> Result<(TxBody, RecoverableSig), TxE
         let value = r.u256("value")?;
         let input = Bytes::copy_from_slice(r.bytes()?);
         let access_list = decode_access_list(&mut r)?;
-        TxBody::AccessList { chain_id, nonce, gas_price, gas_limit, to, value, input, access_list }
+        TxBody::AccessList {
+            chain_id,
+            nonce,
+            gas_price,
+            gas_limit,
+            to,
+            value,
+            input,
+            access_list,
+        }
     } else {
         let max_priority_fee_per_gas = r.u256("maxPriorityFeePerGas")?;
         let max_fee_per_gas = r.u256("maxFeePerGas")?;
@@ -501,7 +613,14 @@ fn read_typed(tx_type: u8, bytes: &[u8]) -> Result<(TxBody, RecoverableSig), TxE
     let sr = r.u256("r")?;
     let ss = r.u256("s")?;
     r.finish().map_err(|_| RlpError::WrongArity)?;
-    Ok((body, RecoverableSig { r: sr, s: ss, y_parity }))
+    Ok((
+        body,
+        RecoverableSig {
+            r: sr,
+            s: ss,
+            y_parity,
+        },
+    ))
 }
 
 /// Intrinsic gas of a transaction (Istanbul calldata prices, EIP-2930 access lists, and with
@@ -518,7 +637,9 @@ pub fn intrinsic_gas(body: &TxBody, shanghai: bool) -> u64 {
             gas = gas.saturating_add(words.saturating_mul(2));
         }
     }
-    gas = gas.saturating_add(zeros.saturating_mul(4)).saturating_add(nonzeros.saturating_mul(16));
+    gas = gas
+        .saturating_add(zeros.saturating_mul(4))
+        .saturating_add(nonzeros.saturating_mul(16));
     for item in body.access_list() {
         gas = gas
             .saturating_add(2_400)
@@ -536,33 +657,66 @@ impl SignedTransaction {
             0xc0..=0xff => read_legacy(bytes)?,
             1 | 2 => read_typed(first, &bytes[1..])?,
             0..=0x7f => return Err(TxError::TypeNotSupported(first)),
-            _ => return Err(RlpError::UnexpectedKind { expected: "list", found: "string" }.into()),
+            _ => {
+                return Err(RlpError::UnexpectedKind {
+                    expected: "list",
+                    found: "string",
+                }
+                .into())
+            }
         };
         if body.chain_id().is_some_and(|id| id != rules.chain_id) {
-            return Err(TxError::InvalidChainId { have: body.chain_id(), want: rules.chain_id });
+            return Err(TxError::InvalidChainId {
+                have: body.chain_id(),
+                want: rules.chain_id,
+            });
         }
         if body.nonce() == u64::MAX {
             return Err(TxError::NonceMax);
         }
-        if let TxBody::DynamicFee { max_priority_fee_per_gas, max_fee_per_gas, .. } = &body {
+        if let TxBody::DynamicFee {
+            max_priority_fee_per_gas,
+            max_fee_per_gas,
+            ..
+        } = &body
+        {
             if max_priority_fee_per_gas > max_fee_per_gas {
                 return Err(TxError::TipAboveFeeCap);
             }
         }
-        if body.max_fee_per_gas().checked_mul(U256::from(body.gas_limit())).is_none() {
+        if body
+            .max_fee_per_gas()
+            .checked_mul(U256::from(body.gas_limit()))
+            .is_none()
+        {
             return Err(TxError::GasPriceProductOverflow);
         }
         let want = intrinsic_gas(&body, rules.shanghai);
         if body.gas_limit() < want {
-            return Err(TxError::IntrinsicGasTooLow { have: body.gas_limit(), want });
+            return Err(TxError::IntrinsicGasTooLow {
+                have: body.gas_limit(),
+                want,
+            });
         }
         let sender = recover_signer(&body.signing_hash(), &sig, true)?;
-        Ok(SignedTransaction { hash: keccak256(bytes), body, sig, sender, encoded: Bytes::copy_from_slice(bytes) })
+        Ok(SignedTransaction {
+            hash: keccak256(bytes),
+            body,
+            sig,
+            sender,
+            encoded: Bytes::copy_from_slice(bytes),
+        })
     }
 
     /// Decodes a transaction that was already admitted once (e.g. from our own store), with the same checks.
     pub fn decode_trusted_encoding(bytes: &[u8], chain_id: u64) -> Result<Self, TxError> {
-        Self::decode(bytes, &TxRules { chain_id, shanghai: true })
+        Self::decode(
+            bytes,
+            &TxRules {
+                chain_id,
+                shanghai: true,
+            },
+        )
     }
 
     /// The legacy `v` value as JSON-RPC shows it (EIP-155 form for protected legacy transactions,
@@ -580,11 +734,15 @@ mod tests {
     use super::*;
 
     fn key() -> SecretKey {
-        SecretKey::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80").expect("key")
+        SecretKey::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+            .expect("key")
     }
 
     fn rules() -> TxRules {
-        TxRules { chain_id: 100, shanghai: true }
+        TxRules {
+            chain_id: 100,
+            shanghai: true,
+        }
     }
 
     #[test]
@@ -595,7 +753,11 @@ mod tests {
             nonce: 9,
             gas_price: U256::from(20_000_000_000u64),
             gas_limit: 21_000,
-            to: TxKind::Call("0x3535353535353535353535353535353535353535".parse().expect("addr")),
+            to: TxKind::Call(
+                "0x3535353535353535353535353535353535353535"
+                    .parse()
+                    .expect("addr"),
+            ),
             value: U256::from(1_000_000_000_000_000_000u64),
             input: Bytes::new(),
         };
@@ -603,7 +765,9 @@ mod tests {
             hex::encode(body.signing_hash()),
             "daf5a779ae972f972197303d7b574746c7ef83eadac0f2791ad23db92e4c8e53"
         );
-        let k = SecretKey::from_hex("4646464646464646464646464646464646464646464646464646464646464646").expect("k");
+        let k =
+            SecretKey::from_hex("4646464646464646464646464646464646464646464646464646464646464646")
+                .expect("k");
         let tx = body.sign(&k);
         assert_eq!(
             hex::encode(&tx.encoded),
@@ -615,14 +779,38 @@ mod tests {
     fn all_three_types_round_trip() {
         let to = TxKind::Call(Address::repeat_byte(0x11));
         let bodies = vec![
-            TxBody::Legacy { chain_id: Some(100), nonce: 1, gas_price: U256::from(7), gas_limit: 21_000, to, value: U256::from(5), input: Bytes::new() },
+            TxBody::Legacy {
+                chain_id: Some(100),
+                nonce: 1,
+                gas_price: U256::from(7),
+                gas_limit: 21_000,
+                to,
+                value: U256::from(5),
+                input: Bytes::new(),
+            },
             TxBody::AccessList {
-                chain_id: 100, nonce: 2, gas_price: U256::from(7), gas_limit: 30_000, to, value: U256::from(5), input: Bytes::from(vec![0, 1]),
-                access_list: vec![AccessListItem { address: Address::repeat_byte(2), storage_keys: vec![B256::repeat_byte(3)] }],
+                chain_id: 100,
+                nonce: 2,
+                gas_price: U256::from(7),
+                gas_limit: 30_000,
+                to,
+                value: U256::from(5),
+                input: Bytes::from(vec![0, 1]),
+                access_list: vec![AccessListItem {
+                    address: Address::repeat_byte(2),
+                    storage_keys: vec![B256::repeat_byte(3)],
+                }],
             },
             TxBody::DynamicFee {
-                chain_id: 100, nonce: 3, max_priority_fee_per_gas: U256::from(1), max_fee_per_gas: U256::from(9), gas_limit: 21_000, to,
-                value: U256::from(5), input: Bytes::new(), access_list: vec![],
+                chain_id: 100,
+                nonce: 3,
+                max_priority_fee_per_gas: U256::from(1),
+                max_fee_per_gas: U256::from(9),
+                gas_limit: 21_000,
+                to,
+                value: U256::from(5),
+                input: Bytes::new(),
+                access_list: vec![],
             },
         ];
         for b in bodies {
@@ -636,12 +824,28 @@ mod tests {
     #[test]
     fn wrong_chain_and_garbage_are_refused() {
         let tx = TxBody::DynamicFee {
-            chain_id: 5, nonce: 0, max_priority_fee_per_gas: U256::from(1), max_fee_per_gas: U256::from(9), gas_limit: 21_000,
-            to: TxKind::Create, value: U256::ZERO, input: Bytes::new(), access_list: vec![],
+            chain_id: 5,
+            nonce: 0,
+            max_priority_fee_per_gas: U256::from(1),
+            max_fee_per_gas: U256::from(9),
+            gas_limit: 21_000,
+            to: TxKind::Create,
+            value: U256::ZERO,
+            input: Bytes::new(),
+            access_list: vec![],
         }
         .sign(&key());
-        assert!(matches!(SignedTransaction::decode(&tx.encoded, &rules()), Err(TxError::InvalidChainId { .. })));
-        for garbage in [&[][..], &[0x03, 0xc0], &[0x85, 1, 2], &[0xc0], &[0x02, 0xff, 0xff]] {
+        assert!(matches!(
+            SignedTransaction::decode(&tx.encoded, &rules()),
+            Err(TxError::InvalidChainId { .. })
+        ));
+        for garbage in [
+            &[][..],
+            &[0x03, 0xc0],
+            &[0x85, 1, 2],
+            &[0xc0],
+            &[0x02, 0xff, 0xff],
+        ] {
             assert!(SignedTransaction::decode(garbage, &rules()).is_err());
         }
     }

@@ -76,7 +76,10 @@ pub struct ChainStore {
 
 impl std::fmt::Debug for ChainStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChainStore").field("backend", &self.kv.backend()).field("chain_id", &self.chain_id).finish()
+        f.debug_struct("ChainStore")
+            .field("backend", &self.kv.backend())
+            .field("chain_id", &self.chain_id)
+            .finish()
     }
 }
 
@@ -91,7 +94,10 @@ impl ChainStore {
     /// Opens the chain in `kv`, writing the genesis block if the store is empty. A store that holds
     /// another chain (different genesis) is refused.
     pub fn open(kv: Arc<dyn KeyValueStore>, genesis: &GenesisSpec) -> Result<Self> {
-        let store = ChainStore { kv, chain_id: genesis.chain_id };
+        let store = ChainStore {
+            kv,
+            chain_id: genesis.chain_id,
+        };
         let (genesis_block, nodes) = store.build_genesis(genesis)?;
         let genesis_hash = genesis_block.hash();
         match store.kv.get(&key(keys::META, b"genesis"))? {
@@ -117,7 +123,13 @@ impl ChainStore {
     fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, Vec<(B256, Vec<u8>)>)> {
         let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(Nodes(self.kv.clone())));
         for (addr, balance) in &g.alloc {
-            state.set_account(*addr, Account { balance: *balance, ..Default::default() });
+            state.set_account(
+                *addr,
+                Account {
+                    balance: *balance,
+                    ..Default::default()
+                },
+            );
         }
         let (state_root, nodes) = state.commit()?;
         let header = Header {
@@ -138,7 +150,13 @@ impl ChainStore {
             nonce: [0; 8],
             base_fee_per_gas: g.base_fee,
         };
-        Ok((Block { header, transactions: vec![] }, nodes))
+        Ok((
+            Block {
+                header,
+                transactions: vec![],
+            },
+            nodes,
+        ))
     }
 
     /// The chain id.
@@ -148,7 +166,10 @@ impl ChainStore {
 
     /// The rules stored transactions were admitted under.
     pub fn tx_rules(&self) -> TxRules {
-        TxRules { chain_id: self.chain_id, shanghai: true }
+        TxRules {
+            chain_id: self.chain_id,
+            shanghai: true,
+        }
     }
 
     /// The underlying store.
@@ -174,8 +195,14 @@ impl ChainStore {
             batch.put(key(keys::NODE, h.as_slice()), node.clone());
         }
         batch.put(key(keys::BLOCK, hash.as_slice()), block.encode());
-        batch.put(key(keys::RECEIPTS, hash.as_slice()), encode_receipts(&executed.receipts));
-        batch.put(key(keys::CANONICAL, &block.header.number.to_be_bytes()), hash.as_slice().to_vec());
+        batch.put(
+            key(keys::RECEIPTS, hash.as_slice()),
+            encode_receipts(&executed.receipts),
+        );
+        batch.put(
+            key(keys::CANONICAL, &block.header.number.to_be_bytes()),
+            hash.as_slice().to_vec(),
+        );
         for (i, tx) in block.transactions.iter().enumerate() {
             let mut loc = hash.as_slice().to_vec();
             loc.extend_from_slice(&(i as u32).to_be_bytes());
@@ -200,11 +227,25 @@ impl ChainStore {
                 head.hash()
             )));
         }
-        let tx_root = ordered_root(&executed.block.transactions.iter().map(|t| t.encoded.to_vec()).collect::<Vec<_>>());
-        let receipts_root =
-            ordered_root(&executed.receipts.iter().map(Receipt::consensus_encode).collect::<Vec<_>>());
+        let tx_root = ordered_root(
+            &executed
+                .block
+                .transactions
+                .iter()
+                .map(|t| t.encoded.to_vec())
+                .collect::<Vec<_>>(),
+        );
+        let receipts_root = ordered_root(
+            &executed
+                .receipts
+                .iter()
+                .map(Receipt::consensus_encode)
+                .collect::<Vec<_>>(),
+        );
         if tx_root != h.transactions_root || receipts_root != h.receipts_root {
-            return Err(StorageError::Mismatch("block roots do not match its transactions or receipts".into()));
+            return Err(StorageError::Mismatch(
+                "block roots do not match its transactions or receipts".into(),
+            ));
         }
         self.kv.write(self.block_batch(executed), Durability::Sync)
     }
@@ -214,11 +255,19 @@ impl ChainStore {
         let hash = self
             .kv
             .get(keys::HEAD)?
-            .ok_or_else(|| StorageError::Corrupt { what: "head pointer".into(), detail: "missing".into() })?;
-        let hash = B256::try_from(hash.as_slice())
-            .map_err(|_| StorageError::Corrupt { what: "head pointer".into(), detail: "not 32 bytes".into() })?;
+            .ok_or_else(|| StorageError::Corrupt {
+                what: "head pointer".into(),
+                detail: "missing".into(),
+            })?;
+        let hash = B256::try_from(hash.as_slice()).map_err(|_| StorageError::Corrupt {
+            what: "head pointer".into(),
+            detail: "not 32 bytes".into(),
+        })?;
         self.block_by_hash(&hash)?
-            .ok_or_else(|| StorageError::Corrupt { what: format!("head block {hash}"), detail: "missing".into() })
+            .ok_or_else(|| StorageError::Corrupt {
+                what: format!("head block {hash}"),
+                detail: "missing".into(),
+            })
     }
 
     /// A block by hash.
@@ -227,7 +276,10 @@ impl ChainStore {
             None => Ok(None),
             Some(bytes) => Block::decode(&bytes, &self.tx_rules())
                 .map(Some)
-                .map_err(|e| StorageError::Corrupt { what: format!("block {hash}"), detail: e.to_string() }),
+                .map_err(|e| StorageError::Corrupt {
+                    what: format!("block {hash}"),
+                    detail: e.to_string(),
+                }),
         }
     }
 
@@ -253,17 +305,23 @@ impl ChainStore {
             None => Ok(None),
             Some(b) => decode_receipts(&b)
                 .map(Some)
-                .map_err(|e| StorageError::Corrupt { what: format!("receipts of {block_hash}"), detail: e.to_string() }),
+                .map_err(|e| StorageError::Corrupt {
+                    what: format!("receipts of {block_hash}"),
+                    detail: e.to_string(),
+                }),
         }
     }
 
     /// Where a transaction was included.
     pub fn tx_location(&self, tx_hash: &B256) -> Result<Option<TxLocation>> {
-        Ok(self.kv.get(&key(keys::TX_INDEX, tx_hash.as_slice()))?.and_then(|v| {
-            let block_hash = B256::try_from(v.get(..32)?).ok()?;
-            let index = u32::from_be_bytes(v.get(32..36)?.try_into().ok()?);
-            Some(TxLocation { block_hash, index })
-        }))
+        Ok(self
+            .kv
+            .get(&key(keys::TX_INDEX, tx_hash.as_slice()))?
+            .and_then(|v| {
+                let block_hash = B256::try_from(v.get(..32)?).ok()?;
+                let index = u32::from_be_bytes(v.get(32..36)?.try_into().ok()?);
+                Some(TxLocation { block_hash, index })
+            }))
     }
 
     /// Journals a transaction the txpool accepted; durable (fsynced) when this returns.
@@ -284,7 +342,12 @@ impl ChainStore {
 
     /// Every journaled transaction, at most `limit`.
     pub fn journal(&self, limit: usize) -> Result<Vec<Vec<u8>>> {
-        Ok(self.kv.scan_prefix(&[keys::POOL], limit)?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .kv
+            .scan_prefix(&[keys::POOL], limit)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Verifies the whole canonical chain: linkage, roots, and every reachable node of the head state.
@@ -293,19 +356,32 @@ impl ChainStore {
         let head = self.head()?;
         let mut parent: Option<Block> = None;
         for n in 0..=head.header.number {
-            let block = self.block_by_number(n)?.ok_or_else(|| StorageError::Corrupt {
-                what: format!("canonical block {n}"),
-                detail: "missing".into(),
-            })?;
+            let block = self
+                .block_by_number(n)?
+                .ok_or_else(|| StorageError::Corrupt {
+                    what: format!("canonical block {n}"),
+                    detail: "missing".into(),
+                })?;
             if let Some(p) = &parent {
                 if block.header.parent_hash != p.hash() {
-                    return Err(StorageError::Corrupt { what: format!("block {n}"), detail: "parent hash does not link".into() });
+                    return Err(StorageError::Corrupt {
+                        what: format!("block {n}"),
+                        detail: "parent hash does not link".into(),
+                    });
                 }
             }
             let receipts = self.receipts(&block.hash())?.unwrap_or_default();
-            let rr = ordered_root(&receipts.iter().map(Receipt::consensus_encode).collect::<Vec<_>>());
+            let rr = ordered_root(
+                &receipts
+                    .iter()
+                    .map(Receipt::consensus_encode)
+                    .collect::<Vec<_>>(),
+            );
             if rr != block.header.receipts_root {
-                return Err(StorageError::Corrupt { what: format!("receipts of block {n}"), detail: "root mismatch".into() });
+                return Err(StorageError::Corrupt {
+                    what: format!("receipts of block {n}"),
+                    detail: "root mismatch".into(),
+                });
             }
             parent = Some(block);
         }

@@ -22,7 +22,9 @@ pub enum StorageError {
     #[error("database error: {0}")]
     Backend(String),
     /// A trie node referenced by hash is missing from the database.
-    #[error("missing trie node {0}: the database is incomplete or was pruned; run `platon db check`")]
+    #[error(
+        "missing trie node {0}: the database is incomplete or was pruned; run `platon db check`"
+    )]
     MissingNode(alloy_primitives::B256),
     /// Stored bytes do not decode.
     #[error("corrupt record {what}: {detail}")]

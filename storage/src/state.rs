@@ -28,14 +28,24 @@ pub struct Account {
 
 impl Default for Account {
     fn default() -> Self {
-        Account { nonce: 0, balance: U256::ZERO, storage_root: EMPTY_ROOT, code_hash: EMPTY_CODE_HASH }
+        Account {
+            nonce: 0,
+            balance: U256::ZERO,
+            storage_root: EMPTY_ROOT,
+            code_hash: EMPTY_CODE_HASH,
+        }
     }
 }
 
 impl Account {
     /// RLP([nonce, balance, storageRoot, codeHash]).
     pub fn encode(&self) -> Vec<u8> {
-        encode_list(&[&self.nonce, &self.balance, &self.storage_root, &self.code_hash])
+        encode_list(&[
+            &self.nonce,
+            &self.balance,
+            &self.storage_root,
+            &self.code_hash,
+        ])
     }
 
     /// Strict decoding.
@@ -78,7 +88,10 @@ pub struct StateDb {
 impl StateDb {
     /// The state at `root`.
     pub fn at_root(root: B256, reader: Arc<dyn NodeReader>) -> Self {
-        StateDb { trie: Trie::at_root(root, reader), dirty: BTreeMap::new() }
+        StateDb {
+            trie: Trie::at_root(root, reader),
+            dirty: BTreeMap::new(),
+        }
     }
 
     /// The account at `address` (the default empty account if absent).
@@ -124,7 +137,11 @@ mod tests {
 
     #[test]
     fn account_round_trips() {
-        let a = Account { nonce: 3, balance: U256::from(10u64).pow(U256::from(20)), ..Default::default() };
+        let a = Account {
+            nonce: 3,
+            balance: U256::from(10u64).pow(U256::from(20)),
+            ..Default::default()
+        };
         assert_eq!(Account::decode(&a.encode()).expect("decode"), a);
         assert!(Account::decode(&[0xc0]).is_err());
     }
@@ -133,13 +150,23 @@ mod tests {
     fn emptied_account_is_removed_from_the_trie() {
         let mut s = StateDb::at_root(EMPTY_ROOT, Arc::new(NoNodes));
         s.set_account(
-            "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b".parse().expect("addr"),
-            Account { balance: U256::from(1_000_000_000_000_000_000u64), ..Default::default() },
+            "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b"
+                .parse()
+                .expect("addr"),
+            Account {
+                balance: U256::from(1_000_000_000_000_000_000u64),
+                ..Default::default()
+            },
         );
         let (root, _) = s.commit().expect("commit");
         assert_ne!(root, EMPTY_ROOT);
         // Setting it back to empty removes it (EIP-161) and restores the empty root.
-        s.set_account("0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b".parse().expect("addr"), Account::default());
+        s.set_account(
+            "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b"
+                .parse()
+                .expect("addr"),
+            Account::default(),
+        );
         assert_eq!(s.commit().expect("commit").0, EMPTY_ROOT);
     }
 }

@@ -46,7 +46,9 @@ fn to_nibbles(key: &[u8]) -> Vec<u8> {
 }
 
 fn from_nibbles(n: &[u8]) -> Vec<u8> {
-    n.chunks(2).map(|c| (c[0] << 4) | c.get(1).copied().unwrap_or(0)).collect()
+    n.chunks(2)
+        .map(|c| (c[0] << 4) | c.get(1).copied().unwrap_or(0))
+        .collect()
 }
 
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -70,7 +72,10 @@ fn hex_prefix(nibbles: &[u8], leaf: bool) -> Vec<u8> {
 }
 
 fn decode_hex_prefix(bytes: &[u8]) -> Result<(Vec<u8>, bool)> {
-    let corrupt = |d: &str| StorageError::Corrupt { what: "trie node path".into(), detail: d.into() };
+    let corrupt = |d: &str| StorageError::Corrupt {
+        what: "trie node path".into(),
+        detail: d.into(),
+    };
     let first = *bytes.first().ok_or_else(|| corrupt("empty path"))?;
     let flag = first >> 4;
     if flag > 3 {
@@ -93,7 +98,10 @@ fn rlp_bytes(b: &[u8]) -> Vec<u8> {
 }
 
 fn decode_node(bytes: &[u8]) -> Result<Node> {
-    let corrupt = |d: String| StorageError::Corrupt { what: "trie node".into(), detail: d };
+    let corrupt = |d: String| StorageError::Corrupt {
+        what: "trie node".into(),
+        detail: d,
+    };
     let mut outer = Reader::new(bytes);
     let mut list = outer.list().map_err(|e| corrupt(e.to_string()))?;
     outer.finish().map_err(|e| corrupt(e.to_string()))?;
@@ -102,7 +110,10 @@ fn decode_node(bytes: &[u8]) -> Result<Node> {
         items.push(list.raw().map_err(|e| corrupt(e.to_string()))?);
     }
     let as_bytes = |raw: &[u8]| -> Result<Vec<u8>> {
-        Reader::new(raw).bytes().map(<[u8]>::to_vec).map_err(|e| corrupt(e.to_string()))
+        Reader::new(raw)
+            .bytes()
+            .map(<[u8]>::to_vec)
+            .map_err(|e| corrupt(e.to_string()))
     };
     match items.len() {
         2 => {
@@ -119,7 +130,10 @@ fn decode_node(bytes: &[u8]) -> Result<Node> {
                 children[i] = decode_ref(raw)?;
             }
             let value = as_bytes(items[16])?;
-            Ok(Node::Branch(children, if value.is_empty() { None } else { Some(value) }))
+            Ok(Node::Branch(
+                children,
+                if value.is_empty() { None } else { Some(value) },
+            ))
         }
         n => Err(corrupt(format!("node list has {n} items"))),
     }
@@ -129,14 +143,19 @@ fn decode_ref(raw: &[u8]) -> Result<Node> {
     if raw.first().is_some_and(|b| *b >= 0xc0) {
         return decode_node(raw);
     }
-    let b = Reader::new(raw).bytes().map_err(|e| StorageError::Corrupt {
-        what: "trie child reference".into(),
-        detail: e.to_string(),
-    })?;
+    let b = Reader::new(raw)
+        .bytes()
+        .map_err(|e| StorageError::Corrupt {
+            what: "trie child reference".into(),
+            detail: e.to_string(),
+        })?;
     match b.len() {
         0 => Ok(Node::Empty),
         32 => Ok(Node::Hash(B256::from_slice(b))),
-        n => Err(StorageError::Corrupt { what: "trie child reference".into(), detail: format!("{n} bytes") }),
+        n => Err(StorageError::Corrupt {
+            what: "trie child reference".into(),
+            detail: format!("{n} bytes"),
+        }),
     }
 }
 
@@ -156,12 +175,19 @@ impl std::fmt::Debug for Trie {
 impl Trie {
     /// An empty trie.
     pub fn new(reader: Arc<dyn NodeReader>) -> Self {
-        Trie { root: Node::Empty, reader }
+        Trie {
+            root: Node::Empty,
+            reader,
+        }
     }
 
     /// The trie with root `root`, loading nodes lazily from `reader`.
     pub fn at_root(root: B256, reader: Arc<dyn NodeReader>) -> Self {
-        let root = if root == EMPTY_ROOT { Node::Empty } else { Node::Hash(root) };
+        let root = if root == EMPTY_ROOT {
+            Node::Empty
+        } else {
+            Node::Hash(root)
+        };
         Trie { root, reader }
     }
 
@@ -246,7 +272,11 @@ impl Trie {
                 }
                 let mut children = empty_children();
                 let rest = &k[p + 1..];
-                children[usize::from(k[p])] = if rest.is_empty() { *child } else { Node::Ext(rest.to_vec(), child) };
+                children[usize::from(k[p])] = if rest.is_empty() {
+                    *child
+                } else {
+                    Node::Ext(rest.to_vec(), child)
+                };
                 let branch = self.insert_at(Node::Branch(children, None), &path[p..], value)?;
                 wrap_ext(&path[..p], branch)
             }
@@ -314,7 +344,11 @@ impl Trie {
         })
     }
 
-    fn normalise_branch(&self, mut children: Box<[Node; 16]>, value: Option<Vec<u8>>) -> Result<Node> {
+    fn normalise_branch(
+        &self,
+        mut children: Box<[Node; 16]>,
+        value: Option<Vec<u8>>,
+    ) -> Result<Node> {
         let live: Vec<usize> = (0..16).filter(|i| children[*i] != Node::Empty).collect();
         match (live.as_slice(), value) {
             ([], None) => Ok(Node::Empty),
@@ -345,7 +379,8 @@ impl Trie {
                 encode_raw_list(&[rlp_bytes(&hex_prefix(k, false)), c])
             }
             Node::Branch(children, value) => {
-                let mut items: Vec<Vec<u8>> = children.iter().map(|c| Self::reference(c, out)).collect();
+                let mut items: Vec<Vec<u8>> =
+                    children.iter().map(|c| Self::reference(c, out)).collect();
                 items.push(rlp_bytes(value.as_deref().unwrap_or(&[])));
                 encode_raw_list(&items)
             }
@@ -395,10 +430,17 @@ impl Trie {
         Ok(out)
     }
 
-    fn walk(&self, node: &Node, prefix: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+    fn walk(
+        &self,
+        node: &Node,
+        prefix: &mut Vec<u8>,
+        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<()> {
         match self.resolve(node)?.as_ref() {
             Node::Empty | Node::Hash(_) => {}
-            Node::Leaf(k, v) => out.push((from_nibbles(&[prefix.as_slice(), k].concat()), v.clone())),
+            Node::Leaf(k, v) => {
+                out.push((from_nibbles(&[prefix.as_slice(), k].concat()), v.clone()))
+            }
             Node::Ext(k, child) => {
                 let len = prefix.len();
                 prefix.extend_from_slice(k);
@@ -495,12 +537,16 @@ mod tests {
         let store = Arc::new(Map::default());
         let mut t = Trie::new(store.clone());
         for i in 0u32..200 {
-            t.insert(&keccak256(i.to_be_bytes()).0, vec![i as u8 + 1; 40]).expect("insert");
+            t.insert(&keccak256(i.to_be_bytes()).0, vec![i as u8 + 1; 40])
+                .expect("insert");
         }
         let (root, nodes) = t.commit();
         store.0.write().extend(nodes);
         let mut back = Trie::at_root(root, store.clone());
-        assert_eq!(back.get(&keccak256(7u32.to_be_bytes()).0).expect("get"), Some(vec![8; 40]));
+        assert_eq!(
+            back.get(&keccak256(7u32.to_be_bytes()).0).expect("get"),
+            Some(vec![8; 40])
+        );
         assert!(back.verify_nodes().expect("verify") > 10);
         for i in 0u32..200 {
             back.remove(&keccak256(i.to_be_bytes()).0).expect("remove");
@@ -508,6 +554,9 @@ mod tests {
         assert_eq!(back.root_hash(), EMPTY_ROOT);
         // A root whose nodes are missing is a clear error, not a panic.
         let missing = Trie::at_root(B256::repeat_byte(1), store);
-        assert!(matches!(missing.get(b"x"), Err(StorageError::MissingNode(_))));
+        assert!(matches!(
+            missing.get(b"x"),
+            Err(StorageError::MissingNode(_))
+        ));
     }
 }

@@ -24,7 +24,9 @@ mod supervisor;
 mod worker;
 
 pub use registry::{ActorInfo, ActorKind, ActorStatus, Addr, CallError, Fault, Registry};
-pub use supervisor::{start_tree, Budget, ChildSpec, Restart, Strategy, SupervisorMsg, SupervisorSpec, TreeHandle};
+pub use supervisor::{
+    start_tree, Budget, ChildSpec, Restart, Strategy, SupervisorMsg, SupervisorSpec, TreeHandle,
+};
 pub use worker::{Ctx, Envelope, Service};
 
 /// The error type services return; any error fails the actor and lets its supervisor decide.

@@ -67,7 +67,13 @@ pub enum CallError {
 impl CallError {
     /// True when the same call may succeed if retried.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, CallError::NotRunning(_) | CallError::Overloaded { .. } | CallError::Timeout(_) | CallError::Dropped(_))
+        matches!(
+            self,
+            CallError::NotRunning(_)
+                | CallError::Overloaded { .. }
+                | CallError::Timeout(_)
+                | CallError::Dropped(_)
+        )
     }
 }
 
@@ -105,6 +111,18 @@ pub(crate) struct Counters {
     pub rejected: AtomicU64,
     pub dropped: AtomicU64,
     pub restarts: AtomicU64,
+}
+
+impl Counters {
+    /// One message left the mailbox and was handled.
+    pub(crate) fn finished_one(&self) {
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                Some(w.saturating_sub(1))
+            });
+        self.handled.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 type Injector = Arc<dyn Fn(Fault) -> Result<(), CallError> + Send + Sync>;
@@ -164,14 +182,20 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("actors", &self.entries.read().len()).finish()
+        f.debug_struct("Registry")
+            .field("actors", &self.entries.read().len())
+            .finish()
     }
 }
 
 impl Registry {
     /// A new registry; `faults_enabled` gates [`Registry::inject_fault`]; `call_timeout` bounds every call.
     pub fn new(faults_enabled: bool, call_timeout: Duration) -> Arc<Self> {
-        Arc::new(Registry { entries: RwLock::new(HashMap::new()), faults_enabled: AtomicBool::new(faults_enabled), call_timeout })
+        Arc::new(Registry {
+            entries: RwLock::new(HashMap::new()),
+            faults_enabled: AtomicBool::new(faults_enabled),
+            call_timeout,
+        })
     }
 
     /// Whether fault injection is allowed.
@@ -179,7 +203,13 @@ impl Registry {
         self.faults_enabled.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn declare(&self, name: &str, kind: ActorKind, parent: Option<String>, capacity: u64) -> Arc<Counters> {
+    pub(crate) fn declare(
+        &self,
+        name: &str,
+        kind: ActorKind,
+        parent: Option<String>,
+        capacity: u64,
+    ) -> Arc<Counters> {
         let mut map = self.entries.write();
         if let Some(p) = &parent {
             if let Some(pe) = map.get_mut(p) {
@@ -223,7 +253,13 @@ impl Registry {
     }
 
     /// Marks `name` as no longer running, if `cell` is still its current incarnation (or `cell` is None).
-    pub(crate) fn set_down(&self, name: &str, cell_id: Option<ractor::ActorId>, status: ActorStatus, failure: Option<String>) {
+    pub(crate) fn set_down(
+        &self,
+        name: &str,
+        cell_id: Option<ractor::ActorId>,
+        status: ActorStatus,
+        failure: Option<String>,
+    ) {
         if let Some(e) = self.entries.write().get_mut(name) {
             let current = e.cell.as_ref().map(|c| c.get_id());
             if cell_id.is_some() && current.is_some() && current != cell_id {
@@ -254,13 +290,24 @@ impl Registry {
     /// The current address of the actor called `name`, typed by its message.
     pub fn lookup<M: Send + 'static>(self: &Arc<Self>, name: &str) -> Result<Addr<M>, CallError> {
         let map = self.entries.read();
-        let e = map.get(name).ok_or_else(|| CallError::Unknown(name.to_string()))?;
-        let addr = e.addr.as_ref().ok_or_else(|| CallError::NotRunning(name.to_string()))?;
+        let e = map
+            .get(name)
+            .ok_or_else(|| CallError::Unknown(name.to_string()))?;
+        let addr = e
+            .addr
+            .as_ref()
+            .ok_or_else(|| CallError::NotRunning(name.to_string()))?;
         let actor = addr
             .downcast_ref::<ActorRef<Envelope<M>>>()
             .ok_or_else(|| CallError::WrongType(name.to_string()))?
             .clone();
-        Ok(Addr { name: name.to_string(), actor, counters: e.counters.clone(), capacity: e.capacity, timeout: self.call_timeout })
+        Ok(Addr {
+            name: name.to_string(),
+            actor,
+            counters: e.counters.clone(),
+            capacity: e.capacity,
+            timeout: self.call_timeout,
+        })
     }
 
     /// Injects a fault into the actor called `name` (refused unless faults are enabled).
@@ -270,8 +317,12 @@ impl Registry {
         }
         let injector = {
             let map = self.entries.read();
-            let e = map.get(name).ok_or_else(|| CallError::Unknown(name.to_string()))?;
-            e.injector.clone().ok_or_else(|| CallError::NotRunning(name.to_string()))?
+            let e = map
+                .get(name)
+                .ok_or_else(|| CallError::Unknown(name.to_string()))?;
+            e.injector
+                .clone()
+                .ok_or_else(|| CallError::NotRunning(name.to_string()))?
         };
         injector(fault)
     }
@@ -280,19 +331,28 @@ impl Registry {
     pub async fn restart(self: &Arc<Self>, name: &str) -> Result<(), CallError> {
         let parent = {
             let map = self.entries.read();
-            let e = map.get(name).ok_or_else(|| CallError::Unknown(name.to_string()))?;
-            e.parent.clone().ok_or_else(|| CallError::Unknown(format!("{name} (the root cannot be restarted)")))?
+            let e = map
+                .get(name)
+                .ok_or_else(|| CallError::Unknown(name.to_string()))?;
+            e.parent.clone().ok_or_else(|| {
+                CallError::Unknown(format!("{name} (the root cannot be restarted)"))
+            })?
         };
         let sup = self.lookup::<crate::SupervisorMsg>(&parent)?;
         let child = name.to_string();
-        sup.call(|reply| crate::SupervisorMsg::RestartChild { name: child, reply }).await?
+        sup.call(|reply| crate::SupervisorMsg::RestartChild { name: child, reply })
+            .await?
     }
 
     /// Introspection of every actor, parents before children, in start order.
     pub fn snapshot(&self) -> Vec<ActorInfo> {
         let map = self.entries.read();
         let mut out = Vec::new();
-        let mut roots: Vec<&String> = map.iter().filter(|(_, e)| e.parent.is_none()).map(|(n, _)| n).collect();
+        let mut roots: Vec<&String> = map
+            .iter()
+            .filter(|(_, e)| e.parent.is_none())
+            .map(|(n, _)| n)
+            .collect();
         roots.sort();
         fn visit(map: &HashMap<String, Entry>, name: &str, out: &mut Vec<ActorInfo>) {
             let Some(e) = map.get(name) else { return };
@@ -302,7 +362,10 @@ impl Registry {
                 parent: e.parent.clone(),
                 kind: e.kind,
                 status: e.status,
-                uptime_ms: e.started_at.map(|t| t.elapsed().as_millis() as u64).unwrap_or(0),
+                uptime_ms: e
+                    .started_at
+                    .map(|t| t.elapsed().as_millis() as u64)
+                    .unwrap_or(0),
                 restarts: c.restarts.load(Ordering::Relaxed),
                 last_failure: e.last_failure.clone(),
                 messages_handled: c.handled.load(Ordering::Relaxed),
@@ -346,13 +409,22 @@ pub struct Addr<M> {
 
 impl<M> std::fmt::Debug for Addr<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Addr").field("name", &self.name).field("capacity", &self.capacity).finish()
+        f.debug_struct("Addr")
+            .field("name", &self.name)
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
 impl<M> Clone for Addr<M> {
     fn clone(&self) -> Self {
-        Addr { name: self.name.clone(), actor: self.actor.clone(), counters: self.counters.clone(), capacity: self.capacity, timeout: self.timeout }
+        Addr {
+            name: self.name.clone(),
+            actor: self.actor.clone(),
+            counters: self.counters.clone(),
+            capacity: self.capacity,
+            timeout: self.timeout,
+        }
     }
 }
 
@@ -367,14 +439,22 @@ impl<M: Send + 'static> Addr<M> {
         if prev >= self.capacity {
             self.counters.waiting.fetch_sub(1, Ordering::AcqRel);
             self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(CallError::Overloaded { name: self.name.clone(), capacity: self.capacity });
+            return Err(CallError::Overloaded {
+                name: self.name.clone(),
+                capacity: self.capacity,
+            });
         }
         Ok(())
     }
 
     fn unadmit(&self) {
         // Saturating: a restart may have reset the counter meanwhile.
-        let _ = self.counters.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(w.saturating_sub(1)));
+        let _ = self
+            .counters
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                Some(w.saturating_sub(1))
+            });
     }
 
     /// Sends without waiting for a reply.
@@ -387,9 +467,15 @@ impl<M: Send + 'static> Addr<M> {
     }
 
     /// Sends a request built around a reply port and waits (bounded by the registry's call timeout).
-    pub async fn call<T: Send + 'static>(&self, build: impl FnOnce(RpcReplyPort<T>) -> M) -> Result<T, CallError> {
+    pub async fn call<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(RpcReplyPort<T>) -> M,
+    ) -> Result<T, CallError> {
         self.admit()?;
-        let res = self.actor.call(|port| Envelope::Msg(build(port)), Some(self.timeout)).await;
+        let res = self
+            .actor
+            .call(|port| Envelope::Msg(build(port)), Some(self.timeout))
+            .await;
         match res {
             Ok(CallResult::Success(v)) => Ok(v),
             Ok(CallResult::Timeout) => Err(CallError::Timeout(self.name.clone())),

@@ -44,7 +44,10 @@ pub struct Budget {
 impl Budget {
     /// `max_restarts` within `window`.
     pub const fn new(max_restarts: u32, window: Duration) -> Self {
-        Budget { max_restarts, window }
+        Budget {
+            max_restarts,
+            window,
+        }
     }
 }
 
@@ -70,7 +73,10 @@ pub struct ChildSpec {
 
 impl std::fmt::Debug for ChildSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildSpec").field("name", &self.name).field("restart", &self.restart).finish()
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("restart", &self.restart)
+            .finish()
     }
 }
 
@@ -83,15 +89,29 @@ impl ChildSpec {
             let service = service.clone();
             let name = name_owned.clone();
             Box::pin(async move {
-                let counters = cx.registry.declare(&name, ActorKind::Worker, Some(cx.parent.clone()), capacity);
-                let worker = Worker { service, name: name.clone(), registry: cx.registry.clone(), counters };
+                let counters = cx.registry.declare(
+                    &name,
+                    ActorKind::Worker,
+                    Some(cx.parent.clone()),
+                    capacity,
+                );
+                let worker = Worker {
+                    service,
+                    name: name.clone(),
+                    registry: cx.registry.clone(),
+                    counters,
+                };
                 let (actor, _join) = Actor::spawn_linked(None, worker, (), cx.supervisor.clone())
                     .await
                     .map_err(|e| format!("{name}: {e}"))?;
                 Ok(actor.get_cell())
             })
         });
-        ChildSpec { name: name.to_string(), restart, start }
+        ChildSpec {
+            name: name.to_string(),
+            restart,
+            start,
+        }
     }
 
     /// A nested supervisor.
@@ -101,12 +121,20 @@ impl ChildSpec {
         let start: StartFn = Arc::new(move |cx: StartCtx| {
             let spec = spec.clone();
             Box::pin(async move {
-                spawn_supervisor(spec, cx.registry.clone(), Some((cx.parent.clone(), cx.supervisor.clone())))
-                    .await
-                    .map(|(r, _)| r.get_cell())
+                spawn_supervisor(
+                    spec,
+                    cx.registry.clone(),
+                    Some((cx.parent.clone(), cx.supervisor.clone())),
+                )
+                .await
+                .map(|(r, _)| r.get_cell())
             })
         });
-        ChildSpec { name, restart, start }
+        ChildSpec {
+            name,
+            restart,
+            start,
+        }
     }
 }
 
@@ -143,6 +171,7 @@ struct Child {
 struct Supervisor {
     spec: Arc<SupervisorSpec>,
     registry: Arc<Registry>,
+    counters: Arc<crate::registry::Counters>,
 }
 
 struct SupState {
@@ -154,9 +183,24 @@ async fn spawn_supervisor(
     spec: Arc<SupervisorSpec>,
     registry: Arc<Registry>,
     parent: Option<(String, ActorCell)>,
-) -> Result<(ActorRef<Envelope<SupervisorMsg>>, tokio::task::JoinHandle<()>), String> {
-    registry.declare(&spec.name, ActorKind::Supervisor, parent.as_ref().map(|p| p.0.clone()), 64);
-    let sup = Supervisor { spec: spec.clone(), registry };
+) -> Result<
+    (
+        ActorRef<Envelope<SupervisorMsg>>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+> {
+    let counters = registry.declare(
+        &spec.name,
+        ActorKind::Supervisor,
+        parent.as_ref().map(|p| p.0.clone()),
+        64,
+    );
+    let sup = Supervisor {
+        spec: spec.clone(),
+        registry,
+        counters,
+    };
     let res = match parent {
         Some((_, cell)) => Actor::spawn_linked(None, sup, (), cell).await,
         None => Actor::spawn(None, sup, ()).await,
@@ -183,24 +227,43 @@ impl TreeHandle {
 
     /// Stops the whole tree (children in reverse order) and waits.
     pub async fn shutdown(self, timeout: Duration) {
-        let _ = self.root.stop_and_wait(Some("shutdown".into()), Some(timeout)).await;
+        let _ = self
+            .root
+            .stop_and_wait(Some("shutdown".into()), Some(timeout))
+            .await;
         let _ = tokio::time::timeout(timeout, self.join).await;
     }
 }
 
 /// Starts a supervision tree from its root spec; returns once every child has started.
-pub async fn start_tree(spec: SupervisorSpec, registry: Arc<Registry>) -> Result<TreeHandle, String> {
+pub async fn start_tree(
+    spec: SupervisorSpec,
+    registry: Arc<Registry>,
+) -> Result<TreeHandle, String> {
     let name = spec.name.clone();
     let (root, join) = spawn_supervisor(Arc::new(spec), registry.clone(), None).await?;
-    Ok(TreeHandle { root, join, registry, name })
+    Ok(TreeHandle {
+        root,
+        join,
+        registry,
+        name,
+    })
 }
 
 impl Supervisor {
     fn start_ctx(&self, myself: &ActorRef<Envelope<SupervisorMsg>>) -> StartCtx {
-        StartCtx { supervisor: myself.get_cell(), parent: self.spec.name.clone(), registry: self.registry.clone() }
+        StartCtx {
+            supervisor: myself.get_cell(),
+            parent: self.spec.name.clone(),
+            registry: self.registry.clone(),
+        }
     }
 
-    async fn start_child(&self, myself: &ActorRef<Envelope<SupervisorMsg>>, child: &mut Child) -> Result<(), String> {
+    async fn start_child(
+        &self,
+        myself: &ActorRef<Envelope<SupervisorMsg>>,
+        child: &mut Child,
+    ) -> Result<(), String> {
         let cell = (child.spec.start)(self.start_ctx(myself)).await?;
         child.cell = Some(cell);
         Ok(())
@@ -209,10 +272,15 @@ impl Supervisor {
     async fn stop_child(&self, child: &mut Child) {
         if let Some(cell) = child.cell.take() {
             let id = cell.get_id();
-            if cell.stop_and_wait(Some("restart".into()), Some(Duration::from_secs(3))).await.is_err() {
+            if cell
+                .stop_and_wait(Some("restart".into()), Some(Duration::from_secs(3)))
+                .await
+                .is_err()
+            {
                 let _ = cell.kill_and_wait(Some(Duration::from_secs(3))).await;
             }
-            self.registry.set_down(&child.spec.name, Some(id), ActorStatus::Restarting, None);
+            self.registry
+                .set_down(&child.spec.name, Some(id), ActorStatus::Restarting, None);
         }
     }
 
@@ -234,7 +302,11 @@ impl Supervisor {
         if counted {
             let now = Instant::now();
             state.restarts.push_back(now);
-            while state.restarts.front().is_some_and(|t| now.duration_since(*t) > self.spec.budget.window) {
+            while state
+                .restarts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > self.spec.budget.window)
+            {
                 state.restarts.pop_front();
             }
             if state.restarts.len() > self.spec.budget.max_restarts as usize {
@@ -248,7 +320,12 @@ impl Supervisor {
                 );
                 tracing::error!("{why}");
                 self.stop_all(state).await;
-                self.registry.set_down(&self.spec.name, None, ActorStatus::Failed, Some(why.clone()));
+                self.registry.set_down(
+                    &self.spec.name,
+                    None,
+                    ActorStatus::Failed,
+                    Some(why.clone()),
+                );
                 return Err(why.into());
             }
         }
@@ -263,16 +340,25 @@ impl Supervisor {
         for &i in &range {
             let child = &mut state.children[i];
             if child.spec.restart == Restart::Temporary && i == idx {
-                self.registry.set_down(&child.spec.name, None, ActorStatus::Stopped, None);
+                self.registry
+                    .set_down(&child.spec.name, None, ActorStatus::Stopped, None);
                 continue;
             }
             self.registry.note_restart(&child.spec.name);
             tracing::info!(supervisor = %self.spec.name, child = %child.spec.name, "restarting");
             if let Err(e) = self.start_child(myself, child).await {
-                let why = format!("supervisor {}: child {} failed to restart: {e}", self.spec.name, child.spec.name);
+                let why = format!(
+                    "supervisor {}: child {} failed to restart: {e}",
+                    self.spec.name, child.spec.name
+                );
                 tracing::error!("{why}");
                 self.stop_all(state).await;
-                self.registry.set_down(&self.spec.name, None, ActorStatus::Failed, Some(why.clone()));
+                self.registry.set_down(
+                    &self.spec.name,
+                    None,
+                    ActorStatus::Failed,
+                    Some(why.clone()),
+                );
                 return Err(why.into());
             }
         }
@@ -285,9 +371,21 @@ impl Actor for Supervisor {
     type State = SupState;
     type Arguments = ();
 
-    async fn pre_start(&self, myself: ActorRef<Self::Msg>, _: ()) -> Result<SupState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _: (),
+    ) -> Result<SupState, ActorProcessingErr> {
         let mut state = SupState {
-            children: self.spec.children.iter().map(|spec| Child { spec: spec.clone(), cell: None }).collect(),
+            children: self
+                .spec
+                .children
+                .iter()
+                .map(|spec| Child {
+                    spec: spec.clone(),
+                    cell: None,
+                })
+                .collect(),
             restarts: VecDeque::new(),
         };
         for i in 0..state.children.len() {
@@ -297,13 +395,20 @@ impl Actor for Supervisor {
             }
         }
         let me = myself.clone();
-        self.registry.set_running(&self.spec.name, myself.get_cell(), Box::new(me), None);
+        self.registry
+            .set_running(&self.spec.name, myself.get_cell(), Box::new(me), None);
         Ok(state)
     }
 
-    async fn handle(&self, myself: ActorRef<Self::Msg>, msg: Self::Msg, state: &mut SupState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut SupState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             Envelope::Msg(SupervisorMsg::RestartChild { name, reply }) => {
+                self.counters.finished_one();
                 let Some(idx) = state.children.iter().position(|c| c.spec.name == name) else {
                     let _ = reply.send(Err(CallError::Unknown(name)));
                     return Ok(());
@@ -317,7 +422,12 @@ impl Actor for Supervisor {
         }
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<Self::Msg>, evt: SupervisionEvent, state: &mut SupState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        evt: SupervisionEvent,
+        state: &mut SupState,
+    ) -> Result<(), ActorProcessingErr> {
         let (cell, failure) = match evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell, Some(err.to_string())),
             SupervisionEvent::ActorTerminated(cell, _, _) => (cell, None),
@@ -325,7 +435,11 @@ impl Actor for Supervisor {
         };
         let id = cell.get_id();
         // Events from an incarnation we already replaced or stopped are ignored.
-        let Some(idx) = state.children.iter().position(|c| c.cell.as_ref().map(|c| c.get_id()) == Some(id)) else {
+        let Some(idx) = state
+            .children
+            .iter()
+            .position(|c| c.cell.as_ref().map(|c| c.get_id()) == Some(id))
+        else {
             return Ok(());
         };
         let child = &mut state.children[idx];
@@ -338,17 +452,30 @@ impl Actor for Supervisor {
         if let Some(f) = &failure {
             tracing::warn!(supervisor = %self.spec.name, child = %name, "child failed: {f}");
         }
-        let status = if restart { ActorStatus::Restarting } else if failure.is_some() { ActorStatus::Failed } else { ActorStatus::Stopped };
-        self.registry.set_down(&name, Some(id), status, failure.clone());
+        let status = if restart {
+            ActorStatus::Restarting
+        } else if failure.is_some() {
+            ActorStatus::Failed
+        } else {
+            ActorStatus::Stopped
+        };
+        self.registry
+            .set_down(&name, Some(id), status, failure.clone());
         if restart {
-            self.restart_from(&myself, state, idx, true, failure.as_deref()).await?;
+            self.restart_from(&myself, state, idx, true, failure.as_deref())
+                .await?;
         }
         Ok(())
     }
 
-    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut SupState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut SupState,
+    ) -> Result<(), ActorProcessingErr> {
         self.stop_all(state).await;
-        self.registry.set_down(&self.spec.name, None, ActorStatus::Stopped, None);
+        self.registry
+            .set_down(&self.spec.name, None, ActorStatus::Stopped, None);
         Ok(())
     }
 }

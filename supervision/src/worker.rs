@@ -56,7 +56,10 @@ pub trait Service: Send + Sync + 'static {
     type State: Send + 'static;
 
     /// Builds the state. An error fails the start (and counts against the supervisor's budget).
-    fn init(&self, ctx: &Ctx<Self::Msg>) -> impl Future<Output = Result<Self::State, BoxError>> + Send;
+    fn init(
+        &self,
+        ctx: &Ctx<Self::Msg>,
+    ) -> impl Future<Output = Result<Self::State, BoxError>> + Send;
 
     /// Handles one message. An error (or a panic) fails this incarnation; the supervisor decides.
     fn handle(
@@ -85,19 +88,53 @@ impl<S: Service> Actor for Worker<S> {
     type State = WorkerState<S>;
     type Arguments = ();
 
-    async fn pre_start(&self, myself: ActorRef<Self::Msg>, _: ()) -> Result<Self::State, ActorProcessingErr> {
-        let ctx = Ctx { name: self.name.clone(), registry: self.registry.clone(), myself: myself.clone() };
-        let inner = self.service.init(&ctx).await.map_err(|e| format!("{}: init failed: {e}", self.name))?;
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let ctx = Ctx {
+            name: self.name.clone(),
+            registry: self.registry.clone(),
+            myself: myself.clone(),
+        };
+        let inner = self
+            .service
+            .init(&ctx)
+            .await
+            .map_err(|e| format!("{}: init failed: {e}", self.name))?;
         let me = myself.clone();
-        let injector = Arc::new(move |f: Fault| me.cast(Envelope::Fault(f)).map_err(|_| CallError::NotRunning(String::new())));
-        self.registry.set_running(&self.name, myself.get_cell(), Box::new(myself.clone()), Some(injector));
-        Ok(WorkerState { ctx, inner, drop_next: 0 })
+        let injector = Arc::new(move |f: Fault| {
+            me.cast(Envelope::Fault(f))
+                .map_err(|_| CallError::NotRunning(String::new()))
+        });
+        self.registry.set_running(
+            &self.name,
+            myself.get_cell(),
+            Box::new(myself.clone()),
+            Some(injector),
+        );
+        Ok(WorkerState {
+            ctx,
+            inner,
+            drop_next: 0,
+        })
     }
 
-    async fn handle(&self, _myself: ActorRef<Self::Msg>, msg: Self::Msg, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             Envelope::Msg(m) => {
-                let _ = self.counters.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(w.saturating_sub(1)));
+                let _ =
+                    self.counters
+                        .waiting
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                            Some(w.saturating_sub(1))
+                        });
                 if state.drop_next > 0 {
                     state.drop_next -= 1;
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -124,8 +161,17 @@ impl<S: Service> Actor for Worker<S> {
         }
     }
 
-    async fn post_stop(&self, myself: ActorRef<Self::Msg>, _state: &mut Self::State) -> Result<(), ActorProcessingErr> {
-        self.registry.set_down(&self.name, Some(myself.get_id()), ActorStatus::Stopped, None);
+    async fn post_stop(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        self.registry.set_down(
+            &self.name,
+            Some(myself.get_id()),
+            ActorStatus::Stopped,
+            None,
+        );
         Ok(())
     }
 }

@@ -8,7 +8,9 @@
 use alloy_primitives::{Bloom, B256, U256};
 use platon_messages::actors::BlockEnv;
 use platon_messages::block::EMPTY_OMMERS_HASH;
-use platon_messages::{intrinsic_gas, Block, ExecutedBlock, Header, Receipt, SignedTransaction, TxBody, TxKind};
+use platon_messages::{
+    intrinsic_gas, Block, ExecutedBlock, Header, Receipt, SignedTransaction, TxBody, TxKind,
+};
 use platon_storage::trie::ordered_root;
 use platon_storage::{StateDb, StorageError};
 
@@ -99,17 +101,26 @@ pub fn apply_transaction(
     let body = &tx.body;
     let base_fee = U256::from(env.base_fee);
     if body.gas_limit() > gas_remaining {
-        return Ok(Err(TxReject::BlockGasExhausted { gas: body.gas_limit(), remaining: gas_remaining }));
+        return Ok(Err(TxReject::BlockGasExhausted {
+            gas: body.gas_limit(),
+            remaining: gas_remaining,
+        }));
     }
     let mut sender = state.account(&tx.sender)?;
     if sender.has_code() {
         return Ok(Err(TxReject::SenderHasCode));
     }
     if sender.nonce != body.nonce() {
-        return Ok(Err(TxReject::Nonce { account: sender.nonce, tx: body.nonce() }));
+        return Ok(Err(TxReject::Nonce {
+            account: sender.nonce,
+            tx: body.nonce(),
+        }));
     }
     if body.max_fee_per_gas() < base_fee {
-        return Ok(Err(TxReject::FeeCapBelowBaseFee { fee_cap: body.max_fee_per_gas(), base_fee: env.base_fee }));
+        return Ok(Err(TxReject::FeeCapBelowBaseFee {
+            fee_cap: body.max_fee_per_gas(),
+            base_fee: env.base_fee,
+        }));
     }
     let to = match body.kind() {
         TxKind::Create => return Ok(Err(TxReject::NeedsEvm("contract creation"))),
@@ -120,11 +131,17 @@ pub fn apply_transaction(
         return Ok(Err(TxReject::NeedsEvm("call into contract code")));
     }
     let gas_limit = U256::from(body.gas_limit());
-    let Some(max_cost) = gas_limit.checked_mul(body.max_fee_per_gas()).and_then(|c| c.checked_add(body.value())) else {
+    let Some(max_cost) = gas_limit
+        .checked_mul(body.max_fee_per_gas())
+        .and_then(|c| c.checked_add(body.value()))
+    else {
         return Ok(Err(TxReject::Overflow("upfront cost")));
     };
     if sender.balance < max_cost {
-        return Ok(Err(TxReject::InsufficientFunds { balance: sender.balance, cost: max_cost }));
+        return Ok(Err(TxReject::InsufficientFunds {
+            balance: sender.balance,
+            cost: max_cost,
+        }));
     }
     // A transfer to an account without code uses exactly its intrinsic gas.
     let gas_used = intrinsic_gas(body, true);
@@ -208,8 +225,18 @@ pub fn execute_block(
         ommers_hash: EMPTY_OMMERS_HASH,
         beneficiary: env.beneficiary,
         state_root,
-        transactions_root: ordered_root(&included.iter().map(|t| t.encoded.to_vec()).collect::<Vec<_>>()),
-        receipts_root: ordered_root(&receipts.iter().map(Receipt::consensus_encode).collect::<Vec<_>>()),
+        transactions_root: ordered_root(
+            &included
+                .iter()
+                .map(|t| t.encoded.to_vec())
+                .collect::<Vec<_>>(),
+        ),
+        receipts_root: ordered_root(
+            &receipts
+                .iter()
+                .map(Receipt::consensus_encode)
+                .collect::<Vec<_>>(),
+        ),
         logs_bloom,
         difficulty: U256::ZERO,
         number: env.number,
@@ -221,7 +248,15 @@ pub fn execute_block(
         nonce: [0; 8],
         base_fee_per_gas: env.base_fee,
     };
-    Ok(ExecutedBlock { block: Block { header, transactions: included }, receipts, state_nodes, rejected })
+    Ok(ExecutedBlock {
+        block: Block {
+            header,
+            transactions: included,
+        },
+        receipts,
+        state_nodes,
+        rejected,
+    })
 }
 
 /// True when a transaction is a plain transfer this runtime can execute (target without code).
@@ -231,7 +266,6 @@ pub fn is_transfer(state: &StateDb, body: &TxBody) -> Result<bool, StorageError>
         TxKind::Call(to) => !state.account(&to)?.has_code(),
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -248,8 +282,20 @@ mod tests {
     fn setup() -> (StateDb, SecretKey, BlockEnv) {
         let key = SecretKey::from_bytes(&[5u8; 32]).expect("key");
         let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(NoNodes));
-        state.set_account(key.address(), Account { balance: U256::from(10u64 * GWEI * GWEI), ..Default::default() });
-        let env = BlockEnv { number: 1, timestamp: 1, beneficiary: Address::repeat_byte(0xcb), gas_limit: 30_000_000, base_fee: 7 * GWEI };
+        state.set_account(
+            key.address(),
+            Account {
+                balance: U256::from(10u64 * GWEI * GWEI),
+                ..Default::default()
+            },
+        );
+        let env = BlockEnv {
+            number: 1,
+            timestamp: 1,
+            beneficiary: Address::repeat_byte(0xcb),
+            gas_limit: 30_000_000,
+            base_fee: 7 * GWEI,
+        };
         (state, key, env)
     }
 
@@ -274,14 +320,28 @@ mod tests {
         let before = state.account(&key.address()).expect("acct").balance;
         // tip 2 gwei, cap 100 gwei: effective price = base 7 + tip 2 = 9 gwei.
         let tx = transfer(&key, 0, 2 * GWEI, 100 * GWEI, 12345);
-        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit).expect("io").expect("included");
+        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit)
+            .expect("io")
+            .expect("included");
         assert_eq!(r.gas_used, 21_000);
         assert_eq!(r.effective_gas_price, u128::from(9 * GWEI));
         let sender = state.account(&key.address()).expect("acct");
         assert_eq!(sender.nonce, 1);
-        assert_eq!(sender.balance, before - U256::from(21_000u64 * 9 * GWEI) - U256::from(12345u64));
-        assert_eq!(state.account(&Address::repeat_byte(0x22)).expect("acct").balance, U256::from(12345u64));
-        assert_eq!(state.account(&env.beneficiary).expect("acct").balance, U256::from(21_000u64 * 2 * GWEI));
+        assert_eq!(
+            sender.balance,
+            before - U256::from(21_000u64 * 9 * GWEI) - U256::from(12345u64)
+        );
+        assert_eq!(
+            state
+                .account(&Address::repeat_byte(0x22))
+                .expect("acct")
+                .balance,
+            U256::from(12345u64)
+        );
+        assert_eq!(
+            state.account(&env.beneficiary).expect("acct").balance,
+            U256::from(21_000u64 * 2 * GWEI)
+        );
     }
 
     #[test]
@@ -289,18 +349,29 @@ mod tests {
         let (mut state, key, env) = setup();
         // cap 8 gwei: effective price = min(8, 7 + 5) = 8; tip actually paid 1 gwei.
         let tx = transfer(&key, 0, 5 * GWEI, 8 * GWEI, 1);
-        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit).expect("io").expect("included");
+        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit)
+            .expect("io")
+            .expect("included");
         assert_eq!(r.effective_gas_price, u128::from(8 * GWEI));
-        assert_eq!(state.account(&env.beneficiary).expect("acct").balance, U256::from(21_000 * GWEI));
+        assert_eq!(
+            state.account(&env.beneficiary).expect("acct").balance,
+            U256::from(21_000 * GWEI)
+        );
         let snapshot = state.clone().commit().expect("root").0;
         for bad in [
-            transfer(&key, 0, GWEI, 100 * GWEI, 1),           // nonce reused
-            transfer(&key, 1, GWEI, 6 * GWEI, 1),             // cap below base fee
-            transfer(&key, 1, GWEI, 100 * GWEI, u64::MAX),    // more than the balance
+            transfer(&key, 0, GWEI, 100 * GWEI, 1),        // nonce reused
+            transfer(&key, 1, GWEI, 6 * GWEI, 1),          // cap below base fee
+            transfer(&key, 1, GWEI, 100 * GWEI, u64::MAX), // more than the balance
         ] {
-            assert!(apply_transaction(&mut state, &bad, &env, env.gas_limit).expect("io").is_err());
+            assert!(apply_transaction(&mut state, &bad, &env, env.gas_limit)
+                .expect("io")
+                .is_err());
         }
-        assert!(apply_transaction(&mut state, &transfer(&key, 1, 0, 9 * GWEI, 1), &env, 20_000).expect("io").is_err());
+        assert!(
+            apply_transaction(&mut state, &transfer(&key, 1, 0, 9 * GWEI, 1), &env, 20_000)
+                .expect("io")
+                .is_err()
+        );
         assert_eq!(state.clone().commit().expect("root").0, snapshot);
     }
 
@@ -308,12 +379,28 @@ mod tests {
     fn block_seals_with_roots_and_skips_bad_transactions() {
         let (state, key, env) = setup();
         let parent = Header {
-            parent_hash: B256::ZERO, ommers_hash: EMPTY_OMMERS_HASH, beneficiary: Address::ZERO, state_root: EMPTY_ROOT,
-            transactions_root: EMPTY_ROOT, receipts_root: EMPTY_ROOT, logs_bloom: Bloom::ZERO, difficulty: U256::ZERO,
-            number: 0, gas_limit: 30_000_000, gas_used: 0, timestamp: 0, extra_data: Bytes::new(), mix_hash: B256::ZERO,
-            nonce: [0; 8], base_fee_per_gas: 7 * GWEI,
+            parent_hash: B256::ZERO,
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::ZERO,
+            state_root: EMPTY_ROOT,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Bloom::ZERO,
+            difficulty: U256::ZERO,
+            number: 0,
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            timestamp: 0,
+            extra_data: Bytes::new(),
+            mix_hash: B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: 7 * GWEI,
         };
-        let txs = vec![transfer(&key, 0, GWEI, 100 * GWEI, 1), transfer(&key, 5, GWEI, 100 * GWEI, 1), transfer(&key, 1, GWEI, 100 * GWEI, 1)];
+        let txs = vec![
+            transfer(&key, 0, GWEI, 100 * GWEI, 1),
+            transfer(&key, 5, GWEI, 100 * GWEI, 1),
+            transfer(&key, 1, GWEI, 100 * GWEI, 1),
+        ];
         let out = execute_block(state, &parent, &env, txs, Bytes::new()).expect("exec");
         assert_eq!(out.block.transactions.len(), 2);
         assert_eq!(out.rejected.len(), 1);
@@ -326,10 +413,22 @@ mod tests {
     #[test]
     fn base_fee_follows_eip1559() {
         let mut h = Header {
-            parent_hash: B256::ZERO, ommers_hash: EMPTY_OMMERS_HASH, beneficiary: Address::ZERO, state_root: EMPTY_ROOT,
-            transactions_root: EMPTY_ROOT, receipts_root: EMPTY_ROOT, logs_bloom: Bloom::ZERO, difficulty: U256::ZERO,
-            number: 0, gas_limit: 30_000_000, gas_used: 15_000_000, timestamp: 0, extra_data: Bytes::new(), mix_hash: B256::ZERO,
-            nonce: [0; 8], base_fee_per_gas: 1_000_000_000,
+            parent_hash: B256::ZERO,
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::ZERO,
+            state_root: EMPTY_ROOT,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Bloom::ZERO,
+            difficulty: U256::ZERO,
+            number: 0,
+            gas_limit: 30_000_000,
+            gas_used: 15_000_000,
+            timestamp: 0,
+            extra_data: Bytes::new(),
+            mix_hash: B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: 1_000_000_000,
         };
         assert_eq!(next_base_fee(&h), 1_000_000_000);
         h.gas_used = 30_000_000;

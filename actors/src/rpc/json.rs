@@ -31,13 +31,20 @@ pub fn qty<T: std::fmt::LowerHex>(v: T) -> String {
 /// Parses a quantity given as a hex string or a JSON number.
 pub fn parse_u64(v: &Value, what: &str) -> Result<u64, ErrorObjectOwned> {
     match v {
-        Value::Number(n) => n.as_u64().ok_or_else(|| invalid_params(format!("{what}: not a non-negative integer"))),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| invalid_params(format!("{what}: not a non-negative integer"))),
         Value::String(s) => {
-            let hex = s.strip_prefix("0x").ok_or_else(|| invalid_params(format!("{what}: hex string without 0x prefix")))?;
+            let hex = s
+                .strip_prefix("0x")
+                .ok_or_else(|| invalid_params(format!("{what}: hex string without 0x prefix")))?;
             if hex.is_empty() || hex.len() > 16 {
-                return Err(invalid_params(format!("{what}: invalid hex quantity {s:?}")));
+                return Err(invalid_params(format!(
+                    "{what}: invalid hex quantity {s:?}"
+                )));
             }
-            u64::from_str_radix(hex, 16).map_err(|_| invalid_params(format!("{what}: invalid hex quantity {s:?}")))
+            u64::from_str_radix(hex, 16)
+                .map_err(|_| invalid_params(format!("{what}: invalid hex quantity {s:?}")))
         }
         _ => Err(invalid_params(format!("{what}: expected a quantity"))),
     }
@@ -46,13 +53,21 @@ pub fn parse_u64(v: &Value, what: &str) -> Result<u64, ErrorObjectOwned> {
 /// Parses a 256-bit quantity.
 pub fn parse_u256(v: &Value, what: &str) -> Result<U256, ErrorObjectOwned> {
     match v {
-        Value::Number(n) => n.as_u64().map(U256::from).ok_or_else(|| invalid_params(format!("{what}: not a non-negative integer"))),
+        Value::Number(n) => n
+            .as_u64()
+            .map(U256::from)
+            .ok_or_else(|| invalid_params(format!("{what}: not a non-negative integer"))),
         Value::String(s) => {
-            let hex = s.strip_prefix("0x").ok_or_else(|| invalid_params(format!("{what}: hex string without 0x prefix")))?;
+            let hex = s
+                .strip_prefix("0x")
+                .ok_or_else(|| invalid_params(format!("{what}: hex string without 0x prefix")))?;
             if hex.is_empty() || hex.len() > 64 {
-                return Err(invalid_params(format!("{what}: invalid hex quantity {s:?}")));
+                return Err(invalid_params(format!(
+                    "{what}: invalid hex quantity {s:?}"
+                )));
             }
-            U256::from_str_radix(hex, 16).map_err(|_| invalid_params(format!("{what}: invalid hex quantity {s:?}")))
+            U256::from_str_radix(hex, 16)
+                .map_err(|_| invalid_params(format!("{what}: invalid hex quantity {s:?}")))
         }
         _ => Err(invalid_params(format!("{what}: expected a quantity"))),
     }
@@ -60,25 +75,39 @@ pub fn parse_u256(v: &Value, what: &str) -> Result<U256, ErrorObjectOwned> {
 
 /// Parses 0x-prefixed hex data.
 pub fn parse_bytes(v: &Value, what: &str) -> Result<Bytes, ErrorObjectOwned> {
-    let s = v.as_str().ok_or_else(|| invalid_params(format!("{what}: expected hex data")))?;
-    let hex = s.strip_prefix("0x").ok_or_else(|| invalid_params(format!("{what}: hex data without 0x prefix")))?;
-    hex::decode(hex).map(Bytes::from).map_err(|_| invalid_params(format!("{what}: invalid hex data")))
+    let s = v
+        .as_str()
+        .ok_or_else(|| invalid_params(format!("{what}: expected hex data")))?;
+    let hex = s
+        .strip_prefix("0x")
+        .ok_or_else(|| invalid_params(format!("{what}: hex data without 0x prefix")))?;
+    hex::decode(hex)
+        .map(Bytes::from)
+        .map_err(|_| invalid_params(format!("{what}: invalid hex data")))
 }
 
 /// Parses an address.
 pub fn parse_address(v: &Value, what: &str) -> Result<Address, ErrorObjectOwned> {
-    let s = v.as_str().ok_or_else(|| invalid_params(format!("{what}: expected an address")))?;
-    s.parse::<Address>().map_err(|_| invalid_params(format!("{what}: invalid address {s:?}")))
+    let s = v
+        .as_str()
+        .ok_or_else(|| invalid_params(format!("{what}: expected an address")))?;
+    s.parse::<Address>()
+        .map_err(|_| invalid_params(format!("{what}: invalid address {s:?}")))
 }
 
 /// Parses a 32-byte hash.
 pub fn parse_hash(v: &Value, what: &str) -> Result<B256, ErrorObjectOwned> {
-    let s = v.as_str().ok_or_else(|| invalid_params(format!("{what}: expected a 32-byte hash")))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| invalid_params(format!("{what}: expected a 32-byte hash")))?;
     let hex = s.strip_prefix("0x").unwrap_or(s);
     if hex.len() != 64 {
-        return Err(invalid_params(format!("{what}: expected a 32-byte hash, got {s:?}")));
+        return Err(invalid_params(format!(
+            "{what}: expected a 32-byte hash, got {s:?}"
+        )));
     }
-    s.parse::<B256>().map_err(|_| invalid_params(format!("{what}: invalid hash {s:?}")))
+    s.parse::<B256>()
+        .map_err(|_| invalid_params(format!("{what}: invalid hash {s:?}")))
 }
 
 /// A block selector.
@@ -96,7 +125,9 @@ pub enum BlockId {
 
 /// Parses a block tag, number, or EIP-1898 object; absent means latest.
 pub fn parse_block_id(v: Option<&Value>) -> Result<BlockId, ErrorObjectOwned> {
-    let Some(v) = v else { return Ok(BlockId::Latest) };
+    let Some(v) = v else {
+        return Ok(BlockId::Latest);
+    };
     match v {
         Value::Null => Ok(BlockId::Latest),
         Value::String(s) => match s.as_str() {
@@ -112,7 +143,9 @@ pub fn parse_block_id(v: Option<&Value>) -> Result<BlockId, ErrorObjectOwned> {
             } else if let Some(n) = o.get("blockNumber") {
                 parse_block_id(Some(n))
             } else {
-                Err(invalid_params("block selector object needs blockHash or blockNumber"))
+                Err(invalid_params(
+                    "block selector object needs blockHash or blockNumber",
+                ))
             }
         }
         Value::Number(_) => Ok(BlockId::Number(parse_u64(v, "block number")?)),
@@ -168,7 +201,12 @@ pub fn tx_json(tx: &SignedTransaction, pos: Option<TxPosition>) -> Value {
         o["accessList"] = access_list_json(tx);
         o["yParity"] = json!(qty(u8::from(tx.sig.y_parity)));
     }
-    if let TxBody::DynamicFee { max_fee_per_gas, max_priority_fee_per_gas, .. } = b {
+    if let TxBody::DynamicFee {
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
+        ..
+    } = b
+    {
         o["maxFeePerGas"] = json!(qty(*max_fee_per_gas));
         o["maxPriorityFeePerGas"] = json!(qty(*max_priority_fee_per_gas));
     }
@@ -214,7 +252,15 @@ pub fn block_json(block: &Block, full: bool) -> Value {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                tx_json(t, Some(TxPosition { block_hash: hash, block_number: h.number, index: i as u64, base_fee: h.base_fee_per_gas }))
+                tx_json(
+                    t,
+                    Some(TxPosition {
+                        block_hash: hash,
+                        block_number: h.number,
+                        index: i as u64,
+                        base_fee: h.base_fee_per_gas,
+                    }),
+                )
             })
             .collect()
     } else {
@@ -226,7 +272,13 @@ pub fn block_json(block: &Block, full: bool) -> Value {
 
 /// A receipt as `eth_getTransactionReceipt` returns it.
 /// `log_offset` is the number of logs in the block's earlier receipts (log indexes are per block).
-pub fn receipt_json(block: &Block, index: usize, receipt: &Receipt, tx: &SignedTransaction, log_offset: usize) -> Value {
+pub fn receipt_json(
+    block: &Block,
+    index: usize,
+    receipt: &Receipt,
+    tx: &SignedTransaction,
+    log_offset: usize,
+) -> Value {
     let hash = block.hash();
     let number = block.header.number;
     let logs: Vec<Value> = receipt
@@ -280,8 +332,14 @@ mod tests {
         assert!(parse_u64(&json!("10"), "n").is_err());
         assert!(parse_u64(&json!("0x"), "n").is_err());
         assert!(parse_u64(&json!("0x1ffffffffffffffff"), "n").is_err());
-        assert_eq!(parse_block_id(Some(&json!("earliest"))).expect("tag"), BlockId::Number(0));
-        assert_eq!(parse_block_id(Some(&json!("finalized"))).expect("tag"), BlockId::Latest);
+        assert_eq!(
+            parse_block_id(Some(&json!("earliest"))).expect("tag"),
+            BlockId::Number(0)
+        );
+        assert_eq!(
+            parse_block_id(Some(&json!("finalized"))).expect("tag"),
+            BlockId::Latest
+        );
         assert_eq!(parse_block_id(None).expect("tag"), BlockId::Latest);
         assert!(parse_block_id(Some(&json!("newest"))).is_err());
         assert!(parse_address(&json!("0x12"), "a").is_err());

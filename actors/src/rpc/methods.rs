@@ -34,14 +34,17 @@ fn args(p: &Params<'_>) -> Result<Vec<Value>, ErrorObjectOwned> {
         Some(raw) => match serde_json::from_str::<Value>(raw) {
             Ok(Value::Array(a)) => Ok(a),
             Ok(Value::Null) => Ok(vec![]),
-            Ok(_) => Err(invalid_params("positional parameters (a JSON array) expected")),
+            Ok(_) => Err(invalid_params(
+                "positional parameters (a JSON array) expected",
+            )),
             Err(e) => Err(invalid_params(e.to_string())),
         },
     }
 }
 
 fn arg<'a>(a: &'a [Value], i: usize, what: &str) -> Result<&'a Value, ErrorObjectOwned> {
-    a.get(i).ok_or_else(|| invalid_params(format!("missing value for required argument {i} ({what})")))
+    a.get(i)
+        .ok_or_else(|| invalid_params(format!("missing value for required argument {i} ({what})")))
 }
 
 fn storage_err(e: platon_storage::StorageError) -> ErrorObjectOwned {
@@ -70,12 +73,21 @@ impl RpcCtx {
     }
 
     fn block_or_err(&self, id: BlockId) -> Result<Block, ErrorObjectOwned> {
-        self.block(id)?.ok_or_else(|| rpc_err(SERVER_ERROR, "header not found"))
+        self.block(id)?
+            .ok_or_else(|| rpc_err(SERVER_ERROR, "header not found"))
     }
 
-    fn account(&self, addr: &Address, id: BlockId) -> Result<platon_storage::Account, ErrorObjectOwned> {
+    fn account(
+        &self,
+        addr: &Address,
+        id: BlockId,
+    ) -> Result<platon_storage::Account, ErrorObjectOwned> {
         let block = self.block_or_err(id)?;
-        self.node.store.state_at(block.header.state_root).account(addr).map_err(storage_err)
+        self.node
+            .store
+            .state_at(block.header.state_root)
+            .account(addr)
+            .map_err(storage_err)
     }
 
     fn pool(&self) -> TxPoolHandle {
@@ -96,7 +108,13 @@ impl RpcCtx {
 
     async fn pending_nonce(&self, addr: Address) -> Result<u64, ErrorObjectOwned> {
         let state_nonce = self.account(&addr, BlockId::Latest)?.nonce;
-        Ok(self.pool().next_nonce(addr).await.map_err(unavailable)?.unwrap_or(state_nonce).max(state_nonce))
+        Ok(self
+            .pool()
+            .next_nonce(addr)
+            .await
+            .map_err(unavailable)?
+            .unwrap_or(state_nonce)
+            .max(state_nonce))
     }
 }
 
@@ -109,7 +127,12 @@ async fn net_version(c: &RpcCtx, _: &[Value]) -> R {
 }
 
 async fn client_version(_: &RpcCtx, _: &[Value]) -> R {
-    Ok(json!(format!("platon-rs/v{}/{}-{}/rust", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)))
+    Ok(json!(format!(
+        "platon-rs/v{}/{}-{}/rust",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )))
 }
 
 async fn listening(_: &RpcCtx, _: &[Value]) -> R {
@@ -130,7 +153,12 @@ async fn block_number(c: &RpcCtx, _: &[Value]) -> R {
 }
 
 async fn accounts(c: &RpcCtx, _: &[Value]) -> R {
-    Ok(json!(c.node.dev_keys.iter().map(|k| k.address()).collect::<Vec<_>>()))
+    Ok(json!(c
+        .node
+        .dev_keys
+        .iter()
+        .map(|k| k.address())
+        .collect::<Vec<_>>()))
 }
 
 async fn get_balance(c: &RpcCtx, a: &[Value]) -> R {
@@ -153,7 +181,10 @@ async fn get_code(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(a.get(1))?;
     let acct = c.account(&addr, id)?;
     if acct.has_code() {
-        return Err(rpc_err(SERVER_ERROR, "contract code is not stored by this node version"));
+        return Err(rpc_err(
+            SERVER_ERROR,
+            "contract code is not stored by this node version",
+        ));
     }
     Ok(json!("0x"))
 }
@@ -172,11 +203,21 @@ async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
     let newest = c.block_or_err(parse_block_id(Some(arg(a, 1, "newestBlock")?))?)?;
     let percentiles: Vec<f64> = match a.get(2) {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(p)) => p.iter().map(|x| x.as_f64().ok_or_else(|| invalid_params("rewardPercentiles: numbers expected"))).collect::<Result<_, _>>()?,
+        Some(Value::Array(p)) => p
+            .iter()
+            .map(|x| {
+                x.as_f64()
+                    .ok_or_else(|| invalid_params("rewardPercentiles: numbers expected"))
+            })
+            .collect::<Result<_, _>>()?,
         Some(_) => return Err(invalid_params("rewardPercentiles: array expected")),
     };
-    if percentiles.iter().any(|p| !(0.0..=100.0).contains(p)) || percentiles.windows(2).any(|w| w[0] > w[1]) {
-        return Err(invalid_params("rewardPercentiles must be ascending values between 0 and 100"));
+    if percentiles.iter().any(|p| !(0.0..=100.0).contains(p))
+        || percentiles.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(invalid_params(
+            "rewardPercentiles must be ascending values between 0 and 100",
+        ));
     }
     let newest_n = newest.header.number;
     let oldest = newest_n.saturating_sub(count.saturating_sub(1));
@@ -189,15 +230,29 @@ async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
             let b = c.block_or_err(BlockId::Number(n))?;
             let h = &b.header;
             base_fees.push(json!(qty(h.base_fee_per_gas)));
-            ratios.push(json!(if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 }));
+            ratios.push(json!(if h.gas_limit == 0 {
+                0.0
+            } else {
+                h.gas_used as f64 / h.gas_limit as f64
+            }));
             if !percentiles.is_empty() {
-                let receipts = c.node.store.receipts(&b.hash()).map_err(storage_err)?.unwrap_or_default();
+                let receipts = c
+                    .node
+                    .store
+                    .receipts(&b.hash())
+                    .map_err(storage_err)?
+                    .unwrap_or_default();
                 let base = U256::from(h.base_fee_per_gas);
                 let mut tips: Vec<(U256, u64)> = b
                     .transactions
                     .iter()
                     .zip(&receipts)
-                    .map(|(t, r)| (t.body.effective_gas_price(base).saturating_sub(base), r.gas_used))
+                    .map(|(t, r)| {
+                        (
+                            t.body.effective_gas_price(base).saturating_sub(base),
+                            r.gas_used,
+                        )
+                    })
                     .collect();
                 tips.sort();
                 let row: Vec<Value> = percentiles
@@ -225,7 +280,8 @@ async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
     if let Some(h) = last_header {
         base_fees.push(json!(qty(platon_vm::next_base_fee(&h))));
     }
-    let mut out = json!({ "oldestBlock": qty(oldest), "baseFeePerGas": base_fees, "gasUsedRatio": ratios });
+    let mut out =
+        json!({ "oldestBlock": qty(oldest), "baseFeePerGas": base_fees, "gasUsedRatio": ratios });
     if !percentiles.is_empty() {
         out["reward"] = json!(rewards);
     }
@@ -247,10 +303,16 @@ struct CallObject {
 }
 
 fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
-    let o = v.as_object().ok_or_else(|| invalid_params("transaction object expected"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| invalid_params("transaction object expected"))?;
     let opt = |k: &str| o.get(k).filter(|v| !v.is_null());
     let input = match (opt("input"), opt("data")) {
-        (Some(i), Some(d)) if i != d => return Err(invalid_params("both \"data\" and \"input\" are set and not equal")),
+        (Some(i), Some(d)) if i != d => {
+            return Err(invalid_params(
+                "both \"data\" and \"input\" are set and not equal",
+            ))
+        }
         (Some(i), _) => parse_bytes(i, "input")?,
         (None, Some(d)) => parse_bytes(d, "data")?,
         (None, None) => Bytes::new(),
@@ -259,24 +321,42 @@ fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
         from: opt("from").map(|v| parse_address(v, "from")).transpose()?,
         to: opt("to").map(|v| parse_address(v, "to")).transpose()?,
         gas: opt("gas").map(|v| parse_u64(v, "gas")).transpose()?,
-        gas_price: opt("gasPrice").map(|v| parse_u256(v, "gasPrice")).transpose()?,
-        max_fee: opt("maxFeePerGas").map(|v| parse_u256(v, "maxFeePerGas")).transpose()?,
-        max_tip: opt("maxPriorityFeePerGas").map(|v| parse_u256(v, "maxPriorityFeePerGas")).transpose()?,
-        value: opt("value").map(|v| parse_u256(v, "value")).transpose()?.unwrap_or_default(),
+        gas_price: opt("gasPrice")
+            .map(|v| parse_u256(v, "gasPrice"))
+            .transpose()?,
+        max_fee: opt("maxFeePerGas")
+            .map(|v| parse_u256(v, "maxFeePerGas"))
+            .transpose()?,
+        max_tip: opt("maxPriorityFeePerGas")
+            .map(|v| parse_u256(v, "maxPriorityFeePerGas"))
+            .transpose()?,
+        value: opt("value")
+            .map(|v| parse_u256(v, "value"))
+            .transpose()?
+            .unwrap_or_default(),
         input,
         nonce: opt("nonce").map(|v| parse_u64(v, "nonce")).transpose()?,
         access_list: match opt("accessList") {
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| invalid_params(format!("accessList: {e}")))?,
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| invalid_params(format!("accessList: {e}")))?,
             None => vec![],
         },
     })
 }
 
 fn transfer_gas(c: &RpcCtx, call: &CallObject) -> Result<u64, ErrorObjectOwned> {
-    let to = call.to.ok_or_else(|| rpc_err(SERVER_ERROR, "contract creation is not supported by this node version yet (no EVM)"))?;
+    let to = call.to.ok_or_else(|| {
+        rpc_err(
+            SERVER_ERROR,
+            "contract creation is not supported by this node version yet (no EVM)",
+        )
+    })?;
     let state = c.node.store.state_at(c.head()?.header.state_root);
     if state.account(&to).map_err(storage_err)?.has_code() {
-        return Err(rpc_err(SERVER_ERROR, "calls into contracts are not supported by this node version yet (no EVM)"));
+        return Err(rpc_err(
+            SERVER_ERROR,
+            "calls into contracts are not supported by this node version yet (no EVM)",
+        ));
     }
     let body = TxBody::AccessList {
         chain_id: c.chain_id(),
@@ -301,24 +381,35 @@ async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
         }
     }
     if call.gas.is_some_and(|g| g < gas) {
-        return Err(rpc_err(SERVER_ERROR, format!("gas required exceeds allowance ({})", call.gas.unwrap_or(0))));
+        return Err(rpc_err(
+            SERVER_ERROR,
+            format!("gas required exceeds allowance ({})", call.gas.unwrap_or(0)),
+        ));
     }
     Ok(json!(qty(gas)))
 }
 
 async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
-    let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules()).map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules())
+        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
     c.submit(tx).await
 }
 
 fn dev_key(c: &RpcCtx, addr: &Address) -> Result<platon_crypto::SecretKey, ErrorObjectOwned> {
-    c.node.dev_keys.iter().find(|k| k.address() == *addr).copied().ok_or_else(|| rpc_err(SERVER_ERROR, "unknown account"))
+    c.node
+        .dev_keys
+        .iter()
+        .find(|k| k.address() == *addr)
+        .copied()
+        .ok_or_else(|| rpc_err(SERVER_ERROR, "unknown account"))
 }
 
 async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let call = parse_call(arg(a, 0, "transaction")?)?;
-    let from = call.from.ok_or_else(|| invalid_params("transaction object needs \"from\""))?;
+    let from = call
+        .from
+        .ok_or_else(|| invalid_params("transaction object needs \"from\""))?;
     let key = dev_key(c, &from)?;
     let gas_limit = match call.gas {
         Some(g) => g,
@@ -355,11 +446,16 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
                 access_list: call.access_list,
             }
         }
-        _ => return Err(invalid_params("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")),
+        _ => {
+            return Err(invalid_params(
+                "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified",
+            ))
+        }
     };
     let signed = body.sign(&key);
     // Round-trip through the decoder so the node checks what it signed exactly as it checks anyone's.
-    let tx = SignedTransaction::decode(&signed.encoded, &c.node.store.tx_rules()).map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    let tx = SignedTransaction::decode(&signed.encoded, &c.node.store.tx_rules())
+        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
     c.submit(tx).await
 }
 
@@ -380,28 +476,45 @@ async fn sign(c: &RpcCtx, a: &[Value]) -> R {
 async fn block_by_number(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
     let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
-    Ok(c.block(id)?.map(|b| block_json(&b, full)).unwrap_or(Value::Null))
+    Ok(c.block(id)?
+        .map(|b| block_json(&b, full))
+        .unwrap_or(Value::Null))
 }
 
 async fn block_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
     let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
-    Ok(c.block(BlockId::Hash(h))?.map(|b| block_json(&b, full)).unwrap_or(Value::Null))
+    Ok(c.block(BlockId::Hash(h))?
+        .map(|b| block_json(&b, full))
+        .unwrap_or(Value::Null))
 }
 
 async fn tx_count_by_number(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
-    Ok(c.block(id)?.map(|b| json!(qty(b.transactions.len() as u64))).unwrap_or(Value::Null))
+    Ok(c.block(id)?
+        .map(|b| json!(qty(b.transactions.len() as u64)))
+        .unwrap_or(Value::Null))
 }
 
 async fn tx_count_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
-    Ok(c.block(BlockId::Hash(h))?.map(|b| json!(qty(b.transactions.len() as u64))).unwrap_or(Value::Null))
+    Ok(c.block(BlockId::Hash(h))?
+        .map(|b| json!(qty(b.transactions.len() as u64)))
+        .unwrap_or(Value::Null))
 }
 
 fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, ErrorObjectOwned> {
-    let Some(loc) = c.node.store.tx_location(hash).map_err(storage_err)? else { return Ok(None) };
-    let Some(block) = c.node.store.block_by_hash(&loc.block_hash).map_err(storage_err)? else { return Ok(None) };
+    let Some(loc) = c.node.store.tx_location(hash).map_err(storage_err)? else {
+        return Ok(None);
+    };
+    let Some(block) = c
+        .node
+        .store
+        .block_by_hash(&loc.block_hash)
+        .map_err(storage_err)?
+    else {
+        return Ok(None);
+    };
     let idx = loc.index as usize;
     if idx >= block.transactions.len() {
         return Ok(None);
@@ -413,7 +526,12 @@ async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
     if let Some((block, i)) = locate(c, &hash)? {
         let h = &block.header;
-        let pos = TxPosition { block_hash: block.hash(), block_number: h.number, index: i as u64, base_fee: h.base_fee_per_gas };
+        let pos = TxPosition {
+            block_hash: block.hash(),
+            block_number: h.number,
+            index: i as u64,
+            base_fee: h.base_fee_per_gas,
+        };
         return Ok(tx_json(&block.transactions[i], Some(pos)));
     }
     match c.pool().get(hash).await {
@@ -425,9 +543,18 @@ async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
 
 async fn receipt(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
-    let Some((block, i)) = locate(c, &hash)? else { return Ok(Value::Null) };
-    let receipts = c.node.store.receipts(&block.hash()).map_err(storage_err)?.unwrap_or_default();
-    let Some(r) = receipts.get(i) else { return Ok(Value::Null) };
+    let Some((block, i)) = locate(c, &hash)? else {
+        return Ok(Value::Null);
+    };
+    let receipts = c
+        .node
+        .store
+        .receipts(&block.hash())
+        .map_err(storage_err)?
+        .unwrap_or_default();
+    let Some(r) = receipts.get(i) else {
+        return Ok(Value::Null);
+    };
     let offset = receipts[..i].iter().map(|r| r.logs.len()).sum();
     Ok(receipt_json(&block, i, r, &block.transactions[i], offset))
 }
@@ -478,25 +605,46 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "eth_getTransactionReceipt" => receipt,
         "txpool_status" => txpool_status,
     );
-    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", |p, pending, c, _| async move {
-        subscribe(p, pending, c).await;
-        Ok(())
-    })?;
+    m.register_subscription(
+        "eth_subscribe",
+        "eth_subscription",
+        "eth_unsubscribe",
+        |p, pending, c, _| async move {
+            subscribe(p, pending, c).await;
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 
-async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, c: std::sync::Arc<RpcCtx>) {
+async fn subscribe(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    c: std::sync::Arc<RpcCtx>,
+) {
     let a = match args(&p) {
         Ok(a) => a,
         Err(e) => return pending.reject(e).await,
     };
     match a.first().and_then(Value::as_str) {
         Some("newHeads") => {}
-        Some(other) => return pending.reject(invalid_params(format!("unsupported subscription kind {other:?}; this node serves newHeads"))).await,
-        None => return pending.reject(invalid_params("subscription kind expected")).await,
+        Some(other) => {
+            return pending
+                .reject(invalid_params(format!(
+                    "unsupported subscription kind {other:?}; this node serves newHeads"
+                )))
+                .await
+        }
+        None => {
+            return pending
+                .reject(invalid_params("subscription kind expected"))
+                .await
+        }
     }
     let mut rx = c.heads.subscribe();
-    let Ok(sink) = pending.accept().await else { return };
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
     loop {
         tokio::select! {
             _ = sink.closed() => return,

@@ -45,7 +45,11 @@ impl Drop for RpcState {
 }
 
 /// Binds `addr`, retrying briefly when a previous incarnation's socket is still closing.
-pub(crate) async fn bind_with_retry<F, Fut, T>(addr: SocketAddr, flag: &str, mut bind: F) -> Result<T, BoxError>
+pub(crate) async fn bind_with_retry<F, Fut, T>(
+    addr: SocketAddr,
+    flag: &str,
+    mut bind: F,
+) -> Result<T, BoxError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::io::Result<T>>,
@@ -75,7 +79,10 @@ impl Service for RpcService {
     async fn init(&self, _ctx: &Ctx<RpcMsg>) -> Result<RpcState, BoxError> {
         let cfg = &self.node.config.http;
         let (heads, _) = broadcast::channel(HEADS_CAPACITY);
-        let mut module = RpcModule::new(RpcCtx { node: self.node.clone(), heads: heads.clone() });
+        let mut module = RpcModule::new(RpcCtx {
+            node: self.node.clone(),
+            heads: heads.clone(),
+        });
         methods::register(&mut module)?;
         let addr = SocketAddr::new(cfg.addr, cfg.port);
         let server_cfg = ServerConfig::builder()
@@ -84,14 +91,26 @@ impl Service for RpcService {
             .max_connections(cfg.max_connections)
             .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch_len))
             .build();
-        let server = bind_with_retry(addr, "--http.addr/--http.port", || Server::builder().set_config(server_cfg.clone()).build(addr)).await?;
+        let server = bind_with_retry(addr, "--http.addr/--http.port", || {
+            Server::builder().set_config(server_cfg.clone()).build(addr)
+        })
+        .await?;
         let bound = server.local_addr()?;
         let handle = server.start(module);
         tracing::info!("JSON-RPC (HTTP and WebSocket) listening on http://{bound}");
-        Ok(RpcState { handle, heads, addr: bound })
+        Ok(RpcState {
+            handle,
+            heads,
+            addr: bound,
+        })
     }
 
-    async fn handle(&self, _ctx: &Ctx<RpcMsg>, msg: RpcMsg, state: &mut RpcState) -> Result<(), BoxError> {
+    async fn handle(
+        &self,
+        _ctx: &Ctx<RpcMsg>,
+        msg: RpcMsg,
+        state: &mut RpcState,
+    ) -> Result<(), BoxError> {
         match msg {
             RpcMsg::NewHead(h) => {
                 // No subscribers is fine.

@@ -15,7 +15,11 @@ pub fn free_port() -> u16 {
 }
 
 /// Posts `body` to `http://127.0.0.1:port/` and returns (status, body). Errors are connection errors.
-pub fn http_post(port: u16, body: &[u8], headers: &[(&str, &str)]) -> std::io::Result<(u16, Vec<u8>)> {
+pub fn http_post(
+    port: u16,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!(
@@ -30,16 +34,26 @@ pub fn http_post(port: u16, body: &[u8], headers: &[(&str, &str)]) -> std::io::R
     s.write_all(body)?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
     let head = String::from_utf8_lossy(&buf[..split]).to_lowercase();
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut payload = buf[split + 4..].to_vec();
     if head.contains("transfer-encoding: chunked") {
         let mut out = Vec::new();
         let mut rest = payload.as_slice();
         loop {
-            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { break };
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+                break;
+            };
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
+                .unwrap_or(0);
             if size == 0 {
                 break;
             }
@@ -99,11 +113,24 @@ pub struct NodeProc {
 impl NodeProc {
     /// Starts `platon run --dev` with extra args and waits until JSON-RPC answers.
     pub fn start_dev(extra: &[&str], log_dir: &Path) -> NodeProc {
+        let mut args = vec!["--dev"];
+        args.extend_from_slice(extra);
+        Self::start(&args, log_dir)
+    }
+
+    /// Starts `platon run` with the given args (ports are chosen here) and waits until JSON-RPC answers.
+    pub fn start(extra: &[&str], log_dir: &Path) -> NodeProc {
         let http = free_port();
         let admin = free_port();
         let log = log_dir.join(format!("node-{http}.log"));
         let err = std::fs::File::create(&log).expect("log file");
-        let mut args = vec!["run".to_string(), "--dev".into(), "--http.port".into(), http.to_string(), "--admin.port".into(), admin.to_string()];
+        let mut args = vec![
+            "run".to_string(),
+            "--http.port".into(),
+            http.to_string(),
+            "--admin.port".into(),
+            admin.to_string(),
+        ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(env!("CARGO_BIN_EXE_platon"))
             .args(&args)
@@ -111,7 +138,12 @@ impl NodeProc {
             .stderr(Stdio::from(err))
             .spawn()
             .expect("spawn platon");
-        let mut node = NodeProc { child, http, admin, log };
+        let mut node = NodeProc {
+            child,
+            http,
+            admin,
+            log,
+        };
         node.wait_ready();
         node
     }
@@ -121,12 +153,19 @@ impl NodeProc {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("platon exited with {status} before serving:\n{}", self.log_text());
+                panic!(
+                    "platon exited with {status} before serving:\n{}",
+                    self.log_text()
+                );
             }
             if rpc_full(self.http, "eth_chainId", json!([])).is_ok() {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "node never served:\n{}", self.log_text());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "node never served:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

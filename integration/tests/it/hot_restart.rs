@@ -24,11 +24,18 @@ fn dev_config(max_restarts: u32) -> NodeConfig {
 }
 
 /// Sends transfers from one account until told to stop; returns the hashes the node accepted.
-fn sender(port: u16, key: platon_crypto::SecretKey, stop: Arc<AtomicBool>, accepted: Arc<Mutex<Vec<B256>>>) {
+fn sender(
+    port: u16,
+    key: platon_crypto::SecretKey,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<Mutex<Vec<B256>>>,
+) {
     let mut nonce = 0;
     let mut pending = None;
     while !stop.load(Ordering::Relaxed) {
-        let tx = pending.take().unwrap_or_else(|| transfer(&key, nonce, Address::repeat_byte(0xee), 1 + nonce));
+        let tx = pending
+            .take()
+            .unwrap_or_else(|| transfer(&key, nonce, Address::repeat_byte(0xee), 1 + nonce));
         match rpc_full(port, "eth_sendRawTransaction", json!([hex0x(&tx.encoded)])) {
             Ok(r) if r.get("result").is_some() => {
                 accepted.lock().expect("lock").push(tx.hash);
@@ -67,30 +74,44 @@ fn every_pipeline_actor_restarts_under_load_without_losing_a_transaction() {
             std::thread::spawn(move || sender(http, k, stop, acc))
         })
         .collect();
-    wait_for("first blocks", Duration::from_secs(30), || (q(&rpc(http, "eth_blockNumber", json!([]))) >= 2).then_some(()));
+    wait_for("first blocks", Duration::from_secs(30), || {
+        (q(&rpc(http, "eth_blockNumber", json!([]))) >= 2).then_some(())
+    });
     let victims = ["txpool", "producer", "executor", "rpc", "chain"];
     for name in victims {
         std::thread::sleep(Duration::from_millis(400));
         let before = reg.info(name).expect("known actor").restarts;
         reg.inject_fault(name, Fault::Panic).expect("inject");
-        wait_for(&format!("{name} restarted"), Duration::from_secs(30), || {
-            let i = reg.info(name)?;
-            (i.restarts == before + 1 && i.status == ActorStatus::Running).then_some(())
-        });
+        wait_for(
+            &format!("{name} restarted"),
+            Duration::from_secs(30),
+            || {
+                let i = reg.info(name)?;
+                (i.restarts == before + 1 && i.status == ActorStatus::Running).then_some(())
+            },
+        );
         let height = q(&rpc_with_retry(http, "eth_blockNumber"));
         let accepted_before = accepted.lock().expect("lock").len();
         // The chain keeps growing and new transactions keep being accepted after the restart.
-        wait_for(&format!("progress after restarting {name}"), Duration::from_secs(30), || {
-            let h = q(&rpc_with_retry(http, "eth_blockNumber"));
-            (h > height && accepted.lock().expect("lock").len() > accepted_before).then_some(())
-        });
+        wait_for(
+            &format!("progress after restarting {name}"),
+            Duration::from_secs(30),
+            || {
+                let h = q(&rpc_with_retry(http, "eth_blockNumber"));
+                (h > height && accepted.lock().expect("lock").len() > accepted_before).then_some(())
+            },
+        );
     }
     stop.store(true, Ordering::Relaxed);
     for s in senders {
         s.join().expect("sender");
     }
     let hashes = accepted.lock().expect("lock").clone();
-    assert!(hashes.len() > 20, "only {} transactions went through", hashes.len());
+    assert!(
+        hashes.len() > 20,
+        "only {} transactions went through",
+        hashes.len()
+    );
     for h in &hashes {
         wait_for(&format!("receipt of {h}"), Duration::from_secs(30), || {
             let r = rpc(http, "eth_getTransactionReceipt", json!([h]));
@@ -98,47 +119,120 @@ fn every_pipeline_actor_restarts_under_load_without_losing_a_transaction() {
         });
     }
     // The admin API shows each restart.
-    let (_, body) = http_post(admin, json!({"jsonrpc":"2.0","id":1,"method":"admin_actors","params":[]}).to_string().as_bytes(), &[]).expect("admin");
+    let (_, body) = http_post(
+        admin,
+        json!({"jsonrpc":"2.0","id":1,"method":"admin_actors","params":[]})
+            .to_string()
+            .as_bytes(),
+        &[],
+    )
+    .expect("admin");
     let actors: Value = serde_json::from_slice(&body).expect("json");
     for name in victims {
-        let a = actors["result"].as_array().expect("list").iter().find(|a| a["name"] == json!(name)).expect("listed");
+        let a = actors["result"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|a| a["name"] == json!(name))
+            .expect("listed");
         assert_eq!(a["restarts"], json!(1), "{name}: {a}");
         assert_eq!(a["status"], json!("running"));
-        assert!(a["last_failure"].as_str().unwrap_or("").contains("injected fault"), "{a}");
+        assert!(
+            a["last_failure"]
+                .as_str()
+                .unwrap_or("")
+                .contains("injected fault"),
+            "{a}"
+        );
     }
-    let tree: Vec<&str> = actors["result"].as_array().expect("list").iter().filter_map(|a| a["name"].as_str()).collect();
+    let tree: Vec<&str> = actors["result"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
     assert_eq!(
         tree,
-        vec!["node", "storage", "chain", "execution", "txpool", "executor", "consensus", "producer", "api", "rpc", "admin"],
+        vec![
+            "node",
+            "storage",
+            "chain",
+            "execution",
+            "txpool",
+            "executor",
+            "consensus",
+            "producer",
+            "api",
+            "rpc",
+            "admin"
+        ],
         "the tree of DESIGN.md, generated from the registry"
     );
     rt.block_on(node.shutdown());
 }
 
 fn rpc_with_retry(port: u16, method: &str) -> Value {
-    wait_for(method, Duration::from_secs(20), || rpc_full(port, method, json!([])).ok().and_then(|r| r.get("result").cloned()))
+    wait_for(method, Duration::from_secs(20), || {
+        rpc_full(port, method, json!([]))
+            .ok()
+            .and_then(|r| r.get("result").cloned())
+    })
 }
 
 #[test]
 fn exceeding_a_restart_budget_stops_the_node_with_a_clear_message() {
     let tmp = tempfile::tempdir().expect("tmp");
     let cfg_path = tmp.path().join("node.toml");
-    std::fs::write(&cfg_path, "[supervision]\nmax_restarts = 1\nwindow_secs = 60\n").expect("config");
-    let mut node = NodeProc::start_dev(&["--admin.faults", "--config", cfg_path.to_str().expect("utf8")], tmp.path());
-    let fault = |n: u32| json!({"jsonrpc":"2.0","id":n,"method":"admin_injectFault","params":["executor","panic"]}).to_string();
+    std::fs::write(
+        &cfg_path,
+        "[supervision]\nmax_restarts = 1\nwindow_secs = 60\n",
+    )
+    .expect("config");
+    let mut node = NodeProc::start_dev(
+        &[
+            "--admin.faults",
+            "--config",
+            cfg_path.to_str().expect("utf8"),
+        ],
+        tmp.path(),
+    );
+    let fault = |n: u32| {
+        json!({"jsonrpc":"2.0","id":n,"method":"admin_injectFault","params":["executor","panic"]})
+            .to_string()
+    };
     let (_, b) = http_post(node.admin, fault(1).as_bytes(), &[]).expect("admin");
-    assert!(String::from_utf8_lossy(&b).contains("\"result\":true"), "{}", String::from_utf8_lossy(&b));
+    assert!(
+        String::from_utf8_lossy(&b).contains("\"result\":true"),
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
     // Wait for the restart, then fail it again: the second restart within the window exceeds the budget of 1.
     wait_for("executor back", Duration::from_secs(20), || {
-        let (_, b) = http_post(node.admin, json!({"jsonrpc":"2.0","id":1,"method":"admin_actors","params":[]}).to_string().as_bytes(), &[]).ok()?;
+        let (_, b) = http_post(
+            node.admin,
+            json!({"jsonrpc":"2.0","id":1,"method":"admin_actors","params":[]})
+                .to_string()
+                .as_bytes(),
+            &[],
+        )
+        .ok()?;
         let v: Value = serde_json::from_slice(&b).ok()?;
-        let e = v["result"].as_array()?.iter().find(|a| a["name"] == json!("executor"))?.clone();
+        let e = v["result"]
+            .as_array()?
+            .iter()
+            .find(|a| a["name"] == json!("executor"))?
+            .clone();
         (e["restarts"] == json!(1) && e["status"] == json!("running")).then_some(())
     });
     let _ = http_post(node.admin, fault(2).as_bytes(), &[]);
-    let status = wait_for("node exit", Duration::from_secs(30), || node.child.try_wait().ok().flatten());
+    let status = wait_for("node exit", Duration::from_secs(30), || {
+        node.child.try_wait().ok().flatten()
+    });
     assert_eq!(status.code(), Some(1), "exit code");
     let log = node.log_text();
-    assert!(log.contains("node stopped") && log.contains("restart budget exceeded"), "{log}");
+    assert!(
+        log.contains("node stopped") && log.contains("restart budget exceeded"),
+        "{log}"
+    );
     assert!(log.contains("execution"), "names the failed subtree: {log}");
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `platon` node: the binary and the in-process tree, driven through
 //! JSON-RPC the way clients drive it.
 
+mod admin;
 mod common;
 mod hot_restart;
 mod persistence;

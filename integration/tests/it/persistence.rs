@@ -25,22 +25,34 @@ fn sigkill_during_transfers_loses_no_receipted_block() {
         // Everything seen before the crash is still there, in the same block.
         for (h, (bh, bn)) in &seen {
             let r = rpc(p, "eth_getTransactionReceipt", json!([h]));
-            assert_eq!(&r["blockHash"], bh, "cycle {cycle}: receipt of {h} moved or vanished");
+            assert_eq!(
+                &r["blockHash"], bh,
+                "cycle {cycle}: receipt of {h} moved or vanished"
+            );
             assert_eq!(q(&r["blockNumber"]), *bn);
         }
-        let mut nonce = q(&rpc(p, "eth_getTransactionCount", json!([format!("{:#x}", key.address()), "pending"]))) as u64;
+        let mut nonce = q(&rpc(
+            p,
+            "eth_getTransactionCount",
+            json!([format!("{:#x}", key.address()), "pending"]),
+        )) as u64;
         let mut sent = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(1500 + 500 * cycle);
         while Instant::now() < deadline {
             let tx = transfer(&key, nonce, to, 1000 + nonce);
-            if rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&tx.encoded)])).ok().and_then(|r| r.get("result").cloned()).is_some() {
+            if rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&tx.encoded)]))
+                .ok()
+                .and_then(|r| r.get("result").cloned())
+                .is_some()
+            {
                 sent.push((format!("{:#x}", tx.hash), 1000 + nonce));
                 nonce += 1;
             }
             for (h, _) in sent.iter().rev().take(3) {
                 let r = rpc(p, "eth_getTransactionReceipt", json!([h]));
                 if !r.is_null() {
-                    seen.entry(h.clone()).or_insert((r["blockHash"].clone(), q(&r["blockNumber"])));
+                    seen.entry(h.clone())
+                        .or_insert((r["blockHash"].clone(), q(&r["blockNumber"])));
                 }
             }
         }
@@ -52,12 +64,27 @@ fn sigkill_during_transfers_loses_no_receipted_block() {
     // Final restart: every accepted transfer (journaled before its hash was returned) lands, and the
     // recipient holds exactly their sum.
     let node = NodeProc::start_dev(&["--datadir", &dd], tmp.path());
-    wait_for("journaled transfers to land", Duration::from_secs(30), || {
-        let bal = q(&rpc(node.http, "eth_getBalance", json!([format!("{to:#x}"), "latest"])));
-        (bal == total_value).then_some(())
-    });
+    wait_for(
+        "journaled transfers to land",
+        Duration::from_secs(30),
+        || {
+            let bal = q(&rpc(
+                node.http,
+                "eth_getBalance",
+                json!([format!("{to:#x}"), "latest"]),
+            ));
+            (bal == total_value).then_some(())
+        },
+    );
     drop(node);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_platon")).args(["db", "check", "--dev", "--datadir", &dd]).output().expect("db check");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["db", "check", "--dev", "--datadir", &dd])
+        .output()
+        .expect("db check");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.starts_with("OK"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && stdout.starts_with("OK"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 fn code(v: &Value) -> i64 {
-    v["error"]["code"].as_i64().unwrap_or_else(|| panic!("no error in {v}"))
+    v["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no error in {v}"))
 }
 
 #[test]
@@ -17,14 +19,29 @@ fn errors_follow_jsonrpc_and_geth_and_the_node_keeps_serving() {
     let p = node.http;
     let post = |body: &str| -> Value {
         let (_, b) = http_post(p, body.as_bytes(), &[]).expect("post");
-        serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&b)))
+        serde_json::from_slice(&b)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&b)))
     };
     assert_eq!(code(&post("{not json")), -32700);
     assert_eq!(code(&post(r#"{"jsonrpc":"2.0","id":1}"#)), -32600);
-    assert_eq!(code(&post(r#"{"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}"#)), -32601);
-    assert_eq!(code(&rpc_full(p, "eth_getBalance", json!(["0x12"])).expect("call")), -32602);
-    assert_eq!(code(&rpc_full(p, "eth_getBalance", json!([])).expect("call")), -32602);
-    assert_eq!(code(&rpc_full(p, "eth_getBlockByNumber", json!(["newest", false])).expect("call")), -32602);
+    assert_eq!(
+        code(&post(
+            r#"{"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}"#
+        )),
+        -32601
+    );
+    assert_eq!(
+        code(&rpc_full(p, "eth_getBalance", json!(["0x12"])).expect("call")),
+        -32602
+    );
+    assert_eq!(
+        code(&rpc_full(p, "eth_getBalance", json!([])).expect("call")),
+        -32602
+    );
+    assert_eq!(
+        code(&rpc_full(p, "eth_getBlockByNumber", json!(["newest", false])).expect("call")),
+        -32602
+    );
 
     // Garbage transaction bytes: -32000 with a decoding message; nothing changes.
     let head = rpc(p, "eth_blockNumber", json!([]));
@@ -44,41 +61,98 @@ fn errors_follow_jsonrpc_and_geth_and_the_node_keeps_serving() {
     .sign(&keys[0]);
     let r = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&wrong.encoded)])).expect("call");
     assert_eq!(code(&r), -32000);
-    assert!(r["error"]["message"].as_str().unwrap_or("").contains("invalid chain id"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid chain id"),
+        "{r}"
+    );
     // Unfunded sender.
     let poor = platon_crypto::SecretKey::from_bytes(&[9u8; 32]).expect("key");
     wrong = transfer(&poor, 0, Address::repeat_byte(1), 1);
     let r = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&wrong.encoded)])).expect("call");
-    assert!(r["error"]["message"].as_str().unwrap_or("").starts_with("insufficient funds for gas * price + value"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("insufficient funds for gas * price + value"),
+        "{r}"
+    );
     // A good one, then the same again (already known or, once mined, nonce too low), then a low nonce.
     let ok = transfer(&keys[1], 0, Address::repeat_byte(2), 5);
     let hash = rpc(p, "eth_sendRawTransaction", json!([hex0x(&ok.encoded)]));
     assert_eq!(hash.as_str(), Some(format!("{:#x}", ok.hash).as_str()));
     let again = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&ok.encoded)])).expect("call");
     let msg = again["error"]["message"].as_str().unwrap_or("").to_string();
-    assert!(msg == "already known" || msg.starts_with("nonce too low"), "{again}");
+    assert!(
+        msg == "already known" || msg.starts_with("nonce too low"),
+        "{again}"
+    );
     wait_for("receipt", Duration::from_secs(20), || {
         let r = rpc(p, "eth_getTransactionReceipt", json!([hash]));
         (!r.is_null()).then_some(())
     });
     let low = transfer(&keys[1], 0, Address::repeat_byte(3), 5);
     let r = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&low.encoded)])).expect("call");
-    assert!(r["error"]["message"].as_str().unwrap_or("").starts_with("nonce too low"), "{r}");
-    assert_eq!(q(&rpc(p, "eth_blockNumber", json!([]))), q(&head) + 1, "only the good transfer made a block");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("nonce too low"),
+        "{r}"
+    );
+    assert_eq!(
+        q(&rpc(p, "eth_blockNumber", json!([]))),
+        q(&head) + 1,
+        "only the good transfer made a block"
+    );
 
     // Bounds: a batch over the limit and a body over the limit are refused, not served.
-    let batch: Vec<Value> = (0..101).map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId","params":[]})).collect();
+    let batch: Vec<Value> = (0..101)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId","params":[]}))
+        .collect();
     let r = post(&Value::Array(batch).to_string());
-    assert!(r.get("error").is_some() || r.as_array().is_some_and(|a| a.iter().all(|x| x.get("error").is_some())), "{r}");
-    let small: Vec<Value> = (0..3).map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId","params":[]})).collect();
-    assert_eq!(post(&Value::Array(small).to_string()).as_array().map(Vec::len), Some(3));
-    let huge = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#, "00".repeat(6 * 1024 * 1024));
-    let (status, _) = http_post(p, huge.as_bytes(), &[]).expect("post");
-    assert_eq!(status, 413, "oversized body");
+    assert!(
+        r.get("error").is_some()
+            || r.as_array()
+                .is_some_and(|a| a.iter().all(|x| x.get("error").is_some())),
+        "{r}"
+    );
+    let small: Vec<Value> = (0..3)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId","params":[]}))
+        .collect();
+    assert_eq!(
+        post(&Value::Array(small).to_string())
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+        "00".repeat(6 * 1024 * 1024)
+    );
+    // The server answers 413 and may close the connection before the whole body is written.
+    match http_post(p, huge.as_bytes(), &[]) {
+        Ok((status, _)) => assert_eq!(status, 413, "oversized body"),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ),
+            "{e}"
+        ),
+    }
 
     // Still serving.
-    assert_eq!(q(&rpc(p, "eth_chainId", json!([]))), u128::from(crate::CHAIN_ID));
-    assert_eq!(rpc(p, "net_version", json!([])), json!(crate::CHAIN_ID.to_string()));
+    assert_eq!(
+        q(&rpc(p, "eth_chainId", json!([]))),
+        u128::from(crate::CHAIN_ID)
+    );
+    assert_eq!(
+        rpc(p, "net_version", json!([])),
+        json!(crate::CHAIN_ID.to_string())
+    );
 }
 
 #[test]
@@ -88,18 +162,39 @@ fn new_heads_subscription_over_websocket() {
     let node = NodeProc::start_dev(&[], tmp.path());
     let rt = tokio::runtime::Runtime::new().expect("rt");
     rt.block_on(async {
-        let client = jsonrpsee::ws_client::WsClientBuilder::default().build(format!("ws://127.0.0.1:{}", node.http)).await.expect("ws");
-        let mut sub: jsonrpsee::core::client::Subscription<Value> =
-            client.subscribe("eth_subscribe", jsonrpsee::rpc_params!["newHeads"], "eth_unsubscribe").await.expect("subscribe");
+        let client = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(format!("ws://127.0.0.1:{}", node.http))
+            .await
+            .expect("ws");
+        let mut sub: jsonrpsee::core::client::Subscription<Value> = client
+            .subscribe(
+                "eth_subscribe",
+                jsonrpsee::rpc_params!["newHeads"],
+                "eth_unsubscribe",
+            )
+            .await
+            .expect("subscribe");
         let keys = dev_keys();
         let tx = transfer(&keys[2], 0, Address::repeat_byte(7), 1);
         let port = node.http;
         let raw = hex0x(&tx.encoded);
-        tokio::task::spawn_blocking(move || rpc(port, "eth_sendRawTransaction", json!([raw]))).await.expect("send");
-        let head = tokio::time::timeout(Duration::from_secs(20), sub.next()).await.expect("a head in time").expect("open").expect("json");
+        tokio::task::spawn_blocking(move || rpc(port, "eth_sendRawTransaction", json!([raw])))
+            .await
+            .expect("send");
+        let head = tokio::time::timeout(Duration::from_secs(20), sub.next())
+            .await
+            .expect("a head in time")
+            .expect("open")
+            .expect("json");
         assert_eq!(head["number"], json!("0x1"));
         assert!(head["hash"].as_str().is_some_and(|h| h.len() == 66));
-        let bad = client.subscribe::<Value, _>("eth_subscribe", jsonrpsee::rpc_params!["pendingTransactionsX"], "eth_unsubscribe").await;
+        let bad = client
+            .subscribe::<Value, _>(
+                "eth_subscribe",
+                jsonrpsee::rpc_params!["pendingTransactionsX"],
+                "eth_unsubscribe",
+            )
+            .await;
         assert!(bad.is_err());
     });
 }

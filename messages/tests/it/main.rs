@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 /// The conformance folder, or None (with a loud message) when it is absent.
 pub fn conformance(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var("PLATON_CONFORMANCE_DIR").unwrap_or_else(|_| "../../shared/conformance".into());
+    let base = std::env::var("PLATON_CONFORMANCE_DIR")
+        .unwrap_or_else(|_| "../../shared/conformance".into());
     let p = PathBuf::from(base).join(sub);
     if p.is_dir() {
         Some(p)

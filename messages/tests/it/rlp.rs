@@ -8,7 +8,13 @@ fn to_item(v: &Value) -> Item {
         Value::String(s) => Item::Bytes(s.as_bytes().to_vec()),
         Value::Number(n) => {
             let n = n.as_u64().expect("u64");
-            Item::Bytes(n.to_be_bytes().iter().skip_while(|b| **b == 0).copied().collect())
+            Item::Bytes(
+                n.to_be_bytes()
+                    .iter()
+                    .skip_while(|b| **b == 0)
+                    .copied()
+                    .collect(),
+            )
         }
         Value::Array(a) => Item::List(a.iter().map(to_item).collect()),
         other => panic!("unexpected input {other}"),
@@ -40,7 +46,9 @@ fn hex_bytes(s: &str) -> Vec<u8> {
 
 #[test]
 fn valid_rlp_vectors_encode_and_decode() {
-    let Some(dir) = conformance("RLPTests") else { return };
+    let Some(dir) = conformance("RLPTests") else {
+        return;
+    };
     let mut checked = 0;
     for file in ["rlptest.json"] {
         let v = read_json(&dir.join(file));
@@ -48,7 +56,11 @@ fn valid_rlp_vectors_encode_and_decode() {
             let expected = hex_bytes(case["out"].as_str().expect("out"));
             let item = to_item(&case["in"]);
             assert_eq!(encode_item(&item), expected, "{name}: encoding");
-            assert_eq!(decode_item(&expected).expect(name), item, "{name}: decoding");
+            assert_eq!(
+                decode_item(&expected).expect(name),
+                item,
+                "{name}: decoding"
+            );
             checked += 1;
         }
     }
@@ -72,12 +84,18 @@ fn valid_rlp_vectors_encode_and_decode() {
 
 #[test]
 fn invalid_rlp_vectors_are_refused() {
-    let Some(dir) = conformance("RLPTests") else { return };
+    let Some(dir) = conformance("RLPTests") else {
+        return;
+    };
     let v = read_json(&dir.join("invalidRLPTest.json"));
     let mut checked = 0;
     for (name, case) in v.as_object().expect("object") {
         let bytes = hex_bytes(case["out"].as_str().expect("out"));
-        assert!(decode_item(&bytes).is_err(), "{name}: {} decoded but must be refused", case["out"]);
+        assert!(
+            decode_item(&bytes).is_err(),
+            "{name}: {} decoded but must be refused",
+            case["out"]
+        );
         checked += 1;
     }
     assert!(checked > 10);

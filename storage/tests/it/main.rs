@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn conformance(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var("PLATON_CONFORMANCE_DIR").unwrap_or_else(|_| "../../shared/conformance".into());
+    let base = std::env::var("PLATON_CONFORMANCE_DIR")
+        .unwrap_or_else(|_| "../../shared/conformance".into());
     let p = PathBuf::from(base).join(sub);
     if p.is_dir() {
         Some(p)
@@ -22,7 +23,9 @@ fn conformance(sub: &str) -> Option<PathBuf> {
 fn bytes(v: &Value, hex_keys: bool) -> Option<Vec<u8>> {
     match v {
         Value::Null => None,
-        Value::String(s) if s.starts_with("0x") || hex_keys => Some(hex::decode(s.trim_start_matches("0x")).expect("hex")),
+        Value::String(s) if s.starts_with("0x") || hex_keys => {
+            Some(hex::decode(s.trim_start_matches("0x")).expect("hex"))
+        }
         Value::String(s) => Some(s.as_bytes().to_vec()),
         other => panic!("unexpected {other}"),
     }
@@ -37,7 +40,9 @@ impl NodeReader for Disk {
 }
 
 fn run_file(file: &str, secure: bool, hex_everything: bool) -> usize {
-    let Some(dir) = conformance("TrieTests") else { return 0 };
+    let Some(dir) = conformance("TrieTests") else {
+        return 0;
+    };
     let text = std::fs::read_to_string(dir.join(file)).expect("read");
     let v: Value = serde_json::from_str(&text).expect("json");
     let tmp = tempfile::tempdir().expect("tmp");
@@ -45,13 +50,28 @@ fn run_file(file: &str, secure: bool, hex_everything: bool) -> usize {
     let mut n = 0;
     for (name, case) in v.as_object().expect("object") {
         let pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = match &case["in"] {
-            Value::Array(a) => a.iter().map(|p| (bytes(&p[0], false).unwrap_or_default(), bytes(&p[1], false))).collect(),
-            Value::Object(o) => o.iter().map(|(k, v)| (bytes(&Value::String(k.clone()), hex_everything).unwrap_or_default(), bytes(v, hex_everything))).collect(),
+            Value::Array(a) => a
+                .iter()
+                .map(|p| (bytes(&p[0], false).unwrap_or_default(), bytes(&p[1], false)))
+                .collect(),
+            Value::Object(o) => o
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        bytes(&Value::String(k.clone()), hex_everything).unwrap_or_default(),
+                        bytes(v, hex_everything),
+                    )
+                })
+                .collect(),
             other => panic!("{name}: unexpected input {other}"),
         };
         let mut t = Trie::new(disk.clone());
         for (k, val) in &pairs {
-            let key = if secure { keccak256(k).to_vec() } else { k.clone() };
+            let key = if secure {
+                keccak256(k).to_vec()
+            } else {
+                k.clone()
+            };
             match val {
                 Some(val) => t.insert(&key, val.clone()).expect("insert"),
                 None => t.remove(&key).expect("remove"),
@@ -69,16 +89,28 @@ fn run_file(file: &str, secure: bool, hex_everything: bool) -> usize {
         let reopened = Trie::at_root(root, disk.clone());
         let mut live = std::collections::BTreeMap::new();
         for (k, val) in &pairs {
-            let key = if secure { keccak256(k).to_vec() } else { k.clone() };
+            let key = if secure {
+                keccak256(k).to_vec()
+            } else {
+                k.clone()
+            };
             match val {
                 Some(v) if !v.is_empty() => live.insert(key, v.clone()),
                 _ => live.remove(&key),
             };
         }
         for (k, v) in &live {
-            assert_eq!(reopened.get(k).expect("get").as_ref(), Some(v), "{file} {name}: reread");
+            assert_eq!(
+                reopened.get(k).expect("get").as_ref(),
+                Some(v),
+                "{file} {name}: reread"
+            );
         }
-        assert_eq!(reopened.entries().expect("entries").len(), live.len(), "{file} {name}: entries");
+        assert_eq!(
+            reopened.entries().expect("entries").len(),
+            live.len(),
+            "{file} {name}: entries"
+        );
         n += 1;
     }
     n
@@ -96,36 +128,74 @@ fn trieanyorder() {
 
 #[test]
 fn trietest_secure() {
-    assert!(run_file("trietest_secureTrie.json", true, false) > 0 || conformance("TrieTests").is_none());
+    assert!(
+        run_file("trietest_secureTrie.json", true, false) > 0 || conformance("TrieTests").is_none()
+    );
 }
 
 #[test]
 fn trieanyorder_secure() {
-    assert!(run_file("trieanyorder_secureTrie.json", true, false) > 0 || conformance("TrieTests").is_none());
+    assert!(
+        run_file("trieanyorder_secureTrie.json", true, false) > 0
+            || conformance("TrieTests").is_none()
+    );
 }
 
 #[test]
 fn hex_encoded_secure() {
-    assert!(run_file("hex_encoded_securetrie_test.json", true, true) > 0 || conformance("TrieTests").is_none());
+    assert!(
+        run_file("hex_encoded_securetrie_test.json", true, true) > 0
+            || conformance("TrieTests").is_none()
+    );
 }
 
 #[test]
 fn next_and_previous_keys_follow_trie_order() {
-    let Some(dir) = conformance("TrieTests") else { return };
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("trietestnextprev.json")).expect("read")).expect("json");
+    let Some(dir) = conformance("TrieTests") else {
+        return;
+    };
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("trietestnextprev.json")).expect("read"),
+    )
+    .expect("json");
     for (name, case) in v.as_object().expect("object") {
         let mut t = Trie::new(Arc::new(platon_storage::trie::NoNodes));
         for k in case["in"].as_array().expect("in") {
             let k = k.as_str().expect("key");
-            t.insert(k.as_bytes(), k.as_bytes().to_vec()).expect("insert");
+            t.insert(k.as_bytes(), k.as_bytes().to_vec())
+                .expect("insert");
         }
-        let keys: Vec<Vec<u8>> = t.entries().expect("entries").into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<Vec<u8>> = t
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         for test in case["tests"].as_array().expect("tests") {
             let probe = test[0].as_str().expect("probe").as_bytes();
-            let prev = keys.iter().rev().find(|k| k.as_slice() < probe).cloned().unwrap_or_default();
-            let next = keys.iter().find(|k| k.as_slice() > probe).cloned().unwrap_or_default();
-            assert_eq!(prev, test[1].as_str().expect("prev").as_bytes(), "{name}: prev of {:?}", test[0]);
-            assert_eq!(next, test[2].as_str().expect("next").as_bytes(), "{name}: next of {:?}", test[0]);
+            let prev = keys
+                .iter()
+                .rev()
+                .find(|k| k.as_slice() < probe)
+                .cloned()
+                .unwrap_or_default();
+            let next = keys
+                .iter()
+                .find(|k| k.as_slice() > probe)
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                prev,
+                test[1].as_str().expect("prev").as_bytes(),
+                "{name}: prev of {:?}",
+                test[0]
+            );
+            assert_eq!(
+                next,
+                test[2].as_str().expect("next").as_bytes(),
+                "{name}: next of {:?}",
+                test[0]
+            );
         }
     }
 }

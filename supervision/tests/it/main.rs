@@ -48,16 +48,29 @@ async fn tree(strategy: Strategy, restarts: &[Restart], budget: Budget) -> Tree 
     for (i, r) in restarts.iter().enumerate() {
         let s = Arc::new(AtomicU64::new(0));
         starts.push(s.clone());
-        children.push(ChildSpec::worker(&format!("w{i}"), *r, 4, Probe { starts: s }));
+        children.push(ChildSpec::worker(
+            &format!("w{i}"),
+            *r,
+            4,
+            Probe { starts: s },
+        ));
     }
-    let group = SupervisorSpec { name: "group".into(), strategy, budget, children };
+    let group = SupervisorSpec {
+        name: "group".into(),
+        strategy,
+        budget,
+        children,
+    };
     let root = SupervisorSpec {
         name: "node".into(),
         strategy: Strategy::OneForOne,
         budget: Budget::new(0, Duration::from_secs(1)),
         children: vec![ChildSpec::supervisor(group, Restart::Permanent)],
     };
-    Tree { handle: start_tree(root, registry).await.expect("tree starts"), starts }
+    Tree {
+        handle: start_tree(root, registry).await.expect("tree starts"),
+        starts,
+    }
 }
 
 async fn incarnation(reg: &Arc<Registry>, name: &str) -> u64 {
@@ -78,23 +91,42 @@ fn count(starts: &[Arc<AtomicU64>]) -> Vec<u64> {
 
 #[tokio::test]
 async fn one_for_one_restarts_only_the_failed_child() {
-    let t = tree(Strategy::OneForOne, &[Restart::Permanent; 3], Budget::new(5, Duration::from_secs(10))).await;
+    let t = tree(
+        Strategy::OneForOne,
+        &[Restart::Permanent; 3],
+        Budget::new(5, Duration::from_secs(10)),
+    )
+    .await;
     let reg = t.handle.registry.clone();
     reg.inject_fault("w1", Fault::Panic).expect("inject");
     assert_eq!(incarnation(&reg, "w1").await, 2);
     assert_eq!(count(&t.starts), vec![1, 2, 1]);
     let info = reg.info("w1").expect("info");
     assert_eq!(info.restarts, 1);
-    assert!(info.last_failure.as_deref().unwrap_or("").contains("injected fault"), "{info:?}");
+    assert!(
+        info.last_failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("injected fault"),
+        "{info:?}"
+    );
     assert_eq!(info.parent.as_deref(), Some("group"));
     assert_eq!(reg.info("w0").expect("info").restarts, 0);
 }
 
 #[tokio::test]
 async fn one_for_all_restarts_every_child() {
-    let t = tree(Strategy::OneForAll, &[Restart::Permanent; 3], Budget::new(5, Duration::from_secs(10))).await;
+    let t = tree(
+        Strategy::OneForAll,
+        &[Restart::Permanent; 3],
+        Budget::new(5, Duration::from_secs(10)),
+    )
+    .await;
     let reg = t.handle.registry.clone();
-    reg.lookup::<Msg>("w2").expect("addr").send(Msg::Fail).expect("send");
+    reg.lookup::<Msg>("w2")
+        .expect("addr")
+        .send(Msg::Fail)
+        .expect("send");
     assert_eq!(incarnation(&reg, "w2").await, 2);
     assert_eq!(incarnation(&reg, "w0").await, 2);
     assert_eq!(count(&t.starts), vec![2, 2, 2]);
@@ -102,7 +134,12 @@ async fn one_for_all_restarts_every_child() {
 
 #[tokio::test]
 async fn rest_for_one_restarts_the_failed_child_and_later_ones() {
-    let t = tree(Strategy::RestForOne, &[Restart::Permanent; 3], Budget::new(5, Duration::from_secs(10))).await;
+    let t = tree(
+        Strategy::RestForOne,
+        &[Restart::Permanent; 3],
+        Budget::new(5, Duration::from_secs(10)),
+    )
+    .await;
     let reg = t.handle.registry.clone();
     reg.inject_fault("w1", Fault::Panic).expect("inject");
     // w2 is stopped before w1 restarts, so once w1 answers, w2 is the new incarnation (or starting).
@@ -115,31 +152,56 @@ async fn rest_for_one_restarts_the_failed_child_and_later_ones() {
 async fn restart_types_decide_what_comes_back() {
     let t = tree(
         Strategy::OneForOne,
-        &[Restart::Permanent, Restart::Transient, Restart::Temporary, Restart::Transient],
+        &[
+            Restart::Permanent,
+            Restart::Transient,
+            Restart::Temporary,
+            Restart::Transient,
+        ],
         Budget::new(10, Duration::from_secs(10)),
     )
     .await;
     let reg = t.handle.registry.clone();
     // Permanent: a normal exit is restarted.
-    reg.lookup::<Msg>("w0").expect("addr").send(Msg::Exit).expect("send");
+    reg.lookup::<Msg>("w0")
+        .expect("addr")
+        .send(Msg::Exit)
+        .expect("send");
     assert_eq!(incarnation(&reg, "w0").await, 2);
     // Transient: a normal exit is final, a failure is restarted.
-    reg.lookup::<Msg>("w1").expect("addr").send(Msg::Exit).expect("send");
-    reg.lookup::<Msg>("w3").expect("addr").send(Msg::Fail).expect("send");
+    reg.lookup::<Msg>("w1")
+        .expect("addr")
+        .send(Msg::Exit)
+        .expect("send");
+    reg.lookup::<Msg>("w3")
+        .expect("addr")
+        .send(Msg::Fail)
+        .expect("send");
     assert_eq!(incarnation(&reg, "w3").await, 2);
     // Temporary: even a failure is final.
-    reg.lookup::<Msg>("w2").expect("addr").send(Msg::Fail).expect("send");
+    reg.lookup::<Msg>("w2")
+        .expect("addr")
+        .send(Msg::Fail)
+        .expect("send");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(reg.info("w1").expect("info").status, ActorStatus::Stopped);
     assert_eq!(reg.info("w2").expect("info").status, ActorStatus::Failed);
     let err = reg.lookup::<Msg>("w2").expect_err("gone");
-    assert!(err.is_retryable(), "a stopped actor reads as not running: {err}");
+    assert!(
+        err.is_retryable(),
+        "a stopped actor reads as not running: {err}"
+    );
     assert_eq!(count(&t.starts), vec![2, 1, 1, 2]);
 }
 
 #[tokio::test]
 async fn exceeded_budget_fails_upward_and_stops_the_tree() {
-    let t = tree(Strategy::OneForOne, &[Restart::Permanent; 2], Budget::new(2, Duration::from_secs(30))).await;
+    let t = tree(
+        Strategy::OneForOne,
+        &[Restart::Permanent; 2],
+        Budget::new(2, Duration::from_secs(30)),
+    )
+    .await;
     let reg = t.handle.registry.clone();
     for expected in 2..=3 {
         reg.inject_fault("w0", Fault::Panic).expect("inject");
@@ -148,19 +210,38 @@ async fn exceeded_budget_fails_upward_and_stops_the_tree() {
     // The third failure within the window exceeds the budget of 2: the group fails, and the root
     // (budget 0) stops the whole tree.
     reg.inject_fault("w0", Fault::Panic).expect("inject");
-    tokio::time::timeout(Duration::from_secs(10), t.handle.join).await.expect("root stops").expect("join");
+    tokio::time::timeout(Duration::from_secs(10), t.handle.join)
+        .await
+        .expect("root stops")
+        .expect("join");
     let group = reg.info("group").expect("info");
-    assert!(group.last_failure.as_deref().unwrap_or("").contains("restart budget exceeded"), "{group:?}");
+    assert!(
+        group
+            .last_failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("restart budget exceeded"),
+        "{group:?}"
+    );
     let root = reg.info("node").expect("info");
-    assert!(root.last_failure.as_deref().unwrap_or("").contains("group"), "{root:?}");
+    assert!(
+        root.last_failure.as_deref().unwrap_or("").contains("group"),
+        "{root:?}"
+    );
     assert!(reg.lookup::<Msg>("w1").is_err(), "siblings were stopped");
 }
 
 #[tokio::test]
 async fn mailbox_bound_rejects_and_counts_and_drop_fault_drops() {
-    let t = tree(Strategy::OneForOne, &[Restart::Permanent], Budget::new(5, Duration::from_secs(10))).await;
+    let t = tree(
+        Strategy::OneForOne,
+        &[Restart::Permanent],
+        Budget::new(5, Duration::from_secs(10)),
+    )
+    .await;
     let reg = t.handle.registry.clone();
-    reg.inject_fault("w0", Fault::Stall(Duration::from_millis(500))).expect("inject");
+    reg.inject_fault("w0", Fault::Stall(Duration::from_millis(500)))
+        .expect("inject");
     tokio::time::sleep(Duration::from_millis(50)).await;
     let addr = reg.lookup::<Msg>("w0").expect("addr");
     let mut pending = Vec::new();
@@ -170,13 +251,19 @@ async fn mailbox_bound_rejects_and_counts_and_drop_fault_drops() {
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let err = addr.call(Msg::Incarnation).await.expect_err("mailbox full");
-    assert!(matches!(err, CallError::Overloaded { capacity: 4, .. }), "{err}");
+    assert!(
+        matches!(err, CallError::Overloaded { capacity: 4, .. }),
+        "{err}"
+    );
     assert_eq!(reg.info("w0").expect("info").messages_rejected, 1);
     for p in pending {
         assert_eq!(p.await.expect("join").expect("served after the stall"), 1);
     }
     reg.inject_fault("w0", Fault::Drop(1)).expect("inject");
-    assert_eq!(addr.call(Msg::Incarnation).await, Err(CallError::Dropped("w0".into())));
+    assert_eq!(
+        addr.call(Msg::Incarnation).await,
+        Err(CallError::Dropped("w0".into()))
+    );
     assert_eq!(addr.call(Msg::Incarnation).await, Ok(1));
     let info = reg.info("w0").expect("info");
     assert_eq!(info.messages_dropped, 1);
@@ -186,17 +273,28 @@ async fn mailbox_bound_rejects_and_counts_and_drop_fault_drops() {
 
 #[tokio::test]
 async fn admin_restart_and_disabled_faults() {
-    let t = tree(Strategy::OneForOne, &[Restart::Permanent; 2], Budget::new(0, Duration::from_secs(10))).await;
+    let t = tree(
+        Strategy::OneForOne,
+        &[Restart::Permanent; 2],
+        Budget::new(0, Duration::from_secs(10)),
+    )
+    .await;
     let reg = t.handle.registry.clone();
     // An operator restart does not count against the budget (0 here).
     reg.restart("w1").await.expect("restart");
     assert_eq!(incarnation(&reg, "w1").await, 2);
     assert_eq!(reg.info("w1").expect("info").restarts, 1);
-    assert!(matches!(reg.restart("nope").await, Err(CallError::Unknown(_))));
+    assert!(matches!(
+        reg.restart("nope").await,
+        Err(CallError::Unknown(_))
+    ));
     let snapshot = reg.snapshot();
     let names: Vec<&str> = snapshot.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, vec!["node", "group", "w0", "w1"]);
 
     let locked = Registry::new(false, Duration::from_secs(1));
-    assert_eq!(locked.inject_fault("w0", Fault::Panic), Err(CallError::FaultsDisabled));
+    assert_eq!(
+        locked.inject_fault("w0", Fault::Panic),
+        Err(CallError::FaultsDisabled)
+    );
 }

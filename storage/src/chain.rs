@@ -120,7 +120,7 @@ impl ChainStore {
         Ok(store)
     }
 
-    fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, Vec<(B256, Vec<u8>)>)> {
+    fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, crate::trie::TrieNodes)> {
         let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(Nodes(self.kv.clone())));
         for (addr, balance) in &g.alloc {
             state.set_account(

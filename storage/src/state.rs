@@ -112,7 +112,7 @@ impl StateDb {
 
     /// Folds pending changes into the trie; returns the new root and the nodes to persist.
     /// Empty accounts are removed (EIP-161).
-    pub fn commit(&mut self) -> Result<(B256, Vec<(B256, Vec<u8>)>)> {
+    pub fn commit(&mut self) -> Result<(B256, crate::trie::TrieNodes)> {
         for (address, account) in std::mem::take(&mut self.dirty) {
             let key = keccak256(address);
             if account.is_empty() {

@@ -13,6 +13,9 @@ use platon_messages::rlp::{encode_raw_list, Reader};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// Trie nodes to persist: (keccak256 of the encoding, RLP encoding).
+pub type TrieNodes = Vec<(B256, Vec<u8>)>;
+
 /// Where trie nodes are read from by hash.
 pub trait NodeReader: Send + Sync {
     /// The RLP encoding of the node with this hash, if present.
@@ -403,7 +406,7 @@ impl Trie {
     }
 
     /// The root hash and the nodes (hash, encoding) that must be persisted for it.
-    pub fn commit(&self) -> (B256, Vec<(B256, Vec<u8>)>) {
+    pub fn commit(&self) -> (B256, TrieNodes) {
         match &self.root {
             Node::Empty => (EMPTY_ROOT, Vec::new()),
             Node::Hash(h) => (*h, Vec::new()),

@@ -445,10 +445,10 @@ impl Actor for Supervisor {
         let child = &mut state.children[idx];
         child.cell = None;
         let name = child.spec.name.clone();
-        let restart = match (child.spec.restart, failure.is_some()) {
-            (Restart::Permanent, _) | (Restart::Transient, true) => true,
-            _ => false,
-        };
+        let restart = matches!(
+            (child.spec.restart, failure.is_some()),
+            (Restart::Permanent, _) | (Restart::Transient, true)
+        );
         if let Some(f) = &failure {
             tracing::warn!(supervisor = %self.spec.name, child = %name, "child failed: {f}");
         }

@@ -48,10 +48,7 @@ pub fn http_post(
     if head.contains("transfer-encoding: chunked") {
         let mut out = Vec::new();
         let mut rest = payload.as_slice();
-        loop {
-            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-                break;
-            };
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
             let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
                 .unwrap_or(0);
             if size == 0 {

@@ -2,6 +2,7 @@
 //! `../shared/conformance` (read in place, never copied).
 
 mod rlp;
+mod robustness;
 mod transactions;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ use crate::NodeContext;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, RpcModule};
+use platon_messages::actors::AdminMsg;
 use platon_supervision::{BoxError, CallError, Ctx, Fault, Registry, Service};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -18,10 +19,6 @@ use std::time::Duration;
 
 /// Default stall of `admin_injectFault(name, "stall")` when no duration is given.
 pub const DEFAULT_STALL_MS: u64 = 10_000;
-
-/// Messages of the admin actor (it serves HTTP; it has no mailbox traffic of its own yet).
-#[derive(Debug)]
-pub enum AdminMsg {}
 
 /// Whether the request carried the right bearer token (inserted by the HTTP layer).
 #[derive(Clone, Copy, Debug)]

@@ -51,6 +51,12 @@ impl TxPoolHandle {
             .lookup::<TxPoolMsg>(names::TXPOOL)?
             .send(TxPoolMsg::BlockCommitted { included })
     }
+    /// Drops transactions the executor could not include.
+    pub fn discard(&self, hashes: Vec<B256>) -> Result<(), CallError> {
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .send(TxPoolMsg::Discard { hashes })
+    }
     /// Counters.
     pub async fn status(&self) -> Result<PoolStatus, CallError> {
         self.0

@@ -65,9 +65,11 @@ impl ProducerService {
             .map_err(|e| e.to_string())??;
         let included: Vec<_> = executed.block.transactions.iter().map(|t| t.hash).collect();
         let rejected: Vec<_> = executed.rejected.iter().map(|(h, _)| *h).collect();
+        if !rejected.is_empty() {
+            // Unincludable on this state (e.g. the sender ran out of funds mid-block): drop them.
+            let _ = TxPoolHandle(reg.clone()).discard(rejected);
+        }
         if included.is_empty() && !force {
-            // Everything offered was unincludable (e.g. a nonce already used): drop it from the pool.
-            let _ = TxPoolHandle(reg).block_committed(rejected);
             return Ok(None);
         }
         ChainHandle(reg.clone())

@@ -100,8 +100,7 @@ impl Pool {
             .get(&tx.sender)
             .and_then(|m| m.get(&nonce))
             .copied();
-        if let Some(old_hash) = replaced {
-            let old = &self.by_hash[&old_hash];
+        if let Some(old) = replaced.and_then(|h| self.by_hash.get(&h)) {
             let bump = |x: U256| {
                 x.saturating_mul(U256::from(100 + cfg.price_bump_percent)) / U256::from(100)
             };
@@ -171,8 +170,7 @@ impl Pool {
         for (sender, m) in &self.by_sender {
             let mut n = nonce_of(sender);
             let mut run = Vec::new();
-            while let Some(h) = m.get(&n) {
-                let tx = &self.by_hash[h];
+            while let Some(tx) = m.get(&n).and_then(|h| self.by_hash.get(h)) {
                 if tx.body.max_fee_per_gas() < base {
                     break;
                 }
@@ -328,6 +326,10 @@ impl Service for TxPoolService {
             }
             TxPoolMsg::Get(hash, reply) => {
                 let _ = reply.send(pool.get(&hash).cloned());
+            }
+            TxPoolMsg::Discard { hashes } => {
+                pool.remove(&hashes);
+                self.node.store.journal_remove(&hashes)?;
             }
             TxPoolMsg::NextNonce(sender, reply) => {
                 let (state, _) = head_state(&self.node)?;

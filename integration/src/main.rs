@@ -387,6 +387,14 @@ fn db_check(datadir: PathBuf, config: Option<PathBuf>, dev: bool) -> ExitCode {
         None => NodeConfig::default(),
     };
     c.dev.enabled |= dev;
+    if !platon_node::chaindata_dir(&datadir).is_dir() {
+        println!(
+            "FAILED: no chain data under {} (expected {})",
+            datadir.display(),
+            platon_node::chaindata_dir(&datadir).display()
+        );
+        return ExitCode::from(1);
+    }
     let store = match platon_node::open_store(&c, &datadir) {
         Ok(s) => s,
         Err(e) => {

@@ -105,8 +105,14 @@ pub enum TxPoolMsg {
     Status(RpcReplyPort<PoolStatus>),
     /// A pooled transaction by hash.
     Get(B256, RpcReplyPort<Option<SignedTransaction>>),
-    /// Every pooled transaction of a sender, for `pending` nonce queries.
+    /// The nonce after the sender's pooled, executable transactions (None when none are pooled).
     NextNonce(Address, RpcReplyPort<Option<u64>>),
+    /// The executor could not include these (e.g. the sender ran out of funds mid-block): drop them
+    /// from the pool and its journal.
+    Discard {
+        /// Hashes to drop.
+        hashes: Vec<B256>,
+    },
 }
 
 /// Messages of the block `producer` actor (the dev chain's single proposer).
@@ -171,3 +177,8 @@ pub enum RpcMsg {
     /// A new head was committed: notify `newHeads` subscribers.
     NewHead(Box<Header>),
 }
+
+/// Messages of the `admin` actor. It serves the admin listener and has no mailbox traffic of its own
+/// yet; the enum is empty until an admin command needs to reach it.
+#[derive(Debug)]
+pub enum AdminMsg {}

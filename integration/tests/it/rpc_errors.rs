@@ -68,6 +68,27 @@ fn errors_follow_jsonrpc_and_geth_and_the_node_keeps_serving() {
             .contains("invalid chain id"),
         "{r}"
     );
+    // Fee cap below the base fee.
+    let cheap = platon_messages::TxBody::DynamicFee {
+        chain_id: crate::CHAIN_ID,
+        nonce: 0,
+        max_priority_fee_per_gas: alloy_primitives::U256::from(1),
+        max_fee_per_gas: alloy_primitives::U256::from(1),
+        gas_limit: 21_000,
+        to: platon_messages::TxKind::Call(Address::repeat_byte(1)),
+        value: alloy_primitives::U256::from(1),
+        input: Default::default(),
+        access_list: vec![],
+    }
+    .sign(&keys[0]);
+    let r = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&cheap.encoded)])).expect("call");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("transaction underpriced"),
+        "{r}"
+    );
     // Unfunded sender.
     let poor = platon_crypto::SecretKey::from_bytes(&[9u8; 32]).expect("key");
     wrong = transfer(&poor, 0, Address::repeat_byte(1), 1);
@@ -144,6 +165,49 @@ fn errors_follow_jsonrpc_and_geth_and_the_node_keeps_serving() {
         ),
     }
 
+    // Two transfers each affordable alone but not together: the second never lands and does not
+    // linger in the pool (refused at admission or discarded after the executor rejects it).
+    let fresh = platon_crypto::SecretKey::from_bytes(&[0x31u8; 32]).expect("key");
+    let max_fee: u64 = 10_000_000_000;
+    let budget = 21_000 * max_fee;
+    let fund = transfer(&keys[4], 0, fresh.address(), 2 * budget);
+    let fund_hash = rpc(p, "eth_sendRawTransaction", json!([hex0x(&fund.encoded)]));
+    wait_for("funding", Duration::from_secs(20), || {
+        (!rpc(p, "eth_getTransactionReceipt", json!([fund_hash])).is_null()).then_some(())
+    });
+    let first = transfer(&fresh, 0, Address::repeat_byte(5), budget);
+    let second = transfer(&fresh, 1, Address::repeat_byte(5), 1);
+    let batch = json!([
+        {"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[hex0x(&first.encoded)]},
+        {"jsonrpc":"2.0","id":2,"method":"eth_sendRawTransaction","params":[hex0x(&second.encoded)]},
+    ]);
+    post(&batch.to_string());
+    wait_for("first lands", Duration::from_secs(20), || {
+        (!rpc(
+            p,
+            "eth_getTransactionReceipt",
+            json!([format!("{:#x}", first.hash)]),
+        )
+        .is_null())
+        .then_some(())
+    });
+    wait_for("pool drained", Duration::from_secs(20), || {
+        let s = rpc(p, "txpool_status", json!([]));
+        (s == json!({"pending": "0x0", "queued": "0x0"})).then_some(())
+    });
+    assert!(rpc(
+        p,
+        "eth_getTransactionReceipt",
+        json!([format!("{:#x}", second.hash)])
+    )
+    .is_null());
+    assert!(rpc(
+        p,
+        "eth_getTransactionByHash",
+        json!([format!("{:#x}", second.hash)])
+    )
+    .is_null());
+
     // Still serving.
     assert_eq!(
         q(&rpc(p, "eth_chainId", json!([]))),
@@ -197,4 +261,16 @@ fn new_heads_subscription_over_websocket() {
             .await;
         assert!(bad.is_err());
     });
+}
+
+#[test]
+fn dev_period_produces_empty_blocks_on_a_timer() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = NodeProc::start_dev(&["--dev.period", "1"], tmp.path());
+    wait_for("timer blocks", Duration::from_secs(30), || {
+        (q(&rpc(node.http, "eth_blockNumber", json!([]))) >= 2).then_some(())
+    });
+    let b = rpc(node.http, "eth_getBlockByNumber", json!(["0x1", false]));
+    assert_eq!(b["transactions"], json!([]));
+    assert_eq!(b["gasUsed"], json!("0x0"));
 }

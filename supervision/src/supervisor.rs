@@ -290,44 +290,55 @@ impl Supervisor {
         }
     }
 
-    /// Restarts `idx` (and siblings per the strategy). `counted`: charge the budget.
+    /// Charges one restart to the budget; past the budget the supervisor stops its children and
+    /// returns the failure to report upward.
+    async fn charge(
+        &self,
+        state: &mut SupState,
+        child: &str,
+        cause: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Instant::now();
+        state.restarts.push_back(now);
+        while state
+            .restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.spec.budget.window)
+        {
+            state.restarts.pop_front();
+        }
+        if state.restarts.len() <= self.spec.budget.max_restarts as usize {
+            return Ok(());
+        }
+        let why = format!(
+            "supervisor {}: restart budget exceeded ({} restarts within {:?}) after child {child} stopped ({cause}); giving up",
+            self.spec.name, self.spec.budget.max_restarts, self.spec.budget.window,
+        );
+        tracing::error!("{why}");
+        self.stop_all(state).await;
+        self.registry.set_down(
+            &self.spec.name,
+            None,
+            ActorStatus::Failed,
+            Some(why.clone()),
+        );
+        Err(why.into())
+    }
+
+    /// Restarts `idx` and, by the strategy, its siblings. `cause` is set when the restart follows a
+    /// failure or exit (it is charged to the budget); operator restarts pass None and are not charged.
+    /// Temporary siblings are stopped and not restarted, as in OTP. A child that fails to start is
+    /// retried, each attempt charged to the budget.
     async fn restart_from(
         &self,
         myself: &ActorRef<Envelope<SupervisorMsg>>,
         state: &mut SupState,
         idx: usize,
-        counted: bool,
         cause: Option<&str>,
     ) -> Result<(), ActorProcessingErr> {
-        if counted {
-            let now = Instant::now();
-            state.restarts.push_back(now);
-            while state
-                .restarts
-                .front()
-                .is_some_and(|t| now.duration_since(*t) > self.spec.budget.window)
-            {
-                state.restarts.pop_front();
-            }
-            if state.restarts.len() > self.spec.budget.max_restarts as usize {
-                let why = format!(
-                    "supervisor {}: restart budget exceeded ({} restarts within {:?}) after child {} stopped ({}); giving up",
-                    self.spec.name,
-                    self.spec.budget.max_restarts,
-                    self.spec.budget.window,
-                    state.children[idx].spec.name,
-                    cause.unwrap_or("normal exit"),
-                );
-                tracing::error!("{why}");
-                self.stop_all(state).await;
-                self.registry.set_down(
-                    &self.spec.name,
-                    None,
-                    ActorStatus::Failed,
-                    Some(why.clone()),
-                );
-                return Err(why.into());
-            }
+        if let Some(cause) = cause {
+            let name = state.children[idx].spec.name.clone();
+            self.charge(state, &name, cause).await?;
         }
         let range: Vec<usize> = match self.spec.strategy {
             Strategy::OneForOne => vec![idx],
@@ -338,33 +349,38 @@ impl Supervisor {
             self.stop_child(&mut state.children[i]).await;
         }
         for &i in &range {
-            let child = &mut state.children[i];
-            if child.spec.restart == Restart::Temporary && i == idx {
+            let name = state.children[i].spec.name.clone();
+            if state.children[i].spec.restart == Restart::Temporary && i != idx {
                 self.registry
-                    .set_down(&child.spec.name, None, ActorStatus::Stopped, None);
+                    .set_down(&name, None, ActorStatus::Stopped, None);
                 continue;
             }
-            self.registry.note_restart(&child.spec.name);
-            tracing::info!(supervisor = %self.spec.name, child = %child.spec.name, "restarting");
-            if let Err(e) = self.start_child(myself, child).await {
-                let why = format!(
-                    "supervisor {}: child {} failed to restart: {e}",
-                    self.spec.name, child.spec.name
-                );
-                tracing::error!("{why}");
-                self.stop_all(state).await;
-                self.registry.set_down(
-                    &self.spec.name,
-                    None,
-                    ActorStatus::Failed,
-                    Some(why.clone()),
-                );
-                return Err(why.into());
+            loop {
+                self.registry.note_restart(&name);
+                tracing::info!(supervisor = %self.spec.name, child = %name, "restarting");
+                match self.start_child(myself, &mut state.children[i]).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(supervisor = %self.spec.name, child = %name, "restart failed: {e}");
+                        self.registry.set_down(
+                            &name,
+                            None,
+                            ActorStatus::Restarting,
+                            Some(e.clone()),
+                        );
+                        self.charge(state, &name, &format!("failed to restart: {e}"))
+                            .await?;
+                        tokio::time::sleep(RESTART_RETRY_DELAY).await;
+                    }
+                }
             }
         }
         Ok(())
     }
 }
+
+/// Pause between attempts to start a child that failed to start.
+const RESTART_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 impl Actor for Supervisor {
     type Msg = Envelope<SupervisorMsg>;
@@ -413,7 +429,7 @@ impl Actor for Supervisor {
                     let _ = reply.send(Err(CallError::Unknown(name)));
                     return Ok(());
                 };
-                let res = self.restart_from(&myself, state, idx, false, None).await;
+                let res = self.restart_from(&myself, state, idx, None).await;
                 let _ = reply.send(Ok(()));
                 res
             }
@@ -462,8 +478,13 @@ impl Actor for Supervisor {
         self.registry
             .set_down(&name, Some(id), status, failure.clone());
         if restart {
-            self.restart_from(&myself, state, idx, true, failure.as_deref())
-                .await?;
+            self.restart_from(
+                &myself,
+                state,
+                idx,
+                Some(failure.as_deref().unwrap_or("normal exit")),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -62,7 +62,10 @@ fn sigkill_during_transfers_loses_no_receipted_block() {
         // SIGKILL with transfers in flight.
         node.kill9();
         total_value += sent.iter().map(|(_, v)| u128::from(*v)).sum::<u128>();
-        assert!(seen.len() > seen_before, "cycle {cycle}: no receipts observed");
+        assert!(
+            seen.len() > seen_before,
+            "cycle {cycle}: no receipts observed"
+        );
     }
     // Final restart: every accepted transfer (journaled before its hash was returned) lands, and the
     // recipient holds exactly their sum.

@@ -298,3 +298,68 @@ async fn admin_restart_and_disabled_faults() {
         Err(CallError::FaultsDisabled)
     );
 }
+
+/// Fails its first `fail_inits` starts after the first one.
+struct Flaky {
+    starts: Arc<AtomicU64>,
+    fail_inits: Arc<AtomicU64>,
+}
+
+impl Service for Flaky {
+    type Msg = Msg;
+    type State = u64;
+    async fn init(&self, _ctx: &Ctx<Msg>) -> Result<u64, BoxError> {
+        let n = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
+        if n > 1 && self.fail_inits.load(Ordering::SeqCst) > 0 {
+            self.fail_inits.fetch_sub(1, Ordering::SeqCst);
+            return Err("storage not ready".into());
+        }
+        Ok(n)
+    }
+    async fn handle(&self, _ctx: &Ctx<Msg>, msg: Msg, state: &mut u64) -> Result<(), BoxError> {
+        if let Msg::Incarnation(r) = msg {
+            let _ = r.send(*state);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_child_that_fails_to_restart_is_retried_within_the_budget() {
+    for (fail_inits, budget, survives) in [(2u64, 5u32, true), (5, 3, false)] {
+        let registry = Registry::new(true, Duration::from_secs(2));
+        let starts = Arc::new(AtomicU64::new(0));
+        let flaky = Flaky {
+            starts: starts.clone(),
+            fail_inits: Arc::new(AtomicU64::new(fail_inits)),
+        };
+        let spec = SupervisorSpec {
+            name: "node".into(),
+            strategy: Strategy::OneForOne,
+            budget: Budget::new(budget, Duration::from_secs(30)),
+            children: vec![ChildSpec::worker("flaky", Restart::Permanent, 4, flaky)],
+        };
+        let handle = start_tree(spec, registry.clone()).await.expect("starts");
+        registry
+            .inject_fault("flaky", Fault::Panic)
+            .expect("inject");
+        if survives {
+            // 1 start + 2 failed starts + 1 good one.
+            assert_eq!(incarnation(&registry, "flaky").await, 4);
+            assert_eq!(registry.info("flaky").expect("info").restarts, 3);
+        } else {
+            tokio::time::timeout(Duration::from_secs(10), handle.join)
+                .await
+                .expect("gives up")
+                .expect("join");
+            let why = registry
+                .info("node")
+                .and_then(|i| i.last_failure)
+                .unwrap_or_default();
+            assert!(
+                why.contains("restart budget exceeded") && why.contains("storage not ready"),
+                "{why}"
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Ethereum transactions: legacy (type 0, with EIP-155 replay protection), EIP-2930 access lists
 //! (type 1) and EIP-1559 dynamic fees (type 2); strict decoding, signing, and sender recovery.
 
-use crate::rlp::{encode_list, encode_raw_list, Reader, RlpError};
+use crate::rlp::{encode_raw_list, Reader, RlpError};
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy_rlp::Encodable;
 use platon_crypto::{recover_signer, sign_prehash, CryptoError, RecoverableSig, SecretKey};
@@ -200,17 +200,6 @@ fn decode_access_list(r: &mut Reader<'_>) -> Result<Vec<AccessListItem>, RlpErro
     Ok(out)
 }
 
-/// Raw bytes of an already-encoded item, so it can sit among `&dyn Encodable` fields.
-struct Raw<'a>(&'a [u8]);
-impl Encodable for Raw<'_> {
-    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
-        out.put_slice(self.0)
-    }
-    fn length(&self) -> usize {
-        self.0.len()
-    }
-}
-
 impl TxBody {
     /// The type byte (0, 1, 2).
     pub fn tx_type(&self) -> u8 {
@@ -307,82 +296,92 @@ impl TxBody {
         }
     }
 
-    fn common_fields(&self) -> (U256, u64, TxKind, U256, &Bytes) {
-        (
-            self.max_fee_per_gas(),
-            self.gas_limit(),
-            self.kind(),
-            self.value(),
-            self.input(),
-        )
-    }
-
-    /// The hash that the sender signs.
-    pub fn signing_hash(&self) -> B256 {
+    /// The RLP-encoded fields in wire order, without signature (and, for legacy, without the
+    /// EIP-155 chain id suffix).
+    fn fields(&self) -> Vec<Vec<u8>> {
+        fn enc(x: &dyn Encodable) -> Vec<u8> {
+            let mut out = Vec::with_capacity(x.length());
+            x.encode(&mut out);
+            out
+        }
+        let tail = [
+            enc(&self.gas_limit()),
+            enc(&self.kind()),
+            enc(&self.value()),
+            enc(self.input()),
+        ];
+        let mut out = Vec::with_capacity(9);
         match self {
             TxBody::Legacy {
-                chain_id,
-                nonce,
-                gas_price,
-                gas_limit,
-                to,
-                value,
-                input,
+                nonce, gas_price, ..
             } => {
-                let enc = match chain_id {
-                    Some(id) => encode_list(&[
-                        nonce, gas_price, gas_limit, to, value, input, id, &0u8, &0u8,
-                    ]),
-                    None => encode_list(&[nonce, gas_price, gas_limit, to, value, input]),
-                };
-                keccak256(enc)
+                out.extend([enc(nonce), enc(gas_price)]);
+                out.extend(tail);
             }
             TxBody::AccessList {
                 chain_id,
                 nonce,
+                gas_price,
                 access_list,
                 ..
             } => {
-                let (gas_price, gas_limit, to, value, input) = self.common_fields();
-                let al = encode_access_list(access_list);
-                let mut enc = vec![1u8];
-                enc.extend(encode_list(&[
-                    chain_id,
-                    nonce,
-                    &gas_price,
-                    &gas_limit,
-                    &to,
-                    &value,
-                    input,
-                    &Raw(&al),
-                ]));
-                keccak256(enc)
+                out.extend([enc(chain_id), enc(nonce), enc(gas_price)]);
+                out.extend(tail);
+                out.push(encode_access_list(access_list));
             }
             TxBody::DynamicFee {
                 chain_id,
                 nonce,
                 max_priority_fee_per_gas,
                 max_fee_per_gas,
-                gas_limit,
-                to,
-                value,
-                input,
                 access_list,
+                ..
             } => {
-                let al = encode_access_list(access_list);
-                let mut enc = vec![2u8];
-                enc.extend(encode_list(&[
-                    chain_id,
-                    nonce,
-                    max_priority_fee_per_gas,
-                    max_fee_per_gas,
-                    gas_limit,
-                    to,
-                    value,
-                    input,
-                    &Raw(&al),
-                ]));
-                keccak256(enc)
+                out.extend([
+                    enc(chain_id),
+                    enc(nonce),
+                    enc(max_priority_fee_per_gas),
+                    enc(max_fee_per_gas),
+                ]);
+                out.extend(tail);
+                out.push(encode_access_list(access_list));
+            }
+        }
+        out
+    }
+
+    /// `fields` plus `extra`, as a list, behind the type byte for typed transactions.
+    fn envelope(&self, extra: [Vec<u8>; 3]) -> Vec<u8> {
+        let mut fields = self.fields();
+        fields.extend(extra);
+        let list = encode_raw_list(&fields);
+        match self.tx_type() {
+            0 => list,
+            t => {
+                let mut out = Vec::with_capacity(list.len() + 1);
+                out.push(t);
+                out.extend(list);
+                out
+            }
+        }
+    }
+
+    /// The hash that the sender signs.
+    pub fn signing_hash(&self) -> B256 {
+        match self {
+            TxBody::Legacy {
+                chain_id: Some(id), ..
+            } => {
+                // EIP-155: the chain id and two empty values stand in for v, r, s.
+                let mut id_enc = Vec::new();
+                id.encode(&mut id_enc);
+                keccak256(self.envelope([id_enc, vec![0x80], vec![0x80]]))
+            }
+            TxBody::Legacy { chain_id: None, .. } => keccak256(encode_raw_list(&self.fields())),
+            _ => {
+                let mut out = vec![self.tx_type()];
+                out.extend(encode_raw_list(&self.fields()));
+                keccak256(out)
             }
         }
     }
@@ -415,79 +414,16 @@ fn legacy_v(chain_id: Option<u64>, y_parity: bool) -> u64 {
 }
 
 fn encode_signed(body: &TxBody, sig: &RecoverableSig) -> Vec<u8> {
-    let parity = u8::from(sig.y_parity);
-    match body {
-        TxBody::Legacy {
-            chain_id,
-            nonce,
-            gas_price,
-            gas_limit,
-            to,
-            value,
-            input,
-        } => {
-            let v = legacy_v(*chain_id, sig.y_parity);
-            encode_list(&[
-                nonce, gas_price, gas_limit, to, value, input, &v, &sig.r, &sig.s,
-            ])
-        }
-        TxBody::AccessList {
-            chain_id,
-            nonce,
-            gas_price,
-            gas_limit,
-            to,
-            value,
-            input,
-            access_list,
-        } => {
-            let al = encode_access_list(access_list);
-            let mut enc = vec![1u8];
-            enc.extend(encode_list(&[
-                chain_id,
-                nonce,
-                gas_price,
-                gas_limit,
-                to,
-                value,
-                input,
-                &Raw(&al),
-                &parity,
-                &sig.r,
-                &sig.s,
-            ]));
-            enc
-        }
-        TxBody::DynamicFee {
-            chain_id,
-            nonce,
-            max_priority_fee_per_gas,
-            max_fee_per_gas,
-            gas_limit,
-            to,
-            value,
-            input,
-            access_list,
-        } => {
-            let al = encode_access_list(access_list);
-            let mut enc = vec![2u8];
-            enc.extend(encode_list(&[
-                chain_id,
-                nonce,
-                max_priority_fee_per_gas,
-                max_fee_per_gas,
-                gas_limit,
-                to,
-                value,
-                input,
-                &Raw(&al),
-                &parity,
-                &sig.r,
-                &sig.s,
-            ]));
-            enc
-        }
-    }
+    let enc = |x: &dyn Encodable| {
+        let mut out = Vec::with_capacity(x.length());
+        x.encode(&mut out);
+        out
+    };
+    let v = match body {
+        TxBody::Legacy { chain_id, .. } => legacy_v(*chain_id, sig.y_parity),
+        _ => u64::from(sig.y_parity),
+    };
+    body.envelope([enc(&v), enc(&sig.r), enc(&sig.s)])
 }
 
 /// A signed transaction with its recovered sender, hash and canonical encoding.

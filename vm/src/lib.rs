@@ -314,6 +314,27 @@ mod tests {
         .sign(key)
     }
 
+    fn parent_header(base_fee_per_gas: u64) -> Header {
+        Header {
+            parent_hash: B256::ZERO,
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::ZERO,
+            state_root: EMPTY_ROOT,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Bloom::ZERO,
+            difficulty: U256::ZERO,
+            number: 0,
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            timestamp: 0,
+            extra_data: Bytes::new(),
+            mix_hash: B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas,
+        }
+    }
+
     #[test]
     fn transfer_charges_exactly_like_ethereum() {
         let (mut state, key, env) = setup();
@@ -378,24 +399,7 @@ mod tests {
     #[test]
     fn block_seals_with_roots_and_skips_bad_transactions() {
         let (state, key, env) = setup();
-        let parent = Header {
-            parent_hash: B256::ZERO,
-            ommers_hash: EMPTY_OMMERS_HASH,
-            beneficiary: Address::ZERO,
-            state_root: EMPTY_ROOT,
-            transactions_root: EMPTY_ROOT,
-            receipts_root: EMPTY_ROOT,
-            logs_bloom: Bloom::ZERO,
-            difficulty: U256::ZERO,
-            number: 0,
-            gas_limit: 30_000_000,
-            gas_used: 0,
-            timestamp: 0,
-            extra_data: Bytes::new(),
-            mix_hash: B256::ZERO,
-            nonce: [0; 8],
-            base_fee_per_gas: 7 * GWEI,
-        };
+        let parent = parent_header(7 * GWEI);
         let txs = vec![
             transfer(&key, 0, GWEI, 100 * GWEI, 1),
             transfer(&key, 5, GWEI, 100 * GWEI, 1),
@@ -412,24 +416,8 @@ mod tests {
 
     #[test]
     fn base_fee_follows_eip1559() {
-        let mut h = Header {
-            parent_hash: B256::ZERO,
-            ommers_hash: EMPTY_OMMERS_HASH,
-            beneficiary: Address::ZERO,
-            state_root: EMPTY_ROOT,
-            transactions_root: EMPTY_ROOT,
-            receipts_root: EMPTY_ROOT,
-            logs_bloom: Bloom::ZERO,
-            difficulty: U256::ZERO,
-            number: 0,
-            gas_limit: 30_000_000,
-            gas_used: 15_000_000,
-            timestamp: 0,
-            extra_data: Bytes::new(),
-            mix_hash: B256::ZERO,
-            nonce: [0; 8],
-            base_fee_per_gas: 1_000_000_000,
-        };
+        let mut h = parent_header(1_000_000_000);
+        h.gas_used = 15_000_000;
         assert_eq!(next_base_fee(&h), 1_000_000_000);
         h.gas_used = 30_000_000;
         assert_eq!(next_base_fee(&h), 1_125_000_000);

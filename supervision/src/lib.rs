@@ -23,7 +23,9 @@ mod registry;
 mod supervisor;
 mod worker;
 
-pub use registry::{ActorInfo, ActorKind, ActorStatus, Addr, CallError, Fault, Registry};
+pub use registry::{
+    ActorInfo, ActorKind, ActorStatus, Addr, CallError, Fault, Registry, RequestGuard,
+};
 pub use supervisor::{
     start_tree, Budget, ChildSpec, Restart, Strategy, SupervisorMsg, SupervisorSpec, TreeHandle,
 };

@@ -390,10 +390,27 @@ impl Registry {
         self.snapshot().into_iter().find(|i| i.name == name)
     }
 
-    /// Counts a request served outside the mailbox (e.g. an HTTP request on the rpc gateway).
-    pub fn count_handled(&self, name: &str) {
-        if let Some(e) = self.entries.read().get(name) {
-            e.counters.handled.fetch_add(1, Ordering::Relaxed);
+    /// Counts a request served outside the mailbox (e.g. an HTTP request on the rpc gateway): it shows
+    /// as waiting until the returned guard drops, then as handled.
+    pub fn request_started(&self, name: &str) -> RequestGuard {
+        let counters = self.entries.read().get(name).map(|e| e.counters.clone());
+        if let Some(c) = &counters {
+            c.waiting.fetch_add(1, Ordering::AcqRel);
+        }
+        RequestGuard { counters }
+    }
+}
+
+/// Marks one request of [`Registry::request_started`] finished when dropped.
+#[derive(Debug)]
+pub struct RequestGuard {
+    counters: Option<Arc<Counters>>,
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        if let Some(c) = &self.counters {
+            c.finished_one();
         }
     }
 }

@@ -568,7 +568,7 @@ macro_rules! methods {
     ($module:expr, $( $name:literal => $f:path ),* $(,)?) => {
         $(
             $module.register_async_method($name, |p, c, _| async move {
-                c.node.registry.count_handled(names::RPC);
+                let _in_flight = c.node.registry.request_started(names::RPC);
                 let a = args(&p)?;
                 $f(&c, &a).await
             })?;

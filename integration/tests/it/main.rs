@@ -2,6 +2,7 @@
 //! JSON-RPC the way clients drive it.
 
 mod admin;
+mod cli;
 mod common;
 mod hot_restart;
 mod persistence;

@@ -1,0 +1,84 @@
+//! The `platon run --dev` experience: what it prints, where its data lives, and a clean SIGTERM.
+
+use crate::common::*;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn dev_node_prints_its_keys_uses_a_temporary_datadir_and_stops_cleanly() {
+    let (http, admin) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args([
+            "run",
+            "--dev",
+            "--http.port",
+            &http.to_string(),
+            "--admin.port",
+            &admin.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = Vec::new();
+    let datadir = loop {
+        let line = lines
+            .next()
+            .expect("the node printed its banner")
+            .expect("utf8");
+        printed.push(line.clone());
+        if let Some(rest) = line.strip_prefix("Data directory:") {
+            break rest
+                .trim()
+                .trim_end_matches(" (temporary, removed at exit)")
+                .to_string();
+        }
+    };
+    let banner = printed.join("\n");
+    assert!(
+        banner.contains("(0) 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (10000 ETH)"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("(9) 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+        "{banner}"
+    );
+    let dir = std::path::PathBuf::from(&datadir);
+    assert!(dir.join("chaindata").is_dir(), "{datadir} holds the chain");
+    wait_for("rpc", Duration::from_secs(30), || {
+        rpc_full(http, "eth_chainId", json!([])).ok()
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = wait_for("exit", Duration::from_secs(30), || {
+        child.try_wait().ok().flatten()
+    });
+    assert_eq!(exit.code(), Some(0), "SIGTERM is a clean shutdown");
+    assert!(
+        !dir.exists(),
+        "the temporary data directory {datadir} was removed"
+    );
+}
+
+#[test]
+fn db_check_refuses_a_folder_without_a_chain() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["db", "check", "--dev", "--datadir"])
+        .arg(tmp.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: no chain data"));
+}

@@ -116,53 +116,55 @@ impl NodeProc {
     }
 
     /// Starts `platon run` with the given args (ports are chosen here) and waits until JSON-RPC answers.
+    /// If another test grabbed a chosen port first, it tries again with new ports.
     pub fn start(extra: &[&str], log_dir: &Path) -> NodeProc {
-        let http = free_port();
-        let admin = free_port();
-        let log = log_dir.join(format!("node-{http}.log"));
-        let err = std::fs::File::create(&log).expect("log file");
-        let mut args = vec![
-            "run".to_string(),
-            "--http.port".into(),
-            http.to_string(),
-            "--admin.port".into(),
-            admin.to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_platon"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("spawn platon");
-        let mut node = NodeProc {
-            child,
-            http,
-            admin,
-            log,
-        };
-        node.wait_ready();
-        node
+        for attempt in 0.. {
+            let http = free_port();
+            let admin = free_port();
+            let log = log_dir.join(format!("node-{http}.log"));
+            let err = std::fs::File::create(&log).expect("log file");
+            let mut args = vec![
+                "run".to_string(),
+                "--http.port".into(),
+                http.to_string(),
+                "--admin.port".into(),
+                admin.to_string(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(env!("CARGO_BIN_EXE_platon"))
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(err))
+                .spawn()
+                .expect("spawn platon");
+            let mut node = NodeProc {
+                child,
+                http,
+                admin,
+                log,
+            };
+            match node.wait_ready() {
+                Ok(()) => return node,
+                Err(log) if attempt < 3 && log.contains("cannot listen") => continue,
+                Err(log) => panic!("platon did not start:\n{log}"),
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 
-    /// Waits until eth_chainId answers (or the process dies).
-    pub fn wait_ready(&mut self) {
+    /// Waits until eth_chainId answers; on exit or timeout returns the node's log.
+    pub fn wait_ready(&mut self) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "platon exited with {status} before serving:\n{}",
-                    self.log_text()
-                );
+                return Err(format!("exited with {status}: {}", self.log_text()));
             }
             if rpc_full(self.http, "eth_chainId", json!([])).is_ok() {
-                return;
+                return Ok(());
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "node never served:\n{}",
-                self.log_text()
-            );
+            if start.elapsed() > Duration::from_secs(60) {
+                return Err(format!("never served: {}", self.log_text()));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }

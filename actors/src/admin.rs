@@ -58,6 +58,11 @@ fn call_err(e: CallError) -> ErrorObjectOwned {
     rpc_err(SERVER_ERROR, e.to_string())
 }
 
+/// Compares secrets without an early exit, so response timing does not leak a matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Parses a fault kind and its optional argument (stall milliseconds, drop count).
 pub fn parse_fault(kind: &str, arg: Option<u64>) -> Result<Fault, String> {
     match kind {
@@ -125,12 +130,10 @@ impl Service for AdminService {
                 tower::ServiceBuilder::new().map_request(move |mut req: http::Request<_>| {
                     let ok = match &token {
                         None => true,
-                        Some(t) => {
-                            req.headers()
-                                .get(http::header::AUTHORIZATION)
-                                .and_then(|v| v.to_str().ok())
-                                == Some(t.as_str())
-                        }
+                        Some(t) => req
+                            .headers()
+                            .get(http::header::AUTHORIZATION)
+                            .is_some_and(|v| constant_time_eq(v.as_bytes(), t.as_bytes())),
                     };
                     req.extensions_mut().insert(Authorized(ok));
                     req
@@ -166,6 +169,13 @@ impl Service for AdminService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer abd", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer ab", b"Bearer abc"));
+    }
 
     #[test]
     fn fault_kinds_parse() {

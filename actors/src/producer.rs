@@ -41,8 +41,9 @@ impl ProducerService {
         let parent = head.header;
         let base_fee = platon_vm::next_base_fee(&parent);
         let cfg = &self.node.config;
+        let gas_limit = cfg.chain.gas_limit;
         let txs = TxPoolHandle(reg.clone())
-            .batch(cfg.txpool.max_block_txs, parent.gas_limit, base_fee)
+            .batch(cfg.txpool.max_block_txs, gas_limit, base_fee)
             .await
             .map_err(|e| e.to_string())?;
         if txs.is_empty() && !force {
@@ -56,7 +57,7 @@ impl ProducerService {
             number,
             timestamp: now_secs().max(parent.timestamp.saturating_add(1)),
             beneficiary: cfg.dev.coinbase,
-            gas_limit: cfg.chain.gas_limit,
+            gas_limit,
             base_fee,
         };
         let executed = ExecutorHandle(reg.clone())

@@ -269,7 +269,8 @@ impl Supervisor {
         Ok(())
     }
 
-    async fn stop_child(&self, child: &mut Child) {
+    /// Stops a child (gracefully, then by force after 3 s) and records `status` for it.
+    async fn stop_child(&self, child: &mut Child, status: ActorStatus) {
         if let Some(cell) = child.cell.take() {
             let id = cell.get_id();
             if cell
@@ -280,13 +281,13 @@ impl Supervisor {
                 let _ = cell.kill_and_wait(Some(Duration::from_secs(3))).await;
             }
             self.registry
-                .set_down(&child.spec.name, Some(id), ActorStatus::Restarting, None);
+                .set_down(&child.spec.name, Some(id), status, None);
         }
     }
 
     async fn stop_all(&self, state: &mut SupState) {
         for child in state.children.iter_mut().rev() {
-            self.stop_child(child).await;
+            self.stop_child(child, ActorStatus::Stopped).await;
         }
     }
 
@@ -346,7 +347,8 @@ impl Supervisor {
             Strategy::RestForOne => (idx..state.children.len()).collect(),
         };
         for &i in range.iter().rev() {
-            self.stop_child(&mut state.children[i]).await;
+            self.stop_child(&mut state.children[i], ActorStatus::Restarting)
+                .await;
         }
         for &i in &range {
             let name = state.children[i].spec.name.clone();

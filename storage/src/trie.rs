@@ -208,30 +208,27 @@ impl Trie {
         }
     }
 
-    /// The value at `key`.
+    /// The value at `key`. Walks the in-memory nodes by reference and loads only hashed ones.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let path = to_nibbles(key);
-        let mut node = self.resolve(&self.root)?.into_owned();
-        let mut rest: &[u8] = &path;
-        loop {
-            match node {
-                Node::Empty | Node::Hash(_) => return Ok(None),
-                Node::Leaf(k, v) => return Ok((k == rest).then_some(v)),
-                Node::Ext(k, child) => {
-                    if !rest.starts_with(&k) {
-                        return Ok(None);
-                    }
-                    rest = &rest[k.len()..];
-                    node = self.resolve(&child)?.into_owned();
-                }
-                Node::Branch(children, value) => match rest.split_first() {
-                    None => return Ok(value),
-                    Some((i, tail)) => {
-                        rest = tail;
-                        node = self.resolve(&children[usize::from(*i)])?.into_owned();
-                    }
-                },
+        self.get_at(&self.root, &to_nibbles(key))
+    }
+
+    fn get_at(&self, node: &Node, path: &[u8]) -> Result<Option<Vec<u8>>> {
+        match node {
+            Node::Empty => Ok(None),
+            Node::Hash(h) => {
+                let loaded = self.load(h)?;
+                self.get_at(&loaded, path)
             }
+            Node::Leaf(k, v) => Ok((k.as_slice() == path).then(|| v.clone())),
+            Node::Ext(k, child) => match path.strip_prefix(k.as_slice()) {
+                Some(rest) => self.get_at(child, rest),
+                None => Ok(None),
+            },
+            Node::Branch(children, value) => match path.split_first() {
+                None => Ok(value.clone()),
+                Some((i, rest)) => self.get_at(&children[usize::from(*i)], rest),
+            },
         }
     }
 

@@ -5,6 +5,9 @@ use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Key-value pairs in key order, as prefix scans return them.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// How durable a write must be when [`KeyValueStore::write`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -54,7 +57,7 @@ pub trait KeyValueStore: Send + Sync {
     /// Applies a batch atomically with the given durability.
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()>;
     /// Every entry whose key starts with `prefix`, in key order, at most `limit` of them.
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries>;
     /// Name of the backend, as recorded in the data directory.
     fn backend(&self) -> &'static str;
 }
@@ -86,7 +89,7 @@ impl KeyValueStore for MemoryStore {
         }
         Ok(())
     }
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries> {
         Ok(self
             .map
             .read()
@@ -156,7 +159,7 @@ impl KeyValueStore for RocksStore {
         wo.set_sync(durability == Durability::Sync);
         self.db.write_opt(wb, &wo).map_err(backend_err)
     }
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries> {
         let mut out = Vec::new();
         let iter = self.db.iterator(rocksdb::IteratorMode::From(
             prefix,

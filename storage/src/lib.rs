@@ -1,5 +1,6 @@
 //! Storage: the [`KeyValueStore`] trait with RocksDB and in-memory backends, the Ethereum Merkle
-//! Patricia [`trie`], accounts in the [`state`] trie, and the [`chain`] store of blocks and receipts.
+//! Patricia [`trie`], accounts in the [`state`] trie, the [`chain`] store of blocks and receipts, and
+//! [`snapshotdb`] (per-block data with a hash-chained WAL).
 //!
 //! Everything lives in one key-value store under the data directory, namespaced by a one-byte key
 //! prefix (see [`chain::keys`]). Only the `chain` actor writes blocks, receipts and state nodes,
@@ -7,6 +8,7 @@
 
 pub mod chain;
 pub mod kv;
+pub mod snapshotdb;
 pub mod state;
 pub mod trie;
 

@@ -4,8 +4,10 @@
 use crate::names;
 use alloy_primitives::{Address, B256};
 use platon_messages::actors::{
-    BlockEnv, ChainMsg, ExecutorMsg, PoolError, PoolStatus, ProducerMsg, RpcMsg, TxPoolMsg,
+    BlockEnv, ChainMsg, Entries, ExecutorMsg, PoolError, PoolStatus, ProducerMsg, RpcMsg,
+    SnapshotMsg, SnapshotStatus, TxPoolMsg,
 };
+use platon_messages::snapshot::{At, Record};
 use platon_messages::{Block, ExecutedBlock, Header, SignedTransaction};
 use platon_supervision::{CallError, Registry};
 use std::sync::Arc;
@@ -151,5 +153,61 @@ impl RpcHandle {
         self.0
             .lookup::<RpcMsg>(names::RPC)?
             .send(RpcMsg::NewHead(Box::new(header)))
+    }
+}
+
+/// Handle to the `snapshot` actor (snapshotdb). Writes return once durable.
+#[derive(Clone, Debug)]
+pub struct SnapshotHandle(pub Arc<Registry>);
+
+impl SnapshotHandle {
+    /// Logs and applies records; returns once they are durable. The inner error is a refused record.
+    pub async fn write(&self, records: Vec<Record>) -> Result<Result<(), String>, CallError> {
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(|reply| SnapshotMsg::Write { records, reply })
+            .await
+    }
+    /// Reads a key at a view.
+    pub async fn get(
+        &self,
+        at: At,
+        key: Vec<u8>,
+    ) -> Result<Result<Option<Vec<u8>>, String>, CallError> {
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(|reply| SnapshotMsg::Get { at, key, reply })
+            .await
+    }
+    /// Live entries under a prefix at a view, in key order.
+    pub async fn iter_prefix(
+        &self,
+        at: At,
+        prefix: Vec<u8>,
+        limit: usize,
+    ) -> Result<Result<Entries, String>, CallError> {
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(|reply| SnapshotMsg::IterPrefix {
+                at,
+                prefix,
+                limit,
+                reply,
+            })
+            .await
+    }
+    /// Folds old committed blocks into the base.
+    pub async fn compact(&self, keep: usize) -> Result<Result<usize, String>, CallError> {
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(|reply| SnapshotMsg::Compact { keep, reply })
+            .await
+    }
+    /// Highest committed block, base, fsyncs.
+    pub async fn status(&self) -> Result<SnapshotStatus, CallError> {
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(SnapshotMsg::Status)
+            .await
     }
 }

@@ -19,6 +19,7 @@ pub mod executor;
 pub mod handles;
 pub mod producer;
 pub mod rpc;
+pub mod snapshot;
 pub mod txpool;
 
 use platon_config::NodeConfig;
@@ -41,6 +42,8 @@ pub mod names {
     pub const RPC: &str = "rpc";
     /// The admin console listener.
     pub const ADMIN: &str = "admin";
+    /// The snapshotdb writer.
+    pub const SNAPSHOT: &str = "snapshot";
 }
 
 /// What every actor of one node shares: the registry, the store, the configuration and dev keys.
@@ -54,4 +57,6 @@ pub struct NodeContext {
     pub config: Arc<NodeConfig>,
     /// Keys of the funded dev accounts (empty outside --dev).
     pub dev_keys: Arc<Vec<SecretKey>>,
+    /// The data directory.
+    pub datadir: std::path::PathBuf,
 }

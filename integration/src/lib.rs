@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! node (one_for_one, budget 0: a failing subtree stops the node cleanly)
-//! ├── storage     (rest_for_one)  chain
+//! ├── storage     (rest_for_one)  snapshot, chain
 //! ├── execution   (one_for_one)   txpool, executor
 //! ├── consensus   (rest_for_one)  producer (the dev chain's single proposer; CBFT replaces it)
 //! └── api         (one_for_one)   rpc, admin
@@ -16,6 +16,7 @@ use platon_actors::chain::ChainService;
 use platon_actors::executor::ExecutorService;
 use platon_actors::producer::ProducerService;
 use platon_actors::rpc::RpcService;
+use platon_actors::snapshot::SnapshotService;
 use platon_actors::txpool::TxPoolService;
 use platon_actors::{names, NodeContext};
 use platon_config::NodeConfig;
@@ -68,7 +69,8 @@ impl RunningNode {
     }
 }
 
-/// Data directory layout: `chaindata/` (RocksDB: blocks, receipts, state trie, txpool journal).
+/// Data directory layout: `chaindata/` (RocksDB: blocks, receipts, state trie, txpool journal,
+/// snapshotdb base) and `snapshot/` (the snapshotdb WAL).
 pub fn chaindata_dir(datadir: &Path) -> PathBuf {
     datadir.join("chaindata")
 }
@@ -125,12 +127,20 @@ pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
                 group(
                     "storage",
                     Strategy::RestForOne,
-                    vec![ChildSpec::worker(
-                        names::CHAIN,
-                        Restart::Permanent,
-                        cap,
-                        ChainService { node: ctx.clone() },
-                    )],
+                    vec![
+                        ChildSpec::worker(
+                            names::SNAPSHOT,
+                            Restart::Permanent,
+                            cap,
+                            SnapshotService { node: ctx.clone() },
+                        ),
+                        ChildSpec::worker(
+                            names::CHAIN,
+                            Restart::Permanent,
+                            cap,
+                            ChainService { node: ctx.clone() },
+                        ),
+                    ],
                 ),
                 Restart::Permanent,
             ),
@@ -200,6 +210,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         store,
         config: Arc::new(config),
         dev_keys,
+        datadir: datadir.clone(),
     };
     let tree = start_tree(tree_spec(&ctx), registry)
         .await

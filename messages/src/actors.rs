@@ -3,6 +3,7 @@
 //! Queries carry a [`RpcReplyPort`]; callers never build these by hand but go through the typed
 //! handles in `platon-actors`.
 
+use crate::snapshot::{At, BlockRef, Record};
 use crate::{Block, ExecutedBlock, Header, SignedTransaction};
 use alloy_primitives::{Address, B256, U256};
 use ractor::RpcReplyPort;
@@ -182,3 +183,60 @@ pub enum RpcMsg {
 /// yet; the enum is empty until an admin command needs to reach it.
 #[derive(Debug)]
 pub enum AdminMsg {}
+
+/// Key-value pairs in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Messages of the `snapshot` actor, the single writer of snapshotdb.
+#[derive(Debug)]
+pub enum SnapshotMsg {
+    /// Log and apply records; the reply comes once they are durable (group commit).
+    Write {
+        /// Records, applied in order; the first refused one ends the batch.
+        records: Vec<Record>,
+        /// Reply once durable.
+        reply: RpcReplyPort<Result<(), String>>,
+    },
+    /// Make pending writes durable and acknowledge them (sent by the actor to itself).
+    Flush,
+    /// Read a key at a view.
+    Get {
+        /// The view.
+        at: At,
+        /// The key.
+        key: Vec<u8>,
+        /// Reply.
+        reply: RpcReplyPort<Result<Option<Vec<u8>>, String>>,
+    },
+    /// Every live entry under a prefix at a view, in key order.
+    IterPrefix {
+        /// The view.
+        at: At,
+        /// The prefix.
+        prefix: Vec<u8>,
+        /// At most this many base entries are read.
+        limit: usize,
+        /// Reply.
+        reply: RpcReplyPort<Result<Entries, String>>,
+    },
+    /// Fold the oldest committed blocks into the base, keeping `keep` above it.
+    Compact {
+        /// Committed blocks to keep above the base.
+        keep: usize,
+        /// Reply: how many blocks were folded.
+        reply: RpcReplyPort<Result<usize, String>>,
+    },
+    /// Highest committed block, base block, and WAL fsyncs so far.
+    Status(RpcReplyPort<SnapshotStatus>),
+}
+
+/// The snapshot actor's state summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotStatus {
+    /// Highest committed block.
+    pub highest: BlockRef,
+    /// Last block folded into the base.
+    pub base: BlockRef,
+    /// WAL fsyncs by this incarnation.
+    pub syncs: u64,
+}

@@ -9,6 +9,7 @@
 pub mod actors;
 pub mod block;
 pub mod rlp;
+pub mod snapshot;
 pub mod transaction;
 
 pub use alloy_primitives::{Address, Bloom, Bytes, B256, U256};

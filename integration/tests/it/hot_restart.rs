@@ -156,6 +156,7 @@ fn every_pipeline_actor_restarts_under_load_without_losing_a_transaction() {
         vec![
             "node",
             "storage",
+            "snapshot",
             "chain",
             "execution",
             "txpool",

@@ -7,6 +7,7 @@ mod common;
 mod hot_restart;
 mod persistence;
 mod rpc_errors;
+mod snapshot;
 mod web3py;
 
 use alloy_primitives::{Address, Bytes, U256};

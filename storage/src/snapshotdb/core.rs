@@ -5,49 +5,7 @@ use super::SnapshotError;
 use alloy_primitives::B256;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// A block by height and hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct BlockRef {
-    /// Height.
-    pub number: u64,
-    /// Hash.
-    pub hash: B256,
-}
-
-/// One logged state transition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
-    /// Start building (unrecognized data) block `number` on `parent`.
-    NewBlock {
-        /// Height of the block being built.
-        number: u64,
-        /// Its parent: the highest committed block or a recognized one.
-        parent: B256,
-    },
-    /// Set a key in the block being built.
-    Put {
-        /// Key.
-        key: Vec<u8>,
-        /// Value.
-        value: Vec<u8>,
-    },
-    /// Delete a key in the block being built.
-    Delete {
-        /// Key.
-        key: Vec<u8>,
-    },
-    /// The block being built was sealed as `hash`: its data becomes recognized.
-    Seal {
-        /// Block hash.
-        hash: B256,
-    },
-    /// The recognized block `hash` is on the chosen chain: its data becomes committed, and the other
-    /// recognized data at its height and below is discarded.
-    Commit {
-        /// Block hash.
-        hash: B256,
-    },
-}
+pub use platon_messages::snapshot::{At, BlockRef, Record};
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_be_bytes());
@@ -74,73 +32,71 @@ impl<'a> Cursor<'a> {
     }
 }
 
-impl Record {
-    /// The WAL payload.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        match self {
-            Record::NewBlock { number, parent } => {
-                out.push(1);
-                out.extend_from_slice(&number.to_be_bytes());
-                out.extend_from_slice(parent.as_slice());
-            }
-            Record::Put { key, value } => {
-                out.push(2);
-                put_bytes(&mut out, key);
-                put_bytes(&mut out, value);
-            }
-            Record::Delete { key } => {
-                out.push(3);
-                put_bytes(&mut out, key);
-            }
-            Record::Seal { hash } => {
-                out.push(4);
-                out.extend_from_slice(hash.as_slice());
-            }
-            Record::Commit { hash } => {
-                out.push(5);
-                out.extend_from_slice(hash.as_slice());
-            }
+/// The WAL payload of a record.
+pub fn encode_record(r: &Record) -> Vec<u8> {
+    let mut out = Vec::new();
+    match r {
+        Record::NewBlock { number, parent } => {
+            out.push(1);
+            out.extend_from_slice(&number.to_be_bytes());
+            out.extend_from_slice(parent.as_slice());
         }
-        out
+        Record::Put { key, value } => {
+            out.push(2);
+            put_bytes(&mut out, key);
+            put_bytes(&mut out, value);
+        }
+        Record::Delete { key } => {
+            out.push(3);
+            put_bytes(&mut out, key);
+        }
+        Record::Seal { hash } => {
+            out.push(4);
+            out.extend_from_slice(hash.as_slice());
+        }
+        Record::Commit { hash } => {
+            out.push(5);
+            out.extend_from_slice(hash.as_slice());
+        }
     }
+    out
+}
 
-    /// Strict decoding of a WAL payload.
-    pub fn decode(b: &[u8]) -> Result<Record, SnapshotError> {
-        let (tag, rest) = b
-            .split_first()
-            .ok_or_else(|| SnapshotError::Corrupt("empty snapshot record".into()))?;
-        let mut c = Cursor(rest);
-        let r = match tag {
-            1 => {
-                let n = c.take(8)?;
-                let mut arr = [0u8; 8];
-                arr.copy_from_slice(n);
-                Record::NewBlock {
-                    number: u64::from_be_bytes(arr),
-                    parent: c.hash()?,
-                }
+/// Strict decoding of a WAL payload.
+pub fn decode_record(b: &[u8]) -> Result<Record, SnapshotError> {
+    let (tag, rest) = b
+        .split_first()
+        .ok_or_else(|| SnapshotError::Corrupt("empty snapshot record".into()))?;
+    let mut c = Cursor(rest);
+    let r = match tag {
+        1 => {
+            let n = c.take(8)?;
+            let mut arr = [0u8; 8];
+            arr.copy_from_slice(n);
+            Record::NewBlock {
+                number: u64::from_be_bytes(arr),
+                parent: c.hash()?,
             }
-            2 => Record::Put {
-                key: c.bytes()?,
-                value: c.bytes()?,
-            },
-            3 => Record::Delete { key: c.bytes()? },
-            4 => Record::Seal { hash: c.hash()? },
-            5 => Record::Commit { hash: c.hash()? },
-            t => {
-                return Err(SnapshotError::Corrupt(format!(
-                    "unknown snapshot record tag {t}"
-                )))
-            }
-        };
-        if !c.0.is_empty() {
-            return Err(SnapshotError::Corrupt(
-                "trailing bytes in snapshot record".into(),
-            ));
         }
-        Ok(r)
+        2 => Record::Put {
+            key: c.bytes()?,
+            value: c.bytes()?,
+        },
+        3 => Record::Delete { key: c.bytes()? },
+        4 => Record::Seal { hash: c.hash()? },
+        5 => Record::Commit { hash: c.hash()? },
+        t => {
+            return Err(SnapshotError::Corrupt(format!(
+                "unknown snapshot record tag {t}"
+            )))
+        }
+    };
+    if !c.0.is_empty() {
+        return Err(SnapshotError::Corrupt(
+            "trailing bytes in snapshot record".into(),
+        ));
     }
+    Ok(r)
 }
 
 /// One block's data set.
@@ -154,17 +110,6 @@ pub struct BlockData {
     pub hash: B256,
     /// Changes: `None` is a deletion.
     pub data: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-/// Which view a read sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum At {
-    /// The block being built (its data over its ancestors').
-    Building,
-    /// A recognized or committed block, by hash.
-    Block(B256),
-    /// The highest committed block.
-    Head,
 }
 
 /// The in-memory snapshotdb levels above the compacted base.
@@ -694,15 +639,15 @@ mod tests {
             hash: h(0),
         });
         for r in c.to_records() {
-            let enc = r.encode();
-            assert_eq!(Record::decode(&enc).expect("decode"), r);
+            let enc = encode_record(&r);
+            assert_eq!(decode_record(&enc).expect("decode"), r);
             again.apply(r).expect("apply");
         }
         assert_eq!(again.head(), c.head());
         assert_eq!(again.recognized(), c.recognized());
         assert_eq!(get(&again, At::Block(h(2)), "a").as_deref(), Some("2"));
-        assert!(Record::decode(&[9]).is_err());
-        assert!(Record::decode(&[2, 0, 0, 0, 5, 1]).is_err());
-        assert!(Record::decode(&[4, 1, 2]).is_err());
+        assert!(decode_record(&[9]).is_err());
+        assert!(decode_record(&[2, 0, 0, 0, 5, 1]).is_err());
+        assert!(decode_record(&[4, 1, 2]).is_err());
     }
 }

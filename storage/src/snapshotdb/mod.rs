@@ -21,7 +21,7 @@
 pub mod core;
 pub mod wal;
 
-pub use self::core::{At, BlockRef, Core, Record};
+pub use self::core::{decode_record, encode_record, At, BlockRef, Core, Record};
 use crate::kv::{Durability, KeyValueStore, WriteBatch};
 use alloy_primitives::B256;
 use std::path::Path;
@@ -114,6 +114,7 @@ pub struct SnapshotDb {
     wal: Wal,
     kv: Arc<dyn KeyValueStore>,
     poisoned: bool,
+    syncs: u64,
 }
 
 impl std::fmt::Debug for SnapshotDb {
@@ -153,7 +154,7 @@ impl SnapshotDb {
         let (wal, payloads, replay) = Wal::open(&path)?;
         let mut core = Core::new(current.base);
         for (i, p) in payloads.iter().enumerate() {
-            let record = Record::decode(p).map_err(|e| {
+            let record = decode_record(p).map_err(|e| {
                 SnapshotError::Corrupt(format!("{}: record {i}: {e}", path.display()))
             })?;
             core.replay(record).map_err(|e| {
@@ -177,6 +178,7 @@ impl SnapshotDb {
             wal,
             kv,
             poisoned: false,
+            syncs: 0,
         };
         let report = OpenReport {
             replay,
@@ -201,26 +203,45 @@ impl SnapshotDb {
     /// Applies `records` in order and makes them durable with one fsync. Stops at the first record
     /// that does not apply: the ones before it stay applied and durable; that one and the rest are not.
     pub fn write(&mut self, records: Vec<Record>) -> Result<(), SnapshotError> {
+        let result = self.append(records);
+        self.sync()?;
+        result
+    }
+
+    /// Like [`SnapshotDb::write`] without the fsync: the records are logged and applied, and become
+    /// durable at the next [`SnapshotDb::sync`]. For group commit: append several callers' batches,
+    /// sync once, then acknowledge them all.
+    pub fn append(&mut self, records: Vec<Record>) -> Result<(), SnapshotError> {
         if self.poisoned {
             return Err(SnapshotError::Poisoned);
         }
-        let mut result = Ok(());
         for r in records {
-            if let Err(e) = self.core.check(&r) {
-                result = Err(e);
-                break;
-            }
-            if let Err(e) = self.wal.append(&r.encode()) {
+            self.core.check(&r)?;
+            if let Err(e) = self.wal.append(&encode_record(&r)) {
                 self.poisoned = true;
                 return Err(e);
             }
             self.core.apply(r)?;
         }
+        Ok(())
+    }
+
+    /// Makes everything appended durable (one fsync). After a failure the instance is poisoned.
+    pub fn sync(&mut self) -> Result<(), SnapshotError> {
+        if self.poisoned {
+            return Err(SnapshotError::Poisoned);
+        }
         if let Err(e) = self.wal.sync() {
             self.poisoned = true;
             return Err(e);
         }
-        result
+        self.syncs += 1;
+        Ok(())
+    }
+
+    /// Number of fsyncs of the WAL so far (group commit makes this smaller than the number of writes).
+    pub fn syncs(&self) -> u64 {
+        self.syncs
     }
 
     /// The value of `key` at `at`.
@@ -273,7 +294,7 @@ impl SnapshotDb {
             self.poisoned = true;
             return Err(e.into());
         }
-        let records: Vec<Vec<u8>> = self.core.to_records().iter().map(Record::encode).collect();
+        let records: Vec<Vec<u8>> = self.core.to_records().iter().map(encode_record).collect();
         if let Err(e) = self.wal.rewrite(&records) {
             self.poisoned = true;
             return Err(e);

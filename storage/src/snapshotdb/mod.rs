@@ -126,6 +126,67 @@ impl std::fmt::Debug for SnapshotDb {
     }
 }
 
+/// Replays WAL payloads over the base recorded in `current` and checks they reach `current`'s head.
+fn rebuild(path: &Path, payloads: &[Vec<u8>], current: Current) -> Result<Core, SnapshotError> {
+    let mut core = Core::new(current.base);
+    for (i, p) in payloads.iter().enumerate() {
+        let record = decode_record(p)
+            .map_err(|e| SnapshotError::Corrupt(format!("{}: record {i}: {e}", path.display())))?;
+        core.replay(record).map_err(|e| {
+            SnapshotError::Corrupt(format!(
+                "{}: record {i} does not apply ({e}); restore the data directory from a backup",
+                path.display()
+            ))
+        })?;
+    }
+    if core.head().number < current.highest.number {
+        return Err(SnapshotError::Corrupt(format!(
+            "{}: the log ends at committed block {} but `current` records block {} as committed; \
+             committed data was lost. Restore the data directory from a backup",
+            path.display(),
+            core.head().number,
+            current.highest.number
+        )));
+    }
+    Ok(core)
+}
+
+fn read_current(kv: &dyn KeyValueStore, genesis: BlockRef) -> Result<Current, SnapshotError> {
+    Ok(match kv.get(CURRENT_KEY)? {
+        Some(b) => Current::decode(&b)?,
+        None => Current {
+            highest: genesis,
+            base: genesis,
+        },
+    })
+}
+
+/// Verifies the snapshotdb in `dir` and `kv` without changing anything: the WAL's hash chain, that
+/// every record applies, and that the log reaches the `current` record. Returns what opening would find.
+pub fn verify(
+    dir: &Path,
+    kv: &dyn KeyValueStore,
+    genesis: BlockRef,
+) -> Result<OpenReport, SnapshotError> {
+    let path = dir.join(WAL_FILE);
+    let current = read_current(kv, genesis)?;
+    if !path.exists() {
+        return Ok(OpenReport {
+            replay: ReplayReport::default(),
+            current,
+        });
+    }
+    let (payloads, replay) = wal::verify(&path)?;
+    let core = rebuild(&path, &payloads, current)?;
+    Ok(OpenReport {
+        replay,
+        current: Current {
+            highest: core.head(),
+            base: core.base(),
+        },
+    })
+}
+
 fn base_key(key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 1);
     k.push(BASE_PREFIX);
@@ -143,36 +204,10 @@ impl SnapshotDb {
     ) -> Result<(SnapshotDb, OpenReport), SnapshotError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| SnapshotError::Io(format!("cannot create {}: {e}", dir.display())))?;
-        let current = match kv.get(CURRENT_KEY)? {
-            Some(b) => Current::decode(&b)?,
-            None => Current {
-                highest: genesis,
-                base: genesis,
-            },
-        };
+        let current = read_current(kv.as_ref(), genesis)?;
         let path = dir.join(WAL_FILE);
         let (wal, payloads, replay) = Wal::open(&path)?;
-        let mut core = Core::new(current.base);
-        for (i, p) in payloads.iter().enumerate() {
-            let record = decode_record(p).map_err(|e| {
-                SnapshotError::Corrupt(format!("{}: record {i}: {e}", path.display()))
-            })?;
-            core.replay(record).map_err(|e| {
-                SnapshotError::Corrupt(format!(
-                    "{}: record {i} does not apply ({e}); restore the data directory from a backup",
-                    path.display()
-                ))
-            })?;
-        }
-        if core.head().number < current.highest.number {
-            return Err(SnapshotError::Corrupt(format!(
-                "{}: the log ends at committed block {} but `current` records block {} as committed; \
-                 committed data was lost. Restore the data directory from a backup",
-                path.display(),
-                core.head().number,
-                current.highest.number
-            )));
-        }
+        let core = rebuild(&path, &payloads, current)?;
         let db = SnapshotDb {
             core,
             wal,
@@ -477,6 +512,40 @@ mod tests {
         assert_eq!(report.current.base.number, 2);
         assert_eq!(report.current.highest.number, 3);
         assert_eq!(db.get(At::Head, b"k").expect("get"), Some(b"3".to_vec()));
+    }
+
+    #[test]
+    fn verify_reports_without_changing_the_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let (mut db, _) = SnapshotDb::open(dir.path(), kv.clone(), GENESIS).expect("open");
+        db.write(block(1, B256::ZERO, h(1), &[("a", "1")]))
+            .expect("block");
+        db.write(vec![Record::Commit { hash: h(1) }])
+            .expect("commit");
+        drop(db);
+        let path = dir.path().join(WAL_FILE);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(&[1, 2, 3]);
+        std::fs::write(&path, &bytes).expect("write");
+        let report = verify(dir.path(), kv.as_ref(), GENESIS).expect("verify");
+        assert_eq!(report.replay.records, 4);
+        assert_eq!(report.replay.torn_bytes_cut, 3);
+        assert_eq!(
+            report.current.highest,
+            BlockRef {
+                number: 1,
+                hash: h(1)
+            }
+        );
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            bytes,
+            "verify changed nothing"
+        );
+        bytes[20] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(verify(dir.path(), kv.as_ref(), GENESIS).is_err());
     }
 
     #[test]

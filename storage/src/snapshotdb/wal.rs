@@ -75,52 +75,12 @@ impl Wal {
             };
             return Ok((wal, Vec::new(), ReplayReport::default()));
         }
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(SnapshotError::Corrupt(format!(
-                "{} is not a snapshot WAL (bad magic); move it away and restore the data directory from a backup",
-                path.display()
-            )));
-        }
-        let mut payloads = Vec::new();
-        let mut pos = MAGIC.len();
-        let mut prev = B256::ZERO;
-        let mut torn = 0u64;
-        while pos < bytes.len() {
-            let rest = &bytes[pos..];
-            let corrupt = |why: &str| {
-                SnapshotError::Corrupt(format!(
-                    "{}: record {} at byte {pos} {why}; the log was altered or damaged in the middle. \
-                     Restore the data directory from a backup",
-                    path.display(),
-                    payloads.len()
-                ))
-            };
-            match parse_frame(rest) {
-                Frame::Complete { payload, hash, len } => {
-                    if keccak256([payload, prev.as_slice()].concat()) == hash {
-                        payloads.push(payload.to_vec());
-                        prev = hash;
-                        pos += len;
-                    } else if pos + len < bytes.len() {
-                        return Err(corrupt(
-                            "does not match the hash chain and more records follow",
-                        ));
-                    } else {
-                        torn = (bytes.len() - pos) as u64;
-                        break;
-                    }
-                }
-                Frame::Incomplete => {
-                    torn = (bytes.len() - pos) as u64;
-                    break;
-                }
-                Frame::BadHeader if rest.iter().all(|b| *b == 0) => {
-                    torn = (bytes.len() - pos) as u64;
-                    break;
-                }
-                Frame::BadHeader => return Err(corrupt("has a damaged length field")),
-            }
-        }
+        let Parsed {
+            payloads,
+            end: pos,
+            last_hash: prev,
+            torn,
+        } = parse(path, &bytes)?;
         if torn > 0 {
             file.set_len(pos as u64)
                 .map_err(|e| io_err(path, "cannot truncate torn snapshot WAL tail", e))?;
@@ -213,6 +173,84 @@ impl Wal {
         *self = wal;
         Ok(())
     }
+}
+
+/// The intact records of a WAL image, where they end, and how many bytes after them are torn.
+struct Parsed {
+    payloads: Vec<Vec<u8>>,
+    end: usize,
+    last_hash: B256,
+    torn: u64,
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, SnapshotError> {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(SnapshotError::Corrupt(format!(
+            "{} is not a snapshot WAL (bad magic); move it away and restore the data directory from a backup",
+            path.display()
+        )));
+    }
+    let mut payloads = Vec::new();
+    let mut pos = MAGIC.len();
+    let mut prev = B256::ZERO;
+    let mut torn = 0u64;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        let corrupt = |why: &str| {
+            SnapshotError::Corrupt(format!(
+                "{}: record {} at byte {pos} {why}; the log was altered or damaged in the middle. \
+                 Restore the data directory from a backup",
+                path.display(),
+                payloads.len()
+            ))
+        };
+        match parse_frame(rest) {
+            Frame::Complete { payload, hash, len } => {
+                if keccak256([payload, prev.as_slice()].concat()) == hash {
+                    payloads.push(payload.to_vec());
+                    prev = hash;
+                    pos += len;
+                } else if pos + len < bytes.len() {
+                    return Err(corrupt(
+                        "does not match the hash chain and more records follow",
+                    ));
+                } else {
+                    torn = (bytes.len() - pos) as u64;
+                    break;
+                }
+            }
+            Frame::Incomplete => {
+                torn = (bytes.len() - pos) as u64;
+                break;
+            }
+            Frame::BadHeader if rest.iter().all(|b| *b == 0) => {
+                torn = (bytes.len() - pos) as u64;
+                break;
+            }
+            Frame::BadHeader => return Err(corrupt("has a damaged length field")),
+        }
+    }
+    Ok(Parsed {
+        payloads,
+        end: pos,
+        last_hash: prev,
+        torn,
+    })
+}
+
+/// Verifies a WAL without changing it: every record chains, and at most a torn tail follows them.
+/// Returns the records and the replay report (what opening would cut).
+pub fn verify(path: &Path) -> Result<(Vec<Vec<u8>>, ReplayReport), SnapshotError> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, "cannot read snapshot WAL", e))?;
+    if bytes.is_empty() {
+        return Ok((Vec::new(), ReplayReport::default()));
+    }
+    let p = parse(path, &bytes)?;
+    let report = ReplayReport {
+        records: p.payloads.len() as u64,
+        torn_bytes_cut: p.torn,
+    };
+    Ok((p.payloads, report))
 }
 
 fn frame_header(len: usize) -> [u8; 8] {

@@ -120,4 +120,23 @@ check(resp.json()["error"]["code"] == -32700, "malformed JSON gives -32700")
 resp = requests.post(URL, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": ["nope"]}), headers={"Content-Type": "application/json"}, timeout=10)
 check(resp.json()["error"]["code"] == -32602, "bad params give -32602")
 check(w3.eth.block_number >= 3 and w3.is_connected(), "node still serving")
+# EIP-1186 proofs, checked by an independent verifier (py-trie), including a proof of absence.
+import rlp
+from trie import HexaryTrie
+
+state_root = w3.eth.get_block("latest")["stateRoot"]
+absent = "0x00000000000000000000000000000000DeaDBeef"
+for addr in [ACCT.address, RECIPIENT, absent]:
+    p = w3.eth.get_proof(addr, [0, 1], "latest")
+    nodes = [rlp.decode(bytes(n)) for n in p["accountProof"]]
+    got = HexaryTrie.get_from_proof(bytes(state_root), bytes(Web3.keccak(hexstr=addr)), nodes)
+    if addr == absent:
+        check(got == b"" and p["balance"] == 0 and p["nonce"] == 0, "proof of absence verifies")
+        continue
+    nonce, balance, storage_root, code_hash = rlp.decode(got)
+    check(int.from_bytes(balance, "big") == p["balance"] == w3.eth.get_balance(addr), f"account proof of {addr[:10]} verifies its balance")
+    check(int.from_bytes(nonce, "big") == p["nonce"] == w3.eth.get_transaction_count(addr), f"account proof of {addr[:10]} verifies its nonce")
+    check(storage_root == bytes(p["storageHash"]) and code_hash == bytes(p["codeHash"]), f"account proof of {addr[:10]} verifies roots")
+    check(all(int.from_bytes(bytes(sp["value"]), "big") == 0 and len(sp["proof"]) == 0 for sp in p["storageProof"]), "empty storage: zero values, empty proofs")
+check(w3.eth.get_storage_at(RECIPIENT, 0) == b"\x00" * 32, "eth_getStorageAt of an account without storage")
 print("ALL CHECKS PASSED")

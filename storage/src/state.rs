@@ -124,6 +124,48 @@ impl StateDb {
         Ok(self.trie.commit())
     }
 
+    /// The account at `address` and its Merkle proof (EIP-1186). Reads the committed trie only.
+    pub fn prove_account(&self, address: &Address) -> Result<(Account, Vec<Vec<u8>>)> {
+        let proof = self.trie.prove(keccak256(address).as_slice())?;
+        Ok((self.account(address)?, proof))
+    }
+
+    /// The value of storage slot `slot` of the account with storage root `storage_root`, and its proof.
+    pub fn prove_storage(&self, storage_root: B256, slot: B256) -> Result<(U256, Vec<Vec<u8>>)> {
+        let trie = Trie::at_root(storage_root, self.trie_reader());
+        let key = keccak256(slot);
+        let proof = trie.prove(key.as_slice())?;
+        let value = match trie.get(key.as_slice())? {
+            None => U256::ZERO,
+            Some(raw) => {
+                let mut r = Reader::new(&raw);
+                let v = r.u256("storage value").map_err(|e| StorageError::Corrupt {
+                    what: format!("storage slot {slot}"),
+                    detail: e.to_string(),
+                })?;
+                r.finish().map_err(|e| StorageError::Corrupt {
+                    what: format!("storage slot {slot}"),
+                    detail: e.to_string(),
+                })?;
+                v
+            }
+        };
+        Ok((value, proof))
+    }
+
+    /// The value of a storage slot of `address`.
+    pub fn storage(&self, address: &Address, slot: B256) -> Result<U256> {
+        let account = self.account(address)?;
+        if account.storage_root == EMPTY_ROOT {
+            return Ok(U256::ZERO);
+        }
+        Ok(self.prove_storage(account.storage_root, slot)?.0)
+    }
+
+    fn trie_reader(&self) -> Arc<dyn NodeReader> {
+        self.trie.reader()
+    }
+
     /// Checks that every node reachable from the root is present and hashes right.
     pub fn verify(&self) -> Result<usize> {
         self.trie.verify_nodes()

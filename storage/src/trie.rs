@@ -208,6 +208,11 @@ impl Trie {
         }
     }
 
+    /// The node reader this trie loads from.
+    pub fn reader(&self) -> Arc<dyn NodeReader> {
+        self.reader.clone()
+    }
+
     /// The value at `key`. Walks the in-memory nodes by reference and loads only hashed ones.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get_at(&self.root, &to_nibbles(key))
@@ -423,6 +428,59 @@ impl Trie {
         self.commit().0
     }
 
+    /// A Merkle proof for `key` (EIP-1186 style): the RLP of every hashed node on the path from the root,
+    /// root first. Nodes under 32 bytes are inside their parent's encoding and not listed. The path may
+    /// end early (a proof of absence). The trie must be persisted: proofs are built from stored nodes.
+    pub fn prove(&self, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut proof = Vec::new();
+        let path = to_nibbles(key);
+        let mut rest: &[u8] = &path;
+        let mut node = match &self.root {
+            Node::Empty => return Ok(proof),
+            Node::Hash(h) => {
+                let bytes = self.reader.node(h)?.ok_or(StorageError::MissingNode(*h))?;
+                let n = decode_node(&bytes)?;
+                proof.push(bytes);
+                n
+            }
+            other => {
+                let mut unused = Vec::new();
+                proof.push(Self::encode(other, &mut unused));
+                other.clone()
+            }
+        };
+        loop {
+            let next = match node {
+                Node::Empty | Node::Leaf(..) => return Ok(proof),
+                Node::Hash(_) => return Ok(proof),
+                Node::Ext(k, child) => match rest.strip_prefix(k.as_slice()) {
+                    Some(r) => {
+                        rest = r;
+                        *child
+                    }
+                    None => return Ok(proof),
+                },
+                Node::Branch(children, _) => match rest.split_first() {
+                    None => return Ok(proof),
+                    Some((i, r)) => {
+                        rest = r;
+                        let mut children = children;
+                        std::mem::replace(&mut children[usize::from(*i)], Node::Empty)
+                    }
+                },
+            };
+            node = match next {
+                Node::Hash(h) => {
+                    let bytes = self.reader.node(&h)?.ok_or(StorageError::MissingNode(h))?;
+                    let n = decode_node(&bytes)?;
+                    proof.push(bytes);
+                    n
+                }
+                embedded => embedded,
+            };
+        }
+    }
+
     /// Every (key, value) in key order. Loads the whole trie: for tests, tools and small tries.
     pub fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
@@ -525,6 +583,36 @@ mod tests {
         fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
             Ok(self.0.read().get(hash).cloned())
         }
+    }
+
+    #[test]
+    fn proofs_hold_the_path_from_the_root() {
+        let store = Arc::new(Map::default());
+        let mut t = Trie::new(store.clone());
+        for i in 0u32..50 {
+            t.insert(&keccak256(i.to_be_bytes()).0, vec![7; 40])
+                .expect("insert");
+        }
+        let (root, nodes) = t.commit();
+        store.0.write().extend(nodes);
+        let t = Trie::at_root(root, store);
+        let key = keccak256(3u32.to_be_bytes());
+        let proof = t.prove(key.as_slice()).expect("prove");
+        assert!(proof.len() >= 2);
+        assert_eq!(keccak256(&proof[0]), root, "the first node is the root");
+        // Each later node is referenced (by hash) from the node before it.
+        for pair in proof.windows(2) {
+            let h = keccak256(&pair[1]);
+            assert!(pair[0].windows(32).any(|w| w == h.as_slice()));
+        }
+        // The last node holds the value.
+        assert!(proof
+            .last()
+            .expect("last")
+            .windows(40)
+            .any(|w| w == [7u8; 40]));
+        let absent = t.prove(&[0xffu8; 32]).expect("absence proof");
+        assert!(!absent.is_empty());
     }
 
     #[test]

@@ -189,6 +189,59 @@ async fn get_code(c: &RpcCtx, a: &[Value]) -> R {
     Ok(json!("0x"))
 }
 
+fn hex_list(nodes: &[Vec<u8>]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| format!("0x{}", hex::encode(n)))
+        .collect()
+}
+
+async fn get_storage_at(c: &RpcCtx, a: &[Value]) -> R {
+    let addr = parse_address(arg(a, 0, "address")?, "address")?;
+    let slot = parse_u256(arg(a, 1, "storage slot")?, "storage slot")?;
+    let block = c.block_or_err(parse_block_id(a.get(2))?)?;
+    let state = c.node.store.state_at(block.header.state_root);
+    let v = state
+        .storage(&addr, B256::from(slot))
+        .map_err(storage_err)?;
+    Ok(json!(format!("0x{}", hex::encode(v.to_be_bytes::<32>()))))
+}
+
+/// Most storage keys one `eth_getProof` call may ask for.
+pub const MAX_PROOF_KEYS: usize = 256;
+
+async fn get_proof(c: &RpcCtx, a: &[Value]) -> R {
+    let addr = parse_address(arg(a, 0, "address")?, "address")?;
+    let keys = arg(a, 1, "storage keys")?
+        .as_array()
+        .ok_or_else(|| invalid_params("storage keys: array expected"))?;
+    if keys.len() > MAX_PROOF_KEYS {
+        return Err(invalid_params(format!(
+            "at most {MAX_PROOF_KEYS} storage keys per call"
+        )));
+    }
+    let block = c.block_or_err(parse_block_id(a.get(2))?)?;
+    let state = c.node.store.state_at(block.header.state_root);
+    let (account, account_proof) = state.prove_account(&addr).map_err(storage_err)?;
+    let mut storage_proof = Vec::with_capacity(keys.len());
+    for k in keys {
+        let slot = parse_u256(k, "storage key")?;
+        let (value, proof) = state
+            .prove_storage(account.storage_root, B256::from(slot))
+            .map_err(storage_err)?;
+        storage_proof.push(json!({ "key": k, "value": qty(value), "proof": hex_list(&proof) }));
+    }
+    Ok(json!({
+        "address": addr,
+        "accountProof": hex_list(&account_proof),
+        "balance": qty(account.balance),
+        "codeHash": account.code_hash,
+        "nonce": qty(account.nonce),
+        "storageHash": account.storage_root,
+        "storageProof": storage_proof,
+    }))
+}
+
 async fn gas_price(c: &RpcCtx, _: &[Value]) -> R {
     let base = platon_vm::next_base_fee(&c.head()?.header);
     Ok(json!(qty(U256::from(base) + U256::from(SUGGESTED_TIP))))
@@ -590,6 +643,8 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "eth_getBalance" => get_balance,
         "eth_getTransactionCount" => get_transaction_count,
         "eth_getCode" => get_code,
+        "eth_getStorageAt" => get_storage_at,
+        "eth_getProof" => get_proof,
         "eth_gasPrice" => gas_price,
         "eth_maxPriorityFeePerGas" => max_priority_fee,
         "eth_feeHistory" => fee_history,

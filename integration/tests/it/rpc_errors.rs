@@ -38,6 +38,18 @@ fn errors_follow_jsonrpc_and_geth_and_the_node_keeps_serving() {
         code(&rpc_full(p, "eth_getBalance", json!([])).expect("call")),
         -32602
     );
+    let too_many: Vec<&str> = vec!["0x0"; 257];
+    let r = rpc_full(
+        p,
+        "eth_getProof",
+        json!([
+            "0x000000000000000000000000000000000000bEEF",
+            too_many,
+            "latest"
+        ]),
+    )
+    .expect("call");
+    assert_eq!(code(&r), -32602, "{r}");
     assert_eq!(
         code(&rpc_full(p, "eth_getBlockByNumber", json!(["newest", false])).expect("call")),
         -32602

@@ -24,8 +24,10 @@ fn block(number: u64, parent: B256, hash: B256, key: &[u8], value: &[u8]) -> Vec
 fn group_commit_refusal_and_recovery_after_restart() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut cfg = NodeConfig::default();
-    cfg.datadir = Some(tmp.path().join("data"));
+    let mut cfg = NodeConfig {
+        datadir: Some(tmp.path().join("data")),
+        ..Default::default()
+    };
     cfg.dev.enabled = true;
     cfg.admin.faults = true;
     cfg.http.port = free_port();

@@ -6,11 +6,11 @@ use std::process::Command;
 #[test]
 fn web3py_transfers_fees_nonces_blocks_and_bad_input() {
     let probe = Command::new("python3")
-        .args(["-c", "import web3, eth_account"])
+        .args(["-c", "import web3, eth_account, trie"])
         .output();
     assert!(
         probe.as_ref().is_ok_and(|o| o.status.success()),
-        "web3.py is not installed: run `pip install web3 eth-account` (.ci/run does)"
+        "web3.py, eth-account or py-trie is missing: run `pip install web3 eth-account trie` (.ci/run does)"
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let node = NodeProc::start_dev(&[], tmp.path());

@@ -65,18 +65,52 @@ enum AdminCmd {
 
 #[derive(Subcommand)]
 enum DbCmd {
-    /// Verify the chain store: block links, receipt roots, and every node of the head state trie.
-    Check {
-        /// Data directory.
-        #[arg(long)]
-        datadir: PathBuf,
-        /// Config file the node runs with (for its genesis).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// The data directory was made by --dev.
-        #[arg(long)]
-        dev: bool,
-    },
+    /// Verify the chain store (block links, receipt roots, every node of the head state trie) and the
+    /// snapshotdb WAL.
+    Check(DbArgs),
+    /// Entries and bytes per table, and the snapshotdb WAL size.
+    Stats(DbArgs),
+}
+
+/// Which data directory a `db` command reads.
+#[derive(Args)]
+struct DbArgs {
+    /// Data directory.
+    #[arg(long)]
+    datadir: PathBuf,
+    /// Config file the node runs with (for its genesis).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The data directory was made by --dev.
+    #[arg(long)]
+    dev: bool,
+}
+
+impl DbArgs {
+    /// Opens the chain store of an existing data directory, or says why not.
+    fn open(&self) -> Result<platon_storage::ChainStore, ExitCode> {
+        let mut c = match &self.config {
+            Some(p) => NodeConfig::from_file(p).map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            })?,
+            None => NodeConfig::default(),
+        };
+        c.dev.enabled |= self.dev;
+        let chaindata = platon_node::chaindata_dir(&self.datadir);
+        if !chaindata.is_dir() {
+            println!(
+                "FAILED: no chain data under {} (expected {})",
+                self.datadir.display(),
+                chaindata.display()
+            );
+            return Err(ExitCode::from(1));
+        }
+        platon_node::open_store(&c, &self.datadir).map_err(|e| {
+            println!("FAILED: {e}");
+            ExitCode::from(1)
+        })
+    }
 }
 
 #[derive(Args)]
@@ -375,33 +409,12 @@ fn render_tree(v: &serde_json::Value) -> String {
     out
 }
 
-fn db_check(datadir: PathBuf, config: Option<PathBuf>, dev: bool) -> ExitCode {
-    let mut c = match config {
-        Some(p) => match NodeConfig::from_file(&p) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => NodeConfig::default(),
-    };
-    c.dev.enabled |= dev;
-    if !platon_node::chaindata_dir(&datadir).is_dir() {
-        println!(
-            "FAILED: no chain data under {} (expected {})",
-            datadir.display(),
-            platon_node::chaindata_dir(&datadir).display()
-        );
-        return ExitCode::from(1);
-    }
-    let store = match platon_node::open_store(&c, &datadir) {
+fn db_check(args: &DbArgs) -> ExitCode {
+    let store = match args.open() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("FAILED: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
+    let datadir = &args.datadir;
     let (blocks, nodes) = match store.check() {
         Ok(v) => v,
         Err(e) => {
@@ -440,6 +453,40 @@ fn db_check(datadir: PathBuf, config: Option<PathBuf>, dev: bool) -> ExitCode {
     }
 }
 
+fn db_stats(args: &DbArgs) -> ExitCode {
+    let store = match args.open() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let tables = match store.stats() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "{:<22} {:>12} {:>14} {:>14}",
+        "table", "entries", "key bytes", "value bytes"
+    );
+    for t in &tables {
+        println!(
+            "{:<22} {:>12} {:>14} {:>14}",
+            t.table, t.entries, t.key_bytes, t.value_bytes
+        );
+    }
+    let wal = args
+        .datadir
+        .join(platon_actors::snapshot::SNAPSHOT_DIR)
+        .join(platon_storage::snapshotdb::WAL_FILE);
+    let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{:<22} {:>12} {:>14} {:>14}",
+        "snapshotdb WAL", "-", "-", wal_bytes
+    );
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let log = match &cli.cmd {
@@ -468,13 +515,11 @@ fn main() -> ExitCode {
             Cmd::Run(args) => run(args).await,
             Cmd::Admin { cmd, url, token } => admin(&url, token, cmd).await,
             Cmd::Db {
-                cmd:
-                    DbCmd::Check {
-                        datadir,
-                        config,
-                        dev,
-                    },
-            } => db_check(datadir, config, dev),
+                cmd: DbCmd::Check(args),
+            } => db_check(&args),
+            Cmd::Db {
+                cmd: DbCmd::Stats(args),
+            } => db_stats(&args),
         }
     })
 }

@@ -41,6 +41,35 @@ fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Size of one table of the chain store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStats {
+    /// Table name.
+    pub table: &'static str,
+    /// Number of entries.
+    pub entries: u64,
+    /// Bytes of keys.
+    pub key_bytes: u64,
+    /// Bytes of values.
+    pub value_bytes: u64,
+}
+
+/// The name of the table with this key prefix.
+pub fn table_name(prefix: u8) -> &'static str {
+    match prefix {
+        keys::NODE => "state trie nodes",
+        keys::BLOCK => "blocks",
+        keys::CANONICAL => "canonical index",
+        keys::RECEIPTS => "receipts",
+        keys::TX_INDEX => "transaction index",
+        keys::POOL => "txpool journal",
+        b'H' => "head",
+        keys::META => "metadata",
+        b'S' => "snapshotdb base",
+        _ => "unknown",
+    }
+}
+
 /// Where a transaction sits in the canonical chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxLocation {
@@ -348,6 +377,26 @@ impl ChainStore {
             .into_iter()
             .map(|(_, v)| v)
             .collect())
+    }
+
+    /// Entries and bytes per table (one-byte key prefix), by a full walk of the store.
+    pub fn stats(&self) -> Result<Vec<TableStats>> {
+        let mut by_prefix: std::collections::BTreeMap<u8, TableStats> =
+            std::collections::BTreeMap::new();
+        self.kv.for_each_prefix(&[], &mut |k, v| {
+            let prefix = k.first().copied().unwrap_or(0);
+            let e = by_prefix.entry(prefix).or_insert_with(|| TableStats {
+                table: table_name(prefix),
+                entries: 0,
+                key_bytes: 0,
+                value_bytes: 0,
+            });
+            e.entries += 1;
+            e.key_bytes += k.len() as u64;
+            e.value_bytes += v.len() as u64;
+            true
+        })?;
+        Ok(by_prefix.into_values().collect())
     }
 
     /// Verifies the whole canonical chain: linkage, roots, and every reachable node of the head state.

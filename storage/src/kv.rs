@@ -58,6 +58,13 @@ pub trait KeyValueStore: Send + Sync {
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()>;
     /// Every entry whose key starts with `prefix`, in key order, at most `limit` of them.
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries>;
+    /// Visits every entry whose key starts with `prefix`, in key order, without loading them all;
+    /// `visit` returns false to stop early.
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()>;
     /// Name of the backend, as recorded in the data directory.
     fn backend(&self) -> &'static str;
 }
@@ -98,6 +105,22 @@ impl KeyValueStore for MemoryStore {
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let map = self.map.read();
+        for (k, v) in map
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            if !visit(k, v) {
+                break;
+            }
+        }
+        Ok(())
     }
     fn backend(&self) -> &'static str {
         "memory"
@@ -174,6 +197,23 @@ impl KeyValueStore for RocksStore {
         }
         Ok(out)
     }
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let iter = self.db.iterator(rocksdb::IteratorMode::From(
+            prefix,
+            rocksdb::Direction::Forward,
+        ));
+        for item in iter {
+            let (k, v) = item.map_err(backend_err)?;
+            if !k.starts_with(prefix) || !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
     fn backend(&self) -> &'static str {
         "rocksdb"
     }
@@ -201,6 +241,22 @@ mod tests {
         store.write(b, Durability::Buffered).expect("write");
         assert_eq!(store.get(b"p1").expect("get"), None);
         assert_eq!(store.scan_prefix(b"p", 10).expect("scan").len(), 2);
+        let mut seen = Vec::new();
+        store
+            .for_each_prefix(b"p", &mut |k, _| {
+                seen.push(k.to_vec());
+                true
+            })
+            .expect("visit");
+        assert_eq!(seen, vec![b"p2".to_vec(), b"p3".to_vec()]);
+        let mut first = 0;
+        store
+            .for_each_prefix(b"", &mut |_, _| {
+                first += 1;
+                false
+            })
+            .expect("visit");
+        assert_eq!(first, 1, "the visitor stops the walk");
     }
 
     #[test]

@@ -93,4 +93,33 @@ fn sigkill_during_transfers_loses_no_receipted_block() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `db stats` walks the store and reports every table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["db", "stats", "--dev", "--datadir", &dd])
+        .output()
+        .expect("db stats");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let blocks_row = stdout
+        .lines()
+        .find(|l| l.starts_with("blocks "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let entries: u64 = blocks_row
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        entries as usize > seen.len() / 10 && entries >= 2,
+        "{stdout}"
+    );
+    for table in [
+        "state trie nodes",
+        "receipts",
+        "transaction index",
+        "canonical index",
+        "snapshotdb WAL",
+    ] {
+        assert!(stdout.contains(table), "{table} missing:\n{stdout}");
+    }
 }

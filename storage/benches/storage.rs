@@ -1,0 +1,152 @@
+//! Storage benchmarks, each beside a baseline in the same run (not part of the test suite):
+//!
+//! ```sh
+//! cargo bench -p platon-storage --bench storage            # 100,000 leaves, 10,000 accounts
+//! cargo bench -p platon-storage --bench storage -- 20000 2000
+//! ```
+//!
+//! 1. Merkle Patricia root of N keccak-keyed leaves: our [`Trie`] (insert in any order, then hash)
+//!    beside `alloy-trie`'s `HashBuilder` (which needs the keys sorted; the sort is counted), same
+//!    keys, same run; both must produce the same root.
+//! 2. A block that touches M accounts, committed to RocksDB with an fsync: first creating them, then
+//!    updating all of them on the persisted trie (nodes read back from disk), in milliseconds; beside
+//!    the same work on the in-memory store, so the ratio isolates the disk.
+
+use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_trie::{HashBuilder, Nibbles};
+use platon_messages::block::EMPTY_ROOT;
+use platon_storage::trie::{NoNodes, NodeReader, Trie};
+use platon_storage::{
+    Account, Durability, KeyValueStore, MemoryStore, RocksStore, StateDb, WriteBatch,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Nodes(Arc<dyn KeyValueStore>);
+impl NodeReader for Nodes {
+    fn node(&self, hash: &B256) -> platon_storage::Result<Option<Vec<u8>>> {
+        self.0.get(hash.as_slice())
+    }
+}
+
+fn trie_root(n: usize) {
+    let mut pairs: Vec<(B256, Vec<u8>)> = (0..n as u64)
+        .map(|i| {
+            (
+                keccak256(i.to_be_bytes()),
+                Account {
+                    nonce: i,
+                    balance: U256::from(i) * U256::from(1_000_000_007u64),
+                    ..Default::default()
+                }
+                .encode(),
+            )
+        })
+        .collect();
+    let start = Instant::now();
+    let mut t = Trie::new(Arc::new(NoNodes));
+    for (k, v) in &pairs {
+        t.insert(k.as_slice(), v.clone()).expect("in-memory insert");
+    }
+    let (ours, _nodes) = t.commit();
+    let ours_time = start.elapsed();
+
+    let start = Instant::now();
+    pairs.sort_unstable_by_key(|a| a.0);
+    let mut hb = HashBuilder::default();
+    for (k, v) in &pairs {
+        hb.add_leaf(Nibbles::unpack(k), v);
+    }
+    let theirs = hb.root();
+    let base_time = start.elapsed();
+    assert_eq!(ours, theirs, "both compute the Ethereum root");
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("trie root, {n} leaves:");
+    println!(
+        "  platon Trie          {:>12.0} leaves/s  ({:?})",
+        rate(ours_time),
+        ours_time
+    );
+    println!(
+        "  alloy-trie HashBuilder {:>10.0} leaves/s  ({:?})",
+        rate(base_time),
+        base_time
+    );
+    println!(
+        "  ratio (ours / baseline): {:.2}",
+        rate(ours_time) / rate(base_time)
+    );
+}
+
+/// Creates `m` accounts in one block and commits it, then updates all of them in a second block.
+/// Returns (create, update) durations including the fsynced write.
+fn block_commit(kv: Arc<dyn KeyValueStore>, m: usize) -> (Duration, Duration) {
+    let reader: Arc<dyn NodeReader> = Arc::new(Nodes(kv.clone()));
+    let addrs: Vec<Address> = (0..m as u64)
+        .map(|i| Address::from_slice(&keccak256(i.to_be_bytes())[12..]))
+        .collect();
+    let commit = |state: &mut StateDb| -> B256 {
+        let (root, nodes) = state.commit().expect("commit");
+        let mut batch = WriteBatch::new();
+        for (h, n) in nodes {
+            batch.put(h.to_vec(), n);
+        }
+        kv.write(batch, Durability::Sync).expect("write");
+        root
+    };
+    let start = Instant::now();
+    let mut state = StateDb::at_root(EMPTY_ROOT, reader.clone());
+    for (i, a) in addrs.iter().enumerate() {
+        state.set_account(
+            *a,
+            Account {
+                nonce: 1,
+                balance: U256::from(i as u64 + 1),
+                ..Default::default()
+            },
+        );
+    }
+    let root = commit(&mut state);
+    let create = start.elapsed();
+
+    let start = Instant::now();
+    let mut state = StateDb::at_root(root, reader);
+    for a in &addrs {
+        let mut acct = state.account(a).expect("read");
+        acct.nonce += 1;
+        acct.balance += U256::from(1);
+        state.set_account(*a, acct);
+    }
+    commit(&mut state);
+    (create, start.elapsed())
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let leaves = args.first().copied().unwrap_or(100_000);
+    let accounts = args.get(1).copied().unwrap_or(10_000);
+    trie_root(leaves);
+    let dir = tempfile::tempdir().expect("tmp");
+    let rocks: Arc<dyn KeyValueStore> = Arc::new(RocksStore::open(dir.path()).expect("rocksdb"));
+    let (rc, ru) = block_commit(rocks, accounts);
+    let (mc, mu) = block_commit(Arc::new(MemoryStore::new()), accounts);
+    println!("block touching {accounts} accounts (state trie commit + one atomic write):");
+    println!(
+        "  rocksdb (fsync)  create {:>8.1} ms   update {:>8.1} ms",
+        rc.as_secs_f64() * 1e3,
+        ru.as_secs_f64() * 1e3
+    );
+    println!(
+        "  memory           create {:>8.1} ms   update {:>8.1} ms",
+        mc.as_secs_f64() * 1e3,
+        mu.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio rocksdb / memory: create {:.2}, update {:.2}",
+        rc.as_secs_f64() / mc.as_secs_f64(),
+        ru.as_secs_f64() / mu.as_secs_f64()
+    );
+}

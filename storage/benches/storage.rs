@@ -1,8 +1,8 @@
 //! Storage benchmarks, each beside a baseline in the same run (not part of the test suite):
 //!
 //! ```sh
-//! cargo bench -p platon-storage --bench storage            # 100,000 leaves, 10,000 accounts
-//! cargo bench -p platon-storage --bench storage -- 20000 2000
+//! scripts/bench.sh                 # 100,000 leaves, 10,000 accounts (dev profile, opt-level 3)
+//! scripts/bench.sh 20000 2000      # or: cargo bench -p platon-storage --bench storage (release)
 //! ```
 //!
 //! 1. Merkle Patricia root of N keccak-keyed leaves: our [`Trie`] (insert in any order, then hash)

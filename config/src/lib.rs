@@ -48,6 +48,15 @@ pub enum DbBackend {
     Rocksdb,
 }
 
+impl DbBackend {
+    /// The name used in config files, on the command line and in the data directory's `DB_BACKEND`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DbBackend::Rocksdb => "rocksdb",
+        }
+    }
+}
+
 /// Chain parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

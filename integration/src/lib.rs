@@ -81,6 +81,7 @@ pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, Nod
         path: datadir.into(),
         message: e.to_string(),
     })?;
+    check_backend(config, datadir)?;
     let kv: Arc<dyn KeyValueStore> = Arc::new(RocksStore::open(&chaindata_dir(datadir))?);
     let genesis = GenesisSpec {
         chain_id: config.chain.chain_id,
@@ -91,6 +92,39 @@ pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, Nod
         extra_data: Default::default(),
     };
     Ok(ChainStore::open(kv, &genesis)?)
+}
+
+/// Name of the file that records which key-value backend a data directory was created with.
+pub const BACKEND_FILE: &str = "DB_BACKEND";
+
+/// Refuses a data directory created with another backend (opening it with the wrong engine would look
+/// like corruption); records the backend in a new one.
+fn check_backend(config: &NodeConfig, datadir: &Path) -> Result<(), NodeError> {
+    let file = datadir.join(BACKEND_FILE);
+    let want = config.db.name();
+    let err = |message: String| NodeError::DataDir {
+        path: datadir.into(),
+        message,
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(have) if have.trim() == want => Ok(()),
+        Ok(have) => Err(err(format!(
+            "it was created with the {} backend, but this node is configured for {want}: run with --db {} \
+             (or use another --datadir)",
+            have.trim(),
+            have.trim()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if chaindata_dir(datadir).exists() {
+                // Made before the backend was recorded: only RocksDB existed then.
+                if want != "rocksdb" {
+                    return Err(err(format!("it holds a RocksDB chain (no {BACKEND_FILE} record): run with --db rocksdb")));
+                }
+            }
+            std::fs::write(&file, format!("{want}\n")).map_err(|e| err(format!("cannot record the backend in {}: {e}", file.display())))
+        }
+        Err(e) => Err(err(format!("cannot read {}: {e}", file.display()))),
+    }
 }
 
 /// The node's supervision tree.

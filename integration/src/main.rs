@@ -127,6 +127,9 @@ struct RunArgs {
     /// Data directory (default with --dev: a temporary folder removed at exit).
     #[arg(long)]
     datadir: Option<PathBuf>,
+    /// Key-value backend of the data directory (recorded in it at creation; a mismatch is refused).
+    #[arg(long, value_parser = ["rocksdb"])]
+    db: Option<String>,
     /// Chain id.
     #[arg(long = "chain-id")]
     chain_id: Option<u64>,
@@ -168,6 +171,11 @@ impl RunArgs {
         }
         if self.datadir.is_some() {
             c.datadir = self.datadir.clone();
+        }
+        match self.db.as_deref() {
+            None => {}
+            Some("rocksdb") => c.db = platon_config::DbBackend::Rocksdb,
+            Some(other) => return Err(format!("--db {other}: unknown backend (rocksdb)")),
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;

@@ -113,6 +113,23 @@ fn admin_is_off_by_default_outside_dev_and_bad_configs_are_refused() {
     std::fs::write(&bad, "[htp]\nport = 1\n").expect("config");
     let (ok, out) = cli(&["run", "--config", bad.to_str().expect("utf8")]);
     assert!(!ok && out.contains("htp"), "{out}");
+    // A data directory made with another backend is refused, naming the flag that opens it.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).expect("dir");
+    std::fs::write(other.join("DB_BACKEND"), "paritydb\n").expect("record");
+    let (ok, out) = cli(&[
+        "run",
+        "--dev",
+        "--datadir",
+        other.to_str().expect("utf8"),
+        "--http.port",
+        &free_port().to_string(),
+        "--admin.port",
+        &free_port().to_string(),
+    ]);
+    assert!(!ok && out.contains("--db paritydb"), "{out}");
+    let (ok, out) = cli(&["run", "--dev", "--db", "leveldb"]);
+    assert!(!ok && out.contains("rocksdb"), "{out}");
     // A port in use is a clear error.
     let (ok, out) = cli(&[
         "run",

@@ -112,11 +112,7 @@ impl Wal {
                 payload.len()
             )));
         }
-        let hash = keccak256([payload, self.last_hash.as_slice()].concat());
-        let mut frame = Vec::with_capacity(payload.len() + 40);
-        frame.extend_from_slice(&frame_header(payload.len()));
-        frame.extend_from_slice(payload);
-        frame.extend_from_slice(hash.as_slice());
+        let (frame, hash) = encode_frame(payload, &self.last_hash);
         self.file
             .write_all(&frame)
             .map_err(|e| io_err(&self.path, "cannot append to snapshot WAL", e))?;
@@ -152,12 +148,8 @@ impl Wal {
                 .map_err(|e| io_err(&tmp, "cannot write", e))?;
             let mut prev = B256::ZERO;
             for p in payloads {
-                let hash = keccak256([p.as_slice(), prev.as_slice()].concat());
-                f.write_all(&frame_header(p.len()))
-                    .map_err(|e| io_err(&tmp, "cannot write", e))?;
-                f.write_all(p)
-                    .map_err(|e| io_err(&tmp, "cannot write", e))?;
-                f.write_all(hash.as_slice())
+                let (frame, hash) = encode_frame(p, &prev);
+                f.write_all(&frame)
                     .map_err(|e| io_err(&tmp, "cannot write", e))?;
                 prev = hash;
             }
@@ -251,6 +243,16 @@ pub fn verify(path: &Path) -> Result<(Vec<Vec<u8>>, ReplayReport), SnapshotError
         torn_bytes_cut: p.torn,
     };
     Ok((p.payloads, report))
+}
+
+/// One frame for `payload` chained to `prev`, and the frame's hash.
+fn encode_frame(payload: &[u8], prev: &B256) -> (Vec<u8>, B256) {
+    let hash = keccak256([payload, prev.as_slice()].concat());
+    let mut frame = Vec::with_capacity(payload.len() + 40);
+    frame.extend_from_slice(&frame_header(payload.len()));
+    frame.extend_from_slice(payload);
+    frame.extend_from_slice(hash.as_slice());
+    (frame, hash)
 }
 
 fn frame_header(len: usize) -> [u8; 8] {

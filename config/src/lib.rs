@@ -46,6 +46,8 @@ pub enum DbBackend {
     /// RocksDB (default).
     #[default]
     Rocksdb,
+    /// ParityDB.
+    Paritydb,
 }
 
 impl DbBackend {
@@ -53,6 +55,7 @@ impl DbBackend {
     pub fn name(&self) -> &'static str {
         match self {
             DbBackend::Rocksdb => "rocksdb",
+            DbBackend::Paritydb => "paritydb",
         }
     }
 }

@@ -19,9 +19,9 @@ use platon_actors::rpc::RpcService;
 use platon_actors::snapshot::SnapshotService;
 use platon_actors::txpool::TxPoolService;
 use platon_actors::{names, NodeContext};
-use platon_config::NodeConfig;
+use platon_config::{DbBackend, NodeConfig};
 use platon_storage::chain::GenesisSpec;
-use platon_storage::{ChainStore, KeyValueStore, RocksStore};
+use platon_storage::{ChainStore, KeyValueStore, ParityStore, RocksStore};
 use platon_supervision::{
     start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle,
 };
@@ -69,7 +69,7 @@ impl RunningNode {
     }
 }
 
-/// Data directory layout: `chaindata/` (RocksDB: blocks, receipts, state trie, txpool journal,
+/// Data directory layout: `chaindata/` (RocksDB or ParityDB: blocks, receipts, state trie, txpool journal,
 /// snapshotdb base) and `snapshot/` (the snapshotdb WAL).
 pub fn chaindata_dir(datadir: &Path) -> PathBuf {
     datadir.join("chaindata")
@@ -82,7 +82,10 @@ pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, Nod
         message: e.to_string(),
     })?;
     check_backend(config, datadir)?;
-    let kv: Arc<dyn KeyValueStore> = Arc::new(RocksStore::open(&chaindata_dir(datadir))?);
+    let kv: Arc<dyn KeyValueStore> = match config.db {
+        DbBackend::Rocksdb => Arc::new(RocksStore::open(&chaindata_dir(datadir))?),
+        DbBackend::Paritydb => Arc::new(ParityStore::open(&chaindata_dir(datadir))?),
+    };
     let genesis = GenesisSpec {
         chain_id: config.chain.chain_id,
         alloc: config.genesis_alloc()?,
@@ -96,6 +99,18 @@ pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, Nod
 
 /// Name of the file that records which key-value backend a data directory was created with.
 pub const BACKEND_FILE: &str = "DB_BACKEND";
+
+/// The backend a data directory records, if it records one it knows.
+pub fn recorded_backend(datadir: &Path) -> Option<DbBackend> {
+    match std::fs::read_to_string(datadir.join(BACKEND_FILE))
+        .ok()?
+        .trim()
+    {
+        "rocksdb" => Some(DbBackend::Rocksdb),
+        "paritydb" => Some(DbBackend::Paritydb),
+        _ => None,
+    }
+}
 
 /// Refuses a data directory created with another backend (opening it with the wrong engine would look
 /// like corruption); records the backend in a new one.

@@ -97,6 +97,10 @@ impl DbArgs {
             None => NodeConfig::default(),
         };
         c.dev.enabled |= self.dev;
+        // Tools open a directory with whatever backend it was made with.
+        if let Some(db) = platon_node::recorded_backend(&self.datadir) {
+            c.db = db;
+        }
         let chaindata = platon_node::chaindata_dir(&self.datadir);
         if !chaindata.is_dir() {
             println!(
@@ -128,7 +132,7 @@ struct RunArgs {
     #[arg(long)]
     datadir: Option<PathBuf>,
     /// Key-value backend of the data directory (recorded in it at creation; a mismatch is refused).
-    #[arg(long, value_parser = ["rocksdb"])]
+    #[arg(long, value_parser = ["rocksdb", "paritydb"])]
     db: Option<String>,
     /// Chain id.
     #[arg(long = "chain-id")]
@@ -175,7 +179,10 @@ impl RunArgs {
         match self.db.as_deref() {
             None => {}
             Some("rocksdb") => c.db = platon_config::DbBackend::Rocksdb,
-            Some(other) => return Err(format!("--db {other}: unknown backend (rocksdb)")),
+            Some("paritydb") => c.db = platon_config::DbBackend::Paritydb,
+            Some(other) => {
+                return Err(format!("--db {other}: unknown backend (rocksdb, paritydb)"))
+            }
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;

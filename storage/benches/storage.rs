@@ -8,16 +8,16 @@
 //! 1. Merkle Patricia root of N keccak-keyed leaves: our [`Trie`] (insert in any order, then hash)
 //!    beside `alloy-trie`'s `HashBuilder` (which needs the keys sorted; the sort is counted), same
 //!    keys, same run; both must produce the same root.
-//! 2. A block that touches M accounts, committed to RocksDB with an fsync: first creating them, then
-//!    updating all of them on the persisted trie (nodes read back from disk), in milliseconds; beside
-//!    the same work on the in-memory store, so the ratio isolates the disk.
+//! 2. A block that touches M accounts, committed with an fsync to RocksDB and to ParityDB: first
+//!    creating them, then updating all of them on the persisted trie (nodes read back from disk), in
+//!    milliseconds; beside the same work on the in-memory store, so the ratio isolates the disk.
 
 use alloy_primitives::{keccak256, Address, B256, U256};
 use alloy_trie::{HashBuilder, Nibbles};
 use platon_messages::block::EMPTY_ROOT;
 use platon_storage::trie::{NoNodes, NodeReader, Trie};
 use platon_storage::{
-    Account, Durability, KeyValueStore, MemoryStore, RocksStore, StateDb, WriteBatch,
+    Account, Durability, KeyValueStore, MemoryStore, ParityStore, RocksStore, StateDb, WriteBatch,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,22 +131,25 @@ fn main() {
     trie_root(leaves);
     let dir = tempfile::tempdir().expect("tmp");
     let rocks: Arc<dyn KeyValueStore> = Arc::new(RocksStore::open(dir.path()).expect("rocksdb"));
-    let (rc, ru) = block_commit(rocks, accounts);
+    let pdir = tempfile::tempdir().expect("tmp");
+    let parity: Arc<dyn KeyValueStore> =
+        Arc::new(ParityStore::open(pdir.path()).expect("paritydb"));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let (mc, mu) = block_commit(Arc::new(MemoryStore::new()), accounts);
     println!("block touching {accounts} accounts (state trie commit + one atomic write):");
     println!(
-        "  rocksdb (fsync)  create {:>8.1} ms   update {:>8.1} ms",
-        rc.as_secs_f64() * 1e3,
-        ru.as_secs_f64() * 1e3
-    );
-    println!(
         "  memory           create {:>8.1} ms   update {:>8.1} ms",
-        mc.as_secs_f64() * 1e3,
-        mu.as_secs_f64() * 1e3
+        ms(mc),
+        ms(mu)
     );
-    println!(
-        "  ratio rocksdb / memory: create {:.2}, update {:.2}",
-        rc.as_secs_f64() / mc.as_secs_f64(),
-        ru.as_secs_f64() / mu.as_secs_f64()
-    );
+    for (name, kv) in [("rocksdb (fsync)", rocks), ("paritydb (fsync)", parity)] {
+        let (c, u) = block_commit(kv, accounts);
+        println!(
+            "  {name:<16} create {:>8.1} ms   update {:>8.1} ms   (x{:.2} / x{:.2} memory)",
+            ms(c),
+            ms(u),
+            ms(c) / ms(mc),
+            ms(u) / ms(mu)
+        );
+    }
 }

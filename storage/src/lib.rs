@@ -1,4 +1,4 @@
-//! Storage: the [`KeyValueStore`] trait with RocksDB and in-memory backends, the Ethereum Merkle
+//! Storage: the [`KeyValueStore`] trait with RocksDB, ParityDB and in-memory backends, the Ethereum Merkle
 //! Patricia [`trie`], accounts in the [`state`] trie, the [`chain`] store of blocks and receipts, and
 //! [`snapshotdb`] (per-block data with a hash-chained WAL).
 //!
@@ -13,7 +13,7 @@ pub mod state;
 pub mod trie;
 
 pub use chain::ChainStore;
-pub use kv::{Durability, KeyValueStore, MemoryStore, RocksStore, WriteBatch};
+pub use kv::{Durability, KeyValueStore, MemoryStore, ParityStore, RocksStore, WriteBatch};
 pub use state::{Account, StateDb};
 pub use trie::Trie;
 

@@ -30,7 +30,16 @@ fn db_check(dd: &str) {
 }
 
 #[test]
-fn sigkill_during_transfers_loses_no_receipted_block() {
+fn sigkill_during_transfers_loses_no_receipted_block_on_rocksdb() {
+    crash_cycles("rocksdb");
+}
+
+#[test]
+fn sigkill_during_transfers_loses_no_receipted_block_on_paritydb() {
+    crash_cycles("paritydb");
+}
+
+fn crash_cycles(backend: &str) {
     let cycles = env_u64("PLATON_CRASH_CYCLES").unwrap_or(30);
     let seed = env_u64("PLATON_CRASH_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -39,7 +48,7 @@ fn sigkill_during_transfers_loses_no_receipted_block() {
             .unwrap_or(1)
             | 1
     });
-    eprintln!("crash test: {cycles} cycles, PLATON_CRASH_SEED={seed}");
+    eprintln!("crash test on {backend}: {cycles} cycles, PLATON_CRASH_SEED={seed}");
     let mut rng = seed;
     let mut next = move || {
         rng ^= rng << 13;
@@ -56,7 +65,7 @@ fn sigkill_during_transfers_loses_no_receipted_block() {
     let mut seen: HashMap<String, (Value, u128)> = HashMap::new();
     let mut accepted_value: u128 = 0;
     for cycle in 0..=cycles {
-        let mut node = NodeProc::start_dev(&["--datadir", &dd], tmp.path());
+        let mut node = NodeProc::start_dev(&["--datadir", &dd, "--db", backend], tmp.path());
         let p = node.http;
         for (h, (bh, bn)) in &seen {
             let r = rpc(p, "eth_getTransactionReceipt", json!([h]));

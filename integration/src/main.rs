@@ -455,7 +455,7 @@ fn db_check(args: &DbArgs) -> ExitCode {
                 n => format!(" (a torn last record of {n} bytes will be cut at the next start)"),
             };
             println!(
-                "OK: {blocks} blocks linked with matching receipt roots; head state trie complete ({nodes} nodes verified); \
+                "OK: {blocks} blocks linked with matching receipt roots; every block's state trie complete ({nodes} distinct nodes verified); \
                  snapshotdb WAL chain intact ({} records, committed block {}, base block {}){torn}",
                 r.replay.records, r.current.highest.number, r.current.base.number
             );

@@ -170,6 +170,11 @@ impl StateDb {
     pub fn verify(&self) -> Result<usize> {
         self.trie.verify_nodes()
     }
+
+    /// [`StateDb::verify`] that skips subtrees already in `verified` (see [`Trie::verify_nodes_skipping`]).
+    pub fn verify_skipping(&self, verified: &mut std::collections::HashSet<B256>) -> Result<usize> {
+        self.trie.verify_nodes_skipping(verified)
+    }
 }
 
 #[cfg(test)]

@@ -521,10 +521,32 @@ impl Trie {
 
     /// Every node hash reachable from the root, verifying that each stored node hashes to its key.
     pub fn verify_nodes(&self) -> Result<usize> {
-        fn visit(t: &Trie, node: &Node, count: &mut usize) -> Result<()> {
+        self.verify_nodes_skipping(&mut std::collections::HashSet::new())
+    }
+
+    /// Like [`Trie::verify_nodes`], but skips subtrees under nodes in `verified` (already checked, with
+    /// everything below them, by an earlier call) and adds what it checks. Verifying many roots that
+    /// share most of their nodes then costs about the number of distinct nodes.
+    pub fn verify_nodes_skipping(
+        &self,
+        verified: &mut std::collections::HashSet<B256>,
+    ) -> Result<usize> {
+        fn visit(
+            t: &Trie,
+            node: &Node,
+            count: &mut usize,
+            verified: &mut std::collections::HashSet<B256>,
+        ) -> Result<()> {
+            let hash = match node {
+                Node::Hash(h) => Some(*h),
+                _ => None,
+            };
             let loaded;
             let node = match node {
                 Node::Hash(h) => {
+                    if verified.contains(h) {
+                        return Ok(());
+                    }
                     let bytes = t.reader.node(h)?.ok_or(StorageError::MissingNode(*h))?;
                     if keccak256(&bytes) != *h {
                         return Err(StorageError::Corrupt {
@@ -539,13 +561,20 @@ impl Trie {
                 n => n,
             };
             match node {
-                Node::Ext(_, c) => visit(t, c, count),
-                Node::Branch(children, _) => children.iter().try_for_each(|c| visit(t, c, count)),
-                _ => Ok(()),
+                Node::Ext(_, c) => visit(t, c, count, verified)?,
+                Node::Branch(children, _) => children
+                    .iter()
+                    .try_for_each(|c| visit(t, c, count, verified))?,
+                _ => {}
             }
+            // Only after its whole subtree checked out.
+            if let Some(h) = hash {
+                verified.insert(h);
+            }
+            Ok(())
         }
         let mut count = 0;
-        visit(self, &self.root, &mut count)?;
+        visit(self, &self.root, &mut count, verified)?;
         Ok(count)
     }
 }

@@ -199,3 +199,62 @@ fn next_and_previous_keys_follow_trie_order() {
         }
     }
 }
+
+#[test]
+fn chain_check_verifies_every_retained_state_root() {
+    use alloy_primitives::{Address, U256};
+    use platon_messages::{Block, ExecutedBlock};
+    use platon_storage::chain::GenesisSpec;
+    use platon_storage::{Account, ChainStore, MemoryStore};
+    let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let who = Address::repeat_byte(7);
+    let genesis = GenesisSpec {
+        chain_id: 1,
+        alloc: vec![
+            (who, U256::from(100)),
+            (Address::repeat_byte(8), U256::from(5)),
+        ],
+        gas_limit: 30_000_000,
+        base_fee: 7,
+        timestamp: 0,
+        extra_data: Default::default(),
+    };
+    let store = ChainStore::open(kv.clone(), &genesis).expect("open");
+    let g = store.head().expect("head");
+    let mut state = store.state_at(g.header.state_root);
+    state.set_account(
+        who,
+        Account {
+            balance: U256::from(1),
+            ..Default::default()
+        },
+    );
+    let (root, nodes) = state.commit().expect("commit");
+    let mut header = g.header.clone();
+    header.parent_hash = g.hash();
+    header.number = 1;
+    header.state_root = root;
+    let block = Block {
+        header,
+        transactions: vec![],
+    };
+    store
+        .commit_block(&ExecutedBlock {
+            block,
+            receipts: vec![],
+            state_nodes: nodes,
+            rejected: vec![],
+        })
+        .expect("block 1");
+    let (blocks, checked) = store.check().expect("clean");
+    assert_eq!(blocks, 2);
+    assert!(checked >= 2, "both roots' nodes were checked");
+    // Remove the genesis state root node: only block 0's state needs it, and check finds it.
+    let mut key = vec![b'n'];
+    key.extend_from_slice(g.header.state_root.as_slice());
+    let mut b = WriteBatch::new();
+    b.delete(key);
+    kv.write(b, Durability::Sync).expect("delete");
+    let err = store.check().expect_err("missing node in an old root");
+    assert!(err.to_string().contains("state of block 0"), "{err}");
+}

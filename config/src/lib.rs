@@ -214,6 +214,36 @@ impl Default for TxPoolConfig {
     }
 }
 
+/// How much state history the node keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StateModeConfig {
+    /// Every block's state stays readable (default).
+    #[default]
+    Archive,
+    /// Only the last `state.retain` blocks' states; older trie nodes are pruned as blocks commit.
+    Full,
+}
+
+/// State history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// archive or full.
+    pub mode: StateModeConfig,
+    /// In full mode, how many recent block states stay readable.
+    pub retain: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            mode: StateModeConfig::Archive,
+            retain: 128,
+        }
+    }
+}
+
 /// Supervision limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -249,6 +279,8 @@ pub struct NodeConfig {
     pub db: DbBackend,
     /// Chain parameters and genesis.
     pub chain: ChainConfig,
+    /// State history (archive or full).
+    pub state: StateConfig,
     /// JSON-RPC gateway.
     pub http: HttpConfig,
     /// Admin listener.
@@ -316,6 +348,9 @@ impl NodeConfig {
             if !self.dev.enabled && self.admin.token.is_none() {
                 return bad("the admin listener outside --dev needs a token: set admin.token (or --admin.token)".into());
             }
+        }
+        if self.state.mode == StateModeConfig::Full && self.state.retain < 2 {
+            return bad("state.retain (--state.retain) must be at least 2 in full mode, so that readers of the previous head are never cut off".into());
         }
         if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
             return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());

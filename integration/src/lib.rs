@@ -19,8 +19,8 @@ use platon_actors::rpc::RpcService;
 use platon_actors::snapshot::SnapshotService;
 use platon_actors::txpool::TxPoolService;
 use platon_actors::{names, NodeContext};
-use platon_config::{DbBackend, NodeConfig};
-use platon_storage::chain::GenesisSpec;
+use platon_config::{DbBackend, NodeConfig, StateModeConfig};
+use platon_storage::chain::{GenesisSpec, StateMode};
 use platon_storage::{ChainStore, KeyValueStore, ParityStore, RocksStore};
 use platon_supervision::{
     start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle,
@@ -77,6 +77,30 @@ pub fn chaindata_dir(datadir: &Path) -> PathBuf {
 
 /// Opens the chain in `datadir` for tools (db check) without starting actors.
 pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, NodeError> {
+    let mode = match config.state.mode {
+        StateModeConfig::Archive => StateMode::Archive,
+        StateModeConfig::Full => StateMode::Full {
+            retain: config.state.retain,
+        },
+    };
+    open_store_with(config, datadir, Some(mode))
+}
+
+/// Opens the chain for tools (`db check`, `db stats`): the backend and state mode the data directory
+/// records are used, whatever the configuration says.
+pub fn open_store_for_tools(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, NodeError> {
+    let mut config = config.clone();
+    if let Some(db) = recorded_backend(datadir) {
+        config.db = db;
+    }
+    open_store_with(&config, datadir, None)
+}
+
+fn open_store_with(
+    config: &NodeConfig,
+    datadir: &Path,
+    mode: Option<StateMode>,
+) -> Result<ChainStore, NodeError> {
     std::fs::create_dir_all(datadir).map_err(|e| NodeError::DataDir {
         path: datadir.into(),
         message: e.to_string(),
@@ -94,7 +118,11 @@ pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, Nod
         timestamp: config.chain.genesis_timestamp,
         extra_data: Default::default(),
     };
-    Ok(ChainStore::open(kv, &genesis)?)
+    let mode = match mode {
+        Some(m) => m,
+        None => StateMode::recorded(kv.as_ref())?.unwrap_or(StateMode::Archive),
+    };
+    Ok(ChainStore::open_with_mode(kv, &genesis, mode)?)
 }
 
 /// Name of the file that records which key-value backend a data directory was created with.

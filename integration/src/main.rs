@@ -97,10 +97,6 @@ impl DbArgs {
             None => NodeConfig::default(),
         };
         c.dev.enabled |= self.dev;
-        // Tools open a directory with whatever backend it was made with.
-        if let Some(db) = platon_node::recorded_backend(&self.datadir) {
-            c.db = db;
-        }
         let chaindata = platon_node::chaindata_dir(&self.datadir);
         if !chaindata.is_dir() {
             println!(
@@ -110,7 +106,8 @@ impl DbArgs {
             );
             return Err(ExitCode::from(1));
         }
-        platon_node::open_store(&c, &self.datadir).map_err(|e| {
+        // Tools open a directory with whatever backend and state mode it was made with.
+        platon_node::open_store_for_tools(&c, &self.datadir).map_err(|e| {
             println!("FAILED: {e}");
             ExitCode::from(1)
         })
@@ -134,6 +131,12 @@ struct RunArgs {
     /// Key-value backend of the data directory (recorded in it at creation; a mismatch is refused).
     #[arg(long, value_parser = ["rocksdb", "paritydb"])]
     db: Option<String>,
+    /// State history: archive (every block's state) or full (the last --state.retain blocks').
+    #[arg(long = "state.mode", value_parser = ["archive", "full"])]
+    state_mode: Option<String>,
+    /// In full mode, how many recent block states stay readable.
+    #[arg(long = "state.retain")]
+    state_retain: Option<u64>,
     /// Chain id.
     #[arg(long = "chain-id")]
     chain_id: Option<u64>,
@@ -183,6 +186,15 @@ impl RunArgs {
             Some(other) => {
                 return Err(format!("--db {other}: unknown backend (rocksdb, paritydb)"))
             }
+        }
+        match self.state_mode.as_deref() {
+            None => {}
+            Some("archive") => c.state.mode = platon_config::StateModeConfig::Archive,
+            Some("full") => c.state.mode = platon_config::StateModeConfig::Full,
+            Some(other) => return Err(format!("--state.mode {other}: use archive or full")),
+        }
+        if let Some(v) = self.state_retain {
+            c.state.retain = v;
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;

@@ -32,6 +32,8 @@ pub mod keys {
     pub const HEAD: &[u8] = b"H";
     /// `M` ++ name → metadata (chain id, genesis hash, backend).
     pub const META: u8 = b'M';
+    /// `c` ++ node hash → reference count (4 bytes BE), full mode only.
+    pub const REFCOUNT: u8 = b'c';
 }
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -101,6 +103,151 @@ pub struct GenesisSpec {
 pub struct ChainStore {
     kv: Arc<dyn KeyValueStore>,
     chain_id: u64,
+    mode: StateMode,
+}
+
+/// How much state history the store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateMode {
+    /// Every block's state stays readable.
+    Archive,
+    /// Only the last `retain` blocks' states stay readable; older trie nodes are deleted as blocks
+    /// commit (reference counts kept in the same atomic batch as the block).
+    Full {
+        /// Number of most recent block states kept (at least 1).
+        retain: u64,
+    },
+}
+
+impl StateMode {
+    /// The mode a store records, if it has one.
+    pub fn recorded(kv: &dyn KeyValueStore) -> Result<Option<StateMode>> {
+        let Some(raw) = kv.get(&key(keys::META, b"state_mode"))? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let mode = match text.as_str() {
+            "archive" => StateMode::Archive,
+            t => match t.strip_prefix("full:").and_then(|n| n.parse().ok()) {
+                Some(retain) => StateMode::Full { retain },
+                None => {
+                    return Err(StorageError::Corrupt {
+                        what: "state mode record".into(),
+                        detail: text,
+                    })
+                }
+            },
+        };
+        Ok(Some(mode))
+    }
+
+    fn record(&self) -> Vec<u8> {
+        match self {
+            StateMode::Archive => b"archive".to_vec(),
+            StateMode::Full { retain } => format!("full:{retain}").into_bytes(),
+        }
+    }
+}
+
+/// Reference counts of trie nodes with the batch's own changes layered over the store.
+struct RefCounts<'a> {
+    kv: &'a dyn KeyValueStore,
+    counts: std::collections::HashMap<B256, u32>,
+    new_nodes: std::collections::HashMap<B256, Vec<u8>>,
+    deleted: std::collections::HashSet<B256>,
+}
+
+impl<'a> RefCounts<'a> {
+    fn new(kv: &'a dyn KeyValueStore) -> Self {
+        RefCounts {
+            kv,
+            counts: Default::default(),
+            new_nodes: Default::default(),
+            deleted: Default::default(),
+        }
+    }
+
+    fn count(&mut self, h: &B256) -> Result<u32> {
+        if let Some(c) = self.counts.get(h) {
+            return Ok(*c);
+        }
+        let c = match self.kv.get(&key(keys::REFCOUNT, h.as_slice()))? {
+            Some(b) => {
+                u32::from_be_bytes(b.as_slice().try_into().map_err(|_| StorageError::Corrupt {
+                    what: format!("reference count of {h}"),
+                    detail: "not 4 bytes".into(),
+                })?)
+            }
+            None => 0,
+        };
+        self.counts.insert(*h, c);
+        Ok(c)
+    }
+
+    fn node(&self, h: &B256) -> Result<Option<Vec<u8>>> {
+        if self.deleted.contains(h) {
+            return Ok(None);
+        }
+        if let Some(n) = self.new_nodes.get(h) {
+            return Ok(Some(n.clone()));
+        }
+        self.kv.get(&key(keys::NODE, h.as_slice()))
+    }
+
+    /// Stores a node written by a commit: a node not yet stored counts one reference to each child.
+    fn add_node(&mut self, h: B256, enc: &[u8]) -> Result<()> {
+        if self.node(&h)?.is_some() {
+            return Ok(());
+        }
+        self.deleted.remove(&h);
+        for child in crate::trie::child_hashes(enc)? {
+            let c = self.count(&child)?;
+            self.counts.insert(child, c.saturating_add(1));
+        }
+        self.new_nodes.insert(h, enc.to_vec());
+        Ok(())
+    }
+
+    fn retain_root(&mut self, root: B256) -> Result<()> {
+        let c = self.count(&root)?;
+        self.counts.insert(root, c.saturating_add(1));
+        Ok(())
+    }
+
+    /// Drops one reference; a node left with none is deleted and releases its children.
+    fn release(&mut self, root: B256) -> Result<()> {
+        let mut stack = vec![root];
+        while let Some(h) = stack.pop() {
+            let c = self.count(&h)?;
+            if c > 1 {
+                self.counts.insert(h, c - 1);
+                continue;
+            }
+            self.counts.insert(h, 0);
+            if let Some(enc) = self.node(&h)? {
+                stack.extend(crate::trie::child_hashes(&enc)?);
+            }
+            self.new_nodes.remove(&h);
+            self.deleted.insert(h);
+        }
+        Ok(())
+    }
+
+    fn into_batch(self, batch: &mut WriteBatch) {
+        for (h, enc) in self.new_nodes {
+            batch.put(key(keys::NODE, h.as_slice()), enc);
+        }
+        for h in &self.deleted {
+            batch.delete(key(keys::NODE, h.as_slice()));
+        }
+        for (h, c) in self.counts {
+            if c == 0 {
+                batch.delete(key(keys::REFCOUNT, h.as_slice()));
+            } else {
+                batch.put(key(keys::REFCOUNT, h.as_slice()), c.to_be_bytes().to_vec());
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -123,10 +270,37 @@ impl ChainStore {
     /// Opens the chain in `kv`, writing the genesis block if the store is empty. A store that holds
     /// another chain (different genesis) is refused.
     pub fn open(kv: Arc<dyn KeyValueStore>, genesis: &GenesisSpec) -> Result<Self> {
+        Self::open_with_mode(kv, genesis, StateMode::Archive)
+    }
+
+    /// [`ChainStore::open`] with a state history mode. The mode is recorded when the store is created;
+    /// opening it with another mode is refused (a full store has no old states, an archive store no
+    /// reference counts).
+    pub fn open_with_mode(
+        kv: Arc<dyn KeyValueStore>,
+        genesis: &GenesisSpec,
+        mode: StateMode,
+    ) -> Result<Self> {
+        if let StateMode::Full { retain: 0 } = mode {
+            return Err(StorageError::Mismatch(
+                "full state mode needs retain >= 1".into(),
+            ));
+        }
         let store = ChainStore {
             kv,
             chain_id: genesis.chain_id,
+            mode,
         };
+        if let Some(recorded) = store.kv.get(&key(keys::META, b"state_mode"))? {
+            if recorded != mode.record() {
+                return Err(StorageError::Mismatch(format!(
+                    "the data directory keeps state in mode {:?} but the node is configured for {:?}; \
+                     use the recorded mode (--state.mode/--state.retain) or another --datadir",
+                    String::from_utf8_lossy(&recorded),
+                    String::from_utf8_lossy(&mode.record())
+                )));
+            }
+        }
         let (genesis_block, nodes) = store.build_genesis(genesis)?;
         let genesis_hash = genesis_block.hash();
         match store.kv.get(&key(keys::META, b"genesis"))? {
@@ -140,8 +314,9 @@ impl ChainStore {
             }
             None => {
                 let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, rejected: vec![] };
-                let mut batch = store.block_batch(&executed);
+                let mut batch = store.block_batch(&executed)?;
                 batch.put(key(keys::META, b"genesis"), genesis_hash.as_slice().to_vec());
+                batch.put(key(keys::META, b"state_mode"), mode.record());
                 batch.put(key(keys::META, b"chain_id"), genesis.chain_id.to_be_bytes().to_vec());
                 store.kv.write(batch, Durability::Sync)?;
             }
@@ -216,12 +391,30 @@ impl ChainStore {
         StateDb::at_root(root, self.node_reader())
     }
 
-    fn block_batch(&self, executed: &ExecutedBlock) -> WriteBatch {
+    fn block_batch(&self, executed: &ExecutedBlock) -> Result<WriteBatch> {
         let block = &executed.block;
         let hash = block.hash();
         let mut batch = WriteBatch::new();
-        for (h, node) in &executed.state_nodes {
-            batch.put(key(keys::NODE, h.as_slice()), node.clone());
+        match self.mode {
+            StateMode::Archive => {
+                for (h, node) in &executed.state_nodes {
+                    batch.put(key(keys::NODE, h.as_slice()), node.clone());
+                }
+            }
+            StateMode::Full { retain } => {
+                let mut refs = RefCounts::new(self.kv.as_ref());
+                for (h, node) in &executed.state_nodes {
+                    refs.add_node(*h, node)?;
+                }
+                refs.retain_root(block.header.state_root)?;
+                // The block `retain` below this one leaves the window: release its state root.
+                if let Some(old) = block.header.number.checked_sub(retain) {
+                    if let Some(old_block) = self.block_by_number(old)? {
+                        refs.release(old_block.header.state_root)?;
+                    }
+                }
+                refs.into_batch(&mut batch);
+            }
         }
         batch.put(key(keys::BLOCK, hash.as_slice()), block.encode());
         batch.put(
@@ -239,7 +432,12 @@ impl ChainStore {
             batch.delete(key(keys::POOL, tx.hash.as_slice()));
         }
         batch.put(keys::HEAD.to_vec(), hash.as_slice().to_vec());
-        batch
+        Ok(batch)
+    }
+
+    /// The state history mode.
+    pub fn mode(&self) -> StateMode {
+        self.mode
     }
 
     /// Validates and persists an executed block as the new head, atomically and fsynced: when this
@@ -276,7 +474,7 @@ impl ChainStore {
                 "block roots do not match its transactions or receipts".into(),
             ));
         }
-        self.kv.write(self.block_batch(executed), Durability::Sync)
+        self.kv.write(self.block_batch(executed)?, Durability::Sync)
     }
 
     /// The head block.
@@ -434,7 +632,15 @@ impl ChainStore {
                     detail: "root mismatch".into(),
                 });
             }
-            // Every block's state is retained (archive): check every root, each shared node once.
+            // Check every retained state root (all of them in archive mode), each shared node once.
+            let retained = match self.mode {
+                StateMode::Archive => true,
+                StateMode::Full { retain } => n.saturating_add(retain) > head.header.number,
+            };
+            if !retained {
+                parent = Some(block);
+                continue;
+            }
             nodes += self
                 .state_at(block.header.state_root)
                 .verify_skipping(&mut verified)

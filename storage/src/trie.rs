@@ -579,6 +579,26 @@ impl Trie {
     }
 }
 
+/// The hashes of the nodes a stored node refers to by hash (its embedded children hold none: an
+/// embedded node is under 32 bytes, too short to carry a hash).
+pub fn child_hashes(encoding: &[u8]) -> Result<Vec<B256>> {
+    fn collect(node: &Node, out: &mut Vec<B256>) {
+        match node {
+            Node::Hash(h) => out.push(*h),
+            Node::Ext(_, c) => collect(c, out),
+            Node::Branch(children, _) => children.iter().for_each(|c| collect(c, out)),
+            Node::Empty | Node::Leaf(..) => {}
+        }
+    }
+    let mut out = Vec::new();
+    match decode_node(encoding)? {
+        Node::Ext(_, c) => collect(&c, &mut out),
+        Node::Branch(children, _) => children.iter().for_each(|c| collect(c, &mut out)),
+        _ => {}
+    }
+    Ok(out)
+}
+
 /// Root of a trie keyed by RLP(index) over the given encoded items (transactions, receipts).
 pub fn ordered_root(items: &[Vec<u8>]) -> B256 {
     let mut t = Trie::new(Arc::new(NoNodes));

@@ -48,7 +48,13 @@ fn arg<'a>(a: &'a [Value], i: usize, what: &str) -> Result<&'a Value, ErrorObjec
 }
 
 fn storage_err(e: platon_storage::StorageError) -> ErrorObjectOwned {
-    rpc_err(INTERNAL_ERROR, format!("storage: {e}"))
+    match e {
+        platon_storage::StorageError::MissingNode(h) => rpc_err(
+            SERVER_ERROR,
+            format!("missing trie node {h}: that block's state was pruned (the node runs --state.mode full); query a recent block or an archive node"),
+        ),
+        e => rpc_err(INTERNAL_ERROR, format!("storage: {e}")),
+    }
 }
 
 fn unavailable(e: CallError) -> ErrorObjectOwned {

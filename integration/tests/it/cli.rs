@@ -82,3 +82,63 @@ fn db_check_refuses_a_folder_without_a_chain() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: no chain data"));
 }
+
+#[test]
+fn full_state_mode_answers_for_recent_blocks_and_says_when_a_state_was_pruned() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = NodeProc::start_dev(&["--state.mode", "full", "--state.retain", "2"], tmp.path());
+    let keys = crate::dev_keys();
+    for nonce in 0..4 {
+        let tx = crate::transfer(
+            &keys[6],
+            nonce,
+            alloy_primitives::Address::repeat_byte(0x66),
+            1,
+        );
+        let h = rpc(
+            node.http,
+            "eth_sendRawTransaction",
+            json!([crate::hex0x(&tx.encoded)]),
+        );
+        wait_for("receipt", Duration::from_secs(20), || {
+            (!rpc(node.http, "eth_getTransactionReceipt", json!([h])).is_null()).then_some(())
+        });
+    }
+    let who = "0x6666666666666666666666666666666666666666";
+    assert_eq!(
+        q(&rpc(node.http, "eth_getBalance", json!([who, "latest"]))),
+        4
+    );
+    assert_eq!(
+        q(&rpc(node.http, "eth_getBalance", json!([who, "0x3"]))),
+        3,
+        "the previous block's state is kept"
+    );
+    let old = rpc_full(node.http, "eth_getBalance", json!([who, "0x1"])).expect("call");
+    assert_eq!(old["error"]["code"], json!(-32000), "{old}");
+    assert!(
+        old["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("pruned"),
+        "{old}"
+    );
+    let (ok, out) = {
+        let o = Command::new(env!("CARGO_BIN_EXE_platon"))
+            .args([
+                "run",
+                "--dev",
+                "--state.mode",
+                "full",
+                "--state.retain",
+                "1",
+            ])
+            .output()
+            .expect("run");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    assert!(!ok && out.contains("--state.retain"), "{out}");
+}

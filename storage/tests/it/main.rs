@@ -258,3 +258,93 @@ fn chain_check_verifies_every_retained_state_root() {
     let err = store.check().expect_err("missing node in an old root");
     assert!(err.to_string().contains("state of block 0"), "{err}");
 }
+
+#[test]
+fn full_mode_keeps_exactly_the_nodes_of_retained_states() {
+    use alloy_primitives::{Address, U256};
+    use platon_messages::{Block, ExecutedBlock};
+    use platon_storage::chain::{GenesisSpec, StateMode};
+    use platon_storage::{ChainStore, MemoryStore, StorageError};
+    let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let accounts: Vec<Address> = (1..=40u8).map(Address::repeat_byte).collect();
+    let genesis = GenesisSpec {
+        chain_id: 1,
+        alloc: accounts.iter().map(|a| (*a, U256::from(1_000))).collect(),
+        gas_limit: 30_000_000,
+        base_fee: 7,
+        timestamp: 0,
+        extra_data: Default::default(),
+    };
+    let retain = 3;
+    let store =
+        ChainStore::open_with_mode(kv.clone(), &genesis, StateMode::Full { retain }).expect("open");
+    let mut roots = vec![store.head().expect("head").header.state_root];
+    for n in 1..=12u64 {
+        let head = store.head().expect("head");
+        let mut state = store.state_at(head.header.state_root);
+        // Touch a few accounts per block; every fourth block changes nothing (same root as its parent).
+        if n % 4 != 0 {
+            for a in accounts.iter().skip((n as usize * 3) % 40).take(5) {
+                let mut acct = state.account(a).expect("read");
+                acct.balance += U256::from(n);
+                acct.nonce += 1;
+                state.set_account(*a, acct);
+            }
+        }
+        let (root, nodes) = state.commit().expect("commit");
+        let mut header = head.header.clone();
+        header.parent_hash = head.hash();
+        header.number = n;
+        header.state_root = root;
+        let block = Block {
+            header,
+            transactions: vec![],
+        };
+        store
+            .commit_block(&ExecutedBlock {
+                block,
+                receipts: vec![],
+                state_nodes: nodes,
+                rejected: vec![],
+            })
+            .expect("commit block");
+        roots.push(root);
+    }
+    // The stored nodes are exactly those reachable from the last `retain` state roots.
+    let mut reachable = std::collections::HashSet::new();
+    for root in &roots[roots.len() - retain as usize..] {
+        store
+            .state_at(*root)
+            .verify_skipping(&mut reachable)
+            .expect("retained state is complete");
+    }
+    let mut stored = std::collections::HashSet::new();
+    kv.for_each_prefix(b"n", &mut |k, _| {
+        stored.insert(B256::from_slice(&k[1..]));
+        true
+    })
+    .expect("walk");
+    assert_eq!(
+        stored, reachable,
+        "pruning deleted exactly the unreachable nodes"
+    );
+    let mut counted = 0;
+    kv.for_each_prefix(b"c", &mut |k, _| {
+        assert!(
+            stored.contains(&B256::from_slice(&k[1..])),
+            "a reference count without its node"
+        );
+        counted += 1;
+        true
+    })
+    .expect("walk");
+    assert_eq!(counted, stored.len());
+    // An old state is gone, with a clear error; the recent ones read.
+    let old = store.state_at(roots[2]).account(&accounts[9]);
+    assert!(matches!(old, Err(StorageError::MissingNode(_))), "{old:?}");
+    assert!(store.state_at(roots[12]).account(&accounts[9]).is_ok());
+    store.check().expect("db check covers the retained window");
+    // The mode is part of the store.
+    let err = ChainStore::open(kv, &genesis).expect_err("archive on a full store");
+    assert!(err.to_string().contains("full:3"), "{err}");
+}

@@ -67,6 +67,7 @@ pub fn table_name(prefix: u8) -> &'static str {
         keys::POOL => "txpool journal",
         b'H' => "head",
         keys::META => "metadata",
+        keys::REFCOUNT => "trie node refcounts",
         b'S' => "snapshotdb base",
         _ => "unknown",
     }

@@ -84,6 +84,9 @@ struct DbArgs {
     /// The data directory was made by --dev.
     #[arg(long)]
     dev: bool,
+    /// Print the details behind the verdict.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 impl DbArgs {
@@ -471,6 +474,22 @@ fn db_check(args: &DbArgs) -> ExitCode {
                  snapshotdb WAL chain intact ({} records, committed block {}, base block {}){torn}",
                 r.replay.records, r.current.highest.number, r.current.base.number
             );
+            if args.verbose {
+                println!("  data directory:   {}", datadir.display());
+                println!("  backend:          {}", store.kv().backend());
+                println!("  state mode:       {:?}", store.mode());
+                println!("  chain:            {blocks} canonical blocks, parent links and receipt roots verified");
+                println!("  state tries:      {nodes} distinct trie nodes present and hashing to their keys");
+                println!(
+                    "  snapshotdb:       {} WAL records chained; committed block {} ({}); base block {} ({}); torn bytes {}",
+                    r.replay.records,
+                    r.current.highest.number,
+                    r.current.highest.hash,
+                    r.current.base.number,
+                    r.current.base.hash,
+                    r.replay.torn_bytes_cut
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -105,6 +105,7 @@ pub struct ChainStore {
     kv: Arc<dyn KeyValueStore>,
     chain_id: u64,
     mode: StateMode,
+    nodes: Arc<NodeCache>,
 }
 
 /// How much state history the store keeps.
@@ -234,7 +235,8 @@ impl<'a> RefCounts<'a> {
         Ok(())
     }
 
-    fn into_batch(self, batch: &mut WriteBatch) {
+    /// Adds the changes to `batch`; returns the hashes of deleted nodes (for cache eviction).
+    fn into_batch(self, batch: &mut WriteBatch) -> Vec<B256> {
         for (h, enc) in self.new_nodes {
             batch.put(key(keys::NODE, h.as_slice()), enc);
         }
@@ -248,6 +250,7 @@ impl<'a> RefCounts<'a> {
                 batch.put(key(keys::REFCOUNT, h.as_slice()), c.to_be_bytes().to_vec());
             }
         }
+        self.deleted.into_iter().collect()
     }
 }
 
@@ -260,10 +263,92 @@ impl std::fmt::Debug for ChainStore {
     }
 }
 
-struct Nodes(Arc<dyn KeyValueStore>);
-impl NodeReader for Nodes {
+/// Trie nodes read through a bounded cache. Nodes are content-addressed, so a cached node is never
+/// stale; pruned nodes are evicted when their deletion commits.
+pub struct NodeCache {
+    kv: Arc<dyn KeyValueStore>,
+    inner: parking_lot::Mutex<CacheInner>,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    map: std::collections::HashMap<B256, Arc<Vec<u8>>>,
+    order: std::collections::VecDeque<B256>,
+    hits: u64,
+    misses: u64,
+}
+
+/// Trie nodes read straight from the store, bypassing the cache (for verification).
+struct DiskNodes(Arc<dyn KeyValueStore>);
+impl NodeReader for DiskNodes {
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
         self.0.get(&key(keys::NODE, hash.as_slice()))
+    }
+}
+
+/// Nodes kept by default (about 64 MiB of typical nodes).
+pub const NODE_CACHE_CAPACITY: usize = 128 * 1024;
+
+impl NodeCache {
+    fn new(kv: Arc<dyn KeyValueStore>, capacity: usize) -> Self {
+        NodeCache {
+            kv,
+            inner: parking_lot::Mutex::new(CacheInner::default()),
+            capacity,
+        }
+    }
+
+    fn evict(&self, hashes: &[B256]) {
+        let mut c = self.inner.lock();
+        for h in hashes {
+            c.map.remove(h);
+        }
+    }
+
+    /// (hits, misses) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        let c = self.inner.lock();
+        (c.hits, c.misses)
+    }
+}
+
+impl NodeReader for NodeCache {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        {
+            let mut c = self.inner.lock();
+            if let Some(n) = c.map.get(hash).cloned() {
+                c.hits += 1;
+                return Ok(Some(n.to_vec()));
+            }
+            c.misses += 1;
+        }
+        let found = self.kv.get(&key(keys::NODE, hash.as_slice()))?;
+        if let Some(n) = &found {
+            let mut c = self.inner.lock();
+            if c.map.insert(*hash, Arc::new(n.clone())).is_none() {
+                c.order.push_back(*hash);
+            }
+            // FIFO eviction keeps the cache bounded; entries already evicted are skipped.
+            while c.map.len() > self.capacity {
+                match c.order.pop_front() {
+                    Some(old) => {
+                        c.map.remove(&old);
+                    }
+                    None => break,
+                }
+            }
+            if c.order.len() > self.capacity.saturating_mul(2) {
+                let live: std::collections::VecDeque<B256> = c
+                    .order
+                    .iter()
+                    .filter(|h| c.map.contains_key(*h))
+                    .copied()
+                    .collect();
+                c.order = live;
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -287,10 +372,12 @@ impl ChainStore {
                 "full state mode needs retain >= 1".into(),
             ));
         }
+        let nodes = Arc::new(NodeCache::new(kv.clone(), NODE_CACHE_CAPACITY));
         let store = ChainStore {
             kv,
             chain_id: genesis.chain_id,
             mode,
+            nodes,
         };
         if let Some(recorded) = store.kv.get(&key(keys::META, b"state_mode"))? {
             if recorded != mode.record() {
@@ -315,7 +402,7 @@ impl ChainStore {
             }
             None => {
                 let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, rejected: vec![] };
-                let mut batch = store.block_batch(&executed)?;
+                let (mut batch, _) = store.block_batch(&executed)?;
                 batch.put(key(keys::META, b"genesis"), genesis_hash.as_slice().to_vec());
                 batch.put(key(keys::META, b"state_mode"), mode.record());
                 batch.put(key(keys::META, b"chain_id"), genesis.chain_id.to_be_bytes().to_vec());
@@ -326,7 +413,7 @@ impl ChainStore {
     }
 
     fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, crate::trie::TrieNodes)> {
-        let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(Nodes(self.kv.clone())));
+        let mut state = StateDb::at_root(EMPTY_ROOT, self.node_reader());
         for (addr, balance) in &g.alloc {
             state.set_account(
                 *addr,
@@ -384,7 +471,7 @@ impl ChainStore {
 
     /// A node reader over this store's trie nodes.
     pub fn node_reader(&self) -> Arc<dyn NodeReader> {
-        Arc::new(Nodes(self.kv.clone()))
+        self.nodes.clone()
     }
 
     /// The state at `root`.
@@ -392,10 +479,12 @@ impl ChainStore {
         StateDb::at_root(root, self.node_reader())
     }
 
-    fn block_batch(&self, executed: &ExecutedBlock) -> Result<WriteBatch> {
+    /// The block's batch and the trie nodes it deletes (full mode).
+    fn block_batch(&self, executed: &ExecutedBlock) -> Result<(WriteBatch, Vec<B256>)> {
         let block = &executed.block;
         let hash = block.hash();
         let mut batch = WriteBatch::new();
+        let mut deleted = Vec::new();
         match self.mode {
             StateMode::Archive => {
                 for (h, node) in &executed.state_nodes {
@@ -414,7 +503,7 @@ impl ChainStore {
                         refs.release(old_block.header.state_root)?;
                     }
                 }
-                refs.into_batch(&mut batch);
+                deleted = refs.into_batch(&mut batch);
             }
         }
         batch.put(key(keys::BLOCK, hash.as_slice()), block.encode());
@@ -433,12 +522,17 @@ impl ChainStore {
             batch.delete(key(keys::POOL, tx.hash.as_slice()));
         }
         batch.put(keys::HEAD.to_vec(), hash.as_slice().to_vec());
-        Ok(batch)
+        Ok((batch, deleted))
     }
 
     /// The state history mode.
     pub fn mode(&self) -> StateMode {
         self.mode
+    }
+
+    /// The trie node cache (for its hit and miss counters).
+    pub fn node_cache(&self) -> &NodeCache {
+        &self.nodes
     }
 
     /// Validates and persists an executed block as the new head, atomically and fsynced: when this
@@ -475,7 +569,10 @@ impl ChainStore {
                 "block roots do not match its transactions or receipts".into(),
             ));
         }
-        self.kv.write(self.block_batch(executed)?, Durability::Sync)
+        let (batch, deleted) = self.block_batch(executed)?;
+        self.kv.write(batch, Durability::Sync)?;
+        self.nodes.evict(&deleted);
+        Ok(())
     }
 
     /// The head block.
@@ -642,13 +739,16 @@ impl ChainStore {
                 parent = Some(block);
                 continue;
             }
-            nodes += self
-                .state_at(block.header.state_root)
-                .verify_skipping(&mut verified)
-                .map_err(|e| StorageError::Corrupt {
-                    what: format!("state of block {n}"),
-                    detail: e.to_string(),
-                })?;
+            // Straight from disk: a cached node must not hide one missing from the store.
+            nodes += StateDb::at_root(
+                block.header.state_root,
+                Arc::new(DiskNodes(self.kv.clone())),
+            )
+            .verify_skipping(&mut verified)
+            .map_err(|e| StorageError::Corrupt {
+                what: format!("state of block {n}"),
+                detail: e.to_string(),
+            })?;
             parent = Some(block);
         }
         Ok((head.header.number + 1, nodes))

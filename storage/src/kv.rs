@@ -65,6 +65,9 @@ pub trait KeyValueStore: Send + Sync {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()>;
+    /// Makes every write that has returned durable (survives power loss), whatever durability it was
+    /// written with. Returns once that is so.
+    fn sync(&self) -> Result<()>;
     /// Name of the backend, as recorded in the data directory.
     fn backend(&self) -> &'static str;
 }
@@ -120,6 +123,10 @@ impl KeyValueStore for MemoryStore {
                 break;
             }
         }
+        Ok(())
+    }
+    fn sync(&self) -> Result<()> {
+        // Nothing in memory survives the process; there is nothing to make durable.
         Ok(())
     }
     fn backend(&self) -> &'static str {
@@ -213,6 +220,9 @@ impl KeyValueStore for RocksStore {
             }
         }
         Ok(())
+    }
+    fn sync(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(backend_err)
     }
     fn backend(&self) -> &'static str {
         "rocksdb"
@@ -309,6 +319,10 @@ impl KeyValueStore for ParityStore {
         }
         Ok(())
     }
+    fn sync(&self) -> Result<()> {
+        // Every write already returned only once its log record was fsynced and applied.
+        Ok(())
+    }
     fn backend(&self) -> &'static str {
         "paritydb"
     }
@@ -334,6 +348,7 @@ mod tests {
         b.delete(b"p1".to_vec());
         b.put(b"p3".to_vec(), b"x".to_vec());
         store.write(b, Durability::Buffered).expect("write");
+        store.sync().expect("buffered writes made durable");
         assert_eq!(store.get(b"p1").expect("get"), None);
         assert_eq!(store.scan_prefix(b"p", 10).expect("scan").len(), 2);
         let mut seen = Vec::new();

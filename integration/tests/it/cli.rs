@@ -72,6 +72,39 @@ fn dev_node_prints_its_keys_uses_a_temporary_datadir_and_stops_cleanly() {
 }
 
 #[test]
+fn db_check_gives_details_on_request() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dd = tmp.path().join("d");
+    let node = NodeProc::start_dev(
+        &["--datadir", dd.to_str().expect("utf8"), "--db", "paritydb"],
+        tmp.path(),
+    );
+    drop(node);
+    let out = Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["db", "check", "--dev", "--verbose", "--datadir"])
+        .arg(&dd)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap_or("")
+            .starts_with("OK: 1 blocks"),
+        "{stdout}"
+    );
+    for detail in [
+        "backend:          paritydb",
+        "state mode:       Archive",
+        "snapshotdb:",
+    ] {
+        assert!(stdout.contains(detail), "{detail} missing:\n{stdout}");
+    }
+}
+
+#[test]
 fn db_check_refuses_a_folder_without_a_chain() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = Command::new(env!("CARGO_BIN_EXE_platon"))

@@ -59,7 +59,8 @@ fn crash_cycles(backend: &str, extra: &[&str]) {
     };
     let tmp = tempfile::tempdir().expect("tmp");
     let dd = tmp.path().join("data").to_str().expect("utf8").to_string();
-    let key = dev_keys()[8];
+    // Three senders' transfers interleave, so blocks carry several transactions.
+    let senders: Vec<_> = dev_keys()[7..10].to_vec();
     let to = Address::repeat_byte(0x44);
     let to_hex = format!("{to:#x}");
     // hash -> (block hash, block number) for every receipt a client saw.
@@ -78,6 +79,18 @@ fn crash_cycles(backend: &str, extra: &[&str]) {
             );
             assert_eq!(q(&r["blockNumber"]), *bn);
         }
+        // In archive mode every receipted block still has its state: its account proof reads.
+        if extra.is_empty() {
+            if let Some(max) = seen.values().map(|(_, n)| *n).max() {
+                let proof = rpc(p, "eth_getProof", json!([to_hex, [], format!("{max:#x}")]));
+                assert!(
+                    proof["accountProof"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty()),
+                    "state of block {max} (seed {seed})"
+                );
+            }
+        }
         // Every accepted transfer was journaled before its hash was returned: all land, and the
         // recipient's balance is exactly their sum.
         wait_for(
@@ -91,21 +104,28 @@ fn crash_cycles(backend: &str, extra: &[&str]) {
         if cycle == cycles {
             break;
         }
-        let mut nonce = q(&rpc(
-            p,
-            "eth_getTransactionCount",
-            json!([format!("{:#x}", key.address()), "pending"]),
-        )) as u64;
+        let mut nonces: Vec<u64> = senders
+            .iter()
+            .map(|k| {
+                q(&rpc(
+                    p,
+                    "eth_getTransactionCount",
+                    json!([format!("{:#x}", k.address()), "pending"]),
+                )) as u64
+            })
+            .collect();
         let mut sent: Vec<String> = Vec::new();
         let kill_at = Instant::now() + Duration::from_millis(50 + next() % 1450);
         while Instant::now() < kill_at {
-            let value = 1000 + nonce;
-            let tx = transfer(&key, nonce, to, value);
-            let reply = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&tx.encoded)])).ok();
-            if reply.and_then(|r| r.get("result").cloned()).is_some() {
-                sent.push(format!("{:#x}", tx.hash));
-                accepted_value += u128::from(value);
-                nonce += 1;
+            for (i, key) in senders.iter().enumerate() {
+                let value = 1000 + nonces[i];
+                let tx = transfer(key, nonces[i], to, value);
+                let reply = rpc_full(p, "eth_sendRawTransaction", json!([hex0x(&tx.encoded)])).ok();
+                if reply.and_then(|r| r.get("result").cloned()).is_some() {
+                    sent.push(format!("{:#x}", tx.hash));
+                    accepted_value += u128::from(value);
+                    nonces[i] += 1;
+                }
             }
             if let Some(h) = sent.last() {
                 let r = rpc(p, "eth_getTransactionReceipt", json!([h]));

@@ -425,9 +425,13 @@ mod tests {
 
     #[test]
     fn compaction_moves_data_to_the_base_and_keeps_reads_and_replay_identical() {
+        compaction_on(|p| Arc::new(RocksStore::open(p).expect("rocksdb")));
+        compaction_on(|p| Arc::new(crate::ParityStore::open(p).expect("paritydb")));
+    }
+
+    fn compaction_on(open: impl Fn(&Path) -> Arc<dyn KeyValueStore>) {
         let dir = tempfile::tempdir().expect("tmp");
-        let kv: Arc<dyn KeyValueStore> =
-            Arc::new(RocksStore::open(&dir.path().join("kv")).expect("kv"));
+        let kv: Arc<dyn KeyValueStore> = open(&dir.path().join("kv"));
         let (mut db, _) = SnapshotDb::open(dir.path(), kv.clone(), GENESIS).expect("open");
         let mut parent = B256::ZERO;
         for n in 1..=6u8 {

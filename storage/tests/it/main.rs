@@ -1,5 +1,5 @@
-//! Conformance of the Merkle Patricia trie against the Ethereum TrieTests (read in place), on the
-//! in-memory reader and persisted through RocksDB.
+//! Conformance of the Merkle Patricia trie against the Ethereum TrieTests (read in place), persisted
+//! through RocksDB and through ParityDB and reread from the root; and chain store checks.
 
 use alloy_primitives::{keccak256, B256};
 use platon_storage::trie::{NodeReader, Trie};
@@ -31,22 +31,39 @@ fn bytes(v: &Value, hex_keys: bool) -> Option<Vec<u8>> {
     }
 }
 
-/// A node reader over a RocksDB directory, so every case also round-trips through the disk.
-struct Disk(RocksStore);
+/// A node reader over an on-disk store, so every case also round-trips through the disk.
+struct Disk(Box<dyn KeyValueStore>);
 impl NodeReader for Disk {
     fn node(&self, hash: &B256) -> platon_storage::Result<Option<Vec<u8>>> {
         self.0.get(hash.as_slice())
     }
 }
 
+/// Runs a TrieTests file through RocksDB and through ParityDB; returns the cases per backend.
 fn run_file(file: &str, secure: bool, hex_everything: bool) -> usize {
+    let rocks = run_file_on(file, secure, hex_everything, |p| {
+        Box::new(RocksStore::open(p).expect("rocksdb"))
+    });
+    let parity = run_file_on(file, secure, hex_everything, |p| {
+        Box::new(platon_storage::ParityStore::open(p).expect("paritydb"))
+    });
+    assert_eq!(rocks, parity);
+    rocks
+}
+
+fn run_file_on(
+    file: &str,
+    secure: bool,
+    hex_everything: bool,
+    open: impl Fn(&std::path::Path) -> Box<dyn KeyValueStore>,
+) -> usize {
     let Some(dir) = conformance("TrieTests") else {
         return 0;
     };
     let text = std::fs::read_to_string(dir.join(file)).expect("read");
     let v: Value = serde_json::from_str(&text).expect("json");
     let tmp = tempfile::tempdir().expect("tmp");
-    let disk = Arc::new(Disk(RocksStore::open(tmp.path()).expect("rocksdb")));
+    let disk = Arc::new(Disk(open(tmp.path())));
     let mut n = 0;
     for (name, case) in v.as_object().expect("object") {
         let pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = match &case["in"] {
@@ -339,7 +356,12 @@ fn full_mode_keeps_exactly_the_nodes_of_retained_states() {
     })
     .expect("walk");
     assert_eq!(counted, stored.len());
-    // An old state is gone, with a clear error; the recent ones read.
+    let (hits, misses) = store.node_cache().stats();
+    assert!(
+        hits > 0 && misses > 0,
+        "reads go through the node cache ({hits} hits, {misses} misses)"
+    );
+    // An old state is gone, with a clear error (its cached nodes were evicted); the recent ones read.
     let old = store.state_at(roots[2]).account(&accounts[9]);
     assert!(matches!(old, Err(StorageError::MissingNode(_))), "{old:?}");
     assert!(store.state_at(roots[12]).account(&accounts[9]).is_ok());

@@ -370,3 +370,70 @@ fn full_mode_keeps_exactly_the_nodes_of_retained_states() {
     let err = ChainStore::open(kv, &genesis).expect_err("archive on a full store");
     assert!(err.to_string().contains("full:3"), "{err}");
 }
+
+#[test]
+fn an_abandoned_fork_leaves_the_retained_parent_state_to_build_on() {
+    use alloy_primitives::{Address, U256};
+    use platon_messages::{Block, ExecutedBlock};
+    use platon_storage::chain::{GenesisSpec, StateMode};
+    use platon_storage::{ChainStore, MemoryStore};
+    for mode in [StateMode::Archive, StateMode::Full { retain: 2 }] {
+        let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let who = Address::repeat_byte(3);
+        let genesis = GenesisSpec {
+            chain_id: 1,
+            alloc: vec![(who, U256::from(50))],
+            gas_limit: 30_000_000,
+            base_fee: 7,
+            timestamp: 0,
+            extra_data: Default::default(),
+        };
+        let store = ChainStore::open_with_mode(kv, &genesis, mode).expect("open");
+        let parent = store.head().expect("head");
+        // Two competing children of the same parent, executed in memory; only A is committed.
+        let child = |balance: u64| {
+            let mut s = store.state_at(parent.header.state_root);
+            let mut a = s.account(&who).expect("read");
+            a.balance = U256::from(balance);
+            s.set_account(who, a);
+            s.commit().expect("commit")
+        };
+        let (root_a, nodes_a) = child(10);
+        let (root_b, _nodes_b) = child(20);
+        assert_ne!(root_a, root_b);
+        let mut header = parent.header.clone();
+        header.parent_hash = parent.hash();
+        header.number = 1;
+        header.state_root = root_a;
+        store
+            .commit_block(&ExecutedBlock {
+                block: Block {
+                    header,
+                    transactions: vec![],
+                },
+                receipts: vec![],
+                state_nodes: nodes_a,
+                rejected: vec![],
+            })
+            .expect("commit A");
+        // B's state was never written; the parent's state is still there to build on again.
+        assert!(
+            store.state_at(root_b).account(&who).is_err(),
+            "{mode:?}: the abandoned block left nothing behind"
+        );
+        let reverted = store.state_at(parent.header.state_root);
+        assert_eq!(
+            reverted.account(&who).expect("parent state").balance,
+            U256::from(50),
+            "{mode:?}"
+        );
+        assert_eq!(
+            store
+                .state_at(root_a)
+                .account(&who)
+                .expect("head state")
+                .balance,
+            U256::from(10)
+        );
+    }
+}

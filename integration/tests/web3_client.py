@@ -139,4 +139,5 @@ for addr in [ACCT.address, RECIPIENT, absent]:
     check(storage_root == bytes(p["storageHash"]) and code_hash == bytes(p["codeHash"]), f"account proof of {addr[:10]} verifies roots")
     check(all(int.from_bytes(bytes(sp["value"]), "big") == 0 and len(sp["proof"]) == 0 for sp in p["storageProof"]), "empty storage: zero values, empty proofs")
 check(w3.eth.get_storage_at(RECIPIENT, 0) == b"\x00" * 32, "eth_getStorageAt of an account without storage")
+check(w3.eth.get_code(RECIPIENT) == b"", "eth_getCode of an account without code")
 print("ALL CHECKS PASSED")

@@ -346,6 +346,8 @@ pub struct ExecutedBlock {
     pub receipts: Vec<Receipt>,
     /// New trie nodes (hash, RLP) of the post-state, to persist with the block.
     pub state_nodes: Vec<(B256, Vec<u8>)>,
+    /// Contract code first stored by this block (keccak256, code).
+    pub codes: Vec<(B256, Vec<u8>)>,
     /// Transactions the executor had to skip (e.g. nonce already used), with the reason.
     pub rejected: Vec<(B256, String)>,
 }

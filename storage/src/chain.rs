@@ -32,6 +32,8 @@ pub mod keys {
     pub const HEAD: &[u8] = b"H";
     /// `M` ++ name → metadata (chain id, genesis hash, backend).
     pub const META: u8 = b'M';
+    /// `k` ++ code hash → contract code (kept in every mode).
+    pub const CODE: u8 = b'k';
     /// `c` ++ node hash → reference count (4 bytes BE), full mode only.
     pub const REFCOUNT: u8 = b'c';
 }
@@ -67,6 +69,7 @@ pub fn table_name(prefix: u8) -> &'static str {
         keys::POOL => "txpool journal",
         b'H' => "head",
         keys::META => "metadata",
+        keys::CODE => "contract code",
         keys::REFCOUNT => "trie node refcounts",
         b'S' => "snapshotdb base",
         _ => "unknown",
@@ -202,7 +205,7 @@ impl<'a> RefCounts<'a> {
             return Ok(());
         }
         self.deleted.remove(&h);
-        for child in crate::trie::child_hashes(enc)? {
+        for child in crate::state::state_child_hashes(enc)? {
             let c = self.count(&child)?;
             self.counts.insert(child, c.saturating_add(1));
         }
@@ -227,7 +230,7 @@ impl<'a> RefCounts<'a> {
             }
             self.counts.insert(h, 0);
             if let Some(enc) = self.node(&h)? {
-                stack.extend(crate::trie::child_hashes(&enc)?);
+                stack.extend(crate::state::state_child_hashes(&enc)?);
             }
             self.new_nodes.remove(&h);
             self.deleted.insert(h);
@@ -314,6 +317,9 @@ impl NodeCache {
 }
 
 impl NodeReader for NodeCache {
+    fn code(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        self.kv.get(&key(keys::CODE, hash.as_slice()))
+    }
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
         {
             let mut c = self.inner.lock();
@@ -401,7 +407,7 @@ impl ChainStore {
                 )))
             }
             None => {
-                let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, rejected: vec![] };
+                let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, codes: vec![], rejected: vec![] };
                 let (mut batch, _) = store.block_batch(&executed)?;
                 batch.put(key(keys::META, b"genesis"), genesis_hash.as_slice().to_vec());
                 batch.put(key(keys::META, b"state_mode"), mode.record());
@@ -505,6 +511,9 @@ impl ChainStore {
                 }
                 deleted = refs.into_batch(&mut batch);
             }
+        }
+        for (h, code) in &executed.codes {
+            batch.put(key(keys::CODE, h.as_slice()), code.clone());
         }
         batch.put(key(keys::BLOCK, hash.as_slice()), block.encode());
         batch.put(

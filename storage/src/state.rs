@@ -83,6 +83,23 @@ impl Account {
 pub struct StateDb {
     trie: Trie,
     dirty: BTreeMap<Address, Account>,
+    dirty_storage: BTreeMap<Address, BTreeMap<B256, U256>>,
+    new_code: BTreeMap<B256, Vec<u8>>,
+}
+
+/// The hashes a stored state-trie node refers to: its trie children, and, for an account leaf, the
+/// root of that account's storage trie. Storage-trie nodes give only their trie children (their leaf
+/// values are not accounts).
+pub fn state_child_hashes(encoding: &[u8]) -> Result<Vec<B256>> {
+    let mut out = crate::trie::child_hashes(encoding)?;
+    out.extend(storage_root_in_leaf(encoding));
+    Ok(out)
+}
+
+fn storage_root_in_leaf(encoding: &[u8]) -> Option<B256> {
+    let value = crate::trie::leaf_value(encoding)?;
+    let account = Account::decode(&value).ok()?;
+    (account.storage_root != EMPTY_ROOT).then_some(account.storage_root)
 }
 
 impl StateDb {
@@ -91,6 +108,8 @@ impl StateDb {
         StateDb {
             trie: Trie::at_root(root, reader),
             dirty: BTreeMap::new(),
+            dirty_storage: BTreeMap::new(),
+            new_code: BTreeMap::new(),
         }
     }
 
@@ -113,6 +132,26 @@ impl StateDb {
     /// Folds pending changes into the trie; returns the new root and the nodes to persist.
     /// Empty accounts are removed (EIP-161).
     pub fn commit(&mut self) -> Result<(B256, crate::trie::TrieNodes)> {
+        let mut nodes = Vec::new();
+        // Storage tries first: each changed one gives its account a new storage root.
+        for (address, slots) in std::mem::take(&mut self.dirty_storage) {
+            let mut account = self.account(&address)?;
+            let mut storage = Trie::at_root(account.storage_root, self.trie.reader());
+            for (slot, value) in slots {
+                let key = keccak256(slot);
+                if value.is_zero() {
+                    storage.remove(key.as_slice())?;
+                } else {
+                    let mut enc = Vec::new();
+                    alloy_rlp::Encodable::encode(&value, &mut enc);
+                    storage.insert(key.as_slice(), enc)?;
+                }
+            }
+            let (root, storage_nodes) = storage.commit();
+            nodes.extend(storage_nodes);
+            account.storage_root = root;
+            self.dirty.insert(address, account);
+        }
         for (address, account) in std::mem::take(&mut self.dirty) {
             let key = keccak256(address);
             if account.is_empty() {
@@ -121,7 +160,50 @@ impl StateDb {
                 self.trie.insert(key.as_slice(), account.encode())?;
             }
         }
-        Ok(self.trie.commit())
+        let (root, account_nodes) = self.trie.commit();
+        nodes.extend(account_nodes);
+        Ok((root, nodes))
+    }
+
+    /// Sets a storage slot of `address` (zero deletes it); written to its storage trie at commit.
+    pub fn set_storage(&mut self, address: Address, slot: B256, value: U256) {
+        self.dirty_storage
+            .entry(address)
+            .or_default()
+            .insert(slot, value);
+    }
+
+    /// Sets the code of `address`: its code hash changes now, the code is stored with the block.
+    pub fn set_code(&mut self, address: Address, code: Vec<u8>) -> Result<()> {
+        let hash = keccak256(&code);
+        let mut account = self.account(&address)?;
+        account.code_hash = hash;
+        self.dirty.insert(address, account);
+        self.new_code.insert(hash, code);
+        Ok(())
+    }
+
+    /// The code of `address` (empty for an account without code).
+    pub fn code(&self, address: &Address) -> Result<Vec<u8>> {
+        let account = self.account(address)?;
+        if !account.has_code() {
+            return Ok(Vec::new());
+        }
+        if let Some(c) = self.new_code.get(&account.code_hash) {
+            return Ok(c.clone());
+        }
+        self.trie
+            .reader()
+            .code(&account.code_hash)?
+            .ok_or_else(|| StorageError::Corrupt {
+                what: format!("code of {address}"),
+                detail: format!("code {} is missing from the store", account.code_hash),
+            })
+    }
+
+    /// Code set since this state was opened, to persist with the block (keccak256, code).
+    pub fn take_codes(&mut self) -> Vec<(B256, Vec<u8>)> {
+        std::mem::take(&mut self.new_code).into_iter().collect()
     }
 
     /// The account at `address` and its Merkle proof (EIP-1186). Reads the committed trie only.
@@ -155,6 +237,9 @@ impl StateDb {
 
     /// The value of a storage slot of `address`.
     pub fn storage(&self, address: &Address, slot: B256) -> Result<U256> {
+        if let Some(v) = self.dirty_storage.get(address).and_then(|m| m.get(&slot)) {
+            return Ok(*v);
+        }
         let account = self.account(address)?;
         if account.storage_root == EMPTY_ROOT {
             return Ok(U256::ZERO);
@@ -168,12 +253,15 @@ impl StateDb {
 
     /// Checks that every node reachable from the root is present and hashes right.
     pub fn verify(&self) -> Result<usize> {
-        self.trie.verify_nodes()
+        self.verify_skipping(&mut std::collections::HashSet::new())
     }
 
     /// [`StateDb::verify`] that skips subtrees already in `verified` (see [`Trie::verify_nodes_skipping`]).
+    /// Storage tries, reached through the account leaves, are verified too.
     pub fn verify_skipping(&self, verified: &mut std::collections::HashSet<B256>) -> Result<usize> {
-        self.trie.verify_nodes_skipping(verified)
+        self.trie.verify_nodes_with(verified, &|enc| {
+            storage_root_in_leaf(enc).into_iter().collect()
+        })
     }
 }
 
@@ -191,6 +279,141 @@ mod tests {
         };
         assert_eq!(Account::decode(&a.encode()).expect("decode"), a);
         assert!(Account::decode(&[0xc0]).is_err());
+    }
+
+    #[derive(Default)]
+    struct Map(
+        parking_lot::RwLock<std::collections::HashMap<B256, Vec<u8>>>,
+        parking_lot::RwLock<std::collections::HashMap<B256, Vec<u8>>>,
+    );
+    impl NodeReader for Map {
+        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+            Ok(self.0.read().get(hash).cloned())
+        }
+        fn code(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+            Ok(self.1.read().get(hash).cloned())
+        }
+    }
+
+    #[test]
+    fn storage_tries_and_code_persist_with_ethereum_roots() {
+        let store = Arc::new(Map::default());
+        let contract = Address::repeat_byte(0xc0);
+        let mut s = StateDb::at_root(EMPTY_ROOT, store.clone());
+        s.set_account(
+            contract,
+            Account {
+                nonce: 1,
+                ..Default::default()
+            },
+        );
+        let slots: Vec<(B256, U256)> = (0u64..20)
+            .map(|i| (B256::from(U256::from(i)), U256::from(i * 1000 + 1)))
+            .collect();
+        for (k, v) in &slots {
+            s.set_storage(contract, *k, *v);
+        }
+        s.set_code(contract, vec![0x60, 0x00, 0x60, 0x00, 0xf3])
+            .expect("code");
+        assert_eq!(
+            s.storage(&contract, slots[3].0).expect("dirty read"),
+            slots[3].1
+        );
+        let (root, nodes) = s.commit().expect("commit");
+        store.0.write().extend(nodes);
+        store.1.write().extend(s.take_codes());
+        let back = StateDb::at_root(root, store.clone());
+        let account = back.account(&contract).expect("account");
+        // The storage root is Ethereum's: alloy-trie's HashBuilder over the same slots agrees.
+        let mut leaves: Vec<(B256, Vec<u8>)> = slots
+            .iter()
+            .map(|(k, v)| {
+                let mut enc = Vec::new();
+                alloy_rlp::Encodable::encode(v, &mut enc);
+                (keccak256(k), enc)
+            })
+            .collect();
+        leaves.sort_by_key(|l| l.0);
+        let mut hb = alloy_trie::HashBuilder::default();
+        for (k, v) in &leaves {
+            hb.add_leaf(alloy_trie::Nibbles::unpack(k), v);
+        }
+        assert_eq!(account.storage_root, hb.root());
+        assert_eq!(
+            back.storage(&contract, slots[7].0).expect("read"),
+            slots[7].1
+        );
+        assert_eq!(
+            back.code(&contract).expect("code"),
+            vec![0x60, 0x00, 0x60, 0x00, 0xf3]
+        );
+        assert!(
+            back.verify().expect("verify") > 2,
+            "storage nodes are verified too"
+        );
+        // Storage and account proofs verify with an independent implementation (alloy-trie).
+        let (value, proof) = back
+            .prove_storage(account.storage_root, slots[7].0)
+            .expect("prove");
+        assert_eq!(value, slots[7].1);
+        let proof: Vec<alloy_primitives::Bytes> = proof.into_iter().map(Into::into).collect();
+        let mut expected = Vec::new();
+        alloy_rlp::Encodable::encode(&value, &mut expected);
+        let key = alloy_trie::Nibbles::unpack(keccak256(slots[7].0));
+        alloy_trie::proof::verify_proof(
+            account.storage_root,
+            key,
+            Some(expected.clone()),
+            &proof,
+        )
+        .expect("storage proof verifies");
+        assert!(
+            alloy_trie::proof::verify_proof(account.storage_root, key, Some(vec![0x01]), &proof)
+                .is_err(),
+            "a wrong value is refused"
+        );
+        let absent = B256::from(U256::from(999u64));
+        let (zero, absent_proof) = back
+            .prove_storage(account.storage_root, absent)
+            .expect("prove absence");
+        assert_eq!(zero, U256::ZERO);
+        let absent_proof: Vec<alloy_primitives::Bytes> =
+            absent_proof.into_iter().map(Into::into).collect();
+        alloy_trie::proof::verify_proof(
+            account.storage_root,
+            alloy_trie::Nibbles::unpack(keccak256(absent)),
+            None,
+            &absent_proof,
+        )
+        .expect("absence proof verifies");
+        let (acct, account_proof) = back.prove_account(&contract).expect("prove account");
+        let account_proof: Vec<alloy_primitives::Bytes> =
+            account_proof.into_iter().map(Into::into).collect();
+        alloy_trie::proof::verify_proof(
+            root,
+            alloy_trie::Nibbles::unpack(keccak256(contract)),
+            Some(acct.encode()),
+            &account_proof,
+        )
+        .expect("account proof verifies");
+        // Zeroing every slot empties the storage trie.
+        let mut s = StateDb::at_root(root, store.clone());
+        for (k, _) in &slots {
+            s.set_storage(contract, *k, U256::ZERO);
+        }
+        let (root2, nodes) = s.commit().expect("commit");
+        store.0.write().extend(nodes);
+        assert_eq!(
+            StateDb::at_root(root2, store.clone())
+                .account(&contract)
+                .expect("a")
+                .storage_root,
+            EMPTY_ROOT
+        );
+        // A missing storage node is found by verify.
+        let storage_root = account.storage_root;
+        store.0.write().remove(&storage_root);
+        assert!(StateDb::at_root(root, store).verify().is_err());
     }
 
     #[test]

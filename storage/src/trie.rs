@@ -20,6 +20,10 @@ pub type TrieNodes = Vec<(B256, Vec<u8>)>;
 pub trait NodeReader: Send + Sync {
     /// The RLP encoding of the node with this hash, if present.
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>>;
+    /// Contract code by its keccak256, if present (readers without code storage have none).
+    fn code(&self, _hash: &B256) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
 }
 
 /// A reader with no nodes: for tries built from scratch (transactions and receipts roots).
@@ -531,11 +535,22 @@ impl Trie {
         &self,
         verified: &mut std::collections::HashSet<B256>,
     ) -> Result<usize> {
+        self.verify_nodes_with(verified, &|_| Vec::new())
+    }
+
+    /// [`Trie::verify_nodes_skipping`] that also verifies, as further roots, the hashes `extra` finds in
+    /// each stored node (the state trie passes the storage roots inside account leaves).
+    pub fn verify_nodes_with(
+        &self,
+        verified: &mut std::collections::HashSet<B256>,
+        extra: &dyn Fn(&[u8]) -> Vec<B256>,
+    ) -> Result<usize> {
         fn visit(
             t: &Trie,
             node: &Node,
             count: &mut usize,
             verified: &mut std::collections::HashSet<B256>,
+            extra: &dyn Fn(&[u8]) -> Vec<B256>,
         ) -> Result<()> {
             let hash = match node {
                 Node::Hash(h) => Some(*h),
@@ -555,16 +570,19 @@ impl Trie {
                         });
                     }
                     *count += 1;
+                    for root in extra(&bytes) {
+                        visit(t, &Node::Hash(root), count, verified, extra)?;
+                    }
                     loaded = decode_node(&bytes)?;
                     &loaded
                 }
                 n => n,
             };
             match node {
-                Node::Ext(_, c) => visit(t, c, count, verified)?,
+                Node::Ext(_, c) => visit(t, c, count, verified, extra)?,
                 Node::Branch(children, _) => children
                     .iter()
-                    .try_for_each(|c| visit(t, c, count, verified))?,
+                    .try_for_each(|c| visit(t, c, count, verified, extra))?,
                 _ => {}
             }
             // Only after its whole subtree checked out.
@@ -574,7 +592,7 @@ impl Trie {
             Ok(())
         }
         let mut count = 0;
-        visit(self, &self.root, &mut count, verified)?;
+        visit(self, &self.root, &mut count, verified, extra)?;
         Ok(count)
     }
 }
@@ -597,6 +615,14 @@ pub fn child_hashes(encoding: &[u8]) -> Result<Vec<B256>> {
         _ => {}
     }
     Ok(out)
+}
+
+/// The value of a stored leaf node, if `encoding` is a leaf.
+pub fn leaf_value(encoding: &[u8]) -> Option<Vec<u8>> {
+    match decode_node(encoding).ok()? {
+        Node::Leaf(_, v) => Some(v),
+        _ => None,
+    }
 }
 
 /// Root of a trie keyed by RLP(index) over the given encoded items (transactions, receipts).

@@ -216,6 +216,7 @@ pub fn execute_block(
         }
     }
     let (state_root, state_nodes) = state.commit()?;
+    let codes = state.take_codes();
     let mut logs_bloom = Bloom::ZERO;
     for r in &receipts {
         logs_bloom.accrue_bloom(&r.logs_bloom);
@@ -255,6 +256,7 @@ pub fn execute_block(
         },
         receipts,
         state_nodes,
+        codes,
         rejected,
     })
 }

@@ -184,15 +184,14 @@ async fn get_transaction_count(c: &RpcCtx, a: &[Value]) -> R {
 
 async fn get_code(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
-    let id = parse_block_id(a.get(1))?;
-    let acct = c.account(&addr, id)?;
-    if acct.has_code() {
-        return Err(rpc_err(
-            SERVER_ERROR,
-            "contract code is not stored by this node version",
-        ));
-    }
-    Ok(json!("0x"))
+    let block = c.block_or_err(parse_block_id(a.get(1))?)?;
+    let code = c
+        .node
+        .store
+        .state_at(block.header.state_root)
+        .code(&addr)
+        .map_err(storage_err)?;
+    Ok(json!(format!("0x{}", hex::encode(code))))
 }
 
 fn hex_list(nodes: &[Vec<u8>]) -> Vec<String> {

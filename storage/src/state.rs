@@ -360,13 +360,8 @@ mod tests {
         let mut expected = Vec::new();
         alloy_rlp::Encodable::encode(&value, &mut expected);
         let key = alloy_trie::Nibbles::unpack(keccak256(slots[7].0));
-        alloy_trie::proof::verify_proof(
-            account.storage_root,
-            key,
-            Some(expected.clone()),
-            &proof,
-        )
-        .expect("storage proof verifies");
+        alloy_trie::proof::verify_proof(account.storage_root, key, Some(expected.clone()), &proof)
+            .expect("storage proof verifies");
         assert!(
             alloy_trie::proof::verify_proof(account.storage_root, key, Some(vec![0x01]), &proof)
                 .is_err(),

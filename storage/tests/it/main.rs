@@ -279,11 +279,21 @@ fn chain_check_verifies_every_retained_state_root() {
 
 #[test]
 fn full_mode_keeps_exactly_the_nodes_of_retained_states() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    full_mode_on(Arc::new(platon_storage::MemoryStore::new()));
+    full_mode_on(Arc::new(
+        RocksStore::open(&tmp.path().join("rocks")).expect("rocksdb"),
+    ));
+    full_mode_on(Arc::new(
+        platon_storage::ParityStore::open(&tmp.path().join("parity")).expect("paritydb"),
+    ));
+}
+
+fn full_mode_on(kv: Arc<dyn KeyValueStore>) {
     use alloy_primitives::{Address, U256};
     use platon_messages::{Block, ExecutedBlock};
     use platon_storage::chain::{GenesisSpec, StateMode};
-    use platon_storage::{ChainStore, MemoryStore, StorageError};
-    let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    use platon_storage::{ChainStore, StorageError};
     let accounts: Vec<Address> = (1..=40u8).map(Address::repeat_byte).collect();
     let genesis = GenesisSpec {
         chain_id: 1,

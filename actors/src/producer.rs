@@ -37,8 +37,7 @@ impl ProducerService {
     /// to do (no transactions and `force` unset).
     async fn produce_one(&self, force: bool) -> Result<Option<usize>, String> {
         let reg = self.node.registry.clone();
-        let head = self.node.store.head().map_err(|e| e.to_string())?;
-        let parent = head.header;
+        let parent = self.node.store.head_header().map_err(|e| e.to_string())?;
         let base_fee = platon_vm::next_base_fee(&parent);
         let cfg = &self.node.config;
         let gas_limit = cfg.chain.gas_limit;

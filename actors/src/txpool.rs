@@ -230,8 +230,8 @@ pub struct TxPoolService {
 }
 
 fn head_state(node: &NodeContext) -> Result<(StateDb, platon_messages::Header), BoxError> {
-    let head = node.store.head()?;
-    Ok((node.store.state_at(head.header.state_root), head.header))
+    let head = node.store.head_header()?;
+    Ok((node.store.state_at(head.state_root), head))
 }
 
 fn nonce_lookup(state: &StateDb) -> impl Fn(&Address) -> u64 + '_ {

@@ -547,14 +547,14 @@ impl ChainStore {
     /// Validates and persists an executed block as the new head, atomically and fsynced: when this
     /// returns `Ok` the block, its receipts and state survive a crash or power loss.
     pub fn commit_block(&self, executed: &ExecutedBlock) -> Result<()> {
-        let head = self.head()?;
+        let head = self.head_header()?;
         let h = &executed.block.header;
-        if h.parent_hash != head.hash() || Some(h.number) != head.header.number.checked_add(1) {
+        if h.parent_hash != head.hash() || Some(h.number) != head.number.checked_add(1) {
             return Err(StorageError::Mismatch(format!(
                 "block {} (parent {}) does not extend head {} ({})",
                 h.number,
                 h.parent_hash,
-                head.header.number,
+                head.number,
                 head.hash()
             )));
         }
@@ -586,6 +586,15 @@ impl ChainStore {
 
     /// The head block.
     pub fn head(&self) -> Result<Block> {
+        let hash = self.head_hash()?;
+        self.block_by_hash(&hash)?
+            .ok_or_else(|| StorageError::Corrupt {
+                what: format!("head block {hash}"),
+                detail: "missing".into(),
+            })
+    }
+
+    fn head_hash(&self) -> Result<B256> {
         let hash = self
             .kv
             .get(keys::HEAD)?
@@ -593,15 +602,45 @@ impl ChainStore {
                 what: "head pointer".into(),
                 detail: "missing".into(),
             })?;
-        let hash = B256::try_from(hash.as_slice()).map_err(|_| StorageError::Corrupt {
+        B256::try_from(hash.as_slice()).map_err(|_| StorageError::Corrupt {
             what: "head pointer".into(),
             detail: "not 32 bytes".into(),
-        })?;
-        self.block_by_hash(&hash)?
+        })
+    }
+
+    /// The head block's header, without decoding (and re-verifying) its transactions: for the hot
+    /// paths that need only the head's number, roots and base fee.
+    pub fn head_header(&self) -> Result<Header> {
+        let hash = self.head_hash()?;
+        self.header_by_hash(&hash)?
             .ok_or_else(|| StorageError::Corrupt {
                 what: format!("head block {hash}"),
                 detail: "missing".into(),
             })
+    }
+
+    /// A block's header by hash, without decoding its transactions.
+    pub fn header_by_hash(&self, hash: &B256) -> Result<Option<Header>> {
+        let Some(bytes) = self.kv.get(&key(keys::BLOCK, hash.as_slice()))? else {
+            return Ok(None);
+        };
+        let corrupt = |e: platon_messages::rlp::RlpError| StorageError::Corrupt {
+            what: format!("block {hash}"),
+            detail: e.to_string(),
+        };
+        let mut outer = platon_messages::rlp::Reader::new(&bytes);
+        let mut list = outer.list().map_err(corrupt)?;
+        Header::decode(list.raw().map_err(corrupt)?)
+            .map(Some)
+            .map_err(corrupt)
+    }
+
+    /// The canonical header at a height, without decoding transactions.
+    pub fn header_by_number(&self, number: u64) -> Result<Option<Header>> {
+        match self.hash_by_number(number)? {
+            None => Ok(None),
+            Some(h) => self.header_by_hash(&h),
+        }
     }
 
     /// A block by hash.

@@ -57,7 +57,17 @@ pub trait KeyValueStore: Send + Sync {
     /// Applies a batch atomically with the given durability.
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()>;
     /// Every entry whose key starts with `prefix`, in key order, at most `limit` of them.
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries>;
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries> {
+        let mut out = Vec::new();
+        self.for_each_prefix(prefix, &mut |k, v| {
+            if out.len() >= limit {
+                return false;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
     /// Visits every entry whose key starts with `prefix`, in key order, without loading them all;
     /// `visit` returns false to stop early.
     fn for_each_prefix(
@@ -98,16 +108,6 @@ impl KeyValueStore for MemoryStore {
             };
         }
         Ok(())
-    }
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries> {
-        Ok(self
-            .map
-            .read()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
     }
     fn for_each_prefix(
         &self,
@@ -188,21 +188,6 @@ impl KeyValueStore for RocksStore {
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(durability == Durability::Sync);
         self.db.write_opt(wb, &wo).map_err(backend_err)
-    }
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries> {
-        let mut out = Vec::new();
-        let iter = self.db.iterator(rocksdb::IteratorMode::From(
-            prefix,
-            rocksdb::Direction::Forward,
-        ));
-        for item in iter {
-            let (k, v) = item.map_err(backend_err)?;
-            if !k.starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
     }
     fn for_each_prefix(
         &self,
@@ -293,17 +278,6 @@ impl KeyValueStore for ParityStore {
         self.db.enact_logs().map_err(parity_err)?;
         self.db.clean_logs().map_err(parity_err)?;
         Ok(())
-    }
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries> {
-        let mut out = Vec::new();
-        self.for_each_prefix(prefix, &mut |k, v| {
-            if out.len() >= limit {
-                return false;
-            }
-            out.push((k.to_vec(), v.to_vec()));
-            true
-        })?;
-        Ok(out)
     }
     fn for_each_prefix(
         &self,

@@ -83,17 +83,28 @@ impl RpcCtx {
             .ok_or_else(|| rpc_err(SERVER_ERROR, "header not found"))
     }
 
+    /// The header of a block, without decoding its transactions (state lookups need only the root).
+    fn header_or_err(&self, id: BlockId) -> Result<Header, ErrorObjectOwned> {
+        let header = match id {
+            BlockId::Latest | BlockId::Pending => {
+                Some(self.node.store.head_header().map_err(storage_err)?)
+            }
+            BlockId::Number(n) => self.node.store.header_by_number(n).map_err(storage_err)?,
+            BlockId::Hash(h) => self.node.store.header_by_hash(&h).map_err(storage_err)?,
+        };
+        header.ok_or_else(|| rpc_err(SERVER_ERROR, "header not found"))
+    }
+
+    fn state(&self, id: BlockId) -> Result<platon_storage::StateDb, ErrorObjectOwned> {
+        Ok(self.node.store.state_at(self.header_or_err(id)?.state_root))
+    }
+
     fn account(
         &self,
         addr: &Address,
         id: BlockId,
     ) -> Result<platon_storage::Account, ErrorObjectOwned> {
-        let block = self.block_or_err(id)?;
-        self.node
-            .store
-            .state_at(block.header.state_root)
-            .account(addr)
-            .map_err(storage_err)
+        self.state(id)?.account(addr).map_err(storage_err)
     }
 
     fn pool(&self) -> TxPoolHandle {
@@ -155,7 +166,7 @@ async fn syncing(_: &RpcCtx, _: &[Value]) -> R {
 }
 
 async fn block_number(c: &RpcCtx, _: &[Value]) -> R {
-    Ok(json!(qty(c.head()?.header.number)))
+    Ok(json!(qty(c.header_or_err(BlockId::Latest)?.number)))
 }
 
 async fn accounts(c: &RpcCtx, _: &[Value]) -> R {
@@ -184,11 +195,8 @@ async fn get_transaction_count(c: &RpcCtx, a: &[Value]) -> R {
 
 async fn get_code(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
-    let block = c.block_or_err(parse_block_id(a.get(1))?)?;
     let code = c
-        .node
-        .store
-        .state_at(block.header.state_root)
+        .state(parse_block_id(a.get(1))?)?
         .code(&addr)
         .map_err(storage_err)?;
     Ok(json!(format!("0x{}", hex::encode(code))))
@@ -204,8 +212,7 @@ fn hex_list(nodes: &[Vec<u8>]) -> Vec<String> {
 async fn get_storage_at(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
     let slot = parse_u256(arg(a, 1, "storage slot")?, "storage slot")?;
-    let block = c.block_or_err(parse_block_id(a.get(2))?)?;
-    let state = c.node.store.state_at(block.header.state_root);
+    let state = c.state(parse_block_id(a.get(2))?)?;
     let v = state
         .storage(&addr, B256::from(slot))
         .map_err(storage_err)?;
@@ -225,8 +232,7 @@ async fn get_proof(c: &RpcCtx, a: &[Value]) -> R {
             "at most {MAX_PROOF_KEYS} storage keys per call"
         )));
     }
-    let block = c.block_or_err(parse_block_id(a.get(2))?)?;
-    let state = c.node.store.state_at(block.header.state_root);
+    let state = c.state(parse_block_id(a.get(2))?)?;
     let (account, account_proof) = state.prove_account(&addr).map_err(storage_err)?;
     let mut storage_proof = Vec::with_capacity(keys.len());
     for k in keys {
@@ -248,7 +254,7 @@ async fn get_proof(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 async fn gas_price(c: &RpcCtx, _: &[Value]) -> R {
-    let base = platon_vm::next_base_fee(&c.head()?.header);
+    let base = platon_vm::next_base_fee(&c.header_or_err(BlockId::Latest)?);
     Ok(json!(qty(U256::from(base) + U256::from(SUGGESTED_TIP))))
 }
 
@@ -409,7 +415,7 @@ fn transfer_gas(c: &RpcCtx, call: &CallObject) -> Result<u64, ErrorObjectOwned> 
             "contract creation is not supported by this node version yet (no EVM)",
         )
     })?;
-    let state = c.node.store.state_at(c.head()?.header.state_root);
+    let state = c.state(BlockId::Latest)?;
     if state.account(&to).map_err(storage_err)?.has_code() {
         return Err(rpc_err(
             SERVER_ERROR,
@@ -478,7 +484,7 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
         None => c.pending_nonce(from).await?,
     };
     let to = call.to.map(TxKind::Call).unwrap_or(TxKind::Create);
-    let base = U256::from(platon_vm::next_base_fee(&c.head()?.header));
+    let base = U256::from(platon_vm::next_base_fee(&c.header_or_err(BlockId::Latest)?));
     let body = match (call.gas_price, call.max_fee, call.max_tip) {
         (Some(gas_price), None, None) => TxBody::Legacy {
             chain_id: Some(c.chain_id()),

@@ -217,10 +217,33 @@ fn next_and_previous_keys_follow_trie_order() {
     }
 }
 
+/// Commits an empty block with state `root` (and its new `nodes`) on top of `parent`.
+fn commit_child(
+    store: &platon_storage::ChainStore,
+    parent: &platon_messages::Block,
+    root: B256,
+    nodes: platon_storage::trie::TrieNodes,
+) -> platon_storage::Result<()> {
+    let mut header = parent.header.clone();
+    header.parent_hash = parent.hash();
+    header.number = parent.header.number + 1;
+    header.state_root = root;
+    let block = platon_messages::Block {
+        header,
+        transactions: vec![],
+    };
+    store.commit_block(&platon_messages::ExecutedBlock {
+        block,
+        receipts: vec![],
+        state_nodes: nodes,
+        codes: vec![],
+        rejected: vec![],
+    })
+}
+
 #[test]
 fn chain_check_verifies_every_retained_state_root() {
     use alloy_primitives::{Address, U256};
-    use platon_messages::{Block, ExecutedBlock};
     use platon_storage::chain::GenesisSpec;
     use platon_storage::{Account, ChainStore, MemoryStore};
     let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
@@ -247,23 +270,7 @@ fn chain_check_verifies_every_retained_state_root() {
         },
     );
     let (root, nodes) = state.commit().expect("commit");
-    let mut header = g.header.clone();
-    header.parent_hash = g.hash();
-    header.number = 1;
-    header.state_root = root;
-    let block = Block {
-        header,
-        transactions: vec![],
-    };
-    store
-        .commit_block(&ExecutedBlock {
-            block,
-            receipts: vec![],
-            state_nodes: nodes,
-            codes: vec![],
-            rejected: vec![],
-        })
-        .expect("block 1");
+    commit_child(&store, &g, root, nodes).expect("block 1");
     let (blocks, checked) = store.check().expect("clean");
     assert_eq!(blocks, 2);
     assert!(checked >= 2, "both roots' nodes were checked");
@@ -291,7 +298,6 @@ fn full_mode_keeps_exactly_the_nodes_of_retained_states() {
 
 fn full_mode_on(kv: Arc<dyn KeyValueStore>) {
     use alloy_primitives::{Address, U256};
-    use platon_messages::{Block, ExecutedBlock};
     use platon_storage::chain::{GenesisSpec, StateMode};
     use platon_storage::{ChainStore, StorageError};
     let accounts: Vec<Address> = (1..=40u8).map(Address::repeat_byte).collect();
@@ -326,23 +332,7 @@ fn full_mode_on(kv: Arc<dyn KeyValueStore>) {
             }
         }
         let (root, nodes) = state.commit().expect("commit");
-        let mut header = head.header.clone();
-        header.parent_hash = head.hash();
-        header.number = n;
-        header.state_root = root;
-        let block = Block {
-            header,
-            transactions: vec![],
-        };
-        store
-            .commit_block(&ExecutedBlock {
-                block,
-                receipts: vec![],
-                state_nodes: nodes,
-                codes: vec![],
-                rejected: vec![],
-            })
-            .expect("commit block");
+        commit_child(&store, &head, root, nodes).expect("commit block");
         roots.push(root);
     }
     // The stored nodes are exactly those reachable from the last `retain` state roots, storage tries
@@ -401,7 +391,6 @@ fn full_mode_on(kv: Arc<dyn KeyValueStore>) {
 #[test]
 fn an_abandoned_fork_leaves_the_retained_parent_state_to_build_on() {
     use alloy_primitives::{Address, U256};
-    use platon_messages::{Block, ExecutedBlock};
     use platon_storage::chain::{GenesisSpec, StateMode};
     use platon_storage::{ChainStore, MemoryStore};
     for mode in [StateMode::Archive, StateMode::Full { retain: 2 }] {
@@ -428,22 +417,7 @@ fn an_abandoned_fork_leaves_the_retained_parent_state_to_build_on() {
         let (root_a, nodes_a) = child(10);
         let (root_b, _nodes_b) = child(20);
         assert_ne!(root_a, root_b);
-        let mut header = parent.header.clone();
-        header.parent_hash = parent.hash();
-        header.number = 1;
-        header.state_root = root_a;
-        store
-            .commit_block(&ExecutedBlock {
-                block: Block {
-                    header,
-                    transactions: vec![],
-                },
-                receipts: vec![],
-                state_nodes: nodes_a,
-                codes: vec![],
-                rejected: vec![],
-            })
-            .expect("commit A");
+        commit_child(&store, &parent, root_a, nodes_a).expect("commit A");
         // B's state was never written; the parent's state is still there to build on again.
         assert!(
             store.state_at(root_b).account(&who).is_err(),

@@ -35,9 +35,17 @@ impl Service for ExecutorService {
             } => {
                 let state = self.node.store.state_at(parent.state_root);
                 let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
-                let res = platon_vm::execute_block(state, &parent, &env, txs, extra)
-                    .map(Box::new)
-                    .map_err(|e| e.to_string());
+                let res = platon_vm::execute_block(
+                    self.node.runtime(),
+                    &self.node.store,
+                    state,
+                    &parent,
+                    &env,
+                    txs,
+                    extra,
+                )
+                .map(Box::new)
+                .map_err(|e| e.to_string());
                 for (hash, why) in res
                     .as_ref()
                     .map(|b| b.rejected.as_slice())

@@ -60,3 +60,12 @@ pub struct NodeContext {
     /// The data directory.
     pub datadir: std::path::PathBuf,
 }
+
+impl NodeContext {
+    /// The contract runtime the configuration selects (`evm.engine`).
+    pub fn runtime(&self) -> &'static dyn platon_vm::Runtime {
+        match self.config.evm.engine {
+            platon_config::EvmEngine::Revm => &platon_vm::Revm,
+        }
+    }
+}

@@ -58,6 +58,10 @@ impl ProducerService {
             beneficiary: cfg.dev.coinbase,
             gas_limit,
             base_fee,
+            // No beacon randomness on this chain: PREVRANDAO is the parent's hash, as predictable
+            // as anvil's and never to be used as a source of randomness.
+            prev_randao: parent.hash(),
+            chain_id: cfg.chain.chain_id,
         };
         let executed = ExecutorHandle(reg.clone())
             .execute(parent, txs, env)

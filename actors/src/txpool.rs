@@ -350,16 +350,15 @@ fn admit_checked(
     cfg: &TxPoolConfig,
 ) -> Result<B256, PoolError> {
     let storage = |e: platon_storage::StorageError| PoolError::Journal(e.to_string());
-    match platon_vm::is_transfer(state, &tx.body) {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(PoolError::Unsupported(
-                "contract creation and contract calls need the EVM runtime, which this node version does not have yet".into(),
-            ))
-        }
-        Err(e) => return Err(storage(e)),
+    if tx.body.kind() == platon_messages::TxKind::Create
+        && tx.body.input().len() > platon_vm::MAX_INITCODE_SIZE
+    {
+        return Err(PoolError::Invalid("max initcode size exceeded".into()));
     }
     let account = state.account(&tx.sender).map_err(storage)?;
+    if account.has_code() {
+        return Err(PoolError::Invalid("sender not an eoa".into()));
+    }
     let min_fee = cfg.min_fee_cap.max(platon_vm::next_base_fee(head));
     let hash = tx.hash;
     let raw = tx.encoded.clone();

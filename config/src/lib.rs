@@ -244,6 +244,43 @@ impl Default for StateConfig {
     }
 }
 
+/// Which EVM engine executes contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EvmEngine {
+    /// `revm` (default): the faster engine, with tracing.
+    #[default]
+    Revm,
+}
+
+/// Contract execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvmConfig {
+    /// The engine.
+    pub engine: EvmEngine,
+    /// Gas cap of `eth_call`, `eth_estimateGas` and `debug_traceCall` (geth's RPCGasCap).
+    pub rpc_gas_cap: u64,
+    /// Most logs one `eth_getLogs` or `eth_getFilterLogs` answer may hold.
+    pub max_logs: usize,
+    /// Most blocks one `eth_getLogs` range may span.
+    pub max_log_range: u64,
+    /// Most installed filters (`eth_newFilter`, `eth_newBlockFilter`); idle ones expire after 5 minutes.
+    pub max_filters: usize,
+}
+
+impl Default for EvmConfig {
+    fn default() -> Self {
+        EvmConfig {
+            engine: EvmEngine::Revm,
+            rpc_gas_cap: 50_000_000,
+            max_logs: 10_000,
+            max_log_range: 10_000,
+            max_filters: 1_024,
+        }
+    }
+}
+
 /// Supervision limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -289,6 +326,8 @@ pub struct NodeConfig {
     pub dev: DevConfig,
     /// Txpool.
     pub txpool: TxPoolConfig,
+    /// Contract execution and its RPC limits.
+    pub evm: EvmConfig,
     /// Supervision.
     pub supervision: SupervisionConfig,
 }
@@ -351,6 +390,13 @@ impl NodeConfig {
         }
         if self.state.mode == StateModeConfig::Full && self.state.retain < 2 {
             return bad("state.retain (--state.retain) must be at least 2 in full mode, so that readers of the previous head are never cut off".into());
+        }
+        if self.evm.rpc_gas_cap < 21_000
+            || self.evm.max_logs == 0
+            || self.evm.max_log_range == 0
+            || self.evm.max_filters == 0
+        {
+            return bad("evm.rpc_gas_cap must be at least 21000 and evm.max_logs, evm.max_log_range and evm.max_filters positive".into());
         }
         if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
             return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());

@@ -140,6 +140,9 @@ struct RunArgs {
     /// In full mode, how many recent block states stay readable.
     #[arg(long = "state.retain")]
     state_retain: Option<u64>,
+    /// EVM engine: revm (default).
+    #[arg(long = "evm.engine", value_parser = ["revm"])]
+    evm_engine: Option<String>,
     /// Chain id.
     #[arg(long = "chain-id")]
     chain_id: Option<u64>,
@@ -198,6 +201,11 @@ impl RunArgs {
         }
         if let Some(v) = self.state_retain {
             c.state.retain = v;
+        }
+        match self.evm_engine.as_deref() {
+            None => {}
+            Some("revm") => c.evm.engine = platon_config::EvmEngine::Revm,
+            Some(other) => return Err(format!("--evm.engine {other}: use revm")),
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;

@@ -59,9 +59,9 @@ pub enum PoolError {
     /// The pool is at capacity.
     #[error("txpool is full")]
     PoolFull,
-    /// Only transfers are executed yet; the target has code or the transaction creates a contract.
-    #[error("unsupported transaction: {0}")]
-    Unsupported(String),
+    /// A rule of the chain forbids it (sender with code, init code too large), in geth's words.
+    #[error("{0}")]
+    Invalid(String),
     /// The pool could not persist the transaction, so it did not accept it.
     #[error("txpool journal write failed: {0}")]
     Journal(String),
@@ -140,6 +140,10 @@ pub struct BlockEnv {
     pub gas_limit: u64,
     /// Base fee per gas.
     pub base_fee: u64,
+    /// PREVRANDAO (the header's mix hash).
+    pub prev_randao: B256,
+    /// Chain id (CHAINID, and the id signed transactions must carry).
+    pub chain_id: u64,
 }
 
 /// Messages of the `executor` actor.

@@ -117,7 +117,8 @@ pub struct Log {
 }
 
 impl Log {
-    fn encode(&self) -> Vec<u8> {
+    /// RLP `[address, [topics], data]`.
+    pub fn encode(&self) -> Vec<u8> {
         let mut topics = Vec::new();
         alloy_rlp::encode_list::<B256, B256>(&self.topics, &mut topics);
         let mut addr = Vec::new();
@@ -126,6 +127,12 @@ impl Log {
         self.data.encode(&mut data);
         encode_raw_list(&[addr, topics, data])
     }
+}
+
+/// keccak256 of the RLP list of `logs` (the state tests' `logs` field).
+pub fn logs_hash(logs: &[Log]) -> B256 {
+    let items: Vec<Vec<u8>> = logs.iter().map(Log::encode).collect();
+    alloy_primitives::keccak256(encode_raw_list(&items))
 }
 
 /// The outcome of one transaction.

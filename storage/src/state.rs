@@ -84,6 +84,8 @@ pub struct StateDb {
     trie: Trie,
     dirty: BTreeMap<Address, Account>,
     dirty_storage: BTreeMap<Address, BTreeMap<B256, U256>>,
+    /// Accounts whose storage was cleared (self-destructed or created anew) since the last commit.
+    wiped: std::collections::BTreeSet<Address>,
     new_code: BTreeMap<B256, Vec<u8>>,
 }
 
@@ -102,6 +104,17 @@ fn storage_root_in_leaf(encoding: &[u8]) -> Option<B256> {
     (account.storage_root != EMPTY_ROOT).then_some(account.storage_root)
 }
 
+fn decode_slot(raw: &[u8], slot: &B256) -> Result<U256> {
+    let corrupt = |e: platon_messages::rlp::RlpError| StorageError::Corrupt {
+        what: format!("storage slot {slot}"),
+        detail: e.to_string(),
+    };
+    let mut r = Reader::new(raw);
+    let v = r.u256("storage value").map_err(corrupt)?;
+    r.finish().map_err(corrupt)?;
+    Ok(v)
+}
+
 impl StateDb {
     /// The state at `root`.
     pub fn at_root(root: B256, reader: Arc<dyn NodeReader>) -> Self {
@@ -109,6 +122,7 @@ impl StateDb {
             trie: Trie::at_root(root, reader),
             dirty: BTreeMap::new(),
             dirty_storage: BTreeMap::new(),
+            wiped: Default::default(),
             new_code: BTreeMap::new(),
         }
     }
@@ -133,6 +147,11 @@ impl StateDb {
     /// Empty accounts are removed (EIP-161).
     pub fn commit(&mut self) -> Result<(B256, crate::trie::TrieNodes)> {
         let mut nodes = Vec::new();
+        for address in std::mem::take(&mut self.wiped) {
+            let mut account = self.account(&address)?;
+            account.storage_root = EMPTY_ROOT;
+            self.dirty.insert(address, account);
+        }
         // Storage tries first: each changed one gives its account a new storage root.
         for (address, slots) in std::mem::take(&mut self.dirty_storage) {
             let mut account = self.account(&address)?;
@@ -163,6 +182,26 @@ impl StateDb {
         let (root, account_nodes) = self.trie.commit();
         nodes.extend(account_nodes);
         Ok((root, nodes))
+    }
+
+    /// Removes `address` with its storage (SELFDESTRUCT).
+    pub fn delete_account(&mut self, address: Address) {
+        self.wipe_storage(address);
+        self.dirty.insert(address, Account::default());
+    }
+
+    /// Clears every storage slot of `address` (a contract created where storage existed).
+    pub fn wipe_storage(&mut self, address: Address) {
+        self.dirty_storage.remove(&address);
+        self.wiped.insert(address);
+    }
+
+    /// Code by its hash: set since this state was opened, or stored.
+    pub fn code_by_hash(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        if let Some(c) = self.new_code.get(hash) {
+            return Ok(Some(c.clone()));
+        }
+        self.trie.reader().code(hash)
     }
 
     /// Sets a storage slot of `address` (zero deletes it); written to its storage trie at commit.
@@ -219,18 +258,7 @@ impl StateDb {
         let proof = trie.prove(key.as_slice())?;
         let value = match trie.get(key.as_slice())? {
             None => U256::ZERO,
-            Some(raw) => {
-                let mut r = Reader::new(&raw);
-                let v = r.u256("storage value").map_err(|e| StorageError::Corrupt {
-                    what: format!("storage slot {slot}"),
-                    detail: e.to_string(),
-                })?;
-                r.finish().map_err(|e| StorageError::Corrupt {
-                    what: format!("storage slot {slot}"),
-                    detail: e.to_string(),
-                })?;
-                v
-            }
+            Some(raw) => decode_slot(&raw, &slot)?,
         };
         Ok((value, proof))
     }
@@ -240,11 +268,18 @@ impl StateDb {
         if let Some(v) = self.dirty_storage.get(address).and_then(|m| m.get(&slot)) {
             return Ok(*v);
         }
+        if self.wiped.contains(address) {
+            return Ok(U256::ZERO);
+        }
         let account = self.account(address)?;
         if account.storage_root == EMPTY_ROOT {
             return Ok(U256::ZERO);
         }
-        Ok(self.prove_storage(account.storage_root, slot)?.0)
+        let trie = Trie::at_root(account.storage_root, self.trie_reader());
+        match trie.get(keccak256(slot).as_slice())? {
+            None => Ok(U256::ZERO),
+            Some(raw) => decode_slot(&raw, &slot),
+        }
     }
 
     fn trie_reader(&self) -> Arc<dyn NodeReader> {

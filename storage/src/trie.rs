@@ -35,6 +35,30 @@ impl NodeReader for NoNodes {
     }
 }
 
+/// Nodes and code held in memory: for tests, benchmarks and tools that build a state from scratch.
+#[derive(Debug, Default)]
+pub struct MemoryNodes {
+    nodes: parking_lot::RwLock<std::collections::HashMap<B256, Vec<u8>>>,
+    codes: parking_lot::RwLock<std::collections::HashMap<B256, Vec<u8>>>,
+}
+
+impl MemoryNodes {
+    /// Adds committed nodes and code.
+    pub fn insert(&self, nodes: TrieNodes, codes: Vec<(B256, Vec<u8>)>) {
+        self.nodes.write().extend(nodes);
+        self.codes.write().extend(codes);
+    }
+}
+
+impl NodeReader for MemoryNodes {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        Ok(self.nodes.read().get(hash).cloned())
+    }
+    fn code(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        Ok(self.codes.read().get(hash).cloned())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
     Empty,

@@ -1,77 +1,34 @@
-//! Execution: applies a block's transactions to the state with Ethereum's gas and fee rules and seals
-//! the block. This runtime executes value transfers; the EVM and WASM runtimes plug in here.
+//! Execution: applies a block's transactions to the state through a contract [`Runtime`] (the EVM
+//! engine [`Revm`]) with Ethereum's gas and fee rules, and
+//! seals the block.
 //!
 //! [`execute_block`] is pure over a [`StateDb`]: it reads the parent state, returns the sealed block,
 //! its receipts and the new trie nodes, and writes nothing. The `executor` actor calls it; the `chain`
 //! actor persists the result.
 
-use alloy_primitives::{Bloom, B256, U256};
+pub mod revm_engine;
+pub mod runtime;
+pub mod tracing;
+
+pub use revm_engine::Revm;
+pub use runtime::{
+    BlockHashes, ExecError, ExecOptions, Message, NoHashes, Outcome, Runtime, Status, TxReject,
+};
+
+use alloy_primitives::{Bloom, U256};
 use platon_messages::actors::BlockEnv;
 use platon_messages::block::EMPTY_OMMERS_HASH;
-use platon_messages::{
-    intrinsic_gas, Block, ExecutedBlock, Header, Receipt, SignedTransaction, TxBody, TxKind,
-};
+use platon_messages::{Block, ExecutedBlock, Header, Receipt, SignedTransaction};
 use platon_storage::trie::ordered_root;
-use platon_storage::{StateDb, StorageError};
+use platon_storage::StateDb;
+
+/// Largest init code a creation may carry (EIP-3860: twice the 24 576-byte code limit).
+pub const MAX_INITCODE_SIZE: usize = 49_152;
 
 /// EIP-1559 base fee change denominator.
 pub const BASE_FEE_CHANGE_DENOMINATOR: u64 = 8;
 /// EIP-1559 elasticity multiplier.
 pub const ELASTICITY_MULTIPLIER: u64 = 2;
-
-/// Why a transaction could not be included in a block (it is skipped, the block goes on).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TxReject {
-    /// Nonce differs from the account nonce.
-    #[error("nonce mismatch: account {account}, tx {tx}")]
-    Nonce {
-        /// Account nonce.
-        account: u64,
-        /// Transaction nonce.
-        tx: u64,
-    },
-    /// The fee cap is below the block's base fee.
-    #[error("max fee per gas {fee_cap} below base fee {base_fee}")]
-    FeeCapBelowBaseFee {
-        /// Fee cap.
-        fee_cap: U256,
-        /// Base fee.
-        base_fee: u64,
-    },
-    /// The sender cannot pay gas limit × fee cap + value.
-    #[error("insufficient funds for gas * price + value: balance {balance}, cost {cost}")]
-    InsufficientFunds {
-        /// Balance.
-        balance: U256,
-        /// Cost.
-        cost: U256,
-    },
-    /// The block has no room left for this gas limit.
-    #[error("gas limit {gas} exceeds the block's remaining gas {remaining}")]
-    BlockGasExhausted {
-        /// Transaction gas limit.
-        gas: u64,
-        /// Remaining block gas.
-        remaining: u64,
-    },
-    /// Contract creation or a call into code: not executable until the EVM runtime lands.
-    #[error("contract execution is not supported by this node version: {0}")]
-    NeedsEvm(&'static str),
-    /// Sender has code (EIP-3607).
-    #[error("sender is a contract (EIP-3607)")]
-    SenderHasCode,
-    /// Arithmetic overflowed.
-    #[error("arithmetic overflow in {0}")]
-    Overflow(&'static str),
-}
-
-/// Errors that abort the whole block.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecError {
-    /// The parent state could not be read.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
 
 /// The base fee of the block after `parent` (EIP-1559).
 pub fn next_base_fee(parent: &Header) -> u64 {
@@ -91,105 +48,53 @@ pub fn next_base_fee(parent: &Header) -> u64 {
     }
 }
 
-/// Applies one transfer to `state`; returns the receipt (without the cumulative gas filled in).
+/// Runs one transaction of a block on `state` through `runtime`; returns its receipt (without the
+/// cumulative gas filled in). A rejected transaction changes nothing.
 pub fn apply_transaction(
+    runtime: &dyn Runtime,
     state: &mut StateDb,
+    hashes: &dyn BlockHashes,
     tx: &SignedTransaction,
     env: &BlockEnv,
     gas_remaining: u64,
-) -> Result<Result<Receipt, TxReject>, ExecError> {
+) -> Result<Result<(Receipt, Outcome), TxReject>, ExecError> {
     let body = &tx.body;
-    let base_fee = U256::from(env.base_fee);
     if body.gas_limit() > gas_remaining {
         return Ok(Err(TxReject::BlockGasExhausted {
             gas: body.gas_limit(),
             remaining: gas_remaining,
         }));
     }
-    let mut sender = state.account(&tx.sender)?;
-    if sender.has_code() {
-        return Ok(Err(TxReject::SenderHasCode));
-    }
-    if sender.nonce != body.nonce() {
-        return Ok(Err(TxReject::Nonce {
-            account: sender.nonce,
-            tx: body.nonce(),
-        }));
-    }
-    if body.max_fee_per_gas() < base_fee {
-        return Ok(Err(TxReject::FeeCapBelowBaseFee {
-            fee_cap: body.max_fee_per_gas(),
-            base_fee: env.base_fee,
-        }));
-    }
-    let to = match body.kind() {
-        TxKind::Create => return Ok(Err(TxReject::NeedsEvm("contract creation"))),
-        TxKind::Call(to) => to,
+    let msg = match Message::from_tx(tx) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
     };
-    let mut recipient = state.account(&to)?;
-    if recipient.has_code() {
-        return Ok(Err(TxReject::NeedsEvm("call into contract code")));
-    }
-    let gas_limit = U256::from(body.gas_limit());
-    let Some(max_cost) = gas_limit
-        .checked_mul(body.max_fee_per_gas())
-        .and_then(|c| c.checked_add(body.value()))
-    else {
-        return Ok(Err(TxReject::Overflow("upfront cost")));
+    let outcome = match runtime.transact(state, hashes, env, &msg, ExecOptions::BLOCK)? {
+        Ok(o) => o,
+        Err(e) => return Ok(Err(e)),
     };
-    if sender.balance < max_cost {
-        return Ok(Err(TxReject::InsufficientFunds {
-            balance: sender.balance,
-            cost: max_cost,
-        }));
-    }
-    // A transfer to an account without code uses exactly its intrinsic gas.
-    let gas_used = intrinsic_gas(body, true);
-    let price = body.effective_gas_price(base_fee);
-    let Some(fee) = U256::from(gas_used).checked_mul(price) else {
-        return Ok(Err(TxReject::Overflow("fee")));
-    };
-    let tip_per_gas = price.saturating_sub(base_fee);
-    let Some(tip) = U256::from(gas_used).checked_mul(tip_per_gas) else {
-        return Ok(Err(TxReject::Overflow("tip")));
-    };
-    let Some(nonce) = sender.nonce.checked_add(1) else {
-        return Ok(Err(TxReject::Overflow("nonce")));
-    };
-    let original_sender = sender.clone();
-    // max_cost ≥ fee + value was checked above, so these subtractions cannot underflow.
-    sender.balance = sender.balance - fee - body.value();
-    sender.nonce = nonce;
-    state.set_account(tx.sender, sender);
-    // Re-read: the recipient may be the sender itself.
-    recipient = state.account(&to)?;
-    let Some(credited) = recipient.balance.checked_add(body.value()) else {
-        state.set_account(tx.sender, original_sender);
-        return Ok(Err(TxReject::Overflow("recipient balance")));
-    };
-    recipient.balance = credited;
-    state.set_account(to, recipient);
-    if !tip.is_zero() {
-        let mut coinbase = state.account(&env.beneficiary)?;
-        coinbase.balance = coinbase.balance.saturating_add(tip);
-        state.set_account(env.beneficiary, coinbase);
-    }
-    let effective_gas_price = u128::try_from(price).unwrap_or(u128::MAX);
-    Ok(Ok(Receipt {
-        tx_type: body.tx_type(),
-        success: true,
-        cumulative_gas_used: 0,
-        logs_bloom: Bloom::ZERO,
-        logs: vec![],
-        gas_used,
-        effective_gas_price,
-        contract_address: None,
-    }))
+    let price = body.effective_gas_price(U256::from(env.base_fee));
+    let logs = outcome.logs.clone();
+    Ok(Ok((
+        Receipt {
+            tx_type: body.tx_type(),
+            success: outcome.success(),
+            cumulative_gas_used: 0,
+            logs_bloom: Receipt::bloom_of(&logs),
+            logs,
+            gas_used: outcome.gas_used,
+            effective_gas_price: u128::try_from(price).unwrap_or(u128::MAX),
+            contract_address: outcome.contract_address,
+        },
+        outcome,
+    )))
 }
 
 /// Executes `txs` in order on `state` (the parent's post-state) and seals the block.
 /// Transactions that cannot be included are skipped and listed in `rejected`.
 pub fn execute_block(
+    runtime: &dyn Runtime,
+    hashes: &dyn BlockHashes,
     mut state: StateDb,
     parent: &Header,
     env: &BlockEnv,
@@ -203,8 +108,8 @@ pub fn execute_block(
     for tx in txs {
         let remaining = env.gas_limit.saturating_sub(gas_used);
         // apply_transaction changes nothing when it rejects.
-        match apply_transaction(&mut state, &tx, env, remaining)? {
-            Ok(mut receipt) => {
+        match apply_transaction(runtime, &mut state, hashes, &tx, env, remaining)? {
+            Ok((mut receipt, _)) => {
                 gas_used = gas_used.saturating_add(receipt.gas_used);
                 receipt.cumulative_gas_used = gas_used;
                 receipts.push(receipt);
@@ -245,7 +150,7 @@ pub fn execute_block(
         gas_used,
         timestamp: env.timestamp,
         extra_data,
-        mix_hash: B256::ZERO,
+        mix_hash: env.prev_randao,
         nonce: [0; 8],
         base_fee_per_gas: env.base_fee,
     };
@@ -261,20 +166,13 @@ pub fn execute_block(
     })
 }
 
-/// True when a transaction is a plain transfer this runtime can execute (target without code).
-pub fn is_transfer(state: &StateDb, body: &TxBody) -> Result<bool, StorageError> {
-    Ok(match body.kind() {
-        TxKind::Create => false,
-        TxKind::Call(to) => !state.account(&to)?.has_code(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::{Address, Bytes};
+    use alloy_primitives::{Address, Bytes, B256};
     use platon_crypto::SecretKey;
     use platon_messages::block::EMPTY_ROOT;
+    use platon_messages::{TxBody, TxKind};
     use platon_storage::trie::NoNodes;
     use platon_storage::Account;
     use std::sync::Arc;
@@ -297,6 +195,8 @@ mod tests {
             beneficiary: Address::repeat_byte(0xcb),
             gas_limit: 30_000_000,
             base_fee: 7 * GWEI,
+            prev_randao: B256::ZERO,
+            chain_id: 1,
         };
         (state, key, env)
     }
@@ -343,7 +243,7 @@ mod tests {
         let before = state.account(&key.address()).expect("acct").balance;
         // tip 2 gwei, cap 100 gwei: effective price = base 7 + tip 2 = 9 gwei.
         let tx = transfer(&key, 0, 2 * GWEI, 100 * GWEI, 12345);
-        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit)
+        let (r, _) = apply_transaction(&Revm, &mut state, &NoHashes, &tx, &env, env.gas_limit)
             .expect("io")
             .expect("included");
         assert_eq!(r.gas_used, 21_000);
@@ -372,7 +272,7 @@ mod tests {
         let (mut state, key, env) = setup();
         // cap 8 gwei: effective price = min(8, 7 + 5) = 8; tip actually paid 1 gwei.
         let tx = transfer(&key, 0, 5 * GWEI, 8 * GWEI, 1);
-        let r = apply_transaction(&mut state, &tx, &env, env.gas_limit)
+        let (r, _) = apply_transaction(&Revm, &mut state, &NoHashes, &tx, &env, env.gas_limit)
             .expect("io")
             .expect("included");
         assert_eq!(r.effective_gas_price, u128::from(8 * GWEI));
@@ -386,15 +286,22 @@ mod tests {
             transfer(&key, 1, GWEI, 6 * GWEI, 1),          // cap below base fee
             transfer(&key, 1, GWEI, 100 * GWEI, u64::MAX), // more than the balance
         ] {
-            assert!(apply_transaction(&mut state, &bad, &env, env.gas_limit)
-                .expect("io")
-                .is_err());
+            assert!(
+                apply_transaction(&Revm, &mut state, &NoHashes, &bad, &env, env.gas_limit)
+                    .expect("io")
+                    .is_err()
+            );
         }
-        assert!(
-            apply_transaction(&mut state, &transfer(&key, 1, 0, 9 * GWEI, 1), &env, 20_000)
-                .expect("io")
-                .is_err()
-        );
+        assert!(apply_transaction(
+            &Revm,
+            &mut state,
+            &NoHashes,
+            &transfer(&key, 1, 0, 9 * GWEI, 1),
+            &env,
+            20_000
+        )
+        .expect("io")
+        .is_err());
         assert_eq!(state.clone().commit().expect("root").0, snapshot);
     }
 
@@ -407,7 +314,8 @@ mod tests {
             transfer(&key, 5, GWEI, 100 * GWEI, 1),
             transfer(&key, 1, GWEI, 100 * GWEI, 1),
         ];
-        let out = execute_block(state, &parent, &env, txs, Bytes::new()).expect("exec");
+        let out =
+            execute_block(&Revm, &NoHashes, state, &parent, &env, txs, Bytes::new()).expect("exec");
         assert_eq!(out.block.transactions.len(), 2);
         assert_eq!(out.rejected.len(), 1);
         assert_eq!(out.block.header.gas_used, 42_000);

@@ -7,7 +7,7 @@ use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use platon_messages::actors::PoolError;
-use platon_messages::{intrinsic_gas, Block, Header, SignedTransaction, TxBody, TxKind};
+use platon_messages::{Block, Header, SignedTransaction, TxBody, TxKind};
 use platon_supervision::CallError;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -22,11 +22,13 @@ pub const FEE_HISTORY_MAX_BLOCKS: u64 = 1024;
 pub struct RpcCtx {
     /// Shared node context.
     pub node: NodeContext,
-    /// New heads, for `eth_subscribe("newHeads")`.
+    /// New heads, for `eth_subscribe("newHeads")` and `eth_subscribe("logs")`.
     pub heads: broadcast::Sender<Header>,
+    /// Installed filters.
+    pub filters: std::sync::Arc<parking_lot::Mutex<super::evm::Filters>>,
 }
 
-type R = Result<Value, ErrorObjectOwned>;
+pub(super) type R = Result<Value, ErrorObjectOwned>;
 
 fn args(p: &Params<'_>) -> Result<Vec<Value>, ErrorObjectOwned> {
     match p.as_str() {
@@ -42,12 +44,12 @@ fn args(p: &Params<'_>) -> Result<Vec<Value>, ErrorObjectOwned> {
     }
 }
 
-fn arg<'a>(a: &'a [Value], i: usize, what: &str) -> Result<&'a Value, ErrorObjectOwned> {
+pub(super) fn arg<'a>(a: &'a [Value], i: usize, what: &str) -> Result<&'a Value, ErrorObjectOwned> {
     a.get(i)
         .ok_or_else(|| invalid_params(format!("missing value for required argument {i} ({what})")))
 }
 
-fn storage_err(e: platon_storage::StorageError) -> ErrorObjectOwned {
+pub(super) fn storage_err(e: platon_storage::StorageError) -> ErrorObjectOwned {
     match e {
         platon_storage::StorageError::MissingNode(h) => rpc_err(
             SERVER_ERROR,
@@ -70,7 +72,7 @@ impl RpcCtx {
         self.node.store.head().map_err(storage_err)
     }
 
-    fn block(&self, id: BlockId) -> Result<Option<Block>, ErrorObjectOwned> {
+    pub(super) fn block(&self, id: BlockId) -> Result<Option<Block>, ErrorObjectOwned> {
         match id {
             BlockId::Latest | BlockId::Pending => self.head().map(Some),
             BlockId::Number(n) => self.node.store.block_by_number(n).map_err(storage_err),
@@ -84,7 +86,7 @@ impl RpcCtx {
     }
 
     /// The header of a block, without decoding its transactions (state lookups need only the root).
-    fn header_or_err(&self, id: BlockId) -> Result<Header, ErrorObjectOwned> {
+    pub(super) fn header_or_err(&self, id: BlockId) -> Result<Header, ErrorObjectOwned> {
         let header = match id {
             BlockId::Latest | BlockId::Pending => {
                 Some(self.node.store.head_header().map_err(storage_err)?)
@@ -352,21 +354,21 @@ async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
     Ok(out)
 }
 
-/// A call object (`eth_estimateGas`, `eth_sendTransaction`).
-struct CallObject {
-    from: Option<Address>,
-    to: Option<Address>,
-    gas: Option<u64>,
-    gas_price: Option<U256>,
-    max_fee: Option<U256>,
-    max_tip: Option<U256>,
-    value: U256,
-    input: Bytes,
-    nonce: Option<u64>,
-    access_list: Vec<platon_messages::AccessListItem>,
+/// A call object (`eth_call`, `eth_estimateGas`, `eth_sendTransaction`).
+pub(super) struct CallObject {
+    pub(super) from: Option<Address>,
+    pub(super) to: Option<Address>,
+    pub(super) gas: Option<u64>,
+    pub(super) gas_price: Option<U256>,
+    pub(super) max_fee: Option<U256>,
+    pub(super) max_tip: Option<U256>,
+    pub(super) value: U256,
+    pub(super) input: Bytes,
+    pub(super) nonce: Option<u64>,
+    pub(super) access_list: Vec<platon_messages::AccessListItem>,
 }
 
-fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
+pub(super) fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
     let o = v
         .as_object()
         .ok_or_else(|| invalid_params("transaction object expected"))?;
@@ -408,51 +410,6 @@ fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
     })
 }
 
-fn transfer_gas(c: &RpcCtx, call: &CallObject) -> Result<u64, ErrorObjectOwned> {
-    let to = call.to.ok_or_else(|| {
-        rpc_err(
-            SERVER_ERROR,
-            "contract creation is not supported by this node version yet (no EVM)",
-        )
-    })?;
-    let state = c.state(BlockId::Latest)?;
-    if state.account(&to).map_err(storage_err)?.has_code() {
-        return Err(rpc_err(
-            SERVER_ERROR,
-            "calls into contracts are not supported by this node version yet (no EVM)",
-        ));
-    }
-    let body = TxBody::AccessList {
-        chain_id: c.chain_id(),
-        nonce: 0,
-        gas_price: U256::ZERO,
-        gas_limit: 0,
-        to: TxKind::Call(to),
-        value: call.value,
-        input: call.input.clone(),
-        access_list: call.access_list.clone(),
-    };
-    Ok(intrinsic_gas(&body, true))
-}
-
-async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
-    let call = parse_call(arg(a, 0, "transaction")?)?;
-    let gas = transfer_gas(c, &call)?;
-    if let Some(from) = call.from {
-        let balance = c.account(&from, BlockId::Latest)?.balance;
-        if balance < call.value {
-            return Err(rpc_err(SERVER_ERROR, "insufficient funds for transfer"));
-        }
-    }
-    if call.gas.is_some_and(|g| g < gas) {
-        return Err(rpc_err(
-            SERVER_ERROR,
-            format!("gas required exceeds allowance ({})", call.gas.unwrap_or(0)),
-        ));
-    }
-    Ok(json!(qty(gas)))
-}
-
 async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
     let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules())
@@ -477,7 +434,10 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let key = dev_key(c, &from)?;
     let gas_limit = match call.gas {
         Some(g) => g,
-        None => transfer_gas(c, &call)?,
+        None => {
+            let est = super::evm::estimate_gas(c, &a[..1]).await?;
+            parse_u64(&est, "estimate")?
+        }
     };
     let nonce = match call.nonce {
         Some(n) => n,
@@ -659,7 +619,17 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "eth_gasPrice" => gas_price,
         "eth_maxPriorityFeePerGas" => max_priority_fee,
         "eth_feeHistory" => fee_history,
-        "eth_estimateGas" => estimate_gas,
+        "eth_estimateGas" => super::evm::estimate_gas,
+        "eth_call" => super::evm::call,
+        "eth_getLogs" => super::evm::get_logs,
+        "eth_newFilter" => super::evm::new_filter,
+        "eth_newBlockFilter" => super::evm::new_block_filter,
+        "eth_getFilterChanges" => super::evm::filter_changes,
+        "eth_getFilterLogs" => super::evm::filter_logs_all,
+        "eth_uninstallFilter" => super::evm::uninstall_filter,
+        "eth_getBlockReceipts" => super::evm::block_receipts,
+        "debug_traceTransaction" => super::evm::trace_transaction,
+        "debug_traceCall" => super::evm::trace_call,
         "eth_sendRawTransaction" => send_raw_transaction,
         "eth_sendTransaction" => send_transaction,
         "eth_sign" => sign,
@@ -692,12 +662,16 @@ async fn subscribe(
         Ok(a) => a,
         Err(e) => return pending.reject(e).await,
     };
-    match a.first().and_then(Value::as_str) {
-        Some("newHeads") => {}
+    let logs_filter = match a.first().and_then(Value::as_str) {
+        Some("newHeads") => None,
+        Some("logs") => match super::evm::parse_filter(&c, a.get(1)) {
+            Ok(f) => Some(f),
+            Err(e) => return pending.reject(e).await,
+        },
         Some(other) => {
             return pending
                 .reject(invalid_params(format!(
-                    "unsupported subscription kind {other:?}; this node serves newHeads"
+                    "unsupported subscription kind {other:?}; this node serves newHeads and logs"
                 )))
                 .await
         }
@@ -706,7 +680,7 @@ async fn subscribe(
                 .reject(invalid_params("subscription kind expected"))
                 .await
         }
-    }
+    };
     let mut rx = c.heads.subscribe();
     let Ok(sink) = pending.accept().await else {
         return;
@@ -716,9 +690,15 @@ async fn subscribe(
             _ = sink.closed() => return,
             h = rx.recv() => match h {
                 Ok(h) => {
-                    let Ok(raw) = serde_json::value::to_raw_value(&header_json(&h, None)) else { return };
-                    if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
-                        return;
+                    let items = match &logs_filter {
+                        None => vec![header_json(&h, None)],
+                        Some(f) => head_logs(&c, &h, f),
+                    };
+                    for item in items {
+                        let Ok(raw) = serde_json::value::to_raw_value(&item) else { return };
+                        if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("newHeads subscriber skipped {n} heads"),
@@ -726,4 +706,22 @@ async fn subscribe(
             }
         }
     }
+}
+
+/// The logs of the new head `h` that match `filter` (for the `logs` subscription).
+fn head_logs(c: &RpcCtx, h: &Header, filter: &super::evm::LogFilter) -> Vec<Value> {
+    if !filter.may_match(&h.logs_bloom) {
+        return vec![];
+    }
+    let hash = h.hash();
+    let (Ok(Some(block)), Ok(Some(receipts))) = (
+        c.node.store.block_by_hash(&hash),
+        c.node.store.receipts(&hash),
+    ) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    // A subscription streams every match; the size bound applies to one block only.
+    let _ = super::evm::block_logs(&block, &receipts, filter, &mut out, usize::MAX);
+    out
 }

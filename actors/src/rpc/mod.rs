@@ -5,6 +5,7 @@
 //! stops the server, so a restart rebinds cleanly. Writes go to the txpool through its handle; reads go
 //! to the shared chain store.
 
+mod evm;
 pub mod json;
 mod methods;
 
@@ -82,6 +83,7 @@ impl Service for RpcService {
         let mut module = RpcModule::new(RpcCtx {
             node: self.node.clone(),
             heads: heads.clone(),
+            filters: Default::default(),
         });
         methods::register(&mut module)?;
         let addr = SocketAddr::new(cfg.addr, cfg.port);

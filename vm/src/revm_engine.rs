@@ -1,0 +1,308 @@
+//! The default EVM engine: `revm`, over the node's [`StateDb`] through a `Database` adapter. Effects
+//! are written back into the state after each message; nothing else is kept between messages.
+
+use crate::runtime::{
+    BlockHashes, ExecError, ExecOptions, Message, Outcome, Runtime, Status, TxReject,
+};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use platon_messages::actors::BlockEnv;
+use platon_messages::{Log, TxKind};
+use platon_storage::{StateDb, StorageError};
+use revm::bytecode::Bytecode;
+use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction, Output};
+use revm::context::{BlockEnv as RevmBlock, CfgEnv, TxEnv};
+use revm::context_interface::block::BlobExcessGasAndPrice;
+use revm::context_interface::transaction::{AccessList, AccessListItem};
+use revm::database_interface::{DBErrorMarker, Database};
+use revm::primitives::hardfork::SpecId;
+use revm::state::{AccountInfo, EvmState};
+use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+
+/// The EVM version every engine runs: Shanghai (PUSH0, warm coinbase, no blobs).
+pub const SPEC: SpecId = SpecId::SHANGHAI;
+
+/// Memory limit per call frame context, a guard against pathological `eth_call`s (4 GiB).
+const MEMORY_LIMIT: u64 = 1 << 32;
+
+/// The `revm` engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Revm;
+
+/// A storage error seen through revm's `Database`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DbError(pub String);
+
+impl DBErrorMarker for DbError {}
+
+impl From<StorageError> for DbError {
+    fn from(e: StorageError) -> Self {
+        DbError(e.to_string())
+    }
+}
+
+/// [`StateDb`] as a revm database (reads only; effects come back as an `EvmState`).
+pub struct StateView<'a> {
+    /// The state read.
+    pub state: &'a StateDb,
+    /// Block hashes for BLOCKHASH.
+    pub hashes: &'a dyn BlockHashes,
+}
+
+impl Database for StateView<'_> {
+    type Error = DbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
+        let a = self.state.account(&address)?;
+        if a.is_empty() && a.storage_root == platon_messages::block::EMPTY_ROOT {
+            return Ok(None);
+        }
+        let code = if a.has_code() {
+            Some(Bytecode::new_legacy(Bytes::from(
+                self.state.code(&address)?,
+            )))
+        } else {
+            None
+        };
+        Ok(Some(AccountInfo {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+            code,
+            ..Default::default()
+        }))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+        // Code always arrives with `basic`; this is only asked for a hash it did not load.
+        match self.state.code_by_hash(&code_hash)? {
+            Some(c) => Ok(Bytecode::new_legacy(Bytes::from(c))),
+            None => Ok(Bytecode::default()),
+        }
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        Ok(self.state.storage(&address, B256::from(index))?)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+        Ok(self.hashes.block_hash(number)?.unwrap_or_default())
+    }
+}
+
+/// The revm block environment for `env`.
+pub fn block_env(env: &BlockEnv) -> RevmBlock {
+    RevmBlock {
+        number: U256::from(env.number),
+        beneficiary: env.beneficiary,
+        timestamp: U256::from(env.timestamp),
+        gas_limit: env.gas_limit,
+        basefee: env.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(env.prev_randao),
+        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(0, 1)),
+        ..Default::default()
+    }
+}
+
+/// The revm transaction for `msg`.
+pub fn tx_env(msg: &Message) -> TxEnv {
+    TxEnv {
+        tx_type: msg.tx_type,
+        caller: msg.caller,
+        gas_limit: msg.gas_limit,
+        gas_price: msg.gas_price,
+        kind: match msg.kind {
+            TxKind::Create => revm::primitives::TxKind::Create,
+            TxKind::Call(a) => revm::primitives::TxKind::Call(a),
+        },
+        value: msg.value,
+        data: msg.data.clone(),
+        nonce: msg.nonce.unwrap_or_default(),
+        chain_id: msg.chain_id,
+        access_list: AccessList(
+            msg.access_list
+                .iter()
+                .map(|(address, keys)| AccessListItem {
+                    address: *address,
+                    storage_keys: keys.clone(),
+                })
+                .collect(),
+        ),
+        gas_priority_fee: msg.priority_fee,
+        ..Default::default()
+    }
+}
+
+/// The revm configuration for `chain_id` and `opts`.
+pub fn cfg_env(chain_id: u64, opts: ExecOptions) -> CfgEnv {
+    let mut cfg = CfgEnv::new_with_spec(SPEC);
+    cfg.chain_id = chain_id;
+    cfg.disable_nonce_check = !opts.check_nonce;
+    cfg.disable_base_fee = !opts.check_base_fee;
+    cfg.disable_balance_check = !opts.check_balance;
+    cfg.memory_limit = MEMORY_LIMIT;
+    cfg
+}
+
+/// Maps revm's validation errors to ours.
+pub fn reject(e: InvalidTransaction) -> TxReject {
+    match e {
+        InvalidTransaction::NonceTooHigh { tx, state }
+        | InvalidTransaction::NonceTooLow { tx, state } => TxReject::Nonce { account: state, tx },
+        InvalidTransaction::GasPriceLessThanBasefee => TxReject::FeeCapBelowBaseFee,
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => TxReject::InsufficientFunds {
+            balance: *balance,
+            cost: *fee,
+        },
+        InvalidTransaction::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => TxReject::IntrinsicGas {
+            gas_limit,
+            intrinsic: initial_gas,
+        },
+        InvalidTransaction::RejectCallerWithCode => TxReject::SenderHasCode,
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => {
+            TxReject::Invalid("max priority fee per gas higher than max fee per gas".into())
+        }
+        InvalidTransaction::CreateInitCodeSizeLimit => {
+            TxReject::Invalid("max initcode size exceeded".into())
+        }
+        other => TxReject::Invalid(other.to_string()),
+    }
+}
+
+fn engine_err(detail: impl std::fmt::Display) -> ExecError {
+    ExecError::Engine {
+        engine: "revm",
+        detail: detail.to_string(),
+    }
+}
+
+/// Converts revm logs to ours.
+pub fn logs(logs: Vec<revm::primitives::Log>) -> Vec<Log> {
+    logs.into_iter()
+        .map(|l| Log {
+            address: l.address,
+            topics: l.data.topics().to_vec(),
+            data: l.data.data,
+        })
+        .collect()
+}
+
+/// Converts a revm result to our outcome.
+pub fn outcome(result: ExecutionResult) -> Outcome {
+    match result {
+        ExecutionResult::Success {
+            gas,
+            logs: l,
+            output,
+            ..
+        } => {
+            let (output, contract_address) = match output {
+                Output::Call(b) => (b, None),
+                Output::Create(b, a) => (b, a),
+            };
+            Outcome {
+                status: Status::Success,
+                gas_used: gas.tx_gas_used(),
+                gas_refunded: gas.final_refunded(),
+                output,
+                logs: logs(l),
+                contract_address,
+            }
+        }
+        ExecutionResult::Revert { gas, output, .. } => Outcome {
+            status: Status::Revert,
+            gas_used: gas.tx_gas_used(),
+            gas_refunded: 0,
+            output,
+            logs: vec![],
+            contract_address: None,
+        },
+        ExecutionResult::Halt { reason, gas, .. } => Outcome {
+            status: Status::Halt(format!("{reason:?}")),
+            gas_used: gas.tx_gas_used(),
+            gas_refunded: 0,
+            output: Bytes::new(),
+            logs: vec![],
+            contract_address: None,
+        },
+    }
+}
+
+/// Writes revm's post-message account changes into `state`.
+pub fn apply_changes(state: &mut StateDb, changes: EvmState) -> Result<(), StorageError> {
+    for (address, account) in changes {
+        if !account.is_touched() {
+            continue;
+        }
+        if account.is_selfdestructed() {
+            state.delete_account(address);
+            continue;
+        }
+        if account.is_created() {
+            state.wipe_storage(address);
+        }
+        let mut current = state.account(&address)?;
+        current.balance = account.info.balance;
+        current.nonce = account.info.nonce;
+        if current.code_hash != account.info.code_hash {
+            let code = account
+                .info
+                .code
+                .as_ref()
+                .map(|c| c.original_bytes().to_vec())
+                .unwrap_or_default();
+            if keccak256(&code) == account.info.code_hash {
+                state.set_account(address, current.clone());
+                state.set_code(address, code)?;
+                current = state.account(&address)?;
+            } else {
+                current.code_hash = account.info.code_hash;
+            }
+        }
+        state.set_account(address, current);
+        for (slot, value) in account.changed_storage_slots() {
+            state.set_storage(address, B256::from(*slot), value.present_value());
+        }
+    }
+    Ok(())
+}
+
+impl Runtime for Revm {
+    fn name(&self) -> &'static str {
+        "revm"
+    }
+
+    fn transact(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msg: &Message,
+        opts: ExecOptions,
+    ) -> Result<Result<Outcome, TxReject>, ExecError> {
+        let view = StateView {
+            state: &*state,
+            hashes,
+        };
+        let mut evm = Context::mainnet()
+            .with_db(view)
+            .with_block(block_env(env))
+            .with_cfg(cfg_env(env.chain_id, opts))
+            .build_mainnet();
+        let result = evm.transact(tx_env(msg));
+        drop(evm);
+        match result {
+            Ok(r) => {
+                apply_changes(state, r.state)?;
+                Ok(Ok(outcome(r.result)))
+            }
+            Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
+            Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
+            Err(e) => Err(engine_err(e)),
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Execution tracers in geth's shapes, on the revm engine: the default struct-log tracer (one entry per
+//! executed opcode) and `callTracer` (the tree of calls and creations). They serve
+//! `debug_traceTransaction` and `debug_traceCall`.
+
+use crate::revm_engine::{apply_changes, block_env, cfg_env, outcome, reject, tx_env, StateView};
+use crate::runtime::{BlockHashes, ExecError, ExecOptions, Message, Outcome, Status, TxReject};
+use alloy_primitives::{hex, Address, Bytes, B256, U256};
+use platon_messages::actors::BlockEnv;
+use platon_storage::StateDb;
+use revm::bytecode::OpCode;
+use revm::context::result::EVMError;
+use revm::context_interface::{ContextTr, CreateScheme, JournalTr};
+use revm::interpreter::interpreter_types::{Jumps, LoopControl, MemoryTr};
+use revm::interpreter::{
+    CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, InstructionResult,
+    Interpreter,
+};
+use revm::{Context, InspectEvm, Inspector, MainBuilder, MainContext};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Which tracer to run, with geth's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TracerKind {
+    /// The default struct logger.
+    StructLogs {
+        /// Leave out the stack.
+        disable_stack: bool,
+        /// Include memory (geth's `enableMemory`).
+        enable_memory: bool,
+        /// Leave out storage.
+        disable_storage: bool,
+        /// Most entries recorded (0: unlimited); later ones are dropped.
+        limit: usize,
+    },
+    /// `callTracer`.
+    Call {
+        /// Only the top call (`onlyTopCall`).
+        only_top_call: bool,
+        /// Include logs in the frames (`withLog`).
+        with_log: bool,
+    },
+}
+
+/// geth's `execution reverted` reason: the string of an `Error(string)` revert, if it is one.
+pub fn revert_reason(data: &[u8]) -> Option<String> {
+    // Error(string) selector, then offset, length and the UTF-8 bytes.
+    if data.len() < 68 || data[..4] != [0x08, 0xc3, 0x79, 0xa0] {
+        return None;
+    }
+    let len = U256::from_be_slice(&data[36..68]);
+    let len = usize::try_from(len).ok()?;
+    let end = 68usize.checked_add(len)?;
+    let bytes = data.get(68..end)?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+/// geth's error string for an instruction result that ended a frame unsuccessfully.
+pub fn frame_error(r: InstructionResult) -> Option<String> {
+    use InstructionResult as I;
+    Some(match r {
+        I::Stop | I::Return | I::SelfDestruct => return None,
+        I::Revert => "execution reverted".into(),
+        I::OutOfGas
+        | I::MemoryOOG
+        | I::MemoryLimitOOG
+        | I::PrecompileOOG
+        | I::InvalidOperandOOG => "out of gas".into(),
+        I::OpcodeNotFound | I::InvalidFEOpcode => "invalid opcode".into(),
+        I::InvalidJump => "invalid jump destination".into(),
+        I::StackUnderflow => "stack underflow".into(),
+        I::StackOverflow => "stack limit reached 1024 (1023)".into(),
+        I::CallTooDeep => "max call depth exceeded".into(),
+        I::OutOfFunds => "insufficient balance for transfer".into(),
+        I::CreateCollision => "contract address collision".into(),
+        I::CreateContractSizeLimit => "max code size exceeded".into(),
+        I::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
+        I::StateChangeDuringStaticCall => "write protection".into(),
+        I::OutOfOffset => "return data out of bounds".into(),
+        I::NonceOverflow => "nonce uint64 overflow".into(),
+        other => format!("{other:?}"),
+    })
+}
+
+fn word_hex(v: &U256) -> String {
+    format!("{v:#x}")
+}
+
+/// The struct logger.
+#[derive(Debug, Default)]
+struct StructLogger {
+    disable_stack: bool,
+    enable_memory: bool,
+    disable_storage: bool,
+    limit: usize,
+    logs: Vec<Value>,
+    // Per-depth storage seen so far (geth shows the slots the current contract touched).
+    storage: BTreeMap<usize, BTreeMap<B256, B256>>,
+    pending: Option<(usize, u64, Option<B256>)>, // (log index, gas before, SLOAD key)
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for StructLogger {
+    fn initialize_interp(&mut self, _: &mut Interpreter, context: &mut CTX) {
+        let depth = context.journal_mut().depth();
+        self.storage.insert(depth, BTreeMap::new());
+    }
+
+    fn step(&mut self, interp: &mut Interpreter, context: &mut CTX) {
+        if self.limit != 0 && self.logs.len() >= self.limit {
+            self.pending = None;
+            return;
+        }
+        let op = interp.bytecode.opcode();
+        let depth = context.journal_mut().depth();
+        let stack = interp.stack.data();
+        let mut entry = Map::new();
+        entry.insert("pc".into(), json!(interp.bytecode.pc()));
+        entry.insert(
+            "op".into(),
+            json!(OpCode::new(op)
+                .map(|o| o.as_str().to_string())
+                .unwrap_or_else(|| format!("opcode {op:#x} not defined"))),
+        );
+        entry.insert("gas".into(), json!(interp.gas.remaining()));
+        entry.insert("gasCost".into(), json!(0));
+        entry.insert("depth".into(), json!(depth));
+        if !self.disable_stack {
+            entry.insert(
+                "stack".into(),
+                Value::Array(stack.iter().map(|w| json!(word_hex(w))).collect()),
+            );
+        }
+        if self.enable_memory {
+            let size = interp.memory.size();
+            let mem = interp.memory.slice(0..size);
+            entry.insert(
+                "memory".into(),
+                Value::Array(mem.chunks(32).map(|c| json!(hex::encode(c))).collect()),
+            );
+        }
+        let mut sload_key = None;
+        if !self.disable_storage {
+            let slots = self.storage.entry(depth).or_default();
+            let top = |i: usize| stack.len().checked_sub(i + 1).and_then(|j| stack.get(j));
+            if op == revm::bytecode::opcode::SSTORE {
+                if let (Some(k), Some(v)) = (top(0), top(1)) {
+                    slots.insert(B256::from(*k), B256::from(*v));
+                }
+            }
+            if op == revm::bytecode::opcode::SLOAD {
+                sload_key = top(0).map(|k| B256::from(*k));
+            }
+            if op == revm::bytecode::opcode::SSTORE || op == revm::bytecode::opcode::SLOAD {
+                entry.insert("storage".into(), storage_json(slots));
+            }
+        }
+        self.pending = Some((self.logs.len(), interp.gas.remaining(), sload_key));
+        self.logs.push(Value::Object(entry));
+    }
+
+    fn step_end(&mut self, interp: &mut Interpreter, context: &mut CTX) {
+        let Some((i, before, sload_key)) = self.pending.take() else {
+            return;
+        };
+        let cost = before.saturating_sub(interp.gas.remaining());
+        if let Some(entry) = self.logs.get_mut(i) {
+            entry["gasCost"] = json!(cost);
+            if let Some(key) = sload_key {
+                let depth = context.journal_mut().depth();
+                if let Some(v) = interp.stack.data().last() {
+                    let slots = self.storage.entry(depth).or_default();
+                    slots.insert(key, B256::from(*v));
+                    entry["storage"] = storage_json(slots);
+                }
+            }
+            let result = interp
+                .bytecode
+                .action()
+                .as_ref()
+                .and_then(|a| a.instruction_result());
+            if let Some(err) = result
+                .filter(|r| *r != InstructionResult::Revert)
+                .and_then(frame_error)
+            {
+                entry["error"] = json!(err);
+            }
+        }
+    }
+}
+
+fn storage_json(slots: &BTreeMap<B256, B256>) -> Value {
+    Value::Object(
+        slots
+            .iter()
+            .map(|(k, v)| (hex::encode(k), json!(hex::encode(v))))
+            .collect(),
+    )
+}
+
+/// One frame of the call tracer.
+#[derive(Debug, Default)]
+struct Frame {
+    kind: &'static str,
+    from: Address,
+    to: Option<Address>,
+    value: Option<U256>,
+    gas: u64,
+    gas_used: u64,
+    input: Bytes,
+    output: Bytes,
+    error: Option<String>,
+    revert_reason: Option<String>,
+    calls: Vec<Frame>,
+    logs: Vec<Value>,
+}
+
+impl Frame {
+    fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("type".into(), json!(self.kind));
+        o.insert("from".into(), json!(self.from));
+        if let Some(to) = self.to {
+            o.insert("to".into(), json!(to));
+        }
+        if let Some(v) = self.value {
+            o.insert("value".into(), json!(word_hex(&v)));
+        }
+        o.insert("gas".into(), json!(format!("{:#x}", self.gas)));
+        o.insert("gasUsed".into(), json!(format!("{:#x}", self.gas_used)));
+        o.insert("input".into(), json!(self.input));
+        if !self.output.is_empty() {
+            o.insert("output".into(), json!(self.output));
+        }
+        if let Some(e) = &self.error {
+            o.insert("error".into(), json!(e));
+        }
+        if let Some(r) = &self.revert_reason {
+            o.insert("revertReason".into(), json!(r));
+        }
+        if !self.logs.is_empty() {
+            o.insert("logs".into(), Value::Array(self.logs.clone()));
+        }
+        if !self.calls.is_empty() {
+            o.insert(
+                "calls".into(),
+                Value::Array(self.calls.iter().map(Frame::to_json).collect()),
+            );
+        }
+        Value::Object(o)
+    }
+}
+
+/// The call tracer.
+#[derive(Debug, Default)]
+struct CallTracer {
+    only_top_call: bool,
+    with_log: bool,
+    stack: Vec<Frame>,
+    root: Option<Frame>,
+}
+
+impl CallTracer {
+    fn open(&mut self, frame: Frame) {
+        self.stack.push(frame);
+    }
+
+    fn close(
+        &mut self,
+        result: InstructionResult,
+        output: Bytes,
+        gas_spent: u64,
+        to: Option<Address>,
+    ) {
+        let Some(mut f) = self.stack.pop() else {
+            return;
+        };
+        f.gas_used = gas_spent;
+        if to.is_some() {
+            f.to = to;
+        }
+        f.error = frame_error(result);
+        if result == InstructionResult::Revert {
+            f.revert_reason = revert_reason(&output);
+        }
+        if f.error.is_some() {
+            // geth drops the logs of frames that failed.
+            f.logs.clear();
+        }
+        f.output = output;
+        match self.stack.last_mut() {
+            Some(parent) => {
+                if !self.only_top_call {
+                    parent.calls.push(f);
+                }
+            }
+            None => self.root = Some(f),
+        }
+    }
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for CallTracer {
+    fn log(&mut self, _: &mut CTX, log: revm::primitives::Log) {
+        if !self.with_log {
+            return;
+        }
+        if let Some(f) = self.stack.last_mut() {
+            f.logs.push(json!({
+                "address": log.address,
+                "topics": log.data.topics(),
+                "data": log.data.data,
+            }));
+        }
+    }
+
+    fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        let kind = match inputs.scheme {
+            CallScheme::Call => "CALL",
+            CallScheme::CallCode => "CALLCODE",
+            CallScheme::DelegateCall => "DELEGATECALL",
+            CallScheme::StaticCall => "STATICCALL",
+        };
+        let value = match inputs.scheme {
+            CallScheme::Call | CallScheme::CallCode => Some(inputs.call_value()),
+            _ => None,
+        };
+        self.open(Frame {
+            kind,
+            from: inputs.caller,
+            to: Some(inputs.target_address),
+            value,
+            gas: inputs.gas_limit,
+            input: inputs.input.bytes(context),
+            ..Default::default()
+        });
+        None
+    }
+
+    fn call_end(&mut self, _: &mut CTX, _: &CallInputs, outcome: &mut CallOutcome) {
+        let r = &outcome.result;
+        self.close(r.result, r.output.clone(), r.gas.total_gas_spent(), None);
+    }
+
+    fn create(&mut self, _: &mut CTX, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+        let kind = match inputs.scheme() {
+            CreateScheme::Create2 { .. } => "CREATE2",
+            _ => "CREATE",
+        };
+        self.open(Frame {
+            kind,
+            from: inputs.caller(),
+            value: Some(inputs.value()),
+            gas: inputs.gas_limit(),
+            input: inputs.init_code().clone(),
+            ..Default::default()
+        });
+        None
+    }
+
+    fn create_end(&mut self, _: &mut CTX, _: &CreateInputs, outcome: &mut CreateOutcome) {
+        let r = &outcome.result;
+        self.close(
+            r.result,
+            r.output.clone(),
+            r.gas.total_gas_spent(),
+            outcome.address,
+        );
+    }
+}
+
+fn run<I>(
+    state: &mut StateDb,
+    hashes: &dyn BlockHashes,
+    env: &BlockEnv,
+    msg: &Message,
+    opts: ExecOptions,
+    inspector: I,
+) -> Result<Result<(Outcome, I), TxReject>, ExecError>
+where
+    I: Default
+        + for<'a> Inspector<
+            Context<
+                revm::context::BlockEnv,
+                revm::context::TxEnv,
+                revm::context::CfgEnv,
+                StateView<'a>,
+            >,
+        >,
+{
+    let view = StateView {
+        state: &*state,
+        hashes,
+    };
+    let mut evm = Context::mainnet()
+        .with_db(view)
+        .with_block(block_env(env))
+        .with_cfg(cfg_env(env.chain_id, opts))
+        .build_mainnet_with_inspector(inspector);
+    let result = evm.inspect_tx(tx_env(msg));
+    let inspector = std::mem::take(&mut evm.inspector);
+    drop(evm);
+    match result {
+        Ok(r) => {
+            apply_changes(state, r.state)?;
+            Ok(Ok((outcome(r.result), inspector)))
+        }
+        Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
+        Err(e) => Err(ExecError::Engine {
+            engine: "revm",
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Runs `msg` like [`crate::Runtime::transact`] on revm with a tracer and returns the outcome and the
+/// trace in geth's shape. The state receives the message's effects, so tracing the n-th transaction
+/// of a block is: replay the first n−1 with `transact`, then trace.
+pub fn trace(
+    state: &mut StateDb,
+    hashes: &dyn BlockHashes,
+    env: &BlockEnv,
+    msg: &Message,
+    opts: ExecOptions,
+    kind: &TracerKind,
+) -> Result<Result<(Outcome, Value), TxReject>, ExecError> {
+    match kind {
+        TracerKind::StructLogs {
+            disable_stack,
+            enable_memory,
+            disable_storage,
+            limit,
+        } => {
+            let logger = StructLogger {
+                disable_stack: *disable_stack,
+                enable_memory: *enable_memory,
+                disable_storage: *disable_storage,
+                limit: *limit,
+                ..Default::default()
+            };
+            let (out, logger) = match run(state, hashes, env, msg, opts, logger)? {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let return_value = hex::encode(&out.output);
+            let failed = !out.success();
+            let value = json!({
+                "gas": out.gas_used,
+                "failed": failed,
+                "returnValue": return_value,
+                "structLogs": logger.logs,
+            });
+            Ok(Ok((out, value)))
+        }
+        TracerKind::Call {
+            only_top_call,
+            with_log,
+        } => {
+            let tracer = CallTracer {
+                only_top_call: *only_top_call,
+                with_log: *with_log,
+                ..Default::default()
+            };
+            let (out, tracer) = match run(state, hashes, env, msg, opts, tracer)? {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let mut root = tracer.root.unwrap_or_default();
+            // The top frame reports the transaction's gas, as geth does.
+            root.gas = msg.gas_limit;
+            root.gas_used = out.gas_used;
+            if let Status::Halt(_) = out.status {
+                root.output = Bytes::new();
+            }
+            Ok(Ok((out, root.to_json())))
+        }
+    }
+}

@@ -73,6 +73,17 @@ where
     .into())
 }
 
+/// Subscription ids as geth makes them: `0x` and 32 hex digits (web3.py checks the shape).
+#[derive(Debug, Clone, Copy)]
+pub struct GethSubscriptionIds;
+
+impl jsonrpsee::core::traits::IdProvider for GethSubscriptionIds {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let bytes: [u8; 16] = rand::random();
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{}", hex::encode(bytes)).into())
+    }
+}
+
 impl Service for RpcService {
     type Msg = RpcMsg;
     type State = RpcState;
@@ -92,6 +103,7 @@ impl Service for RpcService {
             .max_response_body_size(cfg.max_request_bytes.saturating_mul(4))
             .max_connections(cfg.max_connections)
             .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch_len))
+            .set_id_provider(GethSubscriptionIds)
             .build();
         let server = bind_with_retry(addr, "--http.addr/--http.port", || {
             Server::builder().set_config(server_cfg.clone()).build(addr)

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cli;
+mod clients;
 mod common;
 mod hot_restart;
 mod persistence;

@@ -192,7 +192,7 @@ fn storage_json(slots: &BTreeMap<B256, B256>) -> Value {
     Value::Object(
         slots
             .iter()
-            .map(|(k, v)| (hex::encode(k), json!(hex::encode(v))))
+            .map(|(k, v)| (format!("{k:#x}"), json!(format!("{v:#x}"))))
             .collect(),
     )
 }
@@ -440,7 +440,8 @@ pub fn trace(
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            let return_value = hex::encode(&out.output);
+            // geth ≥ 1.14.9 writes returnValue as 0x-prefixed hex.
+            let return_value = format!("0x{}", hex::encode(&out.output));
             let failed = !out.success();
             let value = json!({
                 "gas": out.gas_used,
@@ -464,8 +465,8 @@ pub fn trace(
                 Err(e) => return Ok(Err(e)),
             };
             let mut root = tracer.root.unwrap_or_default();
-            // The top frame reports the transaction's gas, as geth does.
-            root.gas = msg.gas_limit;
+            // As geth: the top frame's gas is what the call received (the limit less intrinsic gas),
+            // its gasUsed the transaction's, refunds included.
             root.gas_used = out.gas_used;
             if let Status::Halt(_) = out.status {
                 root.output = Bytes::new();

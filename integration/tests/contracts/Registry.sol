@@ -39,6 +39,11 @@ contract Registry {
         }
     }
 
+    /// The block context a call sees (for block overrides).
+    function env() external view returns (uint256 number, uint256 time, address coinbase, uint256 basefee, uint256 gaslimit) {
+        return (block.number, block.timestamp, block.coinbase, block.basefee, block.gaslimit);
+    }
+
     function fail(uint256 code) external pure {
         if (code == 1) revert("Registry: failed on purpose");
         if (code == 2) revert Taken(bytes32(code), address(0));

@@ -1,6 +1,6 @@
 // One scripted sequence against this node and against anvil (--hardfork shanghai), compared step by
 // step: status, gas used, logs, created addresses, return data and error shapes.
-// Usage: node differential.mjs PLATON_URL ANVIL_URL
+// Usage: node differential.mjs PLATON_URL ANVIL_URL (anvil started with --hardfork shanghai --steps-tracing)
 import { ethers } from 'ethers';
 import { compile, devWallet, raw, rawOk, sleep } from './lib.mjs';
 
@@ -80,12 +80,13 @@ async function run(url) {
   };
 
   const deployToken = ethers.concat([C.Token.bytecode, coder.encode(['string', 'string', 'uint256'], ['Diff', 'DIF', 10n ** 24n])]);
+  const traced = {};
   const t = (await tx('deploy Token', 0, null, deployToken)).contractAddress;
   const reg = (await tx('deploy Registry', 0, null, C.Registry.bytecode)).contractAddress;
   await tx('transfer', 0, t, token.encodeFunctionData('transfer', [B, 1000n]));
-  await tx('approve', 0, t, token.encodeFunctionData('approve', [B, 500n]));
-  await tx('transferFrom', 1, t, token.encodeFunctionData('transferFrom', [A, Cc, 300n]));
-  await tx('transferFrom over allowance (reverts in block)', 1, t, token.encodeFunctionData('transferFrom', [A, Cc, 300n]));
+  traced.approve = (await tx('approve', 0, t, token.encodeFunctionData('approve', [B, 500n]))).transactionHash;
+  traced.transferFrom = (await tx('transferFrom', 1, t, token.encodeFunctionData('transferFrom', [A, Cc, 300n]))).transactionHash;
+  traced.reverted = (await tx('transferFrom over allowance (reverts in block)', 1, t, token.encodeFunctionData('transferFrom', [A, Cc, 300n]))).transactionHash;
   await tx('transfer over balance (custom error in block)', 2, t, token.encodeFunctionData('transfer', [A, 10n ** 30n]));
   await call('balanceOf', { from: A, to: t, data: token.encodeFunctionData('balanceOf', [Cc]) });
   await call('call: custom error', { from: Cc, to: t, data: token.encodeFunctionData('transfer', [A, 10n ** 30n]) });
@@ -100,6 +101,7 @@ async function run(url) {
   await tx('register taken (custom error in block)', 1, reg, registry.encodeFunctionData('register', [name]));
   await tx('register empty (require in block)', 1, reg, registry.encodeFunctionData('register', [ethers.ZeroHash]));
   const dep = await tx('deploy child by CREATE2', 0, reg, registry.encodeFunctionData('deploy', [ethers.id('s')]));
+  traced.create2 = dep.transactionHash;
   const childAddr = registry.parseLog(dep.logs[0]).args.child;
   await call('child.owner()', { to: childAddr, data: child.encodeFunctionData('owner') });
   await tx('CREATE2 same salt (collision reverts)', 0, reg, registry.encodeFunctionData('deploy', [ethers.id('s')]));
@@ -111,6 +113,35 @@ async function run(url) {
   await tx('plain transfer', 0, B, '0x', 12345n);
   await call('call: unknown selector', { to: t, data: '0xdeadbeef' });
   await call('call: out of gas', { to: reg, gas: '0x7530', data: registry.encodeFunctionData('work', [3000n]) });
+  // State overrides: a balance for an unfunded sender, a token balance written into its mapping slot.
+  const ghost = '0x00000000000000000000000000000000000a11ce';
+  const slot = ethers.keccak256(coder.encode(['address', 'uint256'], [Cc, 3n]));
+  const overridden = await raw(url, 'eth_call', [
+    { from: ghost, to: t, data: token.encodeFunctionData('balanceOf', [Cc]) }, 'latest',
+    { [ghost]: { balance: '0xde0b6b3a7640000' }, [t]: { stateDiff: { [slot]: ethers.toBeHex(424242n, 32) } } },
+  ]);
+  steps.push({ label: 'call with state overrides', ...resultShape(overridden) });
+  const codeOverride = await raw(url, 'eth_call', [
+    { to: ghost, data: registry.encodeFunctionData('work', [3n]) }, 'latest',
+    { [ghost]: { code: (await rawOk(url, 'eth_getCode', [reg, 'latest'])) } },
+  ]);
+  steps.push({ label: 'call with a code override', ...resultShape(codeOverride) });
+  const envCall = await raw(url, 'eth_call', [
+    { to: reg, data: registry.encodeFunctionData('env') }, 'latest', {},
+    { number: '0x1234', time: '0x5678', feeRecipient: ghost, baseFeePerGas: '0x7', gasLimit: '0x1c9c380' },
+  ]);
+  steps.push({ label: 'call with block overrides', ...resultShape(envCall) });
+  // Tracers in geth's shapes: callTracer on a call, a nested CREATE2 and a revert; the struct logger.
+  for (const [what, hash] of Object.entries(traced)) {
+    const ct = await rawOk(url, 'debug_traceTransaction', [hash, { tracer: 'callTracer' }]);
+    steps.push({ label: `callTracer ${what}`, trace: ct });
+  }
+  const sl = await rawOk(url, 'debug_traceTransaction', [traced.approve, {}]);
+  steps.push({
+    label: 'struct logs of approve',
+    gas: sl.gas, failed: sl.failed, returnValue: sl.returnValue,
+    structLogs: sl.structLogs.map((l) => ({ pc: l.pc, op: l.op, gas: l.gas, gasCost: l.gasCost, depth: l.depth, stack: l.stack, storage: l.storage })),
+  });
   const logs = await rawOk(url, 'eth_getLogs', [{ address: t, fromBlock: '0x0', toBlock: 'latest' }]);
   steps.push({ label: 'getLogs token', logs: logs.map((l) => ({ address: l.address.toLowerCase(), topics: l.topics, data: l.data })) });
   return steps;
@@ -119,7 +150,14 @@ async function run(url) {
 const ours = await run(urls.platon);
 const theirs = await run(urls.anvil);
 let failures = 0;
-const ser = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
+// Canonical JSON: bigints as strings, object keys sorted (key order is not part of the answer).
+const ser = (x) => JSON.stringify(x, (_, v) => {
+  if (typeof v === 'bigint') return v.toString();
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
+  }
+  return v;
+});
 for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
   const a = ser(ours[i]);
   const b = ser(theirs[i]);
@@ -127,7 +165,14 @@ for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
     console.log(`same - ${ours[i].label}`);
   } else {
     failures++;
-    console.log(`DIFF - ${ours[i]?.label}\n  platon: ${a}\n  anvil:  ${b}`);
+    const oursLogs = ours[i]?.structLogs;
+    const theirLogs = theirs[i]?.structLogs;
+    if (oursLogs && theirLogs) {
+      const j = oursLogs.findIndex((l, k) => ser(l) !== ser(theirLogs[k]));
+      console.log(`DIFF - ${ours[i].label}: ${oursLogs.length} vs ${theirLogs.length} entries; first difference at ${j}\n  platon: ${ser(oursLogs[j])}\n  anvil:  ${ser(theirLogs[j])}`);
+    } else {
+      console.log(`DIFF - ${ours[i]?.label}\n  platon: ${a}\n  anvil:  ${b}`);
+    }
   }
 }
 if (failures) {

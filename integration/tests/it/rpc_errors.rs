@@ -286,3 +286,195 @@ fn dev_period_produces_empty_blocks_on_a_timer() {
     assert_eq!(b["transactions"], json!([]));
     assert_eq!(b["gasUsed"], json!("0x0"));
 }
+
+/// Init code that stores 1 at slot 0 and emits LOG1(topic 0xaa) on every call, then returns the
+/// runtime (hand-assembled, so the test needs no compiler).
+fn logger_init_code() -> String {
+    // runtime: PUSH1 1 PUSH0 SSTORE  PUSH1 0xaa PUSH0 PUSH0 LOG1  STOP
+    let runtime = "6001 5f 55 60aa 5f 5f a1 00".replace(' ', "");
+    let len = runtime.len() / 2;
+    // init: PUSH1 len PUSH1 off PUSH0 CODECOPY PUSH1 len PUSH0 RETURN, then the runtime.
+    let init_len = 10;
+    format!("0x60{len:02x}60{init_len:02x}5f3960{len:02x}5ff3{runtime}")
+}
+
+#[test]
+fn contract_methods_refuse_bad_input_and_bound_their_answers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("node.toml");
+    std::fs::write(
+        &cfg,
+        "[evm]\nmax_logs = 2\nmax_log_range = 3\nmax_filters = 2\n",
+    )
+    .expect("config");
+    let node = NodeProc::start_dev(&["--config", cfg.to_str().expect("utf8")], tmp.path());
+    let p = node.http;
+    let from = format!("{}", dev_keys()[0].address());
+
+    // Deploy the logger and call it four times: four blocks, one log each.
+    let deploy = rpc(
+        p,
+        "eth_sendTransaction",
+        json!([{ "from": from, "data": logger_init_code() }]),
+    );
+    let receipt = wait_for("deployment receipt", Duration::from_secs(20), || {
+        let r = rpc(p, "eth_getTransactionReceipt", json!([deploy]));
+        (!r.is_null()).then_some(r)
+    });
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let contract = receipt["contractAddress"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    let deployed = rpc(p, "eth_getCode", json!([contract, "latest"]));
+    assert_eq!(deployed, "0x60015f5560aa5f5fa100");
+    for _ in 0..4 {
+        let h = rpc(
+            p,
+            "eth_sendTransaction",
+            json!([{ "from": from, "to": contract }]),
+        );
+        wait_for("call receipt", Duration::from_secs(20), || {
+            let r = rpc(p, "eth_getTransactionReceipt", json!([h]));
+            (!r.is_null()).then_some(r)
+        });
+    }
+    let head = q(&rpc(p, "eth_blockNumber", json!([]))) as u64;
+
+    // Result bound: more than max_logs matches is an error, not a truncated answer.
+    let all = rpc_full(p, "eth_getLogs", json!([{ "address": contract, "fromBlock": format!("{:#x}", head - 2), "toBlock": "latest" }])).expect("call");
+    assert_eq!(code(&all), -32005, "{all}");
+    let two = rpc(
+        p,
+        "eth_getLogs",
+        json!([{ "address": contract, "fromBlock": format!("{:#x}", head - 1), "toBlock": "latest" }]),
+    );
+    assert_eq!(two.as_array().map(Vec::len), Some(2), "{two}");
+    assert_eq!(two[0]["topics"][0], format!("0x{:064x}", 0xaa));
+    // Range bound.
+    let wide = rpc_full(
+        p,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x0", "toBlock": "latest" }]),
+    )
+    .expect("call");
+    assert_eq!(code(&wide), -32005, "{wide}");
+    // A topic that is not there: nothing, found through the bloom.
+    let none = rpc(
+        p,
+        "eth_getLogs",
+        json!([{ "fromBlock": format!("{:#x}", head - 1), "topics": [format!("0x{:064x}", 0xbb)] }]),
+    );
+    assert_eq!(none, json!([]));
+
+    // Malformed filters and options: -32602, nothing installed.
+    for bad in [
+        json!([{ "address": "0x1234" }]),
+        json!([{ "topics": "0xaa" }]),
+        json!([{ "topics": [null, null, null, null, null] }]),
+        json!([{ "blockHash": format!("0x{:064x}", 1), "fromBlock": "0x1" }]),
+        json!([{ "fromBlock": "yesterday" }]),
+        json!([{ "bogus": 1 }]),
+    ] {
+        let r = rpc_full(p, "eth_getLogs", bad.clone()).expect("call");
+        assert_eq!(code(&r), -32602, "{bad} -> {r}");
+        let r = rpc_full(p, "eth_newFilter", bad.clone()).expect("call");
+        assert_eq!(code(&r), -32602, "{bad} -> {r}");
+    }
+    // Filter bound, unknown ids, uninstall.
+    let f1 = rpc(p, "eth_newBlockFilter", json!([]));
+    let f2 = rpc(p, "eth_newFilter", json!([{ "address": contract }]));
+    let f3 = rpc_full(p, "eth_newBlockFilter", json!([])).expect("call");
+    assert_eq!(code(&f3), -32000, "{f3}");
+    assert_eq!(rpc(p, "eth_uninstallFilter", json!([f2])), json!(true));
+    assert_eq!(rpc(p, "eth_uninstallFilter", json!([f2])), json!(false));
+    let gone = rpc_full(p, "eth_getFilterChanges", json!([f2])).expect("call");
+    assert_eq!(code(&gone), -32000, "{gone}");
+    assert_eq!(rpc(p, "eth_getFilterChanges", json!([f1])), json!([]));
+    let h = rpc(
+        p,
+        "eth_sendTransaction",
+        json!([{ "from": from, "to": contract }]),
+    );
+    wait_for("receipt", Duration::from_secs(20), || {
+        let r = rpc(p, "eth_getTransactionReceipt", json!([h]));
+        (!r.is_null()).then_some(r)
+    });
+    let changes = rpc(p, "eth_getFilterChanges", json!([f1]));
+    assert_eq!(changes.as_array().map(Vec::len), Some(1), "{changes}");
+
+    // Calls: bad objects, bad overrides, unknown tracers.
+    for (method, params) in [
+        ("eth_call", json!([{ "to": 5 }])),
+        (
+            "eth_call",
+            json!([{ "to": contract, "gasPrice": "0x1", "maxFeePerGas": "0x1" }]),
+        ),
+        (
+            "eth_call",
+            json!([{ "to": contract }, "latest", { contract.clone(): { "balance": "lots" } }]),
+        ),
+        (
+            "eth_call",
+            json!([{ "to": contract }, "latest", { contract.clone(): { "nonsense": 1 } }]),
+        ),
+        (
+            "eth_call",
+            json!([{ "to": contract }, "latest", {}, { "difficulty": "0x1" }]),
+        ),
+        (
+            "debug_traceCall",
+            json!([{ "to": contract }, "latest", { "tracer": "prestateTracer" }]),
+        ),
+        ("debug_traceTransaction", json!(["0x12"])),
+    ] {
+        let r = rpc_full(p, method, params.clone()).expect("call");
+        assert_eq!(code(&r), -32602, "{method} {params} -> {r}");
+    }
+    // A call that runs out of gas: geth's -32000 "out of gas"; a call to code that reverts empty: 3.
+    let oog = rpc_full(p, "eth_call", json!([{ "to": contract, "gas": "0x5208" }])).expect("call");
+    assert_eq!(code(&oog), -32000, "{oog}");
+    assert_eq!(oog["error"]["message"], "out of gas");
+    let revert = rpc_full(
+        p,
+        "eth_call",
+        json!([{ "to": contract }, "latest", { contract.clone(): { "code": "0x5f5ffd" } }]),
+    )
+    .expect("call");
+    assert_eq!(code(&revert), 3, "{revert}");
+    assert_eq!(revert["error"]["data"], "0x");
+    // Estimates: the logger needs more than a transfer, and its estimate is enough.
+    let est = q(&rpc(
+        p,
+        "eth_estimateGas",
+        json!([{ "from": from, "to": contract }]),
+    ));
+    assert!(est > 21_000, "{est}");
+    let ok = rpc_full(
+        p,
+        "eth_call",
+        json!([{ "from": from, "to": contract, "gas": format!("{est:#x}") }]),
+    )
+    .expect("call");
+    assert!(ok.get("error").is_none(), "{ok}");
+    // The struct logger sees the SSTORE, the LOG1 and the STOP at depth 1.
+    let trace = rpc(
+        p,
+        "debug_traceCall",
+        json!([{ "from": from, "to": contract }, "latest", {}]),
+    );
+    let ops: Vec<&str> = trace["structLogs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["op"].as_str())
+        .collect();
+    assert_eq!(
+        ops,
+        ["PUSH1", "PUSH0", "SSTORE", "PUSH1", "PUSH0", "PUSH0", "LOG1", "STOP"]
+    );
+    assert_eq!(trace["structLogs"][0]["depth"], 1);
+    assert_eq!(trace["failed"], false);
+    // Still serving.
+    assert_eq!(q(&rpc(p, "eth_blockNumber", json!([]))) as u64, head + 1);
+}

@@ -89,6 +89,13 @@ try {
     'a failed send carries the custom error data');
 }
 
+// eth_estimateGas is the least gas that succeeds: the estimate works, one gas less does not.
+const est = await token.transfer.estimateGas(bob.address, 5n);
+const req = await token.transfer.populateTransaction(bob.address, 5n);
+const at = (gas) => raw(httpUrl, 'eth_call', [{ from: alice.address, to: req.to, data: req.data, gas: ethers.toQuantity(gas) }, 'latest']);
+check(!(await at(est)).error, `the estimate (${est}) suffices`);
+check((await at(est - 1n)).error, 'one gas less fails');
+
 // getLogs through queryFilter: topic filters and block ranges.
 const all = await token.queryFilter(token.filters.Transfer(), 0, 'latest');
 check(all.length === 3, `three Transfer logs overall (mint, transfer, transferFrom): ${all.length}`);

@@ -49,6 +49,39 @@ pub struct StateView<'a> {
     pub hashes: &'a dyn BlockHashes,
 }
 
+/// Most analysed contracts kept per thread (code is immutable, so entries never go stale).
+const CODE_CACHE_ENTRIES: usize = 1_024;
+
+thread_local! {
+    /// Analysed bytecode by code hash: the jump-destination analysis of a contract is done once per
+    /// thread, not once per transaction that calls it.
+    static CODE_CACHE: std::cell::RefCell<std::collections::HashMap<B256, Bytecode>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+impl StateView<'_> {
+    fn bytecode(&self, address: &Address, hash: B256) -> Result<Bytecode, DbError> {
+        if let Some(b) = CODE_CACHE.with(|c| c.borrow().get(&hash).cloned()) {
+            return Ok(b);
+        }
+        let code = self.state.code(address)?;
+        if keccak256(&code) != hash {
+            return Err(DbError(format!(
+                "code of {address} does not hash to {hash}"
+            )));
+        }
+        let analysed = Bytecode::new_legacy(Bytes::from(code));
+        CODE_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CODE_CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(hash, analysed.clone());
+        });
+        Ok(analysed)
+    }
+}
+
 impl Database for StateView<'_> {
     type Error = DbError;
 
@@ -58,9 +91,7 @@ impl Database for StateView<'_> {
             return Ok(None);
         }
         let code = if a.has_code() {
-            Some(Bytecode::new_legacy(Bytes::from(
-                self.state.code(&address)?,
-            )))
+            Some(self.bytecode(&address, a.code_hash)?)
         } else {
             None
         };

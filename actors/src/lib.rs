@@ -66,6 +66,7 @@ impl NodeContext {
     pub fn runtime(&self) -> &'static dyn platon_vm::Runtime {
         match self.config.evm.engine {
             platon_config::EvmEngine::Revm => &platon_vm::Revm,
+            platon_config::EvmEngine::Evm => &platon_vm::RustEvm,
         }
     }
 }

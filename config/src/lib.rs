@@ -251,13 +251,15 @@ pub enum EvmEngine {
     /// `revm` (default): the faster engine, with tracing.
     #[default]
     Revm,
+    /// `evm` (rust-ethereum): an independent second implementation (tracers still run on revm).
+    Evm,
 }
 
 /// Contract execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvmConfig {
-    /// The engine.
+    /// revm or evm.
     pub engine: EvmEngine,
     /// Gas cap of `eth_call`, `eth_estimateGas` and `debug_traceCall` (geth's RPCGasCap).
     pub rpc_gas_cap: u64,

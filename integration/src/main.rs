@@ -140,8 +140,8 @@ struct RunArgs {
     /// In full mode, how many recent block states stay readable.
     #[arg(long = "state.retain")]
     state_retain: Option<u64>,
-    /// EVM engine: revm (default).
-    #[arg(long = "evm.engine", value_parser = ["revm"])]
+    /// EVM engine: revm (default) or evm (rust-ethereum, an independent second implementation).
+    #[arg(long = "evm.engine", value_parser = ["revm", "evm"])]
     evm_engine: Option<String>,
     /// Chain id.
     #[arg(long = "chain-id")]
@@ -205,7 +205,8 @@ impl RunArgs {
         match self.evm_engine.as_deref() {
             None => {}
             Some("revm") => c.evm.engine = platon_config::EvmEngine::Revm,
-            Some(other) => return Err(format!("--evm.engine {other}: use revm")),
+            Some("evm") => c.evm.engine = platon_config::EvmEngine::Evm,
+            Some(other) => return Err(format!("--evm.engine {other}: use revm or evm")),
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;

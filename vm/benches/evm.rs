@@ -13,8 +13,10 @@
 //! 1. `execute_block` on revm: the node's executor, sealing the block (state root, receipts root).
 //! 2. The executor's per-transaction path alone (`Runtime::transact` on a `StateDb`, no sealing).
 //! 3. Raw `revm` over its own in-memory `CacheDB`, `transact_commit` per transaction, no trie at all.
+//! 4. `execute_block` on the second engine (rust-ethereum `evm`).
 //!
-//! Gas used must agree across all three; the ratios show the executor's own overhead.
+//! Gas used must agree across all four, and the two engines' state and receipts roots; the ratios show
+//! the executor's own overhead and the second engine's speed.
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use platon_crypto::SecretKey;
@@ -24,7 +26,7 @@ use platon_messages::{Header, SignedTransaction, TxBody, TxKind};
 use platon_storage::trie::MemoryNodes;
 use platon_storage::{Account, StateDb};
 use platon_vm::revm_engine::{block_env, cfg_env, tx_env};
-use platon_vm::{execute_block, ExecOptions, Message, NoHashes, Revm, Runtime};
+use platon_vm::{execute_block, ExecOptions, Message, NoHashes, Revm, Runtime, RustEvm};
 use revm::database::{CacheDB, EmptyDB};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 use serde_json::Value;
@@ -266,6 +268,32 @@ fn measure(
     });
     assert_eq!(raw_gas, gas, "raw revm and the executor disagree on gas");
 
+    // 4. The executor on the second engine: same block, same roots required.
+    let (other, other_secs) = best_of_3(|| {
+        execute_block(
+            &RustEvm,
+            &NoHashes,
+            state.clone(),
+            &parent(1),
+            &env(2),
+            work.clone(),
+            Bytes::new(),
+        )
+        .expect("execute on evm")
+    });
+    assert_eq!(
+        other.block.header.gas_used, gas,
+        "the engines disagree on gas"
+    );
+    assert_eq!(
+        other.block.header.state_root, sealed.block.header.state_root,
+        "the engines disagree on the state root"
+    );
+    assert_eq!(
+        other.block.header.receipts_root,
+        sealed.block.header.receipts_root
+    );
+
     let raw_rate = mgas(gas, raw_secs);
     println!("{name}: {} transactions, {gas} gas", work.len());
     println!(
@@ -284,6 +312,12 @@ fn measure(
         mgas(gas, sealed_secs),
         sealed_secs * 1e3,
         mgas(gas, sealed_secs) / raw_rate
+    );
+    println!(
+        "  execute_block on rust-ethereum evm   {:>9.1} Mgas/s  {:>8.2} ms  ratio {:.2}",
+        mgas(gas, other_secs),
+        other_secs * 1e3,
+        mgas(gas, other_secs) / raw_rate
     );
 }
 

@@ -1,15 +1,17 @@
 //! Execution: applies a block's transactions to the state through a contract [`Runtime`] (the EVM
-//! engine [`Revm`]) with Ethereum's gas and fee rules, and
+//! engines: [`Revm`] by default, [`RustEvm`] as an independent second implementation) with Ethereum's gas and fee rules, and
 //! seals the block.
 //!
 //! [`execute_block`] is pure over a [`StateDb`]: it reads the parent state, returns the sealed block,
 //! its receipts and the new trie nodes, and writes nothing. The `executor` actor calls it; the `chain`
 //! actor persists the result.
 
+pub mod evm_engine;
 pub mod revm_engine;
 pub mod runtime;
 pub mod tracing;
 
+pub use evm_engine::RustEvm;
 pub use revm_engine::Revm;
 pub use runtime::{
     BlockHashes, ExecError, ExecOptions, Message, NoHashes, Outcome, Runtime, Status, TxReject,

@@ -84,6 +84,7 @@ fn start_anvil() -> Anvil {
         .args([
             "--hardfork",
             "shanghai",
+            "--steps-tracing",
             "--silent",
             "--port",
             &port.to_string(),
@@ -120,4 +121,26 @@ fn one_sequence_gives_identical_gas_logs_and_errors_on_this_node_and_anvil() {
     );
     assert!(out.contains("STEPS IDENTICAL"), "{out}");
     println!("{out}");
+}
+
+#[test]
+fn revm_and_rust_evm_engines_agree_on_the_client_sequence() {
+    require_npm();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let revm = NodeProc::start_dev(&[], tmp.path());
+    let evm = NodeProc::start_dev(&["--evm.engine", "evm"], tmp.path());
+    let out = run_checked(
+        Command::new("node")
+            .arg(js_dir().join("differential.mjs"))
+            .arg(format!("http://127.0.0.1:{}", revm.http))
+            .arg(format!("http://127.0.0.1:{}", evm.http))
+            .arg("--state-roots"),
+        "differential run between the two engines",
+        &evm,
+    );
+    assert!(out.contains("STEPS IDENTICAL"), "{out}");
+    assert!(
+        out.contains("same - state root after the sequence"),
+        "{out}"
+    );
 }

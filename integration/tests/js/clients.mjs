@@ -148,3 +148,5 @@ await token.removeAllListeners();
 await ws.destroy();
 provider.destroy();
 console.log('ALL CHECKS PASSED');
+// Pending polls of destroyed providers must not keep the process alive.
+process.exit(0);

@@ -5,6 +5,8 @@ import { ethers } from 'ethers';
 import { compile, devWallet, raw, rawOk, sleep } from './lib.mjs';
 
 const urls = { platon: process.argv[2], anvil: process.argv[3] };
+// --state-roots: both ends are this node (one per engine), so their state roots must agree too.
+const compareRoots = process.argv.includes('--state-roots');
 if (!urls.platon || !urls.anvil) {
   console.error('usage: node differential.mjs PLATON_URL ANVIL_URL');
   process.exit(2);
@@ -143,6 +145,10 @@ async function run(url) {
     structLogs: sl.structLogs.map((l) => ({ pc: l.pc, op: l.op, gas: l.gas, gasCost: l.gasCost, depth: l.depth, stack: l.stack, storage: l.storage })),
   });
   const logs = await rawOk(url, 'eth_getLogs', [{ address: t, fromBlock: '0x0', toBlock: 'latest' }]);
+  if (compareRoots) {
+    const head = await rawOk(url, 'eth_getBlockByNumber', ['latest', false]);
+    steps.push({ label: 'state root after the sequence', stateRoot: head.stateRoot, number: head.number });
+  }
   steps.push({ label: 'getLogs token', logs: logs.map((l) => ({ address: l.address.toLowerCase(), topics: l.topics, data: l.data })) });
   return steps;
 }
@@ -180,3 +186,4 @@ if (failures) {
   process.exit(1);
 }
 console.log(`ALL ${ours.length} STEPS IDENTICAL`);
+process.exit(0);

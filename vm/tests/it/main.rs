@@ -209,3 +209,8 @@ fn run_all(engine: &dyn Runtime) {
 fn vmtests_shanghai_on_revm() {
     run_all(&platon_vm::Revm);
 }
+
+#[test]
+fn vmtests_shanghai_on_rust_evm() {
+    run_all(&platon_vm::RustEvm);
+}

@@ -14,6 +14,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod precompiles;
+
 fn conformance(sub: &str) -> Option<PathBuf> {
     let base = std::env::var("PLATON_CONFORMANCE_DIR")
         .unwrap_or_else(|_| "../../shared/conformance".into());

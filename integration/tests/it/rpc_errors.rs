@@ -340,6 +340,15 @@ fn contract_methods_refuse_bad_input_and_bound_their_answers() {
         });
     }
     let head = q(&rpc(p, "eth_blockNumber", json!([]))) as u64;
+    // The contract's storage as the state holds it, now and before its first call.
+    let slot0 = rpc(p, "eth_getStorageAt", json!([contract, "0x0", "latest"]));
+    assert_eq!(slot0, format!("0x{:064x}", 1));
+    let before = rpc(
+        p,
+        "eth_getStorageAt",
+        json!([contract, "0x0", format!("{:#x}", head - 4)]),
+    );
+    assert_eq!(before, format!("0x{:064x}", 0));
 
     // Result bound: more than max_logs matches is an error, not a truncated answer.
     let all = rpc_full(p, "eth_getLogs", json!([{ "address": contract, "fromBlock": format!("{:#x}", head - 2), "toBlock": "latest" }])).expect("call");

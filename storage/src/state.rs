@@ -87,6 +87,52 @@ pub struct StateDb {
     /// Accounts whose storage was cleared (self-destructed or created anew) since the last commit.
     wiped: std::collections::BTreeSet<Address>,
     new_code: BTreeMap<B256, Vec<u8>>,
+    /// Values read from the committed tries since the last commit.
+    reads: ReadCache,
+}
+
+/// Most entries the read cache holds before it starts over.
+const READ_CACHE_ENTRIES: usize = 200_000;
+
+/// Accounts and storage slots as the committed tries hold them, so repeated reads within a block do
+/// not walk and decode the tries again. Valid until the next [`StateDb::commit`], which clears it;
+/// pending changes are always consulted first, so it never hides them.
+#[derive(Debug, Default)]
+struct ReadCache {
+    accounts: std::cell::RefCell<std::collections::HashMap<Address, Account>>,
+    slots: std::cell::RefCell<std::collections::HashMap<(Address, B256), U256>>,
+}
+
+impl Clone for ReadCache {
+    fn clone(&self) -> Self {
+        ReadCache {
+            accounts: std::cell::RefCell::new(self.accounts.borrow().clone()),
+            slots: std::cell::RefCell::new(self.slots.borrow().clone()),
+        }
+    }
+}
+
+impl ReadCache {
+    fn clear(&self) {
+        self.accounts.borrow_mut().clear();
+        self.slots.borrow_mut().clear();
+    }
+
+    fn put_account(&self, address: Address, account: &Account) {
+        let mut m = self.accounts.borrow_mut();
+        if m.len() >= READ_CACHE_ENTRIES {
+            m.clear();
+        }
+        m.insert(address, account.clone());
+    }
+
+    fn put_slot(&self, address: Address, slot: B256, value: U256) {
+        let mut m = self.slots.borrow_mut();
+        if m.len() >= READ_CACHE_ENTRIES {
+            m.clear();
+        }
+        m.insert((address, slot), value);
+    }
 }
 
 /// The hashes a stored state-trie node refers to: its trie children, and, for an account leaf, the
@@ -124,6 +170,7 @@ impl StateDb {
             dirty_storage: BTreeMap::new(),
             wiped: Default::default(),
             new_code: BTreeMap::new(),
+            reads: ReadCache::default(),
         }
     }
 
@@ -132,10 +179,15 @@ impl StateDb {
         if let Some(a) = self.dirty.get(address) {
             return Ok(a.clone());
         }
-        match self.trie.get(keccak256(address).as_slice())? {
-            Some(bytes) => Account::decode(&bytes),
-            None => Ok(Account::default()),
+        if let Some(a) = self.reads.accounts.borrow().get(address) {
+            return Ok(a.clone());
         }
+        let account = match self.trie.get(keccak256(address).as_slice())? {
+            Some(bytes) => Account::decode(&bytes)?,
+            None => Account::default(),
+        };
+        self.reads.put_account(*address, &account);
+        Ok(account)
     }
 
     /// Replaces the account at `address`.
@@ -181,6 +233,7 @@ impl StateDb {
         }
         let (root, account_nodes) = self.trie.commit();
         nodes.extend(account_nodes);
+        self.reads.clear();
         Ok((root, nodes))
     }
 
@@ -271,15 +324,23 @@ impl StateDb {
         if self.wiped.contains(address) {
             return Ok(U256::ZERO);
         }
+        if let Some(v) = self.reads.slots.borrow().get(&(*address, slot)) {
+            return Ok(*v);
+        }
+        // The committed value lives under the committed storage root (pending storage changes
+        // were answered above; the root only moves at commit, which clears the cache).
         let account = self.account(address)?;
-        if account.storage_root == EMPTY_ROOT {
-            return Ok(U256::ZERO);
-        }
-        let trie = Trie::at_root(account.storage_root, self.trie_reader());
-        match trie.get(keccak256(slot).as_slice())? {
-            None => Ok(U256::ZERO),
-            Some(raw) => decode_slot(&raw, &slot),
-        }
+        let value = if account.storage_root == EMPTY_ROOT {
+            U256::ZERO
+        } else {
+            let trie = Trie::at_root(account.storage_root, self.trie_reader());
+            match trie.get(keccak256(slot).as_slice())? {
+                None => U256::ZERO,
+                Some(raw) => decode_slot(&raw, &slot)?,
+            }
+        };
+        self.reads.put_slot(*address, slot, value);
+        Ok(value)
     }
 
     fn trie_reader(&self) -> Arc<dyn NodeReader> {
@@ -444,6 +505,65 @@ mod tests {
         let storage_root = account.storage_root;
         store.0.write().remove(&storage_root);
         assert!(StateDb::at_root(root, store).verify().is_err());
+    }
+
+    #[test]
+    fn cached_reads_never_hide_changes_wipes_or_commits() {
+        let nodes = Arc::new(crate::trie::MemoryNodes::default());
+        let c = Address::repeat_byte(0xc1);
+        let slot = B256::with_last_byte(1);
+        let mut s = StateDb::at_root(EMPTY_ROOT, nodes.clone());
+        s.set_account(
+            c,
+            Account {
+                nonce: 1,
+                ..Default::default()
+            },
+        );
+        s.set_storage(c, slot, U256::from(5));
+        let (root, n) = s.commit().expect("commit");
+        nodes.insert(n, vec![]);
+        let mut s = StateDb::at_root(root, nodes.clone());
+        // Read twice: the second answer comes from the cache and must be the same.
+        assert_eq!(s.storage(&c, slot).expect("read"), U256::from(5));
+        assert_eq!(s.storage(&c, slot).expect("read"), U256::from(5));
+        assert_eq!(s.account(&c).expect("read").nonce, 1);
+        // Pending changes win over cached reads.
+        s.set_storage(c, slot, U256::from(7));
+        assert_eq!(s.storage(&c, slot).expect("read"), U256::from(7));
+        let mut a = s.account(&c).expect("read");
+        a.nonce = 2;
+        s.set_account(c, a);
+        assert_eq!(s.account(&c).expect("read").nonce, 2);
+        // A wipe hides the cached committed value.
+        s.wipe_storage(c);
+        assert_eq!(s.storage(&c, slot).expect("read"), U256::ZERO);
+        s.set_storage(c, B256::with_last_byte(2), U256::from(9));
+        // After a commit, reads see the new tries, not the old cache.
+        let (root2, n) = s.commit().expect("commit");
+        nodes.insert(n, vec![]);
+        assert_eq!(s.storage(&c, slot).expect("read"), U256::ZERO);
+        assert_eq!(
+            s.storage(&c, B256::with_last_byte(2)).expect("read"),
+            U256::from(9)
+        );
+        assert_eq!(s.account(&c).expect("read").nonce, 2);
+        // A fresh view of the new root agrees with the cached one.
+        let fresh = StateDb::at_root(root2, nodes);
+        assert_eq!(
+            fresh.storage(&c, B256::with_last_byte(2)).expect("read"),
+            U256::from(9)
+        );
+        assert_eq!(fresh.storage(&c, slot).expect("read"), U256::ZERO);
+        // Deleting the account removes it and its storage.
+        let mut d = fresh.clone();
+        d.delete_account(c);
+        assert_eq!(
+            d.storage(&c, B256::with_last_byte(2)).expect("read"),
+            U256::ZERO
+        );
+        let (root3, _) = d.commit().expect("commit");
+        assert_eq!(root3, EMPTY_ROOT);
     }
 
     #[test]

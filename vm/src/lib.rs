@@ -75,21 +75,23 @@ pub fn apply_transaction(
         Ok(o) => o,
         Err(e) => return Ok(Err(e)),
     };
+    Ok(Ok((receipt_for(tx, env, outcome.clone()), outcome)))
+}
+
+/// The receipt of an executed transaction (cumulative gas left at zero for the caller to fill).
+fn receipt_for(tx: &SignedTransaction, env: &BlockEnv, outcome: Outcome) -> Receipt {
+    let body = &tx.body;
     let price = body.effective_gas_price(U256::from(env.base_fee));
-    let logs = outcome.logs.clone();
-    Ok(Ok((
-        Receipt {
-            tx_type: body.tx_type(),
-            success: outcome.success(),
-            cumulative_gas_used: 0,
-            logs_bloom: Receipt::bloom_of(&logs),
-            logs,
-            gas_used: outcome.gas_used,
-            effective_gas_price: u128::try_from(price).unwrap_or(u128::MAX),
-            contract_address: outcome.contract_address,
-        },
-        outcome,
-    )))
+    Receipt {
+        tx_type: body.tx_type(),
+        success: outcome.success(),
+        cumulative_gas_used: 0,
+        logs_bloom: Receipt::bloom_of(&outcome.logs),
+        logs: outcome.logs,
+        gas_used: outcome.gas_used,
+        effective_gas_price: u128::try_from(price).unwrap_or(u128::MAX),
+        contract_address: outcome.contract_address,
+    }
 }
 
 /// Executes `txs` in order on `state` (the parent's post-state) and seals the block.
@@ -103,23 +105,22 @@ pub fn execute_block(
     txs: Vec<SignedTransaction>,
     extra_data: alloy_primitives::Bytes,
 ) -> Result<ExecutedBlock, ExecError> {
+    let msgs: Vec<Result<Message, TxReject>> = txs.iter().map(Message::from_tx).collect();
+    let results = runtime.transact_block(&mut state, hashes, env, &msgs)?;
     let mut included = Vec::new();
     let mut receipts = Vec::new();
     let mut rejected = Vec::new();
     let mut gas_used: u64 = 0;
-    for tx in txs {
-        let remaining = env.gas_limit.saturating_sub(gas_used);
-        // apply_transaction changes nothing when it rejects.
-        match apply_transaction(runtime, &mut state, hashes, &tx, env, remaining)? {
-            Ok((mut receipt, _)) => {
-                gas_used = gas_used.saturating_add(receipt.gas_used);
+    for (tx, result) in txs.into_iter().zip(results) {
+        match result {
+            Ok(outcome) => {
+                gas_used = gas_used.saturating_add(outcome.gas_used);
+                let mut receipt = receipt_for(&tx, env, outcome);
                 receipt.cumulative_gas_used = gas_used;
                 receipts.push(receipt);
                 included.push(tx);
             }
-            Err(reason) => {
-                rejected.push((tx.hash, reason.to_string()));
-            }
+            Err(reason) => rejected.push((tx.hash, reason.to_string())),
         }
     }
     let (state_root, state_nodes) = state.commit()?;

@@ -13,7 +13,8 @@ use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction, Outpu
 use revm::context::{BlockEnv as RevmBlock, CfgEnv, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::context_interface::transaction::{AccessList, AccessListItem};
-use revm::database_interface::{DBErrorMarker, Database};
+use revm::database::CacheDB;
+use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit, DatabaseRef};
 use revm::primitives::hardfork::SpecId;
 use revm::state::{AccountInfo, EvmState};
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
@@ -86,6 +87,26 @@ impl Database for StateView<'_> {
     type Error = DbError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
+        self.basic_ref(address)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+        self.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        self.storage_ref(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+        self.block_hash_ref(number)
+    }
+}
+
+impl DatabaseRef for StateView<'_> {
+    type Error = DbError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, DbError> {
         let a = self.state.account(&address)?;
         if a.is_empty() && a.storage_root == platon_messages::block::EMPTY_ROOT {
             return Ok(None);
@@ -104,7 +125,7 @@ impl Database for StateView<'_> {
         }))
     }
 
-    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, DbError> {
         // Code always arrives with `basic`; this is only asked for a hash it did not load.
         match self.state.code_by_hash(&code_hash)? {
             Some(c) => Ok(Bytecode::new_legacy(Bytes::from(c))),
@@ -112,11 +133,11 @@ impl Database for StateView<'_> {
         }
     }
 
-    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, DbError> {
         Ok(self.state.storage(&address, B256::from(index))?)
     }
 
-    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+    fn block_hash_ref(&self, number: u64) -> Result<B256, DbError> {
         Ok(self.hashes.block_hash(number)?.unwrap_or_default())
     }
 }
@@ -335,5 +356,68 @@ impl Runtime for Revm {
             Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
             Err(e) => Err(engine_err(e)),
         }
+    }
+
+    /// One revm instance for the whole block over a block-wide cache: each transaction sees the
+    /// effects of those before through the cache, and the changes are written into the state once,
+    /// in order, at the end.
+    fn transact_block(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msgs: &[Result<Message, TxReject>],
+    ) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
+        let view = StateView {
+            state: &*state,
+            hashes,
+        };
+        let mut cache = CacheDB::new(view);
+        let mut changes = Vec::with_capacity(msgs.len());
+        let mut out = Vec::with_capacity(msgs.len());
+        {
+            let mut evm = Context::mainnet()
+                .with_db(&mut cache)
+                .with_block(block_env(env))
+                .with_cfg(cfg_env(env.chain_id, ExecOptions::BLOCK))
+                .build_mainnet();
+            let mut used = 0u64;
+            for m in msgs {
+                let msg = match m {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.push(Err(e.clone()));
+                        continue;
+                    }
+                };
+                let remaining = env.gas_limit.saturating_sub(used);
+                if msg.gas_limit > remaining {
+                    out.push(Err(TxReject::BlockGasExhausted {
+                        gas: msg.gas_limit,
+                        remaining,
+                    }));
+                    continue;
+                }
+                match evm.transact(tx_env(msg)) {
+                    Ok(r) => {
+                        let o = outcome(r.result);
+                        used = used.saturating_add(o.gas_used);
+                        evm.ctx.journaled_state.database.commit(r.state.clone());
+                        changes.push(r.state);
+                        out.push(Ok(o));
+                    }
+                    Err(EVMError::Transaction(e)) => out.push(Err(reject(e))),
+                    Err(EVMError::Database(e)) => {
+                        return Err(engine_err(format!("state read failed: {e}")))
+                    }
+                    Err(e) => return Err(engine_err(e)),
+                }
+            }
+        }
+        drop(cache);
+        for c in changes {
+            apply_changes(state, c)?;
+        }
+        Ok(out)
     }
 }

@@ -223,4 +223,41 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
         msg: &Message,
         opts: ExecOptions,
     ) -> Result<Result<Outcome, TxReject>, ExecError>;
+
+    /// Runs a block's messages in order, each on the effects of those before, under every block
+    /// rule; a message that is invalid or does not fit the block's remaining gas is rejected and
+    /// changes nothing. Engines may override this to keep their caches across the block.
+    fn transact_block(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msgs: &[Result<Message, TxReject>],
+    ) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
+        let mut used = 0u64;
+        let mut out = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            let msg = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    out.push(Err(e.clone()));
+                    continue;
+                }
+            };
+            let remaining = env.gas_limit.saturating_sub(used);
+            if msg.gas_limit > remaining {
+                out.push(Err(TxReject::BlockGasExhausted {
+                    gas: msg.gas_limit,
+                    remaining,
+                }));
+                continue;
+            }
+            let r = self.transact(state, hashes, env, msg, ExecOptions::BLOCK)?;
+            if let Ok(o) = &r {
+                used = used.saturating_add(o.gas_used);
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
 }

@@ -255,14 +255,22 @@ where
 /// Intrinsic gas of a message under Shanghai (EIP-2028 calldata, EIP-2930 access lists, EIP-3860
 /// init-code words).
 pub fn intrinsic_gas(msg: &Message) -> u64 {
-    let zeros = msg.data.iter().filter(|b| **b == 0).count() as u64;
-    let nonzeros = msg.data.len() as u64 - zeros;
-    let mut gas = 21_000 + zeros * 4 + nonzeros * 16;
+    let len = u64::try_from(msg.data.len()).unwrap_or(u64::MAX);
+    let zeros = u64::try_from(msg.data.iter().filter(|b| **b == 0).count()).unwrap_or(u64::MAX);
+    let nonzeros = len.saturating_sub(zeros);
+    let mut gas = 21_000u64
+        .saturating_add(zeros.saturating_mul(4))
+        .saturating_add(nonzeros.saturating_mul(16));
     if msg.kind == TxKind::Create {
-        gas += 32_000 + (msg.data.len() as u64).div_ceil(32) * 2;
+        gas = gas
+            .saturating_add(32_000)
+            .saturating_add(len.div_ceil(32).saturating_mul(2));
     }
     for (_, keys) in &msg.access_list {
-        gas += 2_400 + keys.len() as u64 * 1_900;
+        let keys = u64::try_from(keys.len()).unwrap_or(u64::MAX);
+        gas = gas
+            .saturating_add(2_400)
+            .saturating_add(keys.saturating_mul(1_900));
     }
     gas
 }

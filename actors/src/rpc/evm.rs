@@ -336,7 +336,12 @@ pub async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
         let ok = |gas: u64| -> Result<bool, ErrorObjectOwned> {
             Ok(matches!(run(c, &state, &env, &call, gas)?, Ok(o) if o.success()))
         };
-        let optimistic = (first.gas_used + first.gas_refunded + 2_300).saturating_mul(64) / 63;
+        let optimistic = first
+            .gas_used
+            .saturating_add(first.gas_refunded)
+            .saturating_add(2_300)
+            .saturating_mul(64)
+            / 63;
         if optimistic < hi {
             if ok(optimistic)? {
                 hi = optimistic;

@@ -1,5 +1,7 @@
-//! The default EVM engine: `revm`, over the node's [`StateDb`] through a `Database` adapter. Effects
-//! are written back into the state after each message; nothing else is kept between messages.
+//! The default EVM engine: `revm`, over the node's [`StateDb`] through a `Database` adapter.
+//! `transact` writes one message's effects back into the state; `transact_block` runs a whole block in
+//! one revm instance over a block-wide cache and writes back once. Analysed contract code is cached per
+//! thread by code hash (code never changes under a hash).
 
 use crate::runtime::{
     BlockHashes, ExecError, ExecOptions, Message, Outcome, Runtime, Status, TxReject,
@@ -22,8 +24,9 @@ use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
 /// The EVM version every engine runs: Shanghai (PUSH0, warm coinbase, no blobs).
 pub const SPEC: SpecId = SpecId::SHANGHAI;
 
-/// Memory limit per call frame context, a guard against pathological `eth_call`s (4 GiB).
-const MEMORY_LIMIT: u64 = 1 << 32;
+/// EVM memory limit of one message (256 MiB). Gas bounds memory far below this (50 M gas buys about
+/// 5 MiB); the limit is a second guard for calls run with a large gas cap.
+const MEMORY_LIMIT: u64 = 1 << 28;
 
 /// The `revm` engine.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,9 +1,11 @@
-//! Cryptography for the node: keccak256, secp256k1 signing and sender recovery, and the BIP-39 /
-//! BIP-32 derivation that turns the standard test mnemonic into the dev chain's funded keys.
+//! Cryptography for the node: keccak256, secp256k1 signing and sender recovery, the BIP-39 /
+//! BIP-32 derivation that turns the standard test mnemonic into the dev chain's funded keys, and BLS
+//! signatures for validators.
 //!
 //! Everything here is pure and deterministic; callers hand in bytes and get bytes or a typed error.
-//! Later issues add BLS (`blst`), VRF (`schnorrkel`), Groth16 and the MPC primitives beside these.
+//! Later issues add VRF (`schnorrkel`), Groth16 and the MPC primitives beside these.
 
+pub mod bls;
 pub mod hd;
 pub mod secp;
 

@@ -11,9 +11,10 @@ use crate::runtime::{
 };
 use alloy_primitives::{Address, Bytes, B256, U256};
 use evm::backend::{OverlayedBackend, OverlayedChangeSet};
-use evm::interpreter::etable::Chained;
+use evm::interpreter::etable::{Chained, Etable};
 use evm::interpreter::runtime::{RuntimeBaseBackend, RuntimeEnvironment};
 use evm::interpreter::{Capture, ExitError, ExitFatal, Interpreter};
+use evm::interpreter::{Control, ExitException, Machine};
 use evm::standard::{
     Config, EtableResolver, ExecutionEtable, GasometerEtable, InvokerState, TransactArgs,
     TransactArgsCallCreate, TransactGasPrice, TransactValueCallCreate,
@@ -171,6 +172,58 @@ impl RuntimeBaseBackend for Base<'_> {
     }
     fn nonce(&self, address: H160) -> PU256 {
         PU256::from(self.account(address).nonce)
+    }
+}
+
+/// Two corrections to the interpreter, applied at each opcode:
+/// - it reports an offset or size beyond the machine's address space as a fatal "not supported"
+///   error, which would abort the whole transaction. In Ethereum such an operation can never be paid
+///   for: it is an out-of-gas halt of the frame that tried it, and nothing more;
+/// - for a memory range of size zero it still moves the memory size (MSIZE) to the offset (found by
+///   the engine differential fuzzer: CREATE2 of nothing at offset 2^192). In Ethereum a zero-size
+///   range touches no memory and its offset is ignored, so the offset is set to zero before the
+///   opcode runs.
+struct OogOnUnsupported<E>(E);
+
+/// Stack positions (from the top) of the (memory offset, size) pairs an opcode reads.
+fn memory_ranges(op: u8) -> &'static [(usize, usize)] {
+    match op {
+        0x20 | 0xa0..=0xa4 | 0xf3 | 0xfd => &[(0, 1)],
+        0x37 | 0x39 | 0x3e => &[(0, 2)],
+        0x3c => &[(1, 3)],
+        0xf0 | 0xf5 => &[(1, 2)],
+        0xf1 | 0xf2 => &[(3, 4), (5, 6)],
+        0xf4 | 0xfa => &[(2, 3), (4, 5)],
+        _ => &[],
+    }
+}
+
+impl<H, E: Etable<H>> Etable<H> for OogOnUnsupported<E> {
+    type State = E::State;
+    type Trap = E::Trap;
+
+    fn eval(
+        &self,
+        machine: &mut Machine<Self::State>,
+        handle: &mut H,
+        position: usize,
+    ) -> Control<Self::Trap> {
+        if let Some(op) = machine.code().get(position).copied() {
+            for &(offset, size) in memory_ranges(op) {
+                if let (Ok(len), Ok(off)) = (machine.stack.peek(size), machine.stack.peek(offset)) {
+                    if len == PU256::zero() && off != PU256::zero() {
+                        // The positions were just read, so setting them cannot fail.
+                        let _ = machine.stack.set(offset, PU256::zero());
+                    }
+                }
+            }
+        }
+        match self.0.eval(machine, handle, position) {
+            Control::Exit(Err(ExitError::Fatal(ExitFatal::NotSupported))) => {
+                Control::Exit(Err(ExitException::OutOfGas.into()))
+            }
+            other => other,
+        }
     }
 }
 
@@ -422,8 +475,7 @@ impl Runtime for RustEvm {
             error: RefCell::new(None),
         };
         let mut backend = OverlayedBackend::new(base, &config.runtime);
-        let etable: Chained<GasometerEtable<'_>, ExecutionEtable<'_>> =
-            Chained(GasometerEtable::new(), ExecutionEtable::new());
+        let etable = OogOnUnsupported(Chained(GasometerEtable::new(), ExecutionEtable::new()));
         let precompiles = StandardPrecompileSet;
         let resolver = EtableResolver::new(&precompiles, &etable);
         let invoker = Recording {

@@ -14,6 +14,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod differential;
 mod precompiles;
 
 fn conformance(sub: &str) -> Option<PathBuf> {

@@ -4,7 +4,7 @@
 //! thread by code hash (code never changes under a hash).
 
 use crate::runtime::{
-    BlockHashes, ExecError, ExecOptions, Message, Outcome, Runtime, Status, TxReject,
+    block_loop, BlockHashes, ExecError, ExecOptions, Message, Outcome, Runtime, Status, TxReject,
 };
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use platon_messages::actors::BlockEnv;
@@ -377,46 +377,23 @@ impl Runtime for Revm {
         };
         let mut cache = CacheDB::new(view);
         let mut changes = Vec::with_capacity(msgs.len());
-        let mut out = Vec::with_capacity(msgs.len());
-        {
+        let out = {
             let mut evm = Context::mainnet()
                 .with_db(&mut cache)
                 .with_block(block_env(env))
                 .with_cfg(cfg_env(env.chain_id, ExecOptions::BLOCK))
                 .build_mainnet();
-            let mut used = 0u64;
-            for m in msgs {
-                let msg = match m {
-                    Ok(m) => m,
-                    Err(e) => {
-                        out.push(Err(e.clone()));
-                        continue;
-                    }
-                };
-                let remaining = env.gas_limit.saturating_sub(used);
-                if msg.gas_limit > remaining {
-                    out.push(Err(TxReject::BlockGasExhausted {
-                        gas: msg.gas_limit,
-                        remaining,
-                    }));
-                    continue;
+            block_loop(env, msgs, |msg| match evm.transact(tx_env(msg)) {
+                Ok(r) => {
+                    evm.ctx.journaled_state.database.commit(r.state.clone());
+                    changes.push(r.state);
+                    Ok(Ok(outcome(r.result)))
                 }
-                match evm.transact(tx_env(msg)) {
-                    Ok(r) => {
-                        let o = outcome(r.result);
-                        used = used.saturating_add(o.gas_used);
-                        evm.ctx.journaled_state.database.commit(r.state.clone());
-                        changes.push(r.state);
-                        out.push(Ok(o));
-                    }
-                    Err(EVMError::Transaction(e)) => out.push(Err(reject(e))),
-                    Err(EVMError::Database(e)) => {
-                        return Err(engine_err(format!("state read failed: {e}")))
-                    }
-                    Err(e) => return Err(engine_err(e)),
-                }
-            }
-        }
+                Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
+                Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
+                Err(e) => Err(engine_err(e)),
+            })?
+        };
         drop(cache);
         for c in changes {
             apply_changes(state, c)?;

@@ -234,30 +234,43 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
         env: &BlockEnv,
         msgs: &[Result<Message, TxReject>],
     ) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
-        let mut used = 0u64;
-        let mut out = Vec::with_capacity(msgs.len());
-        for m in msgs {
-            let msg = match m {
-                Ok(m) => m,
-                Err(e) => {
-                    out.push(Err(e.clone()));
-                    continue;
-                }
-            };
-            let remaining = env.gas_limit.saturating_sub(used);
-            if msg.gas_limit > remaining {
-                out.push(Err(TxReject::BlockGasExhausted {
-                    gas: msg.gas_limit,
-                    remaining,
-                }));
+        block_loop(env, msgs, |msg| {
+            self.transact(state, hashes, env, msg, ExecOptions::BLOCK)
+        })
+    }
+}
+
+/// The block rules around each message of a block: a message that failed to decode stays rejected,
+/// one that does not fit the block's remaining gas is rejected, the others go to `run` in order. The
+/// engines' `transact_block` implementations share it.
+pub fn block_loop(
+    env: &BlockEnv,
+    msgs: &[Result<Message, TxReject>],
+    mut run: impl FnMut(&Message) -> Result<Result<Outcome, TxReject>, ExecError>,
+) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
+    let mut used = 0u64;
+    let mut out = Vec::with_capacity(msgs.len());
+    for m in msgs {
+        let msg = match m {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(Err(e.clone()));
                 continue;
             }
-            let r = self.transact(state, hashes, env, msg, ExecOptions::BLOCK)?;
-            if let Ok(o) = &r {
-                used = used.saturating_add(o.gas_used);
-            }
-            out.push(r);
+        };
+        let remaining = env.gas_limit.saturating_sub(used);
+        if msg.gas_limit > remaining {
+            out.push(Err(TxReject::BlockGasExhausted {
+                gas: msg.gas_limit,
+                remaining,
+            }));
+            continue;
         }
-        Ok(out)
+        let r = run(msg)?;
+        if let Ok(o) = &r {
+            used = used.saturating_add(o.gas_used);
+        }
+        out.push(r);
     }
+    Ok(out)
 }

@@ -36,7 +36,8 @@ where
         .map_err(blocking_err)?
 }
 
-/// The environment a call at `header` runs in: that block's own context, as geth does.
+/// The environment of the block `header` heads: what a call at that block runs in (as geth), and
+/// what its transactions ran in.
 fn call_env(c: &RpcCtx, header: &Header) -> BlockEnv {
     BlockEnv {
         number: header.number,
@@ -818,18 +819,8 @@ pub async fn trace_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
     let kind = parse_tracer(a.get(1))?;
     blocking(c, move |c| {
-        let loc = c
-            .node
-            .store
-            .tx_location(&hash)
-            .map_err(storage_err)?
+        let (block, target) = super::methods::locate(c, &hash)?
             .ok_or_else(|| rpc_err(SERVER_ERROR, "transaction not found"))?;
-        let block = c
-            .node
-            .store
-            .block_by_hash(&loc.block_hash)
-            .map_err(storage_err)?
-            .ok_or_else(|| rpc_err(SERVER_ERROR, "block not found"))?;
         let parent = c
             .node
             .store
@@ -837,17 +828,8 @@ pub async fn trace_transaction(c: &RpcCtx, a: &[Value]) -> R {
             .map_err(storage_err)?
             .ok_or_else(|| rpc_err(SERVER_ERROR, "parent block not found"))?;
         let mut state = c.node.store.state_at(parent.state_root);
-        let h = &block.header;
-        let env = BlockEnv {
-            number: h.number,
-            timestamp: h.timestamp,
-            beneficiary: h.beneficiary,
-            gas_limit: h.gas_limit,
-            base_fee: h.base_fee_per_gas,
-            prev_randao: h.mix_hash,
-            chain_id: c.node.store.chain_id(),
-        };
-        let target = loc.index as usize;
+        // The block's own context, as for a call at that block.
+        let env = call_env(c, &block.header);
         for (i, tx) in block.transactions.iter().enumerate() {
             let msg = Message::from_tx(tx).map_err(reject_err)?;
             if i == target {

@@ -527,7 +527,7 @@ async fn tx_count_by_hash(c: &RpcCtx, a: &[Value]) -> R {
         .unwrap_or(Value::Null))
 }
 
-fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, ErrorObjectOwned> {
+pub(super) fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, ErrorObjectOwned> {
     let Some(loc) = c.node.store.tx_location(hash).map_err(storage_err)? else {
         return Ok(None);
     };

@@ -17,6 +17,7 @@ pub mod admin;
 pub mod chain;
 pub mod executor;
 pub mod handles;
+pub mod overlay;
 pub mod producer;
 pub mod rpc;
 pub mod snapshot;

@@ -7,6 +7,7 @@
 
 pub mod bls;
 pub mod hd;
+pub mod node_key;
 pub mod secp;
 
 pub use alloy_primitives::keccak256;

@@ -1,0 +1,310 @@
+//! Overlay storage (RFC 6940 §7): per resource and Kind, values in their data model (single value,
+//! array, dictionary) with storage times, lifetimes and generation counters. Pure: the caller passes
+//! the time and has checked the signatures.
+
+use platon_messages::reload::{
+    kind, DataModel, KindData, ResourceId, Selector, Specifier, StoredData, StoredDataValue,
+    StoredMeta,
+};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Why a store was refused (RELOAD error code and text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreRefused {
+    /// RELOAD error code.
+    pub code: u16,
+    /// Explanation.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct KindStore {
+    generation: u64,
+    /// Keyed by position: empty for single values, the index for arrays, the key for dictionaries.
+    values: BTreeMap<Vec<u8>, StoredData>,
+}
+
+/// The values this node holds for others.
+#[derive(Debug, Clone, Default)]
+pub struct DataStore {
+    resources: BTreeMap<ResourceId, BTreeMap<u32, KindStore>>,
+    max_values: usize,
+    count: usize,
+}
+
+fn position(v: &StoredDataValue) -> Vec<u8> {
+    match v {
+        StoredDataValue::Single(_) => Vec::new(),
+        StoredDataValue::Array { index, .. } => index.to_be_bytes().to_vec(),
+        StoredDataValue::Dictionary { key, .. } => key.clone(),
+    }
+}
+
+fn expired(d: &StoredData, now: u64) -> bool {
+    d.storage_time
+        .saturating_add(u64::from(d.lifetime).saturating_mul(1000))
+        <= now
+}
+
+impl DataStore {
+    /// An empty store holding at most `max_values` values in all.
+    pub fn new(max_values: usize) -> Self {
+        Self {
+            max_values,
+            ..Default::default()
+        }
+    }
+
+    /// Number of values held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Number of resources held.
+    pub fn resources(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// Stores values; a value replaces the one at its position unless that one is newer. Returns
+    /// the new generation of each Kind.
+    pub fn store(
+        &mut self,
+        resource: &ResourceId,
+        kinds: &[KindData],
+        now: u64,
+    ) -> Result<Vec<(u32, u64)>, StoreRefused> {
+        for k in kinds {
+            let model = kind::model(k.kind).ok_or_else(|| StoreRefused {
+                code: platon_messages::reload::error_code::UNKNOWN_KIND,
+                reason: format!("unknown kind {}", k.kind),
+            })?;
+            if let Some(v) = k.values.iter().find(|v| v.value.model() != model) {
+                return Err(StoreRefused {
+                    code: platon_messages::reload::error_code::INVALID_MESSAGE,
+                    reason: format!("a {:?} value for a {:?} kind", v.value.model(), model),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for k in kinds {
+            let ks = self
+                .resources
+                .entry(resource.clone())
+                .or_default()
+                .entry(k.kind)
+                .or_default();
+            for v in &k.values {
+                if expired(v, now) {
+                    continue;
+                }
+                let mut v = v.clone();
+                if let StoredDataValue::Array { index, .. } = &mut v.value {
+                    if *index == u32::MAX {
+                        let next = ks
+                            .values
+                            .keys()
+                            .filter_map(|p| <[u8; 4]>::try_from(p.as_slice()).ok())
+                            .map(|p| u32::from_be_bytes(p).saturating_add(1))
+                            .max()
+                            .unwrap_or(0);
+                        *index = next;
+                    }
+                }
+                let pos = position(&v.value);
+                match ks.values.get(&pos) {
+                    Some(old) if old.storage_time > v.storage_time => continue,
+                    Some(_) => {}
+                    None => {
+                        if self.count >= self.max_values {
+                            return Err(StoreRefused {
+                                code: platon_messages::reload::error_code::FORBIDDEN,
+                                reason: format!("store is full ({} values)", self.max_values),
+                            });
+                        }
+                        self.count += 1;
+                    }
+                }
+                ks.values.insert(pos, v);
+            }
+            ks.generation = ks.generation.saturating_add(1);
+            out.push((k.kind, ks.generation));
+        }
+        Ok(out)
+    }
+
+    /// The unexpired values `specifiers` select.
+    pub fn fetch(
+        &self,
+        resource: &ResourceId,
+        specifiers: &[Specifier],
+        now: u64,
+    ) -> Vec<KindData> {
+        let Some(kinds) = self.resources.get(resource) else {
+            return specifiers
+                .iter()
+                .map(|s| KindData {
+                    kind: s.kind,
+                    generation: 0,
+                    values: Vec::new(),
+                })
+                .collect();
+        };
+        specifiers
+            .iter()
+            .map(|s| {
+                let Some(ks) = kinds.get(&s.kind) else {
+                    return KindData {
+                        kind: s.kind,
+                        generation: 0,
+                        values: Vec::new(),
+                    };
+                };
+                let values = ks
+                    .values
+                    .iter()
+                    .filter(|(_, v)| !expired(v, now))
+                    .filter(|(pos, _)| match &s.selector {
+                        Selector::Single => true,
+                        Selector::Array(ranges) => {
+                            let Ok(p) = <[u8; 4]>::try_from(pos.as_slice()) else {
+                                return false;
+                            };
+                            let i = u32::from_be_bytes(p);
+                            ranges.iter().any(|(a, b)| (*a..=*b).contains(&i))
+                        }
+                        Selector::Dictionary(keys) => keys.is_empty() || keys.contains(pos),
+                    })
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                KindData {
+                    kind: s.kind,
+                    generation: ks.generation,
+                    values,
+                }
+            })
+            .collect()
+    }
+
+    /// Metadata of the selected values (Stat).
+    pub fn stat(
+        &self,
+        resource: &ResourceId,
+        specifiers: &[Specifier],
+        now: u64,
+    ) -> Vec<(u32, u64, Vec<StoredMeta>)> {
+        self.fetch(resource, specifiers, now)
+            .into_iter()
+            .map(|k| {
+                let metas = k
+                    .values
+                    .iter()
+                    .map(|v| {
+                        let dv = v.value.value();
+                        let position = match (&v.value, kind::model(k.kind)) {
+                            (_, Some(DataModel::Single)) => None,
+                            (sv, _) => Some(position(sv)),
+                        };
+                        StoredMeta {
+                            storage_time: v.storage_time,
+                            lifetime: v.lifetime,
+                            position,
+                            exists: dv.exists,
+                            value_length: dv.value.len() as u32,
+                            hash: Sha256::digest(&dv.value).to_vec(),
+                        }
+                    })
+                    .collect();
+                (k.kind, k.generation, metas)
+            })
+            .collect()
+    }
+
+    /// The resource of `kind` closest to `target` (Find).
+    pub fn closest_of_kind(&self, target: u128, kind: u32) -> Option<ResourceId> {
+        self.resources
+            .iter()
+            .filter(|(_, ks)| ks.contains_key(&kind))
+            .min_by_key(|(r, _)| r.position() ^ target)
+            .map(|(r, _)| r.clone())
+    }
+
+    /// Drops expired values and empty resources.
+    pub fn expire(&mut self, now: u64) -> usize {
+        let mut dropped = 0;
+        for kinds in self.resources.values_mut() {
+            for ks in kinds.values_mut() {
+                let before = ks.values.len();
+                ks.values.retain(|_, v| !expired(v, now));
+                dropped += before - ks.values.len();
+            }
+            kinds.retain(|_, ks| !ks.values.is_empty());
+        }
+        self.resources.retain(|_, k| !k.is_empty());
+        self.count -= dropped;
+        dropped
+    }
+
+    /// Every resource with all its unexpired values (for republishing to the closest nodes).
+    pub fn all(&self, now: u64) -> Vec<(ResourceId, Vec<KindData>)> {
+        self.resources
+            .iter()
+            .map(|(r, kinds)| {
+                let data = kinds
+                    .iter()
+                    .map(|(k, ks)| KindData {
+                        kind: *k,
+                        generation: ks.generation,
+                        values: ks
+                            .values
+                            .values()
+                            .filter(|v| !expired(v, now))
+                            .cloned()
+                            .collect(),
+                    })
+                    .collect();
+                (r.clone(), data)
+            })
+            .collect()
+    }
+
+    /// Forgets a resource (it moved to closer nodes).
+    pub fn remove(&mut self, resource: &ResourceId) {
+        if let Some(kinds) = self.resources.remove(resource) {
+            self.count -= kinds.values().map(|k| k.values.len()).sum::<usize>();
+        }
+    }
+}
+
+/// Merges answers from several replicas: per Kind and position, the newest value wins.
+pub fn merge(answers: impl IntoIterator<Item = Vec<KindData>>) -> Vec<KindData> {
+    let mut by_kind: BTreeMap<u32, (u64, BTreeMap<Vec<u8>, StoredData>)> = BTreeMap::new();
+    for answer in answers {
+        for k in answer {
+            let e = by_kind.entry(k.kind).or_default();
+            e.0 = e.0.max(k.generation);
+            for v in k.values {
+                let pos = position(&v.value);
+                match e.1.get(&pos) {
+                    Some(old) if old.storage_time >= v.storage_time => {}
+                    _ => {
+                        e.1.insert(pos, v);
+                    }
+                }
+            }
+        }
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, (generation, values))| KindData {
+            kind,
+            generation,
+            values: values.into_values().collect(),
+        })
+        .collect()
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the actors crate's pure cores: the overlay on a simulated network, ReDiR.
+
+mod overlay_sim;

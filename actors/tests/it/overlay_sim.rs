@@ -1,0 +1,237 @@
+//! The overlay on the simulated network: lookups, floods, churn and replicated storage.
+
+use platon_actors::overlay::core::{Event, Params};
+use platon_actors::overlay::sim::{sim_id, SimNet};
+use platon_messages::reload::{
+    kind, DataValue, FloodTopic, NodeId, ResourceId, Selector, Specifier, StoredDataValue,
+};
+
+fn params() -> Params {
+    Params {
+        k: 8,
+        alpha: 3,
+        replicas: 3,
+        request_timeout: 1_000,
+        refresh_interval: 10_000,
+        republish_interval: 30_000,
+        flood_fanout: 2,
+        ..Params::default()
+    }
+}
+
+/// Looks up `count` random targets from random live nodes; every lookup must return the live node
+/// closest to the target. Returns (mean hops, max hops).
+fn check_lookups(net: &mut SimNet, count: usize, salt: u64) -> (f64, u32) {
+    let alive = net.alive();
+    let mut total = 0u64;
+    let mut max = 0;
+    for q in 0..count {
+        let from = alive[q * 7919 % alive.len()];
+        let target = sim_id(salt, q);
+        let op = net.with(from, |c, now| c.lookup(target, now));
+        let (closest, hops) = net
+            .wait_for(from, 30_000, |e| match e {
+                Event::Lookup {
+                    op: o,
+                    closest,
+                    hops,
+                } if *o == op => Some((closest.clone(), *hops)),
+                _ => None,
+            })
+            .expect("lookup finished");
+        let want = net.contact(net.closest_alive(target)).id;
+        let got = if net.contact(from).id.distance(&target)
+            < closest
+                .first()
+                .map(|c| c.id.distance(&target))
+                .unwrap_or(u128::MAX)
+        {
+            net.contact(from).id
+        } else {
+            closest[0].id
+        };
+        assert_eq!(got, want, "lookup {q} of {target} from node {from}");
+        total += u64::from(hops);
+        max = max.max(hops);
+    }
+    (total as f64 / count as f64, max)
+}
+
+fn flood_reach(net: &mut SimNet, from: usize, payload: &[u8]) -> (usize, usize, u64) {
+    let before: Vec<u64> = net
+        .nodes
+        .iter()
+        .map(|n| n.core.stats().flood_copies)
+        .collect();
+    net.events.clear();
+    net.with(from, |c, _| c.flood(FloodTopic::Other, payload.to_vec()));
+    net.run_for(5_000);
+    let alive = net.alive();
+    let reached = alive
+        .iter()
+        .filter(|&&i| {
+            i == from
+                || net.events.iter().any(|(n, e)| {
+                    *n == i && matches!(e, Event::Flood { payload: p, .. } if p == payload)
+                })
+        })
+        .count();
+    let copies: u64 = alive
+        .iter()
+        .map(|&i| net.nodes[i].core.stats().flood_copies - before[i])
+        .sum();
+    (reached, alive.len(), copies)
+}
+
+#[test]
+fn lookups_floods_and_churn_on_256_simulated_nodes() {
+    let n = 256;
+    let mut net = SimNet::new(n, params(), 11);
+    net.bootstrap();
+    let (mean, max) = check_lookups(&mut net, 200, 99);
+    let log2n = (n as f64).log2();
+    println!("256 nodes: lookup hops mean {mean:.2}, max {max}, log2 N = {log2n:.1}");
+    assert!(max as f64 <= log2n, "hops bounded by log2 N");
+
+    let (reached, alive, copies) = flood_reach(&mut net, 3, b"block 1");
+    println!(
+        "flood: reached {reached}/{alive}, {:.2} copies per node",
+        copies as f64 / alive as f64
+    );
+    assert_eq!(reached, alive);
+
+    // Kill a quarter of the nodes; after the tables refresh, lookups and floods still succeed.
+    for i in (0..n).filter(|i| i % 4 == 1) {
+        net.kill(i);
+    }
+    net.run_for(25_000);
+    let (mean, max) = check_lookups(&mut net, 100, 1234);
+    println!("after killing 64: lookup hops mean {mean:.2}, max {max}");
+    let (reached, alive, copies) = flood_reach(&mut net, 0, b"block 2");
+    println!(
+        "flood after churn: reached {reached}/{alive}, {:.2} copies per node",
+        copies as f64 / alive as f64
+    );
+    assert_eq!(reached, alive);
+}
+
+fn single(v: &[u8]) -> StoredDataValue {
+    StoredDataValue::Single(DataValue {
+        exists: true,
+        value: v.to_vec(),
+    })
+}
+
+#[test]
+fn stored_data_survives_the_loss_of_r_minus_one_replicas_and_expires() {
+    let mut net = SimNet::new(64, params(), 5);
+    net.bootstrap();
+    let mut resources = Vec::new();
+    for r in 0..10u64 {
+        let resource = ResourceId::from_u128(sim_id(777, r as usize).0);
+        let op = net.with(r as usize, |c, now| {
+            c.store_values(
+                resource.clone(),
+                kind::APP_VALUE,
+                vec![single(&r.to_be_bytes())],
+                600,
+                now,
+            )
+        });
+        let replicas = net
+            .wait_for(r as usize, 30_000, |e| match e {
+                Event::Stored { op: o, result } if *o == op => Some(result.clone()),
+                _ => None,
+            })
+            .expect("store finished")
+            .expect("stored");
+        assert_eq!(replicas.len(), 3, "r replicas");
+        // The replicas are the three live nodes closest to the resource.
+        let mut by_dist: Vec<NodeId> = net.alive().iter().map(|i| net.contact(*i).id).collect();
+        by_dist.sort_by_key(|id| id.0 ^ resource.position());
+        let mut got = replicas.clone();
+        got.sort_by_key(|id| id.0 ^ resource.position());
+        assert_eq!(got, by_dist[..3].to_vec());
+        resources.push((resource, replicas, r));
+    }
+    // For each resource, each choice of r - 1 = 2 replicas to lose: the third still serves it.
+    let fetcher = 63;
+    for (resource, replicas, r) in &resources {
+        for skip in 0..3 {
+            let lost: Vec<usize> = replicas
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != skip)
+                .map(|(_, id)| {
+                    (0..64)
+                        .find(|i| net.contact(*i).id == *id)
+                        .expect("replica index")
+                })
+                .filter(|i| *i != fetcher)
+                .collect();
+            for i in &lost {
+                net.kill(*i);
+            }
+            let op = net.with(fetcher, |c, now| {
+                c.fetch(
+                    resource.clone(),
+                    vec![Specifier {
+                        kind: kind::APP_VALUE,
+                        generation: 0,
+                        selector: Selector::Single,
+                    }],
+                    now,
+                )
+            });
+            let kinds = net
+                .wait_for(fetcher, 60_000, |e| match e {
+                    Event::Fetched { op: o, result } if *o == op => Some(result.clone()),
+                    _ => None,
+                })
+                .expect("fetch finished")
+                .expect("fetched");
+            let values: Vec<&StoredDataValue> = kinds
+                .iter()
+                .flat_map(|k| k.values.iter().map(|v| &v.value))
+                .collect();
+            assert_eq!(
+                values,
+                vec![&single(&r.to_be_bytes())],
+                "resource {r} survived losing {lost:?}"
+            );
+            for i in &lost {
+                net.revive(*i);
+            }
+        }
+    }
+    // Lose two replicas of the first resource for good: republishing copies it to the new closest set.
+    for id in resources[0].1.iter().take(2) {
+        let i = (0..64)
+            .find(|i| net.contact(*i).id == *id)
+            .expect("replica index");
+        net.kill(i);
+    }
+    // Republishing copies the data to the new closest set; after its lifetime it is gone.
+    net.run_for(40_000);
+    let res0 = &resources[0].0;
+    let holders = net
+        .alive()
+        .iter()
+        .filter(|i| {
+            net.nodes[**i]
+                .core
+                .store()
+                .all(net.now)
+                .iter()
+                .any(|(r, _)| r == res0)
+        })
+        .count();
+    assert_eq!(holders, 3, "republished to r live replicas");
+    net.run_for(600_000);
+    assert!(
+        net.alive()
+            .iter()
+            .all(|i| net.nodes[*i].core.store().is_empty()),
+        "expired everywhere"
+    );
+}

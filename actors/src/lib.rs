@@ -19,6 +19,7 @@ pub mod executor;
 pub mod handles;
 pub mod overlay;
 pub mod producer;
+pub mod redir;
 pub mod rpc;
 pub mod snapshot;
 pub mod txpool;

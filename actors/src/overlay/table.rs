@@ -179,16 +179,14 @@ impl RoutingTable {
         }
     }
 
-    /// Non-empty-range buckets not looked up since `before`: index and a random-free id inside
-    /// (derived from `salt`), for refresh lookups. Only buckets up to the highest non-empty one
-    /// and the ones near us are worth refreshing.
+    /// Buckets not looked up since `before`, from the lowest non-empty one up (lower ones cover
+    /// ranges too small to hold anyone), each with an id inside it derived from `salt`, for
+    /// refresh lookups.
     pub fn stale_buckets(&self, before: u64, salt: u128) -> Vec<NodeId> {
-        let highest = self
-            .buckets
-            .iter()
-            .rposition(|b| !b.entries.is_empty())
-            .unwrap_or(0);
-        (0..=highest)
+        let Some(lowest) = self.buckets.iter().position(|b| !b.entries.is_empty()) else {
+            return Vec::new();
+        };
+        (lowest..128)
             .filter(|&i| self.buckets[i].last_lookup < before)
             .map(|i| {
                 // An id whose highest differing bit from ours is i.
@@ -230,7 +228,7 @@ mod tests {
             assert!(bucket_index(NodeId(0), id).is_some());
         }
         let stale = t.stale_buckets(10, 3);
-        assert_eq!(stale.len(), 3);
-        assert_eq!(bucket_index(NodeId(0), stale[2]), Some(2));
+        assert_eq!(stale.len(), 126, "from the lowest non-empty bucket (2) up");
+        assert_eq!(bucket_index(NodeId(0), stale[0]), Some(2));
     }
 }

@@ -1,3 +1,4 @@
 //! Integration tests of the actors crate's pure cores: the overlay on a simulated network, ReDiR.
 
 mod overlay_sim;
+mod redir_sim;

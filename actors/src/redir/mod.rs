@@ -44,7 +44,7 @@ pub fn records(kinds: &[platon_messages::reload::KindData]) -> Vec<Provider> {
         .filter(|k| k.kind == kind::REDIR)
         .flat_map(|k| k.values.iter())
         .filter(|v| v.value.value().exists)
-        .filter_map(|v| Provider::from_value(&v.value).ok())
+        .filter_map(|v| walk::from_value(&v.value).ok())
         .collect()
 }
 
@@ -81,7 +81,7 @@ pub fn drive_many(
             let node = walks[w].0;
             match action {
                 Action::Done(p) => results[w] = Some(Ok(p)),
-                Action::Store { resource, record } => match record.to_value() {
+                Action::Store { resource, record } => match walk::to_value(&record) {
                     Ok(value) => {
                         let op = net.with(node, |c, now| {
                             c.store_values(resource, kind::REDIR, vec![value], lifetime, now)

@@ -5,12 +5,8 @@
 //! feeds the result back.
 
 use alloy_primitives::U256;
-use platon_messages::reload::{
-    read_addr, write_addr, DataValue, NodeId, Reader, ResourceId, StoredDataValue, WireError,
-    Writer,
-};
+use platon_messages::reload::{DataValue, NodeId, ResourceId, StoredDataValue, WireError};
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
 
 /// Shape of the ReDiR tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +30,13 @@ impl Default for TreeParams {
 }
 
 impl TreeParams {
-    /// The deepest level: b^level stays within 2^64 intervals.
+    /// The deepest level: the record's 16-bit `node` field bounds a level to 65,536 intervals.
     pub fn max_level(&self) -> u16 {
         let b = u128::from(self.branching.max(2));
         let mut level = 0u16;
         let mut n: u128 = 1;
         while let Some(next) = n.checked_mul(b) {
-            if next > u128::from(u64::MAX) {
+            if next > 65_536 {
                 break;
             }
             n = next;
@@ -49,88 +45,46 @@ impl TreeParams {
         level
     }
 
-    /// Index of the interval holding `key` at `level`: floor(key × b^level / 2^128).
-    pub fn interval(&self, level: u16, key: u128) -> u64 {
+    /// Index of the interval holding `key` at `level` (at most [`TreeParams::max_level`]):
+    /// floor(key × b^level / 2^128).
+    pub fn interval(&self, level: u16, key: u128) -> u16 {
         let b = U256::from(self.branching.max(2));
+        let level = level.min(self.max_level());
         let scaled = U256::from(key) * b.pow(U256::from(level));
         let j: U256 = scaled >> 128;
-        j.try_into().unwrap_or(u64::MAX)
+        j.try_into().unwrap_or(u16::MAX)
     }
 
     /// The overlay resource of tree node (level, j) in `namespace`.
-    pub fn resource(&self, namespace: &str, level: u16, j: u64) -> ResourceId {
+    pub fn resource(&self, namespace: &str, level: u16, j: u16) -> ResourceId {
         let h = Sha256::digest(format!("{namespace},{level},{j}").as_bytes());
         ResourceId(h[..16].to_vec())
     }
 }
 
-/// A registration record (RFC 7374 `RedirServiceProvider`), keyed in its tree node by Node-ID.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provider {
-    /// The provider.
-    pub node_id: NodeId,
-    /// The service namespace.
-    pub namespace: String,
-    /// Tree level of the record.
-    pub level: u16,
-    /// Interval index of the record.
-    pub node: u64,
-    /// Where the provider listens (our addition, so clients can reach it).
-    pub addr: Option<SocketAddr>,
+pub use platon_messages::reload::RedirServiceProvider as Provider;
+
+/// The dictionary entry that stores a record (keyed by the provider's Node-ID).
+pub fn to_value(p: &Provider) -> Result<StoredDataValue, WireError> {
+    Ok(StoredDataValue::Dictionary {
+        key: p.node_id.to_bytes().to_vec(),
+        value: DataValue {
+            exists: true,
+            value: p.encode()?,
+        },
+    })
 }
 
-impl Provider {
-    /// The dictionary entry that stores it.
-    pub fn to_value(&self) -> Result<StoredDataValue, WireError> {
-        let mut w = Writer::new();
-        w.u128(self.node_id.0);
-        w.opaque(2, self.namespace.as_bytes(), "namespace")?;
-        w.u16(self.level);
-        w.u64(self.node);
-        match &self.addr {
-            Some(a) => {
-                w.u8(1);
-                write_addr(&mut w, a);
-            }
-            None => w.u8(0),
-        }
-        Ok(StoredDataValue::Dictionary {
-            key: self.node_id.to_bytes().to_vec(),
-            value: DataValue {
-                exists: true,
-                value: w.buf,
-            },
-        })
+/// Reads a record back; its dictionary key must be its Node-ID.
+pub fn from_value(v: &StoredDataValue) -> Result<Provider, WireError> {
+    let StoredDataValue::Dictionary { key, value } = v else {
+        return Err(WireError::invalid("redir entry", "not a dictionary entry"));
+    };
+    let p = Provider::decode(&value.value)?;
+    if key.as_slice() != p.node_id.to_bytes() {
+        return Err(WireError::invalid("redir entry", "key is not its node id"));
     }
-
-    /// Reads a record back; its dictionary key must be its Node-ID.
-    pub fn from_value(v: &StoredDataValue) -> Result<Self, WireError> {
-        let StoredDataValue::Dictionary { key, value } = v else {
-            return Err(WireError::invalid("redir entry", "not a dictionary entry"));
-        };
-        let mut r = Reader::new(&value.value);
-        let node_id = NodeId(r.u128("node_id")?);
-        if key.as_slice() != node_id.to_bytes() {
-            return Err(WireError::invalid("redir entry", "key is not its node id"));
-        }
-        let namespace = String::from_utf8(r.opaque(2, "namespace")?.to_vec())
-            .map_err(|_| WireError::invalid("namespace", "not UTF-8"))?;
-        let level = r.u16("level")?;
-        let node = r.u64("node")?;
-        let addr = match r.u8("has address")? {
-            0 => None,
-            1 => Some(read_addr(&mut r)?),
-            t => return Err(WireError::invalid("has address", format!("{t}"))),
-        };
-        r.finish("redir entry")?;
-        Ok(Provider {
-            node_id,
-            namespace,
-            level,
-            node,
-            addr,
-        })
-    }
+    Ok(p)
 }
 
 /// What the walk needs done next.
@@ -177,7 +131,6 @@ pub struct Registration {
     tree: TreeParams,
     namespace: String,
     me: NodeId,
-    addr: Option<SocketAddr>,
     phase: Phase,
     level: u16,
     alone_at_start: bool,
@@ -187,12 +140,11 @@ pub struct Registration {
 
 impl Registration {
     /// A walk for `me` in `namespace`.
-    pub fn new(tree: TreeParams, namespace: &str, me: NodeId, addr: Option<SocketAddr>) -> Self {
+    pub fn new(tree: TreeParams, namespace: &str, me: NodeId) -> Self {
         Self {
             tree,
             namespace: namespace.to_string(),
             me,
-            addr,
             phase: Phase::Up,
             level: tree.start_level.min(tree.max_level()),
             alone_at_start: false,
@@ -210,7 +162,6 @@ impl Registration {
                 namespace: self.namespace.clone(),
                 level: self.level,
                 node: j,
-                addr: self.addr,
             },
         }
     }
@@ -356,9 +307,9 @@ mod tests {
         assert_eq!(t.interval(1, 0), 0);
         assert_eq!(t.interval(1, u128::MAX), 9);
         assert_eq!(t.interval(2, u128::MAX), 99);
-        assert_eq!(t.max_level(), 19);
+        assert_eq!(t.max_level(), 4);
         let two = TreeParams { branching: 2, ..t };
-        assert_eq!(two.max_level(), 64);
+        assert_eq!(two.max_level(), 16);
         assert_eq!(two.interval(1, 1u128 << 127), 1);
         assert_eq!(two.interval(1, (1u128 << 127) - 1), 0);
         let p = Provider {
@@ -366,11 +317,7 @@ mod tests {
             namespace: "validator".into(),
             level: 2,
             node: 0,
-            addr: Some(SocketAddr::from(([127, 0, 0, 2], 30303))),
         };
-        assert_eq!(
-            Provider::from_value(&p.to_value().expect("enc")).expect("dec"),
-            p
-        );
+        assert_eq!(from_value(&to_value(&p).expect("enc")).expect("dec"), p);
     }
 }

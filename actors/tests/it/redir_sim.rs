@@ -31,7 +31,7 @@ fn redir_finds_what_brute_force_finds_and_forgets_expired_providers() {
     let mut regs: Vec<Registration> = (0..n)
         .map(|i| {
             let me = net.contact(i);
-            Registration::new(tree, ns, me.id, Some(me.addr))
+            Registration::new(tree, ns, me.id)
         })
         .collect();
     let start = net.now;
@@ -103,7 +103,7 @@ fn redir_finds_what_brute_force_finds_and_forgets_expired_providers() {
             .iter()
             .map(|&i| {
                 let me = net.contact(i);
-                Registration::new(tree, ns, me.id, Some(me.addr))
+                Registration::new(tree, ns, me.id)
             })
             .collect();
         let mut walks: Vec<(usize, &mut dyn Walk)> = regs

@@ -218,6 +218,53 @@ pub fn decode_contacts(bytes: &[u8]) -> Result<Vec<Contact>, WireError> {
     Ok(out)
 }
 
+/// A ReDiR registration record (RFC 7374 `RedirServiceProvider`), stored in a tree node's
+/// dictionary under the provider's Node-ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirServiceProvider {
+    /// The provider.
+    pub node_id: NodeId,
+    /// The service namespace.
+    pub namespace: String,
+    /// Tree level of the record.
+    pub level: u16,
+    /// Interval index of the record within its level.
+    pub node: u16,
+}
+
+impl RedirServiceProvider {
+    /// Encoded form (the dictionary value): a 16-bit length, then `RedirServiceProviderData`.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let mut w = Writer::new();
+        w.nested(2, "redir service provider", |w| {
+            w.u128(self.node_id.0);
+            w.opaque(2, self.namespace.as_bytes(), "namespace")?;
+            w.u16(self.level);
+            w.u16(self.node);
+            Ok(())
+        })?;
+        Ok(w.buf)
+    }
+
+    /// Decodes a record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut outer = Reader::new(bytes);
+        let mut r = outer.nested(2, "redir service provider")?;
+        outer.finish("redir service provider")?;
+        let node_id = NodeId(r.u128("node_id")?);
+        let namespace = String::from_utf8(r.opaque(2, "namespace")?.to_vec())
+            .map_err(|_| WireError::invalid("namespace", "not UTF-8"))?;
+        let out = Self {
+            node_id,
+            namespace,
+            level: r.u16("level")?,
+            node: r.u16("node")?,
+        };
+        r.finish("redir service provider")?;
+        Ok(out)
+    }
+}
+
 /// `DataValue`: whether the value exists, and the value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DataValue {
@@ -832,26 +879,27 @@ impl Body {
                     w.u64(*generation);
                     w.nested(4, "values", |w| {
                         for m in metas {
-                            w.u32(m.value_length);
-                            w.u64(m.storage_time);
-                            w.u32(m.lifetime);
-                            match (model, &m.position) {
-                                (DataModel::Array, Some(p)) if p.len() == 4 => w.raw(p),
-                                (DataModel::Dictionary, Some(p)) => {
-                                    w.opaque(2, p, "dictionary key")?
+                            w.nested(4, "stored metadata", |w| {
+                                w.u64(m.storage_time);
+                                w.u32(m.lifetime);
+                                match (model, &m.position) {
+                                    (DataModel::Array, Some(p)) if p.len() == 4 => w.raw(p),
+                                    (DataModel::Dictionary, Some(p)) => {
+                                        w.opaque(2, p, "dictionary key")?
+                                    }
+                                    (DataModel::Single, None) => {}
+                                    _ => {
+                                        return Err(WireError::invalid(
+                                            "metadata",
+                                            "position does not fit the data model",
+                                        ))
+                                    }
                                 }
-                                (DataModel::Single, None) => {}
-                                _ => {
-                                    return Err(WireError::invalid(
-                                        "metadata",
-                                        "position does not fit the data model",
-                                    ))
-                                }
-                            }
-                            w.boolean(m.exists);
-                            w.u32(m.value_length);
-                            w.u8(4);
-                            w.opaque(1, &m.hash, "hash_value")?;
+                                w.boolean(m.exists);
+                                w.u32(m.value_length);
+                                w.u8(4);
+                                w.opaque(1, &m.hash, "hash_value")
+                            })?;
                         }
                         Ok(())
                     })?;
@@ -1001,7 +1049,8 @@ impl Body {
                     .ok_or_else(|| WireError::invalid("kind", format!("unknown kind {kind}")))?;
                 let generation = r.u64("generation_counter")?;
                 let metas = r.vec(4, "values", |r| {
-                    let _len = r.u32("value_length")?;
+                    let mut r = r.nested(4, "stored metadata")?;
+                    let r = &mut r;
                     let storage_time = r.u64("storage_time")?;
                     let lifetime = r.u32("lifetime")?;
                     let position = match model {
@@ -1013,6 +1062,7 @@ impl Body {
                     let value_length = r.u32("value_length")?;
                     let _alg = r.u8("hash_algorithm")?;
                     let hash = r.opaque(1, "hash_value")?.to_vec();
+                    r.finish("stored metadata")?;
                     Ok(StoredMeta {
                         storage_time,
                         lifetime,

@@ -63,6 +63,8 @@ impl Default for Params {
 
 /// Signs what this node originates and checks what others signed.
 pub trait Signer: Send + Sync {
+    /// This node's certificate (DER), if it signs.
+    fn certificate(&self) -> Option<Vec<u8>>;
     /// Fills the security block of a message this node originates.
     fn sign_message(&self, msg: &mut Message) -> Result<(), WireError>;
     /// Checks a message's signature; returns the signer's Node-ID (`None` when this network runs
@@ -92,6 +94,9 @@ pub trait Signer: Send + Sync {
 pub struct Unsigned;
 
 impl Signer for Unsigned {
+    fn certificate(&self) -> Option<Vec<u8>> {
+        None
+    }
     fn sign_message(&self, _msg: &mut Message) -> Result<(), WireError> {
         Ok(())
     }
@@ -402,10 +407,23 @@ impl Core {
 
     /// Sends a request straight to a neighbor and remembers what the answer is for.
     fn request(&mut self, to: Contact, body: Body, waiting: Waiting, now: u64) {
+        self.request_with(to, body, Vec::new(), waiting, now)
+    }
+
+    /// [`Core::request`] carrying extra certificates (those of the storers of republished values).
+    fn request_with(
+        &mut self,
+        to: Contact,
+        body: Body,
+        certificates: Vec<(u8, Vec<u8>)>,
+        waiting: Waiting,
+        now: u64,
+    ) {
         let txid = self.next_id();
-        let Some(msg) = self.message(txid, vec![Destination::Node(to.id)], &body) else {
+        let Some(mut msg) = self.message(txid, vec![Destination::Node(to.id)], &body) else {
             return;
         };
+        msg.security.certificates = certificates;
         self.pending.insert(
             txid,
             Pending {
@@ -621,6 +639,9 @@ impl Core {
                 let mut g = Gather::default();
                 for (i, c) in targets.iter().enumerate() {
                     if c.id == self.me.id {
+                        if let Some(cert) = self.signer.certificate() {
+                            self.store.keep_certificates(&[(0, cert)]);
+                        }
                         match self.store.store(&resource, &kinds, now) {
                             Ok(_) => g.replicas.push(self.me.id),
                             Err(e) => g.errors.push(e.reason),
@@ -686,15 +707,17 @@ impl Core {
                     return;
                 }
                 let keep = targets.iter().any(|c| c.id == self.me.id);
+                let certs = self.store.certificates_for(&kinds);
                 for (i, c) in targets.iter().enumerate() {
                     if c.id != self.me.id {
-                        self.request(
+                        self.request_with(
                             *c,
                             Body::StoreReq {
                                 resource: resource.clone(),
                                 replica_number: i as u8,
                                 kinds: kinds.clone(),
                             },
+                            certs.clone(),
                             Waiting::Other,
                             now,
                         );
@@ -1229,11 +1252,14 @@ impl Core {
                     }
                 }
                 match self.store.store(&resource, &kinds, now) {
-                    Ok(gens) => Some(Body::StoreAns(
-                        gens.into_iter()
-                            .map(|(k, g)| (k, g, vec![self.me.id]))
-                            .collect(),
-                    )),
+                    Ok(gens) => {
+                        self.store.keep_certificates(&msg.security.certificates);
+                        Some(Body::StoreAns(
+                            gens.into_iter()
+                                .map(|(k, g)| (k, g, vec![self.me.id]))
+                                .collect(),
+                        ))
+                    }
                     Err(e) => Some(Body::Error {
                         code: e.code,
                         info: e.reason.into_bytes(),

@@ -4,6 +4,8 @@
 //! simulated network; the TLS shell runs one per node over real sockets.
 
 pub mod core;
+pub mod service;
 pub mod sim;
 pub mod store;
 pub mod table;
+pub mod tls;

@@ -29,6 +29,8 @@ struct KindStore {
 #[derive(Debug, Clone, Default)]
 pub struct DataStore {
     resources: BTreeMap<ResourceId, BTreeMap<u32, KindStore>>,
+    /// Certificates of the storers, by SHA-256, so republished values can be verified downstream.
+    certificates: BTreeMap<Vec<u8>, Vec<u8>>,
     max_values: usize,
     count: usize,
 }
@@ -234,7 +236,34 @@ impl DataStore {
             .map(|(r, _)| r.clone())
     }
 
-    /// Drops expired values and empty resources.
+    /// Keeps the certificates that signed stored values (they travel with republished values).
+    pub fn keep_certificates(&mut self, certificates: &[(u8, Vec<u8>)]) {
+        for (_, c) in certificates {
+            self.certificates
+                .insert(Sha256::digest(c).to_vec(), c.clone());
+        }
+    }
+
+    /// The certificates that signed these values (those this node knows).
+    pub fn certificates_for(&self, kinds: &[KindData]) -> Vec<(u8, Vec<u8>)> {
+        let mut out: Vec<(u8, Vec<u8>)> = Vec::new();
+        for k in kinds {
+            for v in &k.values {
+                if let platon_messages::reload::SignerIdentity::CertHash { hash, .. } =
+                    &v.signature.identity
+                {
+                    if let Some(c) = self.certificates.get(hash) {
+                        if !out.iter().any(|(_, o)| o == c) {
+                            out.push((0, c.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Drops expired values, empty resources and certificates no value needs.
     pub fn expire(&mut self, now: u64) -> usize {
         let mut dropped = 0;
         for kinds in self.resources.values_mut() {
@@ -247,6 +276,19 @@ impl DataStore {
         }
         self.resources.retain(|_, k| !k.is_empty());
         self.count -= dropped;
+        let used: std::collections::BTreeSet<Vec<u8>> = self
+            .resources
+            .values()
+            .flat_map(|kinds| kinds.values())
+            .flat_map(|ks| ks.values.values())
+            .filter_map(|v| match &v.signature.identity {
+                platon_messages::reload::SignerIdentity::CertHash { hash, .. } => {
+                    Some(hash.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        self.certificates.retain(|h, _| used.contains(h));
         dropped
     }
 

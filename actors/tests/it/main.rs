@@ -1,4 +1,5 @@
 //! Integration tests of the actors crate's pure cores: the overlay on a simulated network, ReDiR.
 
 mod overlay_sim;
+mod overlay_tls;
 mod redir_sim;

@@ -1,0 +1,1033 @@
+//! The `overlay` actor: the [`Core`] state machine over real TLS links.
+//!
+//! Each link is its own ractor actor, linked to a per-incarnation link supervisor: a link that
+//! fails (write error, panic) stops alone, the supervisor reports it and the overlay forgets the
+//! peer; every other link goes on. Links open on demand when the core sends to a contact that has
+//! none: TCP, TLS 1.3 with both certificates checked against the Node-IDs, then an Attach exchange
+//! that tells each side where the other listens.
+
+use super::core::{Core, Effect, Event, Params, Stats};
+use super::tls::{cert_node_id, configs, Ed25519Signer};
+use platon_crypto::node_key::NodeKey;
+use platon_messages::reload::{
+    Attach, Body, Contact, Destination, FloodTopic, ForwardingHeader, Frame, IceCandidate,
+    KindData, Message, NodeId, ResourceId, SecurityBlock, Signature, Specifier, StoredDataValue,
+};
+use platon_supervision::{BoxError, Ctx, Registry, Service};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsStream;
+
+/// How often the core's timers run.
+const TICK: Duration = Duration::from_millis(250);
+/// Deadline of TCP connect, TLS handshake and Attach together.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Messages waiting for a link that is being opened, per peer.
+const MAX_WAITING: usize = 256;
+
+/// Settings of one overlay peer.
+#[derive(Clone)]
+pub struct OverlaySettings {
+    /// Protocol parameters.
+    pub params: Params,
+    /// Where to listen (port 0: any).
+    pub listen: SocketAddr,
+    /// Where other nodes reach us (defaults to the bound listen address).
+    pub advertise: Option<SocketAddr>,
+    /// Nodes to join through.
+    pub bootstrap: Vec<SocketAddr>,
+    /// At most this many open links.
+    pub max_links: usize,
+    /// Messages queued per link at most; more are dropped and counted.
+    pub link_queue: usize,
+}
+
+impl Default for OverlaySettings {
+    fn default() -> Self {
+        Self {
+            params: Params::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            bootstrap: Vec::new(),
+            max_links: 256,
+            link_queue: 1024,
+        }
+    }
+}
+
+/// What the application does with a flood that arrives (submit a transaction, hand a vote on).
+pub type FloodHandler = Arc<dyn Fn(FloodTopic, Vec<u8>) + Send + Sync>;
+
+/// The overlay service: settings and identity, shared by every incarnation.
+pub struct OverlayService {
+    settings: OverlaySettings,
+    key: Arc<NodeKey>,
+    on_flood: Option<FloodHandler>,
+    /// The address actually bound (known after the first start).
+    bound: Arc<parking_lot::Mutex<Option<SocketAddr>>>,
+}
+
+impl OverlayService {
+    /// A service with `key` as identity.
+    pub fn new(
+        settings: OverlaySettings,
+        key: Arc<NodeKey>,
+        on_flood: Option<FloodHandler>,
+    ) -> Self {
+        Self {
+            settings,
+            key,
+            on_flood,
+            bound: Arc::new(parking_lot::Mutex::new(None)),
+        }
+    }
+    /// This node's Node-ID.
+    pub fn node_id(&self) -> NodeId {
+        NodeId::from_bytes(self.key.node_id())
+    }
+    /// The listening address, once bound.
+    pub fn bound(&self) -> Arc<parking_lot::Mutex<Option<SocketAddr>>> {
+        self.bound.clone()
+    }
+}
+
+/// An open link as the overlay sees it.
+pub struct Link {
+    actor: ActorRef<LinkMsg>,
+    id: u64,
+    queued: Arc<AtomicUsize>,
+    peer: Contact,
+    inbound: bool,
+    opened: std::time::Instant,
+}
+
+/// One row of `admin_peers`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    /// Node-ID.
+    pub id: String,
+    /// Listening address.
+    pub addr: String,
+    /// Who opened the link.
+    pub inbound: bool,
+    /// Seconds open.
+    pub connected_secs: u64,
+    /// Messages waiting to be written.
+    pub queued: usize,
+}
+
+/// `admin_nodeInfo`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// Node-ID (hex).
+    pub id: String,
+    /// Listening address.
+    pub listen: String,
+    /// Contacts in the routing table.
+    pub routing_table_size: usize,
+    /// Open links.
+    pub links: usize,
+    /// Values stored for others.
+    pub stored_values: usize,
+}
+
+/// Link-layer counters, beside the core's.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkStats {
+    /// Links opened (both directions).
+    pub links_opened: u64,
+    /// Links that closed or failed.
+    pub links_closed: u64,
+    /// Connections refused (bad certificate, Node-ID mismatch, bad Attach).
+    pub refused: u64,
+    /// Messages dropped because a link's queue was full or no link could be opened.
+    pub dropped: u64,
+    /// Frames that did not decode.
+    pub malformed: u64,
+}
+
+/// Everything `admin_overlayStats` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverlayStats {
+    /// Protocol counters.
+    pub protocol: Stats,
+    /// Link counters.
+    pub links: LinkStats,
+}
+
+/// Messages of the overlay actor.
+pub enum OverlayMsg {
+    /// A message arrived on a link.
+    Inbound {
+        /// The authenticated neighbor.
+        from: Contact,
+        /// The message.
+        msg: Box<Message>,
+    },
+    /// A connection finished its handshake and Attach.
+    Connected {
+        /// The peer.
+        contact: Contact,
+        /// The stream.
+        stream: Box<TlsStream<TcpStream>>,
+        /// Whether the peer dialed us.
+        inbound: bool,
+        /// Whether this link was opened to join through the peer.
+        bootstrap: bool,
+    },
+    /// A link actor stopped.
+    LinkDown {
+        /// The peer.
+        peer: NodeId,
+        /// The link.
+        link: u64,
+    },
+    /// A dial failed.
+    DialFailed {
+        /// The peer, when known.
+        peer: Option<NodeId>,
+        /// Why.
+        reason: String,
+    },
+    /// An inbound connection was refused.
+    Refused(String),
+    /// Timers.
+    Tick,
+    /// (Re)join through the bootstrap addresses.
+    Join,
+    /// Iterative lookup.
+    Lookup {
+        /// Target.
+        target: NodeId,
+        /// The closest live nodes and the hop count.
+        reply: RpcReplyPort<Result<(Vec<Contact>, u32), String>>,
+    },
+    /// Store signed values on the r closest nodes.
+    Store {
+        /// Resource.
+        resource: ResourceId,
+        /// Kind.
+        kind: u32,
+        /// Values.
+        values: Vec<StoredDataValue>,
+        /// Lifetime (s).
+        lifetime: u32,
+        /// The replicas.
+        reply: RpcReplyPort<Result<Vec<NodeId>, String>>,
+    },
+    /// Fetch and merge from the r closest nodes.
+    Fetch {
+        /// Resource.
+        resource: ResourceId,
+        /// What.
+        specifiers: Vec<Specifier>,
+        /// The values.
+        reply: RpcReplyPort<Result<Vec<KindData>, String>>,
+    },
+    /// Flood a payload to every node.
+    Flood {
+        /// Topic.
+        topic: FloodTopic,
+        /// Payload.
+        payload: Vec<u8>,
+    },
+    /// `admin_nodeInfo`.
+    Info(RpcReplyPort<NodeInfo>),
+    /// `admin_peers`.
+    Peers(RpcReplyPort<Vec<PeerInfo>>),
+    /// `admin_overlayStats`.
+    Stats(RpcReplyPort<OverlayStats>),
+    /// Open a link to a contact, refusing a peer whose certificate gives another Node-ID.
+    Dial(Contact),
+    /// Test hook: make the link to this peer panic (proves link isolation).
+    FailLink(NodeId),
+}
+
+impl std::fmt::Debug for OverlayMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            OverlayMsg::Inbound { .. } => "Inbound",
+            OverlayMsg::Connected { .. } => "Connected",
+            OverlayMsg::LinkDown { .. } => "LinkDown",
+            OverlayMsg::DialFailed { .. } => "DialFailed",
+            OverlayMsg::Refused(_) => "Refused",
+            OverlayMsg::Tick => "Tick",
+            OverlayMsg::Join => "Join",
+            OverlayMsg::Lookup { .. } => "Lookup",
+            OverlayMsg::Store { .. } => "Store",
+            OverlayMsg::Fetch { .. } => "Fetch",
+            OverlayMsg::Flood { .. } => "Flood",
+            OverlayMsg::Info(_) => "Info",
+            OverlayMsg::Peers(_) => "Peers",
+            OverlayMsg::Stats(_) => "Stats",
+            OverlayMsg::Dial(_) => "Dial",
+            OverlayMsg::FailLink(_) => "FailLink",
+        };
+        f.write_str(name)
+    }
+}
+
+enum Waiter {
+    Lookup(RpcReplyPort<Result<(Vec<Contact>, u32), String>>),
+    Store(RpcReplyPort<Result<Vec<NodeId>, String>>),
+    Fetch(RpcReplyPort<Result<Vec<KindData>, String>>),
+}
+
+/// One incarnation's state.
+pub struct OverlayState {
+    core: Core,
+    me: Contact,
+    signer: Arc<Ed25519Signer>,
+    client: tokio_rustls::TlsConnector,
+    links: HashMap<NodeId, Link>,
+    dialing: HashMap<NodeId, Vec<Vec<u8>>>,
+    waiters: HashMap<u64, Waiter>,
+    link_sup: ActorRef<()>,
+    accept_task: tokio::task::JoinHandle<()>,
+    stats: LinkStats,
+    joined: bool,
+}
+
+impl Drop for OverlayState {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        self.link_sup.stop_children(None);
+        self.link_sup.stop(None);
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+static LINK_IDS: AtomicU64 = AtomicU64::new(1);
+
+impl Service for OverlayService {
+    type Msg = OverlayMsg;
+    type State = OverlayState;
+
+    async fn init(&self, ctx: &Ctx<OverlayMsg>) -> Result<OverlayState, BoxError> {
+        let (client, server) = configs(&self.key)?;
+        let listener = TcpListener::bind(self.settings.listen)
+            .await
+            .map_err(|e| format!("overlay: cannot listen on {}: {e}", self.settings.listen))?;
+        let bound = listener.local_addr()?;
+        *self.bound.lock() = Some(bound);
+        let me = Contact {
+            id: self.node_id(),
+            addr: self.settings.advertise.unwrap_or(bound),
+        };
+        let signer = Arc::new(Ed25519Signer::new(self.key.clone()));
+        let core = Core::new(me, self.settings.params.clone(), signer.clone(), now_ms());
+        let (link_sup, _) = Actor::spawn(
+            None,
+            LinkSupervisor {
+                registry: ctx.registry.clone(),
+                overlay: ctx.name.clone(),
+            },
+            (),
+        )
+        .await?;
+        let accept_task = tokio::spawn(accept_loop(
+            listener,
+            tokio_rustls::TlsAcceptor::from(server),
+            signer.clone(),
+            me,
+            self.settings.params.overlay,
+            ctx.registry.clone(),
+            ctx.name.clone(),
+        ));
+        ctx.send_after(TICK, OverlayMsg::Tick);
+        if !self.settings.bootstrap.is_empty() {
+            ctx.send_after(Duration::from_millis(10), OverlayMsg::Join);
+        }
+        tracing::info!(node_id = %me.id, listen = %bound, "overlay listening");
+        Ok(OverlayState {
+            core,
+            me,
+            signer,
+            client: tokio_rustls::TlsConnector::from(client),
+            links: HashMap::new(),
+            dialing: HashMap::new(),
+            waiters: HashMap::new(),
+            link_sup,
+            accept_task,
+            stats: LinkStats::default(),
+            joined: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        ctx: &Ctx<OverlayMsg>,
+        msg: OverlayMsg,
+        st: &mut OverlayState,
+    ) -> Result<(), BoxError> {
+        let now = now_ms();
+        match msg {
+            OverlayMsg::Inbound { from, msg } => {
+                // Only messages from a peer with an open link count.
+                if st.links.contains_key(&from.id) {
+                    st.core.on_message(from, *msg, now);
+                }
+            }
+            OverlayMsg::Connected {
+                contact,
+                stream,
+                inbound,
+                bootstrap,
+            } => {
+                if st.links.contains_key(&contact.id) || st.links.len() >= self.settings.max_links {
+                    // Keep the link we have (both sides dialed at once) or stay within the bound.
+                    drop(stream);
+                } else {
+                    let id = LINK_IDS.fetch_add(1, Ordering::Relaxed);
+                    let queued = Arc::new(AtomicUsize::new(0));
+                    let (actor, _) = Actor::spawn_linked(
+                        Some(format!("{}/link-{id}", ctx.name)),
+                        LinkActor,
+                        LinkArgs {
+                            stream: *stream,
+                            peer: contact,
+                            id,
+                            queued: queued.clone(),
+                            registry: ctx.registry.clone(),
+                            overlay: ctx.name.clone(),
+                        },
+                        st.link_sup.get_cell(),
+                    )
+                    .await?;
+                    st.stats.links_opened += 1;
+                    st.links.insert(
+                        contact.id,
+                        Link {
+                            actor,
+                            id,
+                            queued,
+                            peer: contact,
+                            inbound,
+                            opened: std::time::Instant::now(),
+                        },
+                    );
+                    for bytes in st.dialing.remove(&contact.id).unwrap_or_default() {
+                        self.write(st, contact.id, bytes);
+                    }
+                }
+                if bootstrap && !st.joined {
+                    st.joined = true;
+                    st.core.join(contact, now);
+                }
+            }
+            OverlayMsg::LinkDown { peer, link } => {
+                if st.links.get(&peer).map(|l| l.id) == Some(link) {
+                    st.links.remove(&peer);
+                    st.stats.links_closed += 1;
+                    st.core.peer_down(peer, now);
+                }
+            }
+            OverlayMsg::DialFailed { peer, reason } => {
+                tracing::debug!(?peer, %reason, "overlay: dial failed");
+                if let Some(peer) = peer {
+                    let lost = st.dialing.remove(&peer).map(|q| q.len()).unwrap_or(0);
+                    st.stats.dropped += lost as u64;
+                    if !st.links.contains_key(&peer) {
+                        st.core.peer_down(peer, now);
+                    }
+                }
+                if reason.contains("Node-ID") {
+                    st.stats.refused += 1;
+                }
+            }
+            OverlayMsg::Refused(reason) => {
+                tracing::debug!(%reason, "overlay: refused a connection");
+                st.stats.refused += 1;
+            }
+            OverlayMsg::Tick => {
+                st.core.tick(now);
+                ctx.send_after(TICK, OverlayMsg::Tick);
+            }
+            OverlayMsg::Join => {
+                st.joined = false;
+                for addr in &self.settings.bootstrap {
+                    if *addr == st.me.addr {
+                        continue;
+                    }
+                    self.dial(ctx, st, None, *addr, true);
+                }
+            }
+            OverlayMsg::Lookup { target, reply } => {
+                let op = st.core.lookup(target, now);
+                st.waiters.insert(op, Waiter::Lookup(reply));
+            }
+            OverlayMsg::Store {
+                resource,
+                kind,
+                values,
+                lifetime,
+                reply,
+            } => {
+                let op = st.core.store_values(resource, kind, values, lifetime, now);
+                st.waiters.insert(op, Waiter::Store(reply));
+            }
+            OverlayMsg::Fetch {
+                resource,
+                specifiers,
+                reply,
+            } => {
+                let op = st.core.fetch(resource, specifiers, now);
+                st.waiters.insert(op, Waiter::Fetch(reply));
+            }
+            OverlayMsg::Flood { topic, payload } => st.core.flood(topic, payload),
+            OverlayMsg::Info(reply) => {
+                let _ = reply.send(NodeInfo {
+                    id: st.me.id.to_string(),
+                    listen: st.me.addr.to_string(),
+                    routing_table_size: st.core.table().len(),
+                    links: st.links.len(),
+                    stored_values: st.core.store().len(),
+                });
+            }
+            OverlayMsg::Peers(reply) => {
+                let mut peers: Vec<PeerInfo> = st
+                    .links
+                    .values()
+                    .map(|l| PeerInfo {
+                        id: l.peer.id.to_string(),
+                        addr: l.peer.addr.to_string(),
+                        inbound: l.inbound,
+                        connected_secs: l.opened.elapsed().as_secs(),
+                        queued: l.queued.load(Ordering::Relaxed),
+                    })
+                    .collect();
+                peers.sort_by(|a, b| a.id.cmp(&b.id));
+                let _ = reply.send(peers);
+            }
+            OverlayMsg::Stats(reply) => {
+                let _ = reply.send(OverlayStats {
+                    protocol: st.core.stats().clone(),
+                    links: st.stats.clone(),
+                });
+            }
+            OverlayMsg::Dial(contact) => {
+                if !st.links.contains_key(&contact.id) && !st.dialing.contains_key(&contact.id) {
+                    st.dialing.insert(contact.id, Vec::new());
+                    self.dial(ctx, st, Some(contact.id), contact.addr, false);
+                }
+            }
+            OverlayMsg::FailLink(peer) => {
+                if let Some(l) = st.links.get(&peer) {
+                    let _ = l.actor.cast(LinkMsg::Panic);
+                }
+            }
+        }
+        self.run_effects(ctx, st);
+        Ok(())
+    }
+}
+
+impl OverlayService {
+    fn run_effects(&self, ctx: &Ctx<OverlayMsg>, st: &mut OverlayState) {
+        for effect in st.core.drain() {
+            match effect {
+                Effect::Send { to, msg } => {
+                    let bytes = match msg.encode() {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "overlay: unencodable message dropped");
+                            continue;
+                        }
+                    };
+                    if st.links.contains_key(&to.id) {
+                        self.write(st, to.id, bytes);
+                    } else if let Some(q) = st.dialing.get_mut(&to.id) {
+                        if q.len() < MAX_WAITING {
+                            q.push(bytes);
+                        } else {
+                            st.stats.dropped += 1;
+                        }
+                    } else {
+                        st.dialing.insert(to.id, vec![bytes]);
+                        self.dial(ctx, st, Some(to.id), to.addr, false);
+                    }
+                }
+                Effect::Event(ev) => self.event(st, ev),
+            }
+        }
+    }
+
+    fn write(&self, st: &mut OverlayState, peer: NodeId, bytes: Vec<u8>) {
+        let Some(l) = st.links.get(&peer) else {
+            st.stats.dropped += 1;
+            return;
+        };
+        if l.queued.load(Ordering::Relaxed) >= self.settings.link_queue {
+            st.stats.dropped += 1;
+            return;
+        }
+        l.queued.fetch_add(1, Ordering::Relaxed);
+        if l.actor.cast(LinkMsg::Send(bytes)).is_err() {
+            st.stats.dropped += 1;
+        }
+    }
+
+    fn event(&self, st: &mut OverlayState, ev: Event) {
+        match ev {
+            Event::Flood { topic, payload, .. } => {
+                if let Some(h) = &self.on_flood {
+                    h(topic, payload);
+                }
+            }
+            Event::Lookup { op, closest, hops } => {
+                if let Some(Waiter::Lookup(r)) = st.waiters.remove(&op) {
+                    let _ = r.send(Ok((closest, hops)));
+                }
+            }
+            Event::Stored { op, result } => {
+                if let Some(Waiter::Store(r)) = st.waiters.remove(&op) {
+                    let _ = r.send(result);
+                }
+            }
+            Event::Fetched { op, result } => {
+                if let Some(Waiter::Fetch(r)) = st.waiters.remove(&op) {
+                    let _ = r.send(result);
+                }
+            }
+            Event::Routed { .. } => {}
+        }
+    }
+
+    fn dial(
+        &self,
+        ctx: &Ctx<OverlayMsg>,
+        st: &OverlayState,
+        peer: Option<NodeId>,
+        addr: SocketAddr,
+        bootstrap: bool,
+    ) {
+        let connector = st.client.clone();
+        let signer = st.signer.clone();
+        let me = st.me;
+        let overlay = self.settings.params.overlay;
+        let registry = ctx.registry.clone();
+        let name = ctx.name.clone();
+        tokio::spawn(async move {
+            let res = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                dial(connector, signer, me, overlay, peer, addr),
+            )
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+            let Ok(overlay_addr) = registry.lookup::<OverlayMsg>(&name) else {
+                return;
+            };
+            let _ = match res {
+                Ok((contact, stream)) => overlay_addr.send(OverlayMsg::Connected {
+                    contact,
+                    stream: Box::new(stream),
+                    inbound: false,
+                    bootstrap,
+                }),
+                Err(reason) => overlay_addr.send(OverlayMsg::DialFailed {
+                    peer,
+                    reason: format!("{addr}: {reason}"),
+                }),
+            };
+        });
+    }
+}
+
+// ---- connection setup ----------------------------------------------------------------------
+
+fn attach_message(
+    signer: &Ed25519Signer,
+    me: Contact,
+    overlay: u32,
+    peer: NodeId,
+    txid: u64,
+    answer: bool,
+) -> Result<Vec<u8>, String> {
+    use super::core::Signer as _;
+    let a = Attach {
+        ufrag: Vec::new(),
+        password: Vec::new(),
+        role: if answer {
+            b"passive".to_vec()
+        } else {
+            b"active".to_vec()
+        },
+        candidates: vec![IceCandidate {
+            addr: me.addr,
+            overlay_link: 4,
+            foundation: b"0".to_vec(),
+            priority: 1,
+        }],
+        send_update_or_application: 0,
+    };
+    let body = if answer {
+        Body::AttachAns(a)
+    } else {
+        Body::AttachReq(a)
+    };
+    let mut msg = Message {
+        header: ForwardingHeader::new(overlay, txid, 1, vec![Destination::Node(peer)]),
+        code: body.code(),
+        body: body.encode().map_err(|e| e.to_string())?,
+        extensions: Vec::new(),
+        security: SecurityBlock {
+            certificates: Vec::new(),
+            signature: Signature::none(),
+        },
+    };
+    signer.sign_message(&mut msg).map_err(|e| e.to_string())?;
+    let bytes = msg.encode().map_err(|e| e.to_string())?;
+    Frame::Data {
+        sequence: 0,
+        message: bytes,
+    }
+    .encode()
+    .map_err(|e| e.to_string())
+}
+
+/// Reads one frame (bounded by the framing's 24-bit length).
+async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame, String> {
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head[..1])
+        .await
+        .map_err(|e| e.to_string())?;
+    let rest = match head[0] {
+        128 => 7,
+        129 => 8,
+        t => return Err(format!("unknown frame type {t}")),
+    };
+    let mut buf = vec![head[0]];
+    let mut more = vec![0u8; rest];
+    s.read_exact(&mut more).await.map_err(|e| e.to_string())?;
+    buf.extend_from_slice(&more);
+    if let Some(total) = Frame::needed(&buf).map_err(|e| e.to_string())? {
+        if total > buf.len() {
+            let mut body = vec![0u8; total - buf.len()];
+            s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
+            buf.extend_from_slice(&body);
+        }
+    }
+    Frame::decode(&buf).map_err(|e| e.to_string())
+}
+
+/// Checks an Attach from `peer`: signed by it, with its listening address.
+fn read_attach(
+    signer: &Ed25519Signer,
+    frame: Frame,
+    peer: NodeId,
+    want_answer: bool,
+) -> Result<(SocketAddr, u64), String> {
+    use super::core::Signer as _;
+    let Frame::Data { message, .. } = frame else {
+        return Err("expected an Attach".into());
+    };
+    let msg = Message::decode(&message).map_err(|e| e.to_string())?;
+    if signer.verify_message(&msg)? != Some(peer) {
+        return Err("Attach not signed by the link's certificate".into());
+    }
+    let a = match Body::decode(msg.code, &msg.body).map_err(|e| e.to_string())? {
+        Body::AttachReq(a) if !want_answer => a,
+        Body::AttachAns(a) if want_answer => a,
+        _ => return Err("expected an Attach".into()),
+    };
+    let addr = a
+        .candidates
+        .first()
+        .map(|c| c.addr)
+        .ok_or("Attach without a candidate")?;
+    Ok((addr, msg.header.transaction_id))
+}
+
+fn peer_id_of(stream: &TlsStream<TcpStream>) -> Result<NodeId, String> {
+    let (_, conn) = stream.get_ref();
+    let certs = conn.peer_certificates().ok_or("peer sent no certificate")?;
+    let first = certs.first().ok_or("peer sent no certificate")?;
+    cert_node_id(first.as_ref())
+}
+
+async fn dial(
+    connector: tokio_rustls::TlsConnector,
+    signer: Arc<Ed25519Signer>,
+    me: Contact,
+    overlay: u32,
+    expect: Option<NodeId>,
+    addr: SocketAddr,
+) -> Result<(Contact, TlsStream<TcpStream>), String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::try_from("platon-node").map_err(|e| e.to_string())?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS: {e}"))?;
+    let mut stream = TlsStream::Client(tls);
+    let peer = peer_id_of(&stream)?;
+    if let Some(want) = expect {
+        if want != peer {
+            return Err(format!(
+                "peer's certificate gives Node-ID {peer}, expected {want}"
+            ));
+        }
+    }
+    let txid = u64::from_be_bytes(me.id.to_bytes()[..8].try_into().unwrap_or([0; 8])) ^ now_ms();
+    let req = attach_message(&signer, me, overlay, peer, txid, false)?;
+    stream.write_all(&req).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    let frame = read_frame(&mut stream).await?;
+    let (listen, _) = read_attach(&signer, frame, peer, true)?;
+    Ok((
+        Contact {
+            id: peer,
+            addr: if expect.is_some() { addr } else { listen },
+        },
+        stream,
+    ))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    signer: Arc<Ed25519Signer>,
+    me: Contact,
+    overlay: u32,
+    registry: Arc<Registry>,
+    name: String,
+) {
+    loop {
+        let Ok((tcp, remote)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let signer = signer.clone();
+        let registry = registry.clone();
+        let name = name.clone();
+        tokio::spawn(async move {
+            let res = tokio::time::timeout(CONNECT_TIMEOUT, async {
+                let tls = acceptor
+                    .accept(tcp)
+                    .await
+                    .map_err(|e| format!("TLS: {e}"))?;
+                let mut stream = TlsStream::Server(tls);
+                let peer = peer_id_of(&stream)?;
+                let frame = read_frame(&mut stream).await?;
+                let (listen, txid) = read_attach(&signer, frame, peer, false)?;
+                let ans = attach_message(&signer, me, overlay, peer, txid, true)?;
+                stream.write_all(&ans).await.map_err(|e| e.to_string())?;
+                stream.flush().await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((
+                    Contact {
+                        id: peer,
+                        addr: listen,
+                    },
+                    stream,
+                ))
+            })
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+            let Ok(overlay_addr) = registry.lookup::<OverlayMsg>(&name) else {
+                return;
+            };
+            let _ = match res {
+                Ok((contact, stream)) => overlay_addr.send(OverlayMsg::Connected {
+                    contact,
+                    stream: Box::new(stream),
+                    inbound: true,
+                    bootstrap: false,
+                }),
+                Err(e) => overlay_addr.send(OverlayMsg::Refused(format!("{remote}: {e}"))),
+            };
+        });
+    }
+}
+
+// ---- link actors ----------------------------------------------------------------------------
+
+/// Supervises one overlay incarnation's links; reports each link that stops.
+struct LinkSupervisor {
+    registry: Arc<Registry>,
+    overlay: String,
+}
+
+impl Actor for LinkSupervisor {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<()>,
+        evt: SupervisionEvent,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, failure) = match evt {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, Some(err.to_string())),
+            SupervisionEvent::ActorTerminated(cell, _, _) => (cell, None),
+            _ => return Ok(()),
+        };
+        // Link actors are named "<overlay>/link-<id>"; the peer travels in the link's own report.
+        if let Some(f) = &failure {
+            tracing::warn!(link = ?cell.get_name(), failure = %f, "overlay link failed");
+        }
+        if let Some(name) = cell.get_name() {
+            if let Some(id) = name
+                .rsplit("link-")
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                if let Some(peer) = LINK_PEERS.lock().remove(&id) {
+                    if let Ok(addr) = self.registry.lookup::<OverlayMsg>(&self.overlay) {
+                        let _ = addr.send(OverlayMsg::LinkDown { peer, link: id });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, _: ActorRef<()>, _: (), _: &mut ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+/// Link id -> peer, for the supervisor's reports.
+static LINK_PEERS: parking_lot::Mutex<std::collections::BTreeMap<u64, NodeId>> =
+    parking_lot::Mutex::new(std::collections::BTreeMap::new());
+
+/// Messages of a link actor.
+#[derive(Debug)]
+pub enum LinkMsg {
+    /// Write a message.
+    Send(Vec<u8>),
+    /// Fail (fault injection in tests).
+    Panic,
+}
+
+struct LinkActor;
+
+struct LinkArgs {
+    stream: TlsStream<TcpStream>,
+    peer: Contact,
+    id: u64,
+    queued: Arc<AtomicUsize>,
+    registry: Arc<Registry>,
+    overlay: String,
+}
+
+struct LinkState {
+    writer: tokio::io::WriteHalf<TlsStream<TcpStream>>,
+    reader: tokio::task::JoinHandle<()>,
+    queued: Arc<AtomicUsize>,
+    sequence: u32,
+}
+
+impl Actor for LinkActor {
+    type Msg = LinkMsg;
+    type State = LinkState;
+    type Arguments = LinkArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<LinkMsg>,
+        args: LinkArgs,
+    ) -> Result<LinkState, ActorProcessingErr> {
+        LINK_PEERS.lock().insert(args.id, args.peer.id);
+        let (mut rd, writer) = tokio::io::split(args.stream);
+        let peer = args.peer;
+        let registry = args.registry;
+        let overlay = args.overlay;
+        let me = myself.clone();
+        let reader = tokio::spawn(async move {
+            loop {
+                let frame = match read_frame(&mut rd).await {
+                    Ok(f) => f,
+                    Err(_) => break,
+                };
+                let Frame::Data { message, .. } = frame else {
+                    continue;
+                };
+                let Ok(addr) = registry.lookup::<OverlayMsg>(&overlay) else {
+                    break;
+                };
+                match Message::decode(&message) {
+                    Ok(msg) => {
+                        let _ = addr.send(OverlayMsg::Inbound {
+                            from: peer,
+                            msg: Box::new(msg),
+                        });
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, peer = %peer.id, "overlay: malformed message");
+                    }
+                }
+            }
+            me.stop(Some("link closed".into()));
+        });
+        Ok(LinkState {
+            writer,
+            reader,
+            queued: args.queued,
+            sequence: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<LinkMsg>,
+        msg: LinkMsg,
+        st: &mut LinkState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            LinkMsg::Send(bytes) => {
+                st.queued.fetch_sub(1, Ordering::Relaxed);
+                st.sequence = st.sequence.wrapping_add(1);
+                let frame = Frame::Data {
+                    sequence: st.sequence,
+                    message: bytes,
+                }
+                .encode()?;
+                st.writer.write_all(&frame).await?;
+                st.writer.flush().await?;
+                Ok(())
+            }
+            LinkMsg::Panic => panic!("injected link failure"),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<LinkMsg>,
+        st: &mut LinkState,
+    ) -> Result<(), ActorProcessingErr> {
+        let _ = st.writer.shutdown().await;
+        Ok(())
+    }
+}
+
+impl Drop for LinkState {
+    fn drop(&mut self) {
+        // However the link ends (stop, error, panic), its reader goes with it.
+        self.reader.abort();
+    }
+}

@@ -1,0 +1,200 @@
+//! 64 overlay peers in one process over real loopback TLS sockets.
+
+use platon_actors::overlay::core::Params;
+use platon_actors::overlay::service::{OverlayMsg, OverlayService, OverlaySettings, OverlayStats};
+use platon_crypto::node_key::NodeKey;
+use platon_messages::reload::{Contact, FloodTopic, NodeId};
+use platon_supervision::{
+    start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn settings(bootstrap: Vec<SocketAddr>) -> OverlaySettings {
+    OverlaySettings {
+        params: Params {
+            k: 8,
+            request_timeout: 2_000,
+            refresh_interval: 5_000,
+            ..Params::default()
+        },
+        bootstrap,
+        ..OverlaySettings::default()
+    }
+}
+
+fn key(i: usize) -> Arc<NodeKey> {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64 + 1000).to_be_bytes());
+    Arc::new(NodeKey::from_seed(&seed).expect("key"))
+}
+
+async fn start(
+    registry: &Arc<Registry>,
+    i: usize,
+    bootstrap: Vec<SocketAddr>,
+) -> (TreeHandle, NodeId, SocketAddr) {
+    let svc = OverlayService::new(settings(bootstrap), key(i), None);
+    let id = svc.node_id();
+    let bound = svc.bound();
+    let spec = SupervisorSpec {
+        name: format!("net-{i}"),
+        strategy: Strategy::OneForOne,
+        budget: Budget::new(3, Duration::from_secs(10)),
+        children: vec![ChildSpec::worker(
+            &format!("overlay-{i}"),
+            Restart::Permanent,
+            100_000,
+            svc,
+        )],
+    };
+    let tree = start_tree(spec, registry.clone()).await.expect("start");
+    let addr = bound.lock().expect("bound");
+    (tree, id, addr)
+}
+
+async fn call<T: Send + 'static>(
+    reg: &Arc<Registry>,
+    i: usize,
+    f: impl FnOnce(ractor::RpcReplyPort<T>) -> OverlayMsg,
+) -> T {
+    reg.lookup::<OverlayMsg>(&format!("overlay-{i}"))
+        .expect("overlay")
+        .call(f)
+        .await
+        .expect("call")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_peers_over_tls_find_each_other_flood_and_isolate_link_failures() {
+    let n = 64;
+    let registry = Registry::new(true, Duration::from_secs(30));
+    let mut trees = Vec::new();
+    let mut ids = Vec::new();
+    let (t0, id0, addr0) = start(&registry, 0, vec![]).await;
+    trees.push(t0);
+    ids.push(id0);
+    let mut addrs = vec![addr0];
+    for i in 1..n {
+        let (t, id, a) = start(&registry, i, vec![addr0]).await;
+        trees.push(t);
+        ids.push(id);
+        addrs.push(a);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    // Lookups from many nodes for random targets return the true closest node.
+    let mut hops = Vec::new();
+    for q in 0..40u64 {
+        let from = (q as usize * 17) % n;
+        let target = NodeId(u128::from_be_bytes(
+            platon_crypto::keccak256(q.to_be_bytes()).0[..16]
+                .try_into()
+                .expect("16"),
+        ));
+        let (closest, h) = call(&registry, from, |reply| OverlayMsg::Lookup {
+            target,
+            reply,
+        })
+        .await
+        .expect("lookup");
+        let mut cands: Vec<NodeId> = closest.iter().map(|c| c.id).collect();
+        cands.push(ids[from]);
+        let got = cands
+            .into_iter()
+            .min_by_key(|id| id.distance(&target))
+            .expect("some");
+        let want = *ids
+            .iter()
+            .min_by_key(|id| id.distance(&target))
+            .expect("ids");
+        assert_eq!(got, want, "lookup {q} from node {from}");
+        hops.push(h);
+    }
+    let mean = hops.iter().sum::<u32>() as f64 / hops.len() as f64;
+    let max = *hops.iter().max().expect("hops");
+    println!("64 TLS peers: lookup hops mean {mean:.2}, max {max} (log2 N = 6)");
+    assert!(max <= 6);
+
+    // A flood reaches every node; copies per node reported.
+    call::<()>(&registry, 9, |reply| {
+        let _ = reply.send(());
+        OverlayMsg::Flood {
+            topic: FloodTopic::Other,
+            payload: b"hello overlay".to_vec(),
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut copies = 0;
+    for i in 0..n {
+        let s: OverlayStats = call(&registry, i, OverlayMsg::Stats).await;
+        if i != 9 {
+            assert_eq!(s.protocol.floods_delivered, 1, "node {i} got the flood");
+        }
+        copies += s.protocol.flood_copies;
+        assert_eq!(s.links.malformed, 0);
+    }
+    println!(
+        "flood: {:.2} copies per node",
+        copies as f64 / (n - 1) as f64
+    );
+
+    // A contact whose certificate gives another Node-ID is refused.
+    let bogus = Contact {
+        id: NodeId(0xdead_beef),
+        addr: addrs[2],
+    };
+    let before: OverlayStats = call(&registry, 1, OverlayMsg::Stats).await;
+    registry
+        .lookup::<OverlayMsg>("overlay-1")
+        .expect("o1")
+        .send(OverlayMsg::Dial(bogus))
+        .expect("dial");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after: OverlayStats = call(&registry, 1, OverlayMsg::Stats).await;
+    assert_eq!(
+        after.links.refused,
+        before.links.refused + 1,
+        "mismatched Node-ID refused"
+    );
+    let peers = call(&registry, 1, OverlayMsg::Peers).await;
+    assert!(peers.iter().all(|p| p.id != bogus.id.to_string()));
+
+    // One link fails: only that link goes; the overlay and its other links stay.
+    let peers = call(&registry, 0, OverlayMsg::Peers).await;
+    assert!(peers.len() >= 3);
+    let victim = NodeId::from_hex(&peers[0].id).expect("id");
+    registry
+        .lookup::<OverlayMsg>("overlay-0")
+        .expect("o0")
+        .send(OverlayMsg::FailLink(victim))
+        .expect("fail");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_peers = call(&registry, 0, OverlayMsg::Peers).await;
+    let info = registry.info("overlay-0").expect("info");
+    assert_eq!(info.restarts, 0, "the overlay actor did not restart");
+    for p in &peers[1..] {
+        assert!(
+            after_peers.iter().any(|a| a.id == p.id),
+            "link to {} survived",
+            p.id
+        );
+    }
+    let s: OverlayStats = call(&registry, 0, OverlayMsg::Stats).await;
+    assert!(s.links.links_closed >= 1);
+    // The overlay still works: a lookup of the failed peer finds it (a new link is opened).
+    let (closest, _) = call(&registry, 0, |reply| OverlayMsg::Lookup {
+        target: victim,
+        reply,
+    })
+    .await
+    .expect("lookup");
+    assert_eq!(closest.first().map(|c| c.id), Some(victim));
+
+    for t in trees {
+        t.shutdown(Duration::from_secs(5)).await;
+    }
+}

@@ -4,6 +4,7 @@
 //! It listens on its own address (default 127.0.0.1:6790), separate from the public gateway. When a
 //! token is configured every request must carry `Authorization: Bearer <token>`.
 
+use crate::overlay::service::OverlayMsg;
 use crate::rpc::bind_with_retry;
 use crate::rpc::json::{invalid_params, rpc_err, SERVER_ERROR};
 use crate::NodeContext;
@@ -79,6 +80,17 @@ pub fn parse_fault(kind: &str, arg: Option<u64>) -> Result<Fault, String> {
     }
 }
 
+fn overlay(reg: &Arc<Registry>) -> Result<platon_supervision::Addr<OverlayMsg>, ErrorObjectOwned> {
+    reg.lookup::<OverlayMsg>(crate::names::OVERLAY)
+        .map_err(|_| {
+            ErrorObjectOwned::owned(
+                -32000,
+                "this node is not in an overlay (overlay.enabled is false)",
+                None::<()>,
+            )
+        })
+}
+
 fn module(
     registry: Arc<Registry>,
 ) -> Result<RpcModule<Arc<Registry>>, jsonrpsee::core::RegisterMethodError> {
@@ -90,6 +102,43 @@ fn module(
             Ok(json!(reg.snapshot()))
         },
     )?;
+    m.register_async_method("admin_nodeInfo", |_, reg, ext| async move {
+        check(&ext)?;
+        let o = overlay(&reg)?;
+        let info = o.call(OverlayMsg::Info).await.map_err(call_err)?;
+        Ok::<_, ErrorObjectOwned>(json!(info))
+    })?;
+    m.register_async_method("admin_peers", |_, reg, ext| async move {
+        check(&ext)?;
+        let o = overlay(&reg)?;
+        let peers = o.call(OverlayMsg::Peers).await.map_err(call_err)?;
+        Ok::<_, ErrorObjectOwned>(json!(peers))
+    })?;
+    m.register_async_method("admin_overlayStats", |_, reg, ext| async move {
+        check(&ext)?;
+        let o = overlay(&reg)?;
+        let s = o.call(OverlayMsg::Stats).await.map_err(call_err)?;
+        let p = &s.protocol;
+        let mean = if p.lookups == 0 {
+            0.0
+        } else {
+            p.lookup_hops_total as f64 / p.lookups as f64
+        };
+        Ok::<_, ErrorObjectOwned>(json!({
+            "messagesReceived": p.received,
+            "messagesSent": p.sent,
+            "floodCopies": p.flood_copies,
+            "floodsDelivered": p.floods_delivered,
+            "lookups": p.lookups,
+            "lookupHopsMean": mean,
+            "lookupHopsMax": p.lookup_hops_max,
+            "routedDelivered": p.routed_delivered,
+            "routedHopsMax": p.routed_hops_max,
+            "timeouts": p.timeouts,
+            "refusedMessages": p.refused,
+            "links": s.links,
+        }))
+    })?;
     m.register_async_method("admin_restartActor", |p, reg, ext| async move {
         check(&ext)?;
         let (name,): (String,) = p.parse()?;

@@ -46,6 +46,10 @@ pub mod names {
     pub const ADMIN: &str = "admin";
     /// The snapshotdb writer.
     pub const SNAPSHOT: &str = "snapshot";
+    /// The RELOAD overlay peer.
+    pub const OVERLAY: &str = "overlay";
+    /// ReDiR service discovery.
+    pub const REDIR: &str = "redir";
 }
 
 /// What every actor of one node shares: the registry, the store, the configuration and dev keys.

@@ -308,6 +308,104 @@ impl Default for SupervisionConfig {
     }
 }
 
+/// The single block producer (the dev chain's proposer until CBFT replaces it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProducerConfig {
+    /// Whether this node produces blocks on its own. Nodes of a `localnet` relay transactions
+    /// without producing: consensus among several nodes is CBFT's job.
+    pub enabled: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig { enabled: true }
+    }
+}
+
+/// The RELOAD overlay (peer-to-peer layer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverlayConfig {
+    /// Whether the node joins an overlay.
+    pub enabled: bool,
+    /// Listening address of the TLS links.
+    pub listen: std::net::SocketAddr,
+    /// Nodes to join through (their overlay addresses).
+    pub bootstrap: Vec<std::net::SocketAddr>,
+    /// Overlay name; nodes of different overlays ignore each other.
+    pub name: String,
+    /// The node key (PKCS#8 Ed25519); default `<datadir>/overlay/node.key`, made at first start.
+    pub key_file: Option<PathBuf>,
+    /// Kademlia bucket size k.
+    pub k: usize,
+    /// Lookup parallelism α.
+    pub alpha: usize,
+    /// Replicas r of each stored value.
+    pub replicas: usize,
+    /// Request timeout (ms).
+    pub request_timeout_ms: u64,
+    /// Bucket refresh and liveness pings (s).
+    pub refresh_secs: u64,
+    /// Republishing of stored values to the closest nodes (s).
+    pub republish_secs: u64,
+    /// Contacts per bucket a flood goes to.
+    pub flood_fanout: usize,
+    /// Open links at most.
+    pub max_links: usize,
+    /// Messages queued per link at most.
+    pub link_queue: usize,
+}
+
+impl Default for OverlayConfig {
+    fn default() -> Self {
+        OverlayConfig {
+            enabled: false,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 16789)),
+            bootstrap: Vec::new(),
+            name: "platon".into(),
+            key_file: None,
+            k: 16,
+            alpha: 3,
+            replicas: 3,
+            request_timeout_ms: 2_000,
+            refresh_secs: 60,
+            republish_secs: 600,
+            flood_fanout: 2,
+            max_links: 256,
+            link_queue: 1_024,
+        }
+    }
+}
+
+/// ReDiR service discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedirConfig {
+    /// Branching factor b of the ReDiR tree.
+    pub branching: u32,
+    /// Level where registrations and lookups start.
+    pub start_level: u16,
+    /// Lifetime of a registration (s); it is refreshed at half of it.
+    pub lifetime_secs: u32,
+    /// Services this node provides: validator, full-node, vc-compute, mpc-compute.
+    pub services: Vec<String>,
+}
+
+impl Default for RedirConfig {
+    fn default() -> Self {
+        RedirConfig {
+            branching: 10,
+            start_level: 2,
+            lifetime_secs: 300,
+            services: vec!["full-node".into()],
+        }
+    }
+}
+
+/// Service names a node may register under.
+pub const SERVICES: [&str; 4] = ["validator", "full-node", "vc-compute", "mpc-compute"];
+
 /// The whole node configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -332,6 +430,12 @@ pub struct NodeConfig {
     pub evm: EvmConfig,
     /// Supervision.
     pub supervision: SupervisionConfig,
+    /// The single block producer.
+    pub producer: ProducerConfig,
+    /// The RELOAD overlay.
+    pub overlay: OverlayConfig,
+    /// ReDiR service discovery.
+    pub redir: RedirConfig,
 }
 
 impl NodeConfig {
@@ -402,6 +506,32 @@ impl NodeConfig {
         }
         if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
             return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());
+        }
+        if self.overlay.enabled {
+            let o = &self.overlay;
+            if o.k == 0 || o.alpha == 0 || o.replicas == 0 || o.max_links == 0 || o.link_queue == 0
+            {
+                return bad("overlay.k, overlay.alpha, overlay.replicas, overlay.max_links and overlay.link_queue must be positive".into());
+            }
+            if o.request_timeout_ms == 0 || o.refresh_secs == 0 || o.republish_secs == 0 {
+                return bad("overlay.request_timeout_ms, overlay.refresh_secs and overlay.republish_secs must be positive".into());
+            }
+            if self.redir.branching < 2 || self.redir.lifetime_secs < 2 {
+                return bad(
+                    "redir.branching must be at least 2 and redir.lifetime_secs at least 2".into(),
+                );
+            }
+            if let Some(s) = self
+                .redir
+                .services
+                .iter()
+                .find(|s| !SERVICES.contains(&s.as_str()))
+            {
+                return bad(format!(
+                    "redir.services: unknown service {s:?} (use {})",
+                    SERVICES.join(", ")
+                ));
+            }
         }
         if self.dev.enabled && self.dev.accounts > 100 {
             return bad("dev.accounts is at most 100".into());

@@ -4,6 +4,7 @@
 //! node (one_for_one, budget 0: a failing subtree stops the node cleanly)
 //! ├── storage     (rest_for_one)  snapshot, chain
 //! ├── execution   (one_for_one)   txpool, executor
+//! ├── network     (one_for_one)   overlay (its links are actors under it), redir  [overlay.enabled]
 //! ├── consensus   (rest_for_one)  producer (the dev chain's single proposer; CBFT replaces it)
 //! └── api         (one_for_one)   rpc, admin
 //! ```
@@ -11,15 +12,23 @@
 //! The live tree, generated from the registry rather than drawn, is what `platon admin actors` prints;
 //! a test checks it against this picture.
 
+pub mod localnet;
+
 use platon_actors::admin::AdminService;
 use platon_actors::chain::ChainService;
 use platon_actors::executor::ExecutorService;
+use platon_actors::overlay::core::Params;
+use platon_actors::overlay::service::{FloodHandler, OverlayService, OverlaySettings};
 use platon_actors::producer::ProducerService;
+use platon_actors::redir::service::RedirService;
+use platon_actors::redir::walk::TreeParams;
 use platon_actors::rpc::RpcService;
 use platon_actors::snapshot::SnapshotService;
 use platon_actors::txpool::TxPoolService;
 use platon_actors::{names, NodeContext};
 use platon_config::{DbBackend, NodeConfig, StateModeConfig};
+use platon_crypto::node_key::NodeKey;
+use platon_messages::reload::{FloodTopic, NodeId};
 use platon_storage::chain::{GenesisSpec, StateMode};
 use platon_storage::{ChainStore, KeyValueStore, ParityStore, RocksStore};
 use platon_supervision::{
@@ -170,8 +179,125 @@ fn check_backend(config: &NodeConfig, datadir: &Path) -> Result<(), NodeError> {
     }
 }
 
-/// The node's supervision tree.
-pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
+/// Loads the overlay key from `file`, or makes one there (readable by the owner only).
+pub fn load_or_create_node_key(file: &Path) -> Result<NodeKey, NodeError> {
+    let err = |message: String| NodeError::DataDir {
+        path: file.into(),
+        message,
+    };
+    match std::fs::read(file) {
+        Ok(bytes) => NodeKey::from_pkcs8(&bytes).map_err(|e| err(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = NodeKey::generate().map_err(|e| err(e.to_string()))?;
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            }
+            let tmp = file.with_extension("tmp");
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(|e| err(e.to_string()))?;
+                f.write_all(key.pkcs8()).map_err(|e| err(e.to_string()))?;
+                // Durable before it is used: the Node-ID must survive a crash.
+                f.sync_all().map_err(|e| err(e.to_string()))?;
+            }
+            std::fs::rename(&tmp, file).map_err(|e| err(e.to_string()))?;
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// The overlay key file of a node: `overlay.key_file`, or `<datadir>/overlay/node.key`.
+pub fn node_key_file(config: &NodeConfig, datadir: &Path) -> PathBuf {
+    config
+        .overlay
+        .key_file
+        .clone()
+        .unwrap_or_else(|| datadir.join("overlay").join("node.key"))
+}
+
+/// The overlay's 32-bit id: the first four bytes of SHA-256 of its name.
+pub fn overlay_id(name: &str) -> u32 {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(name.as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
+}
+
+fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpec> {
+    let o = &ctx.config.overlay;
+    let settings = OverlaySettings {
+        params: Params {
+            overlay: overlay_id(&o.name),
+            k: o.k,
+            alpha: o.alpha,
+            replicas: o.replicas,
+            request_timeout: o.request_timeout_ms,
+            refresh_interval: o.refresh_secs.saturating_mul(1000),
+            republish_interval: o.republish_secs.saturating_mul(1000),
+            flood_fanout: o.flood_fanout,
+            ..Params::default()
+        },
+        listen: o.listen,
+        advertise: None,
+        bootstrap: o.bootstrap.clone(),
+        max_links: o.max_links,
+        link_queue: o.link_queue,
+    };
+    // Transactions flooded by other nodes go to our pool (which does not flood them again: the
+    // overlay forwards the flood itself).
+    let registry = ctx.registry.clone();
+    let rules = ctx.store.tx_rules();
+    let on_flood: FloodHandler = Arc::new(move |topic, payload| {
+        if topic != FloodTopic::Transaction {
+            return;
+        }
+        let Ok(tx) = platon_messages::SignedTransaction::decode(&payload, &rules) else {
+            tracing::debug!("overlay: flooded transaction does not decode; dropped");
+            return;
+        };
+        let pool = platon_actors::handles::TxPoolHandle(registry.clone());
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = pool.submit(tx).await {
+                tracing::debug!(error = %e, "flooded transaction refused by the pool");
+            }
+        });
+    });
+    let node_id = NodeId::from_bytes(key.node_id());
+    let r = &ctx.config.redir;
+    vec![
+        ChildSpec::worker(
+            names::OVERLAY,
+            Restart::Permanent,
+            cap.max(4096),
+            OverlayService::new(settings, key, Some(on_flood)),
+        ),
+        ChildSpec::worker(
+            names::REDIR,
+            Restart::Permanent,
+            cap,
+            RedirService {
+                tree: TreeParams {
+                    branching: r.branching,
+                    start_level: r.start_level,
+                    lifetime: r.lifetime_secs,
+                },
+                services: r.services.clone(),
+                node_id,
+                overlay: names::OVERLAY.into(),
+            },
+        ),
+    ]
+}
+
+/// The node's supervision tree (`key`: the overlay identity, when the node is in an overlay).
+pub fn tree_spec(ctx: &NodeContext, key: Option<Arc<NodeKey>>) -> SupervisorSpec {
     let sup = &ctx.config.supervision;
     let budget = Budget::new(sup.max_restarts, Duration::from_secs(sup.window_secs));
     let cap = sup.mailbox_capacity;
@@ -195,7 +321,7 @@ pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
             AdminService { node: ctx.clone() },
         ));
     }
-    SupervisorSpec {
+    let mut spec = SupervisorSpec {
         name: "node".into(),
         strategy: Strategy::OneForOne,
         budget: Budget::new(0, Duration::from_secs(1)),
@@ -242,22 +368,34 @@ pub fn tree_spec(ctx: &NodeContext) -> SupervisorSpec {
                 ),
                 Restart::Permanent,
             ),
-            ChildSpec::supervisor(
-                group(
-                    "consensus",
-                    Strategy::RestForOne,
-                    vec![ChildSpec::worker(
-                        names::PRODUCER,
-                        Restart::Permanent,
-                        cap,
-                        ProducerService { node: ctx.clone() },
-                    )],
-                ),
-                Restart::Permanent,
-            ),
-            ChildSpec::supervisor(group("api", Strategy::OneForOne, api), Restart::Permanent),
         ],
+    };
+    if let Some(key) = key {
+        spec.children.push(ChildSpec::supervisor(
+            group("network", Strategy::OneForOne, network_group(ctx, key, cap)),
+            Restart::Permanent,
+        ));
     }
+    if ctx.config.producer.enabled {
+        spec.children.push(ChildSpec::supervisor(
+            group(
+                "consensus",
+                Strategy::RestForOne,
+                vec![ChildSpec::worker(
+                    names::PRODUCER,
+                    Restart::Permanent,
+                    cap,
+                    ProducerService { node: ctx.clone() },
+                )],
+            ),
+            Restart::Permanent,
+        ));
+    }
+    spec.children.push(ChildSpec::supervisor(
+        group("api", Strategy::OneForOne, api),
+        Restart::Permanent,
+    ));
+    spec
 }
 
 /// Starts a node from `config`.
@@ -289,7 +427,15 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         dev_keys,
         datadir: datadir.clone(),
     };
-    let tree = start_tree(tree_spec(&ctx), registry)
+    let key = if ctx.config.overlay.enabled {
+        Some(Arc::new(load_or_create_node_key(&node_key_file(
+            &ctx.config,
+            &datadir,
+        ))?))
+    } else {
+        None
+    };
+    let tree = start_tree(tree_spec(&ctx, key), registry)
         .await
         .map_err(NodeError::Start)?;
     Ok(RunningNode {

@@ -37,6 +37,39 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DbCmd,
     },
+    /// Local multi-node networks.
+    Localnet {
+        #[command(subcommand)]
+        cmd: LocalnetCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum LocalnetCmd {
+    /// Write a genesis, one config per node (on 127.0.<subnet>.2, .3, ...) and localnet.json.
+    Init {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// How many of them register as validators (the first ones).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// JSON-RPC port of every node.
+        #[arg(long = "http-port", default_value_t = 6789)]
+        http_port: u16,
+        /// Admin port of every node.
+        #[arg(long = "admin-port", default_value_t = 6790)]
+        admin_port: u16,
+        /// Overlay (TLS) port of every node.
+        #[arg(long = "overlay-port", default_value_t = 16789)]
+        overlay_port: u16,
+        /// Third octet of the nodes' loopback addresses.
+        #[arg(long, default_value_t = 0)]
+        subnet: u8,
+    },
 }
 
 #[derive(Subcommand)]
@@ -231,6 +264,46 @@ impl RunArgs {
         }
         c.admin.faults |= self.admin_faults;
         Ok(c)
+    }
+}
+
+fn localnet(cmd: LocalnetCmd) -> ExitCode {
+    match cmd {
+        LocalnetCmd::Init {
+            nodes,
+            validators,
+            out,
+            http_port,
+            admin_port,
+            overlay_port,
+            subnet,
+        } => {
+            let spec = platon_node::localnet::LocalnetSpec {
+                nodes,
+                validators,
+                out,
+                http_port,
+                admin_port,
+                overlay_port,
+                subnet,
+            };
+            match platon_node::localnet::init(&spec) {
+                Ok(path) => {
+                    println!("wrote {}", path.display());
+                    for k in 1..=nodes {
+                        println!(
+                            "  platon run --config {}",
+                            spec.out.join(format!("node{k}.toml")).display()
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 
@@ -575,6 +648,7 @@ fn main() -> ExitCode {
             Cmd::Db {
                 cmd: DbCmd::Stats(args),
             } => db_stats(&args),
+            Cmd::Localnet { cmd } => localnet(cmd),
         }
     })
 }

@@ -11,7 +11,7 @@ use platon_messages::reload::{kind, Selector, Specifier};
 use walk::{Action, Input, Provider};
 
 /// A walk (registration or lookup) the drivers can run.
-pub trait Walk {
+pub trait Walk: Send {
     /// Advances the walk.
     fn step(&mut self, input: Input) -> Action;
 }
@@ -134,3 +134,5 @@ pub fn drive_many(
         .map(|r| r.unwrap_or(Err("timed out".into())))
         .collect()
 }
+
+pub mod service;

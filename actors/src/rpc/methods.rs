@@ -118,8 +118,22 @@ impl RpcCtx {
     }
 
     async fn submit(&self, tx: SignedTransaction) -> R {
+        let encoded = tx.encoded.clone();
         match self.pool().submit(tx).await {
-            Ok(Ok(hash)) => Ok(json!(hash)),
+            Ok(Ok(hash)) => {
+                // Accepted here: flood it to every node's pool (when this node is in an overlay).
+                if let Ok(o) = self
+                    .node
+                    .registry
+                    .lookup::<crate::overlay::service::OverlayMsg>(names::OVERLAY)
+                {
+                    let _ = o.send(crate::overlay::service::OverlayMsg::Flood {
+                        topic: platon_messages::reload::FloodTopic::Transaction,
+                        payload: encoded.to_vec(),
+                    });
+                }
+                Ok(json!(hash))
+            }
             Ok(Err(e)) => Err(pool_err(e)),
             Err(e) => Err(unavailable(e)),
         }
@@ -410,6 +424,64 @@ pub(super) fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
     })
 }
 
+/// `platon_findService(service, key)`: the provider ReDiR finds for `key` (a 32-hex-digit id; a
+/// longer hex string or any text is hashed into the id space), or null.
+async fn find_service(c: &RpcCtx, a: &[Value]) -> R {
+    use crate::redir::service::RedirMsg;
+    let service = arg(a, 0, "service")?
+        .as_str()
+        .ok_or_else(|| invalid_params("service: a string expected"))?
+        .to_string();
+    if !platon_config::SERVICES.contains(&service.as_str()) {
+        return Err(invalid_params(format!(
+            "unknown service {service:?}; use one of {}",
+            platon_config::SERVICES.join(", ")
+        )));
+    }
+    let key = match a.get(1) {
+        None | Some(Value::Null) => platon_messages::reload::NodeId(0),
+        Some(Value::String(s)) => match platon_messages::reload::NodeId::from_hex(s) {
+            Some(id) => id,
+            None => {
+                let h = keccak256(s.as_bytes());
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&h[..16]);
+                platon_messages::reload::NodeId::from_bytes(b)
+            }
+        },
+        Some(_) => return Err(invalid_params("key: a string expected")),
+    };
+    let redir = c
+        .node
+        .registry
+        .lookup::<RedirMsg>(names::REDIR)
+        .map_err(|_| {
+            rpc_err(
+                SERVER_ERROR,
+                "service discovery is off: this node is not in an overlay (overlay.enabled)",
+            )
+        })?;
+    let found = redir
+        .call(|reply| RedirMsg::Find {
+            service,
+            key,
+            reply,
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(|e| rpc_err(SERVER_ERROR, format!("service lookup failed: {e}")))?;
+    Ok(match found {
+        None => Value::Null,
+        Some(p) => json!({
+            "nodeId": format!("0x{}", p.node_id),
+            "service": p.namespace,
+            "level": p.level,
+            "interval": p.node,
+            "key": format!("0x{}", key),
+        }),
+    })
+}
+
 async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
     let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules())
@@ -640,6 +712,7 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "eth_getTransactionByHash" => tx_by_hash,
         "eth_getTransactionReceipt" => receipt,
         "txpool_status" => txpool_status,
+        "platon_findService" => find_service,
     );
     m.register_subscription(
         "eth_subscribe",

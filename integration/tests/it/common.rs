@@ -20,10 +20,44 @@ pub fn http_post(
     body: &[u8],
     headers: &[(&str, &str)],
 ) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    http_post_to(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        body,
+        headers,
+    )
+}
+
+/// One JSON-RPC call to `url` (`http://ip:port`), with an optional bearer token; the whole response.
+pub fn rpc_url(
+    url: &str,
+    method: &str,
+    params: Value,
+    token: Option<&str>,
+) -> std::io::Result<Value> {
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(std::io::Error::other)?;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    let (_, resp) = http_post_to(addr, body.as_bytes(), &headers)?;
+    serde_json::from_slice(&resp).map_err(std::io::Error::other)
+}
+
+/// Posts `body` to `http://addr/` and returns (status, body).
+pub fn http_post_to(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let port = addr.port();
+    let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "POST / HTTP/1.1\r\nHost: {}:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        addr.ip(),
         body.len()
     );
     for (k, v) in headers {

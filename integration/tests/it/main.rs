@@ -6,6 +6,7 @@ mod cli;
 mod clients;
 mod common;
 mod hot_restart;
+mod localnet;
 mod persistence;
 mod rpc_errors;
 mod snapshot;

@@ -1,0 +1,139 @@
+//! `platon localnet init`: a local network of N nodes on 127.0.0.x, one config per node, a shared
+//! genesis and `localnet.json` listing each node's config, JSON-RPC URL and admin URL.
+
+use platon_config::{AllocEntry, NodeConfig};
+use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// What `localnet init` is asked for.
+#[derive(Debug, Clone)]
+pub struct LocalnetSpec {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// How many of them are validators (the first ones).
+    pub validators: usize,
+    /// Output folder.
+    pub out: PathBuf,
+    /// JSON-RPC port of every node (each node has its own 127.0.0.x address).
+    pub http_port: u16,
+    /// Admin port.
+    pub admin_port: u16,
+    /// Overlay port.
+    pub overlay_port: u16,
+    /// Third octet of the nodes' addresses: node k listens on 127.0.<octet>.<k+1>.
+    pub subnet: u8,
+}
+
+/// The address of node `k` (1-based).
+pub fn node_ip(spec: &LocalnetSpec, k: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, spec.subnet, (k + 1) as u8))
+}
+
+/// Writes the network; returns the path of `localnet.json`.
+pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
+    if spec.nodes == 0 || spec.nodes > 200 {
+        return Err(format!("--nodes {}: between 1 and 200", spec.nodes));
+    }
+    if spec.validators > spec.nodes {
+        return Err(format!(
+            "--validators {} is more than --nodes {}",
+            spec.validators, spec.nodes
+        ));
+    }
+    if spec.out.join("localnet.json").exists() {
+        return Err(format!(
+            "{} already holds a local network (localnet.json); choose another --out or remove it",
+            spec.out.display()
+        ));
+    }
+    std::fs::create_dir_all(&spec.out)
+        .map_err(|e| format!("cannot create {}: {e}", spec.out.display()))?;
+    let out = spec
+        .out
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", spec.out.display()))?;
+
+    // The genesis funds the ten test-mnemonic accounts, as --dev does.
+    let mut dev = NodeConfig::default();
+    dev.dev.enabled = true;
+    let alloc: Vec<AllocEntry> = dev
+        .genesis_alloc()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(address, balance)| AllocEntry { address, balance })
+        .collect();
+    let mut chain = NodeConfig::default().chain;
+    chain.alloc = alloc;
+    chain.genesis_timestamp = 0;
+    let genesis =
+        toml::to_string_pretty(&json!({ "chain": chain })).map_err(|e| format!("genesis: {e}"))?;
+    std::fs::write(out.join("genesis.toml"), &genesis).map_err(|e| e.to_string())?;
+
+    let token = hex::encode(
+        platon_crypto::node_key::NodeKey::generate()
+            .map_err(|e| e.to_string())?
+            .node_id(),
+    );
+    let first_overlay = SocketAddr::new(node_ip(spec, 1), spec.overlay_port);
+    let mut listed = Vec::new();
+    for k in 1..=spec.nodes {
+        let ip = node_ip(spec, k);
+        let mut c = NodeConfig::default();
+        c.datadir = Some(out.join(format!("node{k}")));
+        c.chain = chain.clone();
+        c.http.addr = ip;
+        c.http.port = spec.http_port;
+        c.admin.enabled = Some(true);
+        c.admin.addr = ip;
+        c.admin.port = spec.admin_port;
+        c.admin.token = Some(token.clone());
+        // Until CBFT, several nodes cannot agree on blocks: a local network relays transactions.
+        c.producer.enabled = false;
+        c.overlay.enabled = true;
+        c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
+        c.overlay.bootstrap = if k == 1 { vec![] } else { vec![first_overlay] };
+        c.overlay.refresh_secs = 10;
+        c.redir.lifetime_secs = 60;
+        c.redir.services = if k <= spec.validators {
+            vec!["validator".into(), "full-node".into()]
+        } else {
+            vec!["full-node".into()]
+        };
+        c.validate().map_err(|e| format!("node{k}: {e}"))?;
+        let text = toml::to_string_pretty(&c).map_err(|e| format!("node{k}: {e}"))?;
+        let path = out.join(format!("node{k}.toml"));
+        std::fs::write(
+            &path,
+            format!("# node{k} of a local network written by `platon localnet init`\n# start it with: platon run --config {}\n\n{text}", path.display()),
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        listed.push(json!({
+            "name": format!("node{k}"),
+            "config": path,
+            "rpc": format!("http://{ip}:{}", spec.http_port),
+            "admin": format!("http://{ip}:{}", spec.admin_port),
+            "overlay": SocketAddr::new(ip, spec.overlay_port).to_string(),
+            "validator": k <= spec.validators,
+        }));
+    }
+    let summary = json!({
+        "chainId": chain.chain_id,
+        "genesis": out.join("genesis.toml"),
+        "adminToken": token,
+        "nodes": listed,
+    });
+    let path = out.join("localnet.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Reads a `localnet.json`.
+pub fn read(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

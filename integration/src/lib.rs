@@ -74,6 +74,19 @@ pub struct RunningNode {
 impl RunningNode {
     /// Stops every actor (children before parents) and releases the data directory.
     pub async fn shutdown(self) {
+        // Neighbors drop a node that says Leave at once, instead of timing it out.
+        if let Ok(o) = self
+            .ctx
+            .registry
+            .lookup::<platon_actors::overlay::service::OverlayMsg>(names::OVERLAY)
+        {
+            if o.call(platon_actors::overlay::service::OverlayMsg::Leave)
+                .await
+                .is_ok()
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         self.tree.shutdown(Duration::from_secs(10)).await;
     }
 }

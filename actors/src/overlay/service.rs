@@ -249,6 +249,8 @@ pub enum OverlayMsg {
     Stats(RpcReplyPort<OverlayStats>),
     /// Open a link to a contact, refusing a peer whose certificate gives another Node-ID.
     Dial(Contact),
+    /// Tell every neighbor this node leaves (before a clean shutdown); replies once sent.
+    Leave(RpcReplyPort<()>),
     /// Test hook: make the link to this peer panic (proves link isolation).
     FailLink(NodeId),
 }
@@ -271,6 +273,7 @@ impl std::fmt::Debug for OverlayMsg {
             OverlayMsg::Peers(_) => "Peers",
             OverlayMsg::Stats(_) => "Stats",
             OverlayMsg::Dial(_) => "Dial",
+            OverlayMsg::Leave(_) => "Leave",
             OverlayMsg::FailLink(_) => "FailLink",
         };
         f.write_str(name)
@@ -526,6 +529,11 @@ impl Service for OverlayService {
                     st.dialing.insert(contact.id, Vec::new());
                     self.dial(ctx, st, Some(contact.id), contact.addr, false);
                 }
+            }
+            OverlayMsg::Leave(reply) => {
+                st.core.leave(now);
+                self.run_effects(ctx, st);
+                let _ = reply.send(());
             }
             OverlayMsg::FailLink(peer) => {
                 if let Some(l) = st.links.get(&peer) {

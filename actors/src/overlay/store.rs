@@ -350,3 +350,131 @@ pub fn merge(answers: impl IntoIterator<Item = Vec<KindData>>) -> Vec<KindData> 
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platon_messages::reload::{DataValue, Signature};
+
+    fn sd(time: u64, value: StoredDataValue) -> StoredData {
+        StoredData {
+            storage_time: time,
+            lifetime: 10,
+            value,
+            signature: Signature::none(),
+        }
+    }
+    fn dv(v: &[u8]) -> DataValue {
+        DataValue {
+            exists: true,
+            value: v.to_vec(),
+        }
+    }
+
+    #[test]
+    fn data_models_selectors_newest_wins_and_expiry() {
+        let mut s = DataStore::new(100);
+        let r = ResourceId::from_u128(1);
+        let arr = |i, v: &[u8], t| {
+            sd(
+                t,
+                StoredDataValue::Array {
+                    index: i,
+                    value: dv(v),
+                },
+            )
+        };
+        let kd = |kind, values| KindData {
+            kind,
+            generation: 0,
+            values,
+        };
+        s.store(
+            &r,
+            &[kd(
+                kind::APP_ARRAY,
+                vec![arr(0, b"a", 1_000), arr(u32::MAX, b"b", 1_000)],
+            )],
+            1_000,
+        )
+        .expect("store");
+        let dict = |k: &[u8], v: &[u8], t| {
+            sd(
+                t,
+                StoredDataValue::Dictionary {
+                    key: k.to_vec(),
+                    value: dv(v),
+                },
+            )
+        };
+        s.store(
+            &r,
+            &[kd(
+                kind::APP_DICTIONARY,
+                vec![dict(b"x", b"1", 5_000), dict(b"y", b"2", 5_000)],
+            )],
+            5_000,
+        )
+        .expect("store");
+        // An older write loses; a newer one wins.
+        s.store(
+            &r,
+            &[kd(kind::APP_DICTIONARY, vec![dict(b"x", b"old", 4_000)])],
+            5_000,
+        )
+        .expect("store");
+        s.store(
+            &r,
+            &[kd(kind::APP_DICTIONARY, vec![dict(b"y", b"new", 6_000)])],
+            6_000,
+        )
+        .expect("store");
+        let got = s.fetch(
+            &r,
+            &[
+                Specifier {
+                    kind: kind::APP_ARRAY,
+                    generation: 0,
+                    selector: Selector::Array(vec![(1, 1)]),
+                },
+                Specifier {
+                    kind: kind::APP_DICTIONARY,
+                    generation: 0,
+                    selector: Selector::Dictionary(vec![]),
+                },
+            ],
+            6_000,
+        );
+        assert_eq!(
+            got[0].values,
+            vec![arr(1, b"b", 1_000)],
+            "append went to index 1"
+        );
+        let vals: Vec<&[u8]> = got[1]
+            .values
+            .iter()
+            .map(|v| v.value.value().value.as_slice())
+            .collect();
+        assert_eq!(vals, vec![b"1".as_slice(), b"new".as_slice()]);
+        // A value of the wrong model is refused; nothing changes.
+        assert!(s
+            .store(&r, &[kd(kind::APP_VALUE, vec![arr(0, b"z", 6_000)])], 6_000)
+            .is_err());
+        assert_eq!(s.len(), 4);
+        let stat = s.stat(
+            &r,
+            &[Specifier {
+                kind: kind::APP_DICTIONARY,
+                generation: 0,
+                selector: Selector::Dictionary(vec![b"x".to_vec()]),
+            }],
+            6_000,
+        );
+        assert_eq!(stat[0].2.len(), 1);
+        assert_eq!(stat[0].2[0].value_length, 1);
+        // Array values expire at 1 + 10 s, dictionary ones at 5/6 + 10 s.
+        assert_eq!(s.expire(12_000), 2);
+        assert_eq!(s.expire(20_000), 2);
+        assert!(s.is_empty());
+    }
+}

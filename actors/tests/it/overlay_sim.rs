@@ -3,7 +3,8 @@
 use platon_actors::overlay::core::{Event, Params};
 use platon_actors::overlay::sim::{sim_id, SimNet};
 use platon_messages::reload::{
-    kind, DataValue, FloodTopic, NodeId, ResourceId, Selector, Specifier, StoredDataValue,
+    kind, Body, DataValue, Destination, FloodTopic, NodeId, ResourceId, Selector, Specifier,
+    StoredDataValue,
 };
 
 fn params() -> Params {
@@ -93,6 +94,98 @@ fn lookups_floods_and_churn_on_256_simulated_nodes() {
     println!("256 nodes: lookup hops mean {mean:.2}, max {max}, log2 N = {log2n:.1}");
     assert!(max as f64 <= log2n, "hops bounded by log2 N");
 
+    // Requests routed hop by hop: to a node, and to a resource's responsible node; answers come
+    // back along the via list.
+    let mut routed_hops = Vec::new();
+    for q in 0..30usize {
+        let from = (q * 13) % n;
+        let to = (q * 29 + 7) % n;
+        if from == to {
+            continue;
+        }
+        let dest = Destination::Node(net.contact(to).id);
+        let op = net.with(from, |c, now| c.route(dest, Body::PingReq(vec![]), now));
+        let (responder, body, hops) = net
+            .wait_for(from, 30_000, |e| match e {
+                Event::Routed {
+                    op: o,
+                    result,
+                    hops,
+                } if *o == op => Some((result.clone(), *hops)),
+                _ => None,
+            })
+            .map(|(r, h)| {
+                let (id, b) = r.expect("routed answer");
+                (id, b, h)
+            })
+            .expect("routed");
+        assert_eq!(responder, net.contact(to).id);
+        assert!(matches!(body, Body::PingAns { .. }));
+        routed_hops.push(hops);
+        let resource = ResourceId::from_u128(sim_id(31337, q).0);
+        let want = net
+            .contact(net.closest_alive(NodeId(resource.position())))
+            .id;
+        let spec = vec![Specifier {
+            kind: kind::APP_VALUE,
+            generation: 0,
+            selector: Selector::Single,
+        }];
+        let op = net.with(from, |c, now| {
+            c.route(
+                Destination::Resource(resource.clone()),
+                Body::FetchReq {
+                    resource,
+                    specifiers: spec,
+                },
+                now,
+            )
+        });
+        let (responder, _) = net
+            .wait_for(from, 30_000, |e| match e {
+                Event::Routed { op: o, result, .. } if *o == op => Some(result.clone()),
+                _ => None,
+            })
+            .expect("routed")
+            .expect("answer");
+        assert_eq!(
+            responder, want,
+            "the responsible node answers a routed Fetch"
+        );
+    }
+    let delivered: u64 = net
+        .nodes
+        .iter()
+        .map(|n| n.core.stats().routed_delivered)
+        .sum();
+    assert!(delivered > 0, "some requests took more than one hop");
+    println!(
+        "routed: hops mean {:.2}, max {}",
+        routed_hops.iter().sum::<u32>() as f64 / routed_hops.len() as f64,
+        routed_hops.iter().max().expect("hops")
+    );
+
+    // Leave: the neighbors of a leaving node drop it at once.
+    let leaving = 10;
+    let neighbors: Vec<NodeId> = net.nodes[leaving]
+        .core
+        .table()
+        .contacts()
+        .map(|c| c.id)
+        .collect();
+    net.with(leaving, |c, now| c.leave(now));
+    net.run_for(1_000);
+    net.kill(leaving);
+    let gone = net.contact(leaving).id;
+    for i in net.alive() {
+        if neighbors.contains(&net.contact(i).id) {
+            assert!(
+                !net.nodes[i].core.table().contains(gone),
+                "node {i} forgot the leaving node"
+            );
+        }
+    }
+
     let (reached, alive, copies) = flood_reach(&mut net, 3, b"block 1");
     println!(
         "flood: reached {reached}/{alive}, {:.2} copies per node",
@@ -100,8 +193,9 @@ fn lookups_floods_and_churn_on_256_simulated_nodes() {
     );
     assert_eq!(reached, alive);
 
-    // Kill a quarter of the nodes; after the tables refresh, lookups and floods still succeed.
-    for i in (0..n).filter(|i| i % 4 == 1) {
+    // Kill a quarter of the nodes (the one that left counts); after the tables refresh, lookups
+    // and floods still succeed.
+    for i in (0..n).filter(|i| i % 4 == 1 && *i != 9) {
         net.kill(i);
     }
     net.run_for(25_000);

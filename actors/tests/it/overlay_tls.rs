@@ -198,3 +198,151 @@ async fn sixty_four_peers_over_tls_find_each_other_flood_and_isolate_link_failur
         t.shutdown(Duration::from_secs(5)).await;
     }
 }
+
+mod signed {
+    use super::key;
+    use platon_actors::overlay::core::{Core, Effect, Params, Signer};
+    use platon_actors::overlay::tls::Ed25519Signer;
+    use platon_messages::reload::{
+        error_code, kind, Body, Contact, DataValue, Destination, ForwardingHeader, KindData,
+        Message, NodeId, ResourceId, SecurityBlock, Signature, StoredData, StoredDataValue,
+    };
+    use std::sync::Arc;
+
+    fn contact(i: usize) -> Contact {
+        Contact {
+            id: NodeId::from_bytes(key(i).node_id()),
+            addr: ([127, 0, 0, 1], 2000 + i as u16).into(),
+        }
+    }
+
+    fn store_req(
+        signer: &Ed25519Signer,
+        to: NodeId,
+        kind: u32,
+        value: StoredDataValue,
+        tamper: bool,
+    ) -> Message {
+        let resource = ResourceId::from_u128(77);
+        let mut signature = signer
+            .sign_data(&resource, kind, 1_000, &value)
+            .expect("sign");
+        if tamper {
+            signature.value[0] ^= 1;
+        }
+        let body = Body::StoreReq {
+            resource,
+            replica_number: 0,
+            kinds: vec![KindData {
+                kind,
+                generation: 0,
+                values: vec![StoredData {
+                    storage_time: 1_000,
+                    lifetime: 60,
+                    value,
+                    signature,
+                }],
+            }],
+        };
+        let mut msg = Message {
+            header: ForwardingHeader::new(
+                Params::default().overlay,
+                5,
+                10,
+                vec![Destination::Node(to)],
+            ),
+            code: body.code(),
+            body: body.encode().expect("body"),
+            extensions: vec![],
+            security: SecurityBlock {
+                certificates: vec![],
+                signature: Signature::none(),
+            },
+        };
+        signer.sign_message(&mut msg).expect("sign message");
+        msg
+    }
+
+    fn answer(b: &mut Core) -> Option<Body> {
+        b.drain().into_iter().find_map(|e| match e {
+            Effect::Send { msg, .. } => Body::decode(msg.code, &msg.body).ok(),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn signed_storage_refuses_forged_values_foreign_redir_keys_and_impostors() {
+        let sa = Ed25519Signer::new(key(1));
+        let mut b = Core::new(
+            contact(2),
+            Params::default(),
+            Arc::new(Ed25519Signer::new(key(2))),
+            0,
+        );
+        let single = StoredDataValue::Single(DataValue {
+            exists: true,
+            value: b"v".to_vec(),
+        });
+
+        b.on_message(
+            contact(1),
+            store_req(&sa, contact(2).id, kind::APP_VALUE, single.clone(), false),
+            1_000,
+        );
+        assert!(
+            matches!(answer(&mut b), Some(Body::StoreAns(_))),
+            "a signed value is stored"
+        );
+        assert_eq!(b.store().len(), 1);
+
+        b.on_message(
+            contact(1),
+            store_req(&sa, contact(2).id, kind::APP_VALUE, single.clone(), true),
+            1_000,
+        );
+        assert!(
+            matches!(
+                answer(&mut b),
+                Some(Body::Error {
+                    code: error_code::FORBIDDEN,
+                    ..
+                })
+            ),
+            "a forged value is refused"
+        );
+
+        let foreign = StoredDataValue::Dictionary {
+            key: contact(3).id.to_bytes().to_vec(),
+            value: DataValue {
+                exists: true,
+                value: vec![0, 0],
+            },
+        };
+        b.on_message(
+            contact(1),
+            store_req(&sa, contact(2).id, kind::REDIR, foreign, false),
+            1_000,
+        );
+        assert!(
+            matches!(
+                answer(&mut b),
+                Some(Body::Error {
+                    code: error_code::FORBIDDEN,
+                    ..
+                })
+            ),
+            "ReDiR entries are node-match"
+        );
+
+        // Signed by node 1 but arriving on node 3's link as its own: refused without an answer.
+        let before = b.stats().refused;
+        b.on_message(
+            contact(3),
+            store_req(&sa, contact(2).id, kind::APP_VALUE, single, false),
+            1_000,
+        );
+        assert!(answer(&mut b).is_none());
+        assert_eq!(b.stats().refused, before + 1);
+        assert_eq!(b.store().len(), 1);
+    }
+}

@@ -79,9 +79,11 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     let mut listed = Vec::new();
     for k in 1..=spec.nodes {
         let ip = node_ip(spec, k);
-        let mut c = NodeConfig::default();
-        c.datadir = Some(out.join(format!("node{k}")));
-        c.chain = chain.clone();
+        let mut c = NodeConfig {
+            datadir: Some(out.join(format!("node{k}"))),
+            chain: chain.clone(),
+            ..NodeConfig::default()
+        };
         c.http.addr = ip;
         c.http.port = spec.http_port;
         c.admin.enabled = Some(true);

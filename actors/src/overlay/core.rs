@@ -1363,7 +1363,7 @@ impl Core {
         match near.first() {
             Some(c) => {
                 let d = c.id.distance(&self.me.id);
-                ((d >> 64) as u64 / (u64::MAX / 1_000_000_000).max(1)) as u32
+                ((d >> 64) as u64 / (u64::MAX / 1_000_000_000)) as u32
             }
             None => 1_000_000_000,
         }

@@ -570,7 +570,7 @@ fn read_candidates(r: &mut Reader) -> Result<Vec<IceCandidate>, WireError> {
         let priority = r.u32("priority")?;
         match r.u8("candidate type")? {
             1 => {}
-            2 | 3 | 4 => {
+            2..=4 => {
                 read_addr(r)?;
             }
             t => return Err(WireError::invalid("candidate type", format!("{t}"))),

@@ -471,7 +471,7 @@ fn tshark_decodes_our_frames() {
             "{name}: signer identity"
         );
         assert!(
-            p.contains(&hex::encode(&key.certificate_hash())),
+            p.contains(&hex::encode(key.certificate_hash())),
             "{name}: certificate hash"
         );
         let shown = if body.code() == code::ERROR {

@@ -1,5 +1,6 @@
 //! The admin console listener: `admin_actors` (the supervision tree with each actor's introspection),
-//! `admin_restartActor(name)` and, only with `--admin.faults`, `admin_injectFault(name, kind[, arg])`.
+//! `admin_restartActor(name)`, the overlay's `admin_nodeInfo`, `admin_peers` and
+//! `admin_overlayStats`, and, only with `--admin.faults`, `admin_injectFault(name, kind[, arg])`.
 //!
 //! It listens on its own address (default 127.0.0.1:6790), separate from the public gateway. When a
 //! token is configured every request must carry `Authorization: Bearer <token>`.

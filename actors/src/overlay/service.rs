@@ -30,6 +30,8 @@ const TICK: Duration = Duration::from_millis(250);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Messages waiting for a link that is being opened, per peer.
 const MAX_WAITING: usize = 256;
+/// Inbound handshakes in progress at most.
+const MAX_HANDSHAKES: usize = 64;
 
 /// Settings of one overlay peer.
 #[derive(Clone)]
@@ -817,9 +819,20 @@ async fn accept_loop(
     registry: Arc<Registry>,
     name: String,
 ) {
+    // Handshakes in progress are bounded: a flood of idle connections cannot exhaust the node.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
         let Ok((tcp, remote)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            drop(tcp);
+            if let Ok(a) = registry.lookup::<OverlayMsg>(&name) {
+                let _ = a.send(OverlayMsg::Refused(format!(
+                    "{remote}: {MAX_HANDSHAKES} handshakes already in progress"
+                )));
+            }
             continue;
         };
         let _ = tcp.set_nodelay(true);
@@ -828,6 +841,7 @@ async fn accept_loop(
         let registry = registry.clone();
         let name = name.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let res = tokio::time::timeout(CONNECT_TIMEOUT, async {
                 let tls = acceptor
                     .accept(tcp)

@@ -14,6 +14,7 @@
 //! writes its journal.
 
 pub mod admin;
+pub mod cbft;
 pub mod chain;
 pub mod executor;
 pub mod handles;

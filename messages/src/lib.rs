@@ -8,6 +8,7 @@
 
 pub mod actors;
 pub mod block;
+pub mod cbft;
 pub mod reload;
 pub mod rlp;
 pub mod snapshot;

@@ -1,0 +1,884 @@
+//! CBFT as a pure, deterministic state machine: no IO and no clock of its own. The caller feeds
+//! messages and the time, and carries out the returned [`Out`]puts in order: a
+//! [`Out::Persist`] must be durable before any later output is acted on, which is what makes the
+//! consensus WAL hold everything this validator signed before it leaves the node.
+//!
+//! Rules (DESIGN.md §6): view `v` belongs to validator `v mod n`, who proposes up to `amount`
+//! blocks; a validator votes for block N only once N−1 has a QC, at most once per view slot, and
+//! only for a block that extends its lock (or whose parent's QC is from a later view than the
+//! lock); a QC on block h locks h−1 and commits h−2 when the three are consecutive slots of one
+//! view. A QC on the last slot of a view moves everyone to the next view; a timeout
+//! (period × 1.5^k, k capped at 2) sends a ViewChange carrying the highest QC, and a quorum of them
+//! moves everyone to the next view, whose proposer builds on the highest QC among them.
+
+use alloy_primitives::B256;
+use platon_messages::cbft::{
+    BlockInfo, CbftMsg, Evidence, Proposal, Qc, SyncBlock, ViewChange, ViewChangeQc, Vote, VoteData,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Signatures as consensus needs them (BLS in the node; a cheap stand-in in large simulations).
+pub trait Crypto: Send + Sync {
+    /// Signs `msg` as this validator.
+    fn sign(&self, msg: &B256) -> Vec<u8>;
+    /// Checks one validator's signature.
+    fn verify(&self, validator: u32, msg: &B256, sig: &[u8]) -> bool;
+    /// Aggregates signatures given in ascending signer order.
+    fn aggregate(&self, sigs: &[&[u8]]) -> Option<Vec<u8>>;
+    /// Checks an aggregate of `signers` (ascending) on one message.
+    fn verify_aggregate(&self, signers: &[u32], msg: &B256, sig: &[u8]) -> bool;
+}
+
+/// Consensus parameters of one epoch.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Number of validators.
+    pub validators: u32,
+    /// Blocks per view.
+    pub amount: u32,
+    /// View window (ms); a block every period / amount.
+    pub period_ms: u64,
+    /// Epoch.
+    pub epoch: u64,
+}
+
+impl Params {
+    /// QC threshold: n − (n−1)/3.
+    pub fn threshold(&self) -> usize {
+        let n = self.validators as usize;
+        n - n.saturating_sub(1) / 3
+    }
+    /// Validators that may be faulty: (n−1)/3.
+    pub fn faulty(&self) -> usize {
+        (self.validators as usize).saturating_sub(1) / 3
+    }
+    /// Proposer of `view`.
+    pub fn proposer(&self, view: u64) -> u32 {
+        (view % u64::from(self.validators.max(1))) as u32
+    }
+    /// View timeout after `k` consecutive timeouts: period × 1.5^min(k, 2).
+    pub fn timeout(&self, k: u32) -> u64 {
+        match k.min(2) {
+            0 => self.period_ms,
+            1 => self.period_ms.saturating_mul(3) / 2,
+            _ => self.period_ms.saturating_mul(9) / 4,
+        }
+    }
+}
+
+/// What the WAL keeps: everything this validator signed, and its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalRecord {
+    /// A proposal for a slot.
+    Proposed(VoteData),
+    /// A vote for a slot.
+    Voted(VoteData),
+    /// A view change for a view.
+    ViewChanged(u64),
+    /// The lock moved here.
+    Locked(VoteData),
+}
+
+/// What the caller must do, in order.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// Make durable before acting on any later output.
+    Persist(WalRecord),
+    /// Send to every validator.
+    Broadcast(CbftMsg),
+    /// Send to one validator.
+    SendTo(u32, CbftMsg),
+    /// Build a block on `parent` for this slot, then call [`Core::proposed`].
+    Build {
+        /// Parent hash.
+        parent: B256,
+        /// The new block's number.
+        number: u64,
+        /// View.
+        view: u64,
+        /// Index in the view.
+        index: u32,
+    },
+    /// A block became final (in chain order).
+    Commit {
+        /// The block.
+        block: BlockInfo,
+        /// Its encoded body.
+        payload: Vec<u8>,
+        /// Its QC.
+        qc: Option<Qc>,
+    },
+    /// A validator signed two conflicting things.
+    Evidence(Evidence),
+}
+
+/// The consensus state of one node.
+pub struct Core {
+    p: Params,
+    me: Option<u32>,
+    crypto: Arc<dyn Crypto>,
+    view: u64,
+    view_started: u64,
+    timeouts_in_row: u32,
+    blocks: HashMap<B256, (BlockInfo, Vec<u8>)>,
+    qcs: HashMap<B256, Qc>,
+    highest_qc: VoteData,
+    locked: VoteData,
+    committed: BlockInfo,
+    voted: BTreeMap<(u64, u32), VoteData>,
+    proposed: BTreeMap<(u64, u32), VoteData>,
+    vc_sent: BTreeMap<u64, ()>,
+    votes: HashMap<VoteData, BTreeMap<u32, Vote>>,
+    seen_votes: HashMap<(u32, u64, u32), Vote>,
+    seen_props: HashMap<(u64, u32), Proposal>,
+    seen_vcs: HashMap<(u32, u64), ViewChange>,
+    view_changes: BTreeMap<u64, BTreeMap<u32, ViewChange>>,
+    entered_by: Option<ViewChangeQc>,
+    pending: Vec<Proposal>,
+    next_index: u32,
+    last_build: u64,
+    building: bool,
+    last_sync: u64,
+    helped: HashMap<u32, u64>,
+    need_sync: bool,
+    out: Vec<Out>,
+}
+
+/// Sync requests go out at most this often.
+const SYNC_INTERVAL_MS: u64 = 300;
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("me", &self.me)
+            .field("view", &self.view)
+            .field("committed", &self.committed.data.number)
+            .finish()
+    }
+}
+
+fn info_ref(b: &BlockInfo) -> VoteData {
+    b.data
+}
+
+impl Core {
+    /// A node whose last committed block is `base` (the genesis, or the chain head after a
+    /// restart), recovering what it signed from `wal`. `me` is its validator index (None: observer).
+    pub fn new(
+        p: Params,
+        me: Option<u32>,
+        crypto: Arc<dyn Crypto>,
+        base: BlockInfo,
+        wal: &[WalRecord],
+        now: u64,
+    ) -> Self {
+        let mut c = Self {
+            view: base.data.view,
+            view_started: now,
+            timeouts_in_row: 0,
+            blocks: HashMap::new(),
+            qcs: HashMap::new(),
+            highest_qc: info_ref(&base),
+            locked: info_ref(&base),
+            committed: base.clone(),
+            voted: BTreeMap::new(),
+            proposed: BTreeMap::new(),
+            vc_sent: BTreeMap::new(),
+            votes: HashMap::new(),
+            seen_votes: HashMap::new(),
+            seen_props: HashMap::new(),
+            seen_vcs: HashMap::new(),
+            view_changes: BTreeMap::new(),
+            entered_by: None,
+            pending: Vec::new(),
+            next_index: 0,
+            last_build: 0,
+            building: false,
+            last_sync: 0,
+            helped: HashMap::new(),
+            need_sync: false,
+            out: Vec::new(),
+            p,
+            me,
+            crypto,
+        };
+        c.blocks.insert(base.data.hash, (base, Vec::new()));
+        let mut view = c.view;
+        for r in wal {
+            match r {
+                WalRecord::Proposed(d) => {
+                    c.proposed.insert((d.view, d.index), *d);
+                    view = view.max(d.view);
+                }
+                WalRecord::Voted(d) => {
+                    c.voted.insert((d.view, d.index), *d);
+                    view = view.max(d.view);
+                }
+                WalRecord::ViewChanged(v) => {
+                    c.vc_sent.insert(*v, ());
+                    view = view.max(*v);
+                }
+                WalRecord::Locked(d) => {
+                    if d.after(&c.locked) {
+                        c.locked = *d;
+                    }
+                }
+            }
+        }
+        c.view = view;
+        // A restarted proposer never builds again in a view it already proposed in.
+        c.next_index = c
+            .proposed
+            .range((view, 0)..(view, u32::MAX))
+            .map(|((_, i), _)| i + 1)
+            .max()
+            .unwrap_or(0);
+        c.start_view(view, now, None);
+        c
+    }
+
+    /// Current view.
+    pub fn view(&self) -> u64 {
+        self.view
+    }
+    /// Last committed block.
+    pub fn committed(&self) -> &BlockInfo {
+        &self.committed
+    }
+    /// The highest QC'd slot known.
+    pub fn highest_qc(&self) -> VoteData {
+        self.highest_qc
+    }
+    /// The lock.
+    pub fn locked(&self) -> VoteData {
+        self.locked
+    }
+    /// The QC of a block, if known.
+    pub fn qc(&self, hash: &B256) -> Option<&Qc> {
+        self.qcs.get(hash)
+    }
+    /// The parameters.
+    pub fn params(&self) -> &Params {
+        &self.p
+    }
+
+    /// Takes the outputs produced so far.
+    pub fn drain(&mut self) -> Vec<Out> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn is_proposer(&self, view: u64) -> bool {
+        self.me == Some(self.p.proposer(view))
+    }
+
+    fn start_view(&mut self, view: u64, now: u64, by: Option<ViewChangeQc>) {
+        if view != self.view {
+            self.next_index = 0;
+        }
+        self.view = view;
+        self.view_started = now;
+        self.entered_by = by;
+        self.building = false;
+        self.last_build = 0;
+        self.maybe_build(now);
+        // Proposals that waited for this view.
+        self.retry_pending(now);
+    }
+
+    fn maybe_build(&mut self, now: u64) {
+        if !self.is_proposer(self.view)
+            || self.building
+            || self.next_index >= self.p.amount
+            || self.vc_sent.contains_key(&self.view)
+        {
+            return;
+        }
+        let interval = self.p.period_ms / u64::from(self.p.amount.max(1));
+        if self.next_index > 0 && now < self.last_build.saturating_add(interval) {
+            return;
+        }
+        let parent = if self.next_index == 0 {
+            self.highest_qc
+        } else {
+            match self.proposed.get(&(self.view, self.next_index - 1)) {
+                Some(d) => *d,
+                None => return,
+            }
+        };
+        self.building = true;
+        self.last_build = now;
+        self.out.push(Out::Build {
+            parent: parent.hash,
+            number: parent.number + 1,
+            view: self.view,
+            index: self.next_index,
+        });
+    }
+
+    /// The block asked for by [`Out::Build`] is ready: sign and send it (after the WAL).
+    pub fn proposed(&mut self, block: BlockInfo, payload: Vec<u8>, now: u64) {
+        self.building = false;
+        let d = block.data;
+        if self.me != Some(block.proposer)
+            || d.view != self.view
+            || d.index != self.next_index
+            || self.proposed.contains_key(&(d.view, d.index))
+            || self.vc_sent.contains_key(&d.view)
+        {
+            return;
+        }
+        let parent_qc = self.qcs.get(&block.parent).cloned();
+        if d.index == 0 && parent_qc.is_none() && block.parent != self.committed.data.hash {
+            return;
+        }
+        self.proposed.insert((d.view, d.index), d);
+        self.out.push(Out::Persist(WalRecord::Proposed(d)));
+        let signature = self.crypto.sign(&d.signing_hash());
+        let prop = Proposal {
+            block,
+            payload,
+            parent_qc,
+            view_change_qc: if d.index == 0 {
+                self.entered_by.clone()
+            } else {
+                None
+            },
+            signature,
+        };
+        self.next_index += 1;
+        self.out
+            .push(Out::Broadcast(CbftMsg::Prepare(Box::new(prop.clone()))));
+        self.on_proposal(prop, now);
+    }
+
+    /// Time passes: proposer pacing, view timeouts, and sync of missing ancestry (asking each
+    /// validator in turn).
+    pub fn tick(&mut self, now: u64) {
+        self.maybe_build(now);
+        if self.need_sync {
+            if let Some(me) = self.me {
+                let n = u64::from(self.p.validators.max(2));
+                let turn = (now / SYNC_INTERVAL_MS) % (n - 1);
+                let peer = ((u64::from(me) + 1 + turn) % n) as u32;
+                self.request_sync(peer, now);
+            }
+        }
+        let deadline = self
+            .view_started
+            .saturating_add(self.p.timeout(self.timeouts_in_row));
+        if now >= deadline && self.me.is_some() {
+            self.timeouts_in_row = self.timeouts_in_row.saturating_add(1);
+            self.view_started = now;
+            self.send_view_change(now);
+        }
+    }
+
+    fn send_view_change(&mut self, now: u64) {
+        let Some(me) = self.me else { return };
+        let view = self.view;
+        if self.vc_sent.contains_key(&view) {
+            // Already given up on this view: say it again (messages may have been lost).
+            if let Some(vc) = self.seen_vcs.get(&(me, view)).cloned() {
+                self.out
+                    .push(Out::Broadcast(CbftMsg::ViewChange(Box::new(vc))));
+            }
+            return;
+        }
+        self.vc_sent.insert(view, ());
+        self.out.push(Out::Persist(WalRecord::ViewChanged(view)));
+        let qc = self.qcs.get(&self.highest_qc.hash).cloned();
+        let msg = ViewChange::signing_hash(self.p.epoch, view, qc.as_ref().map(|q| &q.data));
+        let vc = ViewChange {
+            epoch: self.p.epoch,
+            view,
+            highest_qc: qc,
+            validator: me,
+            signature: self.crypto.sign(&msg),
+        };
+        self.out
+            .push(Out::Broadcast(CbftMsg::ViewChange(Box::new(vc.clone()))));
+        self.on_view_change(vc, now);
+    }
+
+    /// A message from the network (or a sync answer).
+    pub fn on_message(&mut self, msg: CbftMsg, now: u64) {
+        match msg {
+            CbftMsg::Prepare(p) => self.on_proposal(*p, now),
+            CbftMsg::Vote(v) => self.on_vote(v, now),
+            CbftMsg::ViewChange(vc) => self.on_view_change(*vc, now),
+            CbftMsg::Qc(qc) => {
+                self.on_qc(*qc, now);
+            }
+            CbftMsg::SyncRequest { committed, from } => self.on_sync_request(committed, from),
+            CbftMsg::SyncResponse(items) => {
+                for item in items {
+                    if item.block.data.number <= self.committed.data.number {
+                        continue;
+                    }
+                    match item.qc {
+                        // The QC vouches for the slot and hash the block claims (the actor checks
+                        // that the hash commits to the parent and body before this point).
+                        Some(qc) if qc.data == item.block.data => {
+                            self.blocks
+                                .entry(item.block.data.hash)
+                                .or_insert((item.block, item.payload));
+                            self.on_qc(qc, now);
+                        }
+                        Some(_) => {}
+                        None => {
+                            // Ancestry only: committed solely through a QC'd descendant.
+                            self.blocks
+                                .entry(item.block.data.hash)
+                                .or_insert((item.block, item.payload));
+                        }
+                    }
+                }
+                self.retry_pending(now);
+            }
+        }
+    }
+
+    fn valid_qc(&self, qc: &Qc) -> bool {
+        if qc.signers.len() != self.p.validators as usize || qc.data.epoch != self.p.epoch {
+            return false;
+        }
+        let signers = qc.signer_indices();
+        signers.len() >= self.p.threshold()
+            && self
+                .crypto
+                .verify_aggregate(&signers, &qc.data.signing_hash(), &qc.signature)
+    }
+
+    fn valid_vc(&self, vc: &ViewChange) -> bool {
+        vc.epoch == self.p.epoch
+            && vc.validator < self.p.validators
+            && vc
+                .highest_qc
+                .as_ref()
+                .map(|q| self.valid_qc(q))
+                .unwrap_or(true)
+            && self.crypto.verify(
+                vc.validator,
+                &ViewChange::signing_hash(
+                    vc.epoch,
+                    vc.view,
+                    vc.highest_qc.as_ref().map(|q| &q.data),
+                ),
+                &vc.signature,
+            )
+    }
+
+    fn store_block(&mut self, p: &Proposal) {
+        self.blocks
+            .entry(p.block.data.hash)
+            .or_insert_with(|| (p.block.clone(), p.payload.clone()));
+    }
+
+    fn on_proposal(&mut self, p: Proposal, now: u64) {
+        let d = p.block.data;
+        if d.epoch != self.p.epoch
+            || p.block.proposer != self.p.proposer(d.view)
+            || d.index >= self.p.amount
+            || !self
+                .crypto
+                .verify(p.block.proposer, &d.signing_hash(), &p.signature)
+        {
+            return;
+        }
+        // Evidence: a second, different proposal for a slot.
+        match self.seen_props.get(&(d.view, d.index)) {
+            Some(first) if first.block.data.hash != d.hash => {
+                self.out.push(Out::Evidence(Evidence::DuplicateProposal(
+                    Box::new(first.clone()),
+                    Box::new(p.clone()),
+                )));
+                return;
+            }
+            Some(_) => {}
+            None => {
+                self.seen_props.insert((d.view, d.index), p.clone());
+            }
+        }
+        if d.number <= self.committed.data.number {
+            return;
+        }
+        self.store_block(&p);
+        if let Some(qc) = p.parent_qc.clone() {
+            self.on_qc(qc, now);
+        }
+        if let Some(vcqc) = p.view_change_qc.clone() {
+            self.on_vc_qc(vcqc, now);
+        }
+        if !self.blocks.contains_key(&p.block.parent) {
+            // A gap: ask the proposer for what we miss.
+            self.request_sync(p.block.proposer, now);
+        }
+        self.pending.push(p);
+        self.retry_pending(now);
+    }
+
+    fn request_sync(&mut self, peer: u32, now: u64) {
+        let Some(me) = self.me else { return };
+        if peer == me || now < self.last_sync.saturating_add(SYNC_INTERVAL_MS) {
+            return;
+        }
+        self.last_sync = now;
+        self.out.push(Out::SendTo(
+            peer,
+            CbftMsg::SyncRequest {
+                committed: self.committed.data.number,
+                from: me,
+            },
+        ));
+    }
+
+    fn retry_pending(&mut self, now: u64) {
+        let pending = std::mem::take(&mut self.pending);
+        for p in pending {
+            let d = p.block.data;
+            if d.view < self.view || d.number <= self.committed.data.number {
+                continue;
+            }
+            if d.view > self.view || !self.try_vote(&p, now) {
+                // Keep a bounded number waiting.
+                if self.pending.len() < 4 * self.p.amount as usize {
+                    self.pending.push(p);
+                }
+            }
+        }
+    }
+
+    /// Whether `block` descends from (or is) `anc`.
+    fn extends(&self, mut hash: B256, anc: &VoteData) -> bool {
+        for _ in 0..100_000 {
+            if hash == anc.hash {
+                return true;
+            }
+            match self.blocks.get(&hash) {
+                Some((b, _)) if b.data.number > anc.number => hash = b.parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Votes for `p` if the rules allow; false when it must wait (for a QC or a parent).
+    fn try_vote(&mut self, p: &Proposal, now: u64) -> bool {
+        let Some(me) = self.me else { return true };
+        let d = p.block.data;
+        if self.voted.contains_key(&(d.view, d.index)) || self.vc_sent.contains_key(&d.view) {
+            return true;
+        }
+        let Some((parent, _)) = self.blocks.get(&p.block.parent).cloned() else {
+            return false;
+        };
+        if parent.data.number + 1 != d.number {
+            return true;
+        }
+        // The parent must have a QC (the committed base counts as one).
+        let parent_qc_view = if parent.data.hash == self.committed.data.hash {
+            self.committed.data.view
+        } else {
+            match self.qcs.get(&parent.data.hash) {
+                Some(q) => q.data.view,
+                None => return false,
+            }
+        };
+        if d.index > 0 {
+            // Inside a view: the previous slot's block of this proposer.
+            if parent.data.view != d.view || parent.data.index + 1 != d.index {
+                return true;
+            }
+        } else if parent.data.view >= d.view {
+            return true;
+        }
+        let safe =
+            self.extends(parent.data.hash, &self.locked) || parent_qc_view > self.locked.view;
+        if !safe {
+            return true;
+        }
+        self.voted.insert((d.view, d.index), d);
+        self.out.push(Out::Persist(WalRecord::Voted(d)));
+        let vote = Vote {
+            data: d,
+            validator: me,
+            signature: self.crypto.sign(&d.signing_hash()),
+        };
+        self.out.push(Out::Broadcast(CbftMsg::Vote(vote.clone())));
+        self.on_vote(vote, now);
+        true
+    }
+
+    fn on_vote(&mut self, v: Vote, now: u64) {
+        let d = v.data;
+        if d.epoch != self.p.epoch
+            || v.validator >= self.p.validators
+            || !self
+                .crypto
+                .verify(v.validator, &d.signing_hash(), &v.signature)
+        {
+            return;
+        }
+        match self.seen_votes.get(&(v.validator, d.view, d.index)) {
+            Some(first) if first.data.hash != d.hash => {
+                self.out.push(Out::Evidence(Evidence::DuplicateVote(
+                    first.clone(),
+                    v.clone(),
+                )));
+                return;
+            }
+            Some(_) => return,
+            None => {
+                self.seen_votes
+                    .insert((v.validator, d.view, d.index), v.clone());
+            }
+        }
+        if self.qcs.contains_key(&d.hash) || d.number <= self.committed.data.number {
+            return;
+        }
+        let entry = self.votes.entry(d).or_default();
+        entry.insert(v.validator, v);
+        if entry.len() >= self.p.threshold() {
+            let signers: Vec<u32> = entry.keys().copied().collect();
+            let sigs: Vec<&[u8]> = entry.values().map(|v| v.signature.as_slice()).collect();
+            let Some(signature) = self.crypto.aggregate(&sigs) else {
+                return;
+            };
+            let mut bits = vec![false; self.p.validators as usize];
+            for s in &signers {
+                bits[*s as usize] = true;
+            }
+            let qc = Qc {
+                data: d,
+                signers: bits,
+                signature,
+            };
+            self.votes.remove(&d);
+            self.out
+                .push(Out::Broadcast(CbftMsg::Qc(Box::new(qc.clone()))));
+            self.on_qc(qc, now);
+        }
+    }
+
+    fn on_qc(&mut self, qc: Qc, now: u64) {
+        let d = qc.data;
+        if self.qcs.contains_key(&d.hash) || d.number <= self.committed.data.number {
+            return;
+        }
+        if !self.valid_qc(&qc) {
+            return;
+        }
+        if !self.blocks.contains_key(&d.hash) && d.number > self.committed.data.number + 1 {
+            self.request_sync(self.p.proposer(d.view), now);
+        }
+        self.qcs.insert(d.hash, qc);
+        if d.after(&self.highest_qc) {
+            self.highest_qc = d;
+        }
+        self.update_lock_and_commit(d.hash);
+        // A QC in a later view means a quorum is there: follow.
+        if d.view > self.view {
+            self.timeouts_in_row = 0;
+            self.start_view(d.view, now, None);
+        }
+        if d.view == self.view && d.index + 1 == self.p.amount {
+            self.timeouts_in_row = 0;
+            self.start_view(self.view + 1, now, None);
+        }
+        self.retry_pending(now);
+        self.maybe_build(now);
+    }
+
+    fn update_lock_and_commit(&mut self, h: B256) {
+        let Some((hb, _)) = self.blocks.get(&h).cloned() else {
+            return;
+        };
+        let Some((pb, _)) = self.blocks.get(&hb.parent).cloned() else {
+            return;
+        };
+        if pb.data.after(&self.locked) && pb.data.number > self.committed.data.number {
+            self.locked = pb.data;
+            self.out.push(Out::Persist(WalRecord::Locked(pb.data)));
+        }
+        let Some((gb, _)) = self.blocks.get(&pb.parent).cloned() else {
+            return;
+        };
+        let consecutive = hb.data.view == pb.data.view
+            && pb.data.view == gb.data.view
+            && pb.data.index == gb.data.index + 1
+            && hb.data.index == pb.data.index + 1;
+        if consecutive && gb.data.number > self.committed.data.number {
+            self.commit(gb);
+        }
+    }
+
+    fn commit(&mut self, g: BlockInfo) {
+        // Walk back to the committed block; commit oldest first.
+        let mut chain = vec![g.clone()];
+        let mut hash = g.parent;
+        while hash != self.committed.data.hash {
+            match self.blocks.get(&hash) {
+                Some((b, _)) if b.data.number > self.committed.data.number => {
+                    chain.push(b.clone());
+                    hash = b.parent;
+                }
+                _ => {
+                    // Missing ancestry: fetch it (see `tick`), then commit.
+                    self.need_sync = true;
+                    return;
+                }
+            }
+        }
+        self.need_sync = false;
+        for b in chain.into_iter().rev() {
+            let payload = self
+                .blocks
+                .get(&b.data.hash)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default();
+            let qc = self.qcs.get(&b.data.hash).cloned();
+            self.committed = b.clone();
+            self.out.push(Out::Commit {
+                block: b,
+                payload,
+                qc,
+            });
+        }
+        let floor = self.committed.data.number;
+        self.blocks
+            .retain(|h, (b, _)| b.data.number >= floor || *h == self.committed.data.hash);
+        self.qcs.retain(|_, q| q.data.number >= floor);
+        self.votes.retain(|d, _| d.number > floor);
+    }
+
+    fn on_view_change(&mut self, vc: ViewChange, now: u64) {
+        if !self.valid_vc(&vc) {
+            return;
+        }
+        match self.seen_vcs.get(&(vc.validator, vc.view)) {
+            Some(first) if first.signature != vc.signature => {
+                let differs = first.highest_qc.as_ref().map(|q| q.data.hash)
+                    != vc.highest_qc.as_ref().map(|q| q.data.hash);
+                if differs {
+                    self.out.push(Out::Evidence(Evidence::DuplicateViewChange(
+                        Box::new(first.clone()),
+                        Box::new(vc.clone()),
+                    )));
+                }
+                return;
+            }
+            Some(_) => {
+                // A repeat (the sender is still waiting): help it if it fell behind, nothing else.
+                if vc.view < self.view {
+                    self.help_lagger(vc.validator, vc.view, now);
+                }
+                return;
+            }
+            None => {
+                self.seen_vcs.insert((vc.validator, vc.view), vc.clone());
+            }
+        }
+        if let Some(qc) = vc.highest_qc.clone() {
+            self.on_qc(qc, now);
+        }
+        if vc.view < self.view {
+            self.help_lagger(vc.validator, vc.view, now);
+            return;
+        }
+        let view = vc.view;
+        let set = self.view_changes.entry(view).or_default();
+        set.insert(vc.validator, vc);
+        let count = set.len();
+        // f+1 validators gave up on this view, so at least one honest one did: join them (from an
+        // older view too, so that a validator that fell behind cannot stall the others).
+        if count > self.p.faulty() && !self.vc_sent.contains_key(&view) {
+            if view > self.view {
+                self.start_view(view, now, None);
+            }
+            self.send_view_change(now);
+        }
+        let set = self.view_changes.get(&view).cloned().unwrap_or_default();
+        if set.len() >= self.p.threshold() && view >= self.view {
+            let qc = ViewChangeQc {
+                view,
+                changes: set.into_values().collect(),
+            };
+            self.enter_after_view_change(qc, now);
+        }
+    }
+
+    /// A validator still in an older view: hand it the view changes that moved us on (at most
+    /// once per interval per validator, so up-to-date validators never echo each other).
+    fn help_lagger(&mut self, validator: u32, view: u64, now: u64) {
+        let Some(by) = &self.entered_by else { return };
+        if by.view < view || Some(validator) == self.me {
+            return;
+        }
+        let last = self.helped.get(&validator).copied().unwrap_or(0);
+        if last != 0 && now < last.saturating_add(SYNC_INTERVAL_MS) {
+            return;
+        }
+        self.helped.insert(validator, now.max(1));
+        for c in by.changes.clone() {
+            self.out
+                .push(Out::SendTo(validator, CbftMsg::ViewChange(Box::new(c))));
+        }
+    }
+
+    fn on_vc_qc(&mut self, qc: ViewChangeQc, now: u64) {
+        if qc.view < self.view {
+            return;
+        }
+        let mut validators: Vec<u32> = Vec::new();
+        for c in &qc.changes {
+            if c.view != qc.view || validators.contains(&c.validator) || !self.valid_vc(c) {
+                return;
+            }
+            validators.push(c.validator);
+        }
+        if validators.len() < self.p.threshold() {
+            return;
+        }
+        self.enter_after_view_change(qc, now);
+    }
+
+    fn enter_after_view_change(&mut self, qc: ViewChangeQc, now: u64) {
+        if qc.view < self.view {
+            return;
+        }
+        if let Some(h) = qc.highest().cloned() {
+            if h.data.after(&self.highest_qc) {
+                self.on_qc(h, now);
+            }
+        }
+        self.view_changes.retain(|v, _| *v > qc.view);
+        self.start_view(qc.view + 1, now, Some(qc));
+    }
+
+    fn on_sync_request(&mut self, committed: u64, from: u32) {
+        // The blocks above `committed` on the chain to our highest QC, oldest first (the committed
+        // ones below our own committed block come from the chain store, which the actor adds).
+        let mut items = Vec::new();
+        let mut hash = self.highest_qc.hash;
+        while let Some((b, payload)) = self.blocks.get(&hash) {
+            if b.data.number <= committed.max(self.committed.data.number) {
+                break;
+            }
+            items.push(SyncBlock {
+                block: b.clone(),
+                payload: payload.clone(),
+                qc: self.qcs.get(&hash).cloned(),
+            });
+            hash = b.parent;
+            if items.len() >= 256 {
+                break;
+            }
+        }
+        items.reverse();
+        if !items.is_empty() {
+            self.out
+                .push(Out::SendTo(from, CbftMsg::SyncResponse(items)));
+        }
+    }
+}

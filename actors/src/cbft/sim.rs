@@ -1,0 +1,643 @@
+//! A deterministic simulation of CBFT: validators on a simulated network and clock, driven by a
+//! seed. Message loss, delay, reorder and duplication; partitions that heal; crashes at any point
+//! (including between a WAL write and its sync, which loses the unsynced record) and restarts from
+//! the WAL and the committed chain; one Byzantine validator that equivocates. After every step it
+//! checks: no two honest nodes commit different blocks at a height, no honest validator signs two
+//! different things for one slot, committed blocks never disappear, and, once the network heals,
+//! the chain grows again within a bound. A failing seed replays exactly.
+
+use super::core::{Core, Crypto, Out, Params, WalRecord};
+use super::crypto::{BlsCrypto, HashCrypto};
+use alloy_primitives::{keccak256, B256};
+use platon_crypto::bls::BlsSecretKey;
+use platon_messages::cbft::{BlockInfo, CbftMsg, Proposal, Qc, SyncBlock, Vote, VoteData};
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+
+/// What a run simulates.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Validators.
+    pub validators: u32,
+    /// Blocks per view.
+    pub amount: u32,
+    /// View window (ms).
+    pub period_ms: u64,
+    /// Faults (loss, duplication, long delays, partitions, crashes) until this time (ms).
+    pub faults_until: u64,
+    /// Then a healed network for this long (ms); the chain must grow in it.
+    pub heal_ms: u64,
+    /// Whether validator 0 equivocates.
+    pub byzantine: bool,
+    /// Real BLS signatures instead of the keyed-hash stand-in (slower).
+    pub bls: bool,
+    /// Restart validators with an empty WAL: a broken node, to prove the checks catch double signs.
+    pub forget_wal: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            validators: 4,
+            amount: 5,
+            period_ms: 1_000,
+            faults_until: 20_000,
+            heal_ms: 15_000,
+            byzantine: true,
+            bls: false,
+            forget_wal: false,
+        }
+    }
+}
+
+/// What a run saw.
+#[derive(Debug, Clone, Default)]
+pub struct SimReport {
+    /// The seed.
+    pub seed: u64,
+    /// Safety or liveness violations (empty: the run passed).
+    pub violations: Vec<String>,
+    /// Committed height of each node at the end.
+    pub heights: Vec<u64>,
+    /// Committed height growth of the slowest honest node during the healed window.
+    pub growth_after_heal: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages dropped (loss and partitions).
+    pub dropped: u64,
+    /// Messages duplicated.
+    pub duplicated: u64,
+    /// Crashes (and restarts).
+    pub crashes: u64,
+    /// Crashes that fell between a WAL write and its sync.
+    pub torn_writes: u64,
+    /// Partitions.
+    pub partitions: u64,
+    /// Evidence reported by honest nodes.
+    pub evidence: u64,
+}
+
+struct Node {
+    core: Option<Core>,
+    wal: Vec<WalRecord>,
+    chain: Vec<BlockInfo>,
+    qcs: Vec<Option<Qc>>,
+    down_until: u64,
+    byzantine: bool,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Pending(std::cmp::Reverse<(u64, u64)>, usize);
+
+/// The genesis block consensus starts from.
+pub fn genesis(epoch: u64) -> BlockInfo {
+    BlockInfo {
+        data: VoteData {
+            epoch,
+            view: 0,
+            index: 0,
+            number: 0,
+            hash: keccak256(b"genesis"),
+        },
+        parent: B256::ZERO,
+        proposer: 0,
+    }
+}
+
+/// Runs one seed.
+pub fn run(seed: u64, cfg: &SimConfig) -> SimReport {
+    Sim::new(seed, cfg).run()
+}
+
+fn crypto_for(bls: &[BlsSecretKey], i: u32) -> Arc<dyn Crypto> {
+    if bls.is_empty() {
+        Arc::new(HashCrypto::new(i))
+    } else {
+        Arc::new(BlsCrypto::new(
+            bls.get(i as usize).cloned(),
+            bls.iter().map(|k| k.public_key()).collect(),
+        ))
+    }
+}
+
+struct Sim {
+    cfg: SimConfig,
+    bls: Vec<BlsSecretKey>,
+    params: Params,
+    rng: rand::rngs::StdRng,
+    nodes: Vec<Node>,
+    queue: BinaryHeap<Pending>,
+    msgs: HashMap<u64, (usize, usize, CbftMsg)>,
+    seq: u64,
+    now: u64,
+    partition: Option<(Vec<bool>, u64)>,
+    committed: BTreeMap<u64, B256>,
+    signed: HashMap<(u32, u8, u64, u32), B256>,
+    report: SimReport,
+}
+
+impl Sim {
+    fn new(seed: u64, cfg: &SimConfig) -> Self {
+        let params = Params {
+            validators: cfg.validators,
+            amount: cfg.amount,
+            period_ms: cfg.period_ms,
+            epoch: 1,
+        };
+        let mut nodes = Vec::new();
+        let bls_keys: Vec<BlsSecretKey> = if cfg.bls {
+            (0..cfg.validators)
+                .filter_map(|i| BlsSecretKey::from_ikm(&keccak256(i.to_be_bytes()).0).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for i in 0..cfg.validators {
+            let core = Core::new(
+                params.clone(),
+                Some(i),
+                crypto_for(&bls_keys, i),
+                genesis(1),
+                &[],
+                0,
+            );
+            nodes.push(Node {
+                core: Some(core),
+                wal: Vec::new(),
+                chain: Vec::new(),
+                qcs: Vec::new(),
+                down_until: 0,
+                byzantine: cfg.byzantine && i == 0,
+            });
+        }
+        Self {
+            cfg: cfg.clone(),
+            bls: bls_keys,
+            params,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            nodes,
+            queue: BinaryHeap::new(),
+            msgs: HashMap::new(),
+            seq: 0,
+            now: 0,
+            partition: None,
+            committed: BTreeMap::new(),
+            signed: HashMap::new(),
+            report: SimReport {
+                seed,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn faulty_now(&self) -> bool {
+        self.now < self.cfg.faults_until
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: CbftMsg) {
+        if from == to {
+            return;
+        }
+        if let Some((side, _)) = &self.partition {
+            if side[from] != side[to] {
+                self.report.dropped += 1;
+                return;
+            }
+        }
+        let faulty = self.faulty_now();
+        if faulty && self.rng.gen_bool(0.05) {
+            self.report.dropped += 1;
+            return;
+        }
+        let copies = if faulty && self.rng.gen_bool(0.05) {
+            self.report.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let delay = if faulty && self.rng.gen_bool(0.1) {
+                self.rng.gen_range(100..800)
+            } else {
+                self.rng.gen_range(5..60)
+            };
+            self.seq += 1;
+            self.msgs.insert(self.seq, (from, to, msg.clone()));
+            self.queue
+                .push(Pending(std::cmp::Reverse((self.now + delay, self.seq)), to));
+        }
+    }
+
+    fn violation(&mut self, v: String) {
+        if self.report.violations.len() < 20 {
+            self.report.violations.push(v);
+        }
+    }
+
+    /// Checks that an honest validator never signs two different things for one slot.
+    fn record_signed(&mut self, i: usize, msg: &CbftMsg) {
+        if self.nodes[i].byzantine {
+            return;
+        }
+        let key_hash = match msg {
+            CbftMsg::Prepare(p) => Some((
+                (i as u32, 0u8, p.block.data.view, p.block.data.index),
+                p.block.data.hash,
+            )),
+            CbftMsg::Vote(v) if v.validator == i as u32 => {
+                Some(((i as u32, 1u8, v.data.view, v.data.index), v.data.hash))
+            }
+            CbftMsg::ViewChange(vc) if vc.validator == i as u32 => Some((
+                (i as u32, 2u8, vc.view, 0),
+                vc.highest_qc
+                    .as_ref()
+                    .map(|q| q.data.hash)
+                    .unwrap_or(B256::ZERO),
+            )),
+            _ => None,
+        };
+        if let Some((key, hash)) = key_hash {
+            match self.signed.get(&key) {
+                Some(h) if *h != hash => self.violation(format!(
+                    "validator {i} signed two different messages for {:?} at {} ms",
+                    key, self.now
+                )),
+                Some(_) => {}
+                None => {
+                    self.signed.insert(key, hash);
+                }
+            }
+        }
+    }
+
+    fn block_for(
+        &self,
+        i: usize,
+        parent: B256,
+        number: u64,
+        view: u64,
+        index: u32,
+        salt: &[u8],
+    ) -> BlockInfo {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(parent.as_slice());
+        buf.extend_from_slice(&number.to_be_bytes());
+        buf.extend_from_slice(&view.to_be_bytes());
+        buf.extend_from_slice(&index.to_be_bytes());
+        buf.extend_from_slice(&(i as u32).to_be_bytes());
+        buf.extend_from_slice(&self.report.seed.to_be_bytes());
+        buf.extend_from_slice(salt);
+        BlockInfo {
+            data: VoteData {
+                epoch: 1,
+                view,
+                index,
+                number,
+                hash: keccak256(&buf),
+            },
+            parent,
+            proposer: i as u32,
+        }
+    }
+
+    /// Carries out node `i`'s outputs in order; may crash it between a WAL write and its sync.
+    fn process(&mut self, i: usize) {
+        loop {
+            let Some(core) = self.nodes[i].core.as_mut() else {
+                return;
+            };
+            let outs = core.drain();
+            if outs.is_empty() {
+                return;
+            }
+            for out in outs {
+                match out {
+                    Out::Persist(r) => {
+                        if self.faulty_now() && !self.nodes[i].byzantine && self.rng.gen_bool(0.002)
+                        {
+                            // Written but not synced: lost with the crash; nothing after it leaves.
+                            self.report.torn_writes += 1;
+                            self.crash(i);
+                            return;
+                        }
+                        self.nodes[i].wal.push(r);
+                    }
+                    Out::Broadcast(msg) => {
+                        self.record_signed(i, &msg);
+                        let n = self.nodes.len();
+                        if self.nodes[i].byzantine {
+                            self.equivocate(i, msg);
+                        } else {
+                            for j in 0..n {
+                                self.send(i, j, msg.clone());
+                            }
+                        }
+                    }
+                    Out::SendTo(j, msg) => self.send(i, j as usize, msg),
+                    Out::Build {
+                        parent,
+                        number,
+                        view,
+                        index,
+                    } => {
+                        let b = self.block_for(i, parent, number, view, index, b"");
+                        let now = self.now;
+                        if let Some(core) = self.nodes[i].core.as_mut() {
+                            core.proposed(b.clone(), b.data.hash.to_vec(), now);
+                        }
+                    }
+                    Out::Commit { block, qc, .. } => self.on_commit(i, block, qc),
+                    Out::Evidence(e) => {
+                        if !self.nodes[i].byzantine {
+                            self.report.evidence += 1;
+                            if e.validator() != 0 || !self.cfg.byzantine {
+                                self.violation(format!(
+                                    "honest validator {} convicted by {i}: {e:?}",
+                                    e.validator()
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Byzantine validator sends one version to half the validators and a conflicting one to
+    /// the other half.
+    fn equivocate(&mut self, i: usize, msg: CbftMsg) {
+        let n = self.nodes.len();
+        let twin: Option<CbftMsg> = match &msg {
+            CbftMsg::Prepare(p) => {
+                let d = p.block.data;
+                let b = self.block_for(i, p.block.parent, d.number, d.view, d.index, b"twin");
+                let crypto = crypto_for(&self.bls, i as u32);
+                Some(CbftMsg::Prepare(Box::new(Proposal {
+                    signature: crypto.sign(&b.data.signing_hash()),
+                    payload: b.data.hash.to_vec(),
+                    block: b,
+                    ..(**p).clone()
+                })))
+            }
+            CbftMsg::Vote(v) => {
+                let data = VoteData {
+                    hash: keccak256(v.data.hash),
+                    ..v.data
+                };
+                let crypto = crypto_for(&self.bls, i as u32);
+                Some(CbftMsg::Vote(Vote {
+                    data,
+                    validator: v.validator,
+                    signature: crypto.sign(&data.signing_hash()),
+                }))
+            }
+            _ => None,
+        };
+        for j in 0..n {
+            match (&twin, j % 2) {
+                (Some(t), 1) => {
+                    self.send(i, j, t.clone());
+                    // Some get both, so the equivocation can be proven.
+                    if self.rng.gen_bool(0.5) {
+                        self.send(i, j, msg.clone());
+                    }
+                }
+                _ => self.send(i, j, msg.clone()),
+            }
+        }
+    }
+
+    fn on_commit(&mut self, i: usize, block: BlockInfo, qc: Option<Qc>) {
+        let node = &mut self.nodes[i];
+        let tip = node
+            .chain
+            .last()
+            .map(|b| b.data.hash)
+            .unwrap_or(genesis(1).data.hash);
+        if block.parent != tip || block.data.number != node.chain.len() as u64 + 1 {
+            let msg = format!(
+                "node {i} committed block {} (number {}) not on its chain tip {} at {} ms",
+                block.data.hash, block.data.number, tip, self.now
+            );
+            self.violation(msg);
+            return;
+        }
+        node.chain.push(block.clone());
+        node.qcs.push(qc);
+        if node.byzantine {
+            return;
+        }
+        match self.committed.get(&block.data.number) {
+            Some(h) if *h != block.data.hash => {
+                let msg = format!(
+                    "two blocks committed at height {}: {} and {} (node {i}, {} ms)",
+                    block.data.number, h, block.data.hash, self.now
+                );
+                self.violation(msg);
+            }
+            Some(_) => {}
+            None => {
+                self.committed.insert(block.data.number, block.data.hash);
+            }
+        }
+    }
+
+    fn crash(&mut self, i: usize) {
+        self.report.crashes += 1;
+        let down = self.rng.gen_range(200..3_000);
+        let node = &mut self.nodes[i];
+        node.core = None;
+        node.down_until = self.now + down;
+    }
+
+    fn restart(&mut self, i: usize) {
+        if self.cfg.forget_wal {
+            self.nodes[i].wal.clear();
+        }
+        let node = &mut self.nodes[i];
+        let base = node.chain.last().cloned().unwrap_or_else(|| genesis(1));
+        let core = Core::new(
+            self.params.clone(),
+            Some(i as u32),
+            crypto_for(&self.bls, i as u32),
+            base,
+            &node.wal,
+            self.now,
+        );
+        node.core = Some(core);
+        // Catch up from anyone.
+        let peer = (i + 1) % self.nodes.len();
+        let committed = self.nodes[i].chain.len() as u64;
+        self.send(
+            i,
+            peer,
+            CbftMsg::SyncRequest {
+                committed,
+                from: i as u32,
+            },
+        );
+    }
+
+    fn check_durable(&mut self) {
+        for i in 0..self.nodes.len() {
+            if let Some(core) = &self.nodes[i].core {
+                let have = core.committed().data.number;
+                let durable = self.nodes[i].chain.len() as u64;
+                if have != durable {
+                    let msg = format!(
+                        "node {i}: consensus says {have} committed, the chain holds {durable}"
+                    );
+                    self.violation(msg);
+                }
+            }
+        }
+    }
+
+    fn run(mut self) -> SimReport {
+        let end = self.cfg.faults_until + self.cfg.heal_ms;
+        let tick = 50u64;
+        let mut next_tick = 0u64;
+        let mut heights_at_heal: Option<Vec<u64>> = None;
+        let honest: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| !self.nodes[*i].byzantine)
+            .collect();
+        while self.now < end {
+            let next_msg = self.queue.peek().map(|p| (p.0).0 .0);
+            match next_msg {
+                Some(t) if t < next_tick => {
+                    self.now = t;
+                    let Some(Pending(std::cmp::Reverse((_, seq)), to)) = self.queue.pop() else {
+                        continue;
+                    };
+                    let Some((_from, _, msg)) = self.msgs.remove(&seq) else {
+                        continue;
+                    };
+                    let now = self.now;
+                    if self.nodes[to].core.is_some() {
+                        // The chain store answers for committed blocks; consensus for the rest.
+                        if let CbftMsg::SyncRequest { committed, from } = &msg {
+                            let node = &self.nodes[to];
+                            let start = (*committed as usize).min(node.chain.len());
+                            let items: Vec<SyncBlock> = node.chain[start..]
+                                .iter()
+                                .zip(&node.qcs[start..])
+                                .take(512)
+                                .map(|(b, q)| SyncBlock {
+                                    block: b.clone(),
+                                    payload: b.data.hash.to_vec(),
+                                    qc: q.clone(),
+                                })
+                                .collect();
+                            if !items.is_empty() {
+                                self.send(to, *from as usize, CbftMsg::SyncResponse(items));
+                            }
+                        }
+                        self.report.delivered += 1;
+                        if let Some(core) = self.nodes[to].core.as_mut() {
+                            core.on_message(msg, now);
+                        }
+                        self.process(to);
+                    } else {
+                        self.report.dropped += 1;
+                    }
+                }
+                _ => {
+                    self.now = next_tick;
+                    next_tick += tick;
+                    if std::env::var("PLATON_CBFT_TRACE").is_ok() && self.now % 1000 == 0 {
+                        eprintln!(
+                            "t={} queue={} delivered={} views={:?}",
+                            self.now,
+                            self.queue.len(),
+                            self.report.delivered,
+                            self.nodes
+                                .iter()
+                                .map(|n| n.core.as_ref().map(|c| c.view()))
+                                .collect::<Vec<_>>()
+                        );
+                    }
+                    self.faults();
+                    if heights_at_heal.is_none() && self.now >= self.cfg.faults_until {
+                        heights_at_heal =
+                            Some(self.nodes.iter().map(|n| n.chain.len() as u64).collect());
+                    }
+                    for i in 0..self.nodes.len() {
+                        if self.nodes[i].core.is_none() && self.now >= self.nodes[i].down_until {
+                            self.restart(i);
+                            self.process(i);
+                        }
+                        let now = self.now;
+                        if let Some(core) = self.nodes[i].core.as_mut() {
+                            core.tick(now);
+                            self.process(i);
+                        }
+                    }
+                }
+            }
+            self.check_durable();
+        }
+        self.report.heights = self.nodes.iter().map(|n| n.chain.len() as u64).collect();
+        if let Some(at) = heights_at_heal {
+            let growth = honest
+                .iter()
+                .map(|i| self.report.heights[*i].saturating_sub(at[*i]))
+                .min()
+                .unwrap_or(0);
+            self.report.growth_after_heal = growth;
+            if growth == 0 {
+                let states: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| match &n.core {
+                        Some(c) => format!(
+                            "view {} highest QC (v{} i{} #{}) lock (v{} i{} #{}) committed #{}",
+                            c.view(),
+                            c.highest_qc().view,
+                            c.highest_qc().index,
+                            c.highest_qc().number,
+                            c.locked().view,
+                            c.locked().index,
+                            c.locked().number,
+                            c.committed().data.number
+                        ),
+                        None => "down".into(),
+                    })
+                    .collect();
+                let msg = format!(
+                    "liveness: some honest node's chain did not grow in the {} ms after healing (heights {:?} -> {:?}); nodes: {}",
+                    self.cfg.heal_ms, at, self.report.heights, states.join(" | ")
+                );
+                self.violation(msg);
+            }
+        }
+        self.report
+    }
+
+    fn faults(&mut self) {
+        if !self.faulty_now() {
+            // Heal: no partition, everyone up.
+            self.partition = None;
+            return;
+        }
+        if let Some((_, until)) = &self.partition {
+            if self.now >= *until {
+                self.partition = None;
+            }
+        } else if self.rng.gen_bool(0.002) {
+            let n = self.nodes.len();
+            let side: Vec<bool> = (0..n).map(|_| self.rng.gen_bool(0.5)).collect();
+            let until = self.now + self.rng.gen_range(500..4_000);
+            self.partition = Some((side, until));
+            self.report.partitions += 1;
+        }
+        // Crash an honest node now and then (never more than one down at once).
+        let down = self.nodes.iter().filter(|n| n.core.is_none()).count();
+        if down == 0 && self.rng.gen_bool(0.003) {
+            let i = self.rng.gen_range(0..self.nodes.len());
+            if !self.nodes[i].byzantine {
+                self.crash(i);
+            }
+        }
+    }
+}

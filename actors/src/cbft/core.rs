@@ -590,7 +590,9 @@ impl Core {
             if parent.data.view != d.view || parent.data.index + 1 != d.index {
                 return true;
             }
-        } else if parent.data.view >= d.view {
+        } else if parent.data.view >= d.view && parent.data.hash != self.committed.data.hash {
+            // The first block of a view builds on a QC from an earlier view (or on the committed
+            // base, such as the genesis).
             return true;
         }
         let safe =

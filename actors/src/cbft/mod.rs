@@ -5,3 +5,4 @@
 pub mod core;
 pub mod crypto;
 pub mod sim;
+pub mod wal;

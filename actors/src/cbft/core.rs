@@ -231,7 +231,7 @@ impl Core {
         c.next_index = c
             .proposed
             .range((view, 0)..(view, u32::MAX))
-            .map(|((_, i), _)| i + 1)
+            .map(|((_, i), _)| i.saturating_add(1))
             .max()
             .unwrap_or(0);
         c.start_view(view, now, None);
@@ -310,7 +310,7 @@ impl Core {
         self.last_build = now;
         self.out.push(Out::Build {
             parent: parent.hash,
-            number: parent.number + 1,
+            number: parent.number.saturating_add(1),
             view: self.view,
             index: self.next_index,
         });
@@ -346,7 +346,7 @@ impl Core {
             },
             signature,
         };
-        self.next_index += 1;
+        self.next_index = self.next_index.saturating_add(1);
         self.out
             .push(Out::Broadcast(CbftMsg::Prepare(Box::new(prop.clone()))));
         self.on_proposal(prop, now);
@@ -360,7 +360,7 @@ impl Core {
             if let Some(me) = self.me {
                 let n = u64::from(self.p.validators.max(2));
                 let turn = (now / SYNC_INTERVAL_MS) % (n - 1);
-                let peer = ((u64::from(me) + 1 + turn) % n) as u32;
+                let peer = ((u64::from(me) + 1 + turn) % n) as u32; // n ≤ 2^32: no overflow
                 self.request_sync(peer, now);
             }
         }
@@ -573,7 +573,7 @@ impl Core {
         let Some((parent, _)) = self.blocks.get(&p.block.parent).cloned() else {
             return false;
         };
-        if parent.data.number + 1 != d.number {
+        if parent.data.number.checked_add(1) != Some(d.number) {
             return true;
         }
         // The parent must have a QC (the committed base counts as one).
@@ -587,7 +587,7 @@ impl Core {
         };
         if d.index > 0 {
             // Inside a view: the previous slot's block of this proposer.
-            if parent.data.view != d.view || parent.data.index + 1 != d.index {
+            if parent.data.view != d.view || parent.data.index.checked_add(1) != Some(d.index) {
                 return true;
             }
         } else if parent.data.view >= d.view && parent.data.hash != self.committed.data.hash {
@@ -671,7 +671,9 @@ impl Core {
         if !self.valid_qc(&qc) {
             return;
         }
-        if !self.blocks.contains_key(&d.hash) && d.number > self.committed.data.number + 1 {
+        if !self.blocks.contains_key(&d.hash)
+            && d.number > self.committed.data.number.saturating_add(1)
+        {
             self.request_sync(self.p.proposer(d.view), now);
         }
         self.qcs.insert(d.hash, qc);
@@ -684,9 +686,9 @@ impl Core {
             self.timeouts_in_row = 0;
             self.start_view(d.view, now, None);
         }
-        if d.view == self.view && d.index + 1 == self.p.amount {
+        if d.view == self.view && d.index.checked_add(1) == Some(self.p.amount) {
             self.timeouts_in_row = 0;
-            self.start_view(self.view + 1, now, None);
+            self.start_view(self.view.saturating_add(1), now, None);
         }
         self.retry_pending(now);
         self.maybe_build(now);
@@ -708,8 +710,8 @@ impl Core {
         };
         let consecutive = hb.data.view == pb.data.view
             && pb.data.view == gb.data.view
-            && pb.data.index == gb.data.index + 1
-            && hb.data.index == pb.data.index + 1;
+            && gb.data.index.checked_add(1) == Some(pb.data.index)
+            && pb.data.index.checked_add(1) == Some(hb.data.index);
         if consecutive && gb.data.number > self.committed.data.number {
             self.commit(gb);
         }
@@ -855,7 +857,7 @@ impl Core {
             }
         }
         self.view_changes.retain(|v, _| *v > qc.view);
-        self.start_view(qc.view + 1, now, Some(qc));
+        self.start_view(qc.view.saturating_add(1), now, Some(qc));
     }
 
     fn on_sync_request(&mut self, committed: u64, from: u32) {

@@ -37,7 +37,11 @@ fn get_data(b: &[u8]) -> Option<VoteData> {
     if b.len() != 60 {
         return None;
     }
-    let u64_at = |i: usize| b.get(i..i + 8).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes);
+    let u64_at = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
     Some(VoteData {
         epoch: u64_at(0)?,
         view: u64_at(8)?,

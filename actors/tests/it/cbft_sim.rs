@@ -101,10 +101,22 @@ fn cbft_with_real_bls_signatures() {
 /// Seven validators (f = 2): the equivocator plus a crashed one are within the bound.
 #[test]
 fn seven_validators_with_an_equivocator_and_crashes() {
-    let cfg = SimConfig { validators: 7, ..SimConfig::default() };
-    let n: u64 = std::env::var("PLATON_CBFT_SEEDS").ok().and_then(|s| s.parse().ok()).map(|n: u64| n / 5).unwrap_or(100).max(1);
+    let cfg = SimConfig {
+        validators: 7,
+        ..SimConfig::default()
+    };
+    let n: u64 = std::env::var("PLATON_CBFT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(|n: u64| n / 5)
+        .unwrap_or(100)
+        .max(1);
     for seed in 1..=n {
         let r = run(seed, &cfg);
-        assert!(r.violations.is_empty(), "PLATON_CBFT_SEED={seed} (7 validators): {:?}", r.violations);
+        assert!(
+            r.violations.is_empty(),
+            "PLATON_CBFT_SEED={seed} (7 validators): {:?}",
+            r.violations
+        );
     }
 }

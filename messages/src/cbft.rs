@@ -5,6 +5,7 @@
 //! votes of one block aggregate into one BLS signature; a QC is that aggregate plus a signer
 //! bit-array.
 
+use crate::rlp::{encode_raw_list, Reader, RlpError};
 use alloy_primitives::{keccak256, B256};
 use alloy_rlp::Encodable;
 
@@ -251,5 +252,285 @@ mod tests {
         assert_eq!(d.signing_hash(), keccak256(&want));
         let later = VoteData { index: 4, ..d };
         assert!(later.after(&d) && !d.after(&later));
+    }
+}
+
+// ---- wire codec ---------------------------------------------------------------------------------
+
+/// Most validators a signer bit-array may name.
+pub const MAX_VALIDATORS: usize = 1024;
+/// Most items a sync answer or a view-change QC may carry.
+pub const MAX_ITEMS: usize = 4096;
+
+fn enc<T: Encodable + ?Sized>(v: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    v.encode(&mut out);
+    out
+}
+
+fn enc_data(d: &VoteData) -> Vec<u8> {
+    encode_raw_list(&[
+        enc(&d.epoch),
+        enc(&d.view),
+        enc(&d.index),
+        enc(&d.number),
+        enc(&d.hash),
+    ])
+}
+
+fn dec_data(r: &mut Reader<'_>) -> Result<VoteData, RlpError> {
+    let mut l = r.list()?;
+    let d = VoteData {
+        epoch: l.u64("epoch")?,
+        view: l.u64("view")?,
+        index: u32::try_from(l.u64("index")?).map_err(|_| RlpError::Overflow("index"))?,
+        number: l.u64("number")?,
+        hash: B256::from(l.fixed::<32>("hash")?),
+    };
+    l.finish()?;
+    Ok(d)
+}
+
+fn enc_qc(q: &Qc) -> Vec<u8> {
+    let mut packed = vec![0u8; q.signers.len().div_ceil(8)];
+    for (i, s) in q.signers.iter().enumerate() {
+        if *s {
+            packed[i / 8] |= 1 << (i % 8);
+        }
+    }
+    encode_raw_list(&[
+        enc_data(&q.data),
+        enc(&(q.signers.len() as u64)),
+        enc(packed.as_slice()),
+        enc(q.signature.as_slice()),
+    ])
+}
+
+fn dec_qc_list(mut l: Reader<'_>) -> Result<Qc, RlpError> {
+    let data = dec_data(&mut l)?;
+    let n = l.u64("signer count")? as usize;
+    if n > MAX_VALIDATORS {
+        return Err(RlpError::Overflow("signer count"));
+    }
+    let packed = l.bytes()?;
+    if packed.len() != n.div_ceil(8) {
+        return Err(RlpError::BadLength {
+            field: "signers",
+            expected: n.div_ceil(8),
+            got: packed.len(),
+        });
+    }
+    let signers: Vec<bool> = (0..n)
+        .map(|i| packed[i / 8] & (1 << (i % 8)) != 0)
+        .collect();
+    let extra = (n..packed.len() * 8).any(|i| packed[i / 8] & (1 << (i % 8)) != 0);
+    if extra {
+        return Err(RlpError::Malformed("signer bits past the count".into()));
+    }
+    let signature = l.bytes()?.to_vec();
+    l.finish()?;
+    Ok(Qc {
+        data,
+        signers,
+        signature,
+    })
+}
+
+fn enc_opt_qc(q: &Option<Qc>) -> Vec<u8> {
+    match q {
+        Some(q) => enc_qc(q),
+        None => encode_raw_list(&[]),
+    }
+}
+
+fn dec_opt_qc(r: &mut Reader<'_>) -> Result<Option<Qc>, RlpError> {
+    let l = r.list()?;
+    if l.is_empty() {
+        return Ok(None);
+    }
+    dec_qc_list(l).map(Some)
+}
+
+fn enc_block(b: &BlockInfo) -> Vec<u8> {
+    encode_raw_list(&[enc_data(&b.data), enc(&b.parent), enc(&b.proposer)])
+}
+
+fn dec_block(r: &mut Reader<'_>) -> Result<BlockInfo, RlpError> {
+    let mut l = r.list()?;
+    let data = dec_data(&mut l)?;
+    let parent = B256::from(l.fixed::<32>("parent")?);
+    let proposer = u32::try_from(l.u64("proposer")?).map_err(|_| RlpError::Overflow("proposer"))?;
+    l.finish()?;
+    Ok(BlockInfo {
+        data,
+        parent,
+        proposer,
+    })
+}
+
+fn enc_vc(v: &ViewChange) -> Vec<u8> {
+    encode_raw_list(&[
+        enc(&v.epoch),
+        enc(&v.view),
+        enc_opt_qc(&v.highest_qc),
+        enc(&v.validator),
+        enc(v.signature.as_slice()),
+    ])
+}
+
+fn dec_vc(r: &mut Reader<'_>) -> Result<ViewChange, RlpError> {
+    let mut l = r.list()?;
+    let v = ViewChange {
+        epoch: l.u64("epoch")?,
+        view: l.u64("view")?,
+        highest_qc: dec_opt_qc(&mut l)?,
+        validator: u32::try_from(l.u64("validator")?)
+            .map_err(|_| RlpError::Overflow("validator"))?,
+        signature: l.bytes()?.to_vec(),
+    };
+    l.finish()?;
+    Ok(v)
+}
+
+fn enc_proposal(p: &Proposal) -> Vec<u8> {
+    let vcqc = match &p.view_change_qc {
+        Some(q) => encode_raw_list(&[
+            enc(&q.view),
+            encode_raw_list(&q.changes.iter().map(enc_vc).collect::<Vec<_>>()),
+        ]),
+        None => encode_raw_list(&[]),
+    };
+    encode_raw_list(&[
+        enc_block(&p.block),
+        enc(p.payload.as_slice()),
+        enc_opt_qc(&p.parent_qc),
+        vcqc,
+        enc(p.signature.as_slice()),
+    ])
+}
+
+fn dec_proposal(r: &mut Reader<'_>) -> Result<Proposal, RlpError> {
+    let mut l = r.list()?;
+    let block = dec_block(&mut l)?;
+    let payload = l.bytes()?.to_vec();
+    let parent_qc = dec_opt_qc(&mut l)?;
+    let mut v = l.list()?;
+    let view_change_qc = if v.is_empty() {
+        None
+    } else {
+        let view = v.u64("view")?;
+        let mut cl = v.list()?;
+        let mut changes = Vec::new();
+        while !cl.is_empty() {
+            if changes.len() >= MAX_VALIDATORS {
+                return Err(RlpError::Overflow("view changes"));
+            }
+            changes.push(dec_vc(&mut cl)?);
+        }
+        v.finish()?;
+        Some(ViewChangeQc { view, changes })
+    };
+    let signature = l.bytes()?.to_vec();
+    l.finish()?;
+    Ok(Proposal {
+        block,
+        payload,
+        parent_qc,
+        view_change_qc,
+        signature,
+    })
+}
+
+impl CbftMsg {
+    /// RLP encoding: `[tag, body]`.
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, body): (u64, Vec<u8>) = match self {
+            CbftMsg::Prepare(p) => (1, enc_proposal(p)),
+            CbftMsg::Vote(v) => (
+                2,
+                encode_raw_list(&[
+                    enc_data(&v.data),
+                    enc(&v.validator),
+                    enc(v.signature.as_slice()),
+                ]),
+            ),
+            CbftMsg::ViewChange(v) => (3, enc_vc(v)),
+            CbftMsg::Qc(q) => (4, enc_qc(q)),
+            CbftMsg::SyncRequest { committed, from } => {
+                (5, encode_raw_list(&[enc(committed), enc(from)]))
+            }
+            CbftMsg::SyncResponse(items) => (
+                6,
+                encode_raw_list(
+                    &items
+                        .iter()
+                        .map(|s| {
+                            encode_raw_list(&[
+                                enc_block(&s.block),
+                                enc(s.payload.as_slice()),
+                                enc_opt_qc(&s.qc),
+                            ])
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+        };
+        encode_raw_list(&[enc(&tag), body])
+    }
+
+    /// Decodes a message; malformed input is an error, never a panic.
+    pub fn decode(bytes: &[u8]) -> Result<Self, RlpError> {
+        let mut top = Reader::new(bytes);
+        let mut l = top.list()?;
+        top.finish()?;
+        let tag = l.u64("tag")?;
+        let msg = match tag {
+            1 => CbftMsg::Prepare(Box::new(dec_proposal(&mut l)?)),
+            2 => {
+                let mut v = l.list()?;
+                let data = dec_data(&mut v)?;
+                let validator = u32::try_from(v.u64("validator")?)
+                    .map_err(|_| RlpError::Overflow("validator"))?;
+                let signature = v.bytes()?.to_vec();
+                v.finish()?;
+                CbftMsg::Vote(Vote {
+                    data,
+                    validator,
+                    signature,
+                })
+            }
+            3 => CbftMsg::ViewChange(Box::new(dec_vc(&mut l)?)),
+            4 => CbftMsg::Qc(Box::new(dec_qc_list(l.list()?)?)),
+            5 => {
+                let mut v = l.list()?;
+                let committed = v.u64("committed")?;
+                let from = u32::try_from(v.u64("from")?).map_err(|_| RlpError::Overflow("from"))?;
+                v.finish()?;
+                CbftMsg::SyncRequest { committed, from }
+            }
+            6 => {
+                let mut v = l.list()?;
+                let mut items = Vec::new();
+                while !v.is_empty() {
+                    if items.len() >= MAX_ITEMS {
+                        return Err(RlpError::Overflow("sync items"));
+                    }
+                    let mut s = v.list()?;
+                    let block = dec_block(&mut s)?;
+                    let payload = s.bytes()?.to_vec();
+                    let qc = dec_opt_qc(&mut s)?;
+                    s.finish()?;
+                    items.push(SyncBlock { block, payload, qc });
+                }
+                CbftMsg::SyncResponse(items)
+            }
+            _ => {
+                return Err(RlpError::Malformed(format!(
+                    "unknown CBFT message tag {tag}"
+                )))
+            }
+        };
+        l.finish()?;
+        Ok(msg)
     }
 }

@@ -199,6 +199,15 @@ impl Sim {
         if from == to {
             return;
         }
+        // Every message crosses the wire format, as between processes.
+        let msg = match CbftMsg::decode(&msg.encode()) {
+            Ok(m) if m == msg => m,
+            other => {
+                let why = format!("message does not survive its encoding: {other:?}");
+                self.violation(why);
+                return;
+            }
+        };
         if let Some((side, _)) = &self.partition {
             if side[from] != side[to] {
                 self.report.dropped += 1;

@@ -1,6 +1,7 @@
 //! Conformance of RLP and transaction decoding against the Ethereum test vectors in
 //! `../shared/conformance` (read in place, never copied).
 
+mod cbft;
 mod reload;
 mod rlp;
 mod robustness;

@@ -232,29 +232,6 @@ impl Evidence {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vote_signing_hash_is_the_rlp_list_of_the_five_fields() {
-        let d = VoteData {
-            epoch: 1,
-            view: 2,
-            index: 3,
-            number: 4,
-            hash: B256::repeat_byte(0xab),
-        };
-        // RLP: list of [01, 02, a0 ab.., 04, 03]
-        let mut want = vec![0xe5, 0x01, 0x02, 0xa0];
-        want.extend_from_slice(&[0xab; 32]);
-        want.extend_from_slice(&[0x04, 0x03]);
-        assert_eq!(d.signing_hash(), keccak256(&want));
-        let later = VoteData { index: 4, ..d };
-        assert!(later.after(&d) && !d.after(&later));
-    }
-}
-
 // ---- wire codec ---------------------------------------------------------------------------------
 
 /// Most validators a signer bit-array may name.
@@ -532,5 +509,28 @@ impl CbftMsg {
         };
         l.finish()?;
         Ok(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vote_signing_hash_is_the_rlp_list_of_the_five_fields() {
+        let d = VoteData {
+            epoch: 1,
+            view: 2,
+            index: 3,
+            number: 4,
+            hash: B256::repeat_byte(0xab),
+        };
+        // RLP: list of [01, 02, a0 ab.., 04, 03]
+        let mut want = vec![0xe5, 0x01, 0x02, 0xa0];
+        want.extend_from_slice(&[0xab; 32]);
+        want.extend_from_slice(&[0x04, 0x03]);
+        assert_eq!(d.signing_hash(), keccak256(&want));
+        let later = VoteData { index: 4, ..d };
+        assert!(later.after(&d) && !d.after(&later));
     }
 }

@@ -111,6 +111,14 @@ pub enum Out {
     },
     /// A validator signed two conflicting things.
     Evidence(Evidence),
+    /// Execute this proposed block on its parent's state and check it, then call
+    /// [`Core::validated`]; no vote is cast for a block before that.
+    Validate {
+        /// The block.
+        block: BlockInfo,
+        /// Its encoded body.
+        payload: Vec<u8>,
+    },
 }
 
 /// The consensus state of one node.
@@ -142,6 +150,9 @@ pub struct Core {
     last_sync: u64,
     helped: HashMap<u32, u64>,
     need_sync: bool,
+    /// Blocks checked by the executor: valid or not.
+    checked: HashMap<B256, bool>,
+    validating: std::collections::HashSet<B256>,
     out: Vec<Out>,
 }
 
@@ -198,6 +209,8 @@ impl Core {
             last_sync: 0,
             helped: HashMap::new(),
             need_sync: false,
+            checked: HashMap::new(),
+            validating: std::collections::HashSet::new(),
             out: Vec::new(),
             p,
             me,
@@ -333,6 +346,7 @@ impl Core {
             return;
         }
         self.proposed.insert((d.view, d.index), d);
+        self.checked.insert(d.hash, true);
         self.out.push(Out::Persist(WalRecord::Proposed(d)));
         let signature = self.crypto.sign(&d.signing_hash());
         let prop = Proposal {
@@ -350,6 +364,15 @@ impl Core {
         self.out
             .push(Out::Broadcast(CbftMsg::Prepare(Box::new(prop.clone()))));
         self.on_proposal(prop, now);
+    }
+
+    /// The executor's verdict on a block [`Out::Validate`] asked about: votes wait for it, and an
+    /// invalid block never gets one.
+    pub fn validated(&mut self, hash: B256, valid: bool, now: u64) {
+        if self.validating.remove(&hash) {
+            self.checked.insert(hash, valid);
+            self.retry_pending(now);
+        }
     }
 
     /// Time passes: proposer pacing, view timeouts, and sync of missing ancestry (asking each
@@ -600,6 +623,23 @@ impl Core {
         if !safe {
             return true;
         }
+        // Executed and found valid before any vote.
+        match self.checked.get(&d.hash) {
+            Some(true) => {}
+            Some(false) if self.validating.contains(&d.hash) => return false,
+            Some(false) => return true,
+            None => {
+                if self.validating.len() < 4 * self.p.amount as usize {
+                    self.checked.insert(d.hash, false);
+                    self.validating.insert(d.hash);
+                    self.out.push(Out::Validate {
+                        block: p.block.clone(),
+                        payload: p.payload.clone(),
+                    });
+                }
+                return false;
+            }
+        }
         self.voted.insert((d.view, d.index), d);
         self.out.push(Out::Persist(WalRecord::Voted(d)));
         let vote = Vote {
@@ -754,6 +794,14 @@ impl Core {
             .retain(|h, (b, _)| b.data.number >= floor || *h == self.committed.data.hash);
         self.qcs.retain(|_, q| q.data.number >= floor);
         self.votes.retain(|d, _| d.number > floor);
+        let blocks = &self.blocks;
+        self.checked.retain(|h, _| {
+            blocks
+                .get(h)
+                .map(|(b, _)| b.data.number > floor)
+                .unwrap_or(false)
+        });
+        self.validating.retain(|h| blocks.contains_key(h));
     }
 
     fn on_view_change(&mut self, vc: ViewChange, now: u64) {

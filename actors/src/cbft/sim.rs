@@ -76,6 +76,8 @@ pub struct SimReport {
     pub partitions: u64,
     /// Evidence reported by honest nodes.
     pub evidence: u64,
+    /// Invalid blocks honest nodes refused to vote for.
+    pub invalid_refused: u64,
 }
 
 struct Node {
@@ -357,6 +359,18 @@ impl Sim {
                         }
                     }
                     Out::Commit { block, qc, .. } => self.on_commit(i, block, qc),
+                    Out::Validate { block, payload } => {
+                        // The executor's verdict: the stand-in body is the block hash; the
+                        // equivocator sometimes sends a body that does not execute.
+                        let valid = payload == block.data.hash.to_vec();
+                        if !valid {
+                            self.report.invalid_refused += 1;
+                        }
+                        let now = self.now;
+                        if let Some(core) = self.nodes[i].core.as_mut() {
+                            core.validated(block.data.hash, valid, now);
+                        }
+                    }
                     Out::Evidence(e) => {
                         if !self.nodes[i].byzantine {
                             self.report.evidence += 1;
@@ -382,9 +396,14 @@ impl Sim {
                 let d = p.block.data;
                 let b = self.block_for(i, p.block.parent, d.number, d.view, d.index, b"twin");
                 let crypto = crypto_for(&self.bls, i as u32);
+                let payload = if self.rng.gen_bool(0.5) {
+                    b"does not execute".to_vec()
+                } else {
+                    b.data.hash.to_vec()
+                };
                 Some(CbftMsg::Prepare(Box::new(Proposal {
                     signature: crypto.sign(&b.data.signing_hash()),
-                    payload: b.data.hash.to_vec(),
+                    payload,
                     block: b,
                     ..(**p).clone()
                 })))

@@ -286,6 +286,13 @@ mod tests {
         // Without the WAL record it would have voted for B.
         let mut fresh = Core::new(p, Some(1), Arc::new(HashCrypto::new(1)), g, &[], 0);
         fresh.on_message(CbftMsg::Prepare(Box::new(prop)), 10);
+        // It first asks for the block to be executed, and votes only once it is found valid.
+        let outs = fresh.drain();
+        assert!(outs.iter().any(|o| matches!(o, Out::Validate { .. })));
+        assert!(!outs
+            .iter()
+            .any(|o| matches!(o, Out::Broadcast(CbftMsg::Vote(_)))));
+        fresh.validated(b.hash, true, 11);
         assert!(fresh
             .drain()
             .iter()

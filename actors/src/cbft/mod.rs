@@ -4,5 +4,6 @@
 
 pub mod core;
 pub mod crypto;
+pub mod evidence;
 pub mod sim;
 pub mod wal;

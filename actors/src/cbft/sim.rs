@@ -8,6 +8,7 @@
 
 use super::core::{Core, Crypto, Out, Params, WalRecord};
 use super::crypto::{BlsCrypto, HashCrypto};
+use super::evidence::{Added, EvidencePool};
 use alloy_primitives::{keccak256, B256};
 use platon_crypto::bls::BlsSecretKey;
 use platon_messages::cbft::{BlockInfo, CbftMsg, Proposal, Qc, SyncBlock, Vote, VoteData};
@@ -76,6 +77,8 @@ pub struct SimReport {
     pub partitions: u64,
     /// Evidence reported by honest nodes.
     pub evidence: u64,
+    /// Distinct pieces of evidence the honest nodes' pools kept.
+    pub evidence_kept: u64,
     /// Invalid blocks honest nodes refused to vote for.
     pub invalid_refused: u64,
 }
@@ -85,6 +88,7 @@ struct Node {
     wal: Vec<WalRecord>,
     chain: Vec<BlockInfo>,
     qcs: Vec<Option<Qc>>,
+    evidence: EvidencePool,
     down_until: u64,
     byzantine: bool,
 }
@@ -169,6 +173,7 @@ impl Sim {
                 wal: Vec::new(),
                 chain: Vec::new(),
                 qcs: Vec::new(),
+                evidence: EvidencePool::new(10_000, 27),
                 down_until: 0,
                 byzantine: cfg.byzantine && i == 0,
             });
@@ -374,6 +379,14 @@ impl Sim {
                     Out::Evidence(e) => {
                         if !self.nodes[i].byzantine {
                             self.report.evidence += 1;
+                            let crypto = crypto_for(&self.bls, i as u32);
+                            if let Added::Invalid(why) =
+                                self.nodes[i].evidence.add(e.clone(), 1, crypto.as_ref())
+                            {
+                                self.violation(format!(
+                                    "node {i} reported unprovable evidence: {why}"
+                                ));
+                            }
                             if e.validator() != 0 || !self.cfg.byzantine {
                                 self.violation(format!(
                                     "honest validator {} convicted by {i}: {e:?}",
@@ -606,6 +619,12 @@ impl Sim {
             self.check_durable();
         }
         self.report.heights = self.nodes.iter().map(|n| n.chain.len() as u64).collect();
+        self.report.evidence_kept = self
+            .nodes
+            .iter()
+            .filter(|n| !n.byzantine)
+            .map(|n| n.evidence.len() as u64)
+            .sum();
         if let Some(at) = heights_at_heal {
             let growth = honest
                 .iter()

@@ -24,6 +24,7 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
     let (mut crashes, mut torn, mut partitions, mut dropped, mut dup, mut evidence, mut delivered) =
         (0, 0, 0, 0, 0, 0, 0);
     let mut invalid = 0;
+    let mut kept = 0;
     let mut min_growth = u64::MAX;
     let mut min_height = u64::MAX;
     let mut failures = Vec::new();
@@ -36,6 +37,7 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
         dup += r.duplicated;
         evidence += r.evidence;
         invalid += r.invalid_refused;
+        kept += r.evidence_kept;
         delivered += r.delivered;
         min_growth = min_growth.min(r.growth_after_heal);
         min_height = min_height.min(r.heights.iter().skip(1).copied().min().unwrap_or(0));
@@ -45,7 +47,7 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
     }
     println!(
         "{} seeds: {crashes} crashes ({torn} between a WAL write and its sync), {partitions} partitions, \
-         {dropped} messages dropped, {dup} duplicated, {delivered} delivered, {evidence} evidence reports, \
+         {dropped} messages dropped, {dup} duplicated, {delivered} delivered, {evidence} evidence reports ({kept} distinct kept), \
          {invalid} invalid blocks refused; \
          lowest honest height {min_height}, least growth after healing {min_growth}",
         seeds.len()

@@ -59,6 +59,39 @@ impl NodeReader for MemoryNodes {
     }
 }
 
+/// Trie nodes and code of executed but uncommitted blocks, over the committed store: what a
+/// validator executes the next block on while the previous ones still wait for their QCs.
+pub struct LayeredNodes {
+    layers: Vec<Arc<MemoryNodes>>,
+    base: Arc<dyn NodeReader>,
+}
+
+impl LayeredNodes {
+    /// `layers` (newest first: a block's nodes before its parent's) over `base`.
+    pub fn new(layers: Vec<Arc<MemoryNodes>>, base: Arc<dyn NodeReader>) -> Self {
+        Self { layers, base }
+    }
+}
+
+impl NodeReader for LayeredNodes {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        for l in &self.layers {
+            if let Some(n) = l.node(hash)? {
+                return Ok(Some(n));
+            }
+        }
+        self.base.node(hash)
+    }
+    fn code(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        for l in &self.layers {
+            if let Some(c) = l.code(hash)? {
+                return Ok(Some(c));
+            }
+        }
+        self.base.code(hash)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
     Empty,

@@ -240,6 +240,81 @@ mod tests {
         }
     }
 
+    /// A block executes on its parent's state while the parent is executed but not committed (the
+    /// parent's new nodes in a layer over the store), with the same result as after the commit.
+    #[test]
+    fn a_block_executes_on_an_uncommitted_parent_as_on_a_committed_one() {
+        use platon_storage::trie::{LayeredNodes, MemoryNodes};
+        let (mut genesis_state, key, env) = setup();
+        let (root, nodes) = genesis_state.commit().expect("genesis");
+        let store = Arc::new(MemoryNodes::default());
+        store.insert(nodes, vec![]);
+        let mut g = parent_header(7 * GWEI);
+        g.state_root = root;
+        let env1 = BlockEnv {
+            base_fee: next_base_fee(&g),
+            ..env.clone()
+        };
+        let b1 = execute_block(
+            &Revm,
+            &NoHashes,
+            StateDb::at_root(root, store.clone()),
+            &g,
+            &env1,
+            vec![transfer(&key, 0, GWEI, 100 * GWEI, 5)],
+            Bytes::new(),
+        )
+        .expect("block 1");
+        let h1 = b1.block.header.clone();
+        let env2 = BlockEnv {
+            number: 2,
+            timestamp: 2,
+            base_fee: next_base_fee(&h1),
+            ..env.clone()
+        };
+        let txs2 = vec![transfer(&key, 1, GWEI, 100 * GWEI, 6)];
+        // Block 1 pending: its nodes in a layer.
+        let layer = Arc::new(MemoryNodes::default());
+        layer.insert(b1.state_nodes.clone(), b1.codes.clone());
+        let reader = Arc::new(LayeredNodes::new(vec![layer], store.clone()));
+        let pending = execute_block(
+            &Revm,
+            &NoHashes,
+            StateDb::at_root(h1.state_root, reader),
+            &h1,
+            &env2,
+            txs2.clone(),
+            Bytes::new(),
+        )
+        .expect("block 2 on the pending parent");
+        // Without the layer the parent's state is not there.
+        assert!(execute_block(
+            &Revm,
+            &NoHashes,
+            StateDb::at_root(h1.state_root, store.clone()),
+            &h1,
+            &env2,
+            txs2.clone(),
+            Bytes::new(),
+        )
+        .map(|b| b.block.header.state_root != pending.block.header.state_root)
+        .unwrap_or(true));
+        // Block 1 committed: the same block 2.
+        store.insert(b1.state_nodes.clone(), b1.codes.clone());
+        let committed = execute_block(
+            &Revm,
+            &NoHashes,
+            StateDb::at_root(h1.state_root, store),
+            &h1,
+            &env2,
+            txs2,
+            Bytes::new(),
+        )
+        .expect("block 2 on the committed parent");
+        assert_eq!(pending.block.hash(), committed.block.hash());
+        assert_eq!(pending.block.header.gas_used, 21_000);
+    }
+
     #[test]
     fn transfer_charges_exactly_like_ethereum() {
         let (mut state, key, env) = setup();

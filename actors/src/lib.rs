@@ -51,6 +51,8 @@ pub mod names {
     pub const OVERLAY: &str = "overlay";
     /// ReDiR service discovery.
     pub const REDIR: &str = "redir";
+    /// The CBFT view actor.
+    pub const CBFT: &str = "cbft";
 }
 
 /// What every actor of one node shares: the registry, the store, the configuration and dev keys.

@@ -378,6 +378,36 @@ impl Default for OverlayConfig {
     }
 }
 
+/// CBFT consensus among validators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CbftConfig {
+    /// Whether this node runs consensus (it needs `overlay.enabled`); off means the single
+    /// producer (`producer.enabled`) makes blocks.
+    pub enabled: bool,
+    /// The validators' BLS public keys (48-byte compressed G1, hex), in validator-index order.
+    pub validators: Vec<String>,
+    /// This validator's BLS secret key (hex); default `<datadir>/consensus/bls.key`. A node whose
+    /// key is not in `validators` follows as an observer.
+    pub key_file: Option<PathBuf>,
+    /// Blocks per proposer view (PlatON: 10).
+    pub amount: u32,
+    /// View window in milliseconds (PlatON: 20,000); a block every period / amount.
+    pub period_ms: u64,
+}
+
+impl Default for CbftConfig {
+    fn default() -> Self {
+        CbftConfig {
+            enabled: false,
+            validators: Vec::new(),
+            key_file: None,
+            amount: 10,
+            period_ms: 20_000,
+        }
+    }
+}
+
 /// ReDiR service discovery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -436,6 +466,8 @@ pub struct NodeConfig {
     pub overlay: OverlayConfig,
     /// ReDiR service discovery.
     pub redir: RedirConfig,
+    /// CBFT consensus.
+    pub cbft: CbftConfig,
 }
 
 impl NodeConfig {
@@ -530,6 +562,32 @@ impl NodeConfig {
                 return bad(format!(
                     "redir.services: unknown service {s:?} (use {})",
                     SERVICES.join(", ")
+                ));
+            }
+        }
+        if self.cbft.enabled {
+            if !self.overlay.enabled {
+                return bad(
+                    "cbft.enabled needs overlay.enabled: validators talk through the overlay"
+                        .into(),
+                );
+            }
+            if self.producer.enabled {
+                return bad("cbft.enabled and producer.enabled exclude each other: set producer.enabled = false".into());
+            }
+            if self.cbft.validators.is_empty()
+                || self.cbft.amount == 0
+                || self.cbft.period_ms < self.cbft.amount as u64
+            {
+                return bad("cbft needs validators, a positive cbft.amount and cbft.period_ms of at least one ms per block".into());
+            }
+            if let Some(v) = self.cbft.validators.iter().find(|v| {
+                hex::decode(v.trim_start_matches("0x"))
+                    .map(|b| b.len() != 48)
+                    .unwrap_or(true)
+            }) {
+                return bad(format!(
+                    "cbft.validators: {v:?} is not a 48-byte BLS public key in hex"
                 ));
             }
         }

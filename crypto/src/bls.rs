@@ -65,6 +65,16 @@ impl BlsSecretKey {
         Ok(BlsSecretKey(sk))
     }
 
+    /// A fresh key from the system's random source.
+    pub fn random() -> Result<Self, BlsError> {
+        use ring::rand::SecureRandom;
+        let mut ikm = [0u8; 32];
+        ring::rand::SystemRandom::new()
+            .fill(&mut ikm)
+            .map_err(|_| BlsError::SecretKey)?;
+        Self::from_ikm(&ikm)
+    }
+
     /// A key derived from at least 32 bytes of input keying material (EIP-2333 `KeyGen`).
     pub fn from_ikm(ikm: &[u8]) -> Result<Self, BlsError> {
         SecretKey::key_gen(ikm, &[])

@@ -15,6 +15,7 @@
 pub mod localnet;
 
 use platon_actors::admin::AdminService;
+use platon_actors::cbft::service::CbftService;
 use platon_actors::chain::ChainService;
 use platon_actors::executor::ExecutorService;
 use platon_actors::overlay::core::Params;
@@ -27,6 +28,7 @@ use platon_actors::snapshot::SnapshotService;
 use platon_actors::txpool::TxPoolService;
 use platon_actors::{names, NodeContext};
 use platon_config::{DbBackend, NodeConfig, StateModeConfig};
+use platon_crypto::bls::{BlsPublicKey, BlsSecretKey};
 use platon_crypto::node_key::NodeKey;
 use platon_messages::reload::{FloodTopic, NodeId};
 use platon_storage::chain::{GenesisSpec, StateMode};
@@ -268,6 +270,17 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
     let registry = ctx.registry.clone();
     let rules = ctx.store.tx_rules();
     let on_flood: FloodHandler = Arc::new(move |topic, payload| {
+        if topic == FloodTopic::Vote {
+            // Consensus messages go to the cbft actor (malformed ones are dropped here).
+            if let Ok(m) = platon_messages::cbft::CbftMsg::decode(&payload) {
+                if let Ok(c) =
+                    registry.lookup::<platon_actors::cbft::service::CbftActorMsg>(names::CBFT)
+                {
+                    let _ = c.send(platon_actors::cbft::service::CbftActorMsg::Net(Box::new(m)));
+                }
+            }
+            return;
+        }
         if topic != FloodTopic::Transaction {
             return;
         }
@@ -309,8 +322,89 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
     ]
 }
 
-/// The node's supervision tree (`key`: the overlay identity, when the node is in an overlay).
-pub fn tree_spec(ctx: &NodeContext, key: Option<Arc<NodeKey>>) -> SupervisorSpec {
+/// The validator's BLS key from `cbft.key_file` (hex), or `<datadir>/consensus/bls.key`, made there
+/// at first start (a node whose key is not among `cbft.validators` follows as an observer).
+pub fn load_or_create_bls_key(
+    config: &NodeConfig,
+    datadir: &Path,
+) -> Result<BlsSecretKey, NodeError> {
+    let file = config
+        .cbft
+        .key_file
+        .clone()
+        .unwrap_or_else(|| datadir.join("consensus").join("bls.key"));
+    let err = |message: String| NodeError::DataDir {
+        path: file.clone(),
+        message,
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim().trim_start_matches("0x"))
+                .map_err(|e| err(format!("not hex: {e}")))?;
+            BlsSecretKey::from_bytes(&bytes).map_err(|e| err(e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = BlsSecretKey::random().map_err(|e| err(e.to_string()))?;
+            write_secret(&file, hex::encode(key.to_bytes()).as_bytes()).map_err(err)?;
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// Writes a secret file readable by the owner only, fsynced, atomically.
+pub fn write_secret(file: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let tmp = file.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| e.to_string())?;
+    f.write_all(bytes).map_err(|e| e.to_string())?;
+    f.sync_all().map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, file).map_err(|e| e.to_string())
+}
+
+/// The cbft service of a node configured for consensus.
+pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
+    let validators = ctx
+        .config
+        .cbft
+        .validators
+        .iter()
+        .map(|v| {
+            hex::decode(v.trim_start_matches("0x"))
+                .map_err(|e| e.to_string())
+                .and_then(|b| BlsPublicKey::from_bytes(&b).map_err(|e| e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            NodeError::Config(platon_config::ConfigError::Invalid(format!(
+                "cbft.validators: {e}"
+            )))
+        })?;
+    let key = load_or_create_bls_key(&ctx.config, &ctx.datadir)?;
+    Ok(CbftService {
+        node: ctx.clone(),
+        key: Some(key),
+        validators,
+    })
+}
+
+/// The node's supervision tree (`key`: the overlay identity, when the node is in an overlay;
+/// `cbft`: the consensus service, when the node runs CBFT).
+pub fn tree_spec(
+    ctx: &NodeContext,
+    key: Option<Arc<NodeKey>>,
+    cbft: Option<CbftService>,
+) -> SupervisorSpec {
     let sup = &ctx.config.supervision;
     let budget = Budget::new(sup.max_restarts, Duration::from_secs(sup.window_secs));
     let cap = sup.mailbox_capacity;
@@ -389,7 +483,21 @@ pub fn tree_spec(ctx: &NodeContext, key: Option<Arc<NodeKey>>) -> SupervisorSpec
             Restart::Permanent,
         ));
     }
-    if ctx.config.producer.enabled {
+    if let Some(service) = cbft {
+        spec.children.push(ChildSpec::supervisor(
+            group(
+                "consensus",
+                Strategy::RestForOne,
+                vec![ChildSpec::worker(
+                    names::CBFT,
+                    Restart::Permanent,
+                    cap.max(16_384),
+                    service,
+                )],
+            ),
+            Restart::Permanent,
+        ));
+    } else if ctx.config.producer.enabled {
         spec.children.push(ChildSpec::supervisor(
             group(
                 "consensus",
@@ -448,7 +556,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     } else {
         None
     };
-    let tree = start_tree(tree_spec(&ctx, key), registry)
+    let cbft = if ctx.config.cbft.enabled {
+        Some(cbft_service(&ctx)?)
+    } else {
+        None
+    };
+    let tree = start_tree(tree_spec(&ctx, key, cbft), registry)
         .await
         .map_err(NodeError::Start)?;
     Ok(RunningNode {

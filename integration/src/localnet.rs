@@ -23,6 +23,10 @@ pub struct LocalnetSpec {
     pub overlay_port: u16,
     /// Third octet of the nodes' addresses: node k listens on 127.0.<octet>.<k+1>.
     pub subnet: u8,
+    /// CBFT blocks per view.
+    pub amount: u32,
+    /// CBFT view window (ms).
+    pub period_ms: u64,
 }
 
 /// The address of node `k` (1-based).
@@ -75,6 +79,20 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             .map_err(|e| e.to_string())?
             .node_id(),
     );
+    // One BLS key per validator, each in its node's folder; every config lists the public keys.
+    let mut bls_files = Vec::new();
+    let mut validators = Vec::new();
+    for k in 1..=spec.validators {
+        let key = platon_crypto::bls::BlsSecretKey::random().map_err(|e| e.to_string())?;
+        let file = out
+            .join(format!("node{k}"))
+            .join("consensus")
+            .join("bls.key");
+        crate::write_secret(&file, hex::encode(key.to_bytes()).as_bytes())
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        validators.push(hex::encode(key.public_key().to_bytes()));
+        bls_files.push(file);
+    }
     let first_overlay = SocketAddr::new(node_ip(spec, 1), spec.overlay_port);
     let mut listed = Vec::new();
     for k in 1..=spec.nodes {
@@ -90,8 +108,13 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.admin.addr = ip;
         c.admin.port = spec.admin_port;
         c.admin.token = Some(token.clone());
-        // Until CBFT, several nodes cannot agree on blocks: a local network relays transactions.
+        // Blocks come from CBFT among the validators (none: the network only relays).
         c.producer.enabled = false;
+        c.cbft.enabled = spec.validators > 0;
+        c.cbft.validators = validators.clone();
+        c.cbft.amount = spec.amount;
+        c.cbft.period_ms = spec.period_ms;
+        c.cbft.key_file = bls_files.get(k - 1).cloned();
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
         c.overlay.bootstrap = if k == 1 { vec![] } else { vec![first_overlay] };
@@ -123,6 +146,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         "chainId": chain.chain_id,
         "genesis": out.join("genesis.toml"),
         "adminToken": token,
+        "validators": validators,
         "nodes": listed,
     });
     let path = out.join("localnet.json");

@@ -69,6 +69,12 @@ enum LocalnetCmd {
         /// Third octet of the nodes' loopback addresses.
         #[arg(long, default_value_t = 0)]
         subnet: u8,
+        /// CBFT blocks per proposer view.
+        #[arg(long, default_value_t = 10)]
+        amount: u32,
+        /// CBFT view window in milliseconds (a block every period / amount).
+        #[arg(long = "period-ms", default_value_t = 5_000)]
+        period_ms: u64,
     },
 }
 
@@ -277,8 +283,12 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
             admin_port,
             overlay_port,
             subnet,
+            amount,
+            period_ms,
         } => {
             let spec = platon_node::localnet::LocalnetSpec {
+                amount,
+                period_ms,
                 nodes,
                 validators,
                 out,

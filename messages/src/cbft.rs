@@ -180,12 +180,17 @@ pub enum CbftMsg {
     ViewChange(Box<ViewChange>),
     /// A QC for a block (sent when it forms, so everyone learns it).
     Qc(Box<Qc>),
-    /// Asks for the QC'd blocks above this number.
+    /// Asks one validator for the blocks above this number.
     SyncRequest {
         /// Highest block number the asker has committed.
         committed: u64,
         /// The asker.
         from: u32,
+        /// The validator asked.
+        to: u32,
+        /// The asker's clock (ms): repeated requests differ, so a flood does not drop them as
+        /// duplicates.
+        at: u64,
     },
     /// Blocks with their QCs, oldest first.
     SyncResponse(Vec<SyncBlock>),
@@ -433,9 +438,15 @@ impl CbftMsg {
             ),
             CbftMsg::ViewChange(v) => (3, enc_vc(v)),
             CbftMsg::Qc(q) => (4, enc_qc(q)),
-            CbftMsg::SyncRequest { committed, from } => {
-                (5, encode_raw_list(&[enc(committed), enc(from)]))
-            }
+            CbftMsg::SyncRequest {
+                committed,
+                from,
+                to,
+                at,
+            } => (
+                5,
+                encode_raw_list(&[enc(committed), enc(from), enc(to), enc(at)]),
+            ),
             CbftMsg::SyncResponse(items) => (
                 6,
                 encode_raw_list(
@@ -482,8 +493,15 @@ impl CbftMsg {
                 let mut v = l.list()?;
                 let committed = v.u64("committed")?;
                 let from = u32::try_from(v.u64("from")?).map_err(|_| RlpError::Overflow("from"))?;
+                let to = u32::try_from(v.u64("to")?).map_err(|_| RlpError::Overflow("to"))?;
+                let at = v.u64("at")?;
                 v.finish()?;
-                CbftMsg::SyncRequest { committed, from }
+                CbftMsg::SyncRequest {
+                    committed,
+                    from,
+                    to,
+                    at,
+                }
             }
             6 => {
                 let mut v = l.list()?;

@@ -36,6 +36,8 @@ pub mod keys {
     pub const CODE: u8 = b'k';
     /// `c` ++ node hash → reference count (4 bytes BE), full mode only.
     pub const REFCOUNT: u8 = b'c';
+    /// `q` ++ block hash → the block's quorum certificate (CBFT encoding).
+    pub const QC: u8 = b'q';
 }
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -654,6 +656,18 @@ impl ChainStore {
                     detail: e.to_string(),
                 }),
         }
+    }
+
+    /// Stores a committed block's quorum certificate (fsynced).
+    pub fn put_qc(&self, block: &B256, qc: Vec<u8>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key(keys::QC, block.as_slice()), qc);
+        self.kv.write(batch, Durability::Sync)
+    }
+
+    /// A committed block's quorum certificate, if stored.
+    pub fn qc(&self, block: &B256) -> Result<Option<Vec<u8>>> {
+        self.kv.get(&key(keys::QC, block.as_slice()))
     }
 
     /// The canonical hash at a height.

@@ -433,7 +433,16 @@ impl Core {
             CbftMsg::Qc(qc) => {
                 self.on_qc(*qc, now);
             }
-            CbftMsg::SyncRequest { committed, from } => self.on_sync_request(committed, from),
+            CbftMsg::SyncRequest {
+                committed,
+                from,
+                to,
+                ..
+            } => {
+                if Some(to) == self.me {
+                    self.on_sync_request(committed, from);
+                }
+            }
             CbftMsg::SyncResponse(items) => {
                 for item in items {
                     if item.block.data.number <= self.committed.data.number {
@@ -552,6 +561,8 @@ impl Core {
             CbftMsg::SyncRequest {
                 committed: self.committed.data.number,
                 from: me,
+                to: peer,
+                at: now,
             },
         ));
     }

@@ -5,5 +5,6 @@
 pub mod core;
 pub mod crypto;
 pub mod evidence;
+pub mod service;
 pub mod sim;
 pub mod wal;

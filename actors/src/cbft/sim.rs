@@ -516,6 +516,8 @@ impl Sim {
             CbftMsg::SyncRequest {
                 committed,
                 from: i as u32,
+                to: peer as u32,
+                at: self.now,
             },
         );
     }
@@ -557,7 +559,10 @@ impl Sim {
                     let now = self.now;
                     if self.nodes[to].core.is_some() {
                         // The chain store answers for committed blocks; consensus for the rest.
-                        if let CbftMsg::SyncRequest { committed, from } = &msg {
+                        if let CbftMsg::SyncRequest {
+                            committed, from, ..
+                        } = &msg
+                        {
                             let node = &self.nodes[to];
                             let start = (*committed as usize).min(node.chain.len());
                             let items: Vec<SyncBlock> = node.chain[start..]

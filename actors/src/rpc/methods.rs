@@ -482,6 +482,52 @@ async fn find_service(c: &RpcCtx, a: &[Value]) -> R {
     })
 }
 
+/// `platon_getBlockQuorumCertByHash(hash)`: the QC stored with a committed block: slot, signer
+/// bit-array, aggregate BLS signature and the hash it signs, for anyone to check against the
+/// validators' public keys.
+async fn quorum_cert(c: &RpcCtx, a: &[Value]) -> R {
+    let hash = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
+    let Some(bytes) = c.node.store.qc(&hash).map_err(storage_err)? else {
+        return Ok(Value::Null);
+    };
+    let Ok(platon_messages::cbft::CbftMsg::Qc(qc)) = platon_messages::cbft::CbftMsg::decode(&bytes)
+    else {
+        return Err(rpc_err(SERVER_ERROR, "the stored QC does not decode"));
+    };
+    Ok(json!({
+        "epoch": qc.data.epoch,
+        "viewNumber": qc.data.view,
+        "blockIndex": qc.data.index,
+        "blockNumber": qc.data.number,
+        "blockHash": qc.data.hash,
+        "signers": qc.signers.iter().map(|b| if *b { '1' } else { '0' }).collect::<String>(),
+        "signature": format!("0x{}", hex::encode(&qc.signature)),
+        "signedHash": qc.data.signing_hash(),
+    }))
+}
+
+async fn cbft_call(
+    c: &RpcCtx,
+    build: impl FnOnce(ractor::RpcReplyPort<Value>) -> crate::cbft::service::CbftActorMsg,
+) -> R {
+    let a = c
+        .node
+        .registry
+        .lookup::<crate::cbft::service::CbftActorMsg>(names::CBFT)
+        .map_err(|_| rpc_err(SERVER_ERROR, "this node does not run CBFT (cbft.enabled)"))?;
+    a.call(build).await.map_err(unavailable)
+}
+
+/// `platon_evidences()`: verified evidence of equivocation this node holds.
+async fn evidences(c: &RpcCtx, _a: &[Value]) -> R {
+    cbft_call(c, crate::cbft::service::CbftActorMsg::Evidences).await
+}
+
+/// `platon_consensusStatus()`: view, highest QC and committed height of this node.
+async fn consensus_status(c: &RpcCtx, _a: &[Value]) -> R {
+    cbft_call(c, crate::cbft::service::CbftActorMsg::Status).await
+}
+
 async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
     let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules())
@@ -713,6 +759,9 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "eth_getTransactionReceipt" => receipt,
         "txpool_status" => txpool_status,
         "platon_findService" => find_service,
+        "platon_getBlockQuorumCertByHash" => quorum_cert,
+        "platon_evidences" => evidences,
+        "platon_consensusStatus" => consensus_status,
     );
     m.register_subscription(
         "eth_subscribe",

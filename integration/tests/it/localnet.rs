@@ -1,6 +1,8 @@
-//! `platon localnet init` and four `platon run` processes: they find each other from one bootstrap
-//! address, a transaction sent to one reaches every pool, and ReDiR finds the providers of each
-//! service exactly as a brute-force search over the registered nodes does.
+//! `platon localnet init` and five `platon run` processes (four validators, one observer): they find
+//! each other from one bootstrap address, transactions sent to any node become final on all with
+//! identical block hashes, a block's QC verifies against the validator keys, a validator killed with
+//! SIGKILL does not stop the chain and catches up after its restart without a double sign, and ReDiR
+//! finds the providers of each service exactly as a brute-force search does.
 
 use crate::common::{rpc_url, wait_for};
 use serde_json::{json, Value};
@@ -34,7 +36,7 @@ fn successor(ids: &[u128], key: u128) -> u128 {
 }
 
 #[test]
-fn four_localnet_processes_find_each_other_share_transactions_and_discover_services() {
+fn localnet_processes_reach_consensus_survive_a_killed_validator_and_discover_services() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("net");
     // Each run gets its own 127.0.<subnet>.x addresses, so concurrent runs do not collide.
@@ -44,9 +46,9 @@ fn four_localnet_processes_find_each_other_share_transactions_and_discover_servi
             "localnet",
             "init",
             "--nodes",
-            "4",
+            "5",
             "--validators",
-            "2",
+            "4",
             "--subnet",
             &subnet.to_string(),
             "--out",
@@ -60,34 +62,30 @@ fn four_localnet_processes_find_each_other_share_transactions_and_discover_servi
             .expect("parse");
     let token = net["adminToken"].as_str().expect("token").to_string();
     let nodes = net["nodes"].as_array().expect("nodes").clone();
-    assert_eq!(nodes.len(), 4);
+    assert_eq!(nodes.len(), 5);
     assert!(out.join("genesis.toml").exists());
 
-    let mut procs = Procs(Vec::new());
-    for n in &nodes {
-        let log = std::fs::File::create(
-            tmp.path()
-                .join(format!("{}.log", n["name"].as_str().expect("name"))),
-        )
-        .expect("log");
-        procs.0.push(
-            Command::new(env!("CARGO_BIN_EXE_platon"))
-                .args(["run", "--config", n["config"].as_str().expect("config")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log))
-                .spawn()
-                .expect("spawn"),
-        );
-    }
+    let spawn = |n: &Value, suffix: &str| {
+        let name = n["name"].as_str().expect("name");
+        let log =
+            std::fs::File::create(tmp.path().join(format!("{name}{suffix}.log"))).expect("log");
+        Command::new(env!("CARGO_BIN_EXE_platon"))
+            .args(["run", "--config", n["config"].as_str().expect("config")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn")
+    };
+    let mut procs = Procs(nodes.iter().map(|n| spawn(n, "")).collect());
     let rpc = |i: usize| nodes[i]["rpc"].as_str().expect("rpc").to_string();
     let admin = |i: usize| nodes[i]["admin"].as_str().expect("admin").to_string();
 
-    // Every node finds the other three from the one bootstrap address.
+    // Every node finds the other four from the one bootstrap address.
     let mut ids = Vec::new();
-    for i in 0..4 {
+    for i in 0..5 {
         let info = wait_for("routing tables", Duration::from_secs(90), || {
             let info = call(&admin(i), "admin_nodeInfo", json!([]), Some(&token))?;
-            (info["routingTableSize"] == 3).then_some(info)
+            (info["routingTableSize"] == 4).then_some(info)
         });
         ids.push(u128::from_str_radix(info["id"].as_str().expect("id"), 16).expect("hex"));
         let peers = call(&admin(i), "admin_peers", json!([]), Some(&token)).expect("peers");
@@ -97,47 +95,68 @@ fn four_localnet_processes_find_each_other_share_transactions_and_discover_servi
     let refused = rpc_url(&admin(0), "admin_nodeInfo", json!([]), None).expect("answer");
     assert!(refused.get("error").is_some());
 
-    // A transaction sent to node 3 reaches every node's pool.
-    let keys = crate::dev_keys();
-    let mut tx = crate::transfer(&keys[1], 0, keys[2].address(), 12345);
-    // The local network runs the dev chain id.
-    assert_eq!(net["chainId"], json!(crate::CHAIN_ID));
-    let hash = call(
-        &rpc(2),
-        "eth_sendRawTransaction",
-        json!([crate::hex0x(&tx.encoded)]),
-        None,
-    )
-    .expect("sent");
-    assert_eq!(hash, json!(format!("{:#x}", tx.hash)));
-    for i in 0..4 {
-        wait_for(
-            "the transaction in every pool",
-            Duration::from_secs(30),
-            || {
-                let t = call(
-                    &rpc(i),
-                    "eth_getTransactionByHash",
-                    json!([hash.clone()]),
-                    None,
-                )?;
-                (!t.is_null()).then_some(())
-            },
+    // Blocks are produced by consensus and are the same on every node.
+    let height = |i: usize| {
+        call(&rpc(i), "eth_blockNumber", json!([]), None).map(|v| crate::common::q(&v) as u64)
+    };
+    wait_for("the chain to grow", Duration::from_secs(60), || {
+        (0..5).all(|i| height(i).unwrap_or(0) >= 3).then_some(())
+    });
+    let hash_at = |i: usize, n: u64| {
+        call(
+            &rpc(i),
+            "eth_getBlockByNumber",
+            json!([format!("{n:#x}"), false]),
+            None,
+        )
+        .map(|b| b["hash"].clone())
+    };
+    for i in 1..5 {
+        assert_eq!(
+            hash_at(i, 2),
+            hash_at(0, 2),
+            "node {} agrees at height 2",
+            i + 1
         );
     }
-    // A second one through node 1, and node 4 holds both.
-    tx = crate::transfer(&keys[1], 1, keys[3].address(), 1);
-    call(
-        &rpc(0),
-        "eth_sendRawTransaction",
-        json!([crate::hex0x(&tx.encoded)]),
-        None,
-    )
-    .expect("sent");
-    wait_for("two pending on node 4", Duration::from_secs(30), || {
-        let s = call(&rpc(3), "txpool_status", json!([]), None)?;
-        (s["pending"] == json!("0x2")).then_some(())
-    });
+
+    // Transfers sent to a validator and to the observer become final on all nodes, in the same block.
+    let keys = crate::dev_keys();
+    assert_eq!(net["chainId"], json!(crate::CHAIN_ID));
+    let mut sent = Vec::new();
+    for (nonce, via) in [(0u64, 2usize), (1, 4), (2, 0)] {
+        let tx = crate::transfer(&keys[1], nonce, keys[2].address(), 1_000 + nonce);
+        let hash = call(
+            &rpc(via),
+            "eth_sendRawTransaction",
+            json!([crate::hex0x(&tx.encoded)]),
+            None,
+        )
+        .expect("sent");
+        assert_eq!(hash, json!(format!("{:#x}", tx.hash)));
+        sent.push(hash);
+    }
+    let mut final_block = json!(null);
+    for hash in &sent {
+        let blocks: Vec<Value> = (0..5)
+            .map(|i| {
+                wait_for("a receipt on every node", Duration::from_secs(60), || {
+                    let r = call(
+                        &rpc(i),
+                        "eth_getTransactionReceipt",
+                        json!([hash.clone()]),
+                        None,
+                    )?;
+                    (!r.is_null()).then(|| r["blockHash"].clone())
+                })
+            })
+            .collect();
+        assert!(
+            blocks.iter().all(|b| *b == blocks[0]),
+            "one block on all nodes: {blocks:?}"
+        );
+        final_block = blocks[0].clone();
+    }
     for i in [0usize, 1, 3] {
         let s = call(&admin(i), "admin_overlayStats", json!([]), Some(&token)).expect("stats");
         assert!(
@@ -146,8 +165,98 @@ fn four_localnet_processes_find_each_other_share_transactions_and_discover_servi
         );
     }
 
-    // ReDiR: validators are nodes 1 and 2, every node is a full node.
-    let validators = vec![ids[0], ids[1]];
+    // The block's QC: at least 3 of 4 validators signed the slot; the aggregate verifies against
+    // their public keys.
+    let qc = call(
+        &rpc(4),
+        "platon_getBlockQuorumCertByHash",
+        json!([final_block.clone()]),
+        None,
+    )
+    .expect("qc");
+    assert_eq!(qc["blockHash"], final_block);
+    let signers: Vec<usize> = qc["signers"]
+        .as_str()
+        .expect("bits")
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| *c == '1')
+        .map(|(i, _)| i)
+        .collect();
+    assert!(signers.len() >= 3, "{qc}");
+    let pks: Vec<platon_crypto::bls::BlsPublicKey> = net["validators"]
+        .as_array()
+        .expect("validators")
+        .iter()
+        .map(|v| {
+            platon_crypto::bls::BlsPublicKey::from_bytes(
+                &hex::decode(v.as_str().expect("hex")).expect("hex"),
+            )
+            .expect("pk")
+        })
+        .collect();
+    let data = platon_messages::cbft::VoteData {
+        epoch: qc["epoch"].as_u64().expect("epoch"),
+        view: qc["viewNumber"].as_u64().expect("view"),
+        index: qc["blockIndex"].as_u64().expect("index") as u32,
+        number: qc["blockNumber"].as_u64().expect("number"),
+        hash: serde_json::from_value(final_block.clone()).expect("hash"),
+    };
+    let sig = platon_crypto::bls::BlsSignature::from_bytes(
+        &hex::decode(
+            qc["signature"]
+                .as_str()
+                .expect("sig")
+                .trim_start_matches("0x"),
+        )
+        .expect("hex"),
+    )
+    .expect("sig");
+    let signer_pks: Vec<_> = signers.iter().map(|i| pks[*i].clone()).collect();
+    assert!(
+        sig.fast_aggregate_verify(data.signing_hash().as_slice(), &signer_pks),
+        "the QC verifies"
+    );
+    assert!(
+        !sig.fast_aggregate_verify(data.signing_hash().as_slice(), &pks[..1]),
+        "and not for a single key"
+    );
+
+    // SIGKILL validator 4: the chain goes on; restarted, it catches up; nobody signed twice.
+    let _ = procs.0[3].kill();
+    let _ = procs.0[3].wait();
+    let before = height(0).expect("height");
+    wait_for(
+        "the chain to go on without validator 4",
+        Duration::from_secs(60),
+        || (height(0).unwrap_or(0) >= before + 5).then_some(()),
+    );
+    procs.0[3] = spawn(&nodes[3], "-restarted");
+    wait_for("validator 4 to catch up", Duration::from_secs(90), || {
+        let h0 = height(0)?;
+        (height(3)? + 2 >= h0 && height(3)? > before + 5).then_some(())
+    });
+    let n = height(3).expect("h") - 1;
+    assert_eq!(
+        hash_at(3, n),
+        hash_at(0, n),
+        "the restarted validator has the same chain"
+    );
+    for i in 0..5 {
+        let ev = call(&rpc(i), "platon_evidences", json!([]), None);
+        if i == 4 {
+            continue;
+        }
+        assert_eq!(
+            ev,
+            Some(json!([])),
+            "node {} holds no evidence: no double sign",
+            i + 1
+        );
+    }
+
+    // ReDiR: validators are nodes 1 to 4, every node is a full node.
+    let validators = vec![ids[0], ids[1], ids[2], ids[3]];
     let keys_probe: Vec<u128> = vec![
         0,
         1,
@@ -159,7 +268,7 @@ fn four_localnet_processes_find_each_other_share_transactions_and_discover_servi
     for (service, providers) in [("validator", &validators), ("full-node", &ids)] {
         for &key in &keys_probe {
             let want = successor(providers, key);
-            for i in 0..4 {
+            for i in 0..5 {
                 wait_for("ReDiR answers", Duration::from_secs(60), || {
                     let r = call(
                         &rpc(i),

@@ -68,6 +68,8 @@ fn samples() -> Vec<CbftMsg> {
         CbftMsg::SyncRequest {
             committed: 12,
             from: 1,
+            to: 3,
+            at: 99,
         },
         CbftMsg::SyncResponse(vec![
             SyncBlock {

@@ -1,0 +1,495 @@
+//! The `cbft` actor: runs the [`Core`] for this validator. It builds proposed blocks from the
+//! txpool on the parent's state (committed, or executed and waiting for QCs: pipelining), executes
+//! others' proposals before the core may vote, writes every record to the consensus WAL (fsynced)
+//! before the message it records is flooded through the overlay, and hands committed blocks to
+//! `chain`.
+
+use super::core::{Core, Out, Params};
+use super::crypto::BlsCrypto;
+use super::evidence::EvidencePool;
+use super::wal::ConsensusWal;
+use crate::handles::{ChainHandle, TxPoolHandle};
+use crate::overlay::service::OverlayMsg;
+use crate::{names, NodeContext};
+use alloy_primitives::B256;
+use platon_crypto::bls::{BlsPublicKey, BlsSecretKey};
+use platon_messages::actors::BlockEnv;
+use platon_messages::cbft::{BlockInfo, CbftMsg, SyncBlock, VoteData};
+use platon_messages::reload::FloodTopic;
+use platon_messages::{Block, ExecutedBlock, Header};
+use platon_storage::trie::{LayeredNodes, MemoryNodes};
+use platon_supervision::{BoxError, Ctx, Service};
+use ractor::RpcReplyPort;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the core's timers run.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Messages of the `cbft` actor.
+#[derive(Debug)]
+pub enum CbftActorMsg {
+    /// A consensus message from the overlay.
+    Net(Box<CbftMsg>),
+    /// Timers.
+    Tick,
+    /// State for `platon_consensusStatus`.
+    Status(RpcReplyPort<serde_json::Value>),
+    /// Evidence held, for `platon_evidences`.
+    Evidences(RpcReplyPort<serde_json::Value>),
+}
+
+/// The service: node context and validator keys.
+pub struct CbftService {
+    /// Shared node context.
+    pub node: NodeContext,
+    /// This validator's key (None: observer).
+    pub key: Option<BlsSecretKey>,
+    /// Every validator's public key, by index.
+    pub validators: Vec<BlsPublicKey>,
+}
+
+/// A parent header and the layers of pending state above the committed store.
+type ParentState = (Header, Vec<Arc<MemoryNodes>>);
+
+struct PendingBlock {
+    executed: ExecutedBlock,
+    layer: Arc<MemoryNodes>,
+}
+
+/// One incarnation's state.
+pub struct CbftState {
+    core: Core,
+    wal: ConsensusWal,
+    pending: HashMap<B256, PendingBlock>,
+    evidence: EvidencePool,
+    me: Option<u32>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl CbftService {
+    fn params(&self) -> Params {
+        let c = &self.node.config.cbft;
+        Params {
+            validators: self.validators.len() as u32,
+            amount: c.amount,
+            period_ms: c.period_ms,
+            epoch: 1,
+        }
+    }
+
+    /// The committed head as consensus' base.
+    fn base(&self) -> Result<BlockInfo, BoxError> {
+        let head = self.node.store.head_header()?;
+        Ok(BlockInfo {
+            data: VoteData {
+                epoch: 1,
+                view: 0,
+                index: 0,
+                number: head.number,
+                hash: head.hash(),
+            },
+            parent: head.parent_hash,
+            proposer: 0,
+        })
+    }
+
+    /// The header of `hash` and the layers of pending state above the committed store.
+    fn parent_of(
+        &self,
+        st: &CbftState,
+        hash: &B256,
+    ) -> Result<Option<ParentState>, BoxError> {
+        let mut layers = Vec::new();
+        let mut cur = *hash;
+        let mut top: Option<Header> = None;
+        // Walk pending ancestors down to a committed block.
+        for _ in 0..10_000 {
+            if let Some(p) = st.pending.get(&cur) {
+                if top.is_none() {
+                    top = Some(p.executed.block.header.clone());
+                }
+                layers.push(p.layer.clone());
+                cur = p.executed.block.header.parent_hash;
+                continue;
+            }
+            return match self.node.store.header_by_hash(&cur)? {
+                Some(h) => Ok(Some((top.unwrap_or(h), layers))),
+                None => Ok(None),
+            };
+        }
+        Ok(None)
+    }
+
+    async fn execute(
+        &self,
+        parent: Header,
+        layers: Vec<Arc<MemoryNodes>>,
+        env: BlockEnv,
+        txs: Vec<platon_messages::SignedTransaction>,
+        extra: alloy_primitives::Bytes,
+    ) -> Result<ExecutedBlock, BoxError> {
+        let node = self.node.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            let reader = Arc::new(LayeredNodes::new(layers, node.store.node_reader()));
+            let state = platon_storage::StateDb::at_root(parent.state_root, reader);
+            platon_vm::execute_block(
+                node.runtime(),
+                &node.store,
+                state,
+                &parent,
+                &env,
+                txs,
+                extra,
+            )
+        })
+        .await?;
+        Ok(res.map_err(|e| e.to_string())?)
+    }
+
+    fn keep(st: &mut CbftState, executed: ExecutedBlock) {
+        let layer = Arc::new(MemoryNodes::default());
+        layer.insert(executed.state_nodes.clone(), executed.codes.clone());
+        st.pending
+            .insert(executed.block.hash(), PendingBlock { executed, layer });
+    }
+
+    async fn build(
+        &self,
+        st: &mut CbftState,
+        parent_hash: B256,
+        view: u64,
+        index: u32,
+    ) -> Result<(), BoxError> {
+        let Some(me) = st.me else { return Ok(()) };
+        let Some((parent, layers)) = self.parent_of(st, &parent_hash)? else {
+            tracing::warn!(%parent_hash, "cbft: cannot build on an unknown parent");
+            return Ok(());
+        };
+        let cfg = &self.node.config;
+        let base_fee = platon_vm::next_base_fee(&parent);
+        let txs = TxPoolHandle(self.node.registry.clone())
+            .batch(cfg.txpool.max_block_txs, cfg.chain.gas_limit, base_fee)
+            .await
+            .unwrap_or_default();
+        let env = BlockEnv {
+            number: parent.number.saturating_add(1),
+            timestamp: (now_ms() / 1000).max(parent.timestamp),
+            beneficiary: cfg.dev.coinbase,
+            gas_limit: cfg.chain.gas_limit,
+            base_fee,
+            prev_randao: parent.hash(),
+            chain_id: cfg.chain.chain_id,
+        };
+        let executed = self
+            .execute(
+                parent,
+                layers,
+                env,
+                txs,
+                alloy_primitives::Bytes::from_static(b"platon-rs cbft"),
+            )
+            .await?;
+        let block = &executed.block;
+        let info = BlockInfo {
+            data: VoteData {
+                epoch: 1,
+                view,
+                index,
+                number: block.header.number,
+                hash: block.hash(),
+            },
+            parent: parent_hash,
+            proposer: me,
+        };
+        let payload = block.encode();
+        Self::keep(st, executed);
+        st.core.proposed(info, payload, now_ms());
+        Ok(())
+    }
+
+    /// Executes a proposed block on its parent and checks it reproduces the header.
+    async fn validate(
+        &self,
+        st: &mut CbftState,
+        info: &BlockInfo,
+        payload: &[u8],
+    ) -> Result<Option<bool>, BoxError> {
+        let block = match Block::decode(payload, &self.node.store.tx_rules()) {
+            Ok(b) => b,
+            Err(_) => return Ok(Some(false)),
+        };
+        let h = &block.header;
+        if block.hash() != info.data.hash
+            || h.parent_hash != info.parent
+            || h.number != info.data.number
+        {
+            return Ok(Some(false));
+        }
+        let Some((parent, layers)) = self.parent_of(st, &info.parent)? else {
+            return Ok(None);
+        };
+        if h.base_fee_per_gas != platon_vm::next_base_fee(&parent)
+            || h.gas_limit != self.node.config.chain.gas_limit
+        {
+            return Ok(Some(false));
+        }
+        let env = BlockEnv {
+            number: h.number,
+            timestamp: h.timestamp,
+            beneficiary: h.beneficiary,
+            gas_limit: h.gas_limit,
+            base_fee: h.base_fee_per_gas,
+            prev_randao: h.mix_hash,
+            chain_id: self.node.config.chain.chain_id,
+        };
+        let executed = match self
+            .execute(
+                parent,
+                layers,
+                env,
+                block.transactions.clone(),
+                h.extra_data.clone(),
+            )
+            .await
+        {
+            Ok(e) => e,
+            Err(_) => return Ok(Some(false)),
+        };
+        let ok = executed.block.hash() == info.data.hash && executed.rejected.is_empty();
+        if ok {
+            Self::keep(st, executed);
+        }
+        Ok(Some(ok))
+    }
+
+    async fn commit(
+        &self,
+        st: &mut CbftState,
+        info: BlockInfo,
+        payload: Vec<u8>,
+    ) -> Result<(), BoxError> {
+        let executed = match st.pending.remove(&info.data.hash) {
+            Some(p) => p.executed,
+            None => {
+                // Learned through sync without executing: execute it now on the committed head.
+                match self.validate(st, &info, &payload).await? {
+                    Some(true) => match st.pending.remove(&info.data.hash) {
+                        Some(p) => p.executed,
+                        None => return Err("cbft: a validated block vanished".into()),
+                    },
+                    _ => {
+                        return Err(format!(
+                            "cbft: committed block {} does not execute here",
+                            info.data.hash
+                        )
+                        .into())
+                    }
+                }
+            }
+        };
+        let included: Vec<B256> = executed.block.transactions.iter().map(|t| t.hash).collect();
+        ChainHandle(self.node.registry.clone())
+            .commit(Box::new(executed))
+            .await
+            .map_err(|e| e.to_string())??;
+        let _ = TxPoolHandle(self.node.registry.clone()).block_committed(included);
+        let floor = info.data.number;
+        st.pending
+            .retain(|_, p| p.executed.block.header.number > floor);
+        Ok(())
+    }
+
+    /// Answers a lagging validator with committed blocks from the chain store (consensus adds the
+    /// QC'd blocks above them); it commits them through the QCs of their descendants.
+    fn serve_committed(&self, committed: u64, from: u32) -> Result<(), BoxError> {
+        let head = self.node.store.head_header()?.number;
+        let mut items = Vec::new();
+        let mut n = committed.saturating_add(1);
+        while n <= head && items.len() < 1024 {
+            let Some(hash) = self.node.store.hash_by_number(n)? else {
+                break;
+            };
+            let Some(block) = self.node.store.block_by_hash(&hash)? else {
+                break;
+            };
+            items.push(SyncBlock {
+                block: BlockInfo {
+                    data: VoteData {
+                        epoch: 1,
+                        view: 0,
+                        index: 0,
+                        number: n,
+                        hash,
+                    },
+                    parent: block.header.parent_hash,
+                    proposer: 0,
+                },
+                payload: block.encode(),
+                qc: None,
+            });
+            n += 1;
+        }
+        if !items.is_empty() {
+            if let Ok(o) = self.node.registry.lookup::<OverlayMsg>(names::OVERLAY) {
+                let _ = o.send(OverlayMsg::Flood {
+                    topic: FloodTopic::Vote,
+                    payload: CbftMsg::SyncResponse(items).encode(),
+                });
+            }
+            tracing::debug!(to = from, "cbft: served committed blocks");
+        }
+        Ok(())
+    }
+
+    async fn run(&self, st: &mut CbftState) -> Result<(), BoxError> {
+        for _ in 0..10_000 {
+            let outs = st.core.drain();
+            if outs.is_empty() {
+                return Ok(());
+            }
+            for out in outs {
+                match out {
+                    // Durable before anything after it (the message it records) leaves the node.
+                    Out::Persist(r) => st.wal.write(&r)?,
+                    Out::Broadcast(m) | Out::SendTo(_, m) => {
+                        if let Ok(o) = self.node.registry.lookup::<OverlayMsg>(names::OVERLAY) {
+                            let _ = o.send(OverlayMsg::Flood {
+                                topic: FloodTopic::Vote,
+                                payload: m.encode(),
+                            });
+                        }
+                    }
+                    Out::Build {
+                        parent,
+                        view,
+                        index,
+                        ..
+                    } => self.build(st, parent, view, index).await?,
+                    Out::Validate { block, payload } => {
+                        if let Some(ok) = self.validate(st, &block, &payload).await? {
+                            st.core.validated(block.data.hash, ok, now_ms());
+                        }
+                    }
+                    Out::Commit { block, payload, qc } => {
+                        let hash = block.data.hash;
+                        self.commit(st, block, payload).await?;
+                        if let Some(qc) = qc {
+                            self.node
+                                .store
+                                .put_qc(&hash, CbftMsg::Qc(Box::new(qc)).encode())?;
+                        }
+                    }
+                    Out::Evidence(e) => {
+                        let crypto = BlsCrypto::new(None, self.validators.clone());
+                        let _ = st.evidence.add(e, 1, &crypto);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Service for CbftService {
+    type Msg = CbftActorMsg;
+    type State = CbftState;
+
+    async fn init(&self, ctx: &Ctx<CbftActorMsg>) -> Result<CbftState, BoxError> {
+        let me = self.key.as_ref().and_then(|k| {
+            let pk = k.public_key();
+            self.validators
+                .iter()
+                .position(|v| *v == pk)
+                .map(|i| i as u32)
+        });
+        let (wal, records, report) =
+            ConsensusWal::open(&self.node.datadir.join("consensus").join("wal"))?;
+        if report.torn_bytes_cut > 0 {
+            tracing::warn!(
+                bytes = report.torn_bytes_cut,
+                "consensus WAL: torn tail cut"
+            );
+        }
+        let crypto = Arc::new(BlsCrypto::new(self.key.clone(), self.validators.clone()));
+        let core = Core::new(self.params(), me, crypto, self.base()?, &records, now_ms());
+        tracing::info!(validator = ?me, validators = self.validators.len(), "cbft started");
+        ctx.send_after(TICK, CbftActorMsg::Tick);
+        let mut st = CbftState {
+            core,
+            wal,
+            pending: HashMap::new(),
+            evidence: EvidencePool::new(10_000, 27),
+            me,
+        };
+        self.run(&mut st).await?;
+        Ok(st)
+    }
+
+    async fn handle(
+        &self,
+        ctx: &Ctx<CbftActorMsg>,
+        msg: CbftActorMsg,
+        st: &mut CbftState,
+    ) -> Result<(), BoxError> {
+        match msg {
+            CbftActorMsg::Net(m) => {
+                if let CbftMsg::SyncRequest {
+                    committed,
+                    from,
+                    to,
+                    ..
+                } = &*m
+                {
+                    if Some(*to) == st.me {
+                        self.serve_committed(*committed, *from)?;
+                    }
+                }
+                st.core.on_message(*m, now_ms());
+            }
+            CbftActorMsg::Tick => {
+                st.core.tick(now_ms());
+                ctx.send_after(TICK, CbftActorMsg::Tick);
+            }
+            CbftActorMsg::Status(reply) => {
+                let q = st.core.highest_qc();
+                let _ = reply.send(serde_json::json!({
+                    "validator": st.me,
+                    "validators": self.validators.len(),
+                    "view": st.core.view(),
+                    "highestQc": {"number": q.number, "hash": q.hash, "view": q.view, "index": q.index},
+                    "committed": st.core.committed().data.number,
+                    "pendingBlocks": st.pending.len(),
+                }));
+            }
+            CbftActorMsg::Evidences(reply) => {
+                let list: Vec<serde_json::Value> = st
+                    .evidence
+                    .list()
+                    .iter()
+                    .map(|e| {
+                        let kind = match e {
+                            platon_messages::cbft::Evidence::DuplicateProposal(..) => {
+                                "duplicatePrepare"
+                            }
+                            platon_messages::cbft::Evidence::DuplicateVote(..) => "duplicateVote",
+                            platon_messages::cbft::Evidence::DuplicateViewChange(..) => {
+                                "duplicateViewChange"
+                            }
+                        };
+                        serde_json::json!({"type": kind, "validator": e.validator(), "view": e.view()})
+                    })
+                    .collect();
+                let _ = reply.send(serde_json::json!(list));
+            }
+        }
+        self.run(st).await
+    }
+}

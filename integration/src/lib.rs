@@ -272,7 +272,7 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
     let on_flood: FloodHandler = Arc::new(move |topic, payload| {
         if topic == FloodTopic::Vote {
             // Consensus messages go to the cbft actor (malformed ones are dropped here).
-            if let Ok(m) = platon_messages::cbft::CbftMsg::decode(&payload) {
+            if let Some(m) = platon_actors::cbft::service::unwrap(&payload) {
                 if let Ok(c) =
                     registry.lookup::<platon_actors::cbft::service::CbftActorMsg>(names::CBFT)
                 {

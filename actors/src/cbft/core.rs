@@ -380,12 +380,11 @@ impl Core {
     pub fn tick(&mut self, now: u64) {
         self.maybe_build(now);
         if self.need_sync {
-            if let Some(me) = self.me {
-                let n = u64::from(self.p.validators.max(2));
-                let turn = (now / SYNC_INTERVAL_MS) % (n - 1);
-                let peer = ((u64::from(me) + 1 + turn) % n) as u32; // n ≤ 2^32: no overflow
-                self.request_sync(peer, now);
-            }
+            let me = u64::from(self.me.unwrap_or(0));
+            let n = u64::from(self.p.validators.max(2));
+            let turn = (now / SYNC_INTERVAL_MS) % (n - 1);
+            let peer = ((me + 1 + turn) % n) as u32; // n ≤ 2^32: no overflow
+            self.request_sync(peer, now);
         }
         let deadline = self
             .view_started
@@ -551,7 +550,8 @@ impl Core {
     }
 
     fn request_sync(&mut self, peer: u32, now: u64) {
-        let Some(me) = self.me else { return };
+        // Observers ask too (answers are flooded to everyone); they have no index of their own.
+        let me = self.me.unwrap_or(u32::MAX);
         if peer == me || now < self.last_sync.saturating_add(SYNC_INTERVAL_MS) {
             return;
         }

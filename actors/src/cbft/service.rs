@@ -27,6 +27,23 @@ use std::time::Duration;
 /// How often the core's timers run.
 const TICK: Duration = Duration::from_millis(50);
 
+static FLOOD_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A consensus message as flooded: its encoding, then an 8-byte sequence number.
+pub fn wrap(m: &CbftMsg) -> Vec<u8> {
+    let mut out = m.encode();
+    let seq =
+        FLOOD_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) ^ now_ms().rotate_left(20);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out
+}
+
+/// The consensus message in a flood payload (None when malformed).
+pub fn unwrap(payload: &[u8]) -> Option<CbftMsg> {
+    let body = payload.get(..payload.len().checked_sub(8)?)?;
+    CbftMsg::decode(body).ok()
+}
+
 /// Messages of the `cbft` actor.
 #[derive(Debug)]
 pub enum CbftActorMsg {
@@ -102,11 +119,7 @@ impl CbftService {
     }
 
     /// The header of `hash` and the layers of pending state above the committed store.
-    fn parent_of(
-        &self,
-        st: &CbftState,
-        hash: &B256,
-    ) -> Result<Option<ParentState>, BoxError> {
+    fn parent_of(&self, st: &CbftState, hash: &B256) -> Result<Option<ParentState>, BoxError> {
         let mut layers = Vec::new();
         let mut cur = *hash;
         let mut top: Option<Header> = None;
@@ -307,6 +320,18 @@ impl CbftService {
         Ok(())
     }
 
+    /// Floods a consensus message through the overlay. A sequence number follows the message, so a
+    /// message sent again (a view change repeated after a timeout) is a new flood, not a duplicate
+    /// the overlay would suppress.
+    fn flood(&self, m: &CbftMsg) {
+        if let Ok(o) = self.node.registry.lookup::<OverlayMsg>(names::OVERLAY) {
+            let _ = o.send(OverlayMsg::Flood {
+                topic: FloodTopic::Vote,
+                payload: wrap(m),
+            });
+        }
+    }
+
     /// Answers a lagging validator with committed blocks from the chain store (consensus adds the
     /// QC'd blocks above them); it commits them through the QCs of their descendants.
     fn serve_committed(&self, committed: u64, from: u32) -> Result<(), BoxError> {
@@ -338,12 +363,7 @@ impl CbftService {
             n += 1;
         }
         if !items.is_empty() {
-            if let Ok(o) = self.node.registry.lookup::<OverlayMsg>(names::OVERLAY) {
-                let _ = o.send(OverlayMsg::Flood {
-                    topic: FloodTopic::Vote,
-                    payload: CbftMsg::SyncResponse(items).encode(),
-                });
-            }
+            self.flood(&CbftMsg::SyncResponse(items));
             tracing::debug!(to = from, "cbft: served committed blocks");
         }
         Ok(())
@@ -359,14 +379,7 @@ impl CbftService {
                 match out {
                     // Durable before anything after it (the message it records) leaves the node.
                     Out::Persist(r) => st.wal.write(&r)?,
-                    Out::Broadcast(m) | Out::SendTo(_, m) => {
-                        if let Ok(o) = self.node.registry.lookup::<OverlayMsg>(names::OVERLAY) {
-                            let _ = o.send(OverlayMsg::Flood {
-                                topic: FloodTopic::Vote,
-                                payload: m.encode(),
-                            });
-                        }
-                    }
+                    Out::Broadcast(m) | Out::SendTo(_, m) => self.flood(&m),
                     Out::Build {
                         parent,
                         view,

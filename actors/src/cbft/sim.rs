@@ -35,6 +35,8 @@ pub struct SimConfig {
     pub bls: bool,
     /// Restart validators with an empty WAL: a broken node, to prove the checks catch double signs.
     pub forget_wal: bool,
+    /// A validator that is down for the whole run (a crash fault that never recovers).
+    pub dead: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -48,6 +50,7 @@ impl Default for SimConfig {
             byzantine: true,
             bls: false,
             forget_wal: false,
+            dead: None,
         }
     }
 }
@@ -542,8 +545,13 @@ impl Sim {
         let tick = 50u64;
         let mut next_tick = 0u64;
         let mut heights_at_heal: Option<Vec<u64>> = None;
+        if let Some(d) = self.cfg.dead {
+            self.nodes[d].core = None;
+            self.nodes[d].down_until = u64::MAX;
+        }
+        let dead = self.cfg.dead;
         let honest: Vec<usize> = (0..self.nodes.len())
-            .filter(|i| !self.nodes[*i].byzantine)
+            .filter(|i| !self.nodes[*i].byzantine && Some(*i) != dead)
             .collect();
         while self.now < end {
             let next_msg = self.queue.peek().map(|p| (p.0).0 .0);

@@ -126,3 +126,26 @@ fn seven_validators_with_an_equivocator_and_crashes() {
         );
     }
 }
+
+/// One validator of four down for good (and no Byzantine one): the other three keep the chain going.
+#[test]
+fn three_of_four_validators_keep_the_chain_going() {
+    let cfg = SimConfig {
+        byzantine: false,
+        dead: Some(3),
+        ..SimConfig::default()
+    };
+    for seed in 1..=100u64 {
+        let r = run(seed, &cfg);
+        assert!(
+            r.violations.is_empty(),
+            "PLATON_CBFT_SEED={seed} (validator 3 dead): {:?}",
+            r.violations
+        );
+        assert!(
+            r.growth_after_heal >= 5,
+            "seed {seed}: grew {} after healing",
+            r.growth_after_heal
+        );
+    }
+}

@@ -20,6 +20,29 @@ impl Drop for Procs {
     }
 }
 
+/// Keeps the folder (logs, configs) when PLATON_KEEP_LOCALNET is set, for post-mortems.
+fn scopeguard_keep(tmp: tempfile::TempDir) -> Kept {
+    if std::env::var("PLATON_KEEP_LOCALNET").is_ok() {
+        Kept::Path(tmp.keep())
+    } else {
+        Kept::Temp(tmp)
+    }
+}
+
+enum Kept {
+    Temp(tempfile::TempDir),
+    Path(std::path::PathBuf),
+}
+
+impl Kept {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Kept::Temp(t) => t.path(),
+            Kept::Path(p) => p,
+        }
+    }
+}
+
 fn call(url: &str, method: &str, params: Value, token: Option<&str>) -> Option<Value> {
     let r = rpc_url(url, method, params, token).ok()?;
     r.get("result").cloned()
@@ -38,6 +61,10 @@ fn successor(ids: &[u128], key: u128) -> u128 {
 #[test]
 fn localnet_processes_reach_consensus_survive_a_killed_validator_and_discover_services() {
     let tmp = tempfile::tempdir().expect("tmp");
+    if std::env::var("PLATON_KEEP_LOCALNET").is_ok() {
+        eprintln!("localnet files kept in {}", tmp.path().display());
+    }
+    let tmp = scopeguard_keep(tmp);
     let out = tmp.path().join("net");
     // Each run gets its own 127.0.<subnet>.x addresses, so concurrent runs do not collide.
     let subnet = 100 + (std::process::id() % 150) as u8;
@@ -228,11 +255,11 @@ fn localnet_processes_reach_consensus_survive_a_killed_validator_and_discover_se
     let before = height(0).expect("height");
     wait_for(
         "the chain to go on without validator 4",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || (height(0).unwrap_or(0) >= before + 5).then_some(()),
     );
     procs.0[3] = spawn(&nodes[3], "-restarted");
-    wait_for("validator 4 to catch up", Duration::from_secs(90), || {
+    wait_for("validator 4 to catch up", Duration::from_secs(120), || {
         let h0 = height(0)?;
         (height(3)? + 2 >= h0 && height(3)? > before + 5).then_some(())
     });

@@ -204,25 +204,8 @@ pub fn load_or_create_node_key(file: &Path) -> Result<NodeKey, NodeError> {
         Ok(bytes) => NodeKey::from_pkcs8(&bytes).map_err(|e| err(e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = NodeKey::generate().map_err(|e| err(e.to_string()))?;
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-            }
-            let tmp = file.with_extension("tmp");
-            {
-                use std::io::Write;
-                use std::os::unix::fs::OpenOptionsExt;
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(|e| err(e.to_string()))?;
-                f.write_all(key.pkcs8()).map_err(|e| err(e.to_string()))?;
-                // Durable before it is used: the Node-ID must survive a crash.
-                f.sync_all().map_err(|e| err(e.to_string()))?;
-            }
-            std::fs::rename(&tmp, file).map_err(|e| err(e.to_string()))?;
+            // Durable before it is used: the Node-ID must survive a crash.
+            write_secret(file, key.pkcs8()).map_err(err)?;
             Ok(key)
         }
         Err(e) => Err(err(e.to_string())),

@@ -967,6 +967,10 @@ impl Core {
             for t in self.table.stale_buckets(stale_before, salt) {
                 self.start_lookup(t, Purpose::Refresh, now);
             }
+            // And our own neighbourhood: the buckets below the lowest known one are only found
+            // by looking ourselves up (a neighbour dropped after a timeout comes back this way).
+            let me = self.me.id;
+            self.start_lookup(me, Purpose::Refresh, now);
             self.store.expire(now);
         }
         if now.saturating_sub(self.last_republish) >= self.params.republish_interval {

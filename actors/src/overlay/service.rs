@@ -395,8 +395,22 @@ impl Service for OverlayService {
                 inbound,
                 bootstrap,
             } => {
+                // Both sides may dial each other at once: both keep the connection dialed by the
+                // smaller Node-ID, so they agree on one and close the other.
+                let me = st.me.id;
+                let dialer = |inbound: bool| if inbound { contact.id } else { me };
+                let replace = st
+                    .links
+                    .get(&contact.id)
+                    .map(|l| dialer(inbound) < dialer(l.inbound))
+                    .unwrap_or(false);
+                if replace {
+                    if let Some(old) = st.links.remove(&contact.id) {
+                        old.actor.stop(Some("duplicate link".into()));
+                    }
+                }
                 if st.links.contains_key(&contact.id) || st.links.len() >= self.settings.max_links {
-                    // Keep the link we have (both sides dialed at once) or stay within the bound.
+                    // Keep the link we have, or stay within the bound.
                     drop(stream);
                 } else {
                     let id = LINK_IDS.fetch_add(1, Ordering::Relaxed);

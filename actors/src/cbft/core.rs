@@ -447,22 +447,17 @@ impl Core {
                     if item.block.data.number <= self.committed.data.number {
                         continue;
                     }
-                    match item.qc {
-                        // The QC vouches for the slot and hash the block claims (the actor checks
-                        // that the hash commits to the parent and body before this point).
-                        Some(qc) if qc.data == item.block.data => {
-                            self.blocks
-                                .entry(item.block.data.hash)
-                                .or_insert((item.block, item.payload));
-                            self.on_qc(qc, now);
-                        }
-                        Some(_) => {}
-                        None => {
-                            // Ancestry only: committed solely through a QC'd descendant.
-                            self.blocks
-                                .entry(item.block.data.hash)
-                                .or_insert((item.block, item.payload));
-                        }
+                    // A QC vouches for the slot and hash the block claims (the actor checks that
+                    // the hash commits to the parent and body before this point); a block without
+                    // one is ancestry only, committed solely through a QC'd descendant.
+                    if matches!(&item.qc, Some(qc) if qc.data != item.block.data) {
+                        continue;
+                    }
+                    self.blocks
+                        .entry(item.block.data.hash)
+                        .or_insert((item.block, item.payload));
+                    if let Some(qc) = item.qc {
+                        self.on_qc(qc, now);
                     }
                 }
                 self.retry_pending(now);

@@ -990,10 +990,22 @@ impl Core {
         }
     }
 
+    /// A request failed because the peer did not answer: it leaves the table.
     fn on_failure(&mut self, waiting: Waiting, why: String, now: u64) {
+        self.fail(waiting, why, now, true)
+    }
+
+    /// A request failed but the peer answered (so it stays in the table).
+    fn on_failure_alive(&mut self, waiting: Waiting, why: String, now: u64) {
+        self.fail(waiting, why, now, false)
+    }
+
+    fn fail(&mut self, waiting: Waiting, why: String, now: u64, peer_dead: bool) {
         match waiting {
             Waiting::Lookup { lookup, peer } => {
-                self.table.remove(peer, now);
+                if peer_dead {
+                    self.table.remove(peer, now);
+                }
                 if let Some(l) = self.lookups.get_mut(&lookup) {
                     let d = peer.distance(&l.target);
                     if let Some(c) = l.cands.get_mut(&d) {
@@ -1004,13 +1016,17 @@ impl Core {
             }
             Waiting::Ping { peer } => {
                 self.pinging.remove(&peer);
-                self.table.remove(peer, now);
+                if peer_dead {
+                    self.table.remove(peer, now);
+                }
             }
             Waiting::Join => {
                 tracing::warn!(reason = %why, "overlay: join failed");
             }
             Waiting::Store { op, peer } | Waiting::Fetch { op, peer } => {
-                self.table.remove(peer, now);
+                if peer_dead {
+                    self.table.remove(peer, now);
+                }
                 if let Some(g) = self.gathers.get_mut(&op) {
                     g.outstanding = g.outstanding.saturating_sub(1);
                     g.errors.push(format!("{peer}: {why}"));
@@ -1474,32 +1490,6 @@ impl Core {
                     now,
                 );
             }
-        }
-    }
-
-    /// A request failed but the peer answered (so it stays in the table).
-    fn on_failure_alive(&mut self, waiting: Waiting, why: String, now: u64) {
-        match waiting {
-            Waiting::Lookup { lookup, peer } => {
-                if let Some(l) = self.lookups.get_mut(&lookup) {
-                    let d = peer.distance(&l.target);
-                    if let Some(c) = l.cands.get_mut(&d) {
-                        c.state = CandState::Failed;
-                    }
-                }
-                self.step_lookup(lookup, now);
-            }
-            Waiting::Ping { peer } => {
-                self.pinging.remove(&peer);
-            }
-            Waiting::Store { op, peer } | Waiting::Fetch { op, peer } => {
-                if let Some(g) = self.gathers.get_mut(&op) {
-                    g.outstanding = g.outstanding.saturating_sub(1);
-                    g.errors.push(format!("{peer}: {why}"));
-                }
-                self.maybe_finish_gather(op);
-            }
-            other => self.on_failure(other, why, now),
         }
     }
 

@@ -654,26 +654,40 @@ impl OverlayService {
             )
             .await
             .unwrap_or_else(|_| Err("timed out".into()));
-            let Ok(overlay_addr) = registry.lookup::<OverlayMsg>(&name) else {
-                return;
-            };
-            let _ = match res {
-                Ok((contact, stream)) => overlay_addr.send(OverlayMsg::Connected {
-                    contact,
-                    stream: Box::new(stream),
-                    inbound: false,
-                    bootstrap,
-                }),
-                Err(reason) => overlay_addr.send(OverlayMsg::DialFailed {
+            report(&registry, &name, res, false, bootstrap, |reason| {
+                OverlayMsg::DialFailed {
                     peer,
                     reason: format!("{addr}: {reason}"),
-                }),
-            };
+                }
+            });
         });
     }
 }
 
 // ---- connection setup ----------------------------------------------------------------------
+
+/// Tells the overlay actor how a dial or an accepted connection ended.
+fn report(
+    registry: &Arc<Registry>,
+    name: &str,
+    res: Result<(Contact, TlsStream<TcpStream>), String>,
+    inbound: bool,
+    bootstrap: bool,
+    failed: impl FnOnce(String) -> OverlayMsg,
+) {
+    let Ok(overlay) = registry.lookup::<OverlayMsg>(name) else {
+        return;
+    };
+    let _ = overlay.send(match res {
+        Ok((contact, stream)) => OverlayMsg::Connected {
+            contact,
+            stream: Box::new(stream),
+            inbound,
+            bootstrap,
+        },
+        Err(e) => failed(e),
+    });
+}
 
 fn attach_message(
     signer: &Ed25519Signer,
@@ -878,18 +892,9 @@ async fn accept_loop(
             })
             .await
             .unwrap_or_else(|_| Err("timed out".into()));
-            let Ok(overlay_addr) = registry.lookup::<OverlayMsg>(&name) else {
-                return;
-            };
-            let _ = match res {
-                Ok((contact, stream)) => overlay_addr.send(OverlayMsg::Connected {
-                    contact,
-                    stream: Box::new(stream),
-                    inbound: true,
-                    bootstrap: false,
-                }),
-                Err(e) => overlay_addr.send(OverlayMsg::Refused(format!("{remote}: {e}"))),
-            };
+            report(&registry, &name, res, true, false, |e| {
+                OverlayMsg::Refused(format!("{remote}: {e}"))
+            });
         });
     }
 }

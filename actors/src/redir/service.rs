@@ -4,7 +4,6 @@
 
 use super::walk::{Action, Input, Lookup, Provider, Registration, TreeParams};
 use super::{all_records, records, Walk};
-use crate::names;
 use crate::overlay::service::OverlayMsg;
 use platon_messages::reload::{kind, NodeId};
 use platon_supervision::{BoxError, Ctx, Registry, Service};
@@ -165,9 +164,4 @@ impl Service for RedirService {
         }
         Ok(())
     }
-}
-
-/// The overlay actor's registry name in a node.
-pub fn overlay_name() -> &'static str {
-    names::OVERLAY
 }

@@ -313,7 +313,7 @@ fn localnet_processes_reach_consensus_and_discover_services() {
         for &key in &keys_probe {
             let want = successor(providers, key);
             for i in 0..5 {
-                wait_for("ReDiR answers", Duration::from_secs(60), || {
+                wait_for("ReDiR answers", Duration::from_secs(150), || {
                     let r = call(
                         &rpc(i),
                         "platon_findService",

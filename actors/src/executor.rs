@@ -36,7 +36,7 @@ impl Service for ExecutorService {
                 let state = self.node.store.state_at(parent.state_root);
                 let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
                 let res = platon_vm::execute_block(
-                    self.node.runtime(),
+                    &self.node.runtime(),
                     &self.node.store,
                     state,
                     &parent,

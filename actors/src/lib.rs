@@ -68,14 +68,18 @@ pub struct NodeContext {
     pub dev_keys: Arc<Vec<SecretKey>>,
     /// The data directory.
     pub datadir: std::path::PathBuf,
+    /// What the system contracts know of the chain (the validators' BLS keys).
+    pub system: platon_vm::SystemContext,
 }
 
 impl NodeContext {
-    /// The contract runtime the configuration selects (`evm.engine`).
-    pub fn runtime(&self) -> &'static dyn platon_vm::Runtime {
-        match self.config.evm.engine {
+    /// The contract runtime the configuration selects (`evm.engine`), behind the system
+    /// contracts.
+    pub fn runtime(&self) -> platon_vm::SystemRuntime {
+        let engine: &'static dyn platon_vm::Runtime = match self.config.evm.engine {
             platon_config::EvmEngine::Revm => &platon_vm::Revm,
             platon_config::EvmEngine::Evm => &platon_vm::RustEvm,
-        }
+        };
+        platon_vm::SystemRuntime::new(engine, self.system.clone())
     }
 }

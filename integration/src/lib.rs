@@ -247,6 +247,7 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
         bootstrap: o.bootstrap.clone(),
         max_links: o.max_links,
         link_queue: o.link_queue,
+        peers_file: Some(ctx.datadir.join("overlay").join("peers")),
     };
     // Transactions flooded by other nodes go to our pool (which does not flood them again: the
     // overlay forwards the flood itself).
@@ -355,10 +356,9 @@ pub fn write_secret(file: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::rename(&tmp, file).map_err(|e| e.to_string())
 }
 
-/// The cbft service of a node configured for consensus.
-pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
-    let validators = ctx
-        .config
+/// The validators' BLS public keys from `cbft.validators`.
+pub fn validator_keys(config: &NodeConfig) -> Result<Vec<BlsPublicKey>, NodeError> {
+    config
         .cbft
         .validators
         .iter()
@@ -372,7 +372,12 @@ pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
             NodeError::Config(platon_config::ConfigError::Invalid(format!(
                 "cbft.validators: {e}"
             )))
-        })?;
+        })
+}
+
+/// The cbft service of a node configured for consensus.
+pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
+    let validators = ctx.system.validators.to_vec();
     let key = load_or_create_bls_key(&ctx.config, &ctx.datadir)?;
     Ok(CbftService {
         node: ctx.clone(),
@@ -524,12 +529,17 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         Duration::from_millis(config.supervision.call_timeout_ms),
     );
     let dev_keys = Arc::new(config.dev_keys()?);
+    let system = platon_vm::SystemContext {
+        validators: Arc::new(validator_keys(&config)?),
+        epoch: 1,
+    };
     let ctx = NodeContext {
         registry: registry.clone(),
         store,
         config: Arc::new(config),
         dev_keys,
         datadir: datadir.clone(),
+        system,
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

@@ -196,6 +196,49 @@ pub enum CbftMsg {
     SyncResponse(Vec<SyncBlock>),
 }
 
+impl CbftMsg {
+    /// A one-line description for logs (kind, view, slot, sender).
+    pub fn summary(&self) -> String {
+        match self {
+            CbftMsg::Prepare(p) => format!(
+                "prepare v{} #{} i{} by {}{}",
+                p.block.data.view,
+                p.block.data.number,
+                p.block.data.index,
+                p.block.proposer,
+                if p.view_change_qc.is_some() {
+                    " +vcqc"
+                } else {
+                    ""
+                }
+            ),
+            CbftMsg::Vote(v) => format!(
+                "vote v{} #{} i{} by {}",
+                v.data.view, v.data.number, v.data.index, v.validator
+            ),
+            CbftMsg::ViewChange(c) => format!(
+                "viewchange v{} by {} qc#{:?}",
+                c.view,
+                c.validator,
+                c.highest_qc.as_ref().map(|q| q.data.number)
+            ),
+            CbftMsg::Qc(q) => format!("qc v{} #{} i{}", q.data.view, q.data.number, q.data.index),
+            CbftMsg::SyncRequest {
+                committed,
+                from,
+                to,
+                ..
+            } => format!("sync-request committed {committed} from {from} to {to}"),
+            CbftMsg::SyncResponse(b) => format!(
+                "sync-response {} blocks #{:?}..#{:?}",
+                b.len(),
+                b.first().map(|x| x.block.data.number),
+                b.last().map(|x| x.block.data.number)
+            ),
+        }
+    }
+}
+
 /// One block of a sync answer: committed ones come from the chain, the rest from consensus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncBlock {
@@ -234,6 +277,85 @@ impl Evidence {
             Evidence::DuplicateVote(a, _) => a.data.view,
             Evidence::DuplicateViewChange(a, _) => a.view,
         }
+    }
+    /// The epoch it happened in.
+    pub fn epoch(&self) -> u64 {
+        match self {
+            Evidence::DuplicateProposal(a, _) => a.block.data.epoch,
+            Evidence::DuplicateVote(a, _) => a.data.epoch,
+            Evidence::DuplicateViewChange(a, _) => a.epoch,
+        }
+    }
+    /// The block index within the view (0 for view changes).
+    pub fn index(&self) -> u32 {
+        match self {
+            Evidence::DuplicateProposal(a, _) => a.block.data.index,
+            Evidence::DuplicateVote(a, _) => a.data.index,
+            Evidence::DuplicateViewChange(..) => 0,
+        }
+    }
+    /// Its kind as PlatON numbers duplicate-sign types: 1 proposal, 2 vote, 3 view change.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Evidence::DuplicateProposal(..) => 1,
+            Evidence::DuplicateVote(..) => 2,
+            Evidence::DuplicateViewChange(..) => 3,
+        }
+    }
+
+    /// Checks that it proves what it claims: one validator, one slot, different content, and both
+    /// signatures valid by `verify(validator, signed hash, signature)`.
+    pub fn verify(&self, verify: impl Fn(u32, &B256, &[u8]) -> bool) -> Result<(), String> {
+        match self {
+            Evidence::DuplicateProposal(a, b) => {
+                let (da, db) = (a.block.data, b.block.data);
+                if a.block.proposer != b.block.proposer
+                    || (da.epoch, da.view, da.index) != (db.epoch, db.view, db.index)
+                {
+                    return Err("the proposals are not for one slot of one proposer".into());
+                }
+                if da.hash == db.hash {
+                    return Err("the proposals do not conflict".into());
+                }
+                for (p, d) in [(a, da), (b, db)] {
+                    if !verify(p.block.proposer, &d.signing_hash(), &p.signature) {
+                        return Err("a proposal signature does not verify".into());
+                    }
+                }
+            }
+            Evidence::DuplicateVote(a, b) => {
+                if a.validator != b.validator
+                    || (a.data.epoch, a.data.view, a.data.index)
+                        != (b.data.epoch, b.data.view, b.data.index)
+                {
+                    return Err("the votes are not for one slot of one validator".into());
+                }
+                if a.data.hash == b.data.hash {
+                    return Err("the votes do not conflict".into());
+                }
+                for v in [a, b] {
+                    if !verify(v.validator, &v.data.signing_hash(), &v.signature) {
+                        return Err("a vote signature does not verify".into());
+                    }
+                }
+            }
+            Evidence::DuplicateViewChange(a, b) => {
+                if a.validator != b.validator || (a.epoch, a.view) != (b.epoch, b.view) {
+                    return Err("the view changes are not for one view of one validator".into());
+                }
+                let q = |v: &ViewChange| v.highest_qc.as_ref().map(|q| q.data);
+                if q(a) == q(b) {
+                    return Err("the view changes do not conflict".into());
+                }
+                for v in [a, b] {
+                    let h = ViewChange::signing_hash(v.epoch, v.view, q(v).as_ref());
+                    if !verify(v.validator, &h, &v.signature) {
+                        return Err("a view-change signature does not verify".into());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -423,19 +545,87 @@ fn dec_proposal(r: &mut Reader<'_>) -> Result<Proposal, RlpError> {
     })
 }
 
+fn enc_vote(v: &Vote) -> Vec<u8> {
+    encode_raw_list(&[
+        enc_data(&v.data),
+        enc(&v.validator),
+        enc(v.signature.as_slice()),
+    ])
+}
+
+fn dec_vote(l: &mut Reader<'_>) -> Result<Vote, RlpError> {
+    let mut v = l.list()?;
+    let data = dec_data(&mut v)?;
+    let validator =
+        u32::try_from(v.u64("validator")?).map_err(|_| RlpError::Overflow("validator"))?;
+    let signature = v.bytes()?.to_vec();
+    v.finish()?;
+    Ok(Vote {
+        data,
+        validator,
+        signature,
+    })
+}
+
+/// A proposal as evidence carries what its signature covers (the slot and block) and the
+/// signature; the body and QCs are not needed to prove a double proposal.
+fn enc_signed_block(p: &Proposal) -> Vec<u8> {
+    encode_raw_list(&[enc_block(&p.block), enc(p.signature.as_slice())])
+}
+
+fn dec_signed_block(r: &mut Reader<'_>) -> Result<Proposal, RlpError> {
+    let mut l = r.list()?;
+    let block = dec_block(&mut l)?;
+    let signature = l.bytes()?.to_vec();
+    l.finish()?;
+    Ok(Proposal {
+        block,
+        payload: Vec::new(),
+        parent_qc: None,
+        view_change_qc: None,
+        signature,
+    })
+}
+
+impl Evidence {
+    /// RLP `[kind, first, second]`; proposals without their bodies (see [`Evidence::verify`]).
+    pub fn encode(&self) -> Vec<u8> {
+        let (a, b) = match self {
+            Evidence::DuplicateProposal(a, b) => (enc_signed_block(a), enc_signed_block(b)),
+            Evidence::DuplicateVote(a, b) => (enc_vote(a), enc_vote(b)),
+            Evidence::DuplicateViewChange(a, b) => (enc_vc(a), enc_vc(b)),
+        };
+        encode_raw_list(&[enc(&self.kind()), a, b])
+    }
+
+    /// Decodes evidence; malformed input is an error, never a panic.
+    pub fn decode(bytes: &[u8]) -> Result<Self, RlpError> {
+        let mut top = Reader::new(bytes);
+        let mut l = top.list()?;
+        top.finish()?;
+        let kind = l.u64("kind")?;
+        let e = match kind {
+            1 => Evidence::DuplicateProposal(
+                Box::new(dec_signed_block(&mut l)?),
+                Box::new(dec_signed_block(&mut l)?),
+            ),
+            2 => Evidence::DuplicateVote(dec_vote(&mut l)?, dec_vote(&mut l)?),
+            3 => {
+                Evidence::DuplicateViewChange(Box::new(dec_vc(&mut l)?), Box::new(dec_vc(&mut l)?))
+            }
+            _ => return Err(RlpError::Malformed(format!("unknown evidence kind {kind}"))),
+        };
+        l.finish()?;
+        Ok(e)
+    }
+}
+
 impl CbftMsg {
     /// RLP encoding: `[tag, body]`.
     pub fn encode(&self) -> Vec<u8> {
         let (tag, body): (u64, Vec<u8>) = match self {
             CbftMsg::Prepare(p) => (1, enc_proposal(p)),
-            CbftMsg::Vote(v) => (
-                2,
-                encode_raw_list(&[
-                    enc_data(&v.data),
-                    enc(&v.validator),
-                    enc(v.signature.as_slice()),
-                ]),
-            ),
+            CbftMsg::Vote(v) => (2, enc_vote(v)),
             CbftMsg::ViewChange(v) => (3, enc_vc(v)),
             CbftMsg::Qc(q) => (4, enc_qc(q)),
             CbftMsg::SyncRequest {
@@ -474,19 +664,7 @@ impl CbftMsg {
         let tag = l.u64("tag")?;
         let msg = match tag {
             1 => CbftMsg::Prepare(Box::new(dec_proposal(&mut l)?)),
-            2 => {
-                let mut v = l.list()?;
-                let data = dec_data(&mut v)?;
-                let validator = u32::try_from(v.u64("validator")?)
-                    .map_err(|_| RlpError::Overflow("validator"))?;
-                let signature = v.bytes()?.to_vec();
-                v.finish()?;
-                CbftMsg::Vote(Vote {
-                    data,
-                    validator,
-                    signature,
-                })
-            }
+            2 => CbftMsg::Vote(dec_vote(&mut l)?),
             3 => CbftMsg::ViewChange(Box::new(dec_vc(&mut l)?)),
             4 => CbftMsg::Qc(Box::new(dec_qc_list(l.list()?)?)),
             5 => {

@@ -9,6 +9,7 @@
 pub mod evm_engine;
 pub mod revm_engine;
 pub mod runtime;
+pub mod system;
 pub mod tracing;
 
 pub use evm_engine::RustEvm;
@@ -16,6 +17,7 @@ pub use revm_engine::Revm;
 pub use runtime::{
     BlockHashes, ExecError, ExecOptions, Message, NoHashes, Outcome, Runtime, Status, TxReject,
 };
+pub use system::{SystemContext, SystemRuntime};
 
 use alloy_primitives::{Bloom, U256};
 use platon_messages::actors::BlockEnv;

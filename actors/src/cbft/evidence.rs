@@ -3,78 +3,12 @@
 //! the PPoS issue turns them into slashing.
 
 use super::core::Crypto;
-use platon_messages::cbft::{Evidence, ViewChange};
+use platon_messages::cbft::Evidence;
 use std::collections::BTreeMap;
 
-/// Checks that evidence proves what it claims: same validator, same slot, different content, both
-/// signatures valid.
+/// Checks that evidence proves what it claims (see [`Evidence::verify`]) with `crypto`'s keys.
 pub fn verify(e: &Evidence, crypto: &dyn Crypto) -> Result<(), String> {
-    match e {
-        Evidence::DuplicateProposal(a, b) => {
-            let (da, db) = (a.block.data, b.block.data);
-            if a.block.proposer != b.block.proposer
-                || (da.epoch, da.view, da.index) != (db.epoch, db.view, db.index)
-            {
-                return Err("the proposals are not for one slot of one proposer".into());
-            }
-            if da.hash == db.hash {
-                return Err("the proposals do not conflict".into());
-            }
-            for (p, d) in [(a, da), (b, db)] {
-                if !crypto.verify(p.block.proposer, &d.signing_hash(), &p.signature) {
-                    return Err("a proposal signature does not verify".into());
-                }
-            }
-        }
-        Evidence::DuplicateVote(a, b) => {
-            if a.validator != b.validator
-                || (a.data.epoch, a.data.view, a.data.index)
-                    != (b.data.epoch, b.data.view, b.data.index)
-            {
-                return Err("the votes are not for one slot of one validator".into());
-            }
-            if a.data.hash == b.data.hash {
-                return Err("the votes do not conflict".into());
-            }
-            for v in [a, b] {
-                if !crypto.verify(v.validator, &v.data.signing_hash(), &v.signature) {
-                    return Err("a vote signature does not verify".into());
-                }
-            }
-        }
-        Evidence::DuplicateViewChange(a, b) => {
-            if a.validator != b.validator || (a.epoch, a.view) != (b.epoch, b.view) {
-                return Err("the view changes are not for one view of one validator".into());
-            }
-            let q = |v: &ViewChange| v.highest_qc.as_ref().map(|q| q.data);
-            if q(a) == q(b) {
-                return Err("the view changes do not conflict".into());
-            }
-            for v in [a, b] {
-                let h = ViewChange::signing_hash(v.epoch, v.view, q(v).as_ref());
-                if !crypto.verify(v.validator, &h, &v.signature) {
-                    return Err("a view-change signature does not verify".into());
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn kind(e: &Evidence) -> u8 {
-    match e {
-        Evidence::DuplicateProposal(..) => 1,
-        Evidence::DuplicateVote(..) => 2,
-        Evidence::DuplicateViewChange(..) => 3,
-    }
-}
-
-fn epoch(e: &Evidence) -> u64 {
-    match e {
-        Evidence::DuplicateProposal(a, _) => a.block.data.epoch,
-        Evidence::DuplicateVote(a, _) => a.data.epoch,
-        Evidence::DuplicateViewChange(a, _) => a.epoch,
-    }
+    e.verify(|v, h, s| crypto.verify(v, h, s))
 }
 
 /// What [`EvidencePool::add`] did.
@@ -110,18 +44,13 @@ impl EvidencePool {
 
     /// Verifies and keeps `e`; `current_epoch` decides whether it is too old.
     pub fn add(&mut self, e: Evidence, current_epoch: u64, crypto: &dyn Crypto) -> Added {
-        if epoch(&e).saturating_add(self.valid_epochs) < current_epoch {
+        if e.epoch().saturating_add(self.valid_epochs) < current_epoch {
             return Added::Expired;
         }
         if let Err(why) = verify(&e, crypto) {
             return Added::Invalid(why);
         }
-        let index = match &e {
-            Evidence::DuplicateProposal(a, _) => a.block.data.index,
-            Evidence::DuplicateVote(a, _) => a.data.index,
-            Evidence::DuplicateViewChange(..) => 0,
-        };
-        let key = (e.validator(), e.view(), index, kind(&e));
+        let key = (e.validator(), e.view(), e.index(), e.kind());
         if self.items.contains_key(&key) {
             return Added::Duplicate;
         }
@@ -139,7 +68,7 @@ impl EvidencePool {
     pub fn expire(&mut self, current_epoch: u64) {
         let keep = self.valid_epochs;
         self.items
-            .retain(|_, e| epoch(e).saturating_add(keep) >= current_epoch);
+            .retain(|_, e| e.epoch().saturating_add(keep) >= current_epoch);
     }
 
     /// Everything held, by validator and view.

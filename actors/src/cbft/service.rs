@@ -141,6 +141,31 @@ impl CbftService {
         Ok(None)
     }
 
+    /// Executes the ancestors of `hash` that consensus knows but this node has not executed (blocks
+    /// learned through sync, or that arrived while it was restarting), oldest first, so a block
+    /// on top of them can be validated or built on. Stops at the first that does not execute.
+    async fn execute_ancestors(&self, st: &mut CbftState, hash: B256) -> Result<(), BoxError> {
+        let mut missing = Vec::new();
+        let mut cur = hash;
+        while !st.pending.contains_key(&cur) && self.node.store.header_by_hash(&cur)?.is_none() {
+            let Some((info, payload)) = st.core.block(&cur) else {
+                return Ok(()); // unknown to consensus too: sync will bring it
+            };
+            if missing.len() >= 10_000 {
+                return Ok(());
+            }
+            cur = info.parent;
+            missing.push((info.clone(), payload.to_vec()));
+        }
+        for (info, payload) in missing.into_iter().rev() {
+            if self.validate(st, &info, &payload).await? != Some(true) {
+                tracing::warn!(hash = %info.data.hash, number = info.data.number, "cbft: a known ancestor does not execute");
+                break;
+            }
+        }
+        Ok(())
+    }
+
     async fn execute(
         &self,
         parent: Header,
@@ -154,7 +179,7 @@ impl CbftService {
             let reader = Arc::new(LayeredNodes::new(layers, node.store.node_reader()));
             let state = platon_storage::StateDb::at_root(parent.state_root, reader);
             platon_vm::execute_block(
-                node.runtime(),
+                &node.runtime(),
                 &node.store,
                 state,
                 &parent,
@@ -182,6 +207,7 @@ impl CbftService {
         index: u32,
     ) -> Result<(), BoxError> {
         let Some(me) = st.me else { return Ok(()) };
+        self.execute_ancestors(st, parent_hash).await?;
         let Some((parent, layers)) = self.parent_of(st, &parent_hash)? else {
             tracing::warn!(%parent_hash, "cbft: cannot build on an unknown parent");
             return Ok(());
@@ -324,6 +350,7 @@ impl CbftService {
     /// message sent again (a view change repeated after a timeout) is a new flood, not a duplicate
     /// the overlay would suppress.
     fn flood(&self, m: &CbftMsg) {
+        tracing::debug!(msg = %m.summary(), "cbft: out");
         if let Ok(o) = self.node.registry.lookup::<OverlayMsg>(names::OVERLAY) {
             let _ = o.send(OverlayMsg::Flood {
                 topic: FloodTopic::Vote,
@@ -387,6 +414,7 @@ impl CbftService {
                         ..
                     } => self.build(st, parent, view, index).await?,
                     Out::Validate { block, payload } => {
+                        self.execute_ancestors(st, block.parent).await?;
                         if let Some(ok) = self.validate(st, &block, &payload).await? {
                             st.core.validated(block.data.hash, ok, now_ms());
                         }
@@ -454,6 +482,7 @@ impl Service for CbftService {
     ) -> Result<(), BoxError> {
         match msg {
             CbftActorMsg::Net(m) => {
+                tracing::debug!(msg = %m.summary(), "cbft: in");
                 if let CbftMsg::SyncRequest {
                     committed,
                     from,

@@ -28,6 +28,11 @@ use tokio_rustls::TlsStream;
 const TICK: Duration = Duration::from_millis(250);
 /// Deadline of TCP connect, TLS handshake and Attach together.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the routing table is written to the peers file (when it changed).
+const SAVE_PEERS_MS: u64 = 10_000;
+/// Back-off of join attempts while the routing table is empty.
+const REJOIN_MIN_MS: u64 = 2_000;
+const REJOIN_MAX_MS: u64 = 60_000;
 /// Messages waiting for a link that is being opened, per peer.
 const MAX_WAITING: usize = 256;
 /// Inbound handshakes in progress at most.
@@ -48,6 +53,9 @@ pub struct OverlaySettings {
     pub max_links: usize,
     /// Messages queued per link at most; more are dropped and counted.
     pub link_queue: usize,
+    /// Where the routing table's contacts are kept across restarts, so a node whose bootstrap
+    /// nodes are gone (or that is itself the bootstrap node) finds its way back (None: not kept).
+    pub peers_file: Option<std::path::PathBuf>,
 }
 
 impl Default for OverlaySettings {
@@ -59,6 +67,7 @@ impl Default for OverlaySettings {
             bootstrap: Vec::new(),
             max_links: 256,
             link_queue: 1024,
+            peers_file: None,
         }
     }
 }
@@ -301,10 +310,68 @@ pub struct OverlayState {
     accept_task: tokio::task::JoinHandle<()>,
     stats: LinkStats,
     joined: bool,
+    /// Contacts known before the last restart (joined through like bootstrap nodes).
+    saved: Vec<Contact>,
+    /// When the last join attempt started, and how long to wait before the next one while alone.
+    last_join: u64,
+    join_backoff: u64,
+    /// The contacts last written to the peers file.
+    written: Vec<Contact>,
+    last_save: u64,
+    peers_file: Option<std::path::PathBuf>,
+}
+
+impl OverlayState {
+    /// Writes the routing table's contacts to the peers file when they changed (atomically: a
+    /// temporary file renamed over the old one, so a crash leaves the old or the new list).
+    fn save_peers(&mut self) {
+        let Some(path) = &self.peers_file else {
+            return;
+        };
+        let mut contacts: Vec<Contact> = self.core.table().contacts().collect();
+        contacts.sort_by_key(|c| c.id);
+        if contacts.is_empty() || contacts == self.written {
+            return;
+        }
+        let text: String = contacts
+            .iter()
+            .map(|c| format!("{} {}\n", c.id, c.addr))
+            .collect();
+        let tmp = path.with_extension("tmp");
+        let res = path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|_| std::fs::write(&tmp, text))
+            .and_then(|_| std::fs::rename(&tmp, path));
+        match res {
+            Ok(()) => self.written = contacts,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "overlay: cannot save peers")
+            }
+        }
+    }
+}
+
+/// Reads a peers file written by [`OverlayState::save_peers`]; unreadable lines are skipped.
+pub fn load_peers(path: &std::path::Path) -> Vec<Contact> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (id, addr) = line.trim().split_once(' ')?;
+            Some(Contact {
+                id: NodeId::from_hex(id)?,
+                addr: addr.trim().parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 impl Drop for OverlayState {
     fn drop(&mut self) {
+        self.save_peers();
         self.accept_task.abort();
         self.link_sup.stop_children(None);
         self.link_sup.stop(None);
@@ -356,7 +423,16 @@ impl Service for OverlayService {
             ctx.name.clone(),
         ));
         ctx.send_after(TICK, OverlayMsg::Tick);
-        if !self.settings.bootstrap.is_empty() {
+        let saved: Vec<Contact> = self
+            .settings
+            .peers_file
+            .as_deref()
+            .map(load_peers)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.id != me.id)
+            .collect();
+        if !self.settings.bootstrap.is_empty() || !saved.is_empty() {
             ctx.send_after(Duration::from_millis(10), OverlayMsg::Join);
         }
         tracing::info!(node_id = %me.id, listen = %bound, "overlay listening");
@@ -372,6 +448,12 @@ impl Service for OverlayService {
             accept_task,
             stats: LinkStats::default(),
             joined: false,
+            written: saved.clone(),
+            saved,
+            last_join: now_ms(),
+            join_backoff: REJOIN_MIN_MS,
+            last_save: now_ms(),
+            peers_file: self.settings.peers_file.clone(),
         })
     }
 
@@ -477,14 +559,35 @@ impl Service for OverlayService {
             OverlayMsg::Tick => {
                 st.core.tick(now);
                 ctx.send_after(TICK, OverlayMsg::Tick);
+                // The first contacts are saved at once, later changes every SAVE_PEERS_MS.
+                if st.written.is_empty() || now.saturating_sub(st.last_save) >= SAVE_PEERS_MS {
+                    st.last_save = now;
+                    st.save_peers();
+                }
+                // Alone (every peer gone, or the nodes we joined through were down): try again,
+                // backing off, through the bootstrap nodes and the contacts known before.
+                if st.core.table().is_empty() && st.links.is_empty() {
+                    if now.saturating_sub(st.last_join) >= st.join_backoff {
+                        st.join_backoff = (st.join_backoff * 2).min(REJOIN_MAX_MS);
+                        ctx.send_after(Duration::ZERO, OverlayMsg::Join);
+                    }
+                } else {
+                    st.join_backoff = REJOIN_MIN_MS;
+                }
             }
             OverlayMsg::Join => {
                 st.joined = false;
+                st.last_join = now;
                 for addr in &self.settings.bootstrap {
                     if *addr == st.me.addr {
                         continue;
                     }
                     self.dial(ctx, st, None, *addr, true);
+                }
+                for c in st.saved.clone() {
+                    if !st.links.contains_key(&c.id) && !self.settings.bootstrap.contains(&c.addr) {
+                        self.dial(ctx, st, Some(c.id), c.addr, true);
+                    }
                 }
             }
             OverlayMsg::Lookup { target, reply } => {

@@ -11,7 +11,7 @@ use platon_messages::actors::BlockEnv;
 use platon_messages::{Block, Header, Log, Receipt, TxKind};
 use platon_storage::StateDb;
 use platon_vm::tracing::{revert_reason, TracerKind};
-use platon_vm::{ExecOptions, Message, Outcome, Status, TxReject};
+use platon_vm::{ExecOptions, Message, Outcome, Runtime as _, Status, TxReject};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -108,6 +108,66 @@ fn every_cbft_message_round_trips() {
     assert!(CbftMsg::decode(&bytes).is_err());
 }
 
+fn evidence_samples() -> Vec<Evidence> {
+    let block = |h: u8| BlockInfo {
+        data: data(h),
+        parent: B256::repeat_byte(9),
+        proposer: 2,
+    };
+    let vote = |h: u8| Vote {
+        data: data(h),
+        validator: 3,
+        signature: vec![h; 96],
+    };
+    vec![
+        Evidence::DuplicateProposal(
+            Box::new(Proposal {
+                block: block(1),
+                payload: vec![],
+                parent_qc: None,
+                view_change_qc: None,
+                signature: vec![1; 96],
+            }),
+            Box::new(Proposal {
+                block: block(2),
+                payload: vec![],
+                parent_qc: None,
+                view_change_qc: None,
+                signature: vec![2; 96],
+            }),
+        ),
+        Evidence::DuplicateVote(vote(1), vote(2)),
+        Evidence::DuplicateViewChange(Box::new(vc(0)), Box::new(vc(1))),
+    ]
+}
+
+/// Evidence round-trips; a proposal travels as evidence without its body and QCs (its signature
+/// covers neither); malformed evidence is an error.
+#[test]
+fn evidence_round_trips() {
+    for e in evidence_samples() {
+        let bytes = e.encode();
+        assert_eq!(Evidence::decode(&bytes).expect("decode"), e);
+        assert!(Evidence::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+    let Evidence::DuplicateProposal(a, b) = &evidence_samples()[0] else {
+        unreachable!()
+    };
+    let mut heavy = (**a).clone();
+    heavy.payload = vec![0xaa; 1000];
+    heavy.parent_qc = Some(qc(1, 4));
+    let e = Evidence::DuplicateProposal(Box::new(heavy), b.clone());
+    assert!(e.encode().len() < 400, "no block body in evidence");
+    assert_eq!(
+        Evidence::decode(&e.encode()).expect("decode"),
+        evidence_samples()[0]
+    );
+    assert!(
+        Evidence::decode(&[0xc2, 0x04, 0x80]).is_err(),
+        "unknown kind"
+    );
+}
+
 #[test]
 fn cbft_decoder_survives_random_and_mutated_bytes() {
     let cases: usize = std::env::var("PLATON_CBFT_FUZZ_CASES")
@@ -115,7 +175,8 @@ fn cbft_decoder_survives_random_and_mutated_bytes() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(30_000);
     let mut rng = rand::rngs::StdRng::seed_from_u64(6);
-    let valid: Vec<Vec<u8>> = samples().iter().map(CbftMsg::encode).collect();
+    let mut valid: Vec<Vec<u8>> = samples().iter().map(CbftMsg::encode).collect();
+    valid.extend(evidence_samples().iter().map(Evidence::encode));
     let mut ok = 0;
     for case in 0..cases {
         let mut input = if case % 4 == 0 {
@@ -136,6 +197,7 @@ fn cbft_decoder_survives_random_and_mutated_bytes() {
             }
         }
         ok += CbftMsg::decode(&input).is_ok() as usize;
+        ok += Evidence::decode(&input).is_ok() as usize;
     }
     println!("{cases} cases, {ok} decoded");
 }

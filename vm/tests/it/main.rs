@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 mod differential;
 mod precompiles;
+mod system;
 
 fn conformance(sub: &str) -> Option<PathBuf> {
     let base = std::env::var("PLATON_CONFORMANCE_DIR")

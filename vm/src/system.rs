@@ -1,0 +1,407 @@
+//! PlatON's system contracts: native code at fixed addresses, called by ordinary signed
+//! transactions. The call data is PlatON's RLP encoding: a list whose first item is the function
+//! code and whose other items are the arguments, each item a byte string holding the RLP encoding of
+//! the value. Today the slashing contract takes double-sign reports (evidence from CBFT) and answers
+//! whether one was reported; the staking and reward contracts come with PPoS.
+//!
+//! [`SystemRuntime`] wraps a contract runtime: messages to a system address run here, the others in
+//! the wrapped engine, so blocks, `eth_call` and `eth_estimateGas` see the same rules.
+
+use crate::evm_engine::{intrinsic_gas, validate};
+use crate::runtime::{
+    block_loop, BlockHashes, ExecError, ExecOptions, Message, Outcome, Runtime, Status, TxReject,
+};
+use alloy_primitives::{address, keccak256, Address, Bytes, B256, U256};
+use platon_crypto::bls::{BlsPublicKey, BlsSignature};
+use platon_messages::actors::BlockEnv;
+use platon_messages::cbft::Evidence;
+use platon_messages::rlp::{encode_raw_list, Reader};
+use platon_messages::{Log, TxKind};
+use platon_storage::{StateDb, StorageError};
+use std::sync::Arc;
+
+/// The staking contract (PPoS).
+pub const STAKING: Address = address!("1000000000000000000000000000000000000002");
+/// The slashing contract: double-sign reports.
+pub const SLASHING: Address = address!("1000000000000000000000000000000000000004");
+/// The delegation-reward contract (PPoS).
+pub const REWARD: Address = address!("1000000000000000000000000000000000000006");
+
+/// `ReportDuplicateSign(type, evidence)`: records verified double-sign evidence.
+pub const REPORT_DUPLICATE_SIGN: u16 = 3000;
+/// `CheckDuplicateSign(type, validator, epoch, view, index)`: the block number at which such
+/// evidence was recorded, or 0.
+pub const CHECK_DUPLICATE_SIGN: u16 = 3001;
+
+/// Gas a report costs above the intrinsic gas (two BLS verifications and a storage write).
+pub const REPORT_GAS: u64 = 60_000;
+/// Gas a check costs above the intrinsic gas.
+pub const CHECK_GAS: u64 = 2_100;
+
+/// Epochs during which evidence can be reported (PlatON: 27).
+pub const EVIDENCE_EPOCHS: u64 = 27;
+
+/// Topic 0 of the log a recorded report emits.
+pub fn duplicate_sign_topic() -> B256 {
+    keccak256("DuplicateSignReported(uint8,uint32,uint64,uint64,uint32,address)")
+}
+
+/// What system contracts need to know of the chain: the validators' BLS keys by index (from the
+/// configuration today, from the staking state with PPoS) and the current epoch.
+#[derive(Debug, Clone, Default)]
+pub struct SystemContext {
+    /// Validators' BLS public keys, by validator index.
+    pub validators: Arc<Vec<BlsPublicKey>>,
+    /// The current epoch.
+    pub epoch: u64,
+}
+
+/// A runtime with the system contracts in front of a contract engine.
+#[derive(Debug, Clone)]
+pub struct SystemRuntime {
+    inner: &'static dyn Runtime,
+    ctx: SystemContext,
+}
+
+impl SystemRuntime {
+    /// `inner` runs everything not addressed to a system contract.
+    pub fn new(inner: &'static dyn Runtime, ctx: SystemContext) -> Self {
+        Self { inner, ctx }
+    }
+}
+
+/// Whether `a` is a system contract address.
+pub fn is_system(a: &Address) -> bool {
+    *a == SLASHING || *a == STAKING || *a == REWARD
+}
+
+fn to_system(msg: &Message) -> bool {
+    matches!(msg.kind, TxKind::Call(to) if is_system(&to))
+}
+
+impl Runtime for SystemRuntime {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn transact(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msg: &Message,
+        opts: ExecOptions,
+    ) -> Result<Result<Outcome, TxReject>, ExecError> {
+        if to_system(msg) {
+            Ok(system_transact(&self.ctx, state, env, msg, opts)?)
+        } else {
+            self.inner.transact(state, hashes, env, msg, opts)
+        }
+    }
+
+    fn transact_block(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msgs: &[Result<Message, TxReject>],
+    ) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
+        if !msgs.iter().any(|m| m.as_ref().is_ok_and(to_system)) {
+            // The engine's own block loop (it may keep caches across the block).
+            return self.inner.transact_block(state, hashes, env, msgs);
+        }
+        block_loop(env, msgs, |msg| {
+            self.transact(state, hashes, env, msg, ExecOptions::BLOCK)
+        })
+    }
+}
+
+/// What a system function returns: output and logs, or why it refused (the message reverts).
+type Call = Result<(Vec<u8>, Vec<Log>), String>;
+
+/// Runs a message to a system contract with Ethereum's fee rules: the sender pays the gas used at
+/// the effective price, the coinbase gets the tip, the nonce moves; the function's own effects are
+/// written only when it succeeds.
+fn system_transact(
+    ctx: &SystemContext,
+    state: &mut StateDb,
+    env: &BlockEnv,
+    msg: &Message,
+    opts: ExecOptions,
+) -> Result<Result<Outcome, TxReject>, StorageError> {
+    if let Err(e) = validate(state, env, msg, opts)? {
+        return Ok(Err(e));
+    }
+    let TxKind::Call(to) = msg.kind else {
+        return Ok(Err(TxReject::Invalid("not a call".into())));
+    };
+    let intrinsic = intrinsic_gas(msg);
+    let mut scratch = state.clone();
+    let (status, gas_used, output, logs) = match decode_call(&msg.data) {
+        Err(why) => (Status::Revert, intrinsic, revert_data(&why), Vec::new()),
+        Ok((code, args)) => {
+            let cost = intrinsic.saturating_add(match code {
+                REPORT_DUPLICATE_SIGN => REPORT_GAS,
+                _ => CHECK_GAS,
+            });
+            if msg.gas_limit < cost {
+                (
+                    Status::Halt("out of gas".into()),
+                    msg.gas_limit,
+                    Bytes::new(),
+                    Vec::new(),
+                )
+            } else {
+                let res = if !msg.value.is_zero() {
+                    Err("system contracts take no value".to_string())
+                } else {
+                    call(ctx, &mut scratch, env, msg.caller, to, code, &args)?
+                };
+                match res {
+                    Ok((out, logs)) => (Status::Success, cost, Bytes::from(out), logs),
+                    Err(why) => (Status::Revert, cost, revert_data(&why), Vec::new()),
+                }
+            }
+        }
+    };
+    if status == Status::Success {
+        *state = scratch;
+    }
+    // Fees and nonce, whatever the status.
+    let price = match msg.priority_fee {
+        Some(tip) if opts.check_base_fee => msg
+            .gas_price
+            .min(u128::from(env.base_fee).saturating_add(tip)),
+        _ => msg.gas_price,
+    };
+    let tip = price.saturating_sub(u128::from(env.base_fee));
+    let mut sender = state.account(&msg.caller)?;
+    sender.balance = sender
+        .balance
+        .saturating_sub(U256::from(gas_used).saturating_mul(U256::from(price)));
+    sender.nonce = sender.nonce.saturating_add(1);
+    state.set_account(msg.caller, sender);
+    let reward = U256::from(gas_used).saturating_mul(U256::from(tip));
+    if !reward.is_zero() {
+        let mut coinbase = state.account(&env.beneficiary)?;
+        coinbase.balance = coinbase.balance.saturating_add(reward);
+        state.set_account(env.beneficiary, coinbase);
+    }
+    Ok(Ok(Outcome {
+        status,
+        gas_used,
+        gas_refunded: 0,
+        output,
+        logs,
+        contract_address: None,
+    }))
+}
+
+/// Splits PlatON call data into the function code and the arguments' RLP encodings.
+pub fn decode_call(data: &[u8]) -> Result<(u16, Vec<Vec<u8>>), String> {
+    let bad = |e: platon_messages::rlp::RlpError| format!("malformed system-contract call: {e}");
+    let mut outer = Reader::new(data);
+    let mut list = outer.list().map_err(bad)?;
+    outer.finish().map_err(bad)?;
+    let mut items = Vec::new();
+    while !list.is_empty() {
+        items.push(list.bytes().map_err(bad)?.to_vec());
+        if items.len() > 16 {
+            return Err("malformed system-contract call: too many arguments".into());
+        }
+    }
+    let Some(first) = items.first() else {
+        return Err("malformed system-contract call: no function code".into());
+    };
+    let mut r = Reader::new(first);
+    let code = r.u64("function code").map_err(bad)?;
+    r.finish().map_err(bad)?;
+    let code = u16::try_from(code).map_err(|_| format!("unknown function code {code}"))?;
+    Ok((code, items.split_off(1)))
+}
+
+/// PlatON call data: the function code and the arguments, each already RLP-encoded.
+pub fn encode_call(code: u16, args: &[Vec<u8>]) -> Vec<u8> {
+    // Each item is a byte string (a `[u8]`; a `Vec<u8>` would encode as a list of integers).
+    let mut items = vec![alloy_rlp::encode(
+        alloy_rlp::encode(u64::from(code)).as_slice(),
+    )];
+    items.extend(args.iter().map(|a| alloy_rlp::encode(a.as_slice())));
+    encode_raw_list(&items)
+}
+
+/// The call data of a double-sign report.
+pub fn report_call(e: &Evidence) -> Vec<u8> {
+    encode_call(
+        REPORT_DUPLICATE_SIGN,
+        &[
+            alloy_rlp::encode(e.kind()),
+            alloy_rlp::encode(e.encode().as_slice()),
+        ],
+    )
+}
+
+/// The call data of a double-sign check.
+pub fn check_call(kind: u8, validator: u32, epoch: u64, view: u64, index: u32) -> Vec<u8> {
+    encode_call(
+        CHECK_DUPLICATE_SIGN,
+        &[
+            alloy_rlp::encode(kind),
+            alloy_rlp::encode(validator),
+            alloy_rlp::encode(epoch),
+            alloy_rlp::encode(view),
+            alloy_rlp::encode(index),
+        ],
+    )
+}
+
+/// Solidity's `Error(string)`, so clients show the reason as they do for contract reverts.
+fn revert_data(why: &str) -> Bytes {
+    let mut out = vec![0x08, 0xc3, 0x79, 0xa0];
+    let mut word = [0u8; 32];
+    word[31] = 0x20;
+    out.extend_from_slice(&word);
+    out.extend_from_slice(&U256::from(why.len()).to_be_bytes::<32>());
+    out.extend_from_slice(why.as_bytes());
+    out.resize(4 + 64 + why.len().div_ceil(32) * 32, 0);
+    Bytes::from(out)
+}
+
+fn arg_u64(args: &[Vec<u8>], i: usize, name: &'static str) -> Result<u64, String> {
+    let raw = args
+        .get(i)
+        .ok_or_else(|| format!("missing argument {name}"))?;
+    let mut r = Reader::new(raw);
+    let v = r
+        .u64(name)
+        .map_err(|e| format!("bad argument {name}: {e}"))?;
+    r.finish()
+        .map_err(|e| format!("bad argument {name}: {e}"))?;
+    Ok(v)
+}
+
+/// The storage slot recording one (kind, validator, epoch, view, index) report.
+pub fn report_slot(kind: u8, validator: u32, epoch: u64, view: u64, index: u32) -> B256 {
+    let mut key = b"platon:duplicate-sign".to_vec();
+    key.push(kind);
+    key.extend_from_slice(&validator.to_be_bytes());
+    key.extend_from_slice(&epoch.to_be_bytes());
+    key.extend_from_slice(&view.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    keccak256(key)
+}
+
+fn call(
+    ctx: &SystemContext,
+    state: &mut StateDb,
+    env: &BlockEnv,
+    caller: Address,
+    to: Address,
+    code: u16,
+    args: &[Vec<u8>],
+) -> Result<Call, StorageError> {
+    match (to, code) {
+        (SLASHING, REPORT_DUPLICATE_SIGN) => report(ctx, state, env, caller, args),
+        (SLASHING, CHECK_DUPLICATE_SIGN) => check(state, args),
+        (_, code) => Ok(Err(format!(
+            "function {code} is not offered by system contract {to}"
+        ))),
+    }
+}
+
+fn report(
+    ctx: &SystemContext,
+    state: &mut StateDb,
+    env: &BlockEnv,
+    reporter: Address,
+    args: &[Vec<u8>],
+) -> Result<Call, StorageError> {
+    let parsed = (|| {
+        let kind = arg_u64(args, 0, "type")?;
+        let raw = args.get(1).ok_or("missing argument evidence")?;
+        let mut r = Reader::new(raw);
+        let bytes = r
+            .bytes()
+            .map_err(|e| format!("bad argument evidence: {e}"))?;
+        r.finish()
+            .map_err(|e| format!("bad argument evidence: {e}"))?;
+        let e = Evidence::decode(bytes).map_err(|e| format!("malformed evidence: {e}"))?;
+        if args.len() > 2 {
+            return Err("too many arguments".to_string());
+        }
+        if u64::from(e.kind()) != kind {
+            return Err(format!(
+                "evidence of type {} reported as type {kind}",
+                e.kind()
+            ));
+        }
+        Ok(e)
+    })();
+    let e = match parsed {
+        Ok(e) => e,
+        Err(why) => return Ok(Err(why)),
+    };
+    if e.epoch().saturating_add(EVIDENCE_EPOCHS) < ctx.epoch {
+        return Ok(Err("evidence too old".into()));
+    }
+    let keys = &ctx.validators;
+    if let Err(why) =
+        e.verify(
+            |v, h, s| match (keys.get(v as usize), BlsSignature::from_bytes(s)) {
+                (Some(pk), Ok(sig)) => sig.verify(h.as_slice(), pk),
+                _ => false,
+            },
+        )
+    {
+        return Ok(Err(why));
+    }
+    let slot = report_slot(e.kind(), e.validator(), e.epoch(), e.view(), e.index());
+    if !state.storage(&SLASHING, slot)?.is_zero() {
+        return Ok(Err("this double sign was already reported".into()));
+    }
+    state.set_storage(SLASHING, slot, U256::from(env.number.max(1)));
+    // A nonce keeps the contract's account non-empty, so no state-clearing rule removes it.
+    let mut acct = state.account(&SLASHING)?;
+    if acct.nonce == 0 {
+        acct.nonce = 1;
+        state.set_account(SLASHING, acct);
+    }
+    let data = encode_raw_list(&[
+        alloy_rlp::encode(e.kind()),
+        alloy_rlp::encode(e.validator()),
+        alloy_rlp::encode(e.epoch()),
+        alloy_rlp::encode(e.view()),
+        alloy_rlp::encode(e.index()),
+        alloy_rlp::encode(reporter),
+    ]);
+    let log = Log {
+        address: SLASHING,
+        topics: vec![
+            duplicate_sign_topic(),
+            B256::left_padding_from(&e.validator().to_be_bytes()),
+        ],
+        data: Bytes::from(data),
+    };
+    Ok(Ok((Vec::new(), vec![log])))
+}
+
+fn check(state: &StateDb, args: &[Vec<u8>]) -> Result<Call, StorageError> {
+    let parsed = (|| {
+        let kind = u8::try_from(arg_u64(args, 0, "type")?).map_err(|_| "bad type")?;
+        let validator =
+            u32::try_from(arg_u64(args, 1, "validator")?).map_err(|_| "bad validator")?;
+        let epoch = arg_u64(args, 2, "epoch")?;
+        let view = arg_u64(args, 3, "view")?;
+        let index = u32::try_from(arg_u64(args, 4, "index")?).map_err(|_| "bad index")?;
+        Ok::<_, String>(report_slot(kind, validator, epoch, view, index))
+    })();
+    let slot = match parsed {
+        Ok(s) => s,
+        Err(why) => return Ok(Err(why)),
+    };
+    let at = state.storage(&SLASHING, slot)?;
+    Ok(Ok((
+        alloy_rlp::encode(u64::try_from(at).unwrap_or(u64::MAX)),
+        Vec::new(),
+    )))
+}

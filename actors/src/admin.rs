@@ -1,6 +1,7 @@
 //! The admin console listener: `admin_actors` (the supervision tree with each actor's introspection),
 //! `admin_restartActor(name)`, the overlay's `admin_nodeInfo`, `admin_peers` and
-//! `admin_overlayStats`, and, only with `--admin.faults`, `admin_injectFault(name, kind[, arg])`.
+//! `admin_overlayStats`, and, only with `--admin.faults`, `admin_injectFault(name, kind[, arg])` and
+//! `admin_equivocate()` (this validator signs a conflicting vote: a double sign for tests).
 //!
 //! It listens on its own address (default 127.0.0.1:6790), separate from the public gateway. When a
 //! token is configured every request must carry `Authorization: Bearer <token>`.
@@ -145,6 +146,30 @@ fn module(
         let (name,): (String,) = p.parse()?;
         reg.restart(&name).await.map_err(call_err)?;
         Ok::<_, ErrorObjectOwned>(json!(true))
+    })?;
+    m.register_async_method("admin_equivocate", |_, reg, ext| async move {
+        check(&ext)?;
+        if !reg.faults_enabled() {
+            return Err(rpc_err(
+                SERVER_ERROR,
+                "fault injection is off: start the node with --admin.faults",
+            ));
+        }
+        let cbft = reg
+            .lookup::<crate::cbft::service::CbftActorMsg>(crate::names::CBFT)
+            .map_err(|_| rpc_err(SERVER_ERROR, "this node does not run consensus"))?;
+        let d = cbft
+            .call(crate::cbft::service::CbftActorMsg::Equivocate)
+            .await
+            .map_err(call_err)?
+            .map_err(|e| rpc_err(SERVER_ERROR, e))?;
+        Ok::<_, ErrorObjectOwned>(json!({
+            "epoch": d.epoch,
+            "view": d.view,
+            "index": d.index,
+            "number": d.number,
+            "hash": d.hash,
+        }))
     })?;
     m.register_method(
         "admin_injectFault",

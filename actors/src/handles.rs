@@ -30,6 +30,27 @@ impl TxPoolHandle {
             })
             .await
     }
+    /// Submits a transaction and, once the pool accepts it, floods it to every node's pool (when
+    /// this node is in an overlay).
+    pub async fn submit_and_flood(
+        &self,
+        tx: SignedTransaction,
+    ) -> Result<Result<B256, PoolError>, CallError> {
+        let encoded = tx.encoded.clone();
+        let res = self.submit(tx).await?;
+        if res.is_ok() {
+            if let Ok(o) = self
+                .0
+                .lookup::<crate::overlay::service::OverlayMsg>(names::OVERLAY)
+            {
+                let _ = o.send(crate::overlay::service::OverlayMsg::Flood {
+                    topic: platon_messages::reload::FloodTopic::Transaction,
+                    payload: encoded.to_vec(),
+                });
+            }
+        }
+        Ok(res)
+    }
     /// The next batch for a block.
     pub async fn batch(
         &self,

@@ -390,6 +390,9 @@ pub struct CbftConfig {
     /// This validator's BLS secret key (hex); default `<datadir>/consensus/bls.key`. A node whose
     /// key is not in `validators` follows as an observer.
     pub key_file: Option<PathBuf>,
+    /// The secp256k1 secret key (hex) of the account that reports double signs it sees to the
+    /// slashing contract, paying the gas; none: evidence is kept and served, not reported.
+    pub report_key_file: Option<PathBuf>,
     /// Blocks per proposer view (PlatON: 10).
     pub amount: u32,
     /// View window in milliseconds (PlatON: 20,000); a block every period / amount.
@@ -402,6 +405,7 @@ impl Default for CbftConfig {
             enabled: false,
             validators: Vec::new(),
             key_file: None,
+            report_key_file: None,
             amount: 10,
             period_ms: 20_000,
         }

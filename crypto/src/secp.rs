@@ -34,6 +34,23 @@ impl SecretKey {
             .map_err(|_| CryptoError::InvalidSecretKey)
     }
 
+    /// A fresh key from the system's random source.
+    pub fn random() -> Result<Self, CryptoError> {
+        use ring::rand::SecureRandom;
+        let rng = ring::rand::SystemRandom::new();
+        let mut seed = [0u8; 32];
+        // A 32-byte value is a valid key unless it is zero or not below the curve order
+        // (probability about 2^-128); draw again then.
+        for _ in 0..64 {
+            rng.fill(&mut seed)
+                .map_err(|_| CryptoError::InvalidSecretKey)?;
+            if let Ok(key) = Self::from_bytes(&seed) {
+                return Ok(key);
+            }
+        }
+        Err(CryptoError::InvalidSecretKey)
+    }
+
     /// Parses a hex string with or without `0x`.
     pub fn from_hex(s: &str) -> Result<Self, CryptoError> {
         let raw = hex::decode(s.trim().trim_start_matches("0x"))

@@ -379,10 +379,25 @@ pub fn validator_keys(config: &NodeConfig) -> Result<Vec<BlsPublicKey>, NodeErro
 pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
     let validators = ctx.system.validators.to_vec();
     let key = load_or_create_bls_key(&ctx.config, &ctx.datadir)?;
+    let reporter = match &ctx.config.cbft.report_key_file {
+        None => None,
+        Some(file) => {
+            let err = |message: String| NodeError::DataDir {
+                path: file.clone(),
+                message,
+            };
+            let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
+            Some(
+                platon_crypto::SecretKey::from_hex(&text)
+                    .map_err(|e| err(format!("not a secp256k1 secret key: {e}")))?,
+            )
+        }
+    };
     Ok(CbftService {
         node: ctx.clone(),
         key: Some(key),
         validators,
+        reporter,
     })
 }
 

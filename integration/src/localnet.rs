@@ -61,12 +61,26 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     // The genesis funds the ten test-mnemonic accounts, as --dev does.
     let mut dev = NodeConfig::default();
     dev.dev.enabled = true;
-    let alloc: Vec<AllocEntry> = dev
+    let mut alloc: Vec<AllocEntry> = dev
         .genesis_alloc()
         .map_err(|e| e.to_string())?
         .into_iter()
         .map(|(address, balance)| AllocEntry { address, balance })
         .collect();
+    // Each node has an account of its own (`nodeK/account.key`), funded with 1,000,000 LAT: it pays
+    // for the double-sign reports the node sends.
+    let mut accounts = Vec::new();
+    for k in 1..=spec.nodes {
+        let key = platon_crypto::SecretKey::random().map_err(|e| e.to_string())?;
+        let file = out.join(format!("node{k}")).join("account.key");
+        crate::write_secret(&file, hex::encode(key.to_bytes()).as_bytes())
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        alloc.push(AllocEntry {
+            address: key.address(),
+            balance: alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(24)),
+        });
+        accounts.push((key.address(), file));
+    }
     let mut chain = NodeConfig::default().chain;
     chain.alloc = alloc;
     chain.genesis_timestamp = 0;
@@ -115,6 +129,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.cbft.amount = spec.amount;
         c.cbft.period_ms = spec.period_ms;
         c.cbft.key_file = bls_files.get(k - 1).cloned();
+        c.cbft.report_key_file = Some(accounts[k - 1].1.clone());
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
         c.overlay.bootstrap = if k == 1 { vec![] } else { vec![first_overlay] };
@@ -140,6 +155,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             "admin": format!("http://{ip}:{}", spec.admin_port),
             "overlay": SocketAddr::new(ip, spec.overlay_port).to_string(),
             "validator": k <= spec.validators,
+            "account": accounts[k - 1].0,
         }));
     }
     let summary = json!({

@@ -271,6 +271,10 @@ impl Core {
     pub fn qc(&self, hash: &B256) -> Option<&Qc> {
         self.qcs.get(hash)
     }
+    /// The slot this validator voted for last.
+    pub fn last_vote(&self) -> Option<VoteData> {
+        self.voted.values().next_back().copied()
+    }
     /// A block consensus knows (proposed, or learned through sync) with its encoded body.
     pub fn block(&self, hash: &B256) -> Option<(&BlockInfo, &[u8])> {
         self.blocks.get(hash).map(|(b, p)| (b, p.as_slice()))

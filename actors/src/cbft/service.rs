@@ -6,7 +6,7 @@
 
 use super::core::{Core, Out, Params};
 use super::crypto::BlsCrypto;
-use super::evidence::EvidencePool;
+use super::evidence::{Added, EvidencePool};
 use super::wal::ConsensusWal;
 use crate::handles::{ChainHandle, TxPoolHandle};
 use crate::overlay::service::OverlayMsg;
@@ -55,6 +55,10 @@ pub enum CbftActorMsg {
     Status(RpcReplyPort<serde_json::Value>),
     /// Evidence held, for `platon_evidences`.
     Evidences(RpcReplyPort<serde_json::Value>),
+    /// Fault injection (`admin_equivocate`, only with `--admin.faults`): sign a second, different
+    /// vote for the slot of this validator's last vote and send it, as a Byzantine validator would.
+    /// Answers the slot.
+    Equivocate(RpcReplyPort<Result<VoteData, String>>),
 }
 
 /// The service: node context and validator keys.
@@ -65,6 +69,8 @@ pub struct CbftService {
     pub key: Option<BlsSecretKey>,
     /// Every validator's public key, by index.
     pub validators: Vec<BlsPublicKey>,
+    /// The account that reports evidence on chain (`cbft.report_key_file`; None: not reported).
+    pub reporter: Option<platon_crypto::SecretKey>,
 }
 
 /// A parent header and the layers of pending state above the committed store.
@@ -81,6 +87,8 @@ pub struct CbftState {
     wal: ConsensusWal,
     pending: HashMap<B256, PendingBlock>,
     evidence: EvidencePool,
+    /// The report transaction sent for each piece of evidence, by (validator, view, index, kind).
+    reports: HashMap<(u32, u64, u32, u8), B256>,
     me: Option<u32>,
 }
 
@@ -346,6 +354,67 @@ impl CbftService {
         Ok(())
     }
 
+    /// Reports `e` on chain: a transaction from the reporter account to the slashing contract,
+    /// unless the chain already holds a report of that double sign. Failures are logged: the
+    /// evidence stays in the pool and `platon_evidences` either way.
+    async fn report(&self, st: &mut CbftState, e: &platon_messages::cbft::Evidence) {
+        use platon_vm::system;
+        let Some(key) = &self.reporter else { return };
+        let res: Result<B256, String> = async {
+            let head = self.node.store.head_header().map_err(|e| e.to_string())?;
+            let slot = system::report_slot(e.kind(), e.validator(), e.epoch(), e.view(), e.index());
+            let state = self.node.store.state_at(head.state_root);
+            if !state
+                .storage(&system::SLASHING, slot)
+                .map_err(|e| e.to_string())?
+                .is_zero()
+            {
+                return Err("already reported on chain".into());
+            }
+            let me = key.address();
+            let pool = TxPoolHandle(self.node.registry.clone());
+            let nonce = match pool.next_nonce(me).await.map_err(|e| e.to_string())? {
+                Some(n) => n,
+                None => state.account(&me).map_err(|e| e.to_string())?.nonce,
+            };
+            let input = system::report_call(e);
+            let gas = 21_000u64
+                .saturating_add(16u64.saturating_mul(input.len() as u64))
+                .saturating_add(system::REPORT_GAS);
+            let tip = 1_000_000_000u64;
+            let cap = platon_vm::next_base_fee(&head)
+                .saturating_mul(2)
+                .saturating_add(tip);
+            let tx = platon_messages::TxBody::DynamicFee {
+                chain_id: self.node.config.chain.chain_id,
+                nonce,
+                max_priority_fee_per_gas: alloy_primitives::U256::from(tip),
+                max_fee_per_gas: alloy_primitives::U256::from(cap),
+                gas_limit: gas,
+                to: platon_messages::TxKind::Call(system::SLASHING),
+                value: alloy_primitives::U256::ZERO,
+                input: alloy_primitives::Bytes::from(input),
+                access_list: vec![],
+            }
+            .sign(key);
+            pool.submit_and_flood(tx)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match res {
+            Ok(hash) => {
+                tracing::info!(%hash, validator = e.validator(), view = e.view(), "cbft: double sign reported on chain");
+                st.reports
+                    .insert((e.validator(), e.view(), e.index(), e.kind()), hash);
+            }
+            Err(why) => {
+                tracing::warn!(%why, validator = e.validator(), "cbft: double sign not reported")
+            }
+        }
+    }
+
     /// Floods a consensus message through the overlay. A sequence number follows the message, so a
     /// message sent again (a view change repeated after a timeout) is a new flood, not a duplicate
     /// the overlay would suppress.
@@ -430,7 +499,15 @@ impl CbftService {
                     }
                     Out::Evidence(e) => {
                         let crypto = BlsCrypto::new(None, self.validators.clone());
-                        let _ = st.evidence.add(e, 1, &crypto);
+                        tracing::warn!(
+                            validator = e.validator(),
+                            view = e.view(),
+                            kind = e.kind(),
+                            "cbft: double sign detected"
+                        );
+                        if st.evidence.add(e.clone(), 1, &crypto) == Added::New {
+                            self.report(st, &e).await;
+                        }
                     }
                 }
             }
@@ -467,7 +544,8 @@ impl Service for CbftService {
             core,
             wal,
             pending: HashMap::new(),
-            evidence: EvidencePool::new(10_000, 27),
+            evidence: EvidencePool::new(10_000, platon_vm::system::EVIDENCE_EPOCHS),
+            reports: HashMap::new(),
             me,
         };
         self.run(&mut st).await?;
@@ -526,10 +604,43 @@ impl Service for CbftService {
                                 "duplicateViewChange"
                             }
                         };
-                        serde_json::json!({"type": kind, "validator": e.validator(), "view": e.view()})
+                        let report =
+                            st.reports
+                                .get(&(e.validator(), e.view(), e.index(), e.kind()));
+                        serde_json::json!({
+                            "type": kind,
+                            "validator": e.validator(),
+                            "epoch": e.epoch(),
+                            "view": e.view(),
+                            "index": e.index(),
+                            "reportTx": report,
+                        })
                     })
                     .collect();
                 let _ = reply.send(serde_json::json!(list));
+            }
+            CbftActorMsg::Equivocate(reply) => {
+                let res = match (&self.key, st.me, st.core.last_vote()) {
+                    (Some(key), Some(me), Some(mut d)) => {
+                        // Deliberately past the WAL: this is what the WAL prevents.
+                        d.hash = alloy_primitives::keccak256(d.hash);
+                        let signature = key.sign(d.signing_hash().as_slice()).to_bytes().to_vec();
+                        tracing::warn!(
+                            view = d.view,
+                            index = d.index,
+                            "cbft: equivocating on request (fault injection)"
+                        );
+                        self.flood(&CbftMsg::Vote(platon_messages::cbft::Vote {
+                            data: d,
+                            validator: me,
+                            signature,
+                        }));
+                        Ok(d)
+                    }
+                    (_, None, _) => Err("this node is not a validator".to_string()),
+                    _ => Err("this validator has not voted yet".to_string()),
+                };
+                let _ = reply.send(res);
             }
         }
         self.run(st).await

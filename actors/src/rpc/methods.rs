@@ -118,22 +118,8 @@ impl RpcCtx {
     }
 
     async fn submit(&self, tx: SignedTransaction) -> R {
-        let encoded = tx.encoded.clone();
-        match self.pool().submit(tx).await {
-            Ok(Ok(hash)) => {
-                // Accepted here: flood it to every node's pool (when this node is in an overlay).
-                if let Ok(o) = self
-                    .node
-                    .registry
-                    .lookup::<crate::overlay::service::OverlayMsg>(names::OVERLAY)
-                {
-                    let _ = o.send(crate::overlay::service::OverlayMsg::Flood {
-                        topic: platon_messages::reload::FloodTopic::Transaction,
-                        payload: encoded.to_vec(),
-                    });
-                }
-                Ok(json!(hash))
-            }
+        match self.pool().submit_and_flood(tx).await {
+            Ok(Ok(hash)) => Ok(json!(hash)),
             Ok(Err(e)) => Err(pool_err(e)),
             Err(e) => Err(unavailable(e)),
         }

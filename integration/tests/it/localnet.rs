@@ -98,7 +98,12 @@ fn localnet_processes_reach_consensus_and_discover_services() {
         let log =
             std::fs::File::create(tmp.path().join(format!("{name}{suffix}.log"))).expect("log");
         Command::new(env!("CARGO_BIN_EXE_platon"))
-            .args(["run", "--config", n["config"].as_str().expect("config")])
+            .args([
+                "run",
+                "--admin.faults",
+                "--config",
+                n["config"].as_str().expect("config"),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
@@ -337,6 +342,73 @@ fn localnet_processes_reach_consensus_and_discover_services() {
             }
         }
     }
+    // A double sign: validator 3 signs a second vote for its last slot (fault injection). Every node
+    // sees the conflict, keeps the evidence and reports it from its account to the slashing
+    // contract; the first report is recorded (the later ones revert), so every node's state answers
+    // that the double sign was reported, and the chain goes on.
+    let slot = call(&admin(2), "admin_equivocate", json!([]), Some(&token)).expect("equivocate");
+    let (epoch, view, index) = (
+        slot["epoch"].as_u64().expect("epoch"),
+        slot["view"].as_u64().expect("view"),
+        slot["index"].as_u64().expect("index") as u32,
+    );
+    let mut reports = Vec::new();
+    for i in [0usize, 1, 3, 4] {
+        // (A node that learns of it after a report is final does not send its own.)
+        let report = wait_for("the evidence", Duration::from_secs(60), || {
+            let ev = call(&rpc(i), "platon_evidences", json!([]), None)?;
+            ev.as_array()?
+                .iter()
+                .find(|e| {
+                    e["type"] == "duplicateVote"
+                        && e["validator"] == 2
+                        && e["view"] == view
+                        && e["index"] == index
+                })
+                .map(|e| e["reportTx"].as_str().map(str::to_string))
+        });
+        reports.extend(report);
+    }
+    let check = platon_vm::system::check_call(2, 2, epoch, view, index);
+    let recorded_at = |i: usize| -> Option<u64> {
+        let out = call(
+            &rpc(i),
+            "eth_call",
+            json!([{"to": format!("{:#x}", platon_vm::system::SLASHING), "data": crate::hex0x(&check)}, "latest"]),
+            None,
+        )?;
+        let bytes = hex::decode(out.as_str()?.trim_start_matches("0x")).ok()?;
+        platon_messages::rlp::Reader::new(&bytes).u64("at").ok()
+    };
+    for i in 0..5 {
+        wait_for("the report on chain", Duration::from_secs(60), || {
+            (recorded_at(i)? > 0).then_some(())
+        });
+    }
+    let at = recorded_at(0).expect("at");
+    let mut recorded = 0;
+    for hash in &reports {
+        let r = wait_for("a report receipt", Duration::from_secs(60), || {
+            let r = call(&rpc(0), "eth_getTransactionReceipt", json!([hash]), None)?;
+            (!r.is_null()).then_some(r)
+        });
+        if r["status"] == "0x1" {
+            recorded += 1;
+            assert_eq!(crate::common::q(&r["blockNumber"]) as u64, at);
+            assert_eq!(
+                r["logs"][0]["topics"][0],
+                json!(format!("{:#x}", platon_vm::system::duplicate_sign_topic()))
+            );
+        }
+    }
+    assert_eq!(recorded, 1, "one report recorded, the others refused");
+    let h = height(0).expect("height");
+    wait_for(
+        "the chain to go on after the double sign",
+        Duration::from_secs(60),
+        || (height(0)? >= h + 3).then_some(()),
+    );
+
     let bad = rpc_url(
         &rpc(0),
         "platon_findService",

@@ -1,14 +1,15 @@
 //! Cryptography for the node: keccak256, secp256k1 signing and sender recovery, the BIP-39 /
-//! BIP-32 derivation that turns the standard test mnemonic into the dev chain's funded keys, and BLS
-//! signatures for validators.
+//! BIP-32 derivation that turns the standard test mnemonic into the dev chain's funded keys, BLS
+//! signatures for validators, and the sr25519 VRF (`schnorrkel`) of the validator election.
 //!
-//! Everything here is pure and deterministic; callers hand in bytes and get bytes or a typed error.
-//! Later issues add VRF (`schnorrkel`), Groth16 and the MPC primitives beside these.
+//! Everything here is pure and deterministic (key generation and VRF proof nonces aside); callers
+//! hand in bytes and get bytes or a typed error. Later issues add Groth16 and the MPC primitives.
 
 pub mod bls;
 pub mod hd;
 pub mod node_key;
 pub mod secp;
+pub mod vrf;
 
 pub use alloy_primitives::keccak256;
 pub use hd::{derive_dev_keys, derive_path, mnemonic_to_seed, DEV_MNEMONIC};

@@ -90,6 +90,21 @@ impl RunningNode {
             }
         }
         self.tree.shutdown(Duration::from_secs(10)).await;
+        let RunningNode { ctx, _tmp, .. } = self;
+        drop(ctx);
+        // A temporary data directory goes now. A storage thread that is still closing may write a
+        // file while it is being removed; then the removal is retried briefly.
+        if let Some(tmp) = _tmp {
+            let path = tmp.path().to_path_buf();
+            if tmp.close().is_err() {
+                for _ in 0..40 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 

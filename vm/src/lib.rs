@@ -7,6 +7,7 @@
 //! actor persists the result.
 
 pub mod evm_engine;
+pub mod ppos;
 pub mod revm_engine;
 pub mod runtime;
 pub mod system;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod differential;
+mod ppos;
 mod precompiles;
 mod system;
 

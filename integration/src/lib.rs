@@ -562,6 +562,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let system = platon_vm::SystemContext {
         validators: Arc::new(validator_keys(&config)?),
         epoch: 1,
+        ..Default::default()
     };
     let ctx = NodeContext {
         registry: registry.clone(),

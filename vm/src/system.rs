@@ -2,7 +2,8 @@
 //! transactions. The call data is PlatON's RLP encoding: a list whose first item is the function
 //! code and whose other items are the arguments, each item a byte string holding the RLP encoding of
 //! the value. Today the slashing contract takes double-sign reports (evidence from CBFT) and answers
-//! whether one was reported; the staking and reward contracts come with PPoS.
+//! whether one was reported; the staking contract keeps candidates and delegations
+//! ([`crate::ppos::staking`]).
 //!
 //! [`SystemRuntime`] wraps a contract runtime: messages to a system address run here, the others in
 //! the wrapped engine, so blocks, `eth_call` and `eth_estimateGas` see the same rules.
@@ -26,6 +27,14 @@ pub const STAKING: Address = address!("1000000000000000000000000000000000000002"
 pub const SLASHING: Address = address!("1000000000000000000000000000000000000004");
 /// The delegation-reward contract (PPoS).
 pub const REWARD: Address = address!("1000000000000000000000000000000000000006");
+/// The reward pool (PlatON's RewardManagerPool): block and staking rewards come from it, the
+/// pool's half of a penalty goes back to it.
+pub const REWARD_POOL: Address = address!("1000000000000000000000000000000000000003");
+
+/// A double sign costs 0.1 % of the offender's own stake (PlatON's default) ...
+pub const DOUBLE_SIGN_PENALTY_BPS: u16 = 10;
+/// ... half of which goes to the reporter.
+pub const REPORTER_SHARE_BPS: u16 = 5000;
 
 /// `ReportDuplicateSign(type, evidence)`: records verified double-sign evidence.
 pub const REPORT_DUPLICATE_SIGN: u16 = 3000;
@@ -43,7 +52,7 @@ pub const EVIDENCE_EPOCHS: u64 = 27;
 
 /// Topic 0 of the log a recorded report emits.
 pub fn duplicate_sign_topic() -> B256 {
-    keccak256("DuplicateSignReported(uint8,uint32,uint64,uint64,uint32,address)")
+    keccak256("DuplicateSignReported(uint8,uint32,uint64,uint64,uint32,address,uint256)")
 }
 
 /// What system contracts need to know of the chain: the validators' BLS keys by index (from the
@@ -54,6 +63,8 @@ pub struct SystemContext {
     pub validators: Arc<Vec<BlsPublicKey>>,
     /// The current epoch.
     pub epoch: u64,
+    /// Staking rules.
+    pub staking: crate::ppos::staking::StakingParams,
 }
 
 /// A runtime with the system contracts in front of a contract engine.
@@ -140,8 +151,12 @@ fn system_transact(
     let (status, gas_used, output, logs) = match decode_call(&msg.data) {
         Err(why) => (Status::Revert, intrinsic, revert_data(&why), Vec::new()),
         Ok((code, args)) => {
-            let cost = intrinsic.saturating_add(match code {
-                REPORT_DUPLICATE_SIGN => REPORT_GAS,
+            let cost = intrinsic.saturating_add(match (to, code) {
+                (SLASHING, REPORT_DUPLICATE_SIGN) => REPORT_GAS,
+                (STAKING, c) if !crate::ppos::staking::is_query(c) => {
+                    crate::ppos::staking::WRITE_GAS
+                }
+                (STAKING, _) => crate::ppos::staking::READ_GAS,
                 _ => CHECK_GAS,
             });
             if msg.gas_limit < cost {
@@ -303,6 +318,21 @@ fn call(
     match (to, code) {
         (SLASHING, REPORT_DUPLICATE_SIGN) => report(ctx, state, env, caller, args),
         (SLASHING, CHECK_DUPLICATE_SIGN) => check(state, args),
+        (STAKING, code) => {
+            let mut ledger = crate::ppos::staking::Ledger {
+                state,
+                contract: STAKING,
+            };
+            Ok(crate::ppos::staking::call(
+                &ctx.staking,
+                &mut ledger,
+                caller,
+                env.number,
+                code,
+                args,
+            )?
+            .map(|out| (out, Vec::new())))
+        }
         (_, code) => Ok(Err(format!(
             "function {code} is not offered by system contract {to}"
         ))),
@@ -366,6 +396,23 @@ fn report(
         acct.nonce = 1;
         state.set_account(SLASHING, acct);
     }
+    // The penalty, when the offender is a staked candidate (found by its BLS key).
+    let penalty = match keys.get(e.validator() as usize) {
+        Some(pk) => crate::ppos::staking::Ledger {
+            state: &mut *state,
+            contract: STAKING,
+        }
+        .slash(
+            &pk.to_bytes(),
+            DOUBLE_SIGN_PENALTY_BPS,
+            REPORTER_SHARE_BPS,
+            reporter,
+            REWARD_POOL,
+        )?
+        .map(|p| p.total)
+        .unwrap_or_default(),
+        None => U256::ZERO,
+    };
     let data = encode_raw_list(&[
         alloy_rlp::encode(e.kind()),
         alloy_rlp::encode(e.validator()),
@@ -373,6 +420,7 @@ fn report(
         alloy_rlp::encode(e.view()),
         alloy_rlp::encode(e.index()),
         alloy_rlp::encode(reporter),
+        alloy_rlp::encode(penalty),
     ]);
     let log = Log {
         address: SLASHING,
@@ -382,7 +430,7 @@ fn report(
         ],
         data: Bytes::from(data),
     };
-    Ok(Ok((Vec::new(), vec![log])))
+    Ok(Ok((alloy_rlp::encode(penalty), vec![log])))
 }
 
 fn check(state: &StateDb, args: &[Vec<u8>]) -> Result<Call, StorageError> {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 mod differential;
 mod ppos;
 mod precompiles;
+mod staking;
 mod system;
 
 fn conformance(sub: &str) -> Option<PathBuf> {

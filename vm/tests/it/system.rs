@@ -67,6 +67,7 @@ fn setup() -> (StateDb, SecretKey, BlockEnv, SystemRuntime) {
         SystemContext {
             validators: Arc::new(keys().1),
             epoch: 1,
+            ..Default::default()
         },
     );
     (state, key, env, rt)
@@ -291,6 +292,7 @@ fn a_block_with_transfers_and_a_report_executes_on_both_engines() {
             SystemContext {
                 validators: Arc::new(pks.clone()),
                 epoch: 1,
+                ..Default::default()
             },
         );
         let tx = |nonce: u64, to: Address, input: Vec<u8>, gas: u64| {

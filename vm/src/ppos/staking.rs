@@ -1,0 +1,882 @@
+//! The staking contract's ledger (at `0x1000…0002`): candidates with their BLS and VRF keys, own
+//! and delegated stake, delegations, and the functions PlatON numbers 1000–1005 (create, edit,
+//! increase, withdraw, delegate, withdraw a delegation) and 1100–1105 (the queries).
+//!
+//! Records live in the contract's storage in the state trie, RLP-encoded across consecutive slots,
+//! so the state root commits to them and a node whose staking data diverged fails block validation
+//! at once. Stake added during an epoch is pending and counts from the next epoch. The staked
+//! value moves from the staker's balance to the contract's, so the total of all balances never
+//! changes.
+
+use super::election::LAT;
+use alloy_primitives::{keccak256, Address, B256, U256};
+use platon_crypto::bls::{BlsPublicKey, BlsSignature};
+use platon_crypto::vrf::VrfPublicKey;
+use platon_messages::rlp::{encode_raw_list, Reader, RlpError};
+use platon_storage::{StateDb, StorageError};
+
+/// `createStaking`.
+pub const CREATE_STAKING: u16 = 1000;
+/// `editCandidate`.
+pub const EDIT_CANDIDATE: u16 = 1001;
+/// `increaseStaking`.
+pub const INCREASE_STAKING: u16 = 1002;
+/// `withdrewStaking` (PlatON's spelling).
+pub const WITHDREW_STAKING: u16 = 1003;
+/// `delegate`.
+pub const DELEGATE: u16 = 1004;
+/// `withdrewDelegation`.
+pub const WITHDREW_DELEGATION: u16 = 1005;
+/// `getVerifierList`.
+pub const GET_VERIFIER_LIST: u16 = 1100;
+/// `getValidatorList`.
+pub const GET_VALIDATOR_LIST: u16 = 1101;
+/// `getCandidateList`.
+pub const GET_CANDIDATE_LIST: u16 = 1102;
+/// `getDelegateInfo`.
+pub const GET_DELEGATE_INFO: u16 = 1104;
+/// `getCandidateInfo`.
+pub const GET_CANDIDATE_INFO: u16 = 1105;
+
+/// Gas of a staking write above the intrinsic gas.
+pub const WRITE_GAS: u64 = 40_000;
+/// Gas of a query above the intrinsic gas.
+pub const READ_GAS: u64 = 5_000;
+
+/// Staking parameters (PlatON's defaults; a dev chain may shorten them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StakingParams {
+    /// Least own stake of a candidate (PlatON: 100,000 LAT).
+    pub min_stake: U256,
+    /// Least delegation (PlatON: 10 LAT).
+    pub min_delegation: U256,
+}
+
+impl Default for StakingParams {
+    fn default() -> Self {
+        Self {
+            min_stake: U256::from(100_000u64) * U256::from(LAT),
+            min_delegation: U256::from(10u64) * U256::from(LAT),
+        }
+    }
+}
+
+/// A candidate's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Staked and eligible.
+    Active = 0,
+    /// Withdrawn: leaves the verifier list at the next epoch.
+    Withdrawn = 1,
+    /// Slashed for a double sign and removed.
+    Slashed = 2,
+}
+
+/// A candidate (validator hopeful).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The node's overlay Node-ID.
+    pub node_id: u128,
+    /// Who staked (may edit, increase, withdraw).
+    pub staking_address: Address,
+    /// Where the node's rewards go.
+    pub benefit_address: Address,
+    /// BLS public key (consensus votes), registered with a proof of possession.
+    pub bls_key: [u8; 48],
+    /// sr25519 VRF public key (block seeds).
+    pub vrf_key: [u8; 32],
+    /// Share of rewards for the delegators, in basis points.
+    pub reward_per: u16,
+    /// Display name.
+    pub name: String,
+    /// Own stake counting this epoch.
+    pub stake: U256,
+    /// Own stake counting from the next epoch.
+    pub stake_pending: U256,
+    /// Delegated stake counting this epoch.
+    pub delegated: U256,
+    /// Delegated stake counting from the next epoch.
+    pub delegated_pending: U256,
+    /// Block in which it staked.
+    pub staking_block: u64,
+    /// Order of its staking among all (ties of one block go to the earlier).
+    pub staking_seq: u64,
+    /// Lifecycle.
+    pub status: Status,
+}
+
+impl Candidate {
+    /// Own and delegated stake that counts this epoch.
+    pub fn total_stake(&self) -> U256 {
+        self.stake.saturating_add(self.delegated)
+    }
+
+    /// RLP list of the fields in order.
+    pub fn encode(&self) -> Vec<u8> {
+        fn e<T: alloy_rlp::Encodable>(v: T) -> Vec<u8> {
+            alloy_rlp::encode(v)
+        }
+        encode_raw_list(&[
+            e(self.node_id.to_be_bytes().as_slice()),
+            e(self.staking_address),
+            e(self.benefit_address),
+            e(self.bls_key.as_slice()),
+            e(self.vrf_key.as_slice()),
+            e(u64::from(self.reward_per)),
+            e(self.name.as_bytes()),
+            e(self.stake),
+            e(self.stake_pending),
+            e(self.delegated),
+            e(self.delegated_pending),
+            e(self.staking_block),
+            e(self.staking_seq),
+            e(self.status as u64),
+        ])
+    }
+
+    /// Decodes [`Candidate::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, RlpError> {
+        let mut top = Reader::new(bytes);
+        let mut l = top.list()?;
+        top.finish()?;
+        let c = Candidate {
+            node_id: u128::from_be_bytes(l.fixed::<16>("node id")?),
+            staking_address: l.address("staking address")?,
+            benefit_address: l.address("benefit address")?,
+            bls_key: l.fixed::<48>("bls key")?,
+            vrf_key: l.fixed::<32>("vrf key")?,
+            reward_per: u16::try_from(l.u64("reward per")?)
+                .map_err(|_| RlpError::Overflow("reward per"))?,
+            name: String::from_utf8(l.bytes()?.to_vec())
+                .map_err(|_| RlpError::Malformed("name is not UTF-8".into()))?,
+            stake: l.u256("stake")?,
+            stake_pending: l.u256("stake pending")?,
+            delegated: l.u256("delegated")?,
+            delegated_pending: l.u256("delegated pending")?,
+            staking_block: l.u64("staking block")?,
+            staking_seq: l.u64("staking seq")?,
+            status: match l.u64("status")? {
+                0 => Status::Active,
+                1 => Status::Withdrawn,
+                2 => Status::Slashed,
+                s => return Err(RlpError::Malformed(format!("status {s}"))),
+            },
+        };
+        l.finish()?;
+        Ok(c)
+    }
+}
+
+/// A delegation from one address to one candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delegation {
+    /// Counting this epoch.
+    pub amount: U256,
+    /// Counting from the epoch after `pending_epoch`.
+    pub pending: U256,
+    /// The epoch in which `pending` was added.
+    pub pending_epoch: u64,
+}
+
+impl Delegation {
+    /// RLP `[amount, pending, pending epoch]`.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_raw_list(&[
+            alloy_rlp::encode(self.amount),
+            alloy_rlp::encode(self.pending),
+            alloy_rlp::encode(self.pending_epoch),
+        ])
+    }
+
+    /// Pending stake from an earlier epoch counts now (delegations are settled lazily, when read).
+    pub fn settled(mut self, epoch: u64) -> Self {
+        if epoch > self.pending_epoch && !self.pending.is_zero() {
+            self.amount = self.amount.saturating_add(self.pending);
+            self.pending = U256::ZERO;
+        }
+        self
+    }
+
+    /// Decodes [`Delegation::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, RlpError> {
+        let mut top = Reader::new(bytes);
+        let mut l = top.list()?;
+        top.finish()?;
+        let d = Delegation {
+            amount: l.u256("amount")?,
+            pending: l.u256("pending")?,
+            pending_epoch: l.u64("pending epoch")?,
+        };
+        l.finish()?;
+        Ok(d)
+    }
+}
+
+// ---- storage: byte values across slots --------------------------------------------------------
+
+fn base_slot(key: &[u8]) -> U256 {
+    let mut k = b"platon:staking:".to_vec();
+    k.extend_from_slice(key);
+    U256::from_be_bytes(keccak256(k).0)
+}
+
+fn slot(base: U256, i: u64) -> B256 {
+    B256::from(base.wrapping_add(U256::from(i)).to_be_bytes::<32>())
+}
+
+/// A byte value stored by [`put`] under `key` in `contract`'s storage.
+pub fn get(
+    state: &StateDb,
+    contract: Address,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, StorageError> {
+    let base = base_slot(key);
+    let len = state.storage(&contract, slot(base, 0))?;
+    if len.is_zero() {
+        return Ok(None);
+    }
+    let len = usize::try_from(len - U256::from(1u8)).unwrap_or(0);
+    let mut out = Vec::with_capacity(len);
+    let mut i = 1u64;
+    while out.len() < len {
+        let word = state.storage(&contract, slot(base, i))?.to_be_bytes::<32>();
+        let take = (len - out.len()).min(32);
+        out.extend_from_slice(&word[..take]);
+        i += 1;
+    }
+    Ok(Some(out))
+}
+
+/// Stores `value` under `key` (its length + 1 in the first slot, then 32 bytes per slot), clearing
+/// slots a longer old value used.
+pub fn put(
+    state: &mut StateDb,
+    contract: Address,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(), StorageError> {
+    let base = base_slot(key);
+    let old = state.storage(&contract, slot(base, 0))?;
+    let old_words = usize::try_from(old.saturating_sub(U256::from(1u8)))
+        .unwrap_or(0)
+        .div_ceil(32);
+    state.set_storage(contract, slot(base, 0), U256::from(value.len() + 1));
+    let words = value.len().div_ceil(32);
+    for (i, chunk) in value.chunks(32).enumerate() {
+        let mut w = [0u8; 32];
+        w[..chunk.len()].copy_from_slice(chunk);
+        state.set_storage(contract, slot(base, i as u64 + 1), U256::from_be_bytes(w));
+    }
+    for i in words..old_words {
+        state.set_storage(contract, slot(base, i as u64 + 1), U256::ZERO);
+    }
+    Ok(())
+}
+
+/// Removes the value under `key`.
+pub fn delete(state: &mut StateDb, contract: Address, key: &[u8]) -> Result<(), StorageError> {
+    let base = base_slot(key);
+    let old = state.storage(&contract, slot(base, 0))?;
+    let words = usize::try_from(old.saturating_sub(U256::from(1u8)))
+        .unwrap_or(0)
+        .div_ceil(32);
+    for i in 0..=words {
+        state.set_storage(contract, slot(base, i as u64), U256::ZERO);
+    }
+    Ok(())
+}
+
+fn cand_key(node_id: u128) -> Vec<u8> {
+    let mut k = b"cand:".to_vec();
+    k.extend_from_slice(&node_id.to_be_bytes());
+    k
+}
+
+fn del_key(delegator: Address, node_id: u128) -> Vec<u8> {
+    let mut k = b"del:".to_vec();
+    k.extend_from_slice(delegator.as_slice());
+    k.extend_from_slice(&node_id.to_be_bytes());
+    k
+}
+
+fn read_ids(state: &StateDb, contract: Address, key: &[u8]) -> Result<Vec<u128>, StorageError> {
+    Ok(get(state, contract, key)?
+        .map(|b| {
+            b.chunks_exact(16)
+                .map(|c| {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(c);
+                    u128::from_be_bytes(a)
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn write_ids(
+    state: &mut StateDb,
+    contract: Address,
+    key: &[u8],
+    ids: &[u128],
+) -> Result<(), StorageError> {
+    let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_be_bytes()).collect();
+    put(state, contract, key, &bytes)
+}
+
+/// The staking ledger over a state.
+pub struct Ledger<'a> {
+    /// The state it reads and writes.
+    pub state: &'a mut StateDb,
+    /// The contract address.
+    pub contract: Address,
+}
+
+impl Ledger<'_> {
+    /// Every candidate ever staked and not yet removed, in staking order.
+    pub fn candidate_ids(&self) -> Result<Vec<u128>, StorageError> {
+        read_ids(self.state, self.contract, b"candidates")
+    }
+
+    /// One candidate.
+    pub fn candidate(&self, node_id: u128) -> Result<Option<Candidate>, StorageError> {
+        Ok(get(self.state, self.contract, &cand_key(node_id))?
+            .and_then(|b| Candidate::decode(&b).ok()))
+    }
+
+    /// Writes a candidate (adding it to the list when new).
+    pub fn put_candidate(&mut self, c: &Candidate) -> Result<(), StorageError> {
+        let mut ids = self.candidate_ids()?;
+        if !ids.contains(&c.node_id) {
+            ids.push(c.node_id);
+            write_ids(self.state, self.contract, b"candidates", &ids)?;
+        }
+        put(self.state, self.contract, &cand_key(c.node_id), &c.encode())
+    }
+
+    /// One delegation, settled to the current epoch.
+    pub fn delegation(&self, who: Address, node_id: u128) -> Result<Delegation, StorageError> {
+        let epoch = self.epoch()?;
+        Ok(get(self.state, self.contract, &del_key(who, node_id))?
+            .and_then(|b| Delegation::decode(&b).ok())
+            .unwrap_or_default()
+            .settled(epoch))
+    }
+
+    /// The current epoch (0 before the first settlement).
+    pub fn epoch(&self) -> Result<u64, StorageError> {
+        let n = self
+            .state
+            .storage(&self.contract, slot(base_slot(b"epoch"), 0))?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    /// Settles an epoch: pending stake starts to count, withdrawn candidates get their stake back
+    /// (and leave the list once no delegation is left counted on them), and the candidates ranked
+    /// by stake (own stake at least `min_stake`, active) become the verifier list of the next
+    /// epoch, at most `max_verifiers`. Returns the new verifier list.
+    pub fn settle_epoch(
+        &mut self,
+        params: &StakingParams,
+        max_verifiers: usize,
+    ) -> Result<Vec<u128>, StorageError> {
+        let mut ranked = Vec::new();
+        let mut keep = Vec::new();
+        for id in self.candidate_ids()? {
+            let Some(mut c) = self.candidate(id)? else {
+                continue;
+            };
+            c.stake = c.stake.saturating_add(c.stake_pending);
+            c.stake_pending = U256::ZERO;
+            c.delegated = c.delegated.saturating_add(c.delegated_pending);
+            c.delegated_pending = U256::ZERO;
+            if c.status != Status::Active && !c.stake.is_zero() {
+                let back = c.stake;
+                c.stake = U256::ZERO;
+                let to = c.staking_address;
+                // The contract holds every staked unit, so this cannot fail; if it ever did, the
+                // stake stays recorded rather than vanish.
+                if self.transfer(self.contract, to, back)?.is_err() {
+                    c.stake = back;
+                }
+            }
+            if c.status != Status::Active && c.stake.is_zero() && c.delegated.is_zero() {
+                delete(self.state, self.contract, &cand_key(id))?;
+                continue;
+            }
+            if c.status == Status::Active && c.stake >= params.min_stake {
+                ranked.push(super::election::Ranked {
+                    id,
+                    stake: c.total_stake(),
+                    staking_block: c.staking_block,
+                    staking_tx_index: u32::try_from(c.staking_seq).unwrap_or(u32::MAX),
+                });
+            }
+            put(self.state, self.contract, &cand_key(id), &c.encode())?;
+            keep.push(id);
+        }
+        write_ids(self.state, self.contract, b"candidates", &keep)?;
+        let verifiers: Vec<u128> = super::election::verifiers(ranked, max_verifiers, U256::ZERO)
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        self.set_verifiers(&verifiers)?;
+        let epoch = self.epoch()?.saturating_add(1);
+        self.state.set_storage(
+            self.contract,
+            slot(base_slot(b"epoch"), 0),
+            U256::from(epoch),
+        );
+        Ok(verifiers)
+    }
+
+    /// Elects the next round's validators from the verifier list with the VRF `seed` (see
+    /// [`super::election::next_validators`]); stores and returns them.
+    pub fn elect_round(&mut self, seats: usize, seed: B256) -> Result<Vec<u128>, StorageError> {
+        let mut weighted = Vec::new();
+        for id in self.verifiers()? {
+            if let Some(c) = self.candidate(id)? {
+                if c.status == Status::Active {
+                    weighted.push((id, super::election::weight(c.total_stake())));
+                }
+            }
+        }
+        let current = self.validators()?;
+        let next = super::election::next_validators(&current, &weighted, seats, seed);
+        self.set_validators(&next)?;
+        Ok(next)
+    }
+
+    /// Slashes a double sign by the candidate whose BLS key is `bls_key`: `penalty_bps` of its own
+    /// stake is taken, `reporter_bps` of that paid to `reporter`, the rest to `pool`; the candidate
+    /// is marked slashed and leaves the verifier and validator lists. None when no candidate has
+    /// that key.
+    pub fn slash(
+        &mut self,
+        bls_key: &[u8],
+        penalty_bps: u16,
+        reporter_bps: u16,
+        reporter: Address,
+        pool: Address,
+    ) -> Result<Option<super::rewards::Penalty>, StorageError> {
+        let mut found = None;
+        for id in self.candidate_ids()? {
+            if let Some(c) = self.candidate(id)? {
+                if c.bls_key[..] == *bls_key {
+                    found = Some(c);
+                    break;
+                }
+            }
+        }
+        let Some(mut c) = found else { return Ok(None) };
+        let own = c.stake.saturating_add(c.stake_pending);
+        let Ok(p) = super::rewards::penalty(own, penalty_bps, reporter_bps) else {
+            return Ok(None);
+        };
+        // Taken from the counting stake first, then from the pending stake.
+        let from_stake = p.total.min(c.stake);
+        c.stake -= from_stake;
+        c.stake_pending = c.stake_pending.saturating_sub(p.total - from_stake);
+        c.status = Status::Slashed;
+        let _ = self.transfer(self.contract, reporter, p.reporter)?;
+        let _ = self.transfer(self.contract, pool, p.pool)?;
+        put(self.state, self.contract, &cand_key(c.node_id), &c.encode())?;
+        let id = c.node_id;
+        let v: Vec<u128> = self.verifiers()?.into_iter().filter(|x| *x != id).collect();
+        self.set_verifiers(&v)?;
+        let v: Vec<u128> = self
+            .validators()?
+            .into_iter()
+            .filter(|x| *x != id)
+            .collect();
+        self.set_validators(&v)?;
+        Ok(Some(p))
+    }
+
+    /// Writes a delegation (removing it when empty).
+    pub fn put_delegation(
+        &mut self,
+        who: Address,
+        node_id: u128,
+        d: &Delegation,
+    ) -> Result<(), StorageError> {
+        if d.amount.is_zero() && d.pending.is_zero() {
+            delete(self.state, self.contract, &del_key(who, node_id))
+        } else {
+            put(
+                self.state,
+                self.contract,
+                &del_key(who, node_id),
+                &d.encode(),
+            )
+        }
+    }
+
+    /// The current epoch's verifier list.
+    pub fn verifiers(&self) -> Result<Vec<u128>, StorageError> {
+        read_ids(self.state, self.contract, b"verifiers")
+    }
+
+    /// The current round's validators, in validator-index order.
+    pub fn validators(&self) -> Result<Vec<u128>, StorageError> {
+        read_ids(self.state, self.contract, b"validators")
+    }
+
+    /// Sets the verifier list.
+    pub fn set_verifiers(&mut self, ids: &[u128]) -> Result<(), StorageError> {
+        write_ids(self.state, self.contract, b"verifiers", ids)
+    }
+
+    /// Sets the validator list.
+    pub fn set_validators(&mut self, ids: &[u128]) -> Result<(), StorageError> {
+        write_ids(self.state, self.contract, b"validators", ids)
+    }
+
+    fn next_seq(&mut self) -> Result<u64, StorageError> {
+        let s = slot(base_slot(b"seq"), 0);
+        let n = self.state.storage(&self.contract, s)?;
+        let next = n.saturating_add(U256::from(1u8));
+        self.state.set_storage(self.contract, s, next);
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    fn transfer(
+        &mut self,
+        from: Address,
+        to: Address,
+        amount: U256,
+    ) -> Result<Result<(), String>, StorageError> {
+        let mut a = self.state.account(&from)?;
+        if a.balance < amount {
+            return Ok(Err(format!(
+                "insufficient balance: {} < {amount}",
+                a.balance
+            )));
+        }
+        a.balance -= amount;
+        self.state.set_account(from, a);
+        let mut b = self.state.account(&to)?;
+        b.balance = b.balance.saturating_add(amount);
+        // A nonce keeps the contract's account non-empty.
+        if to == self.contract && b.nonce == 0 {
+            b.nonce = 1;
+        }
+        self.state.set_account(to, b);
+        Ok(Ok(()))
+    }
+}
+
+/// A decoded call argument list.
+pub struct Args<'a>(pub &'a [Vec<u8>]);
+
+impl Args<'_> {
+    fn raw(&self, i: usize, name: &'static str) -> Result<Reader<'_>, String> {
+        self.0
+            .get(i)
+            .map(|b| Reader::new(b))
+            .ok_or_else(|| format!("missing argument {name}"))
+    }
+    fn u64(&self, i: usize, name: &'static str) -> Result<u64, String> {
+        let mut r = self.raw(i, name)?;
+        let v = r
+            .u64(name)
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        r.finish()
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        Ok(v)
+    }
+    fn u256(&self, i: usize, name: &'static str) -> Result<U256, String> {
+        let mut r = self.raw(i, name)?;
+        let v = r
+            .u256(name)
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        r.finish()
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        Ok(v)
+    }
+    fn bytes(&self, i: usize, name: &'static str) -> Result<Vec<u8>, String> {
+        let mut r = self.raw(i, name)?;
+        let v = r
+            .bytes()
+            .map_err(|e| format!("bad argument {name}: {e}"))?
+            .to_vec();
+        r.finish()
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        Ok(v)
+    }
+    fn address(&self, i: usize, name: &'static str) -> Result<Address, String> {
+        let mut r = self.raw(i, name)?;
+        let v = r
+            .address(name)
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        r.finish()
+            .map_err(|e| format!("bad argument {name}: {e}"))?;
+        Ok(v)
+    }
+    fn node_id(&self, i: usize) -> Result<u128, String> {
+        let b = self.bytes(i, "node id")?;
+        let a: [u8; 16] = b
+            .try_into()
+            .map_err(|_| "a node id is 16 bytes".to_string())?;
+        Ok(u128::from_be_bytes(a))
+    }
+    fn count(&self, n: usize) -> Result<(), String> {
+        if self.0.len() == n {
+            Ok(())
+        } else {
+            Err(format!("{} arguments given, {n} expected", self.0.len()))
+        }
+    }
+}
+
+/// What a staking function returns: output (RLP), or why it refused.
+pub type Outcome = Result<Vec<u8>, String>;
+
+/// Runs staking function `code` for `caller` at block `number`.
+pub fn call(
+    params: &StakingParams,
+    ledger: &mut Ledger<'_>,
+    caller: Address,
+    number: u64,
+    code: u16,
+    args: &[Vec<u8>],
+) -> Result<Outcome, StorageError> {
+    let a = Args(args);
+    macro_rules! tryarg {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(why) => return Ok(Err(why)),
+            }
+        };
+    }
+    match code {
+        CREATE_STAKING => {
+            // (benefit, nodeId, name, amount, rewardPer, blsKey, blsProof, vrfKey)
+            tryarg!(a.count(8));
+            let benefit = tryarg!(a.address(0, "benefit address"));
+            let node_id = tryarg!(a.node_id(1));
+            let name = tryarg!(a.bytes(2, "name"));
+            let amount = tryarg!(a.u256(3, "amount"));
+            let reward_per = tryarg!(a.u64(4, "reward per"));
+            let bls = tryarg!(a.bytes(5, "bls key"));
+            let pop = tryarg!(a.bytes(6, "bls proof"));
+            let vrf = tryarg!(a.bytes(7, "vrf key"));
+            let name =
+                tryarg!(String::from_utf8(name).map_err(|_| "name is not UTF-8".to_string()));
+            if name.len() > 64 {
+                return Ok(Err("name longer than 64 bytes".into()));
+            }
+            if reward_per > 10_000 {
+                return Ok(Err("reward per is in basis points, at most 10000".into()));
+            }
+            if amount < params.min_stake {
+                return Ok(Err(format!("stake below the minimum {}", params.min_stake)));
+            }
+            let pk = tryarg!(BlsPublicKey::from_bytes(&bls).map_err(|e| format!("bls key: {e}")));
+            let proof =
+                tryarg!(BlsSignature::from_bytes(&pop).map_err(|e| format!("bls proof: {e}")));
+            if !pk.verify_possession(&proof) {
+                return Ok(Err("the BLS proof of possession does not verify".into()));
+            }
+            tryarg!(VrfPublicKey::from_bytes(&vrf).map_err(|e| e.to_string()));
+            if ledger.candidate(node_id)?.is_some() {
+                return Ok(Err("this node id is already a candidate".into()));
+            }
+            let used = ledger
+                .candidate_ids()?
+                .into_iter()
+                .try_fold(false, |acc, id| {
+                    Ok::<_, StorageError>(
+                        acc || ledger
+                            .candidate(id)?
+                            .is_some_and(|c| c.bls_key[..] == bls[..]),
+                    )
+                })?;
+            if used {
+                return Ok(Err("this BLS key is already registered".into()));
+            }
+            tryarg!(ledger.transfer(caller, ledger.contract, amount)?);
+            let seq = ledger.next_seq()?;
+            let c = Candidate {
+                node_id,
+                staking_address: caller,
+                benefit_address: benefit,
+                bls_key: pk.to_bytes(),
+                vrf_key: tryarg!(vrf
+                    .try_into()
+                    .map_err(|_| "a VRF key is 32 bytes".to_string())),
+                reward_per: reward_per as u16,
+                name,
+                stake: U256::ZERO,
+                stake_pending: amount,
+                delegated: U256::ZERO,
+                delegated_pending: U256::ZERO,
+                staking_block: number,
+                staking_seq: seq,
+                status: Status::Active,
+            };
+            ledger.put_candidate(&c)?;
+            Ok(Ok(Vec::new()))
+        }
+        EDIT_CANDIDATE => {
+            // (benefit, nodeId, rewardPer, name)
+            tryarg!(a.count(4));
+            let benefit = tryarg!(a.address(0, "benefit address"));
+            let node_id = tryarg!(a.node_id(1));
+            let reward_per = tryarg!(a.u64(2, "reward per"));
+            let name = tryarg!(String::from_utf8(tryarg!(a.bytes(3, "name")))
+                .map_err(|_| "name is not UTF-8".to_string()));
+            if reward_per > 10_000 || name.len() > 64 {
+                return Ok(Err(
+                    "reward per above 10000 or name longer than 64 bytes".into()
+                ));
+            }
+            let mut c = tryarg!(owned(ledger, node_id, caller)?);
+            c.benefit_address = benefit;
+            c.reward_per = reward_per as u16;
+            c.name = name;
+            ledger.put_candidate(&c)?;
+            Ok(Ok(Vec::new()))
+        }
+        INCREASE_STAKING => {
+            // (nodeId, amount)
+            tryarg!(a.count(2));
+            let node_id = tryarg!(a.node_id(0));
+            let amount = tryarg!(a.u256(1, "amount"));
+            if amount.is_zero() {
+                return Ok(Err("nothing to add".into()));
+            }
+            let mut c = tryarg!(owned(ledger, node_id, caller)?);
+            tryarg!(ledger.transfer(caller, ledger.contract, amount)?);
+            c.stake_pending = c.stake_pending.saturating_add(amount);
+            ledger.put_candidate(&c)?;
+            Ok(Ok(Vec::new()))
+        }
+        WITHDREW_STAKING => {
+            // (nodeId): pending stake back now, the rest when the epoch settles.
+            tryarg!(a.count(1));
+            let node_id = tryarg!(a.node_id(0));
+            let mut c = tryarg!(owned(ledger, node_id, caller)?);
+            let back = c.stake_pending;
+            c.stake_pending = U256::ZERO;
+            c.status = Status::Withdrawn;
+            tryarg!(ledger.transfer(ledger.contract, caller, back)?);
+            ledger.put_candidate(&c)?;
+            Ok(Ok(Vec::new()))
+        }
+        DELEGATE => {
+            // (nodeId, amount)
+            tryarg!(a.count(2));
+            let node_id = tryarg!(a.node_id(0));
+            let amount = tryarg!(a.u256(1, "amount"));
+            if amount < params.min_delegation {
+                return Ok(Err(format!(
+                    "delegation below the minimum {}",
+                    params.min_delegation
+                )));
+            }
+            let Some(mut c) = ledger.candidate(node_id)? else {
+                return Ok(Err("no such candidate".into()));
+            };
+            if c.status != Status::Active {
+                return Ok(Err("the candidate is not active".into()));
+            }
+            if c.staking_address == caller {
+                return Ok(Err(
+                    "a candidate's staking address cannot delegate to it".into()
+                ));
+            }
+            tryarg!(ledger.transfer(caller, ledger.contract, amount)?);
+            let mut d = ledger.delegation(caller, node_id)?;
+            d.pending = d.pending.saturating_add(amount);
+            d.pending_epoch = ledger.epoch()?;
+            c.delegated_pending = c.delegated_pending.saturating_add(amount);
+            ledger.put_delegation(caller, node_id, &d)?;
+            ledger.put_candidate(&c)?;
+            Ok(Ok(Vec::new()))
+        }
+        WITHDREW_DELEGATION => {
+            // (nodeId, amount): pending first, then counting stake; paid back at once.
+            tryarg!(a.count(2));
+            let node_id = tryarg!(a.node_id(0));
+            let amount = tryarg!(a.u256(1, "amount"));
+            let mut d = ledger.delegation(caller, node_id)?;
+            if amount.is_zero() || d.amount.saturating_add(d.pending) < amount {
+                return Ok(Err("more than is delegated".into()));
+            }
+            let Some(mut c) = ledger.candidate(node_id)? else {
+                return Ok(Err("no such candidate".into()));
+            };
+            let from_pending = amount.min(d.pending);
+            let from_active = amount - from_pending;
+            d.pending -= from_pending;
+            d.amount -= from_active;
+            c.delegated_pending = c.delegated_pending.saturating_sub(from_pending);
+            c.delegated = c.delegated.saturating_sub(from_active);
+            tryarg!(ledger.transfer(ledger.contract, caller, amount)?);
+            ledger.put_delegation(caller, node_id, &d)?;
+            ledger.put_candidate(&c)?;
+            Ok(Ok(Vec::new()))
+        }
+        GET_CANDIDATE_LIST => {
+            tryarg!(a.count(0));
+            let mut items = Vec::new();
+            for id in ledger.candidate_ids()? {
+                if let Some(c) = ledger.candidate(id)? {
+                    items.push(c.encode());
+                }
+            }
+            Ok(Ok(encode_raw_list(&items)))
+        }
+        GET_CANDIDATE_INFO => {
+            tryarg!(a.count(1));
+            let id = tryarg!(a.node_id(0));
+            match ledger.candidate(id)? {
+                Some(c) => Ok(Ok(c.encode())),
+                None => Ok(Err("no such candidate".into())),
+            }
+        }
+        GET_DELEGATE_INFO => {
+            tryarg!(a.count(2));
+            let who = tryarg!(a.address(0, "delegator"));
+            let id = tryarg!(a.node_id(1));
+            Ok(Ok(ledger.delegation(who, id)?.encode()))
+        }
+        GET_VERIFIER_LIST | GET_VALIDATOR_LIST => {
+            tryarg!(a.count(0));
+            let ids = if code == GET_VERIFIER_LIST {
+                ledger.verifiers()?
+            } else {
+                ledger.validators()?
+            };
+            let items: Vec<Vec<u8>> = ids
+                .iter()
+                .map(|i| alloy_rlp::encode(i.to_be_bytes().as_slice()))
+                .collect();
+            Ok(Ok(encode_raw_list(&items)))
+        }
+        other => Ok(Err(format!(
+            "function {other} is not offered by the staking contract"
+        ))),
+    }
+}
+
+fn owned(
+    ledger: &Ledger<'_>,
+    node_id: u128,
+    caller: Address,
+) -> Result<Result<Candidate, String>, StorageError> {
+    Ok(match ledger.candidate(node_id)? {
+        None => Err("no such candidate".into()),
+        Some(c) if c.staking_address != caller => {
+            Err("only the candidate's staking address may do this".into())
+        }
+        Some(c) if c.status != Status::Active => Err("the candidate is not active".into()),
+        Some(c) => Ok(c),
+    })
+}
+
+/// Whether a function only reads.
+pub fn is_query(code: u16) -> bool {
+    code >= 1100
+}

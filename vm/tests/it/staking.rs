@@ -1,0 +1,517 @@
+//! The staking contract through ordinary messages with PlatON's call encoding: a candidate stakes
+//! with its BLS key (proof of possession checked) and VRF key, edits itself, adds stake, receives
+//! and loses delegations and withdraws; the queries answer what was written; every refusal changes
+//! nothing but the fee; and the total of all balances never changes beyond the fees paid.
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use platon_crypto::bls::BlsSecretKey;
+use platon_crypto::vrf::VrfSecretKey;
+use platon_messages::actors::BlockEnv;
+use platon_messages::block::EMPTY_ROOT;
+use platon_messages::rlp::Reader;
+use platon_messages::TxKind;
+use platon_storage::trie::NoNodes;
+use platon_storage::{Account, StateDb};
+use platon_vm::ppos::election::LAT;
+use platon_vm::ppos::staking::{self, Candidate, Delegation, Status};
+use platon_vm::system::{encode_call, STAKING};
+use platon_vm::{ExecOptions, Message, NoHashes, Outcome, Runtime, SystemContext, SystemRuntime};
+use std::sync::Arc;
+
+const GWEI: u128 = 1_000_000_000;
+
+fn lat(n: u64) -> U256 {
+    U256::from(n) * U256::from(LAT)
+}
+
+struct World {
+    state: StateDb,
+    env: BlockEnv,
+    rt: SystemRuntime,
+    nonces: std::collections::HashMap<Address, u64>,
+    fees: U256,
+}
+
+impl World {
+    fn new(accounts: &[Address]) -> Self {
+        let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(NoNodes));
+        for a in accounts {
+            state.set_account(
+                *a,
+                Account {
+                    balance: lat(1_000_000),
+                    ..Default::default()
+                },
+            );
+        }
+        World {
+            state,
+            env: BlockEnv {
+                number: 7,
+                timestamp: 1,
+                beneficiary: Address::repeat_byte(0xcb),
+                gas_limit: 30_000_000,
+                base_fee: GWEI as u64,
+                prev_randao: B256::ZERO,
+                chain_id: 1,
+            },
+            rt: SystemRuntime::new(&platon_vm::Revm, SystemContext::default()),
+            nonces: Default::default(),
+            fees: U256::ZERO,
+        }
+    }
+
+    fn send(&mut self, from: Address, code: u16, args: &[Vec<u8>]) -> Outcome {
+        let nonce = self.nonces.entry(from).or_insert(0);
+        let m = Message {
+            tx_type: 0,
+            caller: from,
+            kind: TxKind::Call(STAKING),
+            value: U256::ZERO,
+            data: Bytes::from(encode_call(code, args)),
+            gas_limit: 300_000,
+            gas_price: GWEI,
+            priority_fee: None,
+            nonce: Some(*nonce),
+            chain_id: Some(1),
+            access_list: vec![],
+        };
+        *nonce += 1;
+        let out = self
+            .rt
+            .transact(
+                &mut self.state,
+                &NoHashes,
+                &self.env,
+                &m,
+                ExecOptions::BLOCK,
+            )
+            .expect("exec")
+            .expect("included");
+        // Base fee burned plus the tip to the coinbase: all of gas × price leaves the sender.
+        self.fees += U256::from(out.gas_used) * U256::from(GWEI);
+        out
+    }
+
+    fn query(&self, code: u16, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        let mut scratch = self.state.clone();
+        let m = Message {
+            tx_type: 0,
+            caller: Address::ZERO,
+            kind: TxKind::Call(STAKING),
+            value: U256::ZERO,
+            data: Bytes::from(encode_call(code, args)),
+            gas_limit: 1_000_000,
+            gas_price: 0,
+            priority_fee: None,
+            nonce: None,
+            chain_id: None,
+            access_list: vec![],
+        };
+        let out = self
+            .rt
+            .transact(
+                &mut scratch,
+                &NoHashes,
+                &self.env,
+                &m,
+                ExecOptions {
+                    check_nonce: false,
+                    check_base_fee: false,
+                    check_balance: false,
+                },
+            )
+            .expect("exec")
+            .expect("included");
+        if out.success() {
+            Ok(out.output.to_vec())
+        } else {
+            Err(platon_vm::tracing::revert_reason(&out.output).unwrap_or_default())
+        }
+    }
+
+    fn candidate(&self, id: u128) -> Candidate {
+        let out = self
+            .query(staking::GET_CANDIDATE_INFO, &[enc_bytes(&id.to_be_bytes())])
+            .expect("candidate");
+        Candidate::decode(&out).expect("decode")
+    }
+
+    fn total(&self, accounts: &[Address]) -> U256 {
+        accounts
+            .iter()
+            .chain([&STAKING, &self.env.beneficiary])
+            .map(|a| self.state.account(a).expect("acct").balance)
+            .fold(U256::ZERO, |x, y| x + y)
+    }
+}
+
+fn enc_bytes(b: &[u8]) -> Vec<u8> {
+    alloy_rlp::encode(b)
+}
+
+fn enc<T: alloy_rlp::Encodable>(v: T) -> Vec<u8> {
+    alloy_rlp::encode(v)
+}
+
+fn create_args(
+    benefit: Address,
+    id: u128,
+    amount: U256,
+    bls: &BlsSecretKey,
+    pop_of: &BlsSecretKey,
+    vrf: &VrfSecretKey,
+) -> Vec<Vec<u8>> {
+    vec![
+        enc(benefit),
+        enc_bytes(&id.to_be_bytes()),
+        enc_bytes(b"node one"),
+        enc(amount),
+        enc(5000u64),
+        enc_bytes(&bls.public_key().to_bytes()),
+        enc_bytes(&pop_of.prove_possession().to_bytes()),
+        enc_bytes(&vrf.public_key().to_bytes()),
+    ]
+}
+
+#[test]
+fn candidates_stake_edit_delegate_and_withdraw_conserving_value() {
+    let (staker, delegator, other) = (
+        Address::repeat_byte(1),
+        Address::repeat_byte(2),
+        Address::repeat_byte(3),
+    );
+    let accounts = [staker, delegator, other];
+    let mut w = World::new(&accounts);
+    let supply = w.total(&accounts);
+    let bls = BlsSecretKey::from_ikm(&[9; 32]).expect("bls");
+    let vrf = VrfSecretKey::from_seed(&[4; 32]).expect("vrf");
+    let id = 0xabcdu128;
+
+    // Refusals: a proof of possession of another key, too little stake, a bad VRF key.
+    let other_bls = BlsSecretKey::from_ikm(&[8; 32]).expect("bls");
+    for (args, why) in [
+        (
+            create_args(staker, id, lat(200_000), &bls, &other_bls, &vrf),
+            "proof of possession",
+        ),
+        (
+            create_args(staker, id, lat(10), &bls, &bls, &vrf),
+            "below the minimum",
+        ),
+        (
+            {
+                let mut a = create_args(staker, id, lat(200_000), &bls, &bls, &vrf);
+                a[7] = enc_bytes(&[0xff; 32]);
+                a
+            },
+            "vrf",
+        ),
+        (
+            create_args(staker, id, lat(2_000_000), &bls, &bls, &vrf),
+            "insufficient balance",
+        ),
+        (vec![enc(1u8)], "arguments given"),
+    ] {
+        let out = w.send(staker, staking::CREATE_STAKING, &args);
+        assert!(!out.success(), "{why}");
+        let reason = platon_vm::tracing::revert_reason(&out.output).unwrap_or_default();
+        assert!(reason.contains(why), "{why}: {reason}");
+    }
+    assert!(w
+        .query(staking::GET_CANDIDATE_INFO, &[enc_bytes(&id.to_be_bytes())])
+        .is_err());
+
+    // Stake: the amount moves to the contract, pending until the next epoch.
+    let out = w.send(
+        staker,
+        staking::CREATE_STAKING,
+        &create_args(other, id, lat(200_000), &bls, &bls, &vrf),
+    );
+    assert!(
+        out.success(),
+        "{:?}",
+        platon_vm::tracing::revert_reason(&out.output)
+    );
+    let c = w.candidate(id);
+    assert_eq!(c.stake_pending, lat(200_000));
+    assert_eq!(c.stake, U256::ZERO);
+    assert_eq!(c.staking_address, staker);
+    assert_eq!(c.benefit_address, other);
+    assert_eq!(c.bls_key, bls.public_key().to_bytes());
+    assert_eq!(c.vrf_key, vrf.public_key().to_bytes());
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(w.state.account(&STAKING).expect("a").balance, lat(200_000));
+    // Twice: refused, as is the same BLS key under another node id.
+    let again = w.send(
+        staker,
+        staking::CREATE_STAKING,
+        &create_args(other, id, lat(200_000), &bls, &bls, &vrf),
+    );
+    assert!(!again.success());
+    let dup_key = w.send(
+        other,
+        staking::CREATE_STAKING,
+        &create_args(other, id + 1, lat(200_000), &bls, &bls, &vrf),
+    );
+    assert!(!dup_key.success());
+
+    // Edit and increase: only the staking address may.
+    let edit = vec![
+        enc(staker),
+        enc_bytes(&id.to_be_bytes()),
+        enc(8000u64),
+        enc_bytes(b"renamed"),
+    ];
+    assert!(!w.send(delegator, staking::EDIT_CANDIDATE, &edit).success());
+    assert!(w.send(staker, staking::EDIT_CANDIDATE, &edit).success());
+    let inc = vec![enc_bytes(&id.to_be_bytes()), enc(lat(50_000))];
+    assert!(!w.send(delegator, staking::INCREASE_STAKING, &inc).success());
+    assert!(w.send(staker, staking::INCREASE_STAKING, &inc).success());
+    let c = w.candidate(id);
+    assert_eq!((c.reward_per, c.name.as_str()), (8000, "renamed"));
+    assert_eq!(c.benefit_address, staker);
+    assert_eq!(c.stake_pending, lat(250_000));
+
+    // Delegate, partly withdraw; the staker may not delegate to itself; minimum enforced.
+    let del = |n: u64| vec![enc_bytes(&id.to_be_bytes()), enc(lat(n))];
+    assert!(!w.send(staker, staking::DELEGATE, &del(100)).success());
+    assert!(!w.send(delegator, staking::DELEGATE, &del(1)).success());
+    assert!(w.send(delegator, staking::DELEGATE, &del(300)).success());
+    assert!(!w
+        .send(delegator, staking::WITHDREW_DELEGATION, &del(301))
+        .success());
+    assert!(w
+        .send(delegator, staking::WITHDREW_DELEGATION, &del(120))
+        .success());
+    let info = w
+        .query(
+            staking::GET_DELEGATE_INFO,
+            &[enc(delegator), enc_bytes(&id.to_be_bytes())],
+        )
+        .expect("info");
+    assert_eq!(
+        Delegation::decode(&info).expect("d"),
+        Delegation {
+            amount: U256::ZERO,
+            pending: lat(180),
+            pending_epoch: 0,
+        }
+    );
+    assert_eq!(w.candidate(id).delegated_pending, lat(180));
+
+    // The candidate list answers it; the verifier and validator lists are empty before any epoch.
+    let list = w.query(staking::GET_CANDIDATE_LIST, &[]).expect("list");
+    let mut r = Reader::new(&list);
+    let mut items = r.list().expect("list");
+    let first = items.raw().expect("item");
+    assert_eq!(Candidate::decode(first).expect("c").node_id, id);
+    assert!(items.is_empty());
+    assert_eq!(
+        w.query(staking::GET_VERIFIER_LIST, &[]).expect("v"),
+        vec![0xc0]
+    );
+
+    // Withdraw: the pending stake returns at once; the candidate is no longer active.
+    let before = w.state.account(&staker).expect("a").balance;
+    let out = w.send(
+        staker,
+        staking::WITHDREW_STAKING,
+        &[enc_bytes(&id.to_be_bytes())],
+    );
+    assert!(out.success());
+    let after = w.state.account(&staker).expect("a").balance;
+    assert_eq!(
+        after + U256::from(out.gas_used) * U256::from(GWEI),
+        before + lat(250_000)
+    );
+    assert_eq!(w.candidate(id).status, Status::Withdrawn);
+    assert!(!w.send(delegator, staking::DELEGATE, &del(50)).success());
+
+    // Nothing created or destroyed: balances (the contract's included) plus fees paid.
+    let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
+    assert_eq!(w.total(&accounts) + burned, supply);
+}
+
+#[test]
+fn epochs_activate_stake_elect_verifiers_rotate_validators_and_slash_exactly() {
+    use platon_vm::ppos::staking::{Ledger, StakingParams};
+    let stakers: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
+    let delegator = Address::repeat_byte(0x77);
+    let (reporter, pool) = (Address::repeat_byte(0xee), Address::repeat_byte(0xab));
+    let mut accounts = stakers.clone();
+    accounts.extend([delegator, reporter, pool]);
+    let mut w = World::new(&accounts);
+    let supply = w.total(&accounts);
+    let keys: Vec<BlsSecretKey> = (0..6u8)
+        .map(|i| BlsSecretKey::from_ikm(&[i + 20; 32]).expect("bls"))
+        .collect();
+    for (i, s) in stakers.iter().enumerate() {
+        let vrf = VrfSecretKey::from_seed(&[i as u8 + 1; 32]).expect("vrf");
+        let amount = lat(100_000 + 10_000 * i as u64);
+        let out = w.send(
+            *s,
+            staking::CREATE_STAKING,
+            &create_args(*s, i as u128 + 1, amount, &keys[i], &keys[i], &vrf),
+        );
+        assert!(
+            out.success(),
+            "{:?}",
+            platon_vm::tracing::revert_reason(&out.output)
+        );
+    }
+    // A delegation lifts candidate 1 to the top from the next epoch on.
+    assert!(w
+        .send(
+            delegator,
+            staking::DELEGATE,
+            &[enc_bytes(&1u128.to_be_bytes()), enc(lat(90_000))]
+        )
+        .success());
+    let params = StakingParams::default();
+    let mut ledger = Ledger {
+        state: &mut w.state,
+        contract: STAKING,
+    };
+    assert_eq!(ledger.verifiers().expect("v"), Vec::<u128>::new());
+    let verifiers = ledger.settle_epoch(&params, 5).expect("settle");
+    // Ranked by stake: 1 (100k + 90k delegated), then 6, 5, 4, 3; 2 is sixth and out.
+    assert_eq!(verifiers, vec![1, 6, 5, 4, 3]);
+    assert_eq!(ledger.epoch().expect("e"), 1);
+    let c1 = ledger.candidate(1).expect("c").expect("c");
+    assert_eq!((c1.stake, c1.delegated), (lat(100_000), lat(90_000)));
+    assert_eq!(c1.stake_pending, U256::ZERO);
+    let d = ledger.delegation(delegator, 1).expect("d");
+    assert_eq!(
+        (d.amount, d.pending),
+        (lat(90_000), U256::ZERO),
+        "settled lazily"
+    );
+
+    // Rounds: 4 seats from the 5 verifiers; the first fills, later ones change at most one seat.
+    let first = ledger.elect_round(4, B256::repeat_byte(1)).expect("round");
+    assert_eq!(first.len(), 4);
+    let mut prev = first;
+    for r in 2..40u8 {
+        let next = ledger.elect_round(4, B256::repeat_byte(r)).expect("round");
+        assert!(next.iter().filter(|v| !prev.contains(v)).count() <= 1);
+        prev = next;
+    }
+
+    // Slash candidate 6 (found by its BLS key): 0.1 % of its own stake, half to the reporter.
+    let stake6 = ledger.candidate(6).expect("c").expect("c").stake;
+    let p = ledger
+        .slash(&keys[5].public_key().to_bytes(), 10, 5000, reporter, pool)
+        .expect("slash")
+        .expect("found");
+    assert_eq!(p.total, stake6 / U256::from(1000u64));
+    assert_eq!(p.reporter + p.pool, p.total);
+    let c6 = ledger.candidate(6).expect("c").expect("c");
+    assert_eq!(c6.stake, stake6 - p.total);
+    assert_eq!(c6.status, Status::Slashed);
+    assert!(!ledger.verifiers().expect("v").contains(&6));
+    assert!(!ledger.validators().expect("v").contains(&6));
+    assert!(ledger
+        .slash(&[0u8; 48], 10, 5000, reporter, pool)
+        .expect("slash")
+        .is_none());
+    // The next epoch: the slashed candidate gets its remaining stake back and is gone; 2 moves up.
+    let verifiers = ledger.settle_epoch(&params, 5).expect("settle");
+    assert_eq!(verifiers, vec![1, 5, 4, 3, 2]);
+    assert!(ledger.candidate(6).expect("c").is_none());
+    assert_eq!(
+        w.state.account(&reporter).expect("r").balance,
+        lat(1_000_000) + p.reporter
+    );
+    assert_eq!(
+        w.state.account(&pool).expect("p").balance,
+        lat(1_000_000) + p.pool
+    );
+    let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
+    assert_eq!(
+        w.total(&accounts) + burned,
+        supply,
+        "no value created or destroyed"
+    );
+}
+
+#[test]
+fn a_reported_double_sign_slashes_the_staked_candidate() {
+    use platon_messages::cbft::{Evidence, Vote, VoteData};
+    use platon_vm::system::{self, REWARD_POOL, SLASHING};
+    let (staker, reporter) = (Address::repeat_byte(1), Address::repeat_byte(0xee));
+    let accounts = [staker, reporter, REWARD_POOL];
+    let mut w = World::new(&accounts);
+    let supply = w.total(&accounts);
+    let bls = BlsSecretKey::from_ikm(&[31; 32]).expect("bls");
+    w.rt = SystemRuntime::new(
+        &platon_vm::Revm,
+        SystemContext {
+            validators: Arc::new(vec![bls.public_key()]),
+            epoch: 1,
+            ..Default::default()
+        },
+    );
+    let vrf = VrfSecretKey::from_seed(&[5; 32]).expect("vrf");
+    let out = w.send(
+        staker,
+        staking::CREATE_STAKING,
+        &create_args(staker, 9, lat(200_000), &bls, &bls, &vrf),
+    );
+    assert!(out.success());
+    let vote = |h: u8| {
+        let data = VoteData {
+            epoch: 1,
+            view: 3,
+            index: 0,
+            number: 30,
+            hash: B256::repeat_byte(h),
+        };
+        Vote {
+            data,
+            validator: 0,
+            signature: bls.sign(data.signing_hash().as_slice()).to_bytes().to_vec(),
+        }
+    };
+    let e = Evidence::DuplicateVote(vote(1), vote(2));
+    let nonce = *w.nonces.entry(reporter).or_insert(0);
+    let m = Message {
+        tx_type: 0,
+        caller: reporter,
+        kind: TxKind::Call(SLASHING),
+        value: U256::ZERO,
+        data: Bytes::from(system::report_call(&e)),
+        gas_limit: 300_000,
+        gas_price: GWEI,
+        priority_fee: None,
+        nonce: Some(nonce),
+        chain_id: Some(1),
+        access_list: vec![],
+    };
+    let out =
+        w.rt.transact(&mut w.state, &NoHashes, &w.env, &m, ExecOptions::BLOCK)
+            .expect("exec")
+            .expect("included");
+    assert!(
+        out.success(),
+        "{:?}",
+        platon_vm::tracing::revert_reason(&out.output)
+    );
+    w.fees += U256::from(out.gas_used) * U256::from(GWEI);
+    // 0.1 % of 200,000 LAT = 200 LAT: 100 to the reporter, 100 to the pool; the candidate is out.
+    let penalty = Reader::new(&out.output).u256("penalty").expect("u256");
+    assert_eq!(penalty, lat(200));
+    let c = w.candidate(9);
+    assert_eq!(c.status, Status::Slashed);
+    assert_eq!(c.stake_pending, lat(199_800));
+    assert_eq!(
+        w.state.account(&reporter).expect("r").balance,
+        lat(1_000_000) + lat(100) - U256::from(out.gas_used) * U256::from(GWEI)
+    );
+    assert_eq!(
+        w.state.account(&REWARD_POOL).expect("p").balance,
+        lat(1_000_100)
+    );
+    let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
+    assert_eq!(w.total(&accounts) + burned, supply);
+}

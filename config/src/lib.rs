@@ -472,6 +472,27 @@ pub struct NodeConfig {
     pub redir: RedirConfig,
     /// CBFT consensus.
     pub cbft: CbftConfig,
+    /// PPoS staking rules.
+    pub ppos: PposConfig,
+}
+
+/// PPoS staking rules (PlatON's defaults; a dev chain may lower them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PposConfig {
+    /// Least own stake of a candidate, in whole LAT (PlatON: 100,000).
+    pub min_stake_lat: u64,
+    /// Least delegation, in whole LAT (PlatON: 10).
+    pub min_delegation_lat: u64,
+}
+
+impl Default for PposConfig {
+    fn default() -> Self {
+        PposConfig {
+            min_stake_lat: 100_000,
+            min_delegation_lat: 10,
+        }
+    }
 }
 
 impl NodeConfig {

@@ -13,6 +13,7 @@
 //! a test checks it against this picture.
 
 pub mod localnet;
+pub mod staking_cli;
 
 use platon_actors::admin::AdminService;
 use platon_actors::cbft::service::CbftService;
@@ -559,10 +560,17 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         Duration::from_millis(config.supervision.call_timeout_ms),
     );
     let dev_keys = Arc::new(config.dev_keys()?);
+    let lat = |n: u64| {
+        alloy_primitives::U256::from(n)
+            .saturating_mul(alloy_primitives::U256::from(platon_vm::ppos::election::LAT))
+    };
     let system = platon_vm::SystemContext {
         validators: Arc::new(validator_keys(&config)?),
         epoch: 1,
-        ..Default::default()
+        staking: platon_vm::ppos::staking::StakingParams {
+            min_stake: lat(config.ppos.min_stake_lat),
+            min_delegation: lat(config.ppos.min_delegation_lat),
+        },
     };
     let ctx = NodeContext {
         registry: registry.clone(),

@@ -42,6 +42,94 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LocalnetCmd,
     },
+    /// The staking contract: become a candidate, delegate, withdraw, list candidates.
+    Staking {
+        #[command(subcommand)]
+        cmd: StakingCmd,
+        /// JSON-RPC URL of a node.
+        #[arg(long, global = true, default_value = "http://127.0.0.1:6789")]
+        rpc: String,
+        /// File with the sending account's secret key (hex), for writes.
+        #[arg(long, global = true, env = "PLATON_ACCOUNT_KEY")]
+        key: Option<PathBuf>,
+    },
+}
+
+/// `platon staking` subcommands. Amounts are in LAT; Node-IDs are 32 hex digits.
+#[derive(Subcommand, Debug)]
+enum StakingCmd {
+    /// Stake as a candidate, registering the node's BLS key (with its proof of possession) and a
+    /// VRF key.
+    Create {
+        #[arg(long)]
+        node_id: String,
+        #[arg(long)]
+        amount: String,
+        /// Delegators' share of the node's rewards, in basis points.
+        #[arg(long, default_value_t = 5000)]
+        reward_per: u16,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Reward address (default: the sending account).
+        #[arg(long)]
+        benefit: Option<alloy_primitives::Address>,
+        /// The node's BLS secret key file (hex), e.g. nodeK/consensus/bls.key.
+        #[arg(long)]
+        bls_key: PathBuf,
+        /// The VRF key file (a 32-byte seed in hex).
+        #[arg(long)]
+        vrf_key: PathBuf,
+    },
+    /// Change the reward address, the delegators' share or the name.
+    Edit {
+        #[arg(long)]
+        node_id: String,
+        #[arg(long)]
+        benefit: alloy_primitives::Address,
+        #[arg(long)]
+        reward_per: u16,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Add own stake.
+    Increase {
+        #[arg(long)]
+        node_id: String,
+        #[arg(long)]
+        amount: String,
+    },
+    /// Stop being a candidate (stake counting this epoch returns when it settles).
+    Withdraw {
+        #[arg(long)]
+        node_id: String,
+    },
+    /// Delegate to a candidate.
+    Delegate {
+        #[arg(long)]
+        node_id: String,
+        #[arg(long)]
+        amount: String,
+    },
+    /// Take (part of) a delegation back.
+    Undelegate {
+        #[arg(long)]
+        node_id: String,
+        #[arg(long)]
+        amount: String,
+    },
+    /// Every candidate.
+    Candidates,
+    /// This epoch's verifiers.
+    Verifiers,
+    /// This round's validators.
+    Validators,
+    /// One candidate.
+    Candidate { node_id: String },
+    /// One delegation.
+    Delegation {
+        delegator: alloy_primitives::Address,
+        node_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +294,9 @@ struct RunArgs {
     /// Allow admin_injectFault.
     #[arg(long = "admin.faults")]
     admin_faults: bool,
+    /// Least own stake of a candidate in LAT (PlatON: 100000).
+    #[arg(long = "ppos.min-stake")]
+    ppos_min_stake: Option<u64>,
     /// Log filter (tracing EnvFilter syntax), e.g. info or platon_actors=debug.
     #[arg(long, default_value = "info", env = "PLATON_LOG")]
     log: String,
@@ -269,8 +360,86 @@ impl RunArgs {
             c.admin.enabled = self.admin_enabled;
         }
         c.admin.faults |= self.admin_faults;
+        if let Some(v) = self.ppos_min_stake {
+            c.ppos.min_stake_lat = v;
+        }
         Ok(c)
     }
+}
+
+async fn staking(
+    cmd: StakingCmd,
+    rpc: &str,
+    key: Option<PathBuf>,
+) -> Result<serde_json::Value, String> {
+    use platon_node::staking_cli::{self as s, Write};
+    use serde_json::json;
+    let c = s::client(rpc)?;
+    let id = |n: &str| s::parse_node_id(n);
+    let write = match cmd {
+        StakingCmd::Candidates => return s::read(&c, "platon_getCandidateList", vec![]).await,
+        StakingCmd::Verifiers => return s::read(&c, "platon_getVerifierList", vec![]).await,
+        StakingCmd::Validators => return s::read(&c, "platon_getValidatorList", vec![]).await,
+        StakingCmd::Candidate { node_id } => {
+            id(&node_id)?;
+            return s::read(&c, "platon_getCandidateInfo", vec![json!(node_id)]).await;
+        }
+        StakingCmd::Delegation { delegator, node_id } => {
+            id(&node_id)?;
+            return s::read(
+                &c,
+                "platon_getDelegateInfo",
+                vec![json!(delegator), json!(node_id)],
+            )
+            .await;
+        }
+        StakingCmd::Create {
+            node_id,
+            amount,
+            reward_per,
+            name,
+            benefit,
+            bls_key,
+            vrf_key,
+        } => Write::Create {
+            node_id: id(&node_id)?,
+            amount: s::parse_lat(&amount)?,
+            reward_per,
+            name,
+            benefit,
+            bls: s::read_bls_key(&bls_key)?,
+            vrf: s::read_vrf_key(&vrf_key)?,
+        },
+        StakingCmd::Edit {
+            node_id,
+            benefit,
+            reward_per,
+            name,
+        } => Write::Edit {
+            node_id: id(&node_id)?,
+            benefit,
+            reward_per,
+            name,
+        },
+        StakingCmd::Increase { node_id, amount } => Write::Increase {
+            node_id: id(&node_id)?,
+            amount: s::parse_lat(&amount)?,
+        },
+        StakingCmd::Withdraw { node_id } => Write::Withdraw {
+            node_id: id(&node_id)?,
+        },
+        StakingCmd::Delegate { node_id, amount } => Write::Delegate {
+            node_id: id(&node_id)?,
+            amount: s::parse_lat(&amount)?,
+        },
+        StakingCmd::Undelegate { node_id, amount } => Write::Undelegate {
+            node_id: id(&node_id)?,
+            amount: s::parse_lat(&amount)?,
+        },
+    };
+    let key = key.ok_or("writes need --key FILE (or PLATON_ACCOUNT_KEY): the sending account")?;
+    let key = s::read_account_key(&key)?;
+    s::send(&c, &key, &write).await
 }
 
 fn localnet(cmd: LocalnetCmd) -> ExitCode {
@@ -659,6 +828,16 @@ fn main() -> ExitCode {
                 cmd: DbCmd::Stats(args),
             } => db_stats(&args),
             Cmd::Localnet { cmd } => localnet(cmd),
+            Cmd::Staking { cmd, rpc, key } => match staking(cmd, &rpc, key).await {
+                Ok(v) => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
         }
     })
 }

@@ -514,6 +514,105 @@ async fn consensus_status(c: &RpcCtx, _a: &[Value]) -> R {
     cbft_call(c, crate::cbft::service::CbftActorMsg::Status).await
 }
 
+// ---- staking reads (the staking contract's ledger at the latest block) ---------------------------
+
+fn candidate_json(c: &platon_vm::ppos::staking::Candidate) -> Value {
+    use platon_vm::ppos::staking::Status;
+    json!({
+        "nodeId": format!("0x{:032x}", c.node_id),
+        "stakingAddress": c.staking_address,
+        "benefitAddress": c.benefit_address,
+        "blsPubKey": format!("0x{}", hex::encode(c.bls_key)),
+        "vrfPubKey": format!("0x{}", hex::encode(c.vrf_key)),
+        "rewardPer": c.reward_per,
+        "nodeName": c.name,
+        "shares": qty(c.total_stake()),
+        "released": qty(c.stake),
+        "releasedHes": qty(c.stake_pending),
+        "delegateTotal": qty(c.delegated),
+        "delegateTotalHes": qty(c.delegated_pending),
+        "stakingBlockNum": c.staking_block,
+        "stakingTxIndex": c.staking_seq,
+        "status": match c.status {
+            Status::Active => "active",
+            Status::Withdrawn => "withdrawn",
+            Status::Slashed => "slashed",
+        },
+    })
+}
+
+fn parse_node_id(v: &Value) -> Result<u128, ErrorObjectOwned> {
+    v.as_str()
+        .and_then(|s| u128::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .ok_or_else(|| invalid_params("node id: 16 bytes in hex"))
+}
+
+fn staking_read<T>(
+    c: &RpcCtx,
+    f: impl FnOnce(&platon_vm::ppos::staking::Ledger<'_>) -> Result<T, platon_storage::StorageError>,
+) -> Result<T, ErrorObjectOwned> {
+    let mut state = c.state(BlockId::Latest)?;
+    let ledger = platon_vm::ppos::staking::Ledger {
+        state: &mut state,
+        contract: platon_vm::system::STAKING,
+    };
+    f(&ledger).map_err(storage_err)
+}
+
+fn candidates_json(
+    l: &platon_vm::ppos::staking::Ledger<'_>,
+    ids: Vec<u128>,
+) -> Result<Value, platon_storage::StorageError> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(c) = l.candidate(id)? {
+            out.push(candidate_json(&c));
+        }
+    }
+    Ok(json!(out))
+}
+
+/// `platon_getCandidateList()`: every candidate, in staking order.
+async fn candidate_list(c: &RpcCtx, _a: &[Value]) -> R {
+    staking_read(c, |l| candidates_json(l, l.candidate_ids()?))
+}
+
+/// `platon_getVerifierList()`: this epoch's verifiers, ranked.
+async fn verifier_list(c: &RpcCtx, _a: &[Value]) -> R {
+    staking_read(c, |l| candidates_json(l, l.verifiers()?))
+}
+
+/// `platon_getValidatorList()`: this round's validators, in validator-index order.
+async fn validator_list(c: &RpcCtx, _a: &[Value]) -> R {
+    staking_read(c, |l| candidates_json(l, l.validators()?))
+}
+
+/// `platon_getCandidateInfo(nodeId)`: one candidate, or null.
+async fn candidate_info(c: &RpcCtx, a: &[Value]) -> R {
+    let id = parse_node_id(arg(a, 0, "node id")?)?;
+    staking_read(c, |l| {
+        Ok(l.candidate(id)?
+            .map(|c| candidate_json(&c))
+            .unwrap_or(Value::Null))
+    })
+}
+
+/// `platon_getDelegateInfo(delegator, nodeId)`: the delegation, settled to this epoch.
+async fn delegate_info(c: &RpcCtx, a: &[Value]) -> R {
+    let who = parse_address(arg(a, 0, "delegator")?, "delegator")?;
+    let id = parse_node_id(arg(a, 1, "node id")?)?;
+    staking_read(c, |l| {
+        let d = l.delegation(who, id)?;
+        Ok(json!({
+            "delegateAddress": who,
+            "nodeId": format!("0x{id:032x}"),
+            "released": qty(d.amount),
+            "releasedHes": qty(d.pending),
+            "delegateEpoch": d.pending_epoch,
+        }))
+    })
+}
+
 async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
     let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules())
@@ -748,6 +847,11 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "platon_getBlockQuorumCertByHash" => quorum_cert,
         "platon_evidences" => evidences,
         "platon_consensusStatus" => consensus_status,
+        "platon_getCandidateList" => candidate_list,
+        "platon_getVerifierList" => verifier_list,
+        "platon_getValidatorList" => validator_list,
+        "platon_getCandidateInfo" => candidate_info,
+        "platon_getDelegateInfo" => delegate_info,
     );
     m.register_subscription(
         "eth_subscribe",

@@ -10,6 +10,7 @@ mod localnet;
 mod persistence;
 mod rpc_errors;
 mod snapshot;
+mod staking;
 mod vrf;
 mod web3py;
 

@@ -407,8 +407,8 @@ async fn staking(
             reward_per,
             name,
             benefit,
-            bls: s::read_bls_key(&bls_key)?,
-            vrf: s::read_vrf_key(&vrf_key)?,
+            bls: Box::new(s::read_bls_key(&bls_key)?),
+            vrf: Box::new(s::read_vrf_key(&vrf_key)?),
         },
         StakingCmd::Edit {
             node_id,

@@ -33,9 +33,9 @@ pub enum Write {
         /// Reward address (default: the sender).
         benefit: Option<Address>,
         /// BLS secret key (hex), whose public key and proof of possession are registered.
-        bls: BlsSecretKey,
+        bls: Box<BlsSecretKey>,
         /// VRF key.
-        vrf: VrfSecretKey,
+        vrf: Box<VrfSecretKey>,
     },
     /// Change reward address, reward share, name.
     Edit {

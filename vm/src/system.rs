@@ -42,6 +42,11 @@ pub const REPORT_DUPLICATE_SIGN: u16 = 3000;
 /// evidence was recorded, or 0.
 pub const CHECK_DUPLICATE_SIGN: u16 = 3001;
 
+/// `withdrawDelegateReward()` on the reward contract: pays every accrued delegation reward.
+pub const WITHDRAW_DELEGATE_REWARD: u16 = 5000;
+/// `getDelegateReward(address)` on the reward contract: accrued rewards by candidate.
+pub const GET_DELEGATE_REWARD: u16 = 5100;
+
 /// Gas a report costs above the intrinsic gas (two BLS verifications and a storage write).
 pub const REPORT_GAS: u64 = 60_000;
 /// Gas a check costs above the intrinsic gas.
@@ -157,6 +162,8 @@ fn system_transact(
                     crate::ppos::staking::WRITE_GAS
                 }
                 (STAKING, _) => crate::ppos::staking::READ_GAS,
+                (REWARD, WITHDRAW_DELEGATE_REWARD) => crate::ppos::staking::WRITE_GAS,
+                (REWARD, _) => crate::ppos::staking::READ_GAS,
                 _ => CHECK_GAS,
             });
             if msg.gas_limit < cost {
@@ -318,6 +325,52 @@ fn call(
     match (to, code) {
         (SLASHING, REPORT_DUPLICATE_SIGN) => report(ctx, state, env, caller, args),
         (SLASHING, CHECK_DUPLICATE_SIGN) => check(state, args),
+        (REWARD, WITHDRAW_DELEGATE_REWARD) => {
+            if !args.is_empty() {
+                return Ok(Err("withdrawDelegateReward takes no arguments".into()));
+            }
+            let mut ledger = crate::ppos::staking::Ledger {
+                state,
+                contract: STAKING,
+            };
+            let paid = ledger.withdraw_rewards(caller, REWARD)?;
+            let log = Log {
+                address: REWARD,
+                topics: vec![
+                    keccak256("DelegateRewardWithdrawn(address,uint256)"),
+                    B256::left_padding_from(caller.as_slice()),
+                ],
+                data: Bytes::from(alloy_rlp::encode(paid)),
+            };
+            Ok(Ok((alloy_rlp::encode(paid), vec![log])))
+        }
+        (REWARD, GET_DELEGATE_REWARD) => {
+            let who = match args {
+                [a] => {
+                    let mut r = Reader::new(a);
+                    match r.address("delegator") {
+                        Ok(x) if r.finish().is_ok() => x,
+                        _ => return Ok(Err("bad argument delegator".into())),
+                    }
+                }
+                _ => return Ok(Err("getDelegateReward takes one argument".into())),
+            };
+            let ledger = crate::ppos::staking::Ledger {
+                state,
+                contract: STAKING,
+            };
+            let items: Vec<Vec<u8>> = ledger
+                .delegations_of(who)?
+                .iter()
+                .map(|(id, d)| {
+                    encode_raw_list(&[
+                        alloy_rlp::encode(id.to_be_bytes().as_slice()),
+                        alloy_rlp::encode(d.unclaimed),
+                    ])
+                })
+                .collect();
+            Ok(Ok((encode_raw_list(&items), Vec::new())))
+        }
         (STAKING, code) => {
             let mut ledger = crate::ppos::staking::Ledger {
                 state,

@@ -537,6 +537,7 @@ fn candidate_json(c: &platon_vm::ppos::staking::Candidate) -> Value {
             Status::Active => "active",
             Status::Withdrawn => "withdrawn",
             Status::Slashed => "slashed",
+            Status::LowRatio => "lowRatio",
         },
     })
 }

@@ -70,6 +70,8 @@ pub enum Status {
     Withdrawn = 1,
     /// Slashed for a double sign and removed.
     Slashed = 2,
+    /// Produced no block in a round it was a validator of: penalized and removed.
+    LowRatio = 3,
 }
 
 /// A candidate (validator hopeful).
@@ -159,6 +161,7 @@ impl Candidate {
                 0 => Status::Active,
                 1 => Status::Withdrawn,
                 2 => Status::Slashed,
+                3 => Status::LowRatio,
                 s => return Err(RlpError::Malformed(format!("status {s}"))),
             },
         };
@@ -176,7 +179,17 @@ pub struct Delegation {
     pub pending: U256,
     /// The epoch in which `pending` was added.
     pub pending_epoch: u64,
+    /// The candidate's reward per unit (see [`REWARD_SCALE`]) when this delegation's rewards
+    /// were last accrued.
+    pub reward_snapshot: U256,
+    /// Rewards accrued and not yet withdrawn.
+    pub unclaimed: U256,
 }
+
+/// Fixed-point scale of the per-unit reward accumulator: a pot of `p` von over `d` delegated von
+/// adds `p × 10^36 / d`; delegators are paid `amount × Δ / 10^36`, rounded down, and what rounding
+/// leaves stays in the reward contract's balance (never created, never destroyed).
+pub const REWARD_SCALE: U256 = U256::from_limbs([0xb34b9f1000000000, 0x00c0_97ce_7bc9_0715, 0, 0]);
 
 impl Delegation {
     /// RLP `[amount, pending, pending epoch]`.
@@ -185,6 +198,8 @@ impl Delegation {
             alloy_rlp::encode(self.amount),
             alloy_rlp::encode(self.pending),
             alloy_rlp::encode(self.pending_epoch),
+            alloy_rlp::encode(self.reward_snapshot),
+            alloy_rlp::encode(self.unclaimed),
         ])
     }
 
@@ -206,6 +221,8 @@ impl Delegation {
             amount: l.u256("amount")?,
             pending: l.u256("pending")?,
             pending_epoch: l.u64("pending epoch")?,
+            reward_snapshot: l.u256("reward snapshot")?,
+            unclaimed: l.u256("unclaimed")?,
         };
         l.finish()?;
         Ok(d)
@@ -299,6 +316,44 @@ fn del_key(delegator: Address, node_id: u128) -> Vec<u8> {
     k
 }
 
+fn dels_key(node_id: u128) -> Vec<u8> {
+    let mut k = b"dels:".to_vec();
+    k.extend_from_slice(&node_id.to_be_bytes());
+    k
+}
+
+fn mine_key(who: Address) -> Vec<u8> {
+    let mut k = b"mine:".to_vec();
+    k.extend_from_slice(who.as_slice());
+    k
+}
+
+fn acc_key(node_id: u128) -> Vec<u8> {
+    let mut k = b"acc:".to_vec();
+    k.extend_from_slice(&node_id.to_be_bytes());
+    k
+}
+
+fn read_addrs(
+    state: &StateDb,
+    contract: Address,
+    key: &[u8],
+) -> Result<Vec<Address>, StorageError> {
+    Ok(get(state, contract, key)?
+        .map(|b| b.chunks_exact(20).map(Address::from_slice).collect())
+        .unwrap_or_default())
+}
+
+fn write_addrs(
+    state: &mut StateDb,
+    contract: Address,
+    key: &[u8],
+    list: &[Address],
+) -> Result<(), StorageError> {
+    let bytes: Vec<u8> = list.iter().flat_map(|a| a.0 .0).collect();
+    put(state, contract, key, &bytes)
+}
+
 fn read_ids(state: &StateDb, contract: Address, key: &[u8]) -> Result<Vec<u128>, StorageError> {
     Ok(get(state, contract, key)?
         .map(|b| {
@@ -370,6 +425,155 @@ impl Ledger<'_> {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
+    /// A candidate's cumulative delegators' reward per delegated von (scaled by [`REWARD_SCALE`]).
+    pub fn acc(&self, node_id: u128) -> Result<U256, StorageError> {
+        Ok(get(self.state, self.contract, &acc_key(node_id))?
+            .map(|b| U256::from_be_slice(&b))
+            .unwrap_or_default())
+    }
+
+    /// Brings a delegation's rewards up to date: its counting amount earns what the candidate's
+    /// accumulator gained since the last accrual.
+    pub fn accrue(&self, node_id: u128, d: &mut Delegation) -> Result<(), StorageError> {
+        let acc = self.acc(node_id)?;
+        let gained = acc.saturating_sub(d.reward_snapshot);
+        let earned = d.amount.checked_mul(gained).unwrap_or(U256::MAX) / REWARD_SCALE;
+        d.unclaimed = d.unclaimed.saturating_add(earned);
+        d.reward_snapshot = acc;
+        Ok(())
+    }
+
+    /// The delegations of `who`, by candidate, accrued to now.
+    pub fn delegations_of(&self, who: Address) -> Result<Vec<(u128, Delegation)>, StorageError> {
+        let mut out = Vec::new();
+        for id in read_ids(self.state, self.contract, &mine_key(who))? {
+            let mut d = self.delegation(who, id)?;
+            self.accrue(id, &mut d)?;
+            out.push((id, d));
+        }
+        Ok(out)
+    }
+
+    /// Pays `who` every accrued delegation reward from the reward contract `from`; the amount paid.
+    pub fn withdraw_rewards(&mut self, who: Address, from: Address) -> Result<U256, StorageError> {
+        let mut total = U256::ZERO;
+        for (id, mut d) in self.delegations_of(who)? {
+            total = total.saturating_add(d.unclaimed);
+            d.unclaimed = U256::ZERO;
+            self.put_delegation(who, id, &d)?;
+        }
+        if !total.is_zero() && self.move_value(from, who, total)?.is_err() {
+            return Ok(U256::ZERO);
+        }
+        Ok(total)
+    }
+
+    /// Pays an epoch's rewards from `pool`: each verifier gets an equal part of `staking_reward`
+    /// plus `block_reward` for each block it produced (`produced`), shared with its delegators by
+    /// its reward share ([`super::rewards::split_reward`]); the node's part goes to its benefit
+    /// address, the delegators' pot to the reward contract `reward_contract`, where it accrues to
+    /// each delegation by its counting amount. An exhausted pool pays what it holds. Value only
+    /// moves: the total of all balances is unchanged.
+    pub fn pay_epoch(
+        &mut self,
+        pool: Address,
+        reward_contract: Address,
+        staking_reward: U256,
+        block_reward: U256,
+        produced: &std::collections::BTreeMap<u128, u64>,
+    ) -> Result<U256, StorageError> {
+        let verifiers = self.verifiers()?;
+        let (each, _) = super::rewards::epoch_rewards(staking_reward, verifiers.len());
+        let mut paid = U256::ZERO;
+        for id in verifiers {
+            let Some(c) = self.candidate(id)? else {
+                continue;
+            };
+            if c.status != Status::Active {
+                continue;
+            }
+            let blocks = U256::from(produced.get(&id).copied().unwrap_or(0));
+            let want = each.saturating_add(block_reward.saturating_mul(blocks));
+            let available = self.state.account(&pool)?.balance;
+            let reward = want.min(available);
+            let Ok(split) = super::rewards::split_reward(reward, c.reward_per, &[c.delegated])
+            else {
+                continue;
+            };
+            let pot = split.delegators.first().copied().unwrap_or_default();
+            let _ = self.move_value(pool, c.benefit_address, split.node)?;
+            if !pot.is_zero() && self.move_value(pool, reward_contract, pot)?.is_ok() {
+                let gain = pot.checked_mul(REWARD_SCALE).unwrap_or(U256::MAX) / c.delegated;
+                let acc = self.acc(id)?.saturating_add(gain);
+                put(
+                    self.state,
+                    self.contract,
+                    &acc_key(id),
+                    &acc.to_be_bytes::<32>(),
+                )?;
+            }
+            paid = paid.saturating_add(reward);
+        }
+        Ok(paid)
+    }
+
+    /// Penalizes validators that produced no block in a round: up to `penalty` of each one's own
+    /// stake goes to `pool`; each is marked [`Status::LowRatio`] and leaves the verifier and
+    /// validator lists (its remaining stake returns when the epoch settles).
+    pub fn penalize_idle(
+        &mut self,
+        idle: &[u128],
+        penalty: U256,
+        pool: Address,
+    ) -> Result<U256, StorageError> {
+        let mut taken = U256::ZERO;
+        for id in idle {
+            let Some(mut c) = self.candidate(*id)? else {
+                continue;
+            };
+            if c.status != Status::Active {
+                continue;
+            }
+            let from_stake = penalty.min(c.stake);
+            let from_pending = penalty.saturating_sub(from_stake).min(c.stake_pending);
+            let take = from_stake.saturating_add(from_pending);
+            if self.move_value(self.contract, pool, take)?.is_err() {
+                continue;
+            }
+            c.stake -= from_stake;
+            c.stake_pending -= from_pending;
+            c.status = Status::LowRatio;
+            put(self.state, self.contract, &cand_key(c.node_id), &c.encode())?;
+            taken = taken.saturating_add(take);
+        }
+        let v: Vec<u128> = self
+            .verifiers()?
+            .into_iter()
+            .filter(|x| !idle.contains(x))
+            .collect();
+        self.set_verifiers(&v)?;
+        let v: Vec<u128> = self
+            .validators()?
+            .into_iter()
+            .filter(|x| !idle.contains(x))
+            .collect();
+        self.set_validators(&v)?;
+        Ok(taken)
+    }
+
+    /// Moves value between two accounts (refused, changing nothing, when `from` lacks it).
+    fn move_value(
+        &mut self,
+        from: Address,
+        to: Address,
+        amount: U256,
+    ) -> Result<Result<(), String>, StorageError> {
+        if amount.is_zero() {
+            return Ok(Ok(()));
+        }
+        self.transfer(from, to, amount)
+    }
+
     /// Settles an epoch: pending stake starts to count, withdrawn candidates get their stake back
     /// (and leave the list once no delegation is left counted on them), and the candidates ranked
     /// by stake (own stake at least `min_stake`, active) become the verifier list of the next
@@ -389,6 +593,14 @@ impl Ledger<'_> {
             c.stake_pending = U256::ZERO;
             c.delegated = c.delegated.saturating_add(c.delegated_pending);
             c.delegated_pending = U256::ZERO;
+            // Each delegation: rewards accrued on what counted, then its pending part counts.
+            for who in read_addrs(self.state, self.contract, &dels_key(id))? {
+                let mut d = self.delegation(who, id)?;
+                self.accrue(id, &mut d)?;
+                d.amount = d.amount.saturating_add(d.pending);
+                d.pending = U256::ZERO;
+                self.put_delegation(who, id, &d)?;
+            }
             if c.status != Status::Active && !c.stake.is_zero() {
                 let back = c.stake;
                 c.stake = U256::ZERO;
@@ -499,9 +711,27 @@ impl Ledger<'_> {
         node_id: u128,
         d: &Delegation,
     ) -> Result<(), StorageError> {
-        if d.amount.is_zero() && d.pending.is_zero() {
+        let mut list = read_addrs(self.state, self.contract, &dels_key(node_id))?;
+        let mut mine = read_ids(self.state, self.contract, &mine_key(who))?;
+        if d.amount.is_zero() && d.pending.is_zero() && d.unclaimed.is_zero() {
+            if let Some(i) = list.iter().position(|a| *a == who) {
+                list.remove(i);
+                write_addrs(self.state, self.contract, &dels_key(node_id), &list)?;
+            }
+            if let Some(i) = mine.iter().position(|n| *n == node_id) {
+                mine.remove(i);
+                write_ids(self.state, self.contract, &mine_key(who), &mine)?;
+            }
             delete(self.state, self.contract, &del_key(who, node_id))
         } else {
+            if !list.contains(&who) {
+                list.push(who);
+                write_addrs(self.state, self.contract, &dels_key(node_id), &list)?;
+            }
+            if !mine.contains(&node_id) {
+                mine.push(node_id);
+                write_ids(self.state, self.contract, &mine_key(who), &mine)?;
+            }
             put(
                 self.state,
                 self.contract,
@@ -788,6 +1018,7 @@ pub fn call(
             }
             tryarg!(ledger.transfer(caller, ledger.contract, amount)?);
             let mut d = ledger.delegation(caller, node_id)?;
+            ledger.accrue(node_id, &mut d)?;
             d.pending = d.pending.saturating_add(amount);
             d.pending_epoch = ledger.epoch()?;
             c.delegated_pending = c.delegated_pending.saturating_add(amount);
@@ -801,6 +1032,7 @@ pub fn call(
             let node_id = tryarg!(a.node_id(0));
             let amount = tryarg!(a.u256(1, "amount"));
             let mut d = ledger.delegation(caller, node_id)?;
+            ledger.accrue(node_id, &mut d)?;
             if amount.is_zero() || d.amount.saturating_add(d.pending) < amount {
                 return Ok(Err("more than is delegated".into()));
             }

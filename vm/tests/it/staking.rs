@@ -130,6 +130,39 @@ impl World {
         }
     }
 
+    fn query_reward(&self, code: u16, args: &[Vec<u8>]) -> Vec<u8> {
+        let mut scratch = self.state.clone();
+        let m = Message {
+            tx_type: 0,
+            caller: Address::ZERO,
+            kind: TxKind::Call(platon_vm::system::REWARD),
+            value: U256::ZERO,
+            data: Bytes::from(encode_call(code, args)),
+            gas_limit: 1_000_000,
+            gas_price: 0,
+            priority_fee: None,
+            nonce: None,
+            chain_id: None,
+            access_list: vec![],
+        };
+        let opts = ExecOptions {
+            check_nonce: false,
+            check_base_fee: false,
+            check_balance: false,
+        };
+        let out = self
+            .rt
+            .transact(&mut scratch, &NoHashes, &self.env, &m, opts)
+            .expect("exec")
+            .expect("included");
+        assert!(
+            out.success(),
+            "{:?}",
+            platon_vm::tracing::revert_reason(&out.output)
+        );
+        out.output.to_vec()
+    }
+
     fn candidate(&self, id: u128) -> Candidate {
         let out = self
             .query(staking::GET_CANDIDATE_INFO, &[enc_bytes(&id.to_be_bytes())])
@@ -296,6 +329,8 @@ fn candidates_stake_edit_delegate_and_withdraw_conserving_value() {
             amount: U256::ZERO,
             pending: lat(180),
             pending_epoch: 0,
+            reward_snapshot: U256::ZERO,
+            unclaimed: U256::ZERO,
         }
     );
     assert_eq!(w.candidate(id).delegated_pending, lat(180));
@@ -512,6 +547,208 @@ fn a_reported_double_sign_slashes_the_staked_candidate() {
         w.state.account(&REWARD_POOL).expect("p").balance,
         lat(1_000_100)
     );
+    let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
+    assert_eq!(w.total(&accounts) + burned, supply);
+}
+
+fn reward_call(w: &mut World, from: Address, code: u16, args: &[Vec<u8>]) -> Outcome {
+    use platon_vm::system::REWARD;
+    let nonce = w.nonces.entry(from).or_insert(0);
+    let m = Message {
+        tx_type: 0,
+        caller: from,
+        kind: TxKind::Call(REWARD),
+        value: U256::ZERO,
+        data: Bytes::from(encode_call(code, args)),
+        gas_limit: 300_000,
+        gas_price: GWEI,
+        priority_fee: None,
+        nonce: Some(*nonce),
+        chain_id: Some(1),
+        access_list: vec![],
+    };
+    *nonce += 1;
+    let out =
+        w.rt.transact(&mut w.state, &NoHashes, &w.env, &m, ExecOptions::BLOCK)
+            .expect("exec")
+            .expect("included");
+    w.fees += U256::from(out.gas_used) * U256::from(GWEI);
+    out
+}
+
+#[test]
+fn epoch_rewards_are_shared_exactly_with_delegators_and_withdrawn() {
+    use platon_vm::ppos::staking::{Ledger, StakingParams};
+    use platon_vm::system::{GET_DELEGATE_REWARD, REWARD, REWARD_POOL, WITHDRAW_DELEGATE_REWARD};
+    let (staker, benefit) = (Address::repeat_byte(1), Address::repeat_byte(0xbe));
+    let (d1, d2) = (Address::repeat_byte(0xd1), Address::repeat_byte(0xd2));
+    let accounts = [staker, benefit, d1, d2, REWARD_POOL, REWARD];
+    let mut w = World::new(&accounts);
+    let bls = BlsSecretKey::from_ikm(&[41; 32]).expect("bls");
+    let vrf = VrfSecretKey::from_seed(&[41; 32]).expect("vrf");
+    assert!(w
+        .send(
+            staker,
+            staking::CREATE_STAKING,
+            &create_args(benefit, 5, lat(100_000), &bls, &bls, &vrf)
+        )
+        .success());
+    let id = enc_bytes(&5u128.to_be_bytes());
+    assert!(w
+        .send(d1, staking::DELEGATE, &[id.clone(), enc(lat(100))])
+        .success());
+    assert!(w
+        .send(d2, staking::DELEGATE, &[id.clone(), enc(lat(300))])
+        .success());
+    let params = StakingParams::default();
+    let produced = std::collections::BTreeMap::from([(5u128, 10u64)]);
+    {
+        let mut l = Ledger {
+            state: &mut w.state,
+            contract: STAKING,
+        };
+        l.settle_epoch(&params, 10).expect("settle");
+        // 1,000 LAT staking reward and 10 blocks at 1 LAT: 1,010 LAT, 50 % to the delegators.
+        let paid = l
+            .pay_epoch(REWARD_POOL, REWARD, lat(1000), lat(1), &produced)
+            .expect("pay");
+        assert_eq!(paid, lat(1010));
+    }
+    assert_eq!(
+        w.state.account(&benefit).expect("b").balance,
+        lat(1_000_000) + lat(505)
+    );
+    // 505 LAT over 400 delegated: 126.25 and 378.75 LAT.
+    let quarter = U256::from(LAT / 4);
+    let out = w.query_reward(GET_DELEGATE_REWARD, &[enc(d1)]);
+    let mut r = Reader::new(&out);
+    let mut items = r.list().expect("list");
+    let mut item = items.list().expect("item");
+    assert_eq!(item.bytes().expect("id"), 5u128.to_be_bytes());
+    assert_eq!(item.u256("unclaimed").expect("u"), lat(126) + quarter);
+    for (who, want) in [
+        (d1, lat(126) + quarter),
+        (d2, lat(378) + quarter * U256::from(3u8)),
+    ] {
+        let before = w.state.account(&who).expect("a").balance;
+        let out = reward_call(&mut w, who, WITHDRAW_DELEGATE_REWARD, &[]);
+        assert!(out.success());
+        let after = w.state.account(&who).expect("a").balance;
+        assert_eq!(
+            after + U256::from(out.gas_used) * U256::from(GWEI),
+            before + want
+        );
+        // Nothing more to withdraw.
+        let out = reward_call(&mut w, who, WITHDRAW_DELEGATE_REWARD, &[]);
+        assert_eq!(
+            Reader::new(&out.output).u256("paid").expect("u"),
+            U256::ZERO
+        );
+    }
+    assert_eq!(w.state.account(&REWARD).expect("r").balance, lat(1_000_000));
+}
+
+#[test]
+fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
+    use platon_vm::ppos::staking::{Ledger, StakingParams};
+    use platon_vm::system::{REWARD, REWARD_POOL, WITHDRAW_DELEGATE_REWARD};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    let stakers: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
+    let holders: Vec<Address> = (0x41..=0x45u8).map(Address::repeat_byte).collect();
+    let mut accounts = stakers.clone();
+    accounts.extend(holders.iter().copied());
+    accounts.extend([REWARD_POOL, REWARD]);
+    let mut w = World::new(&accounts);
+    let supply = w.total(&accounts);
+    for (i, s) in stakers.iter().enumerate() {
+        let bls = BlsSecretKey::from_ikm(&[i as u8 + 50; 32]).expect("bls");
+        let vrf = VrfSecretKey::from_seed(&[i as u8 + 50; 32]).expect("vrf");
+        let mut args = create_args(
+            *s,
+            i as u128 + 1,
+            lat(100_000 + rng.gen_range(0..50_000)),
+            &bls,
+            &bls,
+            &vrf,
+        );
+        args[4] = enc(rng.gen_range(0..=10_000u64));
+        assert!(w.send(*s, staking::CREATE_STAKING, &args).success());
+    }
+    let params = StakingParams::default();
+    let mut paid_total = U256::ZERO;
+    let mut succeeded = 0;
+    for epoch in 0..25u64 {
+        for _ in 0..12 {
+            let h = holders[rng.gen_range(0..holders.len())];
+            let id = enc_bytes(&(rng.gen_range(1..=6u128)).to_be_bytes());
+            // Odd amounts (in von) so every division leaves a remainder.
+            let amount =
+                enc(lat(rng.gen_range(10..5_000)) + U256::from(rng.gen_range(1..1_000_000u64)));
+            let out = match rng.gen_range(0..5) {
+                0 | 1 => w.send(h, staking::DELEGATE, &[id, amount]),
+                2 => w.send(h, staking::WITHDREW_DELEGATION, &[id, amount]),
+                3 => reward_call(&mut w, h, WITHDRAW_DELEGATE_REWARD, &[]),
+                _ => {
+                    let s = stakers[rng.gen_range(0..stakers.len())];
+                    w.send(s, staking::INCREASE_STAKING, &[id, amount])
+                }
+            };
+            succeeded += usize::from(out.success());
+        }
+        {
+            let mut l = Ledger {
+                state: &mut w.state,
+                contract: STAKING,
+            };
+            let produced: std::collections::BTreeMap<u128, u64> =
+                (1..=6u128).map(|i| (i, rng.gen_range(0..20))).collect();
+            paid_total += l
+                .pay_epoch(
+                    REWARD_POOL,
+                    REWARD,
+                    lat(777) + U256::from(13u8),
+                    lat(3) + U256::from(7u8),
+                    &produced,
+                )
+                .expect("pay");
+            if epoch == 10 {
+                l.penalize_idle(&[2], lat(500), REWARD_POOL).expect("idle");
+            }
+            if epoch == 15 {
+                let bls4 = BlsSecretKey::from_ikm(&[53; 32]).expect("bls");
+                l.slash(
+                    &bls4.public_key().to_bytes(),
+                    10,
+                    5000,
+                    holders[0],
+                    REWARD_POOL,
+                )
+                .expect("slash");
+            }
+            l.settle_epoch(&params, 5).expect("settle");
+            l.elect_round(4, B256::repeat_byte(epoch as u8))
+                .expect("elect");
+        }
+        let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
+        assert_eq!(
+            w.total(&accounts) + burned,
+            supply,
+            "epoch {epoch}: supply unchanged"
+        );
+    }
+    assert!(paid_total > lat(10_000), "rewards were paid: {paid_total}");
+    assert!(
+        succeeded > 120,
+        "{succeeded} of 300 operations went through"
+    );
+    // Every holder withdraws: the reward contract keeps only rounding dust (less than a von per
+    // delegation and epoch).
+    for h in &holders {
+        reward_call(&mut w, *h, WITHDRAW_DELEGATE_REWARD, &[]);
+    }
+    let dust = w.state.account(&REWARD).expect("r").balance - lat(1_000_000);
+    assert!(dust < U256::from(1000u64), "dust {dust}");
     let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
     assert_eq!(w.total(&accounts) + burned, supply);
 }

@@ -1,7 +1,7 @@
 //! `platon staking` against a running dev node, the way an operator stakes: a candidate registers
 //! with its BLS key (proof of possession) and VRF key, another account delegates, the reads show
-//! both, the staked value has left the account, and a refused write prints the contract's reason
-//! and sends nothing.
+//! both, the staked value has left the account, a web3.py script (`scripts/staking-example.py`)
+//! delegates too, and a refused write prints the contract's reason and sends nothing.
 
 use crate::common::{rpc, wait_for, NodeProc};
 use serde_json::{json, Value};
@@ -124,6 +124,18 @@ fn an_operator_stakes_and_a_holder_delegates_from_the_cli() {
     let list: Value = serde_json::from_str(&out).expect("json");
     assert_eq!(list.as_array().map(|l| l.len()), Some(1));
     assert_eq!(crate::common::q(&list[0]["delegateTotalHes"]), 200 * lat);
+
+    // The same from a script (web3.py, README's example): delegate 20 LAT, read it back.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/staking-example.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--rpc", &url, "--node-id", node_id, "--amount", "20", "--key"])
+        .arg(format!("0x{}", hex::encode(keys[5].to_bytes())))
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(crate::common::q(&d["releasedHes"]), 20 * lat);
 
     // Refused: the same node id again. The reason is printed, no transaction is sent.
     let nonce = rpc(

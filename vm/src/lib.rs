@@ -110,6 +110,7 @@ pub fn execute_block(
 ) -> Result<ExecutedBlock, ExecError> {
     let msgs: Vec<Result<Message, TxReject>> = txs.iter().map(Message::from_tx).collect();
     let results = runtime.transact_block(&mut state, hashes, env, &msgs)?;
+    runtime.end_block(&mut state, env)?;
     let mut included = Vec::new();
     let mut receipts = Vec::new();
     let mut rejected = Vec::new();

@@ -224,6 +224,12 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
         opts: ExecOptions,
     ) -> Result<Result<Outcome, TxReject>, ExecError>;
 
+    /// Work the chain does after a block's transactions (PPoS settlement and election); nothing by
+    /// default.
+    fn end_block(&self, _state: &mut StateDb, _env: &BlockEnv) -> Result<(), ExecError> {
+        Ok(())
+    }
+
     /// Runs a block's messages in order, each on the effects of those before, under every block
     /// rule; a message that is invalid or does not fit the block's remaining gas is rejected and
     /// changes nothing. Engines may override this to keep their caches across the block.

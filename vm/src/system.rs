@@ -70,6 +70,124 @@ pub struct SystemContext {
     pub epoch: u64,
     /// Staking rules.
     pub staking: crate::ppos::staking::StakingParams,
+    /// When the chain settles epochs and elects validators (None: it does not).
+    pub schedule: Option<Schedule>,
+}
+
+/// The PPoS calendar and economics the end-of-block work follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Blocks per consensus round (PlatON: 10 × validators).
+    pub round_blocks: u64,
+    /// Rounds per settlement epoch (PlatON: 25).
+    pub epoch_rounds: u64,
+    /// Validator seats per round (PlatON: 43; testnet 25).
+    pub seats: usize,
+    /// Verifiers per epoch at most (PlatON: 201; testnet 101).
+    pub max_verifiers: usize,
+    /// Reward per produced block, paid at the end of the epoch.
+    pub block_reward: U256,
+    /// Staking reward per epoch, shared equally by the verifiers.
+    pub staking_reward: U256,
+    /// Taken from a validator that produced no block in its round.
+    pub idle_penalty: U256,
+}
+
+fn produced_key(round: bool, id: u128) -> Vec<u8> {
+    let mut k = if round {
+        b"produced-round:".to_vec()
+    } else {
+        b"produced:".to_vec()
+    };
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The end-of-block work: counts the block for the candidate whose benefit address is the
+/// beneficiary; at the end of a round penalizes validators that produced nothing in it; at the
+/// end of an epoch pays the epoch's rewards and settles it; then elects the next round's
+/// validators with the block's seed (`prev_randao`, the VRF output the header carries).
+fn end_block(
+    ctx: &SystemContext,
+    s: &Schedule,
+    state: &mut StateDb,
+    env: &BlockEnv,
+) -> Result<(), StorageError> {
+    use crate::ppos::staking::{get, put, Ledger};
+    let mut ledger = Ledger {
+        state,
+        contract: STAKING,
+    };
+    let count = |l: &Ledger<'_>, round: bool, id: u128| -> Result<u64, StorageError> {
+        Ok(get(l.state, STAKING, &produced_key(round, id))?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    };
+    for id in ledger.validators()? {
+        if ledger
+            .candidate(id)?
+            .is_some_and(|c| c.benefit_address == env.beneficiary)
+        {
+            for round in [true, false] {
+                let n = count(&ledger, round, id)?.saturating_add(1);
+                put(
+                    ledger.state,
+                    STAKING,
+                    &produced_key(round, id),
+                    &n.to_be_bytes(),
+                )?;
+            }
+            break;
+        }
+    }
+    if s.round_blocks == 0 || env.number % s.round_blocks != 0 {
+        return Ok(());
+    }
+    // The round ends.
+    let validators = ledger.validators()?;
+    let mut idle = Vec::new();
+    for id in &validators {
+        if count(&ledger, true, *id)? == 0 {
+            idle.push(*id);
+        }
+        put(
+            ledger.state,
+            STAKING,
+            &produced_key(true, *id),
+            &0u64.to_be_bytes(),
+        )?;
+    }
+    if !idle.is_empty() && env.number > s.round_blocks {
+        // (The first round has no history to judge.)
+        ledger.penalize_idle(&idle, s.idle_penalty, REWARD_POOL)?;
+    }
+    let epoch_blocks = s.round_blocks.saturating_mul(s.epoch_rounds.max(1));
+    if env.number % epoch_blocks == 0 {
+        let mut produced = std::collections::BTreeMap::new();
+        for id in ledger.candidate_ids()? {
+            let n = count(&ledger, false, id)?;
+            if n > 0 {
+                produced.insert(id, n);
+                put(
+                    ledger.state,
+                    STAKING,
+                    &produced_key(false, id),
+                    &0u64.to_be_bytes(),
+                )?;
+            }
+        }
+        ledger.pay_epoch(
+            REWARD_POOL,
+            REWARD,
+            s.staking_reward,
+            s.block_reward,
+            &produced,
+        )?;
+        ledger.settle_epoch(&ctx.staking, s.max_verifiers)?;
+    }
+    ledger.elect_round(s.seats, env.prev_randao)?;
+    Ok(())
 }
 
 /// A runtime with the system contracts in front of a contract engine.
@@ -112,6 +230,13 @@ impl Runtime for SystemRuntime {
             Ok(system_transact(&self.ctx, state, env, msg, opts)?)
         } else {
             self.inner.transact(state, hashes, env, msg, opts)
+        }
+    }
+
+    fn end_block(&self, state: &mut StateDb, env: &BlockEnv) -> Result<(), ExecError> {
+        match &self.ctx.schedule {
+            Some(s) => Ok(end_block(&self.ctx, s, state, env)?),
+            None => self.inner.end_block(state, env),
         }
     }
 

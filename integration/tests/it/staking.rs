@@ -126,14 +126,27 @@ fn an_operator_stakes_and_a_holder_delegates_from_the_cli() {
     assert_eq!(crate::common::q(&list[0]["delegateTotalHes"]), 200 * lat);
 
     // The same from a script (web3.py, README's example): delegate 20 LAT, read it back.
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/staking-example.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/staking-example.py");
     let out = Command::new("python3")
         .arg(&script)
-        .args(["--rpc", &url, "--node-id", node_id, "--amount", "20", "--key"])
+        .args([
+            "--rpc",
+            &url,
+            "--node-id",
+            node_id,
+            "--amount",
+            "20",
+            "--key",
+        ])
         .arg(format!("0x{}", hex::encode(keys[5].to_bytes())))
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(crate::common::q(&d["releasedHes"]), 20 * lat);
 

@@ -425,6 +425,44 @@ impl Ledger<'_> {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
+    /// Writes the genesis candidates (their stake counting from the start; the contract's balance
+    /// must hold their sum, which the genesis allocation gives it), the verifier list (ranked) and
+    /// the first round's validators, in the order given.
+    pub fn genesis(
+        &mut self,
+        candidates: &[Candidate],
+        validators: &[u128],
+        max_verifiers: usize,
+    ) -> Result<(), StorageError> {
+        let mut ranked = Vec::new();
+        for (seq, c) in candidates.iter().enumerate() {
+            let mut c = c.clone();
+            c.stake = c.stake.saturating_add(c.stake_pending);
+            c.stake_pending = U256::ZERO;
+            c.staking_seq = seq as u64;
+            ranked.push(super::election::Ranked {
+                id: c.node_id,
+                stake: c.total_stake(),
+                staking_block: 0,
+                staking_tx_index: seq as u32,
+            });
+            self.put_candidate(&c)?;
+        }
+        let s = slot(base_slot(b"seq"), 0);
+        self.state
+            .set_storage(self.contract, s, U256::from(candidates.len()));
+        let verifiers: Vec<u128> = super::election::verifiers(ranked, max_verifiers, U256::ZERO)
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        self.set_verifiers(&verifiers)?;
+        self.set_validators(validators)?;
+        let mut acct = self.state.account(&self.contract)?;
+        acct.nonce = acct.nonce.max(1);
+        self.state.set_account(self.contract, acct);
+        Ok(())
+    }
+
     /// A candidate's cumulative delegators' reward per delegated von (scaled by [`REWARD_SCALE`]).
     pub fn acc(&self, node_id: u128) -> Result<U256, StorageError> {
         Ok(get(self.state, self.contract, &acc_key(node_id))?

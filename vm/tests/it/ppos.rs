@@ -87,3 +87,211 @@ fn rotation_over_many_rounds_keeps_the_cap_and_visits_every_candidate() {
         "the set rotates: {changes} changes in 300 rounds"
     );
 }
+
+/// Blocks through `execute_block` with the PPoS schedule: rounds of 4 blocks, epochs of 3 rounds,
+/// 4 seats among 10 genesis candidates. Each block's beneficiary is the validator whose turn it is
+/// (one validator never produces); the seed is a stand-in for the VRF output. The validator set
+/// rotates within the cap, the idle validator is penalized and removed, epochs pay rewards, the
+/// total of all balances never changes, and a second node executing the same blocks gets the same
+/// state roots and validator lists (the election is recomputed from the chain alone).
+#[test]
+fn blocks_settle_epochs_and_rotate_validators_deterministically() {
+    use alloy_primitives::{Address, Bytes, U256};
+    use platon_crypto::bls::BlsSecretKey;
+    use platon_crypto::vrf::VrfSecretKey;
+    use platon_messages::actors::BlockEnv;
+    use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
+    use platon_messages::Header;
+    use platon_storage::trie::MemoryNodes;
+    use platon_storage::{Account, StateDb};
+    use platon_vm::ppos::election::LAT;
+    use platon_vm::ppos::staking::{Candidate, Ledger, Status};
+    use platon_vm::system::{Schedule, REWARD, REWARD_POOL, STAKING};
+    use platon_vm::{execute_block, NoHashes, SystemContext, SystemRuntime};
+    use std::sync::Arc;
+
+    let lat = |n: u64| U256::from(n) * U256::from(LAT);
+    let benefit = |i: u128| Address::left_padding_from(&[0xbe, i as u8]);
+    let candidates: Vec<Candidate> = (1..=10u128)
+        .map(|i| Candidate {
+            node_id: i,
+            staking_address: Address::left_padding_from(&[0x5a, i as u8]),
+            benefit_address: benefit(i),
+            bls_key: BlsSecretKey::from_ikm(&[i as u8; 32])
+                .expect("bls")
+                .public_key()
+                .to_bytes(),
+            vrf_key: VrfSecretKey::from_seed(&[i as u8; 32])
+                .expect("vrf")
+                .public_key()
+                .to_bytes(),
+            reward_per: 0,
+            name: format!("c{i}"),
+            stake: lat(100_000 + 1_000 * i as u64),
+            stake_pending: U256::ZERO,
+            delegated: U256::ZERO,
+            delegated_pending: U256::ZERO,
+            staking_block: 0,
+            staking_seq: 0,
+            status: Status::Active,
+        })
+        .collect();
+    let staked = candidates.iter().fold(U256::ZERO, |a, c| a + c.stake);
+    let store = Arc::new(MemoryNodes::default());
+    let mut g = StateDb::at_root(EMPTY_ROOT, store.clone());
+    g.set_account(
+        STAKING,
+        Account {
+            balance: staked,
+            ..Default::default()
+        },
+    );
+    g.set_account(
+        REWARD_POOL,
+        Account {
+            balance: lat(10_000_000),
+            ..Default::default()
+        },
+    );
+    Ledger {
+        state: &mut g,
+        contract: STAKING,
+    }
+    .genesis(&candidates, &[1, 2, 3, 4], 10)
+    .expect("genesis");
+    let (root, nodes) = g.commit().expect("commit");
+    store.insert(nodes, vec![]);
+    let mut watch: Vec<Address> = (1..=10u128).map(benefit).collect();
+    watch.extend((1..=10u128).map(|i| Address::left_padding_from(&[0x5a, i as u8])));
+    watch.extend([STAKING, REWARD_POOL, REWARD]);
+    let total = |s: &StateDb| {
+        watch
+            .iter()
+            .fold(U256::ZERO, |a, w| a + s.account(w).expect("acct").balance)
+    };
+    let supply = total(&StateDb::at_root(root, store.clone()));
+    let rt = SystemRuntime::new(
+        &platon_vm::Revm,
+        SystemContext {
+            schedule: Some(Schedule {
+                round_blocks: 4,
+                epoch_rounds: 3,
+                seats: 4,
+                max_verifiers: 10,
+                block_reward: lat(2),
+                staking_reward: lat(100),
+                idle_penalty: lat(50),
+            }),
+            ..Default::default()
+        },
+    );
+
+    let run = |rt: &SystemRuntime| {
+        let mut parent = Header {
+            parent_hash: alloy_primitives::B256::ZERO,
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::ZERO,
+            state_root: root,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Default::default(),
+            difficulty: U256::ZERO,
+            number: 0,
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            timestamp: 0,
+            extra_data: Bytes::new(),
+            mix_hash: alloy_primitives::B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: 1_000_000_000,
+        };
+        let mut history = Vec::new();
+        for n in 1..=72u64 {
+            let state = StateDb::at_root(parent.state_root, store.clone());
+            let mut probe = state.clone();
+            let validators = Ledger {
+                state: &mut probe,
+                contract: STAKING,
+            }
+            .validators()
+            .expect("v");
+            // Validator 7 never produces: its turns pass to the next validator.
+            let mut turn = validators[((n - 1) as usize) % validators.len()];
+            if turn == 7 {
+                turn = validators[(n as usize) % validators.len()];
+            }
+            let env = BlockEnv {
+                number: n,
+                timestamp: n,
+                beneficiary: benefit(turn),
+                gas_limit: 30_000_000,
+                base_fee: platon_vm::next_base_fee(&parent),
+                prev_randao: keccak256(n.to_be_bytes()),
+                chain_id: 1,
+            };
+            let b = execute_block(rt, &NoHashes, state, &parent, &env, vec![], Bytes::new())
+                .expect("block");
+            store.insert(b.state_nodes.clone(), vec![]);
+            parent = b.block.header.clone();
+            let mut s = StateDb::at_root(parent.state_root, store.clone());
+            let l = Ledger {
+                state: &mut s,
+                contract: STAKING,
+            };
+            history.push((
+                parent.state_root,
+                l.validators().expect("v"),
+                l.epoch().expect("e"),
+            ));
+            assert_eq!(
+                total(&StateDb::at_root(parent.state_root, store.clone())),
+                supply,
+                "block {n}"
+            );
+        }
+        history
+    };
+    let a = run(&rt);
+    let b = run(&rt);
+    assert_eq!(
+        a, b,
+        "a second node computes the same chain state and elections"
+    );
+    // Epochs settle every 12 blocks.
+    assert_eq!(a.last().expect("last").2, 6);
+    // Rounds rotate within the cap (one seat, or more only when someone must leave).
+    let mut changes = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for w in a.windows(2) {
+        let entered = w[1].1.iter().filter(|v| !w[0].1.contains(v)).count();
+        let forced = w[0]
+            .1
+            .iter()
+            .filter(|v| !w[1].1.contains(v) && **v == 7)
+            .count();
+        assert!(entered <= 1 + forced, "{:?} -> {:?}", w[0].1, w[1].1);
+        changes += entered;
+        seen.extend(w[1].1.iter().copied());
+    }
+    assert!(changes >= 8, "the set rotates: {changes}");
+    assert!(seen.len() >= 7, "many candidates served: {seen:?}");
+    assert!(
+        a.iter().any(|h| h.1.contains(&7)),
+        "the idle candidate was elected at some point"
+    );
+    // The idle validator was penalized once it had a round without a block, and left.
+    let mut s = StateDb::at_root(a.last().expect("last").0, store.clone());
+    let l = Ledger {
+        state: &mut s,
+        contract: STAKING,
+    };
+    if let Some(c7) = l.candidate(7).expect("c") {
+        assert_eq!(c7.status, Status::LowRatio);
+    }
+    assert!(!l.validators().expect("v").contains(&7));
+    // Producers were paid.
+    let paid: U256 = (1..=10u128)
+        .map(|i| s.account(&benefit(i)).expect("b").balance)
+        .fold(U256::ZERO, |x, y| x + y);
+    assert!(paid > lat(500), "rewards paid: {paid}");
+}

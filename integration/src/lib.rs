@@ -571,6 +571,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             min_stake: lat(config.ppos.min_stake_lat),
             min_delegation: lat(config.ppos.min_delegation_lat),
         },
+        // The chain-side election runs once CBFT follows it (not yet: validators are
+        // cbft.validators).
+        schedule: None,
     };
     let ctx = NodeContext {
         registry: registry.clone(),

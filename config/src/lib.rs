@@ -390,6 +390,12 @@ pub struct CbftConfig {
     /// This validator's BLS secret key (hex); default `<datadir>/consensus/bls.key`. A node whose
     /// key is not in `validators` follows as an observer.
     pub key_file: Option<PathBuf>,
+    /// The validators' sr25519 VRF public keys (32 bytes, hex), in validator-index order. When set,
+    /// every block carries its proposer's VRF proof over the parent's seed (`extraData`) and the
+    /// new seed (`mixHash`), and validators refuse a block whose proof does not verify.
+    pub vrf_keys: Vec<String>,
+    /// This validator's VRF key seed (hex, 32 bytes); default `<datadir>/consensus/vrf.key`.
+    pub vrf_key_file: Option<PathBuf>,
     /// The secp256k1 secret key (hex) of the account that reports double signs it sees to the
     /// slashing contract, paying the gas; none: evidence is kept and served, not reported.
     pub report_key_file: Option<PathBuf>,
@@ -405,6 +411,8 @@ impl Default for CbftConfig {
             enabled: false,
             validators: Vec::new(),
             key_file: None,
+            vrf_keys: Vec::new(),
+            vrf_key_file: None,
             report_key_file: None,
             amount: 10,
             period_ms: 20_000,
@@ -613,6 +621,20 @@ impl NodeConfig {
             }) {
                 return bad(format!(
                     "cbft.validators: {v:?} is not a 48-byte BLS public key in hex"
+                ));
+            }
+            if !self.cbft.vrf_keys.is_empty()
+                && self.cbft.vrf_keys.len() != self.cbft.validators.len()
+            {
+                return bad("cbft.vrf_keys: one key per validator, or none".into());
+            }
+            if let Some(v) = self.cbft.vrf_keys.iter().find(|v| {
+                hex::decode(v.trim_start_matches("0x"))
+                    .map(|b| b.len() != 32)
+                    .unwrap_or(true)
+            }) {
+                return bad(format!(
+                    "cbft.vrf_keys: {v:?} is not a 32-byte VRF public key in hex"
                 ));
             }
         }

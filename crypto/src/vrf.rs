@@ -25,6 +25,16 @@ pub enum VrfError {
     Random,
 }
 
+/// A fresh 32-byte seed from the system's random source (to keep in a key file).
+pub fn random_seed() -> Result<[u8; 32], VrfError> {
+    use ring::rand::SecureRandom;
+    let mut seed = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut seed)
+        .map_err(|_| VrfError::Random)?;
+    Ok(seed)
+}
+
 /// An sr25519 VRF key pair.
 pub struct VrfSecretKey(Keypair);
 
@@ -58,12 +68,7 @@ impl VrfSecretKey {
 
     /// A fresh key from the system's random source.
     pub fn random() -> Result<Self, VrfError> {
-        use ring::rand::SecureRandom;
-        let mut seed = [0u8; 32];
-        ring::rand::SystemRandom::new()
-            .fill(&mut seed)
-            .map_err(|_| VrfError::Random)?;
-        Self::from_seed(&seed)
+        Self::from_seed(&random_seed()?)
     }
 
     /// The public key.

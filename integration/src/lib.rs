@@ -352,6 +352,39 @@ pub fn load_or_create_bls_key(
     }
 }
 
+/// The validator's VRF key from `cbft.vrf_key_file` (a 32-byte seed in hex), or
+/// `<datadir>/consensus/vrf.key`, made there at first start.
+pub fn load_or_create_vrf_key(
+    config: &NodeConfig,
+    datadir: &Path,
+) -> Result<platon_crypto::vrf::VrfSecretKey, NodeError> {
+    use platon_crypto::vrf::VrfSecretKey;
+    let file = config
+        .cbft
+        .vrf_key_file
+        .clone()
+        .unwrap_or_else(|| datadir.join("consensus").join("vrf.key"));
+    let err = |message: String| NodeError::DataDir {
+        path: file.clone(),
+        message,
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let seed: [u8; 32] = hex::decode(text.trim().trim_start_matches("0x"))
+                .map_err(|e| err(format!("not hex: {e}")))?
+                .try_into()
+                .map_err(|_| err("a VRF seed is 32 bytes".into()))?;
+            VrfSecretKey::from_seed(&seed).map_err(|e| err(e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let seed = platon_crypto::vrf::random_seed().map_err(|e| err(e.to_string()))?;
+            write_secret(&file, hex::encode(seed).as_bytes()).map_err(err)?;
+            VrfSecretKey::from_seed(&seed).map_err(|e| err(e.to_string()))
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
 /// Writes a secret file readable by the owner only, fsynced, atomically.
 pub fn write_secret(file: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::io::Write;
@@ -409,11 +442,33 @@ pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
             )
         }
     };
+    let cfg_err = |e: String| NodeError::Config(platon_config::ConfigError::Invalid(e));
+    let vrf_keys = ctx
+        .config
+        .cbft
+        .vrf_keys
+        .iter()
+        .map(|v| {
+            hex::decode(v.trim_start_matches("0x"))
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    platon_crypto::vrf::VrfPublicKey::from_bytes(&b).map_err(|e| e.to_string())
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| cfg_err(format!("cbft.vrf_keys: {e}")))?;
+    let vrf = if vrf_keys.is_empty() {
+        None
+    } else {
+        Some(load_or_create_vrf_key(&ctx.config, &ctx.datadir)?)
+    };
     Ok(CbftService {
         node: ctx.clone(),
         key: Some(key),
         validators,
         reporter,
+        vrf,
+        vrf_keys,
     })
 }
 

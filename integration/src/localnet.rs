@@ -96,7 +96,20 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     // One BLS key per validator, each in its node's folder; every config lists the public keys.
     let mut bls_files = Vec::new();
     let mut validators = Vec::new();
+    let mut vrf_files = Vec::new();
+    let mut vrf_keys = Vec::new();
     for k in 1..=spec.validators {
+        // And a VRF key: each block carries its proposer's VRF proof of the new seed.
+        let seed = platon_crypto::vrf::random_seed().map_err(|e| e.to_string())?;
+        let vrf = platon_crypto::vrf::VrfSecretKey::from_seed(&seed).map_err(|e| e.to_string())?;
+        let vrf_file = out
+            .join(format!("node{k}"))
+            .join("consensus")
+            .join("vrf.key");
+        crate::write_secret(&vrf_file, hex::encode(seed).as_bytes())
+            .map_err(|e| format!("{}: {e}", vrf_file.display()))?;
+        vrf_keys.push(hex::encode(vrf.public_key().to_bytes()));
+        vrf_files.push(vrf_file);
         let key = platon_crypto::bls::BlsSecretKey::random().map_err(|e| e.to_string())?;
         let file = out
             .join(format!("node{k}"))
@@ -129,6 +142,8 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.cbft.amount = spec.amount;
         c.cbft.period_ms = spec.period_ms;
         c.cbft.key_file = bls_files.get(k - 1).cloned();
+        c.cbft.vrf_keys = vrf_keys.clone();
+        c.cbft.vrf_key_file = vrf_files.get(k - 1).cloned();
         c.cbft.report_key_file = Some(accounts[k - 1].1.clone());
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
@@ -163,6 +178,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         "genesis": out.join("genesis.toml"),
         "adminToken": token,
         "validators": validators,
+        "vrfKeys": vrf_keys,
         "nodes": listed,
     });
     let path = out.join("localnet.json");

@@ -71,6 +71,10 @@ pub struct CbftService {
     pub validators: Vec<BlsPublicKey>,
     /// The account that reports evidence on chain (`cbft.report_key_file`; None: not reported).
     pub reporter: Option<platon_crypto::SecretKey>,
+    /// This validator's VRF key (proves each block's seed).
+    pub vrf: Option<platon_crypto::vrf::VrfSecretKey>,
+    /// Every validator's VRF public key, by index (empty: blocks carry no VRF proof).
+    pub vrf_keys: Vec<platon_crypto::vrf::VrfPublicKey>,
 }
 
 /// A parent header and the layers of pending state above the committed store.
@@ -90,6 +94,14 @@ pub struct CbftState {
     /// The report transaction sent for each piece of evidence, by (validator, view, index, kind).
     reports: HashMap<(u32, u64, u32, u8), B256>,
     me: Option<u32>,
+}
+
+/// The proposer index a block's extraData names (before its VRF proof), when it carries one.
+pub fn vrf_proposer(extra: &[u8]) -> Option<u32> {
+    if extra.len() != 4 + platon_crypto::vrf::PROOF_LEN {
+        return None;
+    }
+    Some(u32::from_be_bytes([extra[0], extra[1], extra[2], extra[3]]))
 }
 
 fn now_ms() -> u64 {
@@ -226,24 +238,30 @@ impl CbftService {
             .batch(cfg.txpool.max_block_txs, cfg.chain.gas_limit, base_fee)
             .await
             .unwrap_or_default();
+        // The seed: the VRF output over the parent's seed, with the proof in extraData.
+        let (seed, extra) = match (&self.vrf, self.vrf_keys.is_empty()) {
+            (Some(k), false) => {
+                // extraData: the proposer's index (4 bytes) and its proof (96 bytes).
+                let (out, proof) = k.prove(parent.mix_hash.as_slice());
+                let mut extra = me.to_be_bytes().to_vec();
+                extra.extend_from_slice(&proof);
+                (out, alloy_primitives::Bytes::from(extra))
+            }
+            _ => (
+                parent.hash(),
+                alloy_primitives::Bytes::from_static(b"platon-rs cbft"),
+            ),
+        };
         let env = BlockEnv {
             number: parent.number.saturating_add(1),
             timestamp: (now_ms() / 1000).max(parent.timestamp),
             beneficiary: cfg.dev.coinbase,
             gas_limit: cfg.chain.gas_limit,
             base_fee,
-            prev_randao: parent.hash(),
+            prev_randao: seed,
             chain_id: cfg.chain.chain_id,
         };
-        let executed = self
-            .execute(
-                parent,
-                layers,
-                env,
-                txs,
-                alloy_primitives::Bytes::from_static(b"platon-rs cbft"),
-            )
-            .await?;
+        let executed = self.execute(parent, layers, env, txs, extra).await?;
         let block = &executed.block;
         let info = BlockInfo {
             data: VoteData {
@@ -287,6 +305,24 @@ impl CbftService {
             || h.gas_limit != self.node.config.chain.gas_limit
         {
             return Ok(Some(false));
+        }
+        // The seed must be the VRF output of the block's proposer (named in extraData, and the
+        // signer of the proposal) over the parent's seed.
+        if !self.vrf_keys.is_empty() {
+            let proposer = vrf_proposer(&h.extra_data);
+            let ok = proposer == Some(info.proposer)
+                && self.vrf_keys.get(info.proposer as usize).is_some_and(|pk| {
+                    pk.verify(parent.mix_hash.as_slice(), &h.extra_data[4..])
+                        .is_ok_and(|out| out == h.mix_hash)
+                });
+            if !ok {
+                tracing::warn!(
+                    number = h.number,
+                    proposer,
+                    "cbft: a block's VRF proof does not verify"
+                );
+                return Ok(Some(false));
+            }
         }
         let env = BlockEnv {
             number: h.number,
@@ -451,7 +487,7 @@ impl CbftService {
                         hash,
                     },
                     parent: block.header.parent_hash,
-                    proposer: 0,
+                    proposer: vrf_proposer(&block.header.extra_data).unwrap_or(0),
                 },
                 payload: block.encode(),
                 qc: None,

@@ -255,6 +255,56 @@ fn localnet_processes_reach_consensus_and_discover_services() {
         "and not for a single key"
     );
 
+    // Every block carries its proposer's VRF proof over the parent's seed: the block of the QC above
+    // names its proposer (the view's, view mod 4) in extraData, the proof after it verifies over the
+    // parent's mixHash with that validator's key from localnet.json, and the output is the block's
+    // mixHash.
+    let vrf_keys: Vec<platon_crypto::vrf::VrfPublicKey> = net["vrfKeys"]
+        .as_array()
+        .expect("vrfKeys")
+        .iter()
+        .map(|k| {
+            platon_crypto::vrf::VrfPublicKey::from_bytes(
+                &hex::decode(k.as_str().expect("hex")).expect("hex"),
+            )
+            .expect("vrf key")
+        })
+        .collect();
+    let block = call(
+        &rpc(4),
+        "eth_getBlockByHash",
+        json!([final_block.clone(), false]),
+        None,
+    )
+    .expect("block");
+    let parent = call(
+        &rpc(4),
+        "eth_getBlockByHash",
+        json!([block["parentHash"].clone(), false]),
+        None,
+    )
+    .expect("parent");
+    let bytes =
+        |v: &Value| hex::decode(v.as_str().expect("hex").trim_start_matches("0x")).expect("hex");
+    let extra = bytes(&block["extraData"]);
+    assert_eq!(extra.len(), 100, "proposer index and proof");
+    let proposer = u32::from_be_bytes([extra[0], extra[1], extra[2], extra[3]]) as usize;
+    assert_eq!(
+        proposer as u64,
+        qc["viewNumber"].as_u64().expect("view") % 4,
+        "the view's proposer"
+    );
+    let out = vrf_keys[proposer]
+        .verify(&bytes(&parent["mixHash"]), &extra[4..])
+        .expect("the block's VRF proof verifies");
+    assert_eq!(format!("{out:#x}"), block["mixHash"].as_str().expect("mix"));
+    assert!(
+        vrf_keys[(proposer + 1) % 4]
+            .verify(&bytes(&parent["mixHash"]), &extra[4..])
+            .is_err(),
+        "and not with another validator's key"
+    );
+
     // SIGKILL validator 1 (the bootstrap node: restarted, it must find the others through the peers
     // it saved), then validator 4: each time the chain goes on without it; restarted, it catches up,
     // signs QCs again, and nobody signed twice.

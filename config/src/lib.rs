@@ -492,6 +492,11 @@ pub struct PposConfig {
     pub min_stake_lat: u64,
     /// Least delegation, in whole LAT (PlatON: 10).
     pub min_delegation_lat: u64,
+    /// Verifiers per epoch at most (PlatON: 201; testnet 101).
+    pub max_verifiers: usize,
+    /// Candidates staked at genesis (identical in every node's configuration: they are part of
+    /// the genesis state). Those whose BLS key is in `cbft.validators` form the first round.
+    pub genesis_candidates: Vec<GenesisCandidate>,
 }
 
 impl Default for PposConfig {
@@ -499,8 +504,34 @@ impl Default for PposConfig {
         PposConfig {
             min_stake_lat: 100_000,
             min_delegation_lat: 10,
+            max_verifiers: 201,
+            genesis_candidates: Vec::new(),
         }
     }
+}
+
+/// A candidate staked at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisCandidate {
+    /// The node's overlay Node-ID (32 hex digits).
+    pub node_id: String,
+    /// Who staked.
+    pub staking_address: Address,
+    /// Where its rewards go.
+    pub benefit_address: Address,
+    /// BLS public key (48 bytes, hex).
+    pub bls_key: String,
+    /// VRF public key (32 bytes, hex).
+    pub vrf_key: String,
+    /// Own stake in whole LAT.
+    pub stake_lat: u64,
+    /// Delegators' share of rewards, in basis points.
+    #[serde(default)]
+    pub reward_per: u16,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
 }
 
 impl NodeConfig {

@@ -150,19 +150,108 @@ fn open_store_with(
         DbBackend::Rocksdb => Arc::new(RocksStore::open(&chaindata_dir(datadir))?),
         DbBackend::Paritydb => Arc::new(ParityStore::open(&chaindata_dir(datadir))?),
     };
+    let mut alloc = config.genesis_alloc()?;
+    let (staked, storage) = genesis_staking(config)?;
+    if !staked.is_zero() {
+        alloc.push((platon_vm::system::STAKING, staked));
+    }
     let genesis = GenesisSpec {
         chain_id: config.chain.chain_id,
-        alloc: config.genesis_alloc()?,
+        alloc,
         gas_limit: config.chain.gas_limit,
         base_fee: config.chain.initial_base_fee,
         timestamp: config.chain.genesis_timestamp,
         extra_data: Default::default(),
+        storage,
     };
     let mode = match mode {
         Some(m) => m,
         None => StateMode::recorded(kv.as_ref())?.unwrap_or(StateMode::Archive),
     };
     Ok(ChainStore::open_with_mode(kv, &genesis, mode)?)
+}
+
+/// The staking contract's genesis state from `ppos.genesis_candidates`: the total staked (the
+/// contract's balance) and its storage. The first round's validators are the candidates whose
+/// BLS key is in `cbft.validators`, in that order.
+pub fn genesis_staking(
+    config: &NodeConfig,
+) -> Result<
+    (
+        alloy_primitives::U256,
+        Vec<(
+            alloy_primitives::Address,
+            alloy_primitives::B256,
+            alloy_primitives::U256,
+        )>,
+    ),
+    NodeError,
+> {
+    use alloy_primitives::U256;
+    use platon_vm::ppos::staking::{Candidate, Ledger, Status};
+    let cands = &config.ppos.genesis_candidates;
+    if cands.is_empty() {
+        return Ok((U256::ZERO, Vec::new()));
+    }
+    let bad = |e: String| NodeError::Config(platon_config::ConfigError::Invalid(e));
+    let fixed = |what: &str, h: &str, n: usize| -> Result<Vec<u8>, NodeError> {
+        let b = hex::decode(h.trim_start_matches("0x"))
+            .map_err(|e| bad(format!("ppos.genesis_candidates: {what}: {e}")))?;
+        if b.len() != n {
+            return Err(bad(format!("ppos.genesis_candidates: {what} is {n} bytes")));
+        }
+        Ok(b)
+    };
+    let mut list = Vec::new();
+    let mut total = U256::ZERO;
+    for c in cands {
+        let id = u128::from_be_bytes(
+            fixed("node_id", &c.node_id, 16)?
+                .try_into()
+                .map_err(|_| bad("node_id".into()))?,
+        );
+        let stake =
+            U256::from(c.stake_lat).saturating_mul(U256::from(platon_vm::ppos::election::LAT));
+        total = total.saturating_add(stake);
+        list.push(Candidate {
+            node_id: id,
+            staking_address: c.staking_address,
+            benefit_address: c.benefit_address,
+            bls_key: fixed("bls_key", &c.bls_key, 48)?
+                .try_into()
+                .map_err(|_| bad("bls_key".into()))?,
+            vrf_key: fixed("vrf_key", &c.vrf_key, 32)?
+                .try_into()
+                .map_err(|_| bad("vrf_key".into()))?,
+            reward_per: c.reward_per.min(10_000),
+            name: c.name.clone(),
+            stake,
+            stake_pending: U256::ZERO,
+            delegated: U256::ZERO,
+            delegated_pending: U256::ZERO,
+            staking_block: 0,
+            staking_seq: 0,
+            status: Status::Active,
+        });
+    }
+    let mut validators = Vec::new();
+    for v in &config.cbft.validators {
+        let key = fixed("cbft.validators", v, 48)?;
+        if let Some(c) = list.iter().find(|c| c.bls_key[..] == key[..]) {
+            validators.push(c.node_id);
+        }
+    }
+    let mut state = platon_storage::StateDb::at_root(
+        platon_messages::block::EMPTY_ROOT,
+        Arc::new(platon_storage::trie::NoNodes),
+    );
+    Ledger {
+        state: &mut state,
+        contract: platon_vm::system::STAKING,
+    }
+    .genesis(&list, &validators, config.ppos.max_verifiers)
+    .map_err(|e| bad(format!("ppos.genesis_candidates: {e}")))?;
+    Ok((total, state.dirty_storage()))
 }
 
 /// Name of the file that records which key-value backend a data directory was created with.

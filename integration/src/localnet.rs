@@ -13,6 +13,8 @@ pub struct LocalnetSpec {
     pub nodes: usize,
     /// How many of them are validators (the first ones).
     pub validators: usize,
+    /// How many of them are staked candidates at genesis (the first ones, at least the validators).
+    pub candidates: usize,
     /// Output folder.
     pub out: PathBuf,
     /// JSON-RPC port of every node (each node has its own 127.0.0.x address).
@@ -43,6 +45,12 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         return Err(format!(
             "--validators {} is more than --nodes {}",
             spec.validators, spec.nodes
+        ));
+    }
+    if spec.candidates > spec.nodes || spec.candidates < spec.validators {
+        return Err(format!(
+            "--candidates {}: between --validators {} and --nodes {}",
+            spec.candidates, spec.validators, spec.nodes
         ));
     }
     if spec.out.join("localnet.json").exists() {
@@ -98,7 +106,8 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     let mut validators = Vec::new();
     let mut vrf_files = Vec::new();
     let mut vrf_keys = Vec::new();
-    for k in 1..=spec.validators {
+    let mut candidates = Vec::new();
+    for k in 1..=spec.candidates {
         // And a VRF key: each block carries its proposer's VRF proof of the new seed.
         let seed = platon_crypto::vrf::random_seed().map_err(|e| e.to_string())?;
         let vrf = platon_crypto::vrf::VrfSecretKey::from_seed(&seed).map_err(|e| e.to_string())?;
@@ -108,8 +117,10 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             .join("vrf.key");
         crate::write_secret(&vrf_file, hex::encode(seed).as_bytes())
             .map_err(|e| format!("{}: {e}", vrf_file.display()))?;
-        vrf_keys.push(hex::encode(vrf.public_key().to_bytes()));
-        vrf_files.push(vrf_file);
+        if k <= spec.validators {
+            vrf_keys.push(hex::encode(vrf.public_key().to_bytes()));
+            vrf_files.push(vrf_file);
+        }
         let key = platon_crypto::bls::BlsSecretKey::random().map_err(|e| e.to_string())?;
         let file = out
             .join(format!("node{k}"))
@@ -117,8 +128,28 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             .join("bls.key");
         crate::write_secret(&file, hex::encode(key.to_bytes()).as_bytes())
             .map_err(|e| format!("{}: {e}", file.display()))?;
-        validators.push(hex::encode(key.public_key().to_bytes()));
-        bls_files.push(file);
+        // The node's overlay key now, so its Node-ID can be staked in the genesis.
+        let node_key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
+        let key_file = out
+            .join(format!("node{k}"))
+            .join("overlay")
+            .join("node.key");
+        crate::write_secret(&key_file, node_key.pkcs8())
+            .map_err(|e| format!("{}: {e}", key_file.display()))?;
+        candidates.push(platon_config::GenesisCandidate {
+            node_id: hex::encode(node_key.node_id()),
+            staking_address: accounts[k - 1].0,
+            benefit_address: accounts[k - 1].0,
+            bls_key: hex::encode(key.public_key().to_bytes()),
+            vrf_key: hex::encode(vrf.public_key().to_bytes()),
+            stake_lat: 100_000,
+            reward_per: 5000,
+            name: format!("node{k}"),
+        });
+        if k <= spec.validators {
+            validators.push(hex::encode(key.public_key().to_bytes()));
+            bls_files.push(file);
+        }
     }
     let first_overlay = SocketAddr::new(node_ip(spec, 1), spec.overlay_port);
     let mut listed = Vec::new();
@@ -145,6 +176,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.cbft.vrf_keys = vrf_keys.clone();
         c.cbft.vrf_key_file = vrf_files.get(k - 1).cloned();
         c.cbft.report_key_file = Some(accounts[k - 1].1.clone());
+        c.ppos.genesis_candidates = candidates.clone();
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
         c.overlay.bootstrap = if k == 1 { vec![] } else { vec![first_overlay] };
@@ -179,6 +211,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         "adminToken": token,
         "validators": validators,
         "vrfKeys": vrf_keys,
+        "candidates": candidates.iter().map(|c| c.node_id.clone()).collect::<Vec<_>>(),
         "nodes": listed,
     });
     let path = out.join("localnet.json");

@@ -1,6 +1,18 @@
 //! The `platon` command: run a node, talk to a running node's admin API, check a data directory.
 
 use clap::{Args, Parser, Subcommand};
+
+/// `println!` that ignores a closed standard output (`platon … | head -1` must not panic).
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
 use platon_config::NodeConfig;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -142,6 +154,10 @@ enum LocalnetCmd {
         /// How many of them register as validators (the first ones).
         #[arg(long, default_value_t = 4)]
         validators: usize,
+        /// How many of them are staked candidates at genesis (the first ones; default: the
+        /// validators).
+        #[arg(long)]
+        candidates: Option<usize>,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -229,7 +245,7 @@ impl DbArgs {
         c.dev.enabled |= self.dev;
         let chaindata = platon_node::chaindata_dir(&self.datadir);
         if !chaindata.is_dir() {
-            println!(
+            out!(
                 "FAILED: no chain data under {} (expected {})",
                 self.datadir.display(),
                 chaindata.display()
@@ -238,7 +254,7 @@ impl DbArgs {
         }
         // Tools open a directory with whatever backend and state mode it was made with.
         platon_node::open_store_for_tools(&c, &self.datadir).map_err(|e| {
-            println!("FAILED: {e}");
+            out!("FAILED: {e}");
             ExitCode::from(1)
         })
     }
@@ -447,6 +463,7 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
         LocalnetCmd::Init {
             nodes,
             validators,
+            candidates,
             out,
             http_port,
             admin_port,
@@ -460,6 +477,7 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
                 period_ms,
                 nodes,
                 validators,
+                candidates: candidates.unwrap_or(validators),
                 out,
                 http_port,
                 admin_port,
@@ -468,9 +486,9 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
             };
             match platon_node::localnet::init(&spec) {
                 Ok(path) => {
-                    println!("wrote {}", path.display());
+                    out!("wrote {}", path.display());
                     for k in 1..=nodes {
-                        println!(
+                        out!(
                             "  platon run --config {}",
                             spec.out.join(format!("node{k}.toml")).display()
                         );
@@ -492,15 +510,15 @@ fn print_dev_accounts(node: &platon_node::RunningNode) {
         return;
     }
     let each = node.ctx.config.dev.balance_ether;
-    println!("\nAvailable Accounts\n==================");
+    out!("\nAvailable Accounts\n==================");
     for (i, k) in keys.iter().enumerate() {
-        println!("({i}) {} ({each} ETH)", k.address().to_checksum(None));
+        out!("({i}) {} ({each} ETH)", k.address().to_checksum(None));
     }
-    println!("\nPrivate Keys\n==================");
+    out!("\nPrivate Keys\n==================");
     for (i, k) in keys.iter().enumerate() {
-        println!("({i}) 0x{}", hex::encode(k.to_bytes()));
+        out!("({i}) 0x{}", hex::encode(k.to_bytes()));
     }
-    println!(
+    out!(
         "\nWallet\n==================\nMnemonic:          {}\nDerivation path:   m/44'/60'/0'/0/\n",
         node.ctx.config.dev.mnemonic
     );
@@ -523,8 +541,8 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     print_dev_accounts(&node);
-    println!("Chain id:          {}", node.ctx.store.chain_id());
-    println!(
+    out!("Chain id:          {}", node.ctx.store.chain_id());
+    out!(
         "Data directory:    {}{}",
         node.datadir.display(),
         if node.ctx.config.datadir.is_none() {
@@ -533,14 +551,15 @@ async fn run(args: RunArgs) -> ExitCode {
             ""
         }
     );
-    println!("JSON-RPC:          {http} (HTTP and WebSocket)");
+    out!("JSON-RPC:          {http} (HTTP and WebSocket)");
     if node.ctx.config.admin_enabled() {
-        println!(
+        out!(
             "Admin API:         http://{}:{}",
-            node.ctx.config.admin.addr, node.ctx.config.admin.port
+            node.ctx.config.admin.addr,
+            node.ctx.config.admin.port
         );
     }
-    println!();
+    out!();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
@@ -634,13 +653,13 @@ async fn admin(url: &str, token: Option<String>, cmd: AdminCmd) -> ExitCode {
         }
     };
     match cmd {
-        AdminCmd::Actors { json: true } => println!(
+        AdminCmd::Actors { json: true } => out!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         ),
         AdminCmd::Actors { json: false } => print!("{}", render_tree(&value)),
-        AdminCmd::Restart { name } => println!("restarted {name}"),
-        AdminCmd::Fault { name, kind, .. } => println!("injected {kind} into {name}"),
+        AdminCmd::Restart { name } => out!("restarted {name}"),
+        AdminCmd::Fault { name, kind, .. } => out!("injected {kind} into {name}"),
     }
     ExitCode::SUCCESS
 }
@@ -709,7 +728,7 @@ fn db_check(args: &DbArgs) -> ExitCode {
     let (blocks, nodes) = match store.check() {
         Ok(v) => v,
         Err(e) => {
-            println!("FAILED: {e}");
+            out!("FAILED: {e}");
             return ExitCode::from(1);
         }
     };
@@ -719,7 +738,7 @@ fn db_check(args: &DbArgs) -> ExitCode {
             hash: b.hash(),
         },
         _ => {
-            println!("FAILED: the chain store has no genesis block");
+            out!("FAILED: the chain store has no genesis block");
             return ExitCode::from(1);
         }
     };
@@ -730,18 +749,18 @@ fn db_check(args: &DbArgs) -> ExitCode {
                 0 => String::new(),
                 n => format!(" (a torn last record of {n} bytes will be cut at the next start)"),
             };
-            println!(
+            out!(
                 "OK: {blocks} blocks linked with matching receipt roots; every block's state trie complete ({nodes} distinct nodes verified); \
                  snapshotdb WAL chain intact ({} records, committed block {}, base block {}){torn}",
                 r.replay.records, r.current.highest.number, r.current.base.number
             );
             if args.verbose {
-                println!("  data directory:   {}", datadir.display());
-                println!("  backend:          {}", store.kv().backend());
-                println!("  state mode:       {:?}", store.mode());
-                println!("  chain:            {blocks} canonical blocks, parent links and receipt roots verified");
-                println!("  state tries:      {nodes} distinct trie nodes present and hashing to their keys");
-                println!(
+                out!("  data directory:   {}", datadir.display());
+                out!("  backend:          {}", store.kv().backend());
+                out!("  state mode:       {:?}", store.mode());
+                out!("  chain:            {blocks} canonical blocks, parent links and receipt roots verified");
+                out!("  state tries:      {nodes} distinct trie nodes present and hashing to their keys");
+                out!(
                     "  snapshotdb:       {} WAL records chained; committed block {} ({}); base block {} ({}); torn bytes {}",
                     r.replay.records,
                     r.current.highest.number,
@@ -754,7 +773,7 @@ fn db_check(args: &DbArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("FAILED: {e}");
+            out!("FAILED: {e}");
             ExitCode::from(1)
         }
     }
@@ -772,14 +791,20 @@ fn db_stats(args: &DbArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
+    out!(
         "{:<22} {:>12} {:>14} {:>14}",
-        "table", "entries", "key bytes", "value bytes"
+        "table",
+        "entries",
+        "key bytes",
+        "value bytes"
     );
     for t in &tables {
-        println!(
+        out!(
             "{:<22} {:>12} {:>14} {:>14}",
-            t.table, t.entries, t.key_bytes, t.value_bytes
+            t.table,
+            t.entries,
+            t.key_bytes,
+            t.value_bytes
         );
     }
     let wal = args
@@ -787,9 +812,12 @@ fn db_stats(args: &DbArgs) -> ExitCode {
         .join(platon_actors::snapshot::SNAPSHOT_DIR)
         .join(platon_storage::snapshotdb::WAL_FILE);
     let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    println!(
+    out!(
         "{:<22} {:>12} {:>14} {:>14}",
-        "snapshotdb WAL", "-", "-", wal_bytes
+        "snapshotdb WAL",
+        "-",
+        "-",
+        wal_bytes
     );
     ExitCode::SUCCESS
 }
@@ -830,7 +858,7 @@ fn main() -> ExitCode {
             Cmd::Localnet { cmd } => localnet(cmd),
             Cmd::Staking { cmd, rpc, key } => match staking(cmd, &rpc, key).await {
                 Ok(v) => {
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

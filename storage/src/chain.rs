@@ -102,6 +102,9 @@ pub struct GenesisSpec {
     pub timestamp: u64,
     /// Extra data.
     pub extra_data: Bytes,
+    /// Contract storage set at genesis (the staking contract's genesis candidates); an account
+    /// with storage gets nonce 1, so no state-clearing rule removes it.
+    pub storage: Vec<(Address, B256, U256)>,
 }
 
 /// The chain store, shared between actors.
@@ -430,6 +433,12 @@ impl ChainStore {
                     ..Default::default()
                 },
             );
+        }
+        for (addr, slot, value) in &g.storage {
+            let mut acct = state.account(addr)?;
+            acct.nonce = acct.nonce.max(1);
+            state.set_account(*addr, acct);
+            state.set_storage(*addr, *slot, *value);
         }
         let (state_root, nodes) = state.commit()?;
         let header = Header {

@@ -265,6 +265,17 @@ impl StateDb {
             .insert(slot, value);
     }
 
+    /// Storage written and not yet committed, as (address, slot, value).
+    pub fn dirty_storage(&self) -> Vec<(Address, B256, U256)> {
+        let mut out: Vec<(Address, B256, U256)> = self
+            .dirty_storage
+            .iter()
+            .flat_map(|(a, m)| m.iter().map(|(k, v)| (*a, *k, *v)))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Sets the code of `address`: its code hash changes now, the code is stored with the block.
     pub fn set_code(&mut self, address: Address, code: Vec<u8>) -> Result<()> {
         let hash = keccak256(&code);

@@ -124,6 +124,37 @@ fn localnet_processes_reach_consensus_and_discover_services() {
         let peers = call(&admin(i), "admin_peers", json!([]), Some(&token)).expect("peers");
         assert!(!peers.as_array().expect("peers").is_empty());
     }
+    // The genesis staked the four validators as candidates (their Node-IDs known at init); the
+    // staking contract lists them, and they are the first round's validators in index order.
+    let listed = |method: &str| -> Vec<u128> {
+        call(&rpc(4), method, json!([]), None)
+            .expect(method)
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|c| {
+                u128::from_str_radix(
+                    c["nodeId"].as_str().expect("id").trim_start_matches("0x"),
+                    16,
+                )
+                .expect("hex")
+            })
+            .collect()
+    };
+    assert_eq!(listed("platon_getValidatorList"), ids[..4].to_vec());
+    assert_eq!(listed("platon_getCandidateList"), ids[..4].to_vec());
+    let staked = call(
+        &rpc(0),
+        "eth_getBalance",
+        json!([format!("{:#x}", platon_vm::system::STAKING), "latest"]),
+        None,
+    )
+    .expect("balance");
+    assert_eq!(
+        crate::common::q(&staked),
+        400_000 * 1_000_000_000_000_000_000u128
+    );
+
     // Without the token the admin listener refuses.
     let refused = rpc_url(&admin(0), "admin_nodeInfo", json!([]), None).expect("answer");
     assert!(refused.get("error").is_some());

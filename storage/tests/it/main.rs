@@ -258,6 +258,7 @@ fn chain_check_verifies_every_retained_state_root() {
         base_fee: 7,
         timestamp: 0,
         extra_data: Default::default(),
+        storage: vec![],
     };
     let store = ChainStore::open(kv.clone(), &genesis).expect("open");
     let g = store.head().expect("head");
@@ -308,6 +309,7 @@ fn full_mode_on(kv: Arc<dyn KeyValueStore>) {
         base_fee: 7,
         timestamp: 0,
         extra_data: Default::default(),
+        storage: vec![],
     };
     let retain = 3;
     let store =
@@ -403,6 +405,7 @@ fn an_abandoned_fork_leaves_the_retained_parent_state_to_build_on() {
             base_fee: 7,
             timestamp: 0,
             extra_data: Default::default(),
+            storage: vec![],
         };
         let store = ChainStore::open_with_mode(kv, &genesis, mode).expect("open");
         let parent = store.head().expect("head");

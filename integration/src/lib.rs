@@ -181,7 +181,17 @@ pub type GenesisSlot = (
 /// The staking contract's genesis state from `ppos.genesis_candidates`: the total staked (the
 /// contract's balance) and its storage. The first round's validators are the candidates whose
 /// BLS key is in `cbft.validators`, in that order.
-pub fn genesis_staking(config: &NodeConfig) -> Result<(alloy_primitives::U256, Vec<GenesisSlot>), NodeError> {
+pub fn genesis_staking(
+    config: &NodeConfig,
+) -> Result<(alloy_primitives::U256, Vec<GenesisSlot>), NodeError> {
+    use alloy_primitives::U256;
+    use platon_vm::ppos::staking::{Candidate, Ledger, Status};
+    let cands = &config.ppos.genesis_candidates;
+    if cands.is_empty() {
+        return Ok((U256::ZERO, Vec::new()));
+    }
+    let bad = |e: String| NodeError::Config(platon_config::ConfigError::Invalid(e));
+    let fixed = |what: &str, h: &str, n: usize| -> Result<Vec<u8>, NodeError> {
         let b = hex::decode(h.trim_start_matches("0x"))
             .map_err(|e| bad(format!("ppos.genesis_candidates: {what}: {e}")))?;
         if b.len() != n {

@@ -322,6 +322,12 @@ fn dels_key(node_id: u128) -> Vec<u8> {
     k
 }
 
+fn bls_index_key(bls_key: &[u8]) -> Vec<u8> {
+    let mut k = b"bls:".to_vec();
+    k.extend_from_slice(bls_key);
+    k
+}
+
 fn mine_key(who: Address) -> Vec<u8> {
     let mut k = b"mine:".to_vec();
     k.extend_from_slice(who.as_slice());
@@ -398,12 +404,27 @@ impl Ledger<'_> {
             .and_then(|b| Candidate::decode(&b).ok()))
     }
 
-    /// Writes a candidate (adding it to the list when new).
+    /// The candidate that registered a BLS key (an index, so lookups do not scan the list).
+    pub fn by_bls_key(&self, bls_key: &[u8]) -> Result<Option<u128>, StorageError> {
+        Ok(
+            read_ids(self.state, self.contract, &bls_index_key(bls_key))?
+                .first()
+                .copied(),
+        )
+    }
+
+    /// Writes a candidate (adding it to the list and the BLS-key index when new).
     pub fn put_candidate(&mut self, c: &Candidate) -> Result<(), StorageError> {
         let mut ids = self.candidate_ids()?;
         if !ids.contains(&c.node_id) {
             ids.push(c.node_id);
             write_ids(self.state, self.contract, b"candidates", &ids)?;
+            write_ids(
+                self.state,
+                self.contract,
+                &bls_index_key(&c.bls_key),
+                &[c.node_id],
+            )?;
         }
         put(self.state, self.contract, &cand_key(c.node_id), &c.encode())
     }
@@ -708,15 +729,10 @@ impl Ledger<'_> {
         reporter: Address,
         pool: Address,
     ) -> Result<Option<super::rewards::Penalty>, StorageError> {
-        let mut found = None;
-        for id in self.candidate_ids()? {
-            if let Some(c) = self.candidate(id)? {
-                if c.bls_key[..] == *bls_key {
-                    found = Some(c);
-                    break;
-                }
-            }
-        }
+        let found = match self.by_bls_key(bls_key)? {
+            Some(id) => self.candidate(id)?,
+            None => None,
+        };
         let Some(mut c) = found else { return Ok(None) };
         let own = c.stake.saturating_add(c.stake_pending);
         let Ok(p) = super::rewards::penalty(own, penalty_bps, reporter_bps) else {
@@ -950,16 +966,7 @@ pub fn call(
             if ledger.candidate(node_id)?.is_some() {
                 return Ok(Err("this node id is already a candidate".into()));
             }
-            let used = ledger
-                .candidate_ids()?
-                .into_iter()
-                .try_fold(false, |acc, id| {
-                    Ok::<_, StorageError>(
-                        acc || ledger
-                            .candidate(id)?
-                            .is_some_and(|c| c.bls_key[..] == bls[..]),
-                    )
-                })?;
+            let used = ledger.by_bls_key(&bls)?.is_some();
             if used {
                 return Ok(Err("this BLS key is already registered".into()));
             }

@@ -50,6 +50,19 @@ fn call(url: &str, method: &str, params: Value, token: Option<&str>) -> Option<V
 }
 
 /// The smallest id at or after `key`, wrapping around (what ReDiR must return).
+/// Like `wait_for`, but answers None at the timeout instead of failing (the caller has cleanup to
+/// do first).
+fn wait_ok<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 fn successor(ids: &[u128], key: u128) -> u128 {
     ids.iter()
         .copied()
@@ -364,21 +377,40 @@ fn localnet_processes_reach_consensus_and_discover_services() {
             hash_at(witness, n),
             "the restarted validator has the same chain"
         );
-        // It votes again: a block committed after its return carries its signature in the QC.
-        wait_for(
-            "the restarted validator in a QC",
-            Duration::from_secs(120),
-            || {
-                let h = height(witness)?;
-                let hash = hash_at(witness, h)?;
-                let qc = call(
-                    &rpc(witness),
-                    "platon_getBlockQuorumCertByHash",
-                    json!([hash]),
-                    None,
-                )?;
-                (qc["signers"].as_str()?.chars().nth(victim) == Some('1')).then_some(())
-            },
+        // It votes again: with validator 3 paused (SIGSTOP), only three validators are up, so the
+        // chain grows only if the restarted one votes; and a QC made meanwhile names it.
+        let paused = procs.0[2].id().to_string();
+        let signal = |sig: &str| {
+            let st = Command::new("kill")
+                .args([sig, &paused])
+                .status()
+                .expect("kill");
+            assert!(st.success());
+        };
+        signal("-STOP");
+        let h = height(witness).expect("height");
+        // Every QC of the paused window needs the restarted validator (3 of the 3 running).
+        let named = wait_ok(Duration::from_secs(120), || {
+            let n = height(witness)?;
+            if n < h + 3 {
+                return None;
+            }
+            let hash = hash_at(witness, n)?;
+            let qc = call(
+                &rpc(witness),
+                "platon_getBlockQuorumCertByHash",
+                json!([hash]),
+                None,
+            )?;
+            qc["signers"]
+                .as_str()
+                .map(|b| b.chars().nth(victim) == Some('1'))
+        });
+        signal("-CONT");
+        assert_eq!(
+            named,
+            Some(true),
+            "with validator 3 paused the chain grew, and its QCs name the restarted validator"
         );
     }
     for i in 0..5 {

@@ -752,3 +752,109 @@ fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
     let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
     assert_eq!(w.total(&accounts) + burned, supply);
 }
+
+/// Random and mutated call data to every system contract never panics, and a refused call changes
+/// nothing but the sender's nonce and fee (`PLATON_SYSTEM_FUZZ_CASES=N` for longer runs).
+#[test]
+fn system_contracts_survive_random_and_mutated_calls() {
+    use platon_vm::system::{REWARD, SLASHING};
+    use rand::{Rng, SeedableRng};
+    let staker = Address::repeat_byte(1);
+    let mut w = World::new(&[staker]);
+    let bls = BlsSecretKey::from_ikm(&[61; 32]).expect("bls");
+    let vrf = VrfSecretKey::from_seed(&[61; 32]).expect("vrf");
+    let valid: Vec<(Address, Vec<u8>)> = vec![
+        (
+            STAKING,
+            encode_call(
+                staking::CREATE_STAKING,
+                &create_args(staker, 3, lat(100_000), &bls, &bls, &vrf),
+            ),
+        ),
+        (
+            STAKING,
+            encode_call(
+                staking::DELEGATE,
+                &[enc_bytes(&3u128.to_be_bytes()), enc(lat(20))],
+            ),
+        ),
+        (STAKING, encode_call(staking::GET_CANDIDATE_LIST, &[])),
+        (REWARD, encode_call(5000, &[])),
+        (
+            SLASHING,
+            encode_call(
+                3001,
+                &[enc(2u8), enc(1u32), enc(1u64), enc(2u64), enc(0u32)],
+            ),
+        ),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let cases: usize = std::env::var("PLATON_SYSTEM_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let mut ok = 0;
+    for case in 0..cases {
+        let (to, mut data) = valid[case % valid.len()].clone();
+        if case % 5 == 0 {
+            data = (0..rng.gen_range(0..300)).map(|_| rng.gen()).collect();
+        }
+        for _ in 0..rng.gen_range(1..6) {
+            if data.is_empty() {
+                break;
+            }
+            let i = rng.gen_range(0..data.len());
+            match rng.gen_range(0..4) {
+                0 => data[i] ^= 1 << rng.gen_range(0..8),
+                1 => data[i] = rng.gen(),
+                2 => data.truncate(i),
+                _ => data.insert(i, rng.gen()),
+            }
+        }
+        let before = w.state.clone();
+        let m = Message {
+            tx_type: 0,
+            caller: staker,
+            kind: TxKind::Call(to),
+            value: U256::ZERO,
+            data: Bytes::from(data),
+            gas_limit: 400_000,
+            gas_price: GWEI,
+            priority_fee: None,
+            nonce: None,
+            chain_id: Some(1),
+            access_list: vec![],
+        };
+        let out =
+            w.rt.transact(
+                &mut w.state,
+                &NoHashes,
+                &w.env,
+                &m,
+                ExecOptions {
+                    check_nonce: false,
+                    ..ExecOptions::BLOCK
+                },
+            )
+            .expect("no storage error")
+            .expect("included");
+        if out.success() {
+            ok += 1;
+        } else {
+            // Refused: only the sender's account (nonce, fee) and the coinbase may differ.
+            for a in [STAKING, REWARD, SLASHING] {
+                assert_eq!(
+                    w.state.account(&a).expect("a"),
+                    before.account(&a).expect("a")
+                );
+            }
+            assert_eq!(
+                w.state.dirty_storage(),
+                before.dirty_storage(),
+                "no storage written"
+            );
+        }
+        w.state = before;
+    }
+    println!("{cases} calls, {ok} succeeded");
+}

@@ -231,13 +231,11 @@ pub fn genesis_staking(
             status: Status::Active,
         });
     }
-    let mut validators = Vec::new();
-    for v in &config.cbft.validators {
-        let key = fixed("cbft.validators", v, 48)?;
-        if let Some(c) = list.iter().find(|c| c.bls_key[..] == key[..]) {
-            validators.push(c.node_id);
-        }
-    }
+    let validators: Vec<u128> = validator_keys(config)?
+        .iter()
+        .filter_map(|pk| list.iter().find(|c| c.bls_key == pk.to_bytes()))
+        .map(|c| c.node_id)
+        .collect();
     let mut state = platon_storage::StateDb::at_root(
         platon_messages::block::EMPTY_ROOT,
         Arc::new(platon_storage::trie::NoNodes),
@@ -408,6 +406,28 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
     ]
 }
 
+/// The bytes of a hex secret file; when it does not exist and `generate` is given, fresh bytes
+/// from it, written there first (durable before use).
+pub(crate) fn load_or_create_hex_secret(
+    file: &Path,
+    generate: Option<&dyn Fn() -> Result<Vec<u8>, String>>,
+) -> Result<Vec<u8>, NodeError> {
+    let err = |message: String| NodeError::DataDir {
+        path: file.to_path_buf(),
+        message,
+    };
+    match (std::fs::read_to_string(file), generate) {
+        (Ok(text), _) => hex::decode(text.trim().trim_start_matches("0x"))
+            .map_err(|e| err(format!("not hex: {e}"))),
+        (Err(e), Some(generate)) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes = generate().map_err(err)?;
+            write_secret(file, hex::encode(&bytes).as_bytes()).map_err(err)?;
+            Ok(bytes)
+        }
+        (Err(e), _) => Err(err(e.to_string())),
+    }
+}
+
 /// The validator's BLS key from `cbft.key_file` (hex), or `<datadir>/consensus/bls.key`, made there
 /// at first start (a node whose key is not among `cbft.validators` follows as an observer).
 pub fn load_or_create_bls_key(
@@ -419,23 +439,16 @@ pub fn load_or_create_bls_key(
         .key_file
         .clone()
         .unwrap_or_else(|| datadir.join("consensus").join("bls.key"));
-    let err = |message: String| NodeError::DataDir {
-        path: file.clone(),
-        message,
+    let generate = || {
+        BlsSecretKey::random()
+            .map(|k| k.to_bytes().to_vec())
+            .map_err(|e| e.to_string())
     };
-    match std::fs::read_to_string(&file) {
-        Ok(text) => {
-            let bytes = hex::decode(text.trim().trim_start_matches("0x"))
-                .map_err(|e| err(format!("not hex: {e}")))?;
-            BlsSecretKey::from_bytes(&bytes).map_err(|e| err(e.to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = BlsSecretKey::random().map_err(|e| err(e.to_string()))?;
-            write_secret(&file, hex::encode(key.to_bytes()).as_bytes()).map_err(err)?;
-            Ok(key)
-        }
-        Err(e) => Err(err(e.to_string())),
-    }
+    let bytes = load_or_create_hex_secret(&file, Some(&generate))?;
+    BlsSecretKey::from_bytes(&bytes).map_err(|e| NodeError::DataDir {
+        path: file,
+        message: e.to_string(),
+    })
 }
 
 /// The validator's VRF key from `cbft.vrf_key_file` (a 32-byte seed in hex), or
@@ -444,31 +457,25 @@ pub fn load_or_create_vrf_key(
     config: &NodeConfig,
     datadir: &Path,
 ) -> Result<platon_crypto::vrf::VrfSecretKey, NodeError> {
-    use platon_crypto::vrf::VrfSecretKey;
     let file = config
         .cbft
         .vrf_key_file
         .clone()
         .unwrap_or_else(|| datadir.join("consensus").join("vrf.key"));
+    let generate = || {
+        platon_crypto::vrf::random_seed()
+            .map(|s| s.to_vec())
+            .map_err(|e| e.to_string())
+    };
+    let bytes = load_or_create_hex_secret(&file, Some(&generate))?;
     let err = |message: String| NodeError::DataDir {
         path: file.clone(),
         message,
     };
-    match std::fs::read_to_string(&file) {
-        Ok(text) => {
-            let seed: [u8; 32] = hex::decode(text.trim().trim_start_matches("0x"))
-                .map_err(|e| err(format!("not hex: {e}")))?
-                .try_into()
-                .map_err(|_| err("a VRF seed is 32 bytes".into()))?;
-            VrfSecretKey::from_seed(&seed).map_err(|e| err(e.to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let seed = platon_crypto::vrf::random_seed().map_err(|e| err(e.to_string()))?;
-            write_secret(&file, hex::encode(seed).as_bytes()).map_err(err)?;
-            VrfSecretKey::from_seed(&seed).map_err(|e| err(e.to_string()))
-        }
-        Err(e) => Err(err(e.to_string())),
-    }
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| err("a VRF seed is 32 bytes".into()))?;
+    platon_crypto::vrf::VrfSecretKey::from_seed(&seed).map_err(|e| err(e.to_string()))
 }
 
 /// Writes a secret file readable by the owner only, fsynced, atomically.
@@ -493,21 +500,25 @@ pub fn write_secret(file: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// The validators' BLS public keys from `cbft.validators`.
 pub fn validator_keys(config: &NodeConfig) -> Result<Vec<BlsPublicKey>, NodeError> {
-    config
-        .cbft
-        .validators
-        .iter()
+    parse_hex_keys("cbft.validators", &config.cbft.validators, |b| {
+        BlsPublicKey::from_bytes(b).map_err(|e| e.to_string())
+    })
+}
+
+/// Parses a configured list of hex public keys; `what` names the setting in the error.
+fn parse_hex_keys<T>(
+    what: &str,
+    list: &[String],
+    parse: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<Vec<T>, NodeError> {
+    list.iter()
         .map(|v| {
             hex::decode(v.trim_start_matches("0x"))
                 .map_err(|e| e.to_string())
-                .and_then(|b| BlsPublicKey::from_bytes(&b).map_err(|e| e.to_string()))
+                .and_then(|b| parse(&b))
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            NodeError::Config(platon_config::ConfigError::Invalid(format!(
-                "cbft.validators: {e}"
-            )))
-        })
+        .map_err(|e| NodeError::Config(platon_config::ConfigError::Invalid(format!("{what}: {e}"))))
 }
 
 /// The cbft service of a node configured for consensus.
@@ -516,33 +527,18 @@ pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
     let key = load_or_create_bls_key(&ctx.config, &ctx.datadir)?;
     let reporter = match &ctx.config.cbft.report_key_file {
         None => None,
-        Some(file) => {
-            let err = |message: String| NodeError::DataDir {
-                path: file.clone(),
-                message,
-            };
-            let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
-            Some(
-                platon_crypto::SecretKey::from_hex(&text)
-                    .map_err(|e| err(format!("not a secp256k1 secret key: {e}")))?,
-            )
-        }
+        Some(file) => Some(
+            platon_crypto::SecretKey::from_bytes(&load_or_create_hex_secret(file, None)?).map_err(
+                |e| NodeError::DataDir {
+                    path: file.clone(),
+                    message: format!("not a secp256k1 secret key: {e}"),
+                },
+            )?,
+        ),
     };
-    let cfg_err = |e: String| NodeError::Config(platon_config::ConfigError::Invalid(e));
-    let vrf_keys = ctx
-        .config
-        .cbft
-        .vrf_keys
-        .iter()
-        .map(|v| {
-            hex::decode(v.trim_start_matches("0x"))
-                .map_err(|e| e.to_string())
-                .and_then(|b| {
-                    platon_crypto::vrf::VrfPublicKey::from_bytes(&b).map_err(|e| e.to_string())
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| cfg_err(format!("cbft.vrf_keys: {e}")))?;
+    let vrf_keys = parse_hex_keys("cbft.vrf_keys", &ctx.config.cbft.vrf_keys, |b| {
+        platon_crypto::vrf::VrfPublicKey::from_bytes(b).map_err(|e| e.to_string())
+    })?;
     let vrf = if vrf_keys.is_empty() {
         None
     } else {

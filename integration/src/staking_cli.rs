@@ -174,9 +174,7 @@ pub fn parse_node_id(s: &str) -> Result<u128, String> {
 
 /// Reads a hex secret from a file.
 fn read_hex(path: &Path) -> Result<Vec<u8>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    hex::decode(text.trim().trim_start_matches("0x"))
-        .map_err(|e| format!("{}: not hex: {e}", path.display()))
+    crate::load_or_create_hex_secret(path, None).map_err(|e| e.to_string())
 }
 
 /// The account key in `path` (hex).

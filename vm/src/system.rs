@@ -414,17 +414,58 @@ fn revert_data(why: &str) -> Bytes {
     Bytes::from(out)
 }
 
-fn arg_u64(args: &[Vec<u8>], i: usize, name: &'static str) -> Result<u64, String> {
-    let raw = args
-        .get(i)
-        .ok_or_else(|| format!("missing argument {name}"))?;
-    let mut r = Reader::new(raw);
-    let v = r
-        .u64(name)
-        .map_err(|e| format!("bad argument {name}: {e}"))?;
-    r.finish()
-        .map_err(|e| format!("bad argument {name}: {e}"))?;
-    Ok(v)
+/// A system-contract call's arguments, each the RLP encoding of one value; every reader names
+/// the argument in its error.
+pub struct Args<'a>(pub &'a [Vec<u8>]);
+
+impl Args<'_> {
+    fn one<'r, T>(
+        &'r self,
+        i: usize,
+        name: &'static str,
+        read: impl FnOnce(&mut Reader<'r>) -> Result<T, platon_messages::rlp::RlpError>,
+    ) -> Result<T, String> {
+        let raw = self
+            .0
+            .get(i)
+            .ok_or_else(|| format!("missing argument {name}"))?;
+        let mut r = Reader::new(raw);
+        read(&mut r)
+            .and_then(|v| r.finish().map(|_| v))
+            .map_err(|e| format!("bad argument {name}: {e}"))
+    }
+    /// Argument `i` as an integer.
+    pub fn u64(&self, i: usize, name: &'static str) -> Result<u64, String> {
+        self.one(i, name, |r| r.u64(name))
+    }
+    /// Argument `i` as a 256-bit integer.
+    pub fn u256(&self, i: usize, name: &'static str) -> Result<U256, String> {
+        self.one(i, name, |r| r.u256(name))
+    }
+    /// Argument `i` as a byte string.
+    pub fn bytes(&self, i: usize, name: &'static str) -> Result<Vec<u8>, String> {
+        self.one(i, name, |r| r.bytes().map(<[u8]>::to_vec))
+    }
+    /// Argument `i` as an address.
+    pub fn address(&self, i: usize, name: &'static str) -> Result<Address, String> {
+        self.one(i, name, |r| r.address(name))
+    }
+    /// Argument `i` as a 16-byte Node-ID.
+    pub fn node_id(&self, i: usize) -> Result<u128, String> {
+        let b: [u8; 16] = self
+            .bytes(i, "node id")?
+            .try_into()
+            .map_err(|_| "a node id is 16 bytes".to_string())?;
+        Ok(u128::from_be_bytes(b))
+    }
+    /// Exactly `n` arguments.
+    pub fn count(&self, n: usize) -> Result<(), String> {
+        if self.0.len() == n {
+            Ok(())
+        } else {
+            Err(format!("{} arguments given, {n} expected", self.0.len()))
+        }
+    }
 }
 
 /// The storage slot recording one (kind, validator, epoch, view, index) report.
@@ -470,15 +511,12 @@ fn call(
             Ok(Ok((alloy_rlp::encode(paid), vec![log])))
         }
         (REWARD, GET_DELEGATE_REWARD) => {
-            let who = match args {
-                [a] => {
-                    let mut r = Reader::new(a);
-                    match r.address("delegator") {
-                        Ok(x) if r.finish().is_ok() => x,
-                        _ => return Ok(Err("bad argument delegator".into())),
-                    }
-                }
-                _ => return Ok(Err("getDelegateReward takes one argument".into())),
+            if args.len() != 1 {
+                return Ok(Err("getDelegateReward takes one argument".into()));
+            }
+            let who = match Args(args).address(0, "delegator") {
+                Ok(who) => who,
+                Err(why) => return Ok(Err(why)),
             };
             let ledger = crate::ppos::staking::Ledger {
                 state,
@@ -525,15 +563,10 @@ fn report(
     args: &[Vec<u8>],
 ) -> Result<Call, StorageError> {
     let parsed = (|| {
-        let kind = arg_u64(args, 0, "type")?;
-        let raw = args.get(1).ok_or("missing argument evidence")?;
-        let mut r = Reader::new(raw);
-        let bytes = r
-            .bytes()
-            .map_err(|e| format!("bad argument evidence: {e}"))?;
-        r.finish()
-            .map_err(|e| format!("bad argument evidence: {e}"))?;
-        let e = Evidence::decode(bytes).map_err(|e| format!("malformed evidence: {e}"))?;
+        let a = Args(args);
+        let kind = a.u64(0, "type")?;
+        let bytes = a.bytes(1, "evidence")?;
+        let e = Evidence::decode(&bytes).map_err(|e| format!("malformed evidence: {e}"))?;
         if args.len() > 2 {
             return Err("too many arguments".to_string());
         }
@@ -613,12 +646,12 @@ fn report(
 
 fn check(state: &StateDb, args: &[Vec<u8>]) -> Result<Call, StorageError> {
     let parsed = (|| {
-        let kind = u8::try_from(arg_u64(args, 0, "type")?).map_err(|_| "bad type")?;
-        let validator =
-            u32::try_from(arg_u64(args, 1, "validator")?).map_err(|_| "bad validator")?;
-        let epoch = arg_u64(args, 2, "epoch")?;
-        let view = arg_u64(args, 3, "view")?;
-        let index = u32::try_from(arg_u64(args, 4, "index")?).map_err(|_| "bad index")?;
+        let a = Args(args);
+        let kind = u8::try_from(a.u64(0, "type")?).map_err(|_| "bad type")?;
+        let validator = u32::try_from(a.u64(1, "validator")?).map_err(|_| "bad validator")?;
+        let epoch = a.u64(2, "epoch")?;
+        let view = a.u64(3, "view")?;
+        let index = u32::try_from(a.u64(4, "index")?).map_err(|_| "bad index")?;
         Ok::<_, String>(report_slot(kind, validator, epoch, view, index))
     })();
     let slot = match parsed {

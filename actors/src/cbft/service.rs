@@ -167,7 +167,11 @@ impl CbftService {
     async fn execute_ancestors(&self, st: &mut CbftState, hash: B256) -> Result<(), BoxError> {
         let mut missing = Vec::new();
         let mut cur = hash;
-        while !st.pending.contains_key(&cur) && self.node.store.header_by_hash(&cur)?.is_none() {
+        // Usually the parent is executed and waiting, or the committed head: no store read then.
+        while !st.pending.contains_key(&cur)
+            && cur != st.core.committed().data.hash
+            && self.node.store.header_by_hash(&cur)?.is_none()
+        {
             let Some((info, payload)) = st.core.block(&cur) else {
                 return Ok(()); // unknown to consensus too: sync will bring it
             };

@@ -9,6 +9,7 @@
 //! changes.
 
 use super::election::LAT;
+use crate::system::Args;
 use alloy_primitives::{keccak256, Address, B256, U256};
 use platon_crypto::bls::{BlsPublicKey, BlsSignature};
 use platon_crypto::vrf::VrfPublicKey;
@@ -201,15 +202,6 @@ impl Delegation {
             alloy_rlp::encode(self.reward_snapshot),
             alloy_rlp::encode(self.unclaimed),
         ])
-    }
-
-    /// Pending stake from an earlier epoch counts now (delegations are settled lazily, when read).
-    pub fn settled(mut self, epoch: u64) -> Self {
-        if epoch > self.pending_epoch && !self.pending.is_zero() {
-            self.amount = self.amount.saturating_add(self.pending);
-            self.pending = U256::ZERO;
-        }
-        self
     }
 
     /// Decodes [`Delegation::encode`].
@@ -415,8 +407,8 @@ impl Ledger<'_> {
 
     /// Writes a candidate (adding it to the list and the BLS-key index when new).
     pub fn put_candidate(&mut self, c: &Candidate) -> Result<(), StorageError> {
-        let mut ids = self.candidate_ids()?;
-        if !ids.contains(&c.node_id) {
+        if get(self.state, self.contract, &cand_key(c.node_id))?.is_none() {
+            let mut ids = self.candidate_ids()?;
             ids.push(c.node_id);
             write_ids(self.state, self.contract, b"candidates", &ids)?;
             write_ids(
@@ -429,13 +421,12 @@ impl Ledger<'_> {
         put(self.state, self.contract, &cand_key(c.node_id), &c.encode())
     }
 
-    /// One delegation, settled to the current epoch.
+    /// One delegation (its pending part starts to count when the epoch settles, see
+    /// [`Ledger::settle_epoch`]).
     pub fn delegation(&self, who: Address, node_id: u128) -> Result<Delegation, StorageError> {
-        let epoch = self.epoch()?;
         Ok(get(self.state, self.contract, &del_key(who, node_id))?
             .and_then(|b| Delegation::decode(&b).ok())
-            .unwrap_or_default()
-            .settled(epoch))
+            .unwrap_or_default())
     }
 
     /// The current epoch (0 before the first settlement).
@@ -521,7 +512,7 @@ impl Ledger<'_> {
             d.unclaimed = U256::ZERO;
             self.put_delegation(who, id, &d)?;
         }
-        if !total.is_zero() && self.move_value(from, who, total)?.is_err() {
+        if !total.is_zero() && self.transfer(from, who, total)?.is_err() {
             return Ok(U256::ZERO);
         }
         Ok(total)
@@ -560,8 +551,8 @@ impl Ledger<'_> {
                 continue;
             };
             let pot = split.delegators.first().copied().unwrap_or_default();
-            let _ = self.move_value(pool, c.benefit_address, split.node)?;
-            if !pot.is_zero() && self.move_value(pool, reward_contract, pot)?.is_ok() {
+            let _ = self.transfer(pool, c.benefit_address, split.node)?;
+            if !pot.is_zero() && self.transfer(pool, reward_contract, pot)?.is_ok() {
                 let gain = pot.checked_mul(REWARD_SCALE).unwrap_or(U256::MAX) / c.delegated;
                 let acc = self.acc(id)?.saturating_add(gain);
                 put(
@@ -596,7 +587,7 @@ impl Ledger<'_> {
             let from_stake = penalty.min(c.stake);
             let from_pending = penalty.saturating_sub(from_stake).min(c.stake_pending);
             let take = from_stake.saturating_add(from_pending);
-            if self.move_value(self.contract, pool, take)?.is_err() {
+            if self.transfer(self.contract, pool, take)?.is_err() {
                 continue;
             }
             c.stake -= from_stake;
@@ -618,19 +609,6 @@ impl Ledger<'_> {
             .collect();
         self.set_validators(&v)?;
         Ok(taken)
-    }
-
-    /// Moves value between two accounts (refused, changing nothing, when `from` lacks it).
-    fn move_value(
-        &mut self,
-        from: Address,
-        to: Address,
-        amount: U256,
-    ) -> Result<Result<(), String>, StorageError> {
-        if amount.is_zero() {
-            return Ok(Ok(()));
-        }
-        self.transfer(from, to, amount)
     }
 
     /// Settles an epoch: pending stake starts to count, withdrawn candidates get their stake back
@@ -823,12 +801,17 @@ impl Ledger<'_> {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
+    /// Moves value between two accounts (refused, changing nothing, when `from` lacks it; nothing
+    /// to do for zero).
     fn transfer(
         &mut self,
         from: Address,
         to: Address,
         amount: U256,
     ) -> Result<Result<(), String>, StorageError> {
+        if amount.is_zero() {
+            return Ok(Ok(()));
+        }
         let mut a = self.state.account(&from)?;
         if a.balance < amount {
             return Ok(Err(format!(
@@ -846,69 +829,6 @@ impl Ledger<'_> {
         }
         self.state.set_account(to, b);
         Ok(Ok(()))
-    }
-}
-
-/// A decoded call argument list.
-pub struct Args<'a>(pub &'a [Vec<u8>]);
-
-impl Args<'_> {
-    fn raw(&self, i: usize, name: &'static str) -> Result<Reader<'_>, String> {
-        self.0
-            .get(i)
-            .map(|b| Reader::new(b))
-            .ok_or_else(|| format!("missing argument {name}"))
-    }
-    fn u64(&self, i: usize, name: &'static str) -> Result<u64, String> {
-        let mut r = self.raw(i, name)?;
-        let v = r
-            .u64(name)
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        r.finish()
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        Ok(v)
-    }
-    fn u256(&self, i: usize, name: &'static str) -> Result<U256, String> {
-        let mut r = self.raw(i, name)?;
-        let v = r
-            .u256(name)
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        r.finish()
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        Ok(v)
-    }
-    fn bytes(&self, i: usize, name: &'static str) -> Result<Vec<u8>, String> {
-        let mut r = self.raw(i, name)?;
-        let v = r
-            .bytes()
-            .map_err(|e| format!("bad argument {name}: {e}"))?
-            .to_vec();
-        r.finish()
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        Ok(v)
-    }
-    fn address(&self, i: usize, name: &'static str) -> Result<Address, String> {
-        let mut r = self.raw(i, name)?;
-        let v = r
-            .address(name)
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        r.finish()
-            .map_err(|e| format!("bad argument {name}: {e}"))?;
-        Ok(v)
-    }
-    fn node_id(&self, i: usize) -> Result<u128, String> {
-        let b = self.bytes(i, "node id")?;
-        let a: [u8; 16] = b
-            .try_into()
-            .map_err(|_| "a node id is 16 bytes".to_string())?;
-        Ok(u128::from_be_bytes(a))
-    }
-    fn count(&self, n: usize) -> Result<(), String> {
-        if self.0.len() == n {
-            Ok(())
-        } else {
-            Err(format!("{} arguments given, {n} expected", self.0.len()))
-        }
     }
 }
 

@@ -39,8 +39,11 @@ pub struct Params {
     pub amount: u32,
     /// View window (ms); a block every period / amount.
     pub period_ms: u64,
-    /// Epoch.
+    /// Epoch: the consensus round (validator set) the node is in.
     pub epoch: u64,
+    /// Blocks per round: round r holds blocks (r−1)·R+1 ..= r·R, and a QC on its last block
+    /// switches to round r+1's validators (0: one round forever, no switch).
+    pub round_blocks: u64,
 }
 
 impl Params {
@@ -56,6 +59,22 @@ impl Params {
     /// Proposer of `view`.
     pub fn proposer(&self, view: u64) -> u32 {
         (view % u64::from(self.validators.max(1))) as u32
+    }
+    /// The last block of round `epoch` (None without rounds).
+    pub fn round_end(&self, epoch: u64) -> Option<u64> {
+        (self.round_blocks > 0).then(|| epoch.saturating_mul(self.round_blocks))
+    }
+    /// The round block `number` belongs to (1 without rounds).
+    pub fn round_of(&self, number: u64) -> u64 {
+        if self.round_blocks == 0 {
+            1
+        } else {
+            number.saturating_sub(1) / self.round_blocks + 1
+        }
+    }
+    /// Whether block `number` belongs to round `epoch`.
+    pub fn in_round(&self, epoch: u64, number: u64) -> bool {
+        self.round_blocks == 0 || (number > 0 && self.round_of(number) == epoch)
     }
     /// View timeout after `k` consecutive timeouts: period × 1.5^min(k, 2).
     pub fn timeout(&self, k: u32) -> u64 {
@@ -119,7 +138,19 @@ pub enum Out {
         /// Its encoded body.
         payload: Vec<u8>,
     },
+    /// A QC closed round `epoch − 1` on `block` (its last block): find round `epoch`'s
+    /// validators from the chain up to that block, then call [`Core::enter_round`]. Asked again
+    /// at each sync interval until answered (the block may still be on its way).
+    SwitchRound {
+        /// The new round.
+        epoch: u64,
+        /// The QC'd last block of the old round.
+        block: VoteData,
+    },
 }
+
+/// Messages of the next round, kept until the switch (at most this many).
+const FUTURE_MAX: usize = 512;
 
 /// The consensus state of one node.
 pub struct Core {
@@ -153,6 +184,16 @@ pub struct Core {
     /// Blocks checked by the executor: valid or not.
     checked: HashMap<B256, bool>,
     validating: std::collections::HashSet<B256>,
+    /// The QC on the old round's last block, while the next round's validators are looked up.
+    switching: Option<Qc>,
+    /// The QC that opened the current round (answers validators still in the old round).
+    opened_by: Option<Qc>,
+    last_switch_ask: u64,
+    /// The previous round: its epoch, size and keys (checks its QCs that arrive late).
+    prev: Option<(u64, u32, Arc<dyn Crypto>)>,
+    prev_me: Option<u32>,
+    /// Messages of the next round that arrived before the switch.
+    future: Vec<CbftMsg>,
     out: Vec<Out>,
 }
 
@@ -211,6 +252,12 @@ impl Core {
             need_sync: false,
             checked: HashMap::new(),
             validating: std::collections::HashSet::new(),
+            switching: None,
+            opened_by: None,
+            last_switch_ask: 0,
+            prev: None,
+            prev_me: None,
+            future: Vec::new(),
             out: Vec::new(),
             p,
             me,
@@ -283,6 +330,62 @@ impl Core {
     pub fn params(&self) -> &Params {
         &self.p
     }
+    /// This node's validator index in the current round (None: not a validator in it).
+    pub fn me(&self) -> Option<u32> {
+        self.me
+    }
+    /// Whether a sync request to validator `to` is for this node: its index in this round, or in
+    /// the previous one (the asker may not have switched yet).
+    pub fn is_asked(&self, to: u32) -> bool {
+        Some(to) == self.me || (self.prev_me.is_some() && Some(to) == self.prev_me)
+    }
+    /// The round switch waiting for the next validators, if any.
+    pub fn switching(&self) -> Option<(u64, VoteData)> {
+        self.switching
+            .as_ref()
+            .map(|q| (self.p.epoch.saturating_add(1), q.data))
+    }
+
+    /// Round `epoch`'s validators, asked for by [`Out::SwitchRound`]: `validators` of them, this
+    /// node's index among them (`me`), and their keys (`crypto`). The round's first view follows
+    /// the view of the QC that closed the old round; messages of the new round that came early
+    /// are handled now. Ignored unless that switch is pending.
+    pub fn enter_round(
+        &mut self,
+        epoch: u64,
+        validators: u32,
+        me: Option<u32>,
+        crypto: Arc<dyn Crypto>,
+        now: u64,
+    ) {
+        if self.p.epoch.checked_add(1) != Some(epoch) || validators == 0 {
+            return;
+        }
+        let Some(qc) = self.switching.take() else {
+            return;
+        };
+        let old = std::mem::replace(&mut self.crypto, crypto);
+        self.prev = Some((self.p.epoch, self.p.validators, old));
+        self.p.epoch = epoch;
+        self.p.validators = validators;
+        self.prev_me = std::mem::replace(&mut self.me, me);
+        self.votes.clear();
+        self.view_changes.clear();
+        self.helped.clear();
+        // Double signs are judged within a round (views may repeat across a switch); this also
+        // bounds what is kept.
+        self.seen_votes.clear();
+        self.seen_props.clear();
+        self.seen_vcs.clear();
+        self.timeouts_in_row = 0;
+        let view = self.view.max(qc.data.view.saturating_add(1));
+        self.opened_by = Some(qc);
+        self.start_view(view, now, None);
+        for m in std::mem::take(&mut self.future) {
+            self.on_message(m, now);
+        }
+        self.retry_pending(now);
+    }
 
     /// Takes the outputs produced so far.
     pub fn drain(&mut self) -> Vec<Out> {
@@ -327,6 +430,10 @@ impl Core {
                 None => return,
             }
         };
+        if self.switching.is_some() || !self.p.in_round(self.p.epoch, parent.number.saturating_add(1))
+        {
+            return; // the round is over: the next one's validators build on
+        }
         self.building = true;
         self.last_build = now;
         self.out.push(Out::Build {
@@ -394,6 +501,19 @@ impl Core {
             let peer = ((me + 1 + turn) % n) as u32; // n ≤ 2^32: no overflow
             self.request_sync(peer, now);
         }
+        if let Some(qc) = &self.switching {
+            // No view timeouts while the next round's validators are looked up.
+            if now >= self.last_switch_ask.saturating_add(SYNC_INTERVAL_MS) {
+                self.last_switch_ask = now;
+                // The lookup may lack blocks of that branch: fetch them meanwhile.
+                self.need_sync = true;
+                self.out.push(Out::SwitchRound {
+                    epoch: self.p.epoch.saturating_add(1),
+                    block: qc.data,
+                });
+            }
+            return;
+        }
         let deadline = self
             .view_started
             .saturating_add(self.p.timeout(self.timeouts_in_row));
@@ -433,6 +553,19 @@ impl Core {
 
     /// A message from the network (or a sync answer).
     pub fn on_message(&mut self, msg: CbftMsg, now: u64) {
+        let epoch = match &msg {
+            CbftMsg::Prepare(p) => Some(p.block.data.epoch),
+            CbftMsg::Vote(v) => Some(v.data.epoch),
+            CbftMsg::ViewChange(vc) => Some(vc.epoch),
+            CbftMsg::Qc(q) => Some(q.data.epoch),
+            _ => None,
+        };
+        if let Some(epoch) = epoch {
+            if epoch != self.p.epoch {
+                self.other_round(msg, epoch, now);
+                return;
+            }
+        }
         match msg {
             CbftMsg::Prepare(p) => self.on_proposal(*p, now),
             CbftMsg::Vote(v) => self.on_vote(v, now),
@@ -446,7 +579,7 @@ impl Core {
                 to,
                 ..
             } => {
-                if Some(to) == self.me {
+                if self.is_asked(to) {
                     self.on_sync_request(committed, from);
                 }
             }
@@ -465,7 +598,7 @@ impl Core {
                         .entry(item.block.data.hash)
                         .or_insert((item.block, item.payload));
                     if let Some(qc) = item.qc {
-                        self.on_qc(qc, now);
+                        self.on_message(CbftMsg::Qc(Box::new(qc)), now);
                     }
                 }
                 self.retry_pending(now);
@@ -473,15 +606,59 @@ impl Core {
         }
     }
 
+    /// A message of another round: the next round's wait for the switch (a proposal's parent QC
+    /// may be the one that closes this round); a validator still in an older round gets the QC
+    /// that opened this one; a node rounds behind catches up through sync.
+    fn other_round(&mut self, msg: CbftMsg, epoch: u64, now: u64) {
+        if epoch == self.p.epoch.saturating_add(1) {
+            if let CbftMsg::Prepare(p) = &msg {
+                if let Some(qc) = &p.parent_qc {
+                    if qc.data.epoch == self.p.epoch {
+                        self.on_qc(qc.clone(), now);
+                    }
+                }
+            }
+            if self.future.len() < FUTURE_MAX {
+                self.future.push(msg);
+            }
+            if self.switching.is_none() {
+                // The QC closing this round has not arrived: fetch the chain.
+                self.need_sync = true;
+            }
+        } else if epoch > self.p.epoch {
+            self.need_sync = true;
+        } else if let (CbftMsg::ViewChange(_), Some(qc)) = (&msg, &self.opened_by) {
+            let last = self.helped.get(&u32::MAX).copied().unwrap_or(0);
+            if last == 0 || now >= last.saturating_add(SYNC_INTERVAL_MS) {
+                self.helped.insert(u32::MAX, now.max(1));
+                self.out
+                    .push(Out::Broadcast(CbftMsg::Qc(Box::new(qc.clone()))));
+            }
+        }
+    }
+
     fn valid_qc(&self, qc: &Qc) -> bool {
-        if qc.signers.len() != self.p.validators as usize || qc.data.epoch != self.p.epoch {
+        if qc.data.epoch != self.p.epoch {
+            // The old round's last QC (carried by view changes of the new round's first views)
+            // is known: it opened this round, or its block is committed here.
+            return self.opened_by.as_ref().is_some_and(|o| o.data == qc.data)
+                || qc.data == self.committed.data
+                || self.prev.as_ref().is_some_and(|(epoch, n, crypto)| {
+                    qc.data.epoch == *epoch && Self::check_qc(qc, *n, crypto.as_ref())
+                });
+        }
+        Self::check_qc(qc, self.p.validators, self.crypto.as_ref())
+    }
+
+    fn check_qc(qc: &Qc, validators: u32, crypto: &dyn Crypto) -> bool {
+        if qc.signers.len() != validators as usize {
             return false;
         }
+        let n = validators as usize;
+        let threshold = n - n.saturating_sub(1) / 3;
         let signers = qc.signer_indices();
-        signers.len() >= self.p.threshold()
-            && self
-                .crypto
-                .verify_aggregate(&signers, &qc.data.signing_hash(), &qc.signature)
+        signers.len() >= threshold
+            && crypto.verify_aggregate(&signers, &qc.data.signing_hash(), &qc.signature)
     }
 
     fn valid_vc(&self, vc: &ViewChange) -> bool {
@@ -512,6 +689,7 @@ impl Core {
     fn on_proposal(&mut self, p: Proposal, now: u64) {
         let d = p.block.data;
         if d.epoch != self.p.epoch
+            || !self.p.in_round(d.epoch, d.number)
             || p.block.proposer != self.p.proposer(d.view)
             || d.index >= self.p.amount
             || !self
@@ -735,6 +913,16 @@ impl Core {
             self.highest_qc = d;
         }
         self.update_lock_and_commit(d.hash);
+        if self.p.round_end(self.p.epoch) == Some(d.number) && self.switching.is_none() {
+            // The round's last block has its QC: the next round's validators take over.
+            self.switching = self.qcs.get(&d.hash).cloned();
+            self.last_switch_ask = now;
+            self.out.push(Out::SwitchRound {
+                epoch: self.p.epoch.saturating_add(1),
+                block: d,
+            });
+            return;
+        }
         // A QC in a later view means a quorum is there: follow.
         if d.view > self.view {
             self.timeouts_in_row = 0;

@@ -64,12 +64,28 @@ impl Crypto for BlsCrypto {
 /// keccak256(i ‖ m); an aggregate is the hash of the signatures in signer order.
 pub struct HashCrypto {
     me: u32,
+    members: Vec<u32>,
 }
 
 impl HashCrypto {
-    /// The stand-in for validator `me`.
+    /// The stand-in for validator `me`, where validator `i` holds key `i`.
     pub fn new(me: u32) -> Self {
-        Self { me }
+        Self {
+            me,
+            members: Vec::new(),
+        }
+    }
+    /// The stand-in for the holder of key `me` in a round whose validator `i` holds key
+    /// `members[i]` (rotating validator sets).
+    pub fn with_members(me: u32, members: Vec<u32>) -> Self {
+        Self { me, members }
+    }
+    fn key(&self, validator: u32) -> Option<u32> {
+        if self.members.is_empty() {
+            Some(validator)
+        } else {
+            self.members.get(validator as usize).copied()
+        }
     }
     fn sig(v: u32, msg: &B256) -> Vec<u8> {
         keccak256([v.to_be_bytes().as_slice(), msg.as_slice()].concat()).to_vec()
@@ -81,13 +97,18 @@ impl Crypto for HashCrypto {
         Self::sig(self.me, msg)
     }
     fn verify(&self, validator: u32, msg: &B256, sig: &[u8]) -> bool {
-        Self::sig(validator, msg) == sig
+        self.key(validator)
+            .is_some_and(|k| Self::sig(k, msg) == sig)
     }
     fn aggregate(&self, sigs: &[&[u8]]) -> Option<Vec<u8>> {
         Some(keccak256(sigs.concat()).to_vec())
     }
     fn verify_aggregate(&self, signers: &[u32], msg: &B256, sig: &[u8]) -> bool {
-        let all: Vec<u8> = signers.iter().flat_map(|s| Self::sig(*s, msg)).collect();
+        let mut all = Vec::new();
+        for s in signers {
+            let Some(k) = self.key(*s) else { return false };
+            all.extend(Self::sig(k, msg));
+        }
         keccak256(all).as_slice() == sig
     }
 }

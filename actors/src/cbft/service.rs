@@ -119,6 +119,7 @@ impl CbftService {
             amount: c.amount,
             period_ms: c.period_ms,
             epoch: 1,
+            round_blocks: 0,
         }
     }
 
@@ -537,6 +538,7 @@ impl CbftService {
                                 .put_qc(&hash, CbftMsg::Qc(Box::new(qc)).encode())?;
                         }
                     }
+                    Out::SwitchRound { .. } => {}
                     Out::Evidence(e) => {
                         let crypto = BlsCrypto::new(None, self.validators.clone());
                         tracing::warn!(
@@ -608,7 +610,7 @@ impl Service for CbftService {
                     ..
                 } = &*m
                 {
-                    if Some(*to) == st.me {
+                    if st.core.is_asked(*to) {
                         self.serve_committed(*committed, *from)?;
                     }
                 }

@@ -5,6 +5,11 @@
 //! checks: no two honest nodes commit different blocks at a height, no honest validator signs two
 //! different things for one slot, committed blocks never disappear, and, once the network heals,
 //! the chain grows again within a bound. A failing seed replays exactly.
+//!
+//! With rotation on (`candidates` > `validators`, `round_blocks` > 0), every candidate runs a node;
+//! each round's validators are elected from the chain alone (the election's own code, seeded by
+//! the block `election_distance` before the round's end), and the run also checks that every node
+//! elects the same validators for every round.
 
 use super::core::{Core, Crypto, Out, Params, WalRecord};
 use super::crypto::{BlsCrypto, HashCrypto};
@@ -37,6 +42,12 @@ pub struct SimConfig {
     pub forget_wal: bool,
     /// A validator that is down for the whole run (a crash fault that never recovers).
     pub dead: Option<usize>,
+    /// Candidates, each running a node (0: just the validators, one fixed set).
+    pub candidates: u32,
+    /// Blocks per round (0: one round forever).
+    pub round_blocks: u64,
+    /// The next round's validators are elected at this many blocks before the round's end.
+    pub election_distance: u64,
 }
 
 impl Default for SimConfig {
@@ -51,6 +62,9 @@ impl Default for SimConfig {
             bls: false,
             forget_wal: false,
             dead: None,
+            candidates: 0,
+            round_blocks: 0,
+            election_distance: 2,
         }
     }
 }
@@ -84,6 +98,12 @@ pub struct SimReport {
     pub evidence_kept: u64,
     /// Invalid blocks honest nodes refused to vote for.
     pub invalid_refused: u64,
+    /// The highest round every honest node reached (1 without rotation).
+    pub rounds: u64,
+    /// Distinct candidates that held a validator seat.
+    pub seated: usize,
+    /// Round switches carried out while the network was partitioned.
+    pub switches_in_partition: u64,
 }
 
 struct Node {
@@ -94,6 +114,9 @@ struct Node {
     evidence: EvidencePool,
     down_until: u64,
     byzantine: bool,
+    /// Each round's validators (node indices), as this node elected them: durable, like the
+    /// staking state of a real node.
+    rounds: BTreeMap<u64, Vec<u32>>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -119,15 +142,24 @@ pub fn run(seed: u64, cfg: &SimConfig) -> SimReport {
     Sim::new(seed, cfg).run()
 }
 
-fn crypto_for(bls: &[BlsSecretKey], i: u32) -> Arc<dyn Crypto> {
+/// Node `i`'s signer in a round with these validators (node indices).
+fn crypto_for(bls: &[BlsSecretKey], i: u32, members: &[u32]) -> Arc<dyn Crypto> {
     if bls.is_empty() {
-        Arc::new(HashCrypto::new(i))
+        Arc::new(HashCrypto::with_members(i, members.to_vec()))
     } else {
         Arc::new(BlsCrypto::new(
             bls.get(i as usize).cloned(),
-            bls.iter().map(|k| k.public_key()).collect(),
+            members
+                .iter()
+                .filter_map(|m| bls.get(*m as usize).map(|k| k.public_key()))
+                .collect(),
         ))
     }
+}
+
+/// Candidate `i`'s stake weight in the simulated election (uneven on purpose).
+fn sim_weight(i: u32) -> u128 {
+    u128::from(i % 4 + 1) * 1_000
 }
 
 struct Sim {
@@ -142,7 +174,9 @@ struct Sim {
     now: u64,
     partition: Option<(Vec<bool>, u64)>,
     committed: BTreeMap<u64, B256>,
-    signed: HashMap<(u32, u8, u64, u32), B256>,
+    /// The validators the first node to switch elected for each round (all must agree).
+    elected: BTreeMap<u64, Vec<u32>>,
+    signed: HashMap<(u32, u8, u64, u64, u32), B256>,
     report: SimReport,
 }
 
@@ -153,20 +187,24 @@ impl Sim {
             amount: cfg.amount,
             period_ms: cfg.period_ms,
             epoch: 1,
+            round_blocks: cfg.round_blocks,
         };
         let mut nodes = Vec::new();
+        let count = cfg.candidates.max(cfg.validators);
+        let first: Vec<u32> = (0..cfg.validators).collect();
         let bls_keys: Vec<BlsSecretKey> = if cfg.bls {
-            (0..cfg.validators)
+            (0..count)
                 .filter_map(|i| BlsSecretKey::from_ikm(&keccak256(i.to_be_bytes()).0).ok())
                 .collect()
         } else {
             Vec::new()
         };
-        for i in 0..cfg.validators {
+        for i in 0..count {
+            let me = first.iter().position(|m| *m == i).map(|p| p as u32);
             let core = Core::new(
                 params.clone(),
-                Some(i),
-                crypto_for(&bls_keys, i),
+                me,
+                crypto_for(&bls_keys, i, &first),
                 genesis(1),
                 &[],
                 0,
@@ -179,6 +217,7 @@ impl Sim {
                 evidence: EvidencePool::new(10_000, 27),
                 down_until: 0,
                 byzantine: cfg.byzantine && i == 0,
+                rounds: BTreeMap::from([(1, first.clone())]),
             });
         }
         Self {
@@ -193,6 +232,7 @@ impl Sim {
             now: 0,
             partition: None,
             committed: BTreeMap::new(),
+            elected: BTreeMap::from([(1, first.clone())]),
             signed: HashMap::new(),
             report: SimReport {
                 seed,
@@ -261,14 +301,15 @@ impl Sim {
         }
         let key_hash = match msg {
             CbftMsg::Prepare(p) => Some((
-                (i as u32, 0u8, p.block.data.view, p.block.data.index),
+                (i as u32, 0u8, p.block.data.epoch, p.block.data.view, p.block.data.index),
                 p.block.data.hash,
             )),
-            CbftMsg::Vote(v) if v.validator == i as u32 => {
-                Some(((i as u32, 1u8, v.data.view, v.data.index), v.data.hash))
-            }
-            CbftMsg::ViewChange(vc) if vc.validator == i as u32 => Some((
-                (i as u32, 2u8, vc.view, 0),
+            CbftMsg::Vote(v) => Some((
+                (i as u32, 1u8, v.data.epoch, v.data.view, v.data.index),
+                v.data.hash,
+            )),
+            CbftMsg::ViewChange(vc) => Some((
+                (i as u32, 2u8, vc.epoch, vc.view, 0),
                 vc.highest_qc
                     .as_ref()
                     .map(|q| q.data.hash)
@@ -307,16 +348,20 @@ impl Sim {
         buf.extend_from_slice(&(i as u32).to_be_bytes());
         buf.extend_from_slice(&self.report.seed.to_be_bytes());
         buf.extend_from_slice(salt);
+        let core = self.nodes[i].core.as_ref();
+        let epoch = core.map(|c| c.params().epoch).unwrap_or(1);
+        // The proposer's index in its round (the byzantine node names itself in its twins).
+        let proposer = core.and_then(|c| c.me()).unwrap_or(i as u32);
         BlockInfo {
             data: VoteData {
-                epoch: 1,
+                epoch,
                 view,
                 index,
                 number,
                 hash: keccak256(&buf),
             },
             parent,
-            proposer: i as u32,
+            proposer,
         }
     }
 
@@ -353,7 +398,26 @@ impl Sim {
                             }
                         }
                     }
-                    Out::SendTo(j, msg) => self.send(i, j as usize, msg),
+                    Out::SendTo(_, msg @ CbftMsg::SyncResponse(_))
+                        if self.cfg.round_blocks > 0 =>
+                    {
+                        // Answers are flooded, as the node does: the asker's index may be of
+                        // another round (or none: an observer).
+                        for j in 0..self.nodes.len() {
+                            self.send(i, j, msg.clone());
+                        }
+                    }
+                    Out::SendTo(j, msg) => {
+                        // A validator index of this node's round, to the node holding it.
+                        let epoch = self.nodes[i].core.as_ref().map(|c| c.params().epoch);
+                        let to = epoch
+                            .and_then(|e| self.nodes[i].rounds.get(&e))
+                            .and_then(|m| m.get(j as usize).copied());
+                        if let Some(to) = to {
+                            self.send(i, to as usize, msg);
+                        }
+                    }
+                    Out::SwitchRound { epoch, block } => self.switch_round(i, epoch, block),
                     Out::Build {
                         parent,
                         number,
@@ -382,7 +446,8 @@ impl Sim {
                     Out::Evidence(e) => {
                         if !self.nodes[i].byzantine {
                             self.report.evidence += 1;
-                            let crypto = crypto_for(&self.bls, i as u32);
+                            let members = self.elected.get(&e.epoch()).cloned().unwrap_or_default();
+                            let crypto = crypto_for(&self.bls, i as u32, &members);
                             if let Added::Invalid(why) =
                                 self.nodes[i].evidence.add(e.clone(), 1, crypto.as_ref())
                             {
@@ -390,7 +455,7 @@ impl Sim {
                                     "node {i} reported unprovable evidence: {why}"
                                 ));
                             }
-                            if e.validator() != 0 || !self.cfg.byzantine {
+                            if members.get(e.validator() as usize) != Some(&0) || !self.cfg.byzantine {
                                 self.violation(format!(
                                     "honest validator {} convicted by {i}: {e:?}",
                                     e.validator()
@@ -411,7 +476,7 @@ impl Sim {
             CbftMsg::Prepare(p) => {
                 let d = p.block.data;
                 let b = self.block_for(i, p.block.parent, d.number, d.view, d.index, b"twin");
-                let crypto = crypto_for(&self.bls, i as u32);
+                let crypto = crypto_for(&self.bls, i as u32, &[]);
                 let payload = if self.rng.gen_bool(0.5) {
                     b"does not execute".to_vec()
                 } else {
@@ -429,7 +494,7 @@ impl Sim {
                     hash: keccak256(v.data.hash),
                     ..v.data
                 };
-                let crypto = crypto_for(&self.bls, i as u32);
+                let crypto = crypto_for(&self.bls, i as u32, &[]);
                 Some(CbftMsg::Vote(Vote {
                     data,
                     validator: v.validator,
@@ -501,15 +566,30 @@ impl Sim {
         }
         let node = &mut self.nodes[i];
         let base = node.chain.last().cloned().unwrap_or_else(|| genesis(1));
+        // The round of the next block, and its validators from this node's durable election
+        // record (a node always switches before it commits a block of the new round).
+        let mut params = self.params.clone();
+        params.epoch = params.round_of(base.data.number.saturating_add(1));
+        let Some(members) = node.rounds.get(&params.epoch).cloned() else {
+            let msg = format!(
+                "node {i} restarts at #{} without the validators of round {}",
+                base.data.number, params.epoch
+            );
+            self.violation(msg);
+            return;
+        };
+        params.validators = members.len() as u32;
+        let me = members.iter().position(|m| *m == i as u32).map(|p| p as u32);
         let core = Core::new(
-            self.params.clone(),
-            Some(i as u32),
-            crypto_for(&self.bls, i as u32),
+            params,
+            me,
+            crypto_for(&self.bls, i as u32, &members),
             base,
             &node.wal,
             self.now,
         );
         node.core = Some(core);
+        node.down_until = 0;
         // Catch up from anyone.
         let peer = (i + 1) % self.nodes.len();
         let committed = self.nodes[i].chain.len() as u64;
@@ -523,6 +603,77 @@ impl Sim {
                 at: self.now,
             },
         );
+    }
+
+    /// Node `i` needs round `epoch`'s validators: it elects them from its own view of the chain
+    /// (the previous round's validators, and the block `election_distance` below the old round's
+    /// last block on that block's branch, whose hash seeds the lottery), or waits when it lacks
+    /// a block of that branch.
+    fn switch_round(&mut self, i: usize, epoch: u64, last: VoteData) {
+        let node = &self.nodes[i];
+        let Some(core) = node.core.as_ref() else {
+            return;
+        };
+        let Some(prev) = node.rounds.get(&epoch.saturating_sub(1)).cloned() else {
+            self.violation(format!("node {i} lacks the validators of round {}", epoch - 1));
+            return;
+        };
+        let at = last.number.saturating_sub(self.cfg.election_distance);
+        let mut hash = last.hash;
+        let mut number = last.number;
+        while number > at {
+            let parent = match core.block(&hash) {
+                Some((b, _)) => b.parent,
+                None => match node.chain.get(number.saturating_sub(1) as usize) {
+                    Some(b) if b.data.hash == hash => b.parent,
+                    _ => {
+                        if std::env::var("PLATON_CBFT_TRACE").is_ok() {
+                            eprintln!("node {i} at {}: switch to {epoch} lacks #{number} {hash}", self.now);
+                        }
+                        return; // not here yet: the core asks again
+                    }
+                },
+            };
+            hash = parent;
+            number -= 1;
+        }
+        let weighted: Vec<(u32, u128)> = (0..self.nodes.len() as u32)
+            .map(|c| (c, sim_weight(c)))
+            .collect();
+        let seed = keccak256([hash.as_slice(), b"seed"].concat());
+        let members = platon_vm::ppos::election::next_validators(
+            &prev,
+            &weighted,
+            self.cfg.validators as usize,
+            seed,
+        );
+        match self.elected.get(&epoch) {
+            Some(m) if *m != members => {
+                let msg = format!(
+                    "node {i} elected {members:?} for round {epoch}, another node {m:?} (at {} ms)",
+                    self.now
+                );
+                self.violation(msg);
+            }
+            Some(_) => {}
+            None => {
+                self.elected.insert(epoch, members.clone());
+            }
+        }
+        if self.partition.is_some() {
+            self.report.switches_in_partition += 1;
+        }
+        let me = members
+            .iter()
+            .position(|m| *m == i as u32)
+            .map(|p| p as u32);
+        let crypto = crypto_for(&self.bls, i as u32, &members);
+        let n = members.len() as u32;
+        self.nodes[i].rounds.insert(epoch, members);
+        let now = self.now;
+        if let Some(core) = self.nodes[i].core.as_mut() {
+            core.enter_round(epoch, n, me, crypto, now);
+        }
     }
 
     fn check_durable(&mut self) {
@@ -561,16 +712,13 @@ impl Sim {
                     let Some(Pending(std::cmp::Reverse((_, seq)), to)) = self.queue.pop() else {
                         continue;
                     };
-                    let Some((_from, _, msg)) = self.msgs.remove(&seq) else {
+                    let Some((sender, _, msg)) = self.msgs.remove(&seq) else {
                         continue;
                     };
                     let now = self.now;
                     if self.nodes[to].core.is_some() {
                         // The chain store answers for committed blocks; consensus for the rest.
-                        if let CbftMsg::SyncRequest {
-                            committed, from, ..
-                        } = &msg
-                        {
+                        if let CbftMsg::SyncRequest { committed, .. } = &msg {
                             let node = &self.nodes[to];
                             let start = (*committed as usize).min(node.chain.len());
                             let items: Vec<SyncBlock> = node.chain[start..]
@@ -584,7 +732,7 @@ impl Sim {
                                 })
                                 .collect();
                             if !items.is_empty() {
-                                self.send(to, *from as usize, CbftMsg::SyncResponse(items));
+                                self.send(to, sender, CbftMsg::SyncResponse(items));
                             }
                         }
                         self.report.delivered += 1;
@@ -607,7 +755,7 @@ impl Sim {
                             self.report.delivered,
                             self.nodes
                                 .iter()
-                                .map(|n| n.core.as_ref().map(|c| c.view()))
+                                .map(|n| n.core.as_ref().map(|c| (c.view(), c.params().epoch, c.me(), c.switching().is_some(), c.highest_qc().number)))
                                 .collect::<Vec<_>>()
                         );
                     }
@@ -632,6 +780,14 @@ impl Sim {
             self.check_durable();
         }
         self.report.heights = self.nodes.iter().map(|n| n.chain.len() as u64).collect();
+        self.report.rounds = honest
+            .iter()
+            .filter_map(|i| self.nodes[*i].rounds.keys().next_back().copied())
+            .min()
+            .unwrap_or(1);
+        let seated: std::collections::BTreeSet<u32> =
+            self.elected.values().flatten().copied().collect();
+        self.report.seated = seated.len();
         self.report.evidence_kept = self
             .nodes
             .iter()

@@ -91,6 +91,22 @@ pub struct Schedule {
     pub staking_reward: U256,
     /// Taken from a validator that produced no block in its round.
     pub idle_penalty: U256,
+    /// The next round's validators are elected this many blocks before the round's end (and
+    /// the last round of an epoch settles the epoch there), so that every branch a QC can still
+    /// choose at the round's end shares the election block: CBFT needs at least 2 (0 elects at
+    /// the round's last block, for chains without CBFT rounds). Less than `round_blocks`.
+    pub election_distance: u64,
+}
+
+impl Schedule {
+    /// The round block `number` belongs to: round r holds blocks (r−1)·R+1 ..= r·R.
+    pub fn round_of(&self, number: u64) -> u64 {
+        if self.round_blocks == 0 {
+            1
+        } else {
+            number.saturating_sub(1) / self.round_blocks + 1
+        }
+    }
 }
 
 fn produced_key(round: bool, id: u128) -> Vec<u8> {
@@ -141,29 +157,52 @@ fn end_block(
             break;
         }
     }
-    if s.round_blocks == 0 || env.number % s.round_blocks != 0 {
+    if s.round_blocks == 0 {
         return Ok(());
     }
-    // The round ends.
-    let validators = ledger.validators()?;
-    let mut idle = Vec::new();
-    for id in &validators {
-        if count(&ledger, true, *id)? == 0 {
-            idle.push(*id);
+    let round_end = env.number % s.round_blocks == 0;
+    // The election block: `election_distance` before a round's last block.
+    let ends = env.number.saturating_add(s.election_distance);
+    let elect_here = s.election_distance < s.round_blocks && ends % s.round_blocks == 0;
+    if round_end {
+        let validators = ledger.validators()?;
+        let mut idle = Vec::new();
+        for id in &validators {
+            if count(&ledger, true, *id)? == 0 {
+                idle.push(*id);
+            }
+            put(
+                ledger.state,
+                STAKING,
+                &produced_key(true, *id),
+                &0u64.to_be_bytes(),
+            )?;
         }
-        put(
-            ledger.state,
-            STAKING,
-            &produced_key(true, *id),
-            &0u64.to_be_bytes(),
-        )?;
+        if !idle.is_empty() && env.number > s.round_blocks {
+            // (The first round has no history to judge.)
+            ledger.penalize_idle(&idle, s.idle_penalty, REWARD_POOL)?;
+        }
     }
-    if !idle.is_empty() && env.number > s.round_blocks {
-        // (The first round has no history to judge.)
-        ledger.penalize_idle(&idle, s.idle_penalty, REWARD_POOL)?;
+    if !elect_here {
+        if round_end {
+            // The elected set takes its seats (a candidate slashed since leaves the working
+            // list; its consensus seat stays for the round).
+            let round = s.round_of(env.number.saturating_add(1));
+            let mut next = Vec::new();
+            for seat in ledger.round_set(round)? {
+                if ledger
+                    .candidate(seat.node_id)?
+                    .is_some_and(|c| c.status == crate::ppos::staking::Status::Active)
+                {
+                    next.push(seat.node_id);
+                }
+            }
+            ledger.set_validators(&next)?;
+        }
+        return Ok(());
     }
     let epoch_blocks = s.round_blocks.saturating_mul(s.epoch_rounds.max(1));
-    if env.number % epoch_blocks == 0 {
+    if ends % epoch_blocks == 0 {
         let mut produced = std::collections::BTreeMap::new();
         for id in ledger.candidate_ids()? {
             let n = count(&ledger, false, id)?;
@@ -186,7 +225,10 @@ fn end_block(
         )?;
         ledger.settle_epoch(&ctx.staking, s.max_verifiers)?;
     }
-    ledger.elect_round(s.seats, env.prev_randao)?;
+    let next = ledger.elect_next(s.seats, env.prev_randao, s.round_of(ends.saturating_add(1)))?;
+    if s.election_distance == 0 {
+        ledger.set_validators(&next)?;
+    }
     Ok(())
 }
 
@@ -582,18 +624,43 @@ fn report(
         Ok(e) => e,
         Err(why) => return Ok(Err(why)),
     };
-    if e.epoch().saturating_add(EVIDENCE_EPOCHS) < ctx.epoch {
-        return Ok(Err("evidence too old".into()));
-    }
-    let keys = &ctx.validators;
-    if let Err(why) =
-        e.verify(
-            |v, h, s| match (keys.get(v as usize), BlsSignature::from_bytes(s)) {
-                (Some(pk), Ok(sig)) => sig.verify(h.as_slice(), pk),
-                _ => false,
-            },
-        )
-    {
+    // The validators of the evidence's round: its consensus set when rounds rotate, else the
+    // configured ones.
+    let keys: Vec<Option<BlsPublicKey>> = match &ctx.schedule {
+        Some(s) if s.round_blocks > 0 => {
+            let current = s.round_of(env.number);
+            let limit = EVIDENCE_EPOCHS.saturating_mul(s.epoch_rounds.max(1));
+            if e.epoch().saturating_add(limit) < current {
+                return Ok(Err("evidence too old".into()));
+            }
+            if e.epoch() > current {
+                return Ok(Err("evidence from a future round".into()));
+            }
+            crate::ppos::staking::Ledger {
+                state: &mut *state,
+                contract: STAKING,
+            }
+            .round_set(e.epoch())?
+            .iter()
+            .map(|seat| BlsPublicKey::from_bytes(&seat.bls_key).ok())
+            .collect()
+        }
+        _ => {
+            if e.epoch().saturating_add(EVIDENCE_EPOCHS) < ctx.epoch {
+                return Ok(Err("evidence too old".into()));
+            }
+            ctx.validators.iter().cloned().map(Some).collect()
+        }
+    };
+    if let Err(why) = e.verify(|v, h, s| {
+        match (
+            keys.get(v as usize).and_then(|k| k.as_ref()),
+            BlsSignature::from_bytes(s),
+        ) {
+            (Some(pk), Ok(sig)) => sig.verify(h.as_slice(), pk),
+            _ => false,
+        }
+    }) {
         return Ok(Err(why));
     }
     let slot = report_slot(e.kind(), e.validator(), e.epoch(), e.view(), e.index());
@@ -608,7 +675,7 @@ fn report(
         state.set_account(SLASHING, acct);
     }
     // The penalty, when the offender is a staked candidate (found by its BLS key).
-    let penalty = match keys.get(e.validator() as usize) {
+    let penalty = match keys.get(e.validator() as usize).and_then(|k| k.as_ref()) {
         Some(pk) => crate::ppos::staking::Ledger {
             state: &mut *state,
             contract: STAKING,

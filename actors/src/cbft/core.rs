@@ -430,7 +430,10 @@ impl Core {
                 None => return,
             }
         };
-        if self.switching.is_some() || !self.p.in_round(self.p.epoch, parent.number.saturating_add(1))
+        if self.switching.is_some()
+            || !self
+                .p
+                .in_round(self.p.epoch, parent.number.saturating_add(1))
         {
             return; // the round is over: the next one's validators build on
         }

@@ -301,7 +301,13 @@ impl Sim {
         }
         let key_hash = match msg {
             CbftMsg::Prepare(p) => Some((
-                (i as u32, 0u8, p.block.data.epoch, p.block.data.view, p.block.data.index),
+                (
+                    i as u32,
+                    0u8,
+                    p.block.data.epoch,
+                    p.block.data.view,
+                    p.block.data.index,
+                ),
                 p.block.data.hash,
             )),
             CbftMsg::Vote(v) => Some((
@@ -398,9 +404,7 @@ impl Sim {
                             }
                         }
                     }
-                    Out::SendTo(_, msg @ CbftMsg::SyncResponse(_))
-                        if self.cfg.round_blocks > 0 =>
-                    {
+                    Out::SendTo(_, msg @ CbftMsg::SyncResponse(_)) if self.cfg.round_blocks > 0 => {
                         // Answers are flooded, as the node does: the asker's index may be of
                         // another round (or none: an observer).
                         for j in 0..self.nodes.len() {
@@ -455,7 +459,9 @@ impl Sim {
                                     "node {i} reported unprovable evidence: {why}"
                                 ));
                             }
-                            if members.get(e.validator() as usize) != Some(&0) || !self.cfg.byzantine {
+                            if members.get(e.validator() as usize) != Some(&0)
+                                || !self.cfg.byzantine
+                            {
                                 self.violation(format!(
                                     "honest validator {} convicted by {i}: {e:?}",
                                     e.validator()
@@ -579,7 +585,10 @@ impl Sim {
             return;
         };
         params.validators = members.len() as u32;
-        let me = members.iter().position(|m| *m == i as u32).map(|p| p as u32);
+        let me = members
+            .iter()
+            .position(|m| *m == i as u32)
+            .map(|p| p as u32);
         let core = Core::new(
             params,
             me,
@@ -615,7 +624,10 @@ impl Sim {
             return;
         };
         let Some(prev) = node.rounds.get(&epoch.saturating_sub(1)).cloned() else {
-            self.violation(format!("node {i} lacks the validators of round {}", epoch - 1));
+            self.violation(format!(
+                "node {i} lacks the validators of round {}",
+                epoch - 1
+            ));
             return;
         };
         let at = last.number.saturating_sub(self.cfg.election_distance);
@@ -628,7 +640,10 @@ impl Sim {
                     Some(b) if b.data.hash == hash => b.parent,
                     _ => {
                         if std::env::var("PLATON_CBFT_TRACE").is_ok() {
-                            eprintln!("node {i} at {}: switch to {epoch} lacks #{number} {hash}", self.now);
+                            eprintln!(
+                                "node {i} at {}: switch to {epoch} lacks #{number} {hash}",
+                                self.now
+                            );
                         }
                         return; // not here yet: the core asks again
                     }
@@ -755,7 +770,13 @@ impl Sim {
                             self.report.delivered,
                             self.nodes
                                 .iter()
-                                .map(|n| n.core.as_ref().map(|c| (c.view(), c.params().epoch, c.me(), c.switching().is_some(), c.highest_qc().number)))
+                                .map(|n| n.core.as_ref().map(|c| (
+                                    c.view(),
+                                    c.params().epoch,
+                                    c.me(),
+                                    c.switching().is_some(),
+                                    c.highest_qc().number
+                                )))
                                 .collect::<Vec<_>>()
                         );
                     }

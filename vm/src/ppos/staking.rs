@@ -376,6 +376,25 @@ fn write_ids(
     put(state, contract, key, &bytes)
 }
 
+/// One seat of a consensus round: the candidate and the keys it signs and proves seeds with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    /// The candidate's Node-ID.
+    pub node_id: u128,
+    /// Its BLS public key (48 bytes).
+    pub bls_key: [u8; 48],
+    /// Its VRF public key (32 bytes).
+    pub vrf_key: [u8; 32],
+}
+
+const SEAT_LEN: usize = 16 + 48 + 32;
+
+fn round_set_key(round: u64) -> Vec<u8> {
+    let mut k = b"round-set:".to_vec();
+    k.extend_from_slice(&round.to_be_bytes());
+    k
+}
+
 /// The staking ledger over a state.
 pub struct Ledger<'a> {
     /// The state it reads and writes.
@@ -469,6 +488,7 @@ impl Ledger<'_> {
             .collect();
         self.set_verifiers(&verifiers)?;
         self.set_validators(validators)?;
+        self.set_round_set(1, validators)?;
         let mut acct = self.state.account(&self.contract)?;
         acct.nonce = acct.nonce.max(1);
         self.state.set_account(self.contract, acct);
@@ -693,6 +713,64 @@ impl Ledger<'_> {
         let next = super::election::next_validators(&current, &weighted, seats, seed);
         self.set_validators(&next)?;
         Ok(next)
+    }
+
+    /// Elects round `round`'s validators like [`Self::elect_round`] and records them, with their
+    /// keys, as that round's consensus set (which never changes afterwards); the working
+    /// validator list is left alone. Returns the Node-IDs in validator-index order.
+    pub fn elect_next(
+        &mut self,
+        seats: usize,
+        seed: B256,
+        round: u64,
+    ) -> Result<Vec<u128>, StorageError> {
+        let mut weighted = Vec::new();
+        for id in self.verifiers()? {
+            if let Some(c) = self.candidate(id)? {
+                if c.status == Status::Active {
+                    weighted.push((id, super::election::weight(c.total_stake())));
+                }
+            }
+        }
+        let current = self.validators()?;
+        let next = super::election::next_validators(&current, &weighted, seats, seed);
+        self.set_round_set(round, &next)?;
+        Ok(next)
+    }
+
+    /// Records `ids` (with their keys) as round `round`'s consensus set.
+    pub fn set_round_set(&mut self, round: u64, ids: &[u128]) -> Result<(), StorageError> {
+        let mut bytes = Vec::with_capacity(ids.len().saturating_mul(SEAT_LEN));
+        for id in ids {
+            let Some(c) = self.candidate(*id)? else {
+                continue;
+            };
+            bytes.extend_from_slice(&id.to_be_bytes());
+            bytes.extend_from_slice(&c.bls_key);
+            bytes.extend_from_slice(&c.vrf_key);
+        }
+        put(self.state, self.contract, &round_set_key(round), &bytes)
+    }
+
+    /// Round `round`'s consensus set, in validator-index order (empty when not elected yet).
+    pub fn round_set(&self, round: u64) -> Result<Vec<Seat>, StorageError> {
+        let bytes = get(self.state, self.contract, &round_set_key(round))?.unwrap_or_default();
+        Ok(bytes
+            .chunks_exact(SEAT_LEN)
+            .map(|c| {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&c[..16]);
+                let mut bls_key = [0u8; 48];
+                bls_key.copy_from_slice(&c[16..64]);
+                let mut vrf_key = [0u8; 32];
+                vrf_key.copy_from_slice(&c[64..]);
+                Seat {
+                    node_id: u128::from_be_bytes(id),
+                    bls_key,
+                    vrf_key,
+                }
+            })
+            .collect())
     }
 
     /// Slashes a double sign by the candidate whose BLS key is `bls_key`: `penalty_bps` of its own

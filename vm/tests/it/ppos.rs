@@ -170,128 +170,154 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
             .fold(U256::ZERO, |a, w| a + s.account(w).expect("acct").balance)
     };
     let supply = total(&StateDb::at_root(root, store.clone()));
-    let rt = SystemRuntime::new(
-        &platon_vm::Revm,
-        SystemContext {
-            schedule: Some(Schedule {
-                round_blocks: 4,
-                epoch_rounds: 3,
-                seats: 4,
-                max_verifiers: 10,
-                block_reward: lat(2),
-                staking_reward: lat(100),
-                idle_penalty: lat(50),
-            }),
-            ..Default::default()
-        },
-    );
+    // Elected at the round's last block, and (as CBFT needs) two blocks before it.
+    for distance in [0u64, 2] {
+        let rt = SystemRuntime::new(
+            &platon_vm::Revm,
+            SystemContext {
+                schedule: Some(Schedule {
+                    round_blocks: 4,
+                    epoch_rounds: 3,
+                    seats: 4,
+                    max_verifiers: 10,
+                    block_reward: lat(2),
+                    staking_reward: lat(100),
+                    idle_penalty: lat(50),
+                    election_distance: distance,
+                }),
+                ..Default::default()
+            },
+        );
 
-    let run = |rt: &SystemRuntime| {
-        let mut parent = Header {
-            parent_hash: alloy_primitives::B256::ZERO,
-            ommers_hash: EMPTY_OMMERS_HASH,
-            beneficiary: Address::ZERO,
-            state_root: root,
-            transactions_root: EMPTY_ROOT,
-            receipts_root: EMPTY_ROOT,
-            logs_bloom: Default::default(),
-            difficulty: U256::ZERO,
-            number: 0,
-            gas_limit: 30_000_000,
-            gas_used: 0,
-            timestamp: 0,
-            extra_data: Bytes::new(),
-            mix_hash: alloy_primitives::B256::ZERO,
-            nonce: [0; 8],
-            base_fee_per_gas: 1_000_000_000,
-        };
-        let mut history = Vec::new();
-        for n in 1..=72u64 {
-            let state = StateDb::at_root(parent.state_root, store.clone());
-            let mut probe = state.clone();
-            let validators = Ledger {
-                state: &mut probe,
-                contract: STAKING,
-            }
-            .validators()
-            .expect("v");
-            // Validator 7 never produces: its turns pass to the next validator.
-            let mut turn = validators[((n - 1) as usize) % validators.len()];
-            if turn == 7 {
-                turn = validators[(n as usize) % validators.len()];
-            }
-            let env = BlockEnv {
-                number: n,
-                timestamp: n,
-                beneficiary: benefit(turn),
+        let run = |rt: &SystemRuntime| {
+            let mut parent = Header {
+                parent_hash: alloy_primitives::B256::ZERO,
+                ommers_hash: EMPTY_OMMERS_HASH,
+                beneficiary: Address::ZERO,
+                state_root: root,
+                transactions_root: EMPTY_ROOT,
+                receipts_root: EMPTY_ROOT,
+                logs_bloom: Default::default(),
+                difficulty: U256::ZERO,
+                number: 0,
                 gas_limit: 30_000_000,
-                base_fee: platon_vm::next_base_fee(&parent),
-                prev_randao: keccak256(n.to_be_bytes()),
-                chain_id: 1,
+                gas_used: 0,
+                timestamp: 0,
+                extra_data: Bytes::new(),
+                mix_hash: alloy_primitives::B256::ZERO,
+                nonce: [0; 8],
+                base_fee_per_gas: 1_000_000_000,
             };
-            let b = execute_block(rt, &NoHashes, state, &parent, &env, vec![], Bytes::new())
-                .expect("block");
-            store.insert(b.state_nodes.clone(), vec![]);
-            parent = b.block.header.clone();
-            let mut s = StateDb::at_root(parent.state_root, store.clone());
-            let l = Ledger {
-                state: &mut s,
-                contract: STAKING,
-            };
-            history.push((
-                parent.state_root,
-                l.validators().expect("v"),
-                l.epoch().expect("e"),
-            ));
-            assert_eq!(
-                total(&StateDb::at_root(parent.state_root, store.clone())),
-                supply,
-                "block {n}"
+            let mut history = Vec::new();
+            for n in 1..=72u64 {
+                let state = StateDb::at_root(parent.state_root, store.clone());
+                let mut probe = state.clone();
+                let validators = Ledger {
+                    state: &mut probe,
+                    contract: STAKING,
+                }
+                .validators()
+                .expect("v");
+                // Validator 7 never produces: its turns pass to the next validator.
+                let mut turn = validators[((n - 1) as usize) % validators.len()];
+                if turn == 7 {
+                    turn = validators[(n as usize) % validators.len()];
+                }
+                let env = BlockEnv {
+                    number: n,
+                    timestamp: n,
+                    beneficiary: benefit(turn),
+                    gas_limit: 30_000_000,
+                    base_fee: platon_vm::next_base_fee(&parent),
+                    prev_randao: keccak256(n.to_be_bytes()),
+                    chain_id: 1,
+                };
+                let b = execute_block(rt, &NoHashes, state, &parent, &env, vec![], Bytes::new())
+                    .expect("block");
+                store.insert(b.state_nodes.clone(), vec![]);
+                parent = b.block.header.clone();
+                let mut s = StateDb::at_root(parent.state_root, store.clone());
+                let l = Ledger {
+                    state: &mut s,
+                    contract: STAKING,
+                };
+                // The consensus set of the next block's round: recorded by its election, never
+                // changed after it, and the working list never holds anyone outside it.
+                let seats: Vec<u128> = l
+                    .round_set((n + 1 - 1) / 4 + 1)
+                    .expect("round set")
+                    .iter()
+                    .map(|s| s.node_id)
+                    .collect();
+                assert_eq!(seats.len(), 4, "block {n}: round set {seats:?}");
+                let working = l.validators().expect("v");
+                assert!(
+                    working.iter().all(|v| seats.contains(v)) || n % 4 != 0,
+                    "block {n}: {working:?} outside {seats:?}"
+                );
+                if let Some((_, _, _, prev, prev_n)) = history.last() {
+                    if (prev_n + 1 - 1) / 4 == (n + 1 - 1) / 4 {
+                        assert_eq!(prev, &seats, "block {n}: a round's set changed");
+                    }
+                }
+                history.push((parent.state_root, working, l.epoch().expect("e"), seats, n));
+                assert_eq!(
+                    total(&StateDb::at_root(parent.state_root, store.clone())),
+                    supply,
+                    "block {n}"
+                );
+            }
+            history
+        };
+        let a = run(&rt);
+        let b = run(&rt);
+        assert_eq!(
+            a, b,
+            "a second node computes the same chain state and elections"
+        );
+        // Epochs settle every 12 blocks.
+        assert_eq!(a.last().expect("last").2, 6);
+        // Rounds rotate within the cap (one seat, or more only when someone must leave).
+        let mut changes = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for w in a.windows(2) {
+            let entered = w[1].1.iter().filter(|v| !w[0].1.contains(v)).count();
+            let forced = w[0]
+                .1
+                .iter()
+                .filter(|v| !w[1].1.contains(v) && **v == 7)
+                .count();
+            // (A seat the idle validator already left counts as forced too.)
+            let empty = 4usize.saturating_sub(w[0].1.len());
+            assert!(
+                entered <= 1 + forced + empty,
+                "{:?} -> {:?}",
+                w[0].1,
+                w[1].1
             );
+            changes += entered;
+            seen.extend(w[1].1.iter().copied());
         }
-        history
-    };
-    let a = run(&rt);
-    let b = run(&rt);
-    assert_eq!(
-        a, b,
-        "a second node computes the same chain state and elections"
-    );
-    // Epochs settle every 12 blocks.
-    assert_eq!(a.last().expect("last").2, 6);
-    // Rounds rotate within the cap (one seat, or more only when someone must leave).
-    let mut changes = 0;
-    let mut seen = std::collections::BTreeSet::new();
-    for w in a.windows(2) {
-        let entered = w[1].1.iter().filter(|v| !w[0].1.contains(v)).count();
-        let forced = w[0]
-            .1
-            .iter()
-            .filter(|v| !w[1].1.contains(v) && **v == 7)
-            .count();
-        assert!(entered <= 1 + forced, "{:?} -> {:?}", w[0].1, w[1].1);
-        changes += entered;
-        seen.extend(w[1].1.iter().copied());
+        assert!(changes >= 8, "the set rotates: {changes}");
+        assert!(seen.len() >= 7, "many candidates served: {seen:?}");
+        assert!(
+            a.iter().any(|h| h.1.contains(&7)),
+            "the idle candidate was elected at some point"
+        );
+        // The idle validator was penalized once it had a round without a block, and left.
+        let mut s = StateDb::at_root(a.last().expect("last").0, store.clone());
+        let l = Ledger {
+            state: &mut s,
+            contract: STAKING,
+        };
+        if let Some(c7) = l.candidate(7).expect("c") {
+            assert_eq!(c7.status, Status::LowRatio);
+        }
+        assert!(!l.validators().expect("v").contains(&7));
+        // Producers were paid.
+        let paid: U256 = (1..=10u128)
+            .map(|i| s.account(&benefit(i)).expect("b").balance)
+            .fold(U256::ZERO, |x, y| x + y);
+        assert!(paid > lat(500), "rewards paid: {paid}");
     }
-    assert!(changes >= 8, "the set rotates: {changes}");
-    assert!(seen.len() >= 7, "many candidates served: {seen:?}");
-    assert!(
-        a.iter().any(|h| h.1.contains(&7)),
-        "the idle candidate was elected at some point"
-    );
-    // The idle validator was penalized once it had a round without a block, and left.
-    let mut s = StateDb::at_root(a.last().expect("last").0, store.clone());
-    let l = Ledger {
-        state: &mut s,
-        contract: STAKING,
-    };
-    if let Some(c7) = l.candidate(7).expect("c") {
-        assert_eq!(c7.status, Status::LowRatio);
-    }
-    assert!(!l.validators().expect("v").contains(&7));
-    // Producers were paid.
-    let paid: U256 = (1..=10u128)
-        .map(|i| s.account(&benefit(i)).expect("b").balance)
-        .fold(U256::ZERO, |x, y| x + y);
-    assert!(paid > lat(500), "rewards paid: {paid}");
 }

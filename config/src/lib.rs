@@ -497,6 +497,24 @@ pub struct PposConfig {
     /// Candidates staked at genesis (identical in every node's configuration: they are part of
     /// the genesis state). Those whose BLS key is in `cbft.validators` form the first round.
     pub genesis_candidates: Vec<GenesisCandidate>,
+    /// Blocks per consensus round (PlatON: 250). 0: no rotation, `cbft.validators` validate for
+    /// good. Otherwise every round's validators are elected on chain and CBFT follows them.
+    pub round_blocks: u64,
+    /// Rounds per settlement epoch (PlatON: 25 × 250-block rounds ≈ 6 hours).
+    pub epoch_rounds: u64,
+    /// Validator seats per round (0: as many as `cbft.validators`; PlatON: 25).
+    pub seats: usize,
+    /// The next round is elected this many blocks before a round's end (at least 2, below
+    /// `round_blocks`): every branch a QC can still pick at the round's end shares that block.
+    pub election_distance: u64,
+    /// Reward per produced block in whole LAT, paid at the end of the epoch from the reward pool.
+    pub block_reward_lat: u64,
+    /// Staking reward per epoch in whole LAT, shared equally by the verifiers.
+    pub staking_reward_lat: u64,
+    /// Taken from a validator that produced no block in its round, in whole LAT.
+    pub idle_penalty_lat: u64,
+    /// The reward pool's balance at genesis, in whole LAT.
+    pub reward_pool_lat: u64,
 }
 
 impl Default for PposConfig {
@@ -506,6 +524,14 @@ impl Default for PposConfig {
             min_delegation_lat: 10,
             max_verifiers: 201,
             genesis_candidates: Vec::new(),
+            round_blocks: 0,
+            epoch_rounds: 25,
+            seats: 0,
+            election_distance: 4,
+            block_reward_lat: 2,
+            staking_reward_lat: 1_000,
+            idle_penalty_lat: 100,
+            reward_pool_lat: 0,
         }
     }
 }
@@ -667,6 +693,21 @@ impl NodeConfig {
                 return bad(format!(
                     "cbft.vrf_keys: {v:?} is not a 32-byte VRF public key in hex"
                 ));
+            }
+        }
+        if self.ppos.round_blocks > 0 {
+            let p = &self.ppos;
+            if !self.cbft.enabled || p.genesis_candidates.is_empty() {
+                return bad("ppos.round_blocks needs cbft.enabled and ppos.genesis_candidates: rounds elect among staked candidates".into());
+            }
+            if p.election_distance < 2 || p.election_distance >= p.round_blocks {
+                return bad(format!(
+                    "ppos.election_distance must be at least 2 and below ppos.round_blocks ({}), got {}",
+                    p.round_blocks, p.election_distance
+                ));
+            }
+            if p.epoch_rounds == 0 {
+                return bad("ppos.epoch_rounds must be positive".into());
             }
         }
         if self.dev.enabled && self.dev.accounts > 100 {

@@ -155,6 +155,13 @@ fn open_store_with(
     if !staked.is_zero() {
         alloc.push((platon_vm::system::STAKING, staked));
     }
+    if config.ppos.reward_pool_lat > 0 {
+        alloc.push((
+            platon_vm::system::REWARD_POOL,
+            alloy_primitives::U256::from(config.ppos.reward_pool_lat)
+                .saturating_mul(alloy_primitives::U256::from(platon_vm::ppos::election::LAT)),
+        ));
+    }
     let genesis = GenesisSpec {
         chain_id: config.chain.chain_id,
         alloc,
@@ -247,6 +254,33 @@ pub fn genesis_staking(
     .genesis(&list, &validators, config.ppos.max_verifiers)
     .map_err(|e| bad(format!("ppos.genesis_candidates: {e}")))?;
     Ok((total, state.dirty_storage()))
+}
+
+/// The PPoS calendar and economics from `[ppos]` (None without rounds: `cbft.validators`
+/// validate for good).
+pub fn schedule(config: &NodeConfig) -> Option<platon_vm::system::Schedule> {
+    let p = &config.ppos;
+    if p.round_blocks == 0 {
+        return None;
+    }
+    let lat = |n: u64| {
+        alloy_primitives::U256::from(n)
+            .saturating_mul(alloy_primitives::U256::from(platon_vm::ppos::election::LAT))
+    };
+    Some(platon_vm::system::Schedule {
+        round_blocks: p.round_blocks,
+        epoch_rounds: p.epoch_rounds,
+        seats: if p.seats == 0 {
+            config.cbft.validators.len()
+        } else {
+            p.seats
+        },
+        max_verifiers: p.max_verifiers,
+        block_reward: lat(p.block_reward_lat),
+        staking_reward: lat(p.staking_reward_lat),
+        idle_penalty: lat(p.idle_penalty_lat),
+        election_distance: p.election_distance,
+    })
 }
 
 /// Name of the file that records which key-value backend a data directory was created with.
@@ -539,7 +573,7 @@ pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
     let vrf_keys = parse_hex_keys("cbft.vrf_keys", &ctx.config.cbft.vrf_keys, |b| {
         platon_crypto::vrf::VrfPublicKey::from_bytes(b).map_err(|e| e.to_string())
     })?;
-    let vrf = if vrf_keys.is_empty() {
+    let vrf = if vrf_keys.is_empty() && ctx.system.schedule.is_none() {
         None
     } else {
         Some(load_or_create_vrf_key(&ctx.config, &ctx.datadir)?)
@@ -708,9 +742,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             min_stake: lat(config.ppos.min_stake_lat),
             min_delegation: lat(config.ppos.min_delegation_lat),
         },
-        // The chain-side election runs once CBFT follows it (not yet: validators are
-        // cbft.validators).
-        schedule: None,
+        schedule: schedule(&config),
     };
     let ctx = NodeContext {
         registry: registry.clone(),

@@ -29,6 +29,20 @@ pub struct LocalnetSpec {
     pub amount: u32,
     /// CBFT view window (ms).
     pub period_ms: u64,
+    /// Blocks per PPoS round (None: `amount` × validators when there are more candidates than
+    /// validators, so that seats rotate; else 0, the validators validate for good).
+    pub round_blocks: Option<u64>,
+}
+
+impl LocalnetSpec {
+    /// Blocks per round the network is written with (0: no rotation).
+    pub fn rounds(&self) -> u64 {
+        self.round_blocks.unwrap_or(if self.candidates > self.validators {
+            u64::from(self.amount).saturating_mul(self.validators as u64)
+        } else {
+            0
+        })
+    }
 }
 
 /// The address of node `k` (1-based).
@@ -119,8 +133,8 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             .map_err(|e| format!("{}: {e}", vrf_file.display()))?;
         if k <= spec.validators {
             vrf_keys.push(hex::encode(vrf.public_key().to_bytes()));
-            vrf_files.push(vrf_file);
         }
+        vrf_files.push(vrf_file);
         let key = platon_crypto::bls::BlsSecretKey::random().map_err(|e| e.to_string())?;
         let file = out
             .join(format!("node{k}"))
@@ -148,8 +162,8 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         });
         if k <= spec.validators {
             validators.push(hex::encode(key.public_key().to_bytes()));
-            bls_files.push(file);
         }
+        bls_files.push(file);
     }
     let first_overlay = SocketAddr::new(node_ip(spec, 1), spec.overlay_port);
     let mut listed = Vec::new();
@@ -177,6 +191,17 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.cbft.vrf_key_file = vrf_files.get(k - 1).cloned();
         c.cbft.report_key_file = Some(accounts[k - 1].1.clone());
         c.ppos.genesis_candidates = candidates.clone();
+        // Rotation: every candidate may be elected, so each signs and proves with its own keys
+        // and is paid as the beneficiary of the blocks it builds.
+        let rounds = spec.rounds();
+        if rounds > 0 {
+            c.ppos.round_blocks = rounds;
+            c.ppos.epoch_rounds = 5;
+            c.ppos.election_distance = 4.min(rounds.saturating_sub(1)).max(2);
+            c.ppos.reward_pool_lat = 10_000_000;
+            c.ppos.max_verifiers = spec.candidates;
+        }
+        c.dev.coinbase = accounts[k - 1].0;
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
         c.overlay.bootstrap = if k == 1 { vec![] } else { vec![first_overlay] };
@@ -212,6 +237,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         "validators": validators,
         "vrfKeys": vrf_keys,
         "candidates": candidates.iter().map(|c| c.node_id.clone()).collect::<Vec<_>>(),
+        "roundBlocks": spec.rounds(),
         "nodes": listed,
     });
     let path = out.join("localnet.json");

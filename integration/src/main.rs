@@ -179,6 +179,11 @@ enum LocalnetCmd {
         /// CBFT view window in milliseconds (a block every period / amount).
         #[arg(long = "period-ms", default_value_t = 5_000)]
         period_ms: u64,
+        /// Blocks per PPoS round: each round's validators are elected on chain from the
+        /// candidates (default: amount × validators when there are more candidates than
+        /// validators; 0: the first validators validate for good).
+        #[arg(long = "round-blocks")]
+        round_blocks: Option<u64>,
     },
 }
 
@@ -471,6 +476,7 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
             subnet,
             amount,
             period_ms,
+            round_blocks,
         } => {
             let spec = platon_node::localnet::LocalnetSpec {
                 amount,
@@ -478,6 +484,7 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
                 nodes,
                 validators,
                 candidates: candidates.unwrap_or(validators),
+                round_blocks,
                 out,
                 http_port,
                 admin_port,

@@ -645,7 +645,7 @@ impl Core {
             // The old round's last QC (carried by view changes of the new round's first views)
             // is known: it opened this round, or its block is committed here.
             return self.opened_by.as_ref().is_some_and(|o| o.data == qc.data)
-                || qc.data == self.committed.data
+                || qc.data.hash == self.committed.data.hash
                 || self.prev.as_ref().is_some_and(|(epoch, n, crypto)| {
                     qc.data.epoch == *epoch && Self::check_qc(qc, *n, crypto.as_ref())
                 });
@@ -1010,6 +1010,17 @@ impl Core {
     }
 
     fn on_view_change(&mut self, vc: ViewChange, now: u64) {
+        // An exact repeat (a lagger saying it again, or a relay) costs no signature check.
+        let repeat = self
+            .seen_vcs
+            .get(&(vc.validator, vc.view))
+            .is_some_and(|first| first.signature == vc.signature);
+        if repeat {
+            if vc.view < self.view {
+                self.help_lagger(vc.validator, vc.view, now);
+            }
+            return;
+        }
         if !self.valid_vc(&vc) {
             return;
         }
@@ -1067,13 +1078,18 @@ impl Core {
 
     /// A validator still in an older view: hand it the view changes that moved us on (at most
     /// once per interval per validator, so up-to-date validators never echo each other).
+    ///
+    /// Only validators help, and at most once per view window per lagger: relays of the help
+    /// look like laggers too, and answering each of them at once makes helpers echo one another
+    /// into a storm.
     fn help_lagger(&mut self, validator: u32, view: u64, now: u64) {
         let Some(by) = &self.entered_by else { return };
-        if by.view < view || Some(validator) == self.me {
+        if by.view < view || Some(validator) == self.me || self.me.is_none() {
             return;
         }
         let last = self.helped.get(&validator).copied().unwrap_or(0);
-        if last != 0 && now < last.saturating_add(SYNC_INTERVAL_MS) {
+        let interval = SYNC_INTERVAL_MS.max(self.p.period_ms);
+        if last != 0 && now < last.saturating_add(interval) {
             return;
         }
         self.helped.insert(validator, now.max(1));

@@ -67,7 +67,8 @@ pub struct CbftService {
     pub node: NodeContext,
     /// This validator's key (None: observer).
     pub key: Option<BlsSecretKey>,
-    /// Every validator's public key, by index.
+    /// Every validator's public key, by index (without rounds; with them, each round's come from
+    /// the chain).
     pub validators: Vec<BlsPublicKey>,
     /// The account that reports evidence on chain (`cbft.report_key_file`; None: not reported).
     pub reporter: Option<platon_crypto::SecretKey>,
@@ -94,7 +95,12 @@ pub struct CbftState {
     /// The report transaction sent for each piece of evidence, by (validator, view, index, kind).
     reports: HashMap<(u32, u64, u32, u8), B256>,
     me: Option<u32>,
+    /// The current round's validators' BLS keys, by index.
+    validators: Vec<BlsPublicKey>,
 }
+
+/// A round's validators as consensus uses them: BLS keys and VRF keys, by validator index.
+type RoundKeys = (Vec<BlsPublicKey>, Vec<platon_crypto::vrf::VrfPublicKey>);
 
 /// The proposer index a block's extraData names (before its VRF proof), when it carries one.
 pub fn vrf_proposer(extra: &[u8]) -> Option<u32> {
@@ -112,15 +118,96 @@ fn now_ms() -> u64 {
 }
 
 impl CbftService {
-    fn params(&self) -> Params {
+    fn params(&self, epoch: u64, validators: usize) -> Params {
         let c = &self.node.config.cbft;
         Params {
-            validators: self.validators.len() as u32,
+            validators: validators as u32,
             amount: c.amount,
             period_ms: c.period_ms,
-            epoch: 1,
-            round_blocks: 0,
+            epoch,
+            round_blocks: self.round_blocks(),
         }
+    }
+
+    /// Blocks per round (0: `validators` validate for good).
+    fn round_blocks(&self) -> u64 {
+        self.node
+            .system
+            .schedule
+            .as_ref()
+            .map(|s| s.round_blocks)
+            .unwrap_or(0)
+    }
+
+    /// Round `round`'s validators as the chain recorded them, read from the state after `header`
+    /// (pending `layers` above the store). Errors when the state holds no set for that round.
+    fn round_keys(
+        &self,
+        header: &Header,
+        layers: Vec<Arc<MemoryNodes>>,
+        round: u64,
+    ) -> Result<RoundKeys, BoxError> {
+        let reader = Arc::new(LayeredNodes::new(layers, self.node.store.node_reader()));
+        let mut state = platon_storage::StateDb::at_root(header.state_root, reader);
+        let seats = platon_vm::ppos::staking::Ledger {
+            state: &mut state,
+            contract: platon_vm::system::STAKING,
+        }
+        .round_set(round)?;
+        if seats.is_empty() {
+            return Err(format!(
+                "the state after block {} records no validators for round {round}",
+                header.number
+            )
+            .into());
+        }
+        let mut bls = Vec::new();
+        let mut vrf = Vec::new();
+        for seat in seats {
+            bls.push(BlsPublicKey::from_bytes(&seat.bls_key).map_err(|e| e.to_string())?);
+            vrf.push(
+                platon_crypto::vrf::VrfPublicKey::from_bytes(&seat.vrf_key)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok((bls, vrf))
+    }
+
+    /// This node's index among `validators`.
+    fn my_index(&self, validators: &[BlsPublicKey]) -> Option<u32> {
+        let pk = self.key.as_ref()?.public_key();
+        validators.iter().position(|v| *v == pk).map(|i| i as u32)
+    }
+
+    /// The next round's validators, from the state after the old round's last block (which the
+    /// core has a QC for): executes that block's unexecuted ancestry first. Leaves the switch
+    /// pending (the core asks again) when a block is still missing.
+    async fn switch_round(
+        &self,
+        st: &mut CbftState,
+        epoch: u64,
+        last: VoteData,
+    ) -> Result<(), BoxError> {
+        self.execute_ancestors(st, last.hash).await?;
+        let Some((header, layers)) = self.parent_of(st, &last.hash)? else {
+            tracing::debug!(number = last.number, "cbft: round switch waits for its block");
+            return Ok(());
+        };
+        let (bls, _) = match self.round_keys(&header, layers, epoch) {
+            Ok(k) => k,
+            Err(why) => {
+                tracing::warn!(%why, epoch, "cbft: round switch waits");
+                return Ok(());
+            }
+        };
+        let me = self.my_index(&bls);
+        tracing::info!(round = epoch, validators = bls.len(), validator = ?me, after = last.number, "cbft: round switch");
+        let crypto = Arc::new(BlsCrypto::new(self.key.clone(), bls.clone()));
+        st.me = me;
+        st.validators = bls.clone();
+        st.core
+            .enter_round(epoch, bls.len() as u32, me, crypto, now_ms());
+        Ok(())
     }
 
     /// The committed head as consensus' base.
@@ -244,8 +331,9 @@ impl CbftService {
             .await
             .unwrap_or_default();
         // The seed: the VRF output over the parent's seed, with the proof in extraData.
-        let (seed, extra) = match (&self.vrf, self.vrf_keys.is_empty()) {
-            (Some(k), false) => {
+        let proves = !self.vrf_keys.is_empty() || self.round_blocks() > 0;
+        let (seed, extra) = match (&self.vrf, proves) {
+            (Some(k), true) => {
                 // extraData: the proposer's index (4 bytes) and its proof (96 bytes).
                 let (out, proof) = k.prove(parent.mix_hash.as_slice());
                 let mut extra = me.to_be_bytes().to_vec();
@@ -270,7 +358,7 @@ impl CbftService {
         let block = &executed.block;
         let info = BlockInfo {
             data: VoteData {
-                epoch: 1,
+                epoch: st.core.params().epoch,
                 view,
                 index,
                 number: block.header.number,
@@ -312,11 +400,25 @@ impl CbftService {
             return Ok(Some(false));
         }
         // The seed must be the VRF output of the block's proposer (named in extraData, and the
-        // signer of the proposal) over the parent's seed.
-        if !self.vrf_keys.is_empty() {
+        // signer of the proposal) over the parent's seed. With rounds, the proposer's key is its
+        // round's, as the chain recorded it before the block.
+        let round_vrf = match &self.node.system.schedule {
+            Some(s) if s.round_blocks > 0 => {
+                match self.round_keys(&parent, layers.clone(), s.round_of(h.number)) {
+                    Ok((_, vrf)) => Some(vrf),
+                    Err(why) => {
+                        tracing::warn!(%why, number = h.number, "cbft: no round keys for a block");
+                        return Ok(Some(false));
+                    }
+                }
+            }
+            _ => None,
+        };
+        let vrf_keys = round_vrf.as_ref().unwrap_or(&self.vrf_keys);
+        if !vrf_keys.is_empty() {
             let proposer = vrf_proposer(&h.extra_data);
             let ok = proposer == Some(info.proposer)
-                && self.vrf_keys.get(info.proposer as usize).is_some_and(|pk| {
+                && vrf_keys.get(info.proposer as usize).is_some_and(|pk| {
                     pk.verify(parent.mix_hash.as_slice(), &h.extra_data[4..])
                         .is_ok_and(|out| out == h.mix_hash)
                 });
@@ -482,20 +584,26 @@ impl CbftService {
             let Some(block) = self.node.store.block_by_hash(&hash)? else {
                 break;
             };
+            // With its stored QC (a node rounds behind switches round by round through them).
+            let qc = match self.node.store.qc(&hash)?.map(|b| CbftMsg::decode(&b)) {
+                Some(Ok(CbftMsg::Qc(q))) if q.data.hash == hash => Some(*q),
+                _ => None,
+            };
+            let data = qc.as_ref().map(|q| q.data).unwrap_or(VoteData {
+                epoch: 1,
+                view: 0,
+                index: 0,
+                number: n,
+                hash,
+            });
             items.push(SyncBlock {
                 block: BlockInfo {
-                    data: VoteData {
-                        epoch: 1,
-                        view: 0,
-                        index: 0,
-                        number: n,
-                        hash,
-                    },
+                    data,
                     parent: block.header.parent_hash,
                     proposer: vrf_proposer(&block.header.extra_data).unwrap_or(0),
                 },
                 payload: block.encode(),
-                qc: None,
+                qc,
             });
             n += 1;
         }
@@ -538,9 +646,9 @@ impl CbftService {
                                 .put_qc(&hash, CbftMsg::Qc(Box::new(qc)).encode())?;
                         }
                     }
-                    Out::SwitchRound { .. } => {}
+                    Out::SwitchRound { epoch, block } => self.switch_round(st, epoch, block).await?,
                     Out::Evidence(e) => {
-                        let crypto = BlsCrypto::new(None, self.validators.clone());
+                        let crypto = BlsCrypto::new(None, st.validators.clone());
                         tracing::warn!(
                             validator = e.validator(),
                             view = e.view(),
@@ -563,13 +671,17 @@ impl Service for CbftService {
     type State = CbftState;
 
     async fn init(&self, ctx: &Ctx<CbftActorMsg>) -> Result<CbftState, BoxError> {
-        let me = self.key.as_ref().and_then(|k| {
-            let pk = k.public_key();
-            self.validators
-                .iter()
-                .position(|v| *v == pk)
-                .map(|i| i as u32)
-        });
+        // The round of the next block, and its validators: configured, or (with rounds) as the
+        // chain recorded them in the committed state.
+        let head = self.node.store.head_header()?;
+        let (epoch, validators) = match &self.node.system.schedule {
+            Some(s) if s.round_blocks > 0 => {
+                let epoch = s.round_of(head.number.saturating_add(1));
+                (epoch, self.round_keys(&head, Vec::new(), epoch)?.0)
+            }
+            _ => (1, self.validators.clone()),
+        };
+        let me = self.my_index(&validators);
         let (wal, records, report) =
             ConsensusWal::open(&self.node.datadir.join("consensus").join("wal"))?;
         if report.torn_bytes_cut > 0 {
@@ -578,9 +690,10 @@ impl Service for CbftService {
                 "consensus WAL: torn tail cut"
             );
         }
-        let crypto = Arc::new(BlsCrypto::new(self.key.clone(), self.validators.clone()));
-        let core = Core::new(self.params(), me, crypto, self.base()?, &records, now_ms());
-        tracing::info!(validator = ?me, validators = self.validators.len(), "cbft started");
+        let crypto = Arc::new(BlsCrypto::new(self.key.clone(), validators.clone()));
+        let params = self.params(epoch, validators.len());
+        let core = Core::new(params, me, crypto, self.base()?, &records, now_ms());
+        tracing::info!(validator = ?me, validators = validators.len(), round = epoch, "cbft started");
         ctx.send_after(TICK, CbftActorMsg::Tick);
         let mut st = CbftState {
             core,
@@ -589,6 +702,7 @@ impl Service for CbftService {
             evidence: EvidencePool::new(10_000, platon_vm::system::EVIDENCE_EPOCHS),
             reports: HashMap::new(),
             me,
+            validators,
         };
         self.run(&mut st).await?;
         Ok(st)
@@ -624,7 +738,8 @@ impl Service for CbftService {
                 let q = st.core.highest_qc();
                 let _ = reply.send(serde_json::json!({
                     "validator": st.me,
-                    "validators": self.validators.len(),
+                    "validators": st.validators.len(),
+                    "round": st.core.params().epoch,
                     "view": st.core.view(),
                     "highestQc": {"number": q.number, "hash": q.hash, "view": q.view, "index": q.index},
                     "committed": st.core.committed().data.number,

@@ -588,6 +588,29 @@ async fn validator_list(c: &RpcCtx, _a: &[Value]) -> R {
     staking_read(c, |l| candidates_json(l, l.validators()?))
 }
 
+/// `platon_getRoundValidators(round)`: the consensus set the chain recorded for a round (its
+/// election's result, fixed since), in validator-index order: Node-ID, BLS and VRF keys. Empty
+/// when that round is not elected yet.
+async fn round_validators(c: &RpcCtx, a: &[Value]) -> R {
+    let round = match arg(a, 0, "round")? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => u64::from_str_radix(s.trim_start_matches("0x"), 16).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| invalid_params("round: a number or a hex quantity"))?;
+    staking_read(c, |l| {
+        Ok(json!(l
+            .round_set(round)?
+            .iter()
+            .map(|s| json!({
+                "nodeId": format!("0x{:032x}", s.node_id),
+                "blsPubKey": format!("0x{}", hex::encode(s.bls_key)),
+                "vrfPubKey": format!("0x{}", hex::encode(s.vrf_key)),
+            }))
+            .collect::<Vec<_>>()))
+    })
+}
+
 /// `platon_getCandidateInfo(nodeId)`: one candidate, or null.
 async fn candidate_info(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_node_id(arg(a, 0, "node id")?)?;
@@ -852,6 +875,7 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "platon_getVerifierList" => verifier_list,
         "platon_getValidatorList" => validator_list,
         "platon_getCandidateInfo" => candidate_info,
+        "platon_getRoundValidators" => round_validators,
         "platon_getDelegateInfo" => delegate_info,
     );
     m.register_subscription(

@@ -210,27 +210,24 @@ fn ten_candidates_rotate_through_four_seats_safely() {
 }
 
 /// The agreement check can fail: electing from the round's last block itself (distance 0), whose
-/// branch a view change can still replace, makes nodes disagree on the next validators.
+/// branch a view change can still replace, makes nodes disagree on the next validators. (Short
+/// rounds give many switches per run.) Such a fork is rare, so this scan is a separate command:
+/// `cargo test -p platon-actors --test it unsettled -- --ignored --nocapture`.
 #[test]
+#[ignore = "a long scan of seeds; run on its own"]
 fn an_election_from_an_unsettled_block_is_caught() {
     let cfg = SimConfig {
         election_distance: 0,
+        round_blocks: 5,
         ..rotation()
     };
-    // Such a fork at the switch is rare: a scan of seeds 1..=2,000 (`PLATON_CBFT_SCAN=1`, about
-    // 150 s) first finds one at seed 1914; CI scans the seeds around it.
-    let seeds = if std::env::var("PLATON_CBFT_SCAN").is_ok() {
-        1..=2_000u64
-    } else {
-        1_900..=1_930u64
-    };
-    let caught = seeds.clone().find_map(|seed| {
+    let caught = (1..=3_000u64).find_map(|seed| {
         let r = run(seed, &cfg);
         r.violations
             .iter()
             .find(|v| v.contains("another node"))
             .map(|v| (seed, v.clone()))
     });
-    let (seed, v) = caught.unwrap_or_else(|| panic!("a disagreement among seeds {seeds:?}"));
+    let (seed, v) = caught.expect("a disagreement within 3,000 seeds");
     println!("seed {seed}: {v}");
 }

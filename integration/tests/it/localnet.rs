@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Procs(Vec<Child>);
+/// Child processes killed when dropped.
+pub(crate) struct Procs(pub(crate) Vec<Child>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -22,7 +23,7 @@ impl Drop for Procs {
 }
 
 /// Keeps the folder (logs, configs) when PLATON_KEEP_LOCALNET is set, for post-mortems.
-fn scopeguard_keep(tmp: tempfile::TempDir) -> Kept {
+pub(crate) fn scopeguard_keep(tmp: tempfile::TempDir) -> Kept {
     if std::env::var("PLATON_KEEP_LOCALNET").is_ok() {
         Kept::Path(tmp.keep())
     } else {
@@ -30,13 +31,14 @@ fn scopeguard_keep(tmp: tempfile::TempDir) -> Kept {
     }
 }
 
-enum Kept {
+/// A test folder, kept on request.
+pub(crate) enum Kept {
     Temp(tempfile::TempDir),
     Path(std::path::PathBuf),
 }
 
 impl Kept {
-    fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         match self {
             Kept::Temp(t) => t.path(),
             Kept::Path(p) => p,
@@ -44,7 +46,7 @@ impl Kept {
     }
 }
 
-fn call(url: &str, method: &str, params: Value, token: Option<&str>) -> Option<Value> {
+pub(crate) fn call(url: &str, method: &str, params: Value, token: Option<&str>) -> Option<Value> {
     let r = rpc_url(url, method, params, token).ok()?;
     r.get("result").cloned()
 }

@@ -8,6 +8,7 @@ mod common;
 mod hot_restart;
 mod localnet;
 mod persistence;
+mod rotation;
 mod rpc_errors;
 mod snapshot;
 mod staking;

@@ -37,11 +37,12 @@ pub struct LocalnetSpec {
 impl LocalnetSpec {
     /// Blocks per round the network is written with (0: no rotation).
     pub fn rounds(&self) -> u64 {
-        self.round_blocks.unwrap_or(if self.candidates > self.validators {
-            u64::from(self.amount).saturating_mul(self.validators as u64)
-        } else {
-            0
-        })
+        self.round_blocks
+            .unwrap_or(if self.candidates > self.validators {
+                u64::from(self.amount).saturating_mul(self.validators as u64)
+            } else {
+                0
+            })
     }
 }
 

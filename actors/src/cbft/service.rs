@@ -190,7 +190,10 @@ impl CbftService {
     ) -> Result<(), BoxError> {
         self.execute_ancestors(st, last.hash).await?;
         let Some((header, layers)) = self.parent_of(st, &last.hash)? else {
-            tracing::debug!(number = last.number, "cbft: round switch waits for its block");
+            tracing::debug!(
+                number = last.number,
+                "cbft: round switch waits for its block"
+            );
             return Ok(());
         };
         let (bls, _) = match self.round_keys(&header, layers, epoch) {
@@ -646,7 +649,9 @@ impl CbftService {
                                 .put_qc(&hash, CbftMsg::Qc(Box::new(qc)).encode())?;
                         }
                     }
-                    Out::SwitchRound { epoch, block } => self.switch_round(st, epoch, block).await?,
+                    Out::SwitchRound { epoch, block } => {
+                        self.switch_round(st, epoch, block).await?
+                    }
                     Out::Evidence(e) => {
                         let crypto = BlsCrypto::new(None, st.validators.clone());
                         tracing::warn!(

@@ -100,8 +100,7 @@ fn seven_candidates_rotate_through_four_seats_across_processes() {
         sets.push(set);
     }
     let seated: BTreeSet<&String> = sets.iter().flatten().collect();
-    let distinct: BTreeSet<BTreeSet<&String>> =
-        sets.iter().map(|s| s.iter().collect()).collect();
+    let distinct: BTreeSet<BTreeSet<&String>> = sets.iter().map(|s| s.iter().collect()).collect();
     eprintln!("rounds 1..={target}: {sets:?}");
     assert!(
         distinct.len() >= 2 && seated.len() >= 5,
@@ -132,10 +131,9 @@ fn seven_candidates_rotate_through_four_seats_across_processes() {
         let extra = hex_bytes(&b["extraData"]);
         assert_eq!(extra.len(), 100, "block {n}: index and VRF proof");
         let proposer = u32::from_be_bytes([extra[0], extra[1], extra[2], extra[3]]) as usize;
-        let vrf = platon_crypto::vrf::VrfPublicKey::from_bytes(&hex_bytes(
-            &set[proposer]["vrfPubKey"],
-        ))
-        .expect("vrf key");
+        let vrf =
+            platon_crypto::vrf::VrfPublicKey::from_bytes(&hex_bytes(&set[proposer]["vrfPubKey"]))
+                .expect("vrf key");
         let seed = vrf
             .verify(&hex_bytes(&parent["mixHash"]), &extra[4..])
             .expect("the VRF proof verifies with the round's key");
@@ -152,7 +150,11 @@ fn seven_candidates_rotate_through_four_seats_across_processes() {
         )
         .filter(|q| !q.is_null());
         if let Some(qc) = qc {
-            assert_eq!(qc["epoch"].as_u64(), Some(round), "block {n}'s QC names its round");
+            assert_eq!(
+                qc["epoch"].as_u64(),
+                Some(round),
+                "block {n}'s QC names its round"
+            );
             let signers: Vec<usize> = qc["signers"]
                 .as_str()
                 .expect("bits")
@@ -186,30 +188,36 @@ fn seven_candidates_rotate_through_four_seats_across_processes() {
     let victim = (0..7)
         .find(|i| status(*i).is_some_and(|s| !s["validator"].is_null()))
         .expect("a validator");
-    let height = |i: usize| {
-        call(&rpc(i), "eth_blockNumber", json!([]), None).map(|v| q(&v) as u64)
-    };
+    let height = |i: usize| call(&rpc(i), "eth_blockNumber", json!([]), None).map(|v| q(&v) as u64);
     let before = height(victim).expect("height");
     let _ = procs.0[victim].kill();
     let _ = procs.0[victim].wait();
     let other = (victim + 1) % 7;
-    wait_for("the chain through a round switch", Duration::from_secs(180), || {
-        (height(other)? >= before + round_blocks + 5).then_some(())
-    });
+    wait_for(
+        "the chain through a round switch",
+        Duration::from_secs(180),
+        || (height(other)? >= before + round_blocks + 5).then_some(()),
+    );
     procs.0[victim] = spawn(victim, "-restarted");
     let mark = height(other).expect("height");
-    wait_for("the restarted node to catch up", Duration::from_secs(180), || {
-        (height(victim)? >= mark).then_some(())
-    });
+    wait_for(
+        "the restarted node to catch up",
+        Duration::from_secs(180),
+        || (height(victim)? >= mark).then_some(()),
+    );
     assert_eq!(
         block(victim, mark).map(|b| b["hash"].clone()),
         block(other, mark).map(|b| b["hash"].clone()),
         "the restarted node holds the same chain"
     );
     let round_of = |i: usize| status(i).and_then(|s| s["round"].as_u64());
-    wait_for("the restarted node in the current round", Duration::from_secs(120), || {
-        let r = round_of(other)?;
-        (round_of(victim)? == r && r > (before - 1) / round_blocks + 1).then_some(())
-    });
+    wait_for(
+        "the restarted node in the current round",
+        Duration::from_secs(120),
+        || {
+            let r = round_of(other)?;
+            (round_of(victim)? == r && r > (before - 1) / round_blocks + 1).then_some(())
+        },
+    );
     drop(procs);
 }

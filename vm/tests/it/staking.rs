@@ -472,6 +472,17 @@ fn epochs_activate_stake_elect_verifiers_rotate_validators_and_slash_exactly() {
 
 #[test]
 fn a_reported_double_sign_slashes_the_staked_candidate() {
+    report_case(false);
+}
+
+/// With rotating rounds the report is checked against the evidence's round set, as the chain
+/// recorded it (not the configured validators, of which there are none here).
+#[test]
+fn a_double_sign_in_a_rotating_round_is_checked_against_that_rounds_set() {
+    report_case(true);
+}
+
+fn report_case(rotating: bool) {
     use platon_messages::cbft::{Evidence, Vote, VoteData};
     use platon_vm::system::{self, REWARD_POOL, SLASHING};
     let (staker, reporter) = (Address::repeat_byte(1), Address::repeat_byte(0xee));
@@ -481,10 +492,26 @@ fn a_reported_double_sign_slashes_the_staked_candidate() {
     let bls = BlsSecretKey::from_ikm(&[31; 32]).expect("bls");
     w.rt = SystemRuntime::new(
         &platon_vm::Revm,
-        SystemContext {
-            validators: Arc::new(vec![bls.public_key()]),
-            epoch: 1,
-            ..Default::default()
+        if rotating {
+            SystemContext {
+                schedule: Some(platon_vm::system::Schedule {
+                    round_blocks: 10,
+                    epoch_rounds: 5,
+                    seats: 1,
+                    max_verifiers: 10,
+                    block_reward: U256::ZERO,
+                    staking_reward: U256::ZERO,
+                    idle_penalty: U256::ZERO,
+                    election_distance: 2,
+                }),
+                ..Default::default()
+            }
+        } else {
+            SystemContext {
+                validators: Arc::new(vec![bls.public_key()]),
+                epoch: 1,
+                ..Default::default()
+            }
         },
     );
     let vrf = VrfSecretKey::from_seed(&[5; 32]).expect("vrf");
@@ -494,6 +521,15 @@ fn a_reported_double_sign_slashes_the_staked_candidate() {
         &create_args(staker, 9, lat(200_000), &bls, &bls, &vrf),
     );
     assert!(out.success());
+    if rotating {
+        // Round 1's consensus set: the candidate, as validator 0 (block 7 is in round 1).
+        platon_vm::ppos::staking::Ledger {
+            state: &mut w.state,
+            contract: platon_vm::system::STAKING,
+        }
+        .set_round_set(1, &[9])
+        .expect("round set");
+    }
     let vote = |h: u8| {
         let data = VoteData {
             epoch: 1,

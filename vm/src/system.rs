@@ -101,11 +101,10 @@ pub struct Schedule {
 impl Schedule {
     /// The round block `number` belongs to: round r holds blocks (r−1)·R+1 ..= r·R.
     pub fn round_of(&self, number: u64) -> u64 {
-        if self.round_blocks == 0 {
-            1
-        } else {
-            number.saturating_sub(1) / self.round_blocks + 1
-        }
+        number
+            .saturating_sub(1)
+            .checked_div(self.round_blocks)
+            .map_or(1, |r| r.saturating_add(1))
     }
 }
 

@@ -66,11 +66,10 @@ impl Params {
     }
     /// The round block `number` belongs to (1 without rounds).
     pub fn round_of(&self, number: u64) -> u64 {
-        if self.round_blocks == 0 {
-            1
-        } else {
-            number.saturating_sub(1) / self.round_blocks + 1
-        }
+        number
+            .saturating_sub(1)
+            .checked_div(self.round_blocks)
+            .map_or(1, |r| r.saturating_add(1))
     }
     /// Whether block `number` belongs to round `epoch`.
     pub fn in_round(&self, epoch: u64, number: u64) -> bool {

@@ -245,6 +245,7 @@ mod tests {
             amount: 5,
             period_ms: 1_000,
             epoch: 1,
+            round_blocks: 0,
         };
         let g = genesis(1);
         let a = slot(0, 0, 0xaa);

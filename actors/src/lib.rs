@@ -19,6 +19,7 @@ pub mod chain;
 pub mod executor;
 pub mod handles;
 pub mod overlay;
+pub mod ppos;
 pub mod producer;
 pub mod redir;
 pub mod rpc;
@@ -53,6 +54,8 @@ pub mod names {
     pub const REDIR: &str = "redir";
     /// The CBFT view actor.
     pub const CBFT: &str = "cbft";
+    /// The PPoS elector.
+    pub const PPOS: &str = "ppos";
 }
 
 /// What every actor of one node shares: the registry, the store, the configuration and dev keys.

@@ -678,12 +678,16 @@ pub fn tree_spec(
             group(
                 "consensus",
                 Strategy::RestForOne,
-                vec![ChildSpec::worker(
-                    names::CBFT,
-                    Restart::Permanent,
-                    cap.max(16_384),
-                    service,
-                )],
+                // The elector first: rest_for_one restarts consensus after it.
+                vec![
+                    ChildSpec::worker(
+                        names::PPOS,
+                        Restart::Permanent,
+                        cap,
+                        platon_actors::ppos::PposService { node: ctx.clone() },
+                    ),
+                    ChildSpec::worker(names::CBFT, Restart::Permanent, cap.max(16_384), service),
+                ],
             ),
             Restart::Permanent,
         ));

@@ -99,9 +99,6 @@ pub struct CbftState {
     validators: Vec<BlsPublicKey>,
 }
 
-/// A round's validators as consensus uses them: BLS keys and VRF keys, by validator index.
-type RoundKeys = (Vec<BlsPublicKey>, Vec<platon_crypto::vrf::VrfPublicKey>);
-
 /// The proposer index a block's extraData names (before its VRF proof), when it carries one.
 pub fn vrf_proposer(extra: &[u8]) -> Option<u32> {
     if extra.len() != 4 + platon_crypto::vrf::PROOF_LEN {
@@ -139,49 +136,16 @@ impl CbftService {
             .unwrap_or(0)
     }
 
-    /// Round `round`'s validators as the chain recorded them, read from the state after `header`
-    /// (pending `layers` above the store). Errors when the state holds no set for that round.
-    fn round_keys(
-        &self,
-        header: &Header,
-        layers: Vec<Arc<MemoryNodes>>,
-        round: u64,
-    ) -> Result<RoundKeys, BoxError> {
-        let reader = Arc::new(LayeredNodes::new(layers, self.node.store.node_reader()));
-        let mut state = platon_storage::StateDb::at_root(header.state_root, reader);
-        let seats = platon_vm::ppos::staking::Ledger {
-            state: &mut state,
-            contract: platon_vm::system::STAKING,
-        }
-        .round_set(round)?;
-        if seats.is_empty() {
-            return Err(format!(
-                "the state after block {} records no validators for round {round}",
-                header.number
-            )
-            .into());
-        }
-        let mut bls = Vec::new();
-        let mut vrf = Vec::new();
-        for seat in seats {
-            bls.push(BlsPublicKey::from_bytes(&seat.bls_key).map_err(|e| e.to_string())?);
-            vrf.push(
-                platon_crypto::vrf::VrfPublicKey::from_bytes(&seat.vrf_key)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        Ok((bls, vrf))
-    }
-
     /// This node's index among `validators`.
     fn my_index(&self, validators: &[BlsPublicKey]) -> Option<u32> {
         let pk = self.key.as_ref()?.public_key();
         validators.iter().position(|v| *v == pk).map(|i| i as u32)
     }
 
-    /// The next round's validators, from the state after the old round's last block (which the
-    /// core has a QC for): executes that block's unexecuted ancestry first. Leaves the switch
-    /// pending (the core asks again) when a block is still missing.
+    /// The next round's validators, which the elector reads from the state after the old round's
+    /// last block (which the core has a QC for): executes that block's unexecuted ancestry first.
+    /// Leaves the switch pending (the core asks again) when a block is still missing or the
+    /// elector does not answer.
     async fn switch_round(
         &self,
         st: &mut CbftState,
@@ -196,10 +160,15 @@ impl CbftService {
             );
             return Ok(());
         };
-        let (bls, _) = match self.round_keys(&header, layers, epoch) {
-            Ok(k) => k,
-            Err(why) => {
+        let elector = crate::ppos::ElectorHandle(self.node.registry.clone());
+        let (bls, _) = match elector.round_set(epoch, header, layers).await {
+            Ok(Ok(k)) => k,
+            Ok(Err(why)) => {
                 tracing::warn!(%why, epoch, "cbft: round switch waits");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, epoch, "cbft: round switch waits for the elector");
                 return Ok(());
             }
         };
@@ -407,7 +376,12 @@ impl CbftService {
         // round's, as the chain recorded it before the block.
         let round_vrf = match &self.node.system.schedule {
             Some(s) if s.round_blocks > 0 => {
-                match self.round_keys(&parent, layers.clone(), s.round_of(h.number)) {
+                match crate::ppos::round_keys(
+                    &self.node,
+                    &parent,
+                    layers.clone(),
+                    s.round_of(h.number),
+                ) {
                     Ok((_, vrf)) => Some(vrf),
                     Err(why) => {
                         tracing::warn!(%why, number = h.number, "cbft: no round keys for a block");
@@ -682,7 +656,10 @@ impl Service for CbftService {
         let (epoch, validators) = match &self.node.system.schedule {
             Some(s) if s.round_blocks > 0 => {
                 let epoch = s.round_of(head.number.saturating_add(1));
-                (epoch, self.round_keys(&head, Vec::new(), epoch)?.0)
+                (
+                    epoch,
+                    crate::ppos::round_keys(&self.node, &head, Vec::new(), epoch)?.0,
+                )
             }
             _ => (1, self.validators.clone()),
         };

@@ -698,9 +698,9 @@ impl Ledger<'_> {
         Ok(verifiers)
     }
 
-    /// Elects the next round's validators from the verifier list with the VRF `seed` (see
-    /// [`super::election::next_validators`]); stores and returns them.
-    pub fn elect_round(&mut self, seats: usize, seed: B256) -> Result<Vec<u128>, StorageError> {
+    /// The next round's validators from the verifier list with the VRF `seed` (see
+    /// [`super::election::next_validators`]), nothing written.
+    fn draw_round(&self, seats: usize, seed: B256) -> Result<Vec<u128>, StorageError> {
         let mut weighted = Vec::new();
         for id in self.verifiers()? {
             if let Some(c) = self.candidate(id)? {
@@ -710,7 +710,15 @@ impl Ledger<'_> {
             }
         }
         let current = self.validators()?;
-        let next = super::election::next_validators(&current, &weighted, seats, seed);
+        Ok(super::election::next_validators(
+            &current, &weighted, seats, seed,
+        ))
+    }
+
+    /// Elects the next round's validators from the verifier list with the VRF `seed` (see
+    /// [`super::election::next_validators`]); stores and returns them.
+    pub fn elect_round(&mut self, seats: usize, seed: B256) -> Result<Vec<u128>, StorageError> {
+        let next = self.draw_round(seats, seed)?;
         self.set_validators(&next)?;
         Ok(next)
     }
@@ -724,16 +732,7 @@ impl Ledger<'_> {
         seed: B256,
         round: u64,
     ) -> Result<Vec<u128>, StorageError> {
-        let mut weighted = Vec::new();
-        for id in self.verifiers()? {
-            if let Some(c) = self.candidate(id)? {
-                if c.status == Status::Active {
-                    weighted.push((id, super::election::weight(c.total_stake())));
-                }
-            }
-        }
-        let current = self.validators()?;
-        let next = super::election::next_validators(&current, &weighted, seats, seed);
+        let next = self.draw_round(seats, seed)?;
         self.set_round_set(round, &next)?;
         Ok(next)
     }

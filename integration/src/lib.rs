@@ -158,8 +158,7 @@ fn open_store_with(
     if config.ppos.reward_pool_lat > 0 {
         alloc.push((
             platon_vm::system::REWARD_POOL,
-            alloy_primitives::U256::from(config.ppos.reward_pool_lat)
-                .saturating_mul(alloy_primitives::U256::from(platon_vm::ppos::election::LAT)),
+            platon_vm::ppos::election::lat(config.ppos.reward_pool_lat),
         ));
     }
     let genesis = GenesisSpec {
@@ -214,8 +213,7 @@ pub fn genesis_staking(
                 .try_into()
                 .map_err(|_| bad("node_id".into()))?,
         );
-        let stake =
-            U256::from(c.stake_lat).saturating_mul(U256::from(platon_vm::ppos::election::LAT));
+        let stake = platon_vm::ppos::election::lat(c.stake_lat);
         total = total.saturating_add(stake);
         list.push(Candidate {
             node_id: id,
@@ -263,10 +261,6 @@ pub fn schedule(config: &NodeConfig) -> Option<platon_vm::system::Schedule> {
     if p.round_blocks == 0 {
         return None;
     }
-    let lat = |n: u64| {
-        alloy_primitives::U256::from(n)
-            .saturating_mul(alloy_primitives::U256::from(platon_vm::ppos::election::LAT))
-    };
     Some(platon_vm::system::Schedule {
         round_blocks: p.round_blocks,
         epoch_rounds: p.epoch_rounds,
@@ -276,9 +270,9 @@ pub fn schedule(config: &NodeConfig) -> Option<platon_vm::system::Schedule> {
             p.seats
         },
         max_verifiers: p.max_verifiers,
-        block_reward: lat(p.block_reward_lat),
-        staking_reward: lat(p.staking_reward_lat),
-        idle_penalty: lat(p.idle_penalty_lat),
+        block_reward: platon_vm::ppos::election::lat(p.block_reward_lat),
+        staking_reward: platon_vm::ppos::election::lat(p.staking_reward_lat),
+        idle_penalty: platon_vm::ppos::election::lat(p.idle_penalty_lat),
         election_distance: p.election_distance,
     })
 }
@@ -735,16 +729,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         Duration::from_millis(config.supervision.call_timeout_ms),
     );
     let dev_keys = Arc::new(config.dev_keys()?);
-    let lat = |n: u64| {
-        alloy_primitives::U256::from(n)
-            .saturating_mul(alloy_primitives::U256::from(platon_vm::ppos::election::LAT))
-    };
     let system = platon_vm::SystemContext {
         validators: Arc::new(validator_keys(&config)?),
         epoch: 1,
         staking: platon_vm::ppos::staking::StakingParams {
-            min_stake: lat(config.ppos.min_stake_lat),
-            min_delegation: lat(config.ppos.min_delegation_lat),
+            min_stake: platon_vm::ppos::election::lat(config.ppos.min_stake_lat),
+            min_delegation: platon_vm::ppos::election::lat(config.ppos.min_delegation_lat),
         },
         schedule: schedule(&config),
     };

@@ -99,13 +99,19 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The round block `number` belongs to: round r holds blocks (r−1)·R+1 ..= r·R.
+    /// The round block `number` belongs to (see [`round_of`]).
     pub fn round_of(&self, number: u64) -> u64 {
-        number
-            .saturating_sub(1)
-            .checked_div(self.round_blocks)
-            .map_or(1, |r| r.saturating_add(1))
+        round_of(self.round_blocks, number)
     }
+}
+
+/// The round block `number` belongs to with `round_blocks` blocks per round: round r holds blocks
+/// (r−1)·R+1 ..= r·R (1 when there are no rounds). CBFT and the chain's schedule share it.
+pub fn round_of(round_blocks: u64, number: u64) -> u64 {
+    number
+        .saturating_sub(1)
+        .checked_div(round_blocks)
+        .map_or(1, |r| r.saturating_add(1))
 }
 
 fn produced_key(round: bool, id: u128) -> Vec<u8> {

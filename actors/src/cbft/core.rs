@@ -66,10 +66,7 @@ impl Params {
     }
     /// The round block `number` belongs to (1 without rounds).
     pub fn round_of(&self, number: u64) -> u64 {
-        number
-            .saturating_sub(1)
-            .checked_div(self.round_blocks)
-            .map_or(1, |r| r.saturating_add(1))
+        platon_vm::system::round_of(self.round_blocks, number)
     }
     /// Whether block `number` belongs to round `epoch`.
     pub fn in_round(&self, epoch: u64, number: u64) -> bool {
@@ -191,6 +188,8 @@ pub struct Core {
     /// The previous round: its epoch, size and keys (checks its QCs that arrive late).
     prev: Option<(u64, u32, Arc<dyn Crypto>)>,
     prev_me: Option<u32>,
+    /// When the opening QC was last sent to validators still in the old round.
+    old_round_helped: u64,
     /// Messages of the next round that arrived before the switch.
     future: Vec<CbftMsg>,
     out: Vec<Out>,
@@ -256,6 +255,7 @@ impl Core {
             last_switch_ask: 0,
             prev: None,
             prev_me: None,
+            old_round_helped: 0,
             future: Vec::new(),
             out: Vec::new(),
             p,
@@ -371,6 +371,7 @@ impl Core {
         self.votes.clear();
         self.view_changes.clear();
         self.helped.clear();
+        self.old_round_helped = 0;
         // Double signs are judged within a round (views may repeat across a switch); this also
         // bounds what is kept.
         self.seen_votes.clear();
@@ -630,9 +631,9 @@ impl Core {
         } else if epoch > self.p.epoch {
             self.need_sync = true;
         } else if let (CbftMsg::ViewChange(_), Some(qc)) = (&msg, &self.opened_by) {
-            let last = self.helped.get(&u32::MAX).copied().unwrap_or(0);
+            let last = self.old_round_helped;
             if last == 0 || now >= last.saturating_add(SYNC_INTERVAL_MS) {
-                self.helped.insert(u32::MAX, now.max(1));
+                self.old_round_helped = now.max(1);
                 self.out
                     .push(Out::Broadcast(CbftMsg::Qc(Box::new(qc.clone()))));
             }
@@ -1023,29 +1024,19 @@ impl Core {
         if !self.valid_vc(&vc) {
             return;
         }
-        match self.seen_vcs.get(&(vc.validator, vc.view)) {
-            Some(first) if first.signature != vc.signature => {
-                let differs = first.highest_qc.as_ref().map(|q| q.data.hash)
-                    != vc.highest_qc.as_ref().map(|q| q.data.hash);
-                if differs {
-                    self.out.push(Out::Evidence(Evidence::DuplicateViewChange(
-                        Box::new(first.clone()),
-                        Box::new(vc.clone()),
-                    )));
-                }
-                return;
+        // (An exact repeat returned above: a second one here is signed differently.)
+        if let Some(first) = self.seen_vcs.get(&(vc.validator, vc.view)) {
+            let differs = first.highest_qc.as_ref().map(|q| q.data.hash)
+                != vc.highest_qc.as_ref().map(|q| q.data.hash);
+            if differs {
+                self.out.push(Out::Evidence(Evidence::DuplicateViewChange(
+                    Box::new(first.clone()),
+                    Box::new(vc.clone()),
+                )));
             }
-            Some(_) => {
-                // A repeat (the sender is still waiting): help it if it fell behind, nothing else.
-                if vc.view < self.view {
-                    self.help_lagger(vc.validator, vc.view, now);
-                }
-                return;
-            }
-            None => {
-                self.seen_vcs.insert((vc.validator, vc.view), vc.clone());
-            }
+            return;
         }
+        self.seen_vcs.insert((vc.validator, vc.view), vc.clone());
         if let Some(qc) = vc.highest_qc.clone() {
             self.on_qc(qc, now);
         }

@@ -94,9 +94,10 @@ pub struct CbftState {
     evidence: EvidencePool,
     /// The report transaction sent for each piece of evidence, by (validator, view, index, kind).
     reports: HashMap<(u32, u64, u32, u8), B256>,
-    me: Option<u32>,
     /// The current round's validators' BLS keys, by index.
     validators: Vec<BlsPublicKey>,
+    /// The current round's VRF keys, by index (with rounds; blocks of other rounds read theirs).
+    round_vrf: Vec<platon_crypto::vrf::VrfPublicKey>,
 }
 
 /// The proposer index a block's extraData names (before its VRF proof), when it carries one.
@@ -126,14 +127,19 @@ impl CbftService {
         }
     }
 
-    /// Blocks per round (0: `validators` validate for good).
-    fn round_blocks(&self) -> u64 {
+    /// The chain's schedule when validators rotate by round (None: `validators` validate for
+    /// good).
+    fn rounds(&self) -> Option<&platon_vm::system::Schedule> {
         self.node
             .system
             .schedule
             .as_ref()
-            .map(|s| s.round_blocks)
-            .unwrap_or(0)
+            .filter(|s| s.round_blocks > 0)
+    }
+
+    /// Blocks per round (0: no rotation).
+    fn round_blocks(&self) -> u64 {
+        self.rounds().map(|s| s.round_blocks).unwrap_or(0)
     }
 
     /// This node's index among `validators`.
@@ -161,7 +167,7 @@ impl CbftService {
             return Ok(());
         };
         let elector = crate::ppos::ElectorHandle(self.node.registry.clone());
-        let (bls, _) = match elector.round_set(epoch, header, layers).await {
+        let (bls, vrf) = match elector.round_set(epoch, header, layers).await {
             Ok(Ok(k)) => k,
             Ok(Err(why)) => {
                 tracing::warn!(%why, epoch, "cbft: round switch waits");
@@ -175,10 +181,12 @@ impl CbftService {
         let me = self.my_index(&bls);
         tracing::info!(round = epoch, validators = bls.len(), validator = ?me, after = last.number, "cbft: round switch");
         let crypto = Arc::new(BlsCrypto::new(self.key.clone(), bls.clone()));
-        st.me = me;
-        st.validators = bls.clone();
         st.core
             .enter_round(epoch, bls.len() as u32, me, crypto, now_ms());
+        if st.core.params().epoch == epoch {
+            st.validators = bls;
+            st.round_vrf = vrf;
+        }
         Ok(())
     }
 
@@ -290,7 +298,9 @@ impl CbftService {
         view: u64,
         index: u32,
     ) -> Result<(), BoxError> {
-        let Some(me) = st.me else { return Ok(()) };
+        let Some(me) = st.core.me() else {
+            return Ok(());
+        };
         self.execute_ancestors(st, parent_hash).await?;
         let Some((parent, layers)) = self.parent_of(st, &parent_hash)? else {
             tracing::warn!(%parent_hash, "cbft: cannot build on an unknown parent");
@@ -374,14 +384,10 @@ impl CbftService {
         // The seed must be the VRF output of the block's proposer (named in extraData, and the
         // signer of the proposal) over the parent's seed. With rounds, the proposer's key is its
         // round's, as the chain recorded it before the block.
-        let round_vrf = match &self.node.system.schedule {
-            Some(s) if s.round_blocks > 0 => {
-                match crate::ppos::round_keys(
-                    &self.node,
-                    &parent,
-                    layers.clone(),
-                    s.round_of(h.number),
-                ) {
+        // (The current round's keys are at hand; an ancestor of an older round reads its own.)
+        let other_round = match self.rounds().map(|s| s.round_of(h.number)) {
+            Some(r) if r != st.core.params().epoch => {
+                match crate::ppos::round_keys(&self.node, &parent, layers.clone(), r) {
                     Ok((_, vrf)) => Some(vrf),
                     Err(why) => {
                         tracing::warn!(%why, number = h.number, "cbft: no round keys for a block");
@@ -391,7 +397,11 @@ impl CbftService {
             }
             _ => None,
         };
-        let vrf_keys = round_vrf.as_ref().unwrap_or(&self.vrf_keys);
+        let vrf_keys = match (&other_round, self.rounds()) {
+            (Some(keys), _) => keys,
+            (None, Some(_)) => &st.round_vrf,
+            (None, None) => &self.vrf_keys,
+        };
         if !vrf_keys.is_empty() {
             let proposer = vrf_proposer(&h.extra_data);
             let ok = proposer == Some(info.proposer)
@@ -653,15 +663,15 @@ impl Service for CbftService {
         // The round of the next block, and its validators: configured, or (with rounds) as the
         // chain recorded them in the committed state.
         let head = self.node.store.head_header()?;
-        let (epoch, validators) = match &self.node.system.schedule {
-            Some(s) if s.round_blocks > 0 => {
+        let (epoch, (validators, round_vrf)) = match self.rounds() {
+            Some(s) => {
                 let epoch = s.round_of(head.number.saturating_add(1));
                 (
                     epoch,
-                    crate::ppos::round_keys(&self.node, &head, Vec::new(), epoch)?.0,
+                    crate::ppos::round_keys(&self.node, &head, Vec::new(), epoch)?,
                 )
             }
-            _ => (1, self.validators.clone()),
+            None => (1, (self.validators.clone(), Vec::new())),
         };
         let me = self.my_index(&validators);
         let (wal, records, report) =
@@ -683,8 +693,8 @@ impl Service for CbftService {
             pending: HashMap::new(),
             evidence: EvidencePool::new(10_000, platon_vm::system::EVIDENCE_EPOCHS),
             reports: HashMap::new(),
-            me,
             validators,
+            round_vrf,
         };
         self.run(&mut st).await?;
         Ok(st)
@@ -719,7 +729,7 @@ impl Service for CbftService {
             CbftActorMsg::Status(reply) => {
                 let q = st.core.highest_qc();
                 let _ = reply.send(serde_json::json!({
-                    "validator": st.me,
+                    "validator": st.core.me(),
                     "validators": st.validators.len(),
                     "round": st.core.params().epoch,
                     "view": st.core.view(),
@@ -759,7 +769,7 @@ impl Service for CbftService {
                 let _ = reply.send(serde_json::json!(list));
             }
             CbftActorMsg::Equivocate(reply) => {
-                let res = match (&self.key, st.me, st.core.last_vote()) {
+                let res = match (&self.key, st.core.me(), st.core.last_vote()) {
                     (Some(key), Some(me), Some(mut d)) => {
                         // Deliberately past the WAL: this is what the WAL prevents.
                         d.hash = alloy_primitives::keccak256(d.hash);

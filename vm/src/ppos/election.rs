@@ -8,6 +8,11 @@ use alloy_primitives::{keccak256, B256, U256};
 /// One LAT in von (the smallest unit).
 pub const LAT: u128 = 1_000_000_000_000_000_000;
 
+/// `whole` LAT in von (saturating: a config cannot overflow it, u64 LAT fit easily).
+pub fn lat(whole: u64) -> U256 {
+    U256::from(whole).saturating_mul(U256::from(LAT))
+}
+
 /// What ranking needs to know of a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ranked<Id> {

@@ -255,12 +255,26 @@ pub enum EvmEngine {
     Evm,
 }
 
+/// Which engine executes WASM contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WasmEngine {
+    /// `wasm3` (default): the faster interpreter.
+    #[default]
+    Wasm3,
+    /// `wasmi`: the cross-check; the same instrumented code, the same gas.
+    Wasmi,
+}
+
 /// Contract execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvmConfig {
     /// revm or evm.
     pub engine: EvmEngine,
+    /// The engine of WASM contracts: wasm3 or wasmi (`[evm] wasm_engine`, `--wasm.engine`). WASM
+    /// contracts run inside revm's call stack, so they need `engine = "revm"`.
+    pub wasm_engine: WasmEngine,
     /// Gas cap of `eth_call`, `eth_estimateGas` and `debug_traceCall` (geth's RPCGasCap).
     pub rpc_gas_cap: u64,
     /// Most logs one `eth_getLogs` or `eth_getFilterLogs` answer may hold.
@@ -275,6 +289,7 @@ impl Default for EvmConfig {
     fn default() -> Self {
         EvmConfig {
             engine: EvmEngine::Revm,
+            wasm_engine: WasmEngine::Wasm3,
             rpc_gas_cap: 50_000_000,
             max_logs: 10_000,
             max_log_range: 10_000,

@@ -291,6 +291,9 @@ struct RunArgs {
     /// EVM engine: revm (default) or evm (rust-ethereum, an independent second implementation).
     #[arg(long = "evm.engine", value_parser = ["revm", "evm"])]
     evm_engine: Option<String>,
+    /// WASM engine: wasm3 (default) or wasmi (the cross-check; same code, same gas).
+    #[arg(long = "wasm.engine", value_parser = ["wasm3", "wasmi"])]
+    wasm_engine: Option<String>,
     /// Chain id.
     #[arg(long = "chain-id")]
     chain_id: Option<u64>,
@@ -358,6 +361,12 @@ impl RunArgs {
             Some("revm") => c.evm.engine = platon_config::EvmEngine::Revm,
             Some("evm") => c.evm.engine = platon_config::EvmEngine::Evm,
             Some(other) => return Err(format!("--evm.engine {other}: use revm or evm")),
+        }
+        match self.wasm_engine.as_deref() {
+            None => {}
+            Some("wasm3") => c.evm.wasm_engine = platon_config::WasmEngine::Wasm3,
+            Some("wasmi") => c.evm.wasm_engine = platon_config::WasmEngine::Wasmi,
+            Some(other) => return Err(format!("--wasm.engine {other}: use wasm3 or wasmi")),
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;

@@ -463,6 +463,17 @@ impl Runtime for RustEvm {
         if let Err(e) = validate(state, env, msg, opts)? {
             return Ok(Err(e));
         }
+        // WASM contracts run inside revm's call stack only: refuse them here rather than run a
+        // module's bytes as EVM code.
+        let wasm = match msg.kind {
+            TxKind::Create => crate::wasm::is_wasm(&msg.data),
+            TxKind::Call(to) => crate::wasm::is_wasm(&state.code(&to)?),
+        };
+        if wasm {
+            return Ok(Err(TxReject::Invalid(
+                "WASM contracts need the revm engine (evm.engine = \"revm\")".into(),
+            )));
+        }
         let config = if opts.check_base_fee {
             &CONFIG
         } else {

@@ -12,9 +12,10 @@ pub mod revm_engine;
 pub mod runtime;
 pub mod system;
 pub mod tracing;
+pub mod wasm;
 
 pub use evm_engine::RustEvm;
-pub use revm_engine::Revm;
+pub use revm_engine::{Revm, RevmWith};
 pub use runtime::{
     BlockHashes, ExecError, ExecOptions, Message, NoHashes, Outcome, Runtime, Status, TxReject,
 };

@@ -19,6 +19,8 @@ use revm::database::CacheDB;
 use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit, DatabaseRef};
 use revm::primitives::hardfork::SpecId;
 use revm::state::{AccountInfo, EvmState};
+use crate::wasm::revm_glue::{deploy_stub, WasmPrecompiles};
+use crate::wasm::{is_wasm, WasmEngine};
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
 
 /// The EVM version every engine runs: Shanghai (PUSH0, warm coinbase, no blobs).
@@ -28,9 +30,32 @@ pub const SPEC: SpecId = SpecId::SHANGHAI;
 /// 5 MiB); the limit is a second guard for calls run with a large gas cap.
 const MEMORY_LIMIT: u64 = 1 << 28;
 
-/// The `revm` engine.
+/// The `revm` engine, with WASM contracts on wasm3 (see [`RevmWith`] for the other choices).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Revm;
+
+/// The `revm` engine with WASM contracts on a chosen engine; `debug` shows contracts'
+/// `platon_debug` prints (dev chains).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RevmWith {
+    /// The engine that runs WASM contracts.
+    pub wasm: WasmEngine,
+    /// Whether `platon_debug` prints are logged.
+    pub debug: bool,
+}
+
+impl RevmWith {
+    /// revm with WASM on wasm3.
+    pub const WASM3: RevmWith = RevmWith {
+        wasm: WasmEngine::Wasm3,
+        debug: false,
+    };
+    /// revm with WASM on wasmi.
+    pub const WASMI: RevmWith = RevmWith {
+        wasm: WasmEngine::Wasmi,
+        debug: false,
+    };
+}
 
 /// A storage error seen through revm's `Database`.
 #[derive(Debug, thiserror::Error)]
@@ -160,8 +185,17 @@ pub fn block_env(env: &BlockEnv) -> RevmBlock {
     }
 }
 
-/// The revm transaction for `msg`.
+/// The revm transaction for `msg`. A creation with WASM deploy data runs as the deploy stub followed
+/// by the data (see [`crate::wasm::revm_glue`]).
 pub fn tx_env(msg: &Message) -> TxEnv {
+    let data = match msg.kind {
+        TxKind::Create if is_wasm(&msg.data) => {
+            let mut d = deploy_stub();
+            d.extend_from_slice(&msg.data);
+            Bytes::from(d)
+        }
+        _ => msg.data.clone(),
+    };
     TxEnv {
         tx_type: msg.tx_type,
         caller: msg.caller,
@@ -172,7 +206,7 @@ pub fn tx_env(msg: &Message) -> TxEnv {
             TxKind::Call(a) => revm::primitives::TxKind::Call(a),
         },
         value: msg.value,
-        data: msg.data.clone(),
+        data,
         nonce: msg.nonce.unwrap_or_default(),
         chain_id: msg.chain_id,
         access_list: AccessList(
@@ -339,6 +373,33 @@ impl Runtime for Revm {
         msg: &Message,
         opts: ExecOptions,
     ) -> Result<Result<Outcome, TxReject>, ExecError> {
+        RevmWith::WASM3.transact(state, hashes, env, msg, opts)
+    }
+
+    fn transact_block(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msgs: &[Result<Message, TxReject>],
+    ) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
+        RevmWith::WASM3.transact_block(state, hashes, env, msgs)
+    }
+}
+
+impl Runtime for RevmWith {
+    fn name(&self) -> &'static str {
+        "revm"
+    }
+
+    fn transact(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msg: &Message,
+        opts: ExecOptions,
+    ) -> Result<Result<Outcome, TxReject>, ExecError> {
         let view = StateView {
             state: &*state,
             hashes,
@@ -347,7 +408,8 @@ impl Runtime for Revm {
             .with_db(view)
             .with_block(block_env(env))
             .with_cfg(cfg_env(env.chain_id, opts))
-            .build_mainnet();
+            .build_mainnet()
+            .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
         let result = evm.transact(tx_env(msg));
         drop(evm);
         match result {
@@ -382,7 +444,8 @@ impl Runtime for Revm {
                 .with_db(&mut cache)
                 .with_block(block_env(env))
                 .with_cfg(cfg_env(env.chain_id, ExecOptions::BLOCK))
-                .build_mainnet();
+                .build_mainnet()
+                .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
             block_loop(env, msgs, |msg| match evm.transact(tx_env(msg)) {
                 Ok(r) => {
                     evm.ctx.journaled_state.database.commit(r.state.clone());

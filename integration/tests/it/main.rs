@@ -13,6 +13,7 @@ mod rpc_errors;
 mod snapshot;
 mod staking;
 mod vrf;
+mod wasm;
 mod web3py;
 
 use alloy_primitives::{Address, Bytes, U256};

@@ -18,7 +18,11 @@ mod differential;
 mod ppos;
 mod precompiles;
 mod staking;
+mod sdk;
 mod system;
+mod wasm;
+mod wasm_fuzz;
+mod wasm_spec;
 
 fn conformance(sub: &str) -> Option<PathBuf> {
     let base = std::env::var("PLATON_CONFORMANCE_DIR")

@@ -1,0 +1,628 @@
+//! Deploy-time preparation of a WASM contract: validation against the rules that keep execution
+//! deterministic and bounded, then instrumentation with gas metering and a stack budget. The
+//! instrumented module is what the chain stores and what both engines run, so their gas and their
+//! limits agree by construction.
+//!
+//! Refused at deploy: floating-point types and instructions; features beyond WebAssembly 1.0 with
+//! mutable globals and sign extension (no multi-value, bulk memory, reference types, SIMD, threads);
+//! a start function; imports other than the host functions of [`super::host`] with their exact
+//! signatures; a module without a memory or without an `invoke() -> ()` export; and anything past the
+//! bounds of [`super::cost`] (module size, functions, globals, table and memory size, locals, operand
+//! stack height).
+//!
+//! Instrumentation (all appended, so no existing index moves except defined functions, which shift
+//! past three added imports):
+//! - an `i64` global holding the gas left, and at the start of every straight-line segment a check
+//!   and subtraction of the segment's cost ([`super::cost::instruction_gas`]); running short calls
+//!   `__platon_halt(1)`;
+//! - around every host call, the counter handed to the host (`__platon_gas_in`) and taken back
+//!   (`__platon_gas_out`), so host functions charge from the same counter;
+//! - an `i32` global holding the stack budget in use: each call adds its callee's frame size and
+//!   checks [`super::cost::STACK_LIMIT`] (`__platon_halt(2)` past it), and subtracts it on return;
+//! - `memory.grow` replaced by a function that refuses growth past
+//!   [`super::cost::MAX_MEMORY_PAGES`] (returning −1, as a failed grow does) and charges
+//!   [`super::cost::PAGE_GAS`] per page;
+//! - exports `__platon_gas_init(i64)` (sets the counter, clears the stack budget) and
+//!   `__platon_gas_left() -> i64`.
+
+use super::cost::*;
+use super::host::{self, HostSig, Ty};
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, ElementSection, EntityType, ExportKind, ExportSection,
+    Function, FunctionSection, GlobalSection, GlobalType, ImportSection, Instruction, Module,
+    RawSection, TypeSection, ValType,
+};
+use wasmparser::{
+    ExternalKind, FuncType, Operator, Parser, Payload, TypeRef, ValType as PValType, Validator,
+    WasmFeatures,
+};
+
+/// The WASM magic prefix: code that starts with it is a WASM contract.
+pub const WASM_MAGIC: [u8; 4] = [0x00, 0x61, 0x73, 0x6d];
+
+/// Export names the instrumentation adds.
+pub const GAS_INIT_EXPORT: &str = "__platon_gas_init";
+/// Export returning the gas left.
+pub const GAS_LEFT_EXPORT: &str = "__platon_gas_left";
+/// The entry point every contract exports.
+pub const ENTRY: &str = "invoke";
+
+/// Why a module was refused at deploy. The message is the receipt's revert data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    /// Larger than [`MAX_MODULE_BYTES`].
+    #[error("wasm module too large: {size} bytes, at most {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// Not a valid module under the accepted features (floats, post-1.0 features, malformed bytes).
+    #[error("invalid wasm module: {0}")]
+    Invalid(String),
+    /// Valid WebAssembly, but refused by a deploy rule.
+    #[error("wasm module refused: {0}")]
+    Refused(String),
+}
+
+fn refused(msg: impl Into<String>) -> DeployError {
+    DeployError::Refused(msg.into())
+}
+
+/// The features a contract may use: WebAssembly 1.0 with mutable globals and sign extension,
+/// without floats.
+pub fn features() -> WasmFeatures {
+    (WasmFeatures::MVP | WasmFeatures::MUTABLE_GLOBAL | WasmFeatures::SIGN_EXTENSION)
+        .difference(WasmFeatures::FLOATS)
+}
+
+fn val(t: Ty) -> PValType {
+    match t {
+        Ty::I32 => PValType::I32,
+        Ty::I64 => PValType::I64,
+    }
+}
+
+fn sig_matches(s: &HostSig, f: &FuncType) -> bool {
+    f.params().iter().copied().eq(s.params.iter().map(|t| val(*t)))
+        && f.results().iter().copied().eq(s.result.iter().map(|t| val(*t)))
+}
+
+/// What validation learned of a module that instrumentation needs.
+struct Info {
+    types: Vec<FuncType>,
+    /// Host function index of each import, by import index.
+    imports: Vec<usize>,
+    /// Type index of each defined function.
+    funcs: Vec<u32>,
+    /// Frame size (locals + highest operand stack + overhead) of each defined function.
+    frames: Vec<u32>,
+    globals: u32,
+    has_memory: bool,
+}
+
+/// Validates `module` against the deploy rules and returns the instrumented module to store.
+pub fn prepare(module: &[u8]) -> Result<Vec<u8>, DeployError> {
+    if module.len() > MAX_MODULE_BYTES {
+        return Err(DeployError::TooLarge {
+            size: module.len(),
+            max: MAX_MODULE_BYTES,
+        });
+    }
+    if !module.starts_with(&WASM_MAGIC) {
+        return Err(DeployError::Invalid("missing the \\0asm magic".into()));
+    }
+    let info = validate(module, true)?;
+    instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))
+}
+
+/// Validates and instruments any module under the same rules except the contract's shape (a
+/// memory, an `invoke` export, host imports): the spec suite, the fuzzer and the benchmark meter
+/// plain modules with it.
+pub fn instrument_module(module: &[u8]) -> Result<Vec<u8>, DeployError> {
+    let info = validate(module, false)?;
+    instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))
+}
+
+fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
+    let mut validator = Validator::new_with_features(features());
+    let mut info = Info {
+        types: Vec::new(),
+        imports: Vec::new(),
+        funcs: Vec::new(),
+        frames: Vec::new(),
+        globals: 0,
+        has_memory: false,
+    };
+    let mut has_memory = false;
+    let mut has_entry = false;
+    let mut allocs = wasmparser::FuncValidatorAllocations::default();
+    let invalid = |e: wasmparser::BinaryReaderError| DeployError::Invalid(e.message().to_string());
+    for payload in Parser::new(0).parse_all(module) {
+        let payload = payload.map_err(invalid)?;
+        let valid = validator.payload(&payload).map_err(invalid)?;
+        match &payload {
+            Payload::TypeSection(r) => {
+                for rec in r.clone().into_iter_err_on_gc_types() {
+                    info.types.push(rec.map_err(invalid)?);
+                }
+            }
+            Payload::ImportSection(r) => {
+                for imp in r.clone() {
+                    let imp = imp.map_err(invalid)?;
+                    if info.imports.len() >= MAX_IMPORTS {
+                        return Err(refused(format!("more than {MAX_IMPORTS} imports")));
+                    }
+                    let TypeRef::Func(t) = imp.ty else {
+                        return Err(refused(format!(
+                            "import {}.{}: only functions may be imported",
+                            imp.module, imp.name
+                        )));
+                    };
+                    let idx = (imp.module == "env")
+                        .then(|| host::host_index(imp.name))
+                        .flatten()
+                        .ok_or_else(|| {
+                            refused(format!("unknown import {}.{}", imp.module, imp.name))
+                        })?;
+                    let ty = info
+                        .types
+                        .get(t as usize)
+                        .ok_or_else(|| refused("import of an unknown type"))?;
+                    if !sig_matches(&host::HOST_FUNCTIONS[idx], ty) {
+                        return Err(refused(format!(
+                            "import env.{} has the wrong signature",
+                            imp.name
+                        )));
+                    }
+                    info.imports.push(idx);
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for f in r.clone() {
+                    info.funcs.push(f.map_err(invalid)?);
+                }
+                if info.funcs.len() > MAX_FUNCTIONS {
+                    return Err(refused(format!(
+                        "{} functions, at most {MAX_FUNCTIONS}",
+                        info.funcs.len()
+                    )));
+                }
+            }
+            Payload::TableSection(r) => {
+                for t in r.clone() {
+                    let t = t.map_err(invalid)?;
+                    if t.ty.initial > MAX_TABLE_ELEMENTS {
+                        return Err(refused(format!(
+                            "a table of {} elements, at most {MAX_TABLE_ELEMENTS}",
+                            t.ty.initial
+                        )));
+                    }
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r.clone() {
+                    let m = m.map_err(invalid)?;
+                    if m.initial > MAX_MEMORY_PAGES {
+                        return Err(refused(format!(
+                            "a memory of {} pages, at most {MAX_MEMORY_PAGES}",
+                            m.initial
+                        )));
+                    }
+                    has_memory = true;
+                }
+            }
+            Payload::GlobalSection(r) => {
+                info.globals = r.count();
+                if info.globals as usize > MAX_GLOBALS {
+                    return Err(refused(format!(
+                        "{} globals, at most {MAX_GLOBALS}",
+                        info.globals
+                    )));
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r.clone() {
+                    let e = e.map_err(invalid)?;
+                    if e.name.starts_with("__platon") {
+                        return Err(refused(format!("export name {} is reserved", e.name)));
+                    }
+                    if e.name == ENTRY && e.kind == ExternalKind::Func {
+                        let defined = (e.index as usize)
+                            .checked_sub(info.imports.len())
+                            .and_then(|i| info.funcs.get(i))
+                            .and_then(|t| info.types.get(*t as usize));
+                        match defined {
+                            Some(t) if t.params().is_empty() && t.results().is_empty() => {
+                                has_entry = true
+                            }
+                            _ => return Err(refused("export invoke must be a defined () -> () function")),
+                        }
+                    }
+                }
+            }
+            Payload::StartSection { .. } => return Err(refused("a start function is not allowed")),
+            Payload::ElementSection(r) => {
+                for el in r.clone() {
+                    let el = el.map_err(invalid)?;
+                    if let wasmparser::ElementItems::Functions(fs) = el.items {
+                        for f in fs {
+                            if (f.map_err(invalid)? as usize) < info.imports.len() {
+                                return Err(refused("a host function may not be placed in a table"));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let wasmparser::ValidPayload::Func(to_validate, body) = valid {
+            let mut fv = to_validate.into_validator(std::mem::take(&mut allocs));
+            let mut locals_reader = body.get_locals_reader().map_err(invalid)?;
+            let mut locals: u32 = fv.len_locals();
+            for _ in 0..locals_reader.get_count() {
+                let offset = locals_reader.original_position();
+                let (count, ty) = locals_reader.read().map_err(invalid)?;
+                locals = locals.saturating_add(count);
+                if locals > MAX_LOCALS {
+                    return Err(refused(format!("a function with more than {MAX_LOCALS} locals")));
+                }
+                fv.define_locals(offset, count, ty).map_err(invalid)?;
+            }
+            let mut ops = body.get_operators_reader().map_err(invalid)?;
+            let mut height = 0u32;
+            while !ops.eof() {
+                let offset = ops.original_position();
+                let op = ops.read().map_err(invalid)?;
+                fv.op(offset, &op).map_err(invalid)?;
+                height = height.max(fv.operand_stack_height());
+                if height > MAX_STACK_HEIGHT {
+                    return Err(refused(format!(
+                        "a function whose operand stack exceeds {MAX_STACK_HEIGHT}"
+                    )));
+                }
+            }
+            fv.finish(ops.original_position()).map_err(invalid)?;
+            info.frames
+                .push(locals.saturating_add(height).saturating_add(CALL_OVERHEAD));
+            allocs = fv.into_allocations();
+        }
+    }
+    if contract && !has_memory {
+        return Err(refused("a contract must define a memory"));
+    }
+    if contract && !has_entry {
+        return Err(refused("a contract must export invoke() -> ()"));
+    }
+    info.has_memory = has_memory;
+    Ok(info)
+}
+
+/// Function indices shifted past the added imports.
+struct Shift {
+    imports: u32,
+}
+
+const ADDED_IMPORTS: u32 = 3;
+
+impl Reencode for Shift {
+    type Error = std::convert::Infallible;
+
+    fn function_index(&mut self, func: u32) -> u32 {
+        if func < self.imports {
+            func
+        } else {
+            func + ADDED_IMPORTS
+        }
+    }
+}
+
+fn enc(t: Ty) -> ValType {
+    match t {
+        Ty::I32 => ValType::I32,
+        Ty::I64 => ValType::I64,
+    }
+}
+
+/// Emits the charge of `cost` gas: out of gas calls `__platon_halt(1)`.
+fn charge(f: &mut Function, gas: u32, halt: u32, cost: u64) {
+    f.instruction(&Instruction::GlobalGet(gas))
+        .instruction(&Instruction::I64Const(cost as i64))
+        .instruction(&Instruction::I64LtU)
+        .instruction(&Instruction::If(BlockType::Empty))
+        .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
+        .instruction(&Instruction::Call(halt))
+        .instruction(&Instruction::Unreachable)
+        .instruction(&Instruction::End)
+        .instruction(&Instruction::GlobalGet(gas))
+        .instruction(&Instruction::I64Const(cost as i64))
+        .instruction(&Instruction::I64Sub)
+        .instruction(&Instruction::GlobalSet(gas));
+}
+
+/// Whether the segment ends after `op` (control flow follows it).
+fn ends_segment(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Else
+            | Operator::End
+            | Operator::Br { .. }
+            | Operator::BrIf { .. }
+            | Operator::BrTable { .. }
+            | Operator::Return
+            | Operator::Unreachable
+            | Operator::Call { .. }
+            | Operator::CallIndirect { .. }
+    )
+}
+
+fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reencode::Error> {
+    let n_imports = info.imports.len() as u32;
+    let n_funcs = info.funcs.len() as u32;
+    let n_types = info.types.len() as u32;
+    // Indices of what is added.
+    let imp_gas_in = n_imports;
+    let imp_gas_out = n_imports + 1;
+    let imp_halt = n_imports + 2;
+    let f_grow = n_imports + ADDED_IMPORTS + n_funcs;
+    let f_init = f_grow + 1;
+    let f_left = f_grow + 2;
+    let g_gas = info.globals;
+    let g_stack = info.globals + 1;
+    let t_gas_in = n_types;
+    let t_gas_out = n_types + 1;
+    let t_halt = n_types + 2;
+    let t_grow = n_types + 3;
+    let max_frame = info.frames.iter().copied().max().unwrap_or(CALL_OVERHEAD);
+
+    let mut shift = Shift {
+        imports: n_imports,
+    };
+    let mut types = TypeSection::new();
+    let mut imports = ImportSection::new();
+    let mut functions = FunctionSection::new();
+    let mut globals = GlobalSection::new();
+    let mut exports = ExportSection::new();
+    let mut elements: Option<ElementSection> = None;
+    let mut code = CodeSection::new();
+    let mut table: Option<RawSection<'_>> = None;
+    let mut memory: Option<RawSection<'_>> = None;
+    let mut data: Option<RawSection<'_>> = None;
+    let mut func_index = 0usize;
+
+    for payload in Parser::new(0).parse_all(module) {
+        match payload? {
+            Payload::TypeSection(r) => RoundtripReencoder.parse_type_section(&mut types, r)?,
+            Payload::ImportSection(r) => shift.parse_import_section(&mut imports, r)?,
+            Payload::FunctionSection(r) => shift.parse_function_section(&mut functions, r)?,
+            Payload::TableSection(r) => {
+                table = Some(RawSection {
+                    id: wasm_encoder::SectionId::Table as u8,
+                    data: &module[r.range()],
+                })
+            }
+            Payload::MemorySection(r) => {
+                memory = Some(RawSection {
+                    id: wasm_encoder::SectionId::Memory as u8,
+                    data: &module[r.range()],
+                })
+            }
+            Payload::GlobalSection(r) => shift.parse_global_section(&mut globals, r)?,
+            Payload::ExportSection(r) => shift.parse_export_section(&mut exports, r)?,
+            Payload::ElementSection(r) => {
+                let mut e = ElementSection::new();
+                shift.parse_element_section(&mut e, r)?;
+                elements = Some(e);
+            }
+            Payload::DataSection(r) => {
+                data = Some(RawSection {
+                    id: wasm_encoder::SectionId::Data as u8,
+                    data: &module[r.range()],
+                })
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut locals = Vec::new();
+                for l in body.get_locals_reader()? {
+                    let (count, ty) = l?;
+                    locals.push((count, shift.val_type(ty)?));
+                }
+                let mut f = Function::new(locals);
+                let ops: Vec<Operator<'_>> = body
+                    .get_operators_reader()?
+                    .into_iter()
+                    .collect::<Result<_, _>>()?;
+                let mut start = 0usize;
+                while start < ops.len() {
+                    let mut end = start;
+                    let mut cost = 0u64;
+                    while end < ops.len() {
+                        cost = cost.saturating_add(instruction_gas(&ops[end]));
+                        end += 1;
+                        if ends_segment(&ops[end - 1]) {
+                            break;
+                        }
+                    }
+                    // No charge for the function's closing `end` alone.
+                    let closing = end == ops.len() && end - start == 1;
+                    if cost > 0 && !closing {
+                        charge(&mut f, g_gas, imp_halt, cost);
+                    }
+                    for op in &ops[start..end] {
+                        match op {
+                            Operator::Call { function_index } if *function_index < n_imports => {
+                                f.instruction(&Instruction::GlobalGet(g_gas))
+                                    .instruction(&Instruction::Call(imp_gas_in))
+                                    .instruction(&Instruction::Call(*function_index))
+                                    .instruction(&Instruction::Call(imp_gas_out))
+                                    .instruction(&Instruction::GlobalSet(g_gas));
+                            }
+                            Operator::Call { function_index } => {
+                                let frame = info
+                                    .frames
+                                    .get((*function_index - n_imports) as usize)
+                                    .copied()
+                                    .unwrap_or(max_frame);
+                                stack_in(&mut f, g_stack, imp_halt, frame);
+                                f.instruction(&Instruction::Call(function_index + ADDED_IMPORTS));
+                                stack_out(&mut f, g_stack, frame);
+                            }
+                            Operator::CallIndirect { .. } => {
+                                stack_in(&mut f, g_stack, imp_halt, max_frame);
+                                f.instruction(&shift.instruction(op.clone())?);
+                                stack_out(&mut f, g_stack, max_frame);
+                            }
+                            Operator::MemoryGrow { .. } => {
+                                f.instruction(&Instruction::Call(f_grow));
+                            }
+                            other => {
+                                f.instruction(&shift.instruction(other.clone())?);
+                            }
+                        }
+                    }
+                    start = end;
+                }
+                code.function(&f);
+                func_index += 1;
+            }
+            _ => {}
+        }
+    }
+    debug_assert_eq!(func_index, info.funcs.len());
+
+    // Added types, imports, globals, functions, exports.
+    for s in host::INJECTED_IMPORTS {
+        types.ty().function(s.params.iter().map(|t| enc(*t)), s.result.iter().map(|t| enc(*t)));
+    }
+    types.ty().function([ValType::I32], [ValType::I32]);
+    imports.import("env", host::INJECTED_IMPORTS[0].name, EntityType::Function(t_gas_in));
+    imports.import("env", host::INJECTED_IMPORTS[1].name, EntityType::Function(t_gas_out));
+    imports.import("env", host::INJECTED_IMPORTS[2].name, EntityType::Function(t_halt));
+    globals.global(
+        GlobalType {
+            val_type: ValType::I64,
+            mutable: true,
+            shared: false,
+        },
+        &ConstExpr::i64_const(0),
+    );
+    globals.global(
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: true,
+            shared: false,
+        },
+        &ConstExpr::i32_const(0),
+    );
+    functions.function(t_grow);
+    functions.function(t_gas_in);
+    functions.function(t_gas_out);
+
+    // grow(pages): refuse past the page bound, charge per page, then grow.
+    let mut grow = Function::new([(1, ValType::I64)]);
+    if !info.has_memory {
+        grow.instruction(&Instruction::I32Const(-1));
+    } else {
+    grow.instruction(&Instruction::MemorySize(0))
+        .instruction(&Instruction::I64ExtendI32U)
+        .instruction(&Instruction::LocalGet(0))
+        .instruction(&Instruction::I64ExtendI32U)
+        .instruction(&Instruction::I64Add)
+        .instruction(&Instruction::I64Const(MAX_MEMORY_PAGES as i64))
+        .instruction(&Instruction::I64GtU)
+        .instruction(&Instruction::If(BlockType::Empty))
+        .instruction(&Instruction::I32Const(-1))
+        .instruction(&Instruction::Return)
+        .instruction(&Instruction::End)
+        .instruction(&Instruction::LocalGet(0))
+        .instruction(&Instruction::I64ExtendI32U)
+        .instruction(&Instruction::I64Const(PAGE_GAS as i64))
+        .instruction(&Instruction::I64Mul)
+        .instruction(&Instruction::LocalSet(1))
+        .instruction(&Instruction::GlobalGet(g_gas))
+        .instruction(&Instruction::LocalGet(1))
+        .instruction(&Instruction::I64LtU)
+        .instruction(&Instruction::If(BlockType::Empty))
+        .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
+        .instruction(&Instruction::Call(imp_halt))
+        .instruction(&Instruction::Unreachable)
+        .instruction(&Instruction::End)
+        .instruction(&Instruction::GlobalGet(g_gas))
+        .instruction(&Instruction::LocalGet(1))
+        .instruction(&Instruction::I64Sub)
+        .instruction(&Instruction::GlobalSet(g_gas))
+        .instruction(&Instruction::LocalGet(0))
+        .instruction(&Instruction::MemoryGrow(0));
+    }
+    grow.instruction(&Instruction::End);
+    code.function(&grow);
+    let mut init = Function::new([]);
+    init.instruction(&Instruction::LocalGet(0))
+        .instruction(&Instruction::GlobalSet(g_gas))
+        .instruction(&Instruction::I32Const(0))
+        .instruction(&Instruction::GlobalSet(g_stack))
+        .instruction(&Instruction::End);
+    code.function(&init);
+    let mut left = Function::new([]);
+    left.instruction(&Instruction::GlobalGet(g_gas))
+        .instruction(&Instruction::End);
+    code.function(&left);
+    exports.export(GAS_INIT_EXPORT, ExportKind::Func, f_init);
+    exports.export(GAS_LEFT_EXPORT, ExportKind::Func, f_left);
+
+    let mut out = Module::new();
+    out.section(&types);
+    out.section(&imports);
+    out.section(&functions);
+    if let Some(t) = &table {
+        out.section(t);
+    }
+    if let Some(m) = &memory {
+        out.section(m);
+    }
+    out.section(&globals);
+    out.section(&exports);
+    if let Some(e) = &elements {
+        out.section(e);
+    }
+    out.section(&code);
+    if let Some(d) = &data {
+        out.section(d);
+    }
+    Ok(out.finish())
+}
+
+fn stack_in(f: &mut Function, g_stack: u32, halt: u32, frame: u32) {
+    f.instruction(&Instruction::GlobalGet(g_stack))
+        .instruction(&Instruction::I32Const(frame as i32))
+        .instruction(&Instruction::I32Add)
+        .instruction(&Instruction::GlobalSet(g_stack))
+        .instruction(&Instruction::GlobalGet(g_stack))
+        .instruction(&Instruction::I32Const(STACK_LIMIT as i32))
+        .instruction(&Instruction::I32GtU)
+        .instruction(&Instruction::If(BlockType::Empty))
+        .instruction(&Instruction::I32Const(host::HALT_STACK))
+        .instruction(&Instruction::Call(halt))
+        .instruction(&Instruction::Unreachable)
+        .instruction(&Instruction::End);
+}
+
+fn stack_out(f: &mut Function, g_stack: u32, frame: u32) {
+    f.instruction(&Instruction::GlobalGet(g_stack))
+        .instruction(&Instruction::I32Const(frame as i32))
+        .instruction(&Instruction::I32Sub)
+        .instruction(&Instruction::GlobalSet(g_stack));
+}
+
+/// Validates an instrumented module as stored (a deployed contract's code): it must parse and
+/// validate with the accepted features plus what instrumentation adds.
+pub fn check_stored(code: &[u8]) -> Result<(), DeployError> {
+    let mut v = Validator::new_with_features(features());
+    v.validate_all(code)
+        .map(|_| ())
+        .map_err(|e| DeployError::Invalid(e.message().to_string()))
+}

@@ -74,6 +74,10 @@ def deploy_data(module, init=b""):
 
 def main(http_url, contracts_dir):
     w3 = Web3(Web3.HTTPProvider(http_url))
+    # Validator networks put the proposer's VRF proof (100 bytes) in extraData, past the 32 bytes
+    # web3.py's default block formatter allows; its proof-of-authority middleware lifts that limit.
+    from web3.middleware import ExtraDataToPOAMiddleware
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     alice, bob = [Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(2)]
     chain_id = w3.eth.chain_id
     summary = []

@@ -394,7 +394,13 @@ where
         .with_db(view)
         .with_block(block_env(env))
         .with_cfg(cfg_env(env.chain_id, opts))
-        .build_mainnet_with_inspector(inspector);
+        .build_mainnet_with_inspector(inspector)
+        // WASM frames run as they do in blocks; the tracer sees the EVM frames around them.
+        .with_precompiles(crate::wasm::revm_glue::WasmPrecompiles::new(
+            crate::revm_engine::SPEC,
+            crate::wasm::WasmEngine::Wasm3,
+            false,
+        ));
     let result = evm.inspect_tx(tx_env(msg));
     let inspector = std::mem::take(&mut evm.inspector);
     drop(evm);

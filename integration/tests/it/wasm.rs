@@ -5,7 +5,8 @@
 use crate::common::*;
 use std::process::Command;
 
-fn contracts_dir() -> String {
+/// Builds the example contracts (`scripts/build-wasm-contracts.sh`); the folder of the `.wasm` files.
+pub(crate) fn contracts_dir() -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-wasm-contracts.sh");
     let out = Command::new("bash").arg(script).output().expect("bash");
     assert!(

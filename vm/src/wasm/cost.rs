@@ -32,8 +32,8 @@ pub const CALL_OVERHEAD: u32 = 32;
 
 /// Gas of each page (64 KiB) that `memory.grow` adds.
 pub const PAGE_GAS: u64 = 8_192;
-/// Gas of each page the module's memory starts with, charged at every instantiation.
-pub const INITIAL_PAGE_GAS: u64 = 256;
+/// Gas per byte of `memory.copy` and `memory.fill` (run as metered byte loops).
+pub const BULK_BYTE_GAS: u64 = 4;
 /// Gas every host call costs before its own charges.
 pub const HOST_CALL_GAS: u64 = 40;
 /// Gas per 32-byte word a host call reads from or writes to linear memory.
@@ -89,6 +89,7 @@ pub const ECRECOVER_GAS: u64 = 3_000;
 /// | `call_indirect` | 15 |
 /// | `memory.size` | 1 |
 /// | `memory.grow` | 10, plus [`PAGE_GAS`] per page |
+/// | `memory.copy`, `memory.fill` | 10 (the call), plus [`BULK_BYTE_GAS`] per byte |
 ///
 /// Floating-point instructions never reach here: deploy refuses them.
 pub fn instruction_gas(op: &Operator<'_>) -> u64 {
@@ -118,7 +119,7 @@ pub fn instruction_gas(op: &Operator<'_>) -> u64 {
         BrTable { targets } => 2u64.saturating_add(u64::from(targets.len()) / 8),
         Call { .. } => 10,
         CallIndirect { .. } => 15,
-        MemoryGrow { .. } => 10,
+        MemoryGrow { .. } | MemoryCopy { .. } | MemoryFill { .. } => 10,
         _ => 1,
     }
 }

@@ -501,7 +501,7 @@ pub fn call_host(
                     mem.write(ptr(a(2)), &sha2::Sha256::digest(&data))?
                 }
                 _ => {
-                    let out = revm::precompile::hash::ripemd160_run(&data, u64::MAX, 0)
+                    let out = revm::precompile::hash::ripemd160_run(&data, u64::MAX)
                         .map_err(|e| Halt::Trap(format!("ripemd160: {e}")))?;
                     let bytes = out.bytes;
                     mem.write(ptr(a(2)), bytes.get(12..32).unwrap_or(&[0u8; 20]))?
@@ -518,7 +518,7 @@ pub fn call_host(
             let v = sig.get(64).copied().unwrap_or(0);
             input[63] = if v < 27 { v.saturating_add(27) } else { v };
             input[64..128].copy_from_slice(sig.get(..64).unwrap_or(&[0u8; 64]));
-            let out = revm::precompile::secp256k1::ec_recover_run(&input, u64::MAX, 0)
+            let out = revm::precompile::secp256k1::ec_recover_run(&input, u64::MAX)
                 .map_err(|e| Halt::Trap(format!("ecrecover: {e}")))?;
             match out.bytes.get(12..32) {
                 Some(a20) if out.bytes.len() == 32 => {

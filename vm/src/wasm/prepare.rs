@@ -74,8 +74,25 @@ fn refused(msg: impl Into<String>) -> DeployError {
 /// The features a contract may use: WebAssembly 1.0 with mutable globals and sign extension,
 /// without floats.
 pub fn features() -> WasmFeatures {
-    (WasmFeatures::MVP | WasmFeatures::MUTABLE_GLOBAL | WasmFeatures::SIGN_EXTENSION)
+    (WasmFeatures::MVP
+        | WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::BULK_MEMORY)
         .difference(WasmFeatures::FLOATS)
+}
+
+/// Of the bulk-memory proposal only `memory.copy` and `memory.fill` are accepted (today's Rust emits
+/// them even for the MVP CPU, from its precompiled `core`); instrumentation replaces them with
+/// metered functions, so the stored code has no bulk-memory instruction at all.
+fn refused_bulk_op(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::MemoryInit { .. }
+            | Operator::DataDrop { .. }
+            | Operator::TableCopy { .. }
+            | Operator::TableInit { .. }
+            | Operator::ElemDrop { .. }
+    )
 }
 
 fn val(t: Ty) -> PValType {
@@ -115,7 +132,16 @@ pub fn prepare(module: &[u8]) -> Result<Vec<u8>, DeployError> {
         return Err(DeployError::Invalid("missing the \\0asm magic".into()));
     }
     let info = validate(module, true)?;
-    instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))
+    let code = instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))?;
+    engines_accept(&code)?;
+    Ok(code)
+}
+
+/// Both engines must load the instrumented module, and wasm3 compile every function of it, or the
+/// deploy is refused: a module one engine runs and the other cannot would split the chain.
+fn engines_accept(code: &[u8]) -> Result<(), DeployError> {
+    super::wasmi_engine::load_check(code).map_err(DeployError::Refused)?;
+    super::wasm3_engine::compile_check(code).map_err(DeployError::Refused)
 }
 
 /// Validates and instruments any module under the same rules except the contract's shape (a
@@ -123,7 +149,9 @@ pub fn prepare(module: &[u8]) -> Result<Vec<u8>, DeployError> {
 /// plain modules with it.
 pub fn instrument_module(module: &[u8]) -> Result<Vec<u8>, DeployError> {
     let info = validate(module, false)?;
-    instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))
+    let code = instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))?;
+    engines_accept(&code)?;
+    Ok(code)
 }
 
 fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
@@ -244,9 +272,19 @@ fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
                 }
             }
             Payload::StartSection { .. } => return Err(refused("a start function is not allowed")),
+            Payload::DataSection(r) => {
+                for d in r.clone() {
+                    if !matches!(d.map_err(invalid)?.kind, wasmparser::DataKind::Active { .. }) {
+                        return Err(refused("passive data segments are not allowed"));
+                    }
+                }
+            }
             Payload::ElementSection(r) => {
                 for el in r.clone() {
                     let el = el.map_err(invalid)?;
+                    if !matches!(el.kind, wasmparser::ElementKind::Active { .. }) {
+                        return Err(refused("passive and declared element segments are not allowed"));
+                    }
                     if let wasmparser::ElementItems::Functions(fs) = el.items {
                         for f in fs {
                             if (f.map_err(invalid)? as usize) < info.imports.len() {
@@ -277,6 +315,11 @@ fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
                 let offset = ops.original_position();
                 let op = ops.read().map_err(invalid)?;
                 fv.op(offset, &op).map_err(invalid)?;
+                if refused_bulk_op(&op) {
+                    return Err(refused(
+                        "of the bulk-memory instructions only memory.copy and memory.fill are allowed",
+                    ));
+                }
                 height = height.max(fv.operand_stack_height());
                 if height > MAX_STACK_HEIGHT {
                     return Err(refused(format!(
@@ -372,12 +415,15 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     let f_grow = n_imports + ADDED_IMPORTS + n_funcs;
     let f_init = f_grow + 1;
     let f_left = f_grow + 2;
+    let f_copy = f_grow + 3;
+    let f_fill = f_grow + 4;
     let g_gas = info.globals;
     let g_stack = info.globals + 1;
     let t_gas_in = n_types;
     let t_gas_out = n_types + 1;
     let t_halt = n_types + 2;
     let t_grow = n_types + 3;
+    let t_bulk = n_types + 4;
     let max_frame = info.frames.iter().copied().max().unwrap_or(CALL_OVERHEAD);
 
     let mut shift = Shift {
@@ -479,6 +525,12 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
                             Operator::MemoryGrow { .. } => {
                                 f.instruction(&Instruction::Call(f_grow));
                             }
+                            Operator::MemoryCopy { .. } => {
+                                f.instruction(&Instruction::Call(f_copy));
+                            }
+                            Operator::MemoryFill { .. } => {
+                                f.instruction(&Instruction::Call(f_fill));
+                            }
                             other => {
                                 f.instruction(&shift.instruction(other.clone())?);
                             }
@@ -499,6 +551,7 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
         types.ty().function(s.params.iter().map(|t| enc(*t)), s.result.iter().map(|t| enc(*t)));
     }
     types.ty().function([ValType::I32], [ValType::I32]);
+    types.ty().function([ValType::I32, ValType::I32, ValType::I32], []);
     imports.import("env", host::INJECTED_IMPORTS[0].name, EntityType::Function(t_gas_in));
     imports.import("env", host::INJECTED_IMPORTS[1].name, EntityType::Function(t_gas_out));
     imports.import("env", host::INJECTED_IMPORTS[2].name, EntityType::Function(t_halt));
@@ -521,6 +574,8 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     functions.function(t_grow);
     functions.function(t_gas_in);
     functions.function(t_gas_out);
+    functions.function(t_bulk);
+    functions.function(t_bulk);
 
     // grow(pages): refuse past the page bound, charge per page, then grow.
     let mut grow = Function::new([(1, ValType::I64)]);
@@ -571,6 +626,8 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     left.instruction(&Instruction::GlobalGet(g_gas))
         .instruction(&Instruction::End);
     code.function(&left);
+    code.function(&bulk(true, info.has_memory, g_gas, imp_halt));
+    code.function(&bulk(false, info.has_memory, g_gas, imp_halt));
     exports.export(GAS_INIT_EXPORT, ExportKind::Func, f_init);
     exports.export(GAS_LEFT_EXPORT, ExportKind::Func, f_left);
 
@@ -594,6 +651,127 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
         out.section(d);
     }
     Ok(out.finish())
+}
+
+/// `memory.copy(dst, src, n)` (`copy`) or `memory.fill(dst, value, n)` as a metered function: the
+/// bounds are checked first (a trap writes nothing), then [`BULK_BYTE_GAS`] per byte is charged, then
+/// the bytes move one at a time (backwards when a copy's ranges overlap that way).
+fn bulk(copy: bool, has_memory: bool, gas: u32, halt: u32) -> Function {
+    use Instruction as I;
+    let mut f = Function::new([(1, ValType::I64), (1, ValType::I32)]);
+    if !has_memory {
+        f.instruction(&I::Unreachable).instruction(&I::End);
+        return f;
+    }
+    // The memory's size in bytes goes through a local first: wasm3 0.4 has no form of an i64
+    // comparison whose two operands are both computed.
+    f.instruction(&I::MemorySize(0))
+        .instruction(&I::I64ExtendI32U)
+        .instruction(&I::I64Const(16))
+        .instruction(&I::I64Shl)
+        .instruction(&I::LocalSet(3));
+    let end_past_memory = |f: &mut Function, base: u32| {
+        f.instruction(&I::LocalGet(base))
+            .instruction(&I::I64ExtendI32U)
+            .instruction(&I::LocalGet(2))
+            .instruction(&I::I64ExtendI32U)
+            .instruction(&I::I64Add)
+            .instruction(&I::LocalGet(3))
+            .instruction(&I::I64GtU);
+    };
+    end_past_memory(&mut f, 0);
+    if copy {
+        end_past_memory(&mut f, 1);
+        f.instruction(&I::I32Or);
+    }
+    f.instruction(&I::If(BlockType::Empty))
+        .instruction(&I::Unreachable)
+        .instruction(&I::End);
+    // Gas: n × BULK_BYTE_GAS.
+    f.instruction(&I::LocalGet(2))
+        .instruction(&I::I64ExtendI32U)
+        .instruction(&I::I64Const(BULK_BYTE_GAS as i64))
+        .instruction(&I::I64Mul)
+        .instruction(&I::LocalSet(3))
+        .instruction(&I::GlobalGet(gas))
+        .instruction(&I::LocalGet(3))
+        .instruction(&I::I64LtU)
+        .instruction(&I::If(BlockType::Empty))
+        .instruction(&I::I32Const(host::HALT_OUT_OF_GAS))
+        .instruction(&I::Call(halt))
+        .instruction(&I::Unreachable)
+        .instruction(&I::End)
+        .instruction(&I::GlobalGet(gas))
+        .instruction(&I::LocalGet(3))
+        .instruction(&I::I64Sub)
+        .instruction(&I::GlobalSet(gas));
+    // One byte at offset local 4: mem[dst + i] = (copy ? mem[src + i] : value).
+    let step = |f: &mut Function| {
+        f.instruction(&I::LocalGet(0))
+            .instruction(&I::LocalGet(4))
+            .instruction(&I::I32Add);
+        if copy {
+            f.instruction(&I::LocalGet(1))
+                .instruction(&I::LocalGet(4))
+                .instruction(&I::I32Add)
+                .instruction(&I::I32Load8U(wasm_encoder::MemArg {
+                    offset: 0,
+                    align: 0,
+                    memory_index: 0,
+                }));
+        } else {
+            f.instruction(&I::LocalGet(1));
+        }
+        f.instruction(&I::I32Store8(wasm_encoder::MemArg {
+            offset: 0,
+            align: 0,
+            memory_index: 0,
+        }));
+    };
+    let forward = |f: &mut Function| {
+        f.instruction(&I::Block(BlockType::Empty))
+            .instruction(&I::Loop(BlockType::Empty))
+            .instruction(&I::LocalGet(4))
+            .instruction(&I::LocalGet(2))
+            .instruction(&I::I32GeU)
+            .instruction(&I::BrIf(1));
+        step(f);
+        f.instruction(&I::LocalGet(4))
+            .instruction(&I::I32Const(1))
+            .instruction(&I::I32Add)
+            .instruction(&I::LocalSet(4))
+            .instruction(&I::Br(0))
+            .instruction(&I::End)
+            .instruction(&I::End);
+    };
+    if copy {
+        f.instruction(&I::LocalGet(0))
+            .instruction(&I::LocalGet(1))
+            .instruction(&I::I32LeU)
+            .instruction(&I::If(BlockType::Empty));
+        forward(&mut f);
+        f.instruction(&I::Else)
+            .instruction(&I::LocalGet(2))
+            .instruction(&I::LocalSet(4))
+            .instruction(&I::Block(BlockType::Empty))
+            .instruction(&I::Loop(BlockType::Empty))
+            .instruction(&I::LocalGet(4))
+            .instruction(&I::I32Eqz)
+            .instruction(&I::BrIf(1))
+            .instruction(&I::LocalGet(4))
+            .instruction(&I::I32Const(1))
+            .instruction(&I::I32Sub)
+            .instruction(&I::LocalSet(4));
+        step(&mut f);
+        f.instruction(&I::Br(0))
+            .instruction(&I::End)
+            .instruction(&I::End)
+            .instruction(&I::End);
+    } else {
+        forward(&mut f);
+    }
+    f.instruction(&I::End);
+    f
 }
 
 fn stack_in(f: &mut Function, g_stack: u32, halt: u32, frame: u32) {

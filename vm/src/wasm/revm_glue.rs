@@ -145,7 +145,7 @@ impl WasmPrecompiles {
         let mut exec = Exec::new(frame, inputs.gas_limit, &mut chain);
         let r = execute(self.engine, &code, &mut exec);
         let (gas_left, output) = (exec.gas_left, std::mem::take(&mut exec.output));
-        result(r, gas_left, output, inputs.gas_limit)
+        result(r, gas_left, output, inputs.gas_limit).map(Some)
     }
 
     /// The deployer: only the creation transaction's own init code may call it.
@@ -207,7 +207,7 @@ fn result(
     gas_left: u64,
     output: Vec<u8>,
     gas_limit: u64,
-) -> Result<Option<InterpreterResult>, String> {
+) -> Result<InterpreterResult, String> {
     let mut gas = Gas::new(gas_limit);
     let spent = gas_limit.saturating_sub(gas_left);
     let (status, output) = match r {
@@ -219,11 +219,11 @@ fn result(
         Err(Halt::Fatal(e)) => return Err(e),
     };
     if status.is_ok() || status == InstructionResult::Revert {
-        let _ = gas.record_cost(spent);
+        let _ = gas.record_regular_cost(spent);
     } else {
         gas.spend_all();
     }
-    Ok(Some(InterpreterResult::new(status, Bytes::from(output), gas)))
+    Ok(InterpreterResult::new(status, Bytes::from(output), gas))
 }
 
 impl<DB: Database> PrecompileProvider<MainnetContext<DB>> for WasmPrecompiles {
@@ -280,7 +280,7 @@ fn run_nested<DB: Database>(
     wasm: WasmPrecompiles,
     input: FrameInput,
 ) -> Result<FrameResult, String> {
-    let spec = ctx.cfg.spec();
+    let spec = ctx.cfg.spec;
     let depth = ctx.journal().depth();
     // The nested frames get their own memory buffer, so the caller's EVM memory (in the shared
     // buffer) is left as it was.
@@ -317,19 +317,19 @@ where
     E: EvmTr<Frame = revm::handler::EthFrame<EthInterpreter>>,
     <<E as EvmTr>::Context as ContextTr>::Db: Database,
 {
-    match evm.frame_init(init).map_err(|e| e.to_string())? {
+    match evm.frame_init(init).map_err(|e| format!("{e:?}"))? {
         ItemOrResult::Result(r) => return Ok(r),
         ItemOrResult::Item(_) => {}
     }
     loop {
-        let result = match evm.frame_run().map_err(|e| e.to_string())? {
-            ItemOrResult::Item(init) => match evm.frame_init(init).map_err(|e| e.to_string())? {
+        let result = match evm.frame_run().map_err(|e| format!("{e:?}"))? {
+            ItemOrResult::Item(init) => match evm.frame_init(init).map_err(|e| format!("{e:?}"))? {
                 ItemOrResult::Item(_) => continue,
                 ItemOrResult::Result(r) => r,
             },
             ItemOrResult::Result(r) => r,
         };
-        if let Some(r) = evm.frame_return_result(result).map_err(|e| e.to_string())? {
+        if let Some(r) = evm.frame_return_result(result).map_err(|e| format!("{e:?}"))? {
             return Ok(r);
         }
     }
@@ -500,7 +500,7 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
             return Ok(sub(2, Vec::new(), gas, None));
         }
         let creator = frame.address;
-        let spec = self.ctx.cfg.spec();
+        let spec = self.ctx.cfg.spec;
         let old_nonce = {
             let j = self.ctx.journal_mut();
             let mut acc = j.load_account_mut(creator).map_err(fatal)?.data;

@@ -15,7 +15,8 @@ use super::prepare::{ENTRY, GAS_INIT_EXPORT, GAS_LEFT_EXPORT};
 use std::cell::Cell;
 use std::rc::Rc;
 use super::raw::{Call, CallResult, Val};
-use wasm3::{CallContext, Environment, Module, Trap, WasmArgs, WasmType};
+use wasm3::error::Trap;
+use wasm3::{CallContext, Environment, Module, WasmArgs, WasmType};
 
 /// wasm3's value stack, in bytes: eight times what the deterministic stack budget can use, so the
 /// budget, not wasm3, decides when a deep recursion halts.
@@ -559,4 +560,86 @@ pub fn raw_session(code: &[u8], gas: Option<u64>, calls: &[Call]) -> Result<Vec<
         out.push(CallResult { result, gas_left });
     }
     Ok(out)
+}
+
+/// wasm3 compiles functions lazily and lacks some operation variants (for example certain operand
+/// placements of an instruction): a function it cannot compile would trap on wasm3 and run on
+/// wasmi. Deploy therefore compiles every function of the instrumented module on wasm3 once, and
+/// refuses the module if one does not compile.
+pub fn compile_check(code: &[u8]) -> Result<(), String> {
+    use std::ffi::{c_void, CStr, CString};
+    use wasm3::wasm3_sys as ffi;
+    extern "C" {
+        fn Compile_Function(io_function: ffi::IM3Function) -> ffi::M3Result;
+    }
+    unsafe extern "C" fn refuse(_rt: ffi::IM3Runtime, _sp: *mut u64, _mem: *mut c_void) -> *const c_void {
+        // SAFETY: a static error string of wasm3's; never called (nothing runs here).
+        unsafe { ffi::m3Err_trapAbort as *const c_void }
+    }
+    fn text(r: ffi::M3Result) -> String {
+        // SAFETY: wasm3's results are static NUL-terminated strings.
+        unsafe { CStr::from_ptr(r) }.to_string_lossy().into_owned()
+    }
+    let imports = imported(code).map_err(|e| e.to_string())?;
+    let bytes = code.to_vec();
+    let len = u32::try_from(bytes.len()).map_err(|_| "module too large".to_string())?;
+    // SAFETY: the environment, runtime and module are created, used and freed here; the module
+    // refers to `bytes`, which outlives them; function pointers come from the module's own array
+    // of `numFunctions` entries.
+    unsafe {
+        let env = ffi::m3_NewEnvironment();
+        if env.is_null() {
+            return Err("wasm3: out of memory".into());
+        }
+        let rt = ffi::m3_NewRuntime(env, 64 * 1024, std::ptr::null_mut());
+        if rt.is_null() {
+            ffi::m3_FreeEnvironment(env);
+            return Err("wasm3: out of memory".into());
+        }
+        let done = |e: Result<(), String>| {
+            ffi::m3_FreeRuntime(rt);
+            ffi::m3_FreeEnvironment(env);
+            e
+        };
+        let mut module: ffi::IM3Module = std::ptr::null_mut();
+        let r = ffi::m3_ParseModule(env, &mut module, bytes.as_ptr(), len);
+        if !r.is_null() {
+            return done(Err(format!("wasm3 does not parse it: {}", text(r))));
+        }
+        let r = ffi::m3_LoadModule(rt, module);
+        if !r.is_null() {
+            ffi::m3_FreeModule(module);
+            return done(Err(format!("wasm3 does not load it: {}", text(r))));
+        }
+        for index in imports {
+            let Some(sig) = host::import_sig(index) else { continue };
+            let letter = |t: &Ty| match t {
+                Ty::I32 => 'i',
+                Ty::I64 => 'I',
+            };
+            let s: String = std::iter::once(sig.result.as_ref().map_or('v', letter))
+                .chain(std::iter::once('('))
+                .chain(sig.params.iter().map(letter))
+                .chain(std::iter::once(')'))
+                .collect();
+            let (Ok(m), Ok(n), Ok(s)) = (CString::new("env"), CString::new(sig.name), CString::new(s)) else {
+                continue;
+            };
+            let r = ffi::m3_LinkRawFunction(module, m.as_ptr(), n.as_ptr(), s.as_ptr(), Some(refuse));
+            if !r.is_null() {
+                return done(Err(format!("wasm3 does not link {}: {}", sig.name, text(r))));
+            }
+        }
+        let m = &*module;
+        for i in 0..m.numFunctions as usize {
+            let f = m.functions.add(i);
+            if (*f).import.moduleUtf8.is_null() && (*f).compiled.is_null() {
+                let r = Compile_Function(f);
+                if !r.is_null() {
+                    return done(Err(format!("wasm3 cannot compile function {i}: {}", text(r))));
+                }
+            }
+        }
+        done(Ok(()))
+    }
 }

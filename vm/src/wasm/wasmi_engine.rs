@@ -4,7 +4,7 @@
 use super::host::{self, call_host, Exec, Halt, SliceMemory, Ty};
 use super::prepare::{ENTRY, GAS_INIT_EXPORT, GAS_LEFT_EXPORT};
 use std::sync::OnceLock;
-use wasmi::{Caller, Config, Engine, Extern, FuncType, Linker, Module, Store, Val, ValType};
+use wasmi::{Caller, Config, Engine, FuncType, Linker, Module, ResumableCall, Store, Val, ValType};
 
 /// Real stack far above the deterministic stack budget of the instrumented code.
 const MAX_RECURSION_DEPTH: usize = 16 * 1024;
@@ -33,7 +33,7 @@ fn vt(t: Ty) -> ValType {
     }
 }
 
-/// A host error that carries no message of its own: the reason is in `Exec::halt`.
+/// A host error that carries no message of its own: the reason is in the store's data or `Exec`.
 #[derive(Debug)]
 struct HostHalt;
 
@@ -45,31 +45,27 @@ impl std::fmt::Display for HostHalt {
 
 impl wasmi::errors::HostError for HostHalt {}
 
-/// Runs `code` (an instrumented module) on `exec`.
-pub fn run<'s, 'c>(code: &[u8], exec: &'s mut Exec<'c>) -> Result<(), Halt> {
-    let engine = engine();
-    let module = Module::new(engine, code)
-        .map_err(|e| Halt::Trap(format!("stored module does not load: {e}")))?;
-    let mut linker: Linker<&'s mut Exec<'c>> = Linker::new(engine);
-    let all = host::HOST_FUNCTIONS
-        .iter()
-        .chain(host::INJECTED_IMPORTS)
-        .enumerate();
-    for (index, sig) in all {
-        let ty = FuncType::new(
-            sig.params.iter().map(|t| vt(*t)),
-            sig.result.iter().map(|t| vt(*t)),
-        );
-        linker
-            .func_new(
+/// A host call the contract made, waiting for the driver: which function, with what arguments.
+#[derive(Debug, Default)]
+struct Pending {
+    call: Option<(usize, Vec<i64>)>,
+}
+
+/// Every host function, linked once: each one records the call and pauses the contract, so the
+/// driver ([`run`]) carries it out with the execution state it holds and resumes.
+fn linker() -> &'static Linker<Pending> {
+    static LINKER: OnceLock<Linker<Pending>> = OnceLock::new();
+    LINKER.get_or_init(|| {
+        let mut linker = Linker::new(engine());
+        let all = host::HOST_FUNCTIONS.iter().chain(host::INJECTED_IMPORTS).enumerate();
+        for (index, sig) in all {
+            let ty = FuncType::new(sig.params.iter().map(|t| vt(*t)), sig.result.iter().map(|t| vt(*t)));
+            let defined = linker.func_new(
                 "env",
                 sig.name,
                 ty,
-                move |mut caller: Caller<'_, &'s mut Exec<'c>>,
-                      params: &[Val],
-                      results: &mut [Val]|
-                      -> Result<(), wasmi::Error> {
-                    let args: Vec<i64> = params
+                move |mut caller: Caller<'_, Pending>, params: &[Val], _results: &mut [Val]| {
+                    let args = params
                         .iter()
                         .map(|v| match v {
                             Val::I32(x) => i64::from(*x as u32),
@@ -77,62 +73,71 @@ pub fn run<'s, 'c>(code: &[u8], exec: &'s mut Exec<'c>) -> Result<(), Halt> {
                             _ => 0,
                         })
                         .collect();
-                    let outcome = match caller.get_export("memory").and_then(Extern::into_memory) {
-                        Some(memory) => {
-                            let (data, exec) = memory.data_and_store_mut(&mut caller);
-                            let mut mem = SliceMemory(data);
-                            call_host(exec, &mut mem, index, &args)
-                        }
-                        None => Err(Halt::Trap("contract has no exported memory".into())),
-                    };
-                    match outcome {
-                        Ok(r) => {
-                            if let (Some(v), Some(slot)) = (r, results.first_mut()) {
-                                *slot = match sig.result {
-                                    Some(Ty::I32) => Val::I32(v as i32),
-                                    _ => Val::I64(v),
-                                };
-                            }
-                            Ok(())
-                        }
-                        Err(h) => {
-                            caller.data_mut().halt = Some(h);
-                            Err(wasmi::Error::host(HostHalt))
-                        }
-                    }
+                    caller.data_mut().call = Some((index, args));
+                    Err(wasmi::Error::host(HostHalt))
                 },
-            )
-            .map_err(|e| Halt::Fatal(format!("linking {}: {e}", sig.name)))?;
-    }
-    let gas = exec.gas_left;
-    let mut store = Store::new(engine, exec);
-    let instance = linker
-        .instantiate_and_start(&mut store, &module)
-        .map_err(|e| Halt::Trap(format!("instantiation failed: {e}")))?;
-    let trap = |store: &mut Store<&'s mut Exec<'c>>, e: wasmi::Error| -> Halt {
-        store
-            .data_mut()
-            .halt
-            .take()
-            .unwrap_or_else(|| Halt::Trap(e.to_string()))
-    };
-    let init = instance
-        .get_typed_func::<i64, ()>(&store, GAS_INIT_EXPORT)
-        .map_err(|e| Halt::Trap(format!("{GAS_INIT_EXPORT}: {e}")))?;
-    init.call(&mut store, gas as i64)
-        .map_err(|e| trap(&mut store, e))?;
-    let entry = instance
-        .get_typed_func::<(), ()>(&store, ENTRY)
-        .map_err(|e| Halt::Trap(format!("{ENTRY}: {e}")))?;
-    entry.call(&mut store, ()).map_err(|e| trap(&mut store, e))?;
-    let left = instance
-        .get_typed_func::<(), i64>(&store, GAS_LEFT_EXPORT)
-        .map_err(|e| Halt::Trap(format!("{GAS_LEFT_EXPORT}: {e}")))?;
-    let g = left.call(&mut store, ()).map_err(|e| trap(&mut store, e))?;
-    store.data_mut().gas_left = g as u64;
-    Ok(())
+            );
+            // The names are distinct by construction; a failure here is a bug caught by every test.
+            debug_assert!(defined.is_ok(), "linking {}", sig.name);
+        }
+        linker
+    })
 }
 
+/// Runs `code` (an instrumented module) on `exec`.
+pub fn run(code: &[u8], exec: &mut Exec<'_>) -> Result<(), Halt> {
+    let engine = engine();
+    let module = Module::new(engine, code)
+        .map_err(|e| Halt::Trap(format!("stored module does not load: {e}")))?;
+    let mut store = Store::new(engine, Pending::default());
+    let instance = linker()
+        .instantiate_and_start(&mut store, &module)
+        .map_err(|e| Halt::Trap(format!("instantiation failed: {e}")))?;
+    let memory = instance
+        .get_memory(&store, "memory")
+        .ok_or_else(|| Halt::Trap("contract has no exported memory".into()))?;
+    let func = |name: &str| {
+        instance
+            .get_func(&store, name)
+            .ok_or_else(|| Halt::Trap(format!("contract does not export {name}")))
+    };
+    let (init, entry, left) = (func(GAS_INIT_EXPORT)?, func(ENTRY)?, func(GAS_LEFT_EXPORT)?);
+    init.call(&mut store, &[Val::I64(exec.gas_left as i64)], &mut [])
+        .map_err(|e| Halt::Trap(e.to_string()))?;
+    let mut call = entry
+        .call_resumable(&mut store, &[], &mut [])
+        .map_err(|e| Halt::Trap(e.to_string()))?;
+    loop {
+        match call {
+            ResumableCall::Finished => break,
+            ResumableCall::HostTrap(paused) => {
+                let (index, args) = store
+                    .data_mut()
+                    .call
+                    .take()
+                    .ok_or_else(|| Halt::Trap(format!("host error: {}", paused.host_error())))?;
+                let mut mem = SliceMemory(memory.data_mut(&mut store));
+                let result = call_host(exec, &mut mem, index, &args)?;
+                let results: Vec<Val> = match (result, host::import_sig(index).and_then(|s| s.result)) {
+                    (Some(v), Some(Ty::I32)) => vec![Val::I32(v as i32)],
+                    (Some(v), Some(Ty::I64)) => vec![Val::I64(v)],
+                    _ => vec![],
+                };
+                call = paused
+                    .resume(&mut store, &results, &mut [])
+                    .map_err(|e| Halt::Trap(e.to_string()))?;
+            }
+            ResumableCall::OutOfFuel(_) => return Err(Halt::Trap("fuel metering is off".into())),
+        }
+    }
+    let mut out = [Val::I64(0)];
+    left.call(&mut store, &[], &mut out)
+        .map_err(|e| Halt::Trap(e.to_string()))?;
+    if let Val::I64(g) = out[0] {
+        exec.gas_left = g as u64;
+    }
+    Ok(())
+}
 
 /// See [`super::raw::session`].
 pub fn raw_session(
@@ -186,7 +191,7 @@ pub fn raw_session(
                     V::I64(x) => Val::I64(*x),
                 })
                 .collect();
-            let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default(*t)).collect();
+            let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for_ty(*t)).collect();
             match f.call(&mut store, &args, &mut results) {
                 Ok(()) => results
                     .into_iter()
@@ -218,4 +223,14 @@ pub fn raw_session(
         out.push(CallResult { result, gas_left });
     }
     Ok(out)
+}
+
+/// Whether wasmi loads and instantiates the instrumented module (deploy refuses it otherwise).
+pub fn load_check(code: &[u8]) -> Result<(), String> {
+    let module = Module::new(engine(), code).map_err(|e| format!("wasmi does not load it: {e}"))?;
+    let mut store = Store::new(engine(), Pending::default());
+    linker()
+        .instantiate_and_start(&mut store, &module)
+        .map(|_| ())
+        .map_err(|e| format!("wasmi does not instantiate it: {e}"))
 }

@@ -148,3 +148,4 @@ fn a_wasm_contract_calls_evm_contracts() {
     assert_eq!(outs[3].output.to_vec(), rlp(97u128));
     assert_eq!(w.state.account(&c).expect("a").balance, U256::from(97));
 }
+

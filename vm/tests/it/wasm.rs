@@ -7,7 +7,7 @@ use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use platon_messages::actors::BlockEnv;
 use platon_messages::block::EMPTY_ROOT;
 use platon_messages::TxKind;
-use platon_storage::trie::NoNodes;
+use platon_storage::trie::MemoryNodes;
 use platon_storage::{Account, StateDb};
 use platon_vm::wasm::abi::encode_deploy;
 use platon_vm::wasm::host::state_slot;
@@ -129,8 +129,8 @@ fn env() -> BlockEnv {
     }
 }
 
-fn fresh() -> StateDb {
-    let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(NoNodes));
+fn fresh(nodes: Arc<MemoryNodes>) -> StateDb {
+    let mut state = StateDb::at_root(EMPTY_ROOT, nodes);
     for who in [SENDER, OTHER] {
         state.set_account(
             who,
@@ -146,15 +146,18 @@ fn fresh() -> StateDb {
 /// One engine's world: a state and the senders' nonces.
 pub(crate) struct World {
     rt: RevmWith,
+    nodes: Arc<MemoryNodes>,
     pub(crate) state: StateDb,
     nonces: std::collections::HashMap<Address, u64>,
 }
 
 impl World {
     pub(crate) fn new(rt: RevmWith) -> Self {
+        let nodes = Arc::new(MemoryNodes::default());
         World {
             rt,
-            state: fresh(),
+            state: fresh(nodes.clone()),
+            nodes,
             nonces: Default::default(),
         }
     }
@@ -201,7 +204,10 @@ impl World {
     }
 
     pub(crate) fn root(&mut self) -> B256 {
-        self.state.commit().expect("commit").0
+        let codes = self.state.take_codes();
+        let (root, nodes) = self.state.commit().expect("commit");
+        self.nodes.insert(nodes, codes);
+        root
     }
 
     fn counter(&self, contract: Address) -> U256 {
@@ -445,4 +451,25 @@ fn the_deployer_serves_only_its_own_creation() {
     });
     assert_eq!(outs[0].status, Status::Revert);
     assert!(String::from_utf8_lossy(&outs[0].output).contains("deployer serves only"));
+}
+
+#[test]
+fn a_long_loop_runs_out_of_gas_alike_on_both_engines() {
+    // Millions of iterations: neither engine may use native stack per iteration, and both stop at
+    // the same instruction.
+    let m = wat::parse_str(
+        r#"(module (func (export "f") (result i32) (local i32)
+             loop local.get 0 i32.const 1 i32.add local.set 0 br 0 end i32.const 0))"#,
+    )
+    .expect("wat");
+    let code = platon_vm::wasm::prepare::instrument_module(&m).expect("instrument");
+    let call = [platon_vm::wasm::raw::Call {
+        func: "f".into(),
+        args: vec![],
+    }];
+    let run = |e| platon_vm::wasm::raw::session(e, &code, Some(50_000_000), &call).expect("run");
+    let a = run(platon_vm::wasm::WasmEngine::Wasm3);
+    assert_eq!(a[0].result, Err("out of gas".to_string()));
+    assert!(a[0].gas_left.expect("metered") < 20, "{a:?}");
+    assert_eq!(a, run(platon_vm::wasm::WasmEngine::Wasmi));
 }

@@ -22,7 +22,7 @@ const FILES: &[&str] = &[
     "call_indirect", "comments", "const", "custom", "data", "elem", "endianness", "exports", "fac",
     "forward", "func", "func_ptrs", "global", "i32", "i64", "if", "int_exprs", "int_literals",
     "labels", "left-to-right", "load", "local_get", "local_set", "local_tee", "loop", "memory",
-    "memory_grow", "memory_redundancy", "memory_size", "memory_trap", "nop", "return", "select",
+    "memory_copy", "memory_fill", "memory_grow", "memory_redundancy", "memory_size", "memory_trap", "nop", "return", "select",
     "stack", "store", "switch", "token", "traps", "type", "unreachable", "unreached-invalid",
     "unreached-valid", "unwind",
 ];
@@ -44,6 +44,7 @@ struct Tally {
     passed: usize,
     skipped: usize,
     invalid_refused: usize,
+    raw_refused: usize,
 }
 
 fn spec_dir() -> Option<PathBuf> {
@@ -67,9 +68,10 @@ fn ret(r: &WastRet<'_>) -> Option<Val> {
     }
 }
 
+/// A call both engine wrappers can make (at most three integer arguments), or None.
 fn call_of(exec: &WastExecute<'_>) -> Option<Call> {
     match exec {
-        WastExecute::Invoke(i) if i.module.is_none() => Some(Call {
+        WastExecute::Invoke(i) if i.module.is_none() && i.args.len() <= 3 => Some(Call {
             func: i.name.to_string(),
             args: i.args.iter().map(arg).collect::<Option<Vec<_>>>()?,
         }),
@@ -77,16 +79,18 @@ fn call_of(exec: &WastExecute<'_>) -> Option<Call> {
     }
 }
 
-fn check(file: &str, r: &CallResult, e: &Expect, metered: bool) -> bool {
+fn check(file: &str, c: &Call, r: &CallResult, e: &Expect, metered: bool) -> bool {
     match (&r.result, e) {
         (Err(u), _) if u.starts_with("unsupported") => return false,
-        (Ok(v), Expect::Return(want)) => assert_eq!(v, want, "{file}: wrong result"),
-        (Err(t), Expect::Trap) => assert_eq!(t, "trap", "{file}: wrong trap"),
+        (Ok(v), Expect::Return(want)) => {
+            assert_eq!(v, want, "{file} (metered {metered}): wrong result of {c:?}")
+        }
+        (Err(t), Expect::Trap) => assert_eq!(t, "trap", "{file} (metered {metered}): {c:?}"),
         (Err(t), Expect::Exhaustion) => {
             assert!(t == "stack limit" || t == "out of gas", "{file}: exhaustion gave {t}")
         }
         (_, Expect::Any) => {}
-        (got, want) => panic!("{file} (metered {metered}): got {got:?}, expected {want:?}"),
+        (got, want) => panic!("{file} (metered {metered}): {c:?} gave {got:?}, expected {want:?}"),
     }
     true
 }
@@ -112,10 +116,21 @@ fn run_batch(file: &str, module: &[u8], batch: &[(Call, Expect)], t: &mut Tally)
         .collect();
     let mut gas_runs = Vec::new();
     for engine in [WasmEngine::Wasm3, WasmEngine::Wasmi] {
-        let raw = session(engine, module, None, &raw_calls)
-            .unwrap_or_else(|e| panic!("{file}: {engine:?} refused a valid module: {e}"));
-        for (r, e) in raw.iter().zip(&raw_expect) {
-            if check(file, r, e, false) {
+        // The module as written: an engine may refuse what we accept only after lowering (bulk
+        // memory) or an encoding wasm3 0.4 does not read; the instrumented module must load.
+        // A module with bulk-memory instructions runs only lowered (wasm3 0.4's own memory.copy
+        // gives wrong results in the spec's tests, which is why deploy lowers it).
+        let plain = platon_vm::wasm::prepare::features().difference(wasmparser::WasmFeatures::BULK_MEMORY);
+        let raw_ok = wasmparser::Validator::new_with_features(plain).validate_all(module).is_ok();
+        let raw = match raw_ok.then(|| session(engine, module, None, &raw_calls)) {
+            Some(Ok(r)) => r,
+            _ => {
+                t.raw_refused += 1;
+                Vec::new()
+            }
+        };
+        for ((r, e), c) in raw.iter().zip(&raw_expect).zip(&raw_calls) {
+            if check(file, c, r, e, false) {
                 t.passed += 1;
             } else {
                 t.skipped += 1;
@@ -123,8 +138,8 @@ fn run_batch(file: &str, module: &[u8], batch: &[(Call, Expect)], t: &mut Tally)
         }
         let m = session(engine, &metered, Some(GAS), &calls)
             .unwrap_or_else(|e| panic!("{file}: {engine:?} refused the instrumented module: {e}"));
-        for (r, (_, e)) in m.iter().zip(batch) {
-            if check(file, r, e, true) {
+        for (r, (c, e)) in m.iter().zip(batch) {
+            if check(file, c, r, e, true) {
                 t.passed += 1;
             } else {
                 t.skipped += 1;

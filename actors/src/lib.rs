@@ -83,10 +83,22 @@ impl NodeContext {
         use platon_vm::RevmWith;
         // WASM contracts' debug prints are shown on dev chains only.
         static REVM: [RevmWith; 4] = [
-            RevmWith { wasm: Wasm3, debug: false },
-            RevmWith { wasm: Wasmi, debug: false },
-            RevmWith { wasm: Wasm3, debug: true },
-            RevmWith { wasm: Wasmi, debug: true },
+            RevmWith {
+                wasm: Wasm3,
+                debug: false,
+            },
+            RevmWith {
+                wasm: Wasmi,
+                debug: false,
+            },
+            RevmWith {
+                wasm: Wasm3,
+                debug: true,
+            },
+            RevmWith {
+                wasm: Wasmi,
+                debug: true,
+            },
         ];
         let wasm = usize::from(self.config.evm.wasm_engine == platon_config::WasmEngine::Wasmi);
         let dev = usize::from(self.config.dev.enabled) * 2;

@@ -62,7 +62,9 @@ const INSTRUCTIONS_PER_ITERATION: u64 = 19;
 fn reference(n: u64) -> u64 {
     let mut x: u64 = 1;
     for _ in 0..n {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         x ^= x >> 29;
     }
     x
@@ -102,23 +104,39 @@ fn wasmi_fuel(module: &[u8], n: u64) -> (u64, u64, f64) {
     let mut store = wasmi::Store::new(&engine, ());
     store.set_fuel(u64::MAX / 2).expect("fuel");
     let linker = wasmi::Linker::<()>::new(&engine);
-    let instance = linker.instantiate_and_start(&mut store, &m).expect("instance");
-    let run = instance.get_typed_func::<i64, i64>(&store, "run").expect("run");
+    let instance = linker
+        .instantiate_and_start(&mut store, &m)
+        .expect("instance");
+    let run = instance
+        .get_typed_func::<i64, i64>(&store, "run")
+        .expect("run");
     let (x, secs) = time(|| run.call(&mut store, n as i64).expect("call"));
     let fuel = u64::MAX / 2 - store.get_fuel().expect("fuel");
     (x as u64, fuel, secs)
 }
 
 fn solidity(n: u64) -> (u64, u64, f64) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../integration/tests/js/compile.mjs");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../integration/tests/js/compile.mjs"
+    );
     let out = std::process::Command::new("node")
         .arg(script)
         .output()
         .expect("node (run `npm ci --prefix integration/tests/js`)");
-    assert!(out.status.success(), "compile.mjs: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "compile.mjs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let code = hex::decode(v["HashLoop"]["bytecode"].as_str().expect("bytecode").trim_start_matches("0x"))
-        .expect("hex");
+    let code = hex::decode(
+        v["HashLoop"]["bytecode"]
+            .as_str()
+            .expect("bytecode")
+            .trim_start_matches("0x"),
+    )
+    .expect("hex");
     let sender = Address::repeat_byte(0x11);
     let mut db = CacheDB::new(EmptyDB::default());
     db.insert_account_info(
@@ -163,7 +181,7 @@ fn solidity(n: u64) -> (u64, u64, f64) {
     });
     let out = r.output().expect("output");
     let x = U256::from_be_slice(out).to::<u64>();
-    (x, r.gas_used(), secs)
+    (x, r.tx_gas_used(), secs)
 }
 
 fn main() {
@@ -184,7 +202,11 @@ fn main() {
     ] {
         let (x, used, secs) = ours(engine, code, g, n);
         assert_eq!(x, want, "{name}");
-        rows.push(Row { name, secs, gas: used });
+        rows.push(Row {
+            name,
+            secs,
+            gas: used,
+        });
     }
     let (x, fuel, secs) = wasmi_fuel(&module, n);
     assert_eq!(x, want, "wasmi fuel");

@@ -6,6 +6,8 @@
 use crate::runtime::{
     block_loop, BlockHashes, ExecError, ExecOptions, Message, Outcome, Runtime, Status, TxReject,
 };
+use crate::wasm::revm_glue::{deploy_stub, WasmPrecompiles};
+use crate::wasm::{is_wasm, WasmEngine};
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use platon_messages::actors::BlockEnv;
 use platon_messages::{Log, TxKind};
@@ -19,8 +21,6 @@ use revm::database::CacheDB;
 use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit, DatabaseRef};
 use revm::primitives::hardfork::SpecId;
 use revm::state::{AccountInfo, EvmState};
-use crate::wasm::revm_glue::{deploy_stub, WasmPrecompiles};
-use crate::wasm::{is_wasm, WasmEngine};
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
 
 /// The EVM version every engine runs: Shanghai (PUSH0, warm coinbase, no blobs).

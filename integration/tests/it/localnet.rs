@@ -549,17 +549,34 @@ fn localnet_processes_reach_consensus_and_discover_services() {
         "web3.py WASM client on the localnet:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("summary");
-    let last = summary.as_array().and_then(|a| a.last()).cloned().expect("last");
+    let summary: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("summary");
+    let last = summary
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .expect("last");
     let number = last["number"].as_u64().expect("number");
     for i in 0..4 {
-        let root = wait_for("a validator to reach the script's last block", Duration::from_secs(60), || {
-            let b = call(&rpc(i), "eth_getBlockByNumber", json!([format!("{number:#x}"), false]), None)?;
-            (!b.is_null()).then(|| b["stateRoot"].clone())
-        });
+        let root = wait_for(
+            "a validator to reach the script's last block",
+            Duration::from_secs(60),
+            || {
+                let b = call(
+                    &rpc(i),
+                    "eth_getBlockByNumber",
+                    json!([format!("{number:#x}"), false]),
+                    None,
+                )?;
+                (!b.is_null()).then(|| b["stateRoot"].clone())
+            },
+        );
         assert_eq!(
-            root.as_str().map(|r| r.trim_start_matches("0x").to_string()),
-            last["stateRoot"].as_str().map(|r| r.trim_start_matches("0x").to_string()),
+            root.as_str()
+                .map(|r| r.trim_start_matches("0x").to_string()),
+            last["stateRoot"]
+                .as_str()
+                .map(|r| r.trim_start_matches("0x").to_string()),
             "validator {} has the observer's state root after the WASM transactions",
             i + 1
         );

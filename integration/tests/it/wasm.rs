@@ -7,7 +7,10 @@ use std::process::Command;
 
 /// Builds the example contracts (`scripts/build-wasm-contracts.sh`); the folder of the `.wasm` files.
 pub(crate) fn contracts_dir() -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-wasm-contracts.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/build-wasm-contracts.sh"
+    );
     let out = Command::new("bash").arg(script).output().expect("bash");
     assert!(
         out.status.success(),

@@ -222,7 +222,7 @@ impl<'a> Decoder<'a> {
     /// A decoder over the items of the list that is all of `data`.
     pub fn list(data: &'a [u8]) -> Option<Self> {
         match split(data)? {
-            (Item::List(p), rest) if rest.is_empty() => Some(Decoder { rest: p }),
+            (Item::List(p), []) => Some(Decoder { rest: p }),
             _ => None,
         }
     }

@@ -175,7 +175,14 @@ pub fn transfer(to: Address, amount: u128) -> bool {
 /// Emits an event with up to four topics.
 pub fn emit(topics: &[[u8; 32]], data: &[u8]) {
     let flat: Vec<u8> = topics.iter().flatten().copied().collect();
-    unsafe { platon_event(flat.as_ptr(), topics.len() as u32, data.as_ptr(), data.len() as u32) }
+    unsafe {
+        platon_event(
+            flat.as_ptr(),
+            topics.len() as u32,
+            data.as_ptr(),
+            data.len() as u32,
+        )
+    }
 }
 
 /// The topic of an event name (keccak-256 of it).
@@ -196,8 +203,15 @@ fn call_output() -> Vec<u8> {
 /// the return data, `Err` the revert data (empty for a failure).
 pub fn call(to: Address, data: &[u8], value: u128, gas: u64) -> Result<Vec<u8>, Vec<u8>> {
     let w = word(value);
-    let code =
-        unsafe { platon_call(to.0.as_ptr(), data.as_ptr(), data.len() as u32, w.as_ptr(), gas as i64) };
+    let code = unsafe {
+        platon_call(
+            to.0.as_ptr(),
+            data.as_ptr(),
+            data.len() as u32,
+            w.as_ptr(),
+            gas as i64,
+        )
+    };
     let out = call_output();
     if code == 0 {
         Ok(out)
@@ -208,7 +222,8 @@ pub fn call(to: Address, data: &[u8], value: u128, gas: u64) -> Result<Vec<u8>, 
 
 /// A call that may not change state.
 pub fn static_call(to: Address, data: &[u8], gas: u64) -> Result<Vec<u8>, Vec<u8>> {
-    let code = unsafe { platon_static_call(to.0.as_ptr(), data.as_ptr(), data.len() as u32, gas as i64) };
+    let code =
+        unsafe { platon_static_call(to.0.as_ptr(), data.as_ptr(), data.len() as u32, gas as i64) };
     let out = call_output();
     if code == 0 {
         Ok(out)
@@ -232,7 +247,14 @@ pub fn get_state(key: &[u8]) -> Option<Vec<u8>> {
 
 /// Writes a raw storage entry (empty deletes it).
 pub fn set_state(key: &[u8], value: &[u8]) {
-    unsafe { platon_set_state(key.as_ptr(), key.len() as u32, value.as_ptr(), value.len() as u32) }
+    unsafe {
+        platon_set_state(
+            key.as_ptr(),
+            key.len() as u32,
+            value.as_ptr(),
+            value.len() as u32,
+        )
+    }
 }
 
 fn decode_one<T: Decode>(bytes: &[u8]) -> Option<T> {

@@ -72,7 +72,11 @@ pub const HOST_FUNCTIONS: &[HostSig] = &[
     sig("platon_call", &[I32, I32, I32, I32, I64], Some(I32)),
     sig("platon_delegate_call", &[I32, I32, I32, I64], Some(I32)),
     sig("platon_static_call", &[I32, I32, I32, I64], Some(I32)),
-    sig("platon_deploy", &[I32, I32, I32, I32, I32, I64, I32], Some(I32)),
+    sig(
+        "platon_deploy",
+        &[I32, I32, I32, I32, I32, I64, I32],
+        Some(I32),
+    ),
     sig("platon_event", &[I32, I32, I32, I32], None),
     sig("platon_chain_id", &[], Some(I64)),
 ];
@@ -99,9 +103,11 @@ pub const HALT_STACK: i32 = 2;
 
 /// The signature of import `index` of the combined table.
 pub fn import_sig(index: usize) -> Option<&'static HostSig> {
-    HOST_FUNCTIONS
-        .get(index)
-        .or_else(|| index.checked_sub(HOST_FUNCTIONS.len()).and_then(|i| INJECTED_IMPORTS.get(i)))
+    HOST_FUNCTIONS.get(index).or_else(|| {
+        index
+            .checked_sub(HOST_FUNCTIONS.len())
+            .and_then(|i| INJECTED_IMPORTS.get(i))
+    })
 }
 
 /// The index of the host function an import names.
@@ -353,7 +359,11 @@ fn data_slot(head: U256, i: u64) -> U256 {
 }
 
 /// Reads a storage entry of `address` under `key` (None when absent).
-pub fn get_state(chain: &mut dyn Chain, address: Address, key: &[u8]) -> Result<Option<Vec<u8>>, Halt> {
+pub fn get_state(
+    chain: &mut dyn Chain,
+    address: Address,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, Halt> {
     let head = state_slot(key);
     let len = chain.sload(address, head)?;
     if len.is_zero() {
@@ -394,7 +404,11 @@ fn set_state(exec: &mut Exec<'_>, key: &[u8], value: &[u8]) -> Result<(), Halt> 
     let cleared = old_words.saturating_sub(new_words);
     let cost = head_cost
         .saturating_add(fresh.saturating_mul(STORAGE_SET_NEW_WORD_GAS))
-        .saturating_add(reused.saturating_add(cleared).saturating_mul(STORAGE_SET_WORD_GAS));
+        .saturating_add(
+            reused
+                .saturating_add(cleared)
+                .saturating_mul(STORAGE_SET_WORD_GAS),
+        );
     exec.charge(cost)?;
     let stored_len = if value.is_empty() {
         U256::ZERO
@@ -480,9 +494,7 @@ pub fn call_host(
             mem.write(ptr(a(0)), o.as_slice())?;
         }
         Some("platon_caller") => mem.write(ptr(a(0)), exec.frame.caller.as_slice())?,
-        Some("platon_call_value") => {
-            mem.write(ptr(a(0)), &exec.frame.value.to_be_bytes::<32>())?
-        }
+        Some("platon_call_value") => mem.write(ptr(a(0)), &exec.frame.value.to_be_bytes::<32>())?,
         Some("platon_address") => mem.write(ptr(a(0)), exec.frame.address.as_slice())?,
         Some(name @ ("platon_sha3" | "platon_sha256" | "platon_ripemd160")) => {
             let len = ptr(a(1));
@@ -545,7 +557,11 @@ pub fn call_host(
             exec.no_static("platon_set_state")?;
             let key = mem.read(ptr(a(0)), ptr(a(1)))?;
             let value = mem.read(ptr(a(2)), ptr(a(3)))?;
-            exec.charge(words(key.len()).saturating_add(words(value.len())).saturating_mul(HOST_WORD_GAS))?;
+            exec.charge(
+                words(key.len())
+                    .saturating_add(words(value.len()))
+                    .saturating_mul(HOST_WORD_GAS),
+            )?;
             set_state(exec, &key, &value)?;
         }
         Some("platon_get_state_length") => {
@@ -620,8 +636,11 @@ pub fn call_host(
             let init = Bytes::from(mem.read(ptr(a(2)), ptr(a(3)))?);
             let value = read_u256(mem, a(4))?;
             exec.charge(
-                CREATE_GAS
-                    .saturating_add(words(module.len()).saturating_add(words(init.len())).saturating_mul(HOST_WORD_GAS)),
+                CREATE_GAS.saturating_add(
+                    words(module.len())
+                        .saturating_add(words(init.len()))
+                        .saturating_mul(HOST_WORD_GAS),
+                ),
             )?;
             let gas = forwardable(exec, a(5));
             exec.charge(gas)?;
@@ -637,7 +656,9 @@ pub fn call_host(
             exec.no_static("platon_event")?;
             let n = ptr(a(1));
             if n > 4 {
-                return Err(Halt::Trap(format!("an event has at most 4 topics, not {n}")));
+                return Err(Halt::Trap(format!(
+                    "an event has at most 4 topics, not {n}"
+                )));
             }
             let topics_raw = mem.read(ptr(a(0)), n.saturating_mul(32))?;
             let data = mem.read(ptr(a(2)), ptr(a(3)))?;

@@ -103,8 +103,14 @@ fn val(t: Ty) -> PValType {
 }
 
 fn sig_matches(s: &HostSig, f: &FuncType) -> bool {
-    f.params().iter().copied().eq(s.params.iter().map(|t| val(*t)))
-        && f.results().iter().copied().eq(s.result.iter().map(|t| val(*t)))
+    f.params()
+        .iter()
+        .copied()
+        .eq(s.params.iter().map(|t| val(*t)))
+        && f.results()
+            .iter()
+            .copied()
+            .eq(s.result.iter().map(|t| val(*t)))
 }
 
 /// What validation learned of a module that instrumentation needs.
@@ -266,7 +272,11 @@ fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
                             Some(t) if t.params().is_empty() && t.results().is_empty() => {
                                 has_entry = true
                             }
-                            _ => return Err(refused("export invoke must be a defined () -> () function")),
+                            _ => {
+                                return Err(refused(
+                                    "export invoke must be a defined () -> () function",
+                                ))
+                            }
                         }
                     }
                 }
@@ -274,7 +284,10 @@ fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
             Payload::StartSection { .. } => return Err(refused("a start function is not allowed")),
             Payload::DataSection(r) => {
                 for d in r.clone() {
-                    if !matches!(d.map_err(invalid)?.kind, wasmparser::DataKind::Active { .. }) {
+                    if !matches!(
+                        d.map_err(invalid)?.kind,
+                        wasmparser::DataKind::Active { .. }
+                    ) {
                         return Err(refused("passive data segments are not allowed"));
                     }
                 }
@@ -283,12 +296,16 @@ fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
                 for el in r.clone() {
                     let el = el.map_err(invalid)?;
                     if !matches!(el.kind, wasmparser::ElementKind::Active { .. }) {
-                        return Err(refused("passive and declared element segments are not allowed"));
+                        return Err(refused(
+                            "passive and declared element segments are not allowed",
+                        ));
                     }
                     if let wasmparser::ElementItems::Functions(fs) = el.items {
                         for f in fs {
                             if (f.map_err(invalid)? as usize) < info.imports.len() {
-                                return Err(refused("a host function may not be placed in a table"));
+                                return Err(refused(
+                                    "a host function may not be placed in a table",
+                                ));
                             }
                         }
                     }
@@ -305,7 +322,9 @@ fn validate(module: &[u8], contract: bool) -> Result<Info, DeployError> {
                 let (count, ty) = locals_reader.read().map_err(invalid)?;
                 locals = locals.saturating_add(count);
                 if locals > MAX_LOCALS {
-                    return Err(refused(format!("a function with more than {MAX_LOCALS} locals")));
+                    return Err(refused(format!(
+                        "a function with more than {MAX_LOCALS} locals"
+                    )));
                 }
                 fv.define_locals(offset, count, ty).map_err(invalid)?;
             }
@@ -426,9 +445,7 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     let t_bulk = n_types + 4;
     let max_frame = info.frames.iter().copied().max().unwrap_or(CALL_OVERHEAD);
 
-    let mut shift = Shift {
-        imports: n_imports,
-    };
+    let mut shift = Shift { imports: n_imports };
     let mut types = TypeSection::new();
     let mut imports = ImportSection::new();
     let mut functions = FunctionSection::new();
@@ -548,13 +565,30 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
 
     // Added types, imports, globals, functions, exports.
     for s in host::INJECTED_IMPORTS {
-        types.ty().function(s.params.iter().map(|t| enc(*t)), s.result.iter().map(|t| enc(*t)));
+        types.ty().function(
+            s.params.iter().map(|t| enc(*t)),
+            s.result.iter().map(|t| enc(*t)),
+        );
     }
     types.ty().function([ValType::I32], [ValType::I32]);
-    types.ty().function([ValType::I32, ValType::I32, ValType::I32], []);
-    imports.import("env", host::INJECTED_IMPORTS[0].name, EntityType::Function(t_gas_in));
-    imports.import("env", host::INJECTED_IMPORTS[1].name, EntityType::Function(t_gas_out));
-    imports.import("env", host::INJECTED_IMPORTS[2].name, EntityType::Function(t_halt));
+    types
+        .ty()
+        .function([ValType::I32, ValType::I32, ValType::I32], []);
+    imports.import(
+        "env",
+        host::INJECTED_IMPORTS[0].name,
+        EntityType::Function(t_gas_in),
+    );
+    imports.import(
+        "env",
+        host::INJECTED_IMPORTS[1].name,
+        EntityType::Function(t_gas_out),
+    );
+    imports.import(
+        "env",
+        host::INJECTED_IMPORTS[2].name,
+        EntityType::Function(t_halt),
+    );
     globals.global(
         GlobalType {
             val_type: ValType::I64,
@@ -582,36 +616,36 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     if !info.has_memory {
         grow.instruction(&Instruction::I32Const(-1));
     } else {
-    grow.instruction(&Instruction::MemorySize(0))
-        .instruction(&Instruction::I64ExtendI32U)
-        .instruction(&Instruction::LocalGet(0))
-        .instruction(&Instruction::I64ExtendI32U)
-        .instruction(&Instruction::I64Add)
-        .instruction(&Instruction::I64Const(MAX_MEMORY_PAGES as i64))
-        .instruction(&Instruction::I64GtU)
-        .instruction(&Instruction::If(BlockType::Empty))
-        .instruction(&Instruction::I32Const(-1))
-        .instruction(&Instruction::Return)
-        .instruction(&Instruction::End)
-        .instruction(&Instruction::LocalGet(0))
-        .instruction(&Instruction::I64ExtendI32U)
-        .instruction(&Instruction::I64Const(PAGE_GAS as i64))
-        .instruction(&Instruction::I64Mul)
-        .instruction(&Instruction::LocalSet(1))
-        .instruction(&Instruction::GlobalGet(g_gas))
-        .instruction(&Instruction::LocalGet(1))
-        .instruction(&Instruction::I64LtU)
-        .instruction(&Instruction::If(BlockType::Empty))
-        .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
-        .instruction(&Instruction::Call(imp_halt))
-        .instruction(&Instruction::Unreachable)
-        .instruction(&Instruction::End)
-        .instruction(&Instruction::GlobalGet(g_gas))
-        .instruction(&Instruction::LocalGet(1))
-        .instruction(&Instruction::I64Sub)
-        .instruction(&Instruction::GlobalSet(g_gas))
-        .instruction(&Instruction::LocalGet(0))
-        .instruction(&Instruction::MemoryGrow(0));
+        grow.instruction(&Instruction::MemorySize(0))
+            .instruction(&Instruction::I64ExtendI32U)
+            .instruction(&Instruction::LocalGet(0))
+            .instruction(&Instruction::I64ExtendI32U)
+            .instruction(&Instruction::I64Add)
+            .instruction(&Instruction::I64Const(MAX_MEMORY_PAGES as i64))
+            .instruction(&Instruction::I64GtU)
+            .instruction(&Instruction::If(BlockType::Empty))
+            .instruction(&Instruction::I32Const(-1))
+            .instruction(&Instruction::Return)
+            .instruction(&Instruction::End)
+            .instruction(&Instruction::LocalGet(0))
+            .instruction(&Instruction::I64ExtendI32U)
+            .instruction(&Instruction::I64Const(PAGE_GAS as i64))
+            .instruction(&Instruction::I64Mul)
+            .instruction(&Instruction::LocalSet(1))
+            .instruction(&Instruction::GlobalGet(g_gas))
+            .instruction(&Instruction::LocalGet(1))
+            .instruction(&Instruction::I64LtU)
+            .instruction(&Instruction::If(BlockType::Empty))
+            .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
+            .instruction(&Instruction::Call(imp_halt))
+            .instruction(&Instruction::Unreachable)
+            .instruction(&Instruction::End)
+            .instruction(&Instruction::GlobalGet(g_gas))
+            .instruction(&Instruction::LocalGet(1))
+            .instruction(&Instruction::I64Sub)
+            .instruction(&Instruction::GlobalSet(g_gas))
+            .instruction(&Instruction::LocalGet(0))
+            .instruction(&Instruction::MemoryGrow(0));
     }
     grow.instruction(&Instruction::End);
     code.function(&grow);

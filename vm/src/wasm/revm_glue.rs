@@ -26,11 +26,11 @@ use revm::handler::{
     EthPrecompiles, EvmTr, FrameResult, ItemOrResult, MainnetContext, PrecompileProvider,
 };
 use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::interpreter_action::FrameInit;
 use revm::interpreter::{
     CallInput, CallInputs, CallScheme, CallValue, FrameInput, Gas, InstructionResult,
     InterpreterResult, SharedMemory,
 };
-use revm::interpreter::interpreter_action::FrameInit;
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{AddressSet, Log, LogData, TxKind};
 use std::cell::RefCell;
@@ -161,12 +161,26 @@ impl WasmPrecompiles {
                 Gas::new(inputs.gas_limit),
             ))
         };
-        let tx = &ctx.tx;
-        let creating = tx.kind() == TxKind::Create
-            && inputs.caller == tx.caller().create(tx.nonce())
+        // The contract under construction is the transaction's own creation: revm bumped the
+        // sender's nonce when it made the creation frame (calls without a nonce check, such as
+        // eth_estimateGas, use the account's nonce, not the message's), and the creation frame is
+        // the first, so this call is at depth 2.
+        let sender = ctx.tx.caller();
+        let is_create = ctx.tx.kind() == TxKind::Create;
+        let nonce = ctx
+            .journal_mut()
+            .load_account(sender)
+            .map_err(|e| format!("{e:?}"))?
+            .data
+            .info
+            .nonce;
+        let creating = is_create
+            && nonce.checked_sub(1).map(|n| sender.create(n)) == Some(inputs.caller)
             && ctx.journal().depth() == 2;
         if !creating {
-            return revert("the WASM deployer serves only a creation transaction's own init code".into());
+            return revert(
+                "the WASM deployer serves only a creation transaction's own init code".into(),
+            );
         }
         let data = inputs.input.bytes(ctx);
         let (module, init) = match split_deploy(&data) {
@@ -298,8 +312,7 @@ fn run_nested<DB: Database>(
             EthInstructions::<EthInterpreter, &mut MainnetContext<DB>>::new_mainnet_with_spec(spec),
             wasm,
         );
-        let mut memory =
-            SharedMemory::new_with_buffer(evm.ctx.local.shared_memory_buffer.clone());
+        let mut memory = SharedMemory::new_with_buffer(evm.ctx.local.shared_memory_buffer.clone());
         memory.set_memory_limit(limit);
         let init = FrameInit {
             depth,
@@ -329,7 +342,10 @@ where
             },
             ItemOrResult::Result(r) => r,
         };
-        if let Some(r) = evm.frame_return_result(result).map_err(|e| format!("{e:?}"))? {
+        if let Some(r) = evm
+            .frame_return_result(result)
+            .map_err(|e| format!("{e:?}"))?
+        {
             return Ok(r);
         }
     }
@@ -364,11 +380,19 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
         if number >= current || current - number > 256 {
             return Ok(B256::ZERO);
         }
-        self.ctx.journal_mut().db_mut().block_hash(number).map_err(fatal)
+        self.ctx
+            .journal_mut()
+            .db_mut()
+            .block_hash(number)
+            .map_err(fatal)
     }
 
     fn balance(&mut self, address: Address) -> Result<U256, Halt> {
-        let a = self.ctx.journal_mut().load_account(address).map_err(fatal)?;
+        let a = self
+            .ctx
+            .journal_mut()
+            .load_account(address)
+            .map_err(fatal)?;
         Ok(a.data.info.balance)
     }
 
@@ -395,7 +419,11 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
     }
 
     fn exists(&mut self, address: Address) -> Result<bool, Halt> {
-        let a = self.ctx.journal_mut().load_account(address).map_err(fatal)?;
+        let a = self
+            .ctx
+            .journal_mut()
+            .load_account(address)
+            .map_err(fatal)?;
         Ok(!a.data.is_empty())
     }
 
@@ -434,7 +462,12 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
             (a.data.info.code_hash, code)
         };
         let (target, caller, value, scheme) = match kind {
-            CallKind::Call => (to, frame.address, CallValue::Transfer(value), CallScheme::Call),
+            CallKind::Call => (
+                to,
+                frame.address,
+                CallValue::Transfer(value),
+                CallScheme::Call,
+            ),
             CallKind::Static => (
                 to,
                 frame.address,
@@ -462,8 +495,12 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
             is_static: frame.is_static || kind == CallKind::Static,
             charged_new_account_state_gas: false,
         };
-        let r = run_nested(self.ctx, self.wasm.nested(), FrameInput::Call(Box::new(inputs)))
-            .map_err(Halt::Fatal)?;
+        let r = run_nested(
+            self.ctx,
+            self.wasm.nested(),
+            FrameInput::Call(Box::new(inputs)),
+        )
+        .map_err(Halt::Fatal)?;
         let res = match r {
             FrameResult::Call(c) => c.result,
             FrameResult::Create(c) => c.result,
@@ -514,7 +551,10 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
             n
         };
         let created = creator.create(old_nonce);
-        self.ctx.journal_mut().load_account(created).map_err(fatal)?;
+        self.ctx
+            .journal_mut()
+            .load_account(created)
+            .map_err(fatal)?;
         let checkpoint = match self
             .ctx
             .journal_mut()

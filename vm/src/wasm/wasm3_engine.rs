@@ -12,9 +12,9 @@
 
 use super::host::{self, call_host, Exec, Halt, SliceMemory, Ty};
 use super::prepare::{ENTRY, GAS_INIT_EXPORT, GAS_LEFT_EXPORT};
+use super::raw::{Call, CallResult, Val};
 use std::cell::Cell;
 use std::rc::Rc;
-use super::raw::{Call, CallResult, Val};
 use wasm3::error::Trap;
 use wasm3::{CallContext, Environment, Module, WasmArgs, WasmType};
 
@@ -37,7 +37,12 @@ fn with_exec<R>(slot: &Slot, f: impl FnOnce(&mut Exec<'_>) -> R) -> Option<R> {
     Some(f(exec))
 }
 
-fn host_call(slot: &Slot, cc: &CallContext<'_>, index: usize, args: &[i64]) -> Result<Option<i64>, Trap> {
+fn host_call(
+    slot: &Slot,
+    cc: &CallContext<'_>,
+    index: usize,
+    args: &[i64],
+) -> Result<Option<i64>, Trap> {
     let r = with_exec(slot, |exec| {
         // SAFETY: the memory pointer is valid for this host call: the contract cannot grow or
         // free its memory until the host call returns, and the slice is dropped before then.
@@ -89,7 +94,8 @@ fn ret_i64(v: Option<i64>) -> i64 {
 /// Links host function `index` with the closure of its signature.
 fn link_index(module: &mut Module<'_>, index: usize, slot: &Slot) -> Result<(), Halt> {
     use Ty::{I32, I64};
-    let sig = host::import_sig(index).ok_or_else(|| Halt::Fatal(format!("no host function {index}")))?;
+    let sig =
+        host::import_sig(index).ok_or_else(|| Halt::Fatal(format!("no host function {index}")))?;
     let n = sig.name;
     match (sig.params, sig.result) {
         ([], None) => link::<(), ()>(module, n, index, slot, |_| vec![], none),
@@ -164,7 +170,9 @@ fn link_index(module: &mut Module<'_>, index: usize, slot: &Slot) -> Result<(), 
                 ret_i32,
             )
         }
-        _ => Err(Halt::Fatal(format!("no wasm3 binding for the signature of {n}"))),
+        _ => Err(Halt::Fatal(format!(
+            "no wasm3 binding for the signature of {n}"
+        ))),
     }
 }
 
@@ -172,7 +180,8 @@ fn link_index(module: &mut Module<'_>, index: usize, slot: &Slot) -> Result<(), 
 fn imported(code: &[u8]) -> Result<Vec<usize>, Halt> {
     let mut out = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(code) {
-        let payload = payload.map_err(|e| Halt::Trap(format!("stored module does not parse: {e}")))?;
+        let payload =
+            payload.map_err(|e| Halt::Trap(format!("stored module does not parse: {e}")))?;
         if let wasmparser::Payload::ImportSection(r) = payload {
             for imp in r {
                 let imp = imp.map_err(|e| Halt::Trap(format!("stored module: {e}")))?;
@@ -226,9 +235,7 @@ pub fn run(code: &[u8], exec: &mut Exec<'_>) -> Result<(), Halt> {
         let left = module
             .find_function::<(), i64>(GAS_LEFT_EXPORT)
             .map_err(|e| Halt::Trap(format!("{GAS_LEFT_EXPORT}: {e}")))?;
-        let g = left
-            .call()
-            .map_err(|e| Halt::Trap(format!("wasm3: {e}")))?;
+        let g = left.call().map_err(|e| Halt::Trap(format!("wasm3: {e}")))?;
         Ok(g as u64)
     })();
     slot.set(std::ptr::null_mut());
@@ -261,191 +268,372 @@ fn call_dyn(
 ) -> Result<Option<Val>, String> {
     match (params, result) {
         ([], None) => {
-            let f = m.find_function::<(), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
+            let f = m
+                .find_function::<(), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
             f.call().map(|_v| None).map_err(|e| e.to_string())
         }
         ([], Some(Ty::I32)) => {
-            let f = m.find_function::<(), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call().map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call()
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([], Some(Ty::I64)) => {
-            let f = m.find_function::<(), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call().map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call()
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32], None) => {
-            let f = m.find_function::<i32, ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<i32, ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<i32, i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<i32, i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<i32, i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<i32, i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64], None) => {
-            let f = m.find_function::<i64, ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<i64, ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<i64, i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<i64, i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<i64, i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<i64, i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32], None) => {
-            let f = m.find_function::<(i32, i32), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<(i32, i32), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<(i32, i32), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64], None) => {
-            let f = m.find_function::<(i32, i64), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<(i32, i64), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<(i32, i64), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32], None) => {
-            let f = m.find_function::<(i64, i32), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<(i64, i32), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<(i64, i32), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64], None) => {
-            let f = m.find_function::<(i64, i64), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<(i64, i64), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<(i64, i64), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32, Ty::I32], None) => {
-            let f = m.find_function::<(i32, i32, i32), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32, i32), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32, Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<(i32, i32, i32), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32, i32), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32, Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<(i32, i32, i32), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32, i32), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32, Ty::I64], None) => {
-            let f = m.find_function::<(i32, i32, i64), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32, i64), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32, Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<(i32, i32, i64), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32, i64), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I32, Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<(i32, i32, i64), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i32, i64), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64, Ty::I32], None) => {
-            let f = m.find_function::<(i32, i64, i32), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64, i32), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64, Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<(i32, i64, i32), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64, i32), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64, Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<(i32, i64, i32), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64, i32), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64, Ty::I64], None) => {
-            let f = m.find_function::<(i32, i64, i64), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64, i64), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64, Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<(i32, i64, i64), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64, i64), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I32, Ty::I64, Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<(i32, i64, i64), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i32, i64, i64), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32, Ty::I32], None) => {
-            let f = m.find_function::<(i64, i32, i32), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32, i32), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32, Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<(i64, i32, i32), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32, i32), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32, Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<(i64, i32, i32), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32, i32), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32, Ty::I64], None) => {
-            let f = m.find_function::<(i64, i32, i64), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32, i64), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32, Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<(i64, i32, i64), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32, i64), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I32, Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<(i64, i32, i64), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i32, i64), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64, Ty::I32], None) => {
-            let f = m.find_function::<(i64, i64, i32), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64, i32), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64, Ty::I32], Some(Ty::I32)) => {
-            let f = m.find_function::<(i64, i64, i32), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64, i32), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64, Ty::I32], Some(Ty::I64)) => {
-            let f = m.find_function::<(i64, i64, i32), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64, i32), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64, Ty::I64], None) => {
-            let f = m.find_function::<(i64, i64, i64), ()>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?).map(|_v| None).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64, i64), ()>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|_v| None)
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64, Ty::I64], Some(Ty::I32)) => {
-            let f = m.find_function::<(i64, i64, i64), i32>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64, i64), i32>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I32(v)))
+                .map_err(|e| e.to_string())
         }
         ([Ty::I64, Ty::I64, Ty::I64], Some(Ty::I64)) => {
-            let f = m.find_function::<(i64, i64, i64), i64>(name).map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+            let f = m
+                .find_function::<(i64, i64, i64), i64>(name)
+                .map_err(|e| format!("unsupported: {e}"))?;
+            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
+                .map(|v| Some(Val::I64(v)))
+                .map_err(|e| e.to_string())
         }
         _ => Err("unsupported: signature".into()),
     }
 }
 
+/// An integer signature: parameters and result.
+type IntSig = (Vec<Ty>, Option<Ty>);
+
 /// The integer signature of each exported function (None for a signature with other types).
-fn export_sigs(code: &[u8]) -> Result<std::collections::HashMap<String, Option<(Vec<Ty>, Option<Ty>)>>, String> {
+fn export_sigs(code: &[u8]) -> Result<std::collections::HashMap<String, Option<IntSig>>, String> {
     use wasmparser::{ExternalKind, Payload, TypeRef, ValType};
     let mut types = Vec::new();
     let mut funcs: Vec<u32> = Vec::new();
@@ -500,7 +688,11 @@ fn export_sigs(code: &[u8]) -> Result<std::collections::HashMap<String, Option<(
 }
 
 /// See [`super::raw::session`].
-pub fn raw_session(code: &[u8], gas: Option<u64>, calls: &[Call]) -> Result<Vec<CallResult>, String> {
+pub fn raw_session(
+    code: &[u8],
+    gas: Option<u64>,
+    calls: &[Call],
+) -> Result<Vec<CallResult>, String> {
     let sigs = export_sigs(code)?;
     let env = Environment::new().map_err(|e| e.to_string())?;
     let rt = env.create_runtime(STACK_BYTES).map_err(|e| e.to_string())?;
@@ -512,12 +704,21 @@ pub fn raw_session(code: &[u8], gas: Option<u64>, calls: &[Call]) -> Result<Vec<
         let name = host::import_sig(imp).map(|s| s.name).unwrap_or_default();
         let h = halt.clone();
         let r = match imp {
-            host::HALT => module.link_closure::<i32, (), _>("env", name, move |_cc: CallContext<'_>, code: i32| {
-                h.set(code);
-                Err(Trap::Abort)
-            }),
-            host::GAS_IN => module.link_closure::<i64, (), _>("env", name, |_cc: CallContext<'_>, _g: i64| Ok(())),
-            host::GAS_OUT => module.link_closure::<(), i64, _>("env", name, |_cc: CallContext<'_>, ()| Ok(0)),
+            host::HALT => module.link_closure::<i32, (), _>(
+                "env",
+                name,
+                move |_cc: CallContext<'_>, code: i32| {
+                    h.set(code);
+                    Err(Trap::Abort)
+                },
+            ),
+            host::GAS_IN => {
+                module
+                    .link_closure::<i64, (), _>("env", name, |_cc: CallContext<'_>, _g: i64| Ok(()))
+            }
+            host::GAS_OUT => {
+                module.link_closure::<(), i64, _>("env", name, |_cc: CallContext<'_>, ()| Ok(0))
+            }
             _ => return Err(format!("unsupported: imports {name}")),
         };
         r.map_err(|e| e.to_string())?;
@@ -572,7 +773,11 @@ pub fn compile_check(code: &[u8]) -> Result<(), String> {
     extern "C" {
         fn Compile_Function(io_function: ffi::IM3Function) -> ffi::M3Result;
     }
-    unsafe extern "C" fn refuse(_rt: ffi::IM3Runtime, _sp: *mut u64, _mem: *mut c_void) -> *const c_void {
+    unsafe extern "C" fn refuse(
+        _rt: ffi::IM3Runtime,
+        _sp: *mut u64,
+        _mem: *mut c_void,
+    ) -> *const c_void {
         // SAFETY: a static error string of wasm3's; never called (nothing runs here).
         unsafe { ffi::m3Err_trapAbort as *const c_void }
     }
@@ -612,7 +817,9 @@ pub fn compile_check(code: &[u8]) -> Result<(), String> {
             return done(Err(format!("wasm3 does not load it: {}", text(r))));
         }
         for index in imports {
-            let Some(sig) = host::import_sig(index) else { continue };
+            let Some(sig) = host::import_sig(index) else {
+                continue;
+            };
             let letter = |t: &Ty| match t {
                 Ty::I32 => 'i',
                 Ty::I64 => 'I',
@@ -622,12 +829,19 @@ pub fn compile_check(code: &[u8]) -> Result<(), String> {
                 .chain(sig.params.iter().map(letter))
                 .chain(std::iter::once(')'))
                 .collect();
-            let (Ok(m), Ok(n), Ok(s)) = (CString::new("env"), CString::new(sig.name), CString::new(s)) else {
+            let (Ok(m), Ok(n), Ok(s)) =
+                (CString::new("env"), CString::new(sig.name), CString::new(s))
+            else {
                 continue;
             };
-            let r = ffi::m3_LinkRawFunction(module, m.as_ptr(), n.as_ptr(), s.as_ptr(), Some(refuse));
+            let r =
+                ffi::m3_LinkRawFunction(module, m.as_ptr(), n.as_ptr(), s.as_ptr(), Some(refuse));
             if !r.is_null() {
-                return done(Err(format!("wasm3 does not link {}: {}", sig.name, text(r))));
+                return done(Err(format!(
+                    "wasm3 does not link {}: {}",
+                    sig.name,
+                    text(r)
+                )));
             }
         }
         let m = &*module;
@@ -636,7 +850,10 @@ pub fn compile_check(code: &[u8]) -> Result<(), String> {
             if (*f).import.moduleUtf8.is_null() && (*f).compiled.is_null() {
                 let r = Compile_Function(f);
                 if !r.is_null() {
-                    return done(Err(format!("wasm3 cannot compile function {i}: {}", text(r))));
+                    return done(Err(format!(
+                        "wasm3 cannot compile function {i}: {}",
+                        text(r)
+                    )));
                 }
             }
         }

@@ -57,9 +57,15 @@ fn linker() -> &'static Linker<Pending> {
     static LINKER: OnceLock<Linker<Pending>> = OnceLock::new();
     LINKER.get_or_init(|| {
         let mut linker = Linker::new(engine());
-        let all = host::HOST_FUNCTIONS.iter().chain(host::INJECTED_IMPORTS).enumerate();
+        let all = host::HOST_FUNCTIONS
+            .iter()
+            .chain(host::INJECTED_IMPORTS)
+            .enumerate();
         for (index, sig) in all {
-            let ty = FuncType::new(sig.params.iter().map(|t| vt(*t)), sig.result.iter().map(|t| vt(*t)));
+            let ty = FuncType::new(
+                sig.params.iter().map(|t| vt(*t)),
+                sig.result.iter().map(|t| vt(*t)),
+            );
             let defined = linker.func_new(
                 "env",
                 sig.name,
@@ -111,18 +117,18 @@ pub fn run(code: &[u8], exec: &mut Exec<'_>) -> Result<(), Halt> {
         match call {
             ResumableCall::Finished => break,
             ResumableCall::HostTrap(paused) => {
-                let (index, args) = store
-                    .data_mut()
-                    .call
-                    .take()
-                    .ok_or_else(|| Halt::Trap(format!("host error: {}", paused.host_error())))?;
+                let (index, args) =
+                    store.data_mut().call.take().ok_or_else(|| {
+                        Halt::Trap(format!("host error: {}", paused.host_error()))
+                    })?;
                 let mut mem = SliceMemory(memory.data_mut(&mut store));
                 let result = call_host(exec, &mut mem, index, &args)?;
-                let results: Vec<Val> = match (result, host::import_sig(index).and_then(|s| s.result)) {
-                    (Some(v), Some(Ty::I32)) => vec![Val::I32(v as i32)],
-                    (Some(v), Some(Ty::I64)) => vec![Val::I64(v)],
-                    _ => vec![],
-                };
+                let results: Vec<Val> =
+                    match (result, host::import_sig(index).and_then(|s| s.result)) {
+                        (Some(v), Some(Ty::I32)) => vec![Val::I32(v as i32)],
+                        (Some(v), Some(Ty::I64)) => vec![Val::I64(v)],
+                        _ => vec![],
+                    };
                 call = paused
                     .resume(&mut store, &results, &mut [])
                     .map_err(|e| Halt::Trap(e.to_string()))?;
@@ -150,20 +156,28 @@ pub fn raw_session(
     let module = Module::new(engine, code).map_err(|e| e.to_string())?;
     let mut linker: Linker<Option<Halt>> = Linker::new(engine);
     for s in host::INJECTED_IMPORTS {
-        let ty = FuncType::new(s.params.iter().map(|t| vt(*t)), s.result.iter().map(|t| vt(*t)));
+        let ty = FuncType::new(
+            s.params.iter().map(|t| vt(*t)),
+            s.result.iter().map(|t| vt(*t)),
+        );
         linker
-            .func_new("env", s.name, ty, |mut caller: Caller<'_, Option<Halt>>, params: &[Val], _r: &mut [Val]| {
-                let code = match params.first() {
-                    Some(Val::I32(c)) => *c,
-                    _ => 0,
-                };
-                *caller.data_mut() = Some(match code {
-                    host::HALT_OUT_OF_GAS => Halt::OutOfGas,
-                    host::HALT_STACK => Halt::StackLimit,
-                    _ => Halt::Trap("host".into()),
-                });
-                Err(wasmi::Error::host(HostHalt))
-            })
+            .func_new(
+                "env",
+                s.name,
+                ty,
+                |mut caller: Caller<'_, Option<Halt>>, params: &[Val], _r: &mut [Val]| {
+                    let code = match params.first() {
+                        Some(Val::I32(c)) => *c,
+                        _ => 0,
+                    };
+                    *caller.data_mut() = Some(match code {
+                        host::HALT_OUT_OF_GAS => Halt::OutOfGas,
+                        host::HALT_STACK => Halt::StackLimit,
+                        _ => Halt::Trap("host".into()),
+                    });
+                    Err(wasmi::Error::host(HostHalt))
+                },
+            )
             .map_err(|e| e.to_string())?;
     }
     let mut store = Store::new(engine, None);
@@ -191,7 +205,11 @@ pub fn raw_session(
                     V::I64(x) => Val::I64(*x),
                 })
                 .collect();
-            let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for_ty(*t)).collect();
+            let mut results: Vec<Val> = ty
+                .results()
+                .iter()
+                .map(|t| Val::default_for_ty(*t))
+                .collect();
             match f.call(&mut store, &args, &mut results) {
                 Ok(()) => results
                     .into_iter()

@@ -55,9 +55,15 @@ fn token_deploys_transfers_and_refuses_overdrafts() {
         let t = d.contract_address.expect("deployed");
         vec![
             d,
-            w.call(t, encode_call("transfer", &[rlp_bytes(OTHER.as_slice()), rlp(250u128)])),
+            w.call(
+                t,
+                encode_call("transfer", &[rlp_bytes(OTHER.as_slice()), rlp(250u128)]),
+            ),
             w.call(t, encode_call("balance_of", &[rlp_bytes(OTHER.as_slice())])),
-            w.call(t, encode_call("balance_of", &[rlp_bytes(SENDER.as_slice())])),
+            w.call(
+                t,
+                encode_call("balance_of", &[rlp_bytes(SENDER.as_slice())]),
+            ),
             w.call(t, encode_call("total_supply", &[])),
             w.send_from(
                 OTHER,
@@ -76,7 +82,10 @@ fn token_deploys_transfers_and_refuses_overdrafts() {
     assert_eq!(outs[4].output.to_vec(), rlp(1_000_000u128));
     // The Transfer event has the EVM's layout: a contract's log, three topics, the amount as a word.
     let log = &outs[1].logs[0];
-    assert_eq!(log.topics[0], keccak256("Transfer(address,address,uint256)"));
+    assert_eq!(
+        log.topics[0],
+        keccak256("Transfer(address,address,uint256)")
+    );
     assert_eq!(log.topics[1].0, padded(SENDER));
     assert_eq!(log.topics[2].0, padded(OTHER));
     assert_eq!(U256::from_be_slice(&log.data), U256::from(250));
@@ -89,9 +98,15 @@ fn token_deploys_transfers_and_refuses_overdrafts() {
 #[test]
 fn registry_keeps_owners_and_emits_events() {
     let (_, outs) = on_both(|w| {
-        let r = w.deploy(wasm("registry"), 0).contract_address.expect("deployed");
+        let r = w
+            .deploy(wasm("registry"), 0)
+            .contract_address
+            .expect("deployed");
         vec![
-            w.call(r, encode_call("set", &[rlp_bytes(b"name"), rlp_bytes(b"platon")])),
+            w.call(
+                r,
+                encode_call("set", &[rlp_bytes(b"name"), rlp_bytes(b"platon")]),
+            ),
             w.call(r, encode_call("get", &[rlp_bytes(b"name")])),
             w.call(r, encode_call("owner_of", &[rlp_bytes(b"name")])),
             w.send_from(
@@ -104,7 +119,10 @@ fn registry_keeps_owners_and_emits_events() {
             w.call(r, encode_call("get", &[rlp_bytes(b"name")])),
         ]
     });
-    assert!(outs[0].success() && outs[1].success() && outs[2].success(), "{outs:?}");
+    assert!(
+        outs[0].success() && outs[1].success() && outs[2].success(),
+        "{outs:?}"
+    );
     assert_eq!(outs[1].output.to_vec(), rlp_bytes(b"platon"));
     assert_eq!(outs[2].output.to_vec(), rlp_bytes(SENDER.as_slice()));
     let log = &outs[0].logs[0];
@@ -114,7 +132,11 @@ fn registry_keeps_owners_and_emits_events() {
     assert_eq!(&log.data[..], b"platon");
     assert_eq!(outs[3].status, Status::Revert);
     assert_eq!(&outs[3].output[..], b"not the owner");
-    assert_eq!(outs[4].output.to_vec(), rlp_bytes(b"platon"), "a refused set changes nothing");
+    assert_eq!(
+        outs[4].output.to_vec(),
+        rlp_bytes(b"platon"),
+        "a refused set changes nothing"
+    );
 }
 
 #[test]
@@ -122,24 +144,46 @@ fn a_wasm_contract_calls_evm_contracts() {
     let store = Address::repeat_byte(0xe1);
     let reverter = Address::repeat_byte(0xe2);
     let (w, outs) = on_both(|w| {
-        w.state.set_code(store, EVM_STORE_CALLER.to_vec()).expect("code");
-        w.state.set_code(reverter, EVM_REVERT.to_vec()).expect("code");
-        let c = w.deploy(wasm("evm_caller"), 100).contract_address.expect("deployed");
+        w.state
+            .set_code(store, EVM_STORE_CALLER.to_vec())
+            .expect("code");
+        w.state
+            .set_code(reverter, EVM_REVERT.to_vec())
+            .expect("code");
+        let c = w
+            .deploy(wasm("evm_caller"), 100)
+            .contract_address
+            .expect("deployed");
         let word = U256::from(77).to_be_bytes::<32>().to_vec();
         vec![
             w.call(
                 c,
-                encode_call("call_evm", &[rlp_bytes(store.as_slice()), rlp_bytes(&word), rlp(3u128)]),
+                encode_call(
+                    "call_evm",
+                    &[rlp_bytes(store.as_slice()), rlp_bytes(&word), rlp(3u128)],
+                ),
             ),
-            w.call(c, encode_call("call_evm", &[rlp_bytes(reverter.as_slice()), rlp_bytes(&[]), rlp(0u128)])),
+            w.call(
+                c,
+                encode_call(
+                    "call_evm",
+                    &[rlp_bytes(reverter.as_slice()), rlp_bytes(&[]), rlp(0u128)],
+                ),
+            ),
             // A static call into code that writes storage fails, and the WASM contract reverts.
-            w.call(c, encode_call("read_evm", &[rlp_bytes(store.as_slice()), rlp_bytes(&word)])),
+            w.call(
+                c,
+                encode_call("read_evm", &[rlp_bytes(store.as_slice()), rlp_bytes(&word)]),
+            ),
             w.call(c, encode_call("deposit", &[])),
         ]
     });
     assert!(outs[0].success(), "{:?}", outs[0]);
     let c = Address::from_slice(&outs[0].output[outs[0].output.len() - 20..]);
-    assert_eq!(w.state.storage(&store, Default::default()).expect("s"), U256::from(77));
+    assert_eq!(
+        w.state.storage(&store, Default::default()).expect("s"),
+        U256::from(77)
+    );
     assert_eq!(w.state.account(&store).expect("a").balance, U256::from(3));
     assert_eq!(outs[1].status, Status::Revert);
     assert_eq!(&outs[1].output[..], &[0xaa]);
@@ -148,4 +192,3 @@ fn a_wasm_contract_calls_evm_contracts() {
     assert_eq!(outs[3].output.to_vec(), rlp(97u128));
     assert_eq!(w.state.account(&c).expect("a").balance, U256::from(97));
 }
-

@@ -212,10 +212,16 @@ impl World {
 
     fn counter(&self, contract: Address) -> U256 {
         let head = state_slot(b"count");
-        let len = self.state.storage(&contract, B256::from(head)).expect("read");
+        let len = self
+            .state
+            .storage(&contract, B256::from(head))
+            .expect("read");
         assert!(!len.is_zero(), "counter not stored");
         let data = U256::from_be_bytes(keccak256(head.to_be_bytes::<32>()).0);
-        let w = self.state.storage(&contract, B256::from(data)).expect("read");
+        let w = self
+            .state
+            .storage(&contract, B256::from(data))
+            .expect("read");
         let b = w.to_be_bytes::<32>();
         U256::from(u64::from_le_bytes(b[..8].try_into().expect("8")))
     }
@@ -272,7 +278,10 @@ fn the_envelope_runs_the_constructor_with_its_input() {
         vec![w.deploy(encode_deploy(&module(), &[1]), 0)]
     });
     assert!(outs[0].success(), "{:?}", outs[0]);
-    assert_eq!(w.counter(outs[0].contract_address.expect("address")), U256::from(1));
+    assert_eq!(
+        w.counter(outs[0].contract_address.expect("address")),
+        U256::from(1)
+    );
 }
 
 #[test]
@@ -340,14 +349,23 @@ fn refusal(wat: &str) -> String {
 
 #[test]
 fn refused_modules_fail_the_deploy_with_a_reason() {
-    let base = |body: &str| format!(r#"(module (memory (export "memory") 1) {body} (func (export "invoke")))"#);
+    let base = |body: &str| {
+        format!(r#"(module (memory (export "memory") 1) {body} (func (export "invoke")))"#)
+    };
     let r = refusal(&base("(func (result f32) f32.const 1.5)"));
-    assert!(r.contains("invalid wasm module") && r.contains("float"), "{r}");
+    assert!(
+        r.contains("invalid wasm module") && r.contains("float"),
+        "{r}"
+    );
     let r = refusal(&base("(func $s) (start $s)"));
     assert!(r.contains("start function"), "{r}");
-    let r = refusal(r#"(module (import "env" "evil" (func)) (memory (export "memory") 1) (func (export "invoke")))"#);
+    let r = refusal(
+        r#"(module (import "env" "evil" (func)) (memory (export "memory") 1) (func (export "invoke")))"#,
+    );
     assert!(r.contains("unknown import env.evil"), "{r}");
-    let r = refusal(r#"(module (import "env" "platon_caller" (func (param i64))) (memory (export "memory") 1) (func (export "invoke")))"#);
+    let r = refusal(
+        r#"(module (import "env" "platon_caller" (func (param i64))) (memory (export "memory") 1) (func (export "invoke")))"#,
+    );
     assert!(r.contains("wrong signature"), "{r}");
     let r = refusal(r#"(module (func (export "invoke")))"#);
     assert!(r.contains("memory"), "{r}");
@@ -369,12 +387,16 @@ pub(crate) fn evm_proxy(target: Address) -> Vec<u8> {
     c.extend_from_slice(&[0x5a, 0xf1]); // GAS CALL
     c.extend_from_slice(&[0x3d, 0x5f, 0x5f, 0x3e]); // RETURNDATACOPY(0, 0, size)
     let ok = c.len() + 6;
-    c.extend_from_slice(&[0x60, ok as u8, 0x57, 0x3d, 0x5f, 0xfd, 0x5b, 0x3d, 0x5f, 0xf3]);
+    c.extend_from_slice(&[
+        0x60, ok as u8, 0x57, 0x3d, 0x5f, 0xfd, 0x5b, 0x3d, 0x5f, 0xf3,
+    ]);
     c
 }
 
 /// EVM code: stores call data word 0 in slot 0 and returns its caller as a word.
-pub(crate) const EVM_STORE_CALLER: &[u8] = &[0x5f, 0x35, 0x5f, 0x55, 0x33, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3];
+pub(crate) const EVM_STORE_CALLER: &[u8] = &[
+    0x5f, 0x35, 0x5f, 0x55, 0x33, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3,
+];
 /// EVM code: reverts with the single byte 0xaa.
 pub(crate) const EVM_REVERT: &[u8] = &[0x60, 0xaa, 0x5f, 0x53, 0x60, 0x01, 0x5f, 0xfd];
 
@@ -384,8 +406,12 @@ fn evm_calls_wasm_and_wasm_calls_evm() {
     let evm_revert = Address::repeat_byte(0xe2);
     let proxy = Address::repeat_byte(0xe3);
     let (w, outs) = on_both(|w| {
-        w.state.set_code(evm_store, EVM_STORE_CALLER.to_vec()).expect("code");
-        w.state.set_code(evm_revert, EVM_REVERT.to_vec()).expect("code");
+        w.state
+            .set_code(evm_store, EVM_STORE_CALLER.to_vec())
+            .expect("code");
+        w.state
+            .set_code(evm_revert, EVM_REVERT.to_vec())
+            .expect("code");
         // The WASM contract starts with 1000 wei (deploy value).
         let c = w.deploy(module(), 1000).contract_address.expect("deployed");
         w.state.set_code(proxy, evm_proxy(c)).expect("code");
@@ -414,19 +440,36 @@ fn evm_calls_wasm_and_wasm_calls_evm() {
     let c = outs_contract(&w, proxy);
     // WASM → EVM.
     assert!(outs[0].success(), "{:?}", outs[0]);
-    assert_eq!(&outs[0].output[12..32], c.as_slice(), "the EVM callee sees the WASM caller");
+    assert_eq!(
+        &outs[0].output[12..32],
+        c.as_slice(),
+        "the EVM callee sees the WASM caller"
+    );
     // 5 wei went to the EVM contract twice (the last call too); the storage holds the last word.
-    assert_eq!(w.state.storage(&evm_store, B256::ZERO).expect("s"), U256::from(0x2b));
-    assert_eq!(w.state.account(&evm_store).expect("a").balance, U256::from(10));
+    assert_eq!(
+        w.state.storage(&evm_store, B256::ZERO).expect("s"),
+        U256::from(0x2b)
+    );
+    assert_eq!(
+        w.state.account(&evm_store).expect("a").balance,
+        U256::from(10)
+    );
     // WASM → reverting EVM.
     assert_eq!(outs[1].status, Status::Revert);
     assert_eq!(&outs[1].output[..], &[0xaa]);
     // EVM → WASM with value.
     assert!(outs[2].success(), "{:?}", outs[2]);
-    assert_eq!(&outs[2].output[..20], proxy.as_slice(), "the WASM callee sees the EVM caller");
+    assert_eq!(
+        &outs[2].output[..20],
+        proxy.as_slice(),
+        "the WASM callee sees the EVM caller"
+    );
     assert_eq!(U256::from_be_slice(&outs[2].output[20..52]), U256::from(7));
     // 1000 deployed + 7 received - 5 sent = 1002 when it answered.
-    assert_eq!(U256::from_be_slice(&outs[2].output[52..84]), U256::from(1002));
+    assert_eq!(
+        U256::from_be_slice(&outs[2].output[52..84]),
+        U256::from(1002)
+    );
     // EVM → reverting WASM.
     assert_eq!(outs[3].status, Status::Revert);
     assert_eq!(&outs[3].output[..], b"nope");
@@ -443,12 +486,7 @@ fn outs_contract(w: &World, proxy: Address) -> Address {
 
 #[test]
 fn the_deployer_serves_only_its_own_creation() {
-    let (_, outs) = on_both(|w| {
-        vec![w.call(
-            platon_vm::wasm::revm_glue::WASM_DEPLOYER,
-            module(),
-        )]
-    });
+    let (_, outs) = on_both(|w| vec![w.call(platon_vm::wasm::revm_glue::WASM_DEPLOYER, module())]);
     assert_eq!(outs[0].status, Status::Revert);
     assert!(String::from_utf8_lossy(&outs[0].output).contains("deployer serves only"));
 }

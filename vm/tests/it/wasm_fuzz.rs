@@ -71,7 +71,9 @@ fn args_for(code: &[u8], name: &str, seed: u64) -> Option<Vec<Val>> {
                             .params()
                             .iter()
                             .map(|t| {
-                                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                                x = x
+                                    .wrapping_mul(6364136223846793005)
+                                    .wrapping_add(1442695040888963407);
                                 match t {
                                     wasmparser::ValType::I32 => Some(Val::I32((x >> 33) as i32)),
                                     wasmparser::ValType::I64 => Some(Val::I64(x as i64)),
@@ -93,7 +95,13 @@ fn exports(code: &[u8]) -> Vec<String> {
     for p in wasmparser::Parser::new(0).parse_all(code) {
         if let Ok(wasmparser::Payload::ExportSection(r)) = p {
             for e in r.into_iter().flatten() {
-                if e.kind == wasmparser::ExternalKind::Func && !e.name.starts_with("__platon") {
+                // wasm3 finds exports by C string, and an empty name finds some other function
+                // there: only names it can look up are called (the chain looks up `invoke`).
+                if e.kind == wasmparser::ExternalKind::Func
+                    && !e.name.starts_with("__platon")
+                    && !e.name.is_empty()
+                    && !e.name.contains('\0')
+                {
                     out.push(e.name.to_string());
                 }
             }
@@ -155,6 +163,8 @@ fn fuzz(seed: u64, cases: usize) -> (usize, usize) {
                         matches!(&r.result, Err(u) if u.starts_with("unsupported"))
                     };
                     if unsupported(x) || unsupported(y) {
+                        // One engine skipped the call: gas is no longer comparable after it.
+                        trapped = true;
                         continue;
                     }
                     let same = if trapped || x.result.is_err() {
@@ -196,7 +206,8 @@ fn engines_agree_on_random_modules() {
         .unwrap_or(300);
     let (modules, compared) = fuzz(seed, cases);
     eprintln!("wasm fuzz: seed {seed}, {modules} modules, {compared} calls compared");
-    assert!(modules > cases / 5 && compared > cases / 5, "too few cases ran: {modules} modules, {compared} calls");
+    assert!(
+        modules > cases / 5 && compared > cases / 5,
+        "too few cases ran: {modules} modules, {compared} calls"
+    );
 }
-
-

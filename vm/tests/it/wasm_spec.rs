@@ -18,13 +18,59 @@ use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastRet};
 
 /// The files whose instructions we accept (integer, control, memory, table, call instructions).
 const FILES: &[&str] = &[
-    "address", "align", "binary-leb128", "block", "br", "br_if", "br_table", "call",
-    "call_indirect", "comments", "const", "custom", "data", "elem", "endianness", "exports", "fac",
-    "forward", "func", "func_ptrs", "global", "i32", "i64", "if", "int_exprs", "int_literals",
-    "labels", "left-to-right", "load", "local_get", "local_set", "local_tee", "loop", "memory",
-    "memory_copy", "memory_fill", "memory_grow", "memory_redundancy", "memory_size", "memory_trap", "nop", "return", "select",
-    "stack", "store", "switch", "token", "traps", "type", "unreachable", "unreached-invalid",
-    "unreached-valid", "unwind",
+    "address",
+    "align",
+    "binary-leb128",
+    "block",
+    "br",
+    "br_if",
+    "br_table",
+    "call",
+    "call_indirect",
+    "comments",
+    "const",
+    "custom",
+    "data",
+    "elem",
+    "endianness",
+    "exports",
+    "fac",
+    "forward",
+    "func",
+    "func_ptrs",
+    "global",
+    "i32",
+    "i64",
+    "if",
+    "int_exprs",
+    "int_literals",
+    "labels",
+    "left-to-right",
+    "load",
+    "local_get",
+    "local_set",
+    "local_tee",
+    "loop",
+    "memory",
+    "memory_copy",
+    "memory_fill",
+    "memory_grow",
+    "memory_redundancy",
+    "memory_size",
+    "memory_trap",
+    "nop",
+    "return",
+    "select",
+    "stack",
+    "store",
+    "switch",
+    "token",
+    "traps",
+    "type",
+    "unreachable",
+    "unreached-invalid",
+    "unreached-valid",
+    "unwind",
 ];
 
 const GAS: u64 = 1 << 40;
@@ -87,7 +133,10 @@ fn check(file: &str, c: &Call, r: &CallResult, e: &Expect, metered: bool) -> boo
         }
         (Err(t), Expect::Trap) => assert_eq!(t, "trap", "{file} (metered {metered}): {c:?}"),
         (Err(t), Expect::Exhaustion) => {
-            assert!(t == "stack limit" || t == "out of gas", "{file}: exhaustion gave {t}")
+            assert!(
+                t == "stack limit" || t == "out of gas",
+                "{file}: exhaustion gave {t}"
+            )
         }
         (_, Expect::Any) => {}
         (got, want) => panic!("{file} (metered {metered}): {c:?} gave {got:?}, expected {want:?}"),
@@ -120,8 +169,11 @@ fn run_batch(file: &str, module: &[u8], batch: &[(Call, Expect)], t: &mut Tally)
         // memory) or an encoding wasm3 0.4 does not read; the instrumented module must load.
         // A module with bulk-memory instructions runs only lowered (wasm3 0.4's own memory.copy
         // gives wrong results in the spec's tests, which is why deploy lowers it).
-        let plain = platon_vm::wasm::prepare::features().difference(wasmparser::WasmFeatures::BULK_MEMORY);
-        let raw_ok = wasmparser::Validator::new_with_features(plain).validate_all(module).is_ok();
+        let plain =
+            platon_vm::wasm::prepare::features().difference(wasmparser::WasmFeatures::BULK_MEMORY);
+        let raw_ok = wasmparser::Validator::new_with_features(plain)
+            .validate_all(module)
+            .is_ok();
         let raw = match raw_ok.then(|| session(engine, module, None, &raw_calls)) {
             Some(Ok(r)) => r,
             _ => {
@@ -149,7 +201,8 @@ fn run_batch(file: &str, module: &[u8], batch: &[(Call, Expect)], t: &mut Tally)
     }
     // Both engines: the same results (supported calls) and the same gas after every call.
     for (a, b) in gas_runs[0].iter().zip(&gas_runs[1]) {
-        let unsupported = |r: &CallResult| matches!(&r.result, Err(u) if u.starts_with("unsupported"));
+        let unsupported =
+            |r: &CallResult| matches!(&r.result, Err(u) if u.starts_with("unsupported"));
         if !unsupported(a) && !unsupported(b) {
             assert_eq!(a, b, "{file}: wasm3 and wasmi differ under metering");
         }
@@ -163,7 +216,9 @@ fn wasm_core_spec_on_both_engines_with_and_without_metering() {
             std::env::var("CI").is_err(),
             "../shared/conformance/wasm-spec is missing: CI must run the spec suite"
         );
-        eprintln!("SKIP: ../shared/conformance/wasm-spec not found; the WASM spec suite did not run");
+        eprintln!(
+            "SKIP: ../shared/conformance/wasm-spec not found; the WASM spec suite did not run"
+        );
         return;
     };
     let mut t = Tally::default();
@@ -172,7 +227,9 @@ fn wasm_core_spec_on_both_engines_with_and_without_metering() {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let Ok(buf) = ParseBuffer::new(&text) else { continue };
+        let Ok(buf) = ParseBuffer::new(&text) else {
+            continue;
+        };
         let Ok(wast) = parser::parse::<Wast<'_>>(&buf) else {
             eprintln!("{file}: the wast crate does not parse it; skipped");
             continue;
@@ -187,7 +244,9 @@ fn wasm_core_spec_on_both_engines_with_and_without_metering() {
                     }
                     batch.clear();
                     current = match &m {
-                        QuoteWat::Wat(wast::Wat::Module(_)) | QuoteWat::QuoteModule(..) => m.encode().ok(),
+                        QuoteWat::Wat(wast::Wat::Module(_)) | QuoteWat::QuoteModule(..) => {
+                            m.encode().ok()
+                        }
                         _ => None,
                     };
                 }
@@ -204,7 +263,9 @@ fn wasm_core_spec_on_both_engines_with_and_without_metering() {
                 WastDirective::AssertReturn { exec, results, .. } => {
                     let want: Option<Vec<Val>> = results.iter().map(ret).collect();
                     match (call_of(&exec), want) {
-                        (Some(c), Some(w)) if current.is_some() => batch.push((c, Expect::Return(w))),
+                        (Some(c), Some(w)) if current.is_some() => {
+                            batch.push((c, Expect::Return(w)))
+                        }
                         _ => t.skipped += 1,
                     }
                 }
@@ -231,5 +292,8 @@ fn wasm_core_spec_on_both_engines_with_and_without_metering() {
     }
     eprintln!("wasm spec: {t:?}");
     assert!(t.passed > 10_000, "too few spec assertions ran: {t:?}");
-    assert!(t.invalid_refused > 100, "too few invalid modules checked: {t:?}");
+    assert!(
+        t.invalid_refused > 100,
+        "too few invalid modules checked: {t:?}"
+    );
 }

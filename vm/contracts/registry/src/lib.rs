@@ -21,7 +21,14 @@ fn set(key: String, value: Vec<u8>) {
     VALUES.set(&key, &value);
     let mut owner = [0u8; 32];
     owner[12..].copy_from_slice(&me.0);
-    sdk::emit(&[sdk::topic("Set(string)"), sdk::keccak256(key.as_bytes()), owner], &value);
+    sdk::emit(
+        &[
+            sdk::topic("Set(string)"),
+            sdk::keccak256(key.as_bytes()),
+            owner,
+        ],
+        &value,
+    );
     sdk::debug("registry: key set");
 }
 

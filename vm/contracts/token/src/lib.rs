@@ -38,7 +38,11 @@ fn transfer(to: Address, amount: u128) -> bool {
     let mut data = [0u8; 32];
     data[16..].copy_from_slice(&amount.to_be_bytes());
     sdk::emit(
-        &[sdk::topic("Transfer(address,address,uint256)"), padded(from), padded(to)],
+        &[
+            sdk::topic("Transfer(address,address,uint256)"),
+            padded(from),
+            padded(to),
+        ],
         &data,
     );
     true

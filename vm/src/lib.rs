@@ -1,6 +1,7 @@
 //! Execution: applies a block's transactions to the state through a contract [`Runtime`] (the EVM
 //! engines: [`Revm`] by default, [`RustEvm`] as an independent second implementation) with Ethereum's gas and fee rules, and
-//! seals the block.
+//! seals the block. WASM contracts ([`wasm`]) run inside revm's call stack beside EVM contracts
+//! ([`RevmWith`] picks their engine).
 //!
 //! [`execute_block`] is pure over a [`StateDb`]: it reads the parent state, returns the sealed block,
 //! its receipts and the new trie nodes, and writes nothing. The `executor` actor calls it; the `chain`

@@ -838,3 +838,65 @@ pub fn check_stored(code: &[u8]) -> Result<(), DeployError> {
         .map(|_| ())
         .map_err(|e| DeployError::Invalid(e.message().to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wat(s: &str) -> Vec<u8> {
+        wat::parse_str(s).expect("wat")
+    }
+
+    #[test]
+    fn an_oversized_module_is_refused_before_parsing() {
+        let big = format!(
+            r#"(module (memory (export "memory") 1) (data (i32.const 0) "{}") (func (export "invoke")))"#,
+            "x".repeat(MAX_MODULE_BYTES)
+        );
+        assert!(matches!(
+            prepare(&wat(&big)),
+            Err(DeployError::TooLarge {
+                max: MAX_MODULE_BYTES,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn instrumentation_adds_the_counter_and_keeps_the_module_valid() {
+        let code = prepare(&wat(r#"(module (memory (export "memory") 1)
+                 (func $f (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+                 (func (export "invoke") i32.const 1 call $f drop))"#))
+        .expect("prepare");
+        check_stored(&code).expect("valid");
+        let exports: Vec<String> = Parser::new(0)
+            .parse_all(&code)
+            .filter_map(|p| match p {
+                Ok(Payload::ExportSection(r)) => Some(
+                    r.into_iter()
+                        .filter_map(|e| e.ok().map(|e| e.name.to_string()))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for name in [ENTRY, GAS_INIT_EXPORT, GAS_LEFT_EXPORT] {
+            assert!(
+                exports.iter().any(|e| e == name),
+                "{name} missing: {exports:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_exports_and_other_bulk_instructions_are_refused() {
+        let r = prepare(&wat(
+            r#"(module (memory (export "memory") 1) (func (export "invoke")) (func (export "__platon_x")))"#,
+        ));
+        assert!(matches!(r, Err(DeployError::Refused(m)) if m.contains("reserved")));
+        let r = prepare(&wat(r#"(module (memory (export "memory") 1) (data $d "x")
+                 (func (export "invoke") i32.const 0 i32.const 0 i32.const 1 memory.init $d))"#));
+        assert!(r.is_err(), "{r:?}");
+    }
+}

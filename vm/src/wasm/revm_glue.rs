@@ -40,6 +40,38 @@ use std::rc::Rc;
 /// init code of the transaction's own creation; any other caller gets a revert.
 pub const WASM_DEPLOYER: Address = address!("1000000000000000000000000000000000000010");
 
+/// The registry key of a module: keccak-256 of the stored (instrumented) code.
+fn code_key(code: &[u8]) -> U256 {
+    U256::from_be_bytes(alloy_primitives::keccak256(code).0)
+}
+
+/// Records that `code` was produced by deploy (validated and instrumented), in the storage of the
+/// deployer account, which gets nonce 1 so that it is never an empty account.
+fn register<DB: Database>(ctx: &mut MainnetContext<DB>, code: &[u8]) -> Result<(), Halt> {
+    let j = ctx.journal_mut();
+    {
+        let mut acc = j.load_account_mut(WASM_DEPLOYER).map_err(fatal)?.data;
+        if acc.nonce() == 0 {
+            acc.bump_nonce();
+        }
+    }
+    j.sstore(WASM_DEPLOYER, code_key(code), U256::from(1u8))
+        .map_err(fatal)?;
+    Ok(())
+}
+
+/// Whether `code` was produced by deploy. Code that merely starts with the WASM magic (an EVM
+/// creation can return any bytes) is never run: it carries no metering.
+fn registered<DB: Database>(ctx: &mut MainnetContext<DB>, code: &[u8]) -> Result<bool, Halt> {
+    let j = ctx.journal_mut();
+    j.load_account(WASM_DEPLOYER).map_err(fatal)?;
+    Ok(!j
+        .sload(WASM_DEPLOYER, code_key(code))
+        .map_err(fatal)?
+        .data
+        .is_zero())
+}
+
 /// The EVM init code that deploys the WASM deploy data appended to it (see the module docs).
 pub fn deploy_stub() -> Vec<u8> {
     // Offsets are fixed: the stub is 52 bytes, the jump target at 48.
@@ -129,6 +161,15 @@ impl WasmPrecompiles {
         if !is_wasm(&code) {
             return Ok(None);
         }
+        match registered(ctx, &code) {
+            Ok(true) => {}
+            Ok(false) => {
+                let why = Halt::Trap("code with the WASM magic that deploy did not produce".into());
+                return result(Err(why), 0, Vec::new(), inputs.gas_limit).map(Some);
+            }
+            Err(Halt::Fatal(e)) => return Err(e),
+            Err(e) => return Err(e.to_string()),
+        }
         let frame = FrameEnv {
             address: inputs.target_address,
             code_address: inputs.bytecode_address,
@@ -209,7 +250,10 @@ impl WasmPrecompiles {
         let (gas_left, output) = (exec.gas_left, std::mem::take(&mut exec.output));
         match r {
             // The stub returns the instrumented module as the contract's code.
-            Ok(()) => result(Ok(()), gas_left, code, inputs.gas_limit),
+            Ok(()) => {
+                register(ctx, &code).map_err(|e| e.to_string())?;
+                result(Ok(()), gas_left, code, inputs.gas_limit)
+            }
             Err(h) => result(Err(h), gas_left, output, inputs.gas_limit),
         }
     }
@@ -598,6 +642,7 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
                         return Ok(sub(2, Vec::new(), 0, None));
                     }
                 }
+                register(self.ctx, &code)?;
                 self.ctx
                     .journal_mut()
                     .set_code(created, Bytecode::new_legacy(Bytes::from(code)));

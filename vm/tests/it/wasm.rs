@@ -511,3 +511,28 @@ fn a_long_loop_runs_out_of_gas_alike_on_both_engines() {
     assert!(a[0].gas_left.expect("metered") < 20, "{a:?}");
     assert_eq!(a, run(platon_vm::wasm::WasmEngine::Wasmi));
 }
+
+#[test]
+fn wasm_bytes_deployed_by_an_evm_creation_never_run() {
+    // An EVM creation returns an uninstrumented module that loops forever: it starts with the WASM
+    // magic, but deploy never saw it, so calling it fails at once instead of running unmetered.
+    let module = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "invoke") loop br 0 end))"#,
+    )
+    .expect("wat");
+    let mut init = vec![0x61];
+    init.extend_from_slice(&(module.len() as u16).to_be_bytes());
+    init.extend_from_slice(&[0x60, 14, 0x5f, 0x39, 0x61]);
+    init.extend_from_slice(&(module.len() as u16).to_be_bytes());
+    init.extend_from_slice(&[0x5f, 0xf3, 0, 0]);
+    assert_eq!(init.len(), 14);
+    init.extend_from_slice(&module);
+    // The EVM creation data starts with PUSH2, not the magic: revm runs it as EVM init code.
+    let (_, outs) = on_both(|w| {
+        let d = w.deploy(init.clone(), 0);
+        let c = d.contract_address.expect("deployed by the EVM");
+        vec![d, w.call(c, vec![1])]
+    });
+    assert!(outs[0].success(), "{:?}", outs[0]);
+    assert!(matches!(outs[1].status, Status::Halt(_)), "{:?}", outs[1]);
+}

@@ -79,31 +79,15 @@ impl NodeContext {
     /// The contract runtime the configuration selects (`evm.engine`), behind the system
     /// contracts.
     pub fn runtime(&self) -> platon_vm::SystemRuntime {
-        use platon_vm::wasm::WasmEngine::{Wasm3, Wasmi};
-        use platon_vm::RevmWith;
-        // WASM contracts' debug prints are shown on dev chains only.
-        static REVM: [RevmWith; 4] = [
-            RevmWith {
-                wasm: Wasm3,
-                debug: false,
-            },
-            RevmWith {
-                wasm: Wasmi,
-                debug: false,
-            },
-            RevmWith {
-                wasm: Wasm3,
-                debug: true,
-            },
-            RevmWith {
-                wasm: Wasmi,
-                debug: true,
-            },
-        ];
-        let wasm = usize::from(self.config.evm.wasm_engine == platon_config::WasmEngine::Wasmi);
-        let dev = usize::from(self.config.dev.enabled) * 2;
+        let wasm = match self.config.evm.wasm_engine {
+            platon_config::WasmEngine::Wasm3 => platon_vm::wasm::WasmEngine::Wasm3,
+            platon_config::WasmEngine::Wasmi => platon_vm::wasm::WasmEngine::Wasmi,
+        };
         let engine: &'static dyn platon_vm::Runtime = match self.config.evm.engine {
-            platon_config::EvmEngine::Revm => &REVM[wasm + dev],
+            // WASM contracts' debug prints are shown on dev chains only.
+            platon_config::EvmEngine::Revm => {
+                platon_vm::RevmWith::get(wasm, self.config.dev.enabled)
+            }
             platon_config::EvmEngine::Evm => &platon_vm::RustEvm,
         };
         platon_vm::SystemRuntime::new(engine, self.system.clone())

@@ -30,9 +30,10 @@ pub const SPEC: SpecId = SpecId::SHANGHAI;
 /// 5 MiB); the limit is a second guard for calls run with a large gas cap.
 const MEMORY_LIMIT: u64 = 1 << 28;
 
-/// The `revm` engine, with WASM contracts on wasm3 (see [`RevmWith`] for the other choices).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Revm;
+/// The `revm` engine with WASM contracts on wasm3: the default runtime (see [`RevmWith`] for the
+/// other choices).
+#[allow(non_upper_case_globals)]
+pub const Revm: RevmWith = RevmWith::WASM3;
 
 /// The `revm` engine with WASM contracts on a chosen engine; `debug` shows contracts'
 /// `platon_debug` prints (dev chains).
@@ -55,6 +56,22 @@ impl RevmWith {
         wasm: WasmEngine::Wasmi,
         debug: false,
     };
+
+    /// The runtime with WASM on `wasm` and debug prints on or off, for as long as the process runs.
+    pub fn get(wasm: WasmEngine, debug: bool) -> &'static RevmWith {
+        match (wasm, debug) {
+            (WasmEngine::Wasm3, false) => &RevmWith::WASM3,
+            (WasmEngine::Wasmi, false) => &RevmWith::WASMI,
+            (WasmEngine::Wasm3, true) => &RevmWith {
+                wasm: WasmEngine::Wasm3,
+                debug: true,
+            },
+            (WasmEngine::Wasmi, true) => &RevmWith {
+                wasm: WasmEngine::Wasmi,
+                debug: true,
+            },
+        }
+    }
 }
 
 /// A storage error seen through revm's `Database`.
@@ -358,33 +375,6 @@ pub fn apply_changes(state: &mut StateDb, changes: EvmState) -> Result<(), Stora
         }
     }
     Ok(())
-}
-
-impl Runtime for Revm {
-    fn name(&self) -> &'static str {
-        "revm"
-    }
-
-    fn transact(
-        &self,
-        state: &mut StateDb,
-        hashes: &dyn BlockHashes,
-        env: &BlockEnv,
-        msg: &Message,
-        opts: ExecOptions,
-    ) -> Result<Result<Outcome, TxReject>, ExecError> {
-        RevmWith::WASM3.transact(state, hashes, env, msg, opts)
-    }
-
-    fn transact_block(
-        &self,
-        state: &mut StateDb,
-        hashes: &dyn BlockHashes,
-        env: &BlockEnv,
-        msgs: &[Result<Message, TxReject>],
-    ) -> Result<Vec<Result<Outcome, TxReject>>, ExecError> {
-        RevmWith::WASM3.transact_block(state, hashes, env, msgs)
-    }
 }
 
 impl Runtime for RevmWith {

@@ -4,65 +4,26 @@
 //! strings, booleans as 0 or 1, lists as RLP lists). A return value is the RLP encoding of the value.
 //! The constructor is the method `init`.
 
-use alloy_rlp::{Encodable, Header};
+use platon_messages::rlp::encode_raw_list;
 
-/// 64-bit FNV-1a of `name`: the method id.
-pub fn fnv1a_64(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+/// 64-bit FNV-1a of `name`: the method id (the SDK's, so contracts and the node agree).
+pub use platon_wasm_sdk::abi::fnv1a_64;
 
 /// Call data for `method` with arguments already RLP-encoded.
 pub fn encode_call(method: &str, args: &[Vec<u8>]) -> Vec<u8> {
-    let mut payload = Vec::new();
-    fnv1a_64(method).encode(&mut payload);
-    for a in args {
-        payload.extend_from_slice(a);
-    }
-    let mut out = Vec::new();
-    Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&payload);
-    out
+    let mut items = vec![alloy_rlp::encode(fnv1a_64(method))];
+    items.extend_from_slice(args);
+    encode_raw_list(&items)
 }
 
 /// PlatON's deploy envelope: the magic, then `RLP([module, init_input])`.
 pub fn encode_deploy(module: &[u8], init: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::new();
-    module.encode(&mut payload);
-    init.encode(&mut payload);
     let mut out = super::WASM_MAGIC.to_vec();
-    Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&payload);
+    out.extend(encode_raw_list(&[
+        alloy_rlp::encode(module),
+        alloy_rlp::encode(init),
+    ]));
     out
-}
-
-/// The byte-string items of an RLP list that spans all of `data`.
-pub fn rlp_list(mut data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let h = Header::decode(&mut data).map_err(|e| e.to_string())?;
-    if !h.list {
-        return Err("expected an RLP list".into());
-    }
-    if h.payload_length != data.len() {
-        return Err("trailing bytes after the RLP list".into());
-    }
-    let mut items = Vec::new();
-    while !data.is_empty() {
-        let item = Header::decode_bytes(&mut data, false).map_err(|e| e.to_string())?;
-        items.push(item.to_vec());
-    }
-    Ok(items)
 }
 
 #[cfg(test)]
@@ -83,6 +44,6 @@ mod tests {
         let (m, i) = crate::wasm::split_deploy(&env).expect("split");
         assert_eq!(m, b"\0asm\x01\0\0\0");
         assert_eq!(&i[..], b"\xc1\x80");
-        assert!(rlp_list(b"\xc2\x01").is_err());
+        assert!(crate::wasm::split_deploy(b"\0asm\xc2\x01").is_err());
     }
 }

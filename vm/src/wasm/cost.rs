@@ -53,10 +53,18 @@ pub const EVENT_GAS: u64 = 375;
 pub const EVENT_TOPIC_GAS: u64 = 375;
 /// An event's cost per byte of data.
 pub const EVENT_BYTE_GAS: u64 = 8;
-/// Keccak-256, SHA-256: base and per word (SHA-256 and RIPEMD-160 cost what their precompiles do).
+/// Keccak-256: base and per word (the EVM's).
 pub const KECCAK_GAS: u64 = 30;
 /// Keccak-256's cost per 32-byte word.
 pub const KECCAK_WORD_GAS: u64 = 6;
+/// SHA-256: base and per word (the EVM precompile's prices).
+pub const SHA256_GAS: u64 = 60;
+/// SHA-256's cost per 32-byte word.
+pub const SHA256_WORD_GAS: u64 = 12;
+/// RIPEMD-160: base and per word (the EVM precompile's prices).
+pub const RIPEMD160_GAS: u64 = 600;
+/// RIPEMD-160's cost per 32-byte word.
+pub const RIPEMD160_WORD_GAS: u64 = 120;
 /// Reading an account's balance.
 pub const BALANCE_GAS: u64 = 700;
 /// A call, delegate call or static call to another contract, before the gas it forwards.

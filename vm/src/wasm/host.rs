@@ -354,43 +354,40 @@ pub fn state_slot(key: &[u8]) -> U256 {
     U256::from_be_bytes(keccak256(key).0)
 }
 
-fn data_slot(head: U256, i: u64) -> U256 {
-    U256::from_be_bytes(keccak256(head.to_be_bytes::<32>()).0).wrapping_add(U256::from(i))
+/// Where a value's words start: `keccak256(head)`; word `i` is at that slot plus `i`.
+fn data_base(head: U256) -> U256 {
+    U256::from_be_bytes(keccak256(head.to_be_bytes::<32>()).0)
 }
 
-/// Reads a storage entry of `address` under `key` (None when absent).
-pub fn get_state(
+/// The length of the value whose head slot is `head` (0 when absent).
+fn state_len(chain: &mut dyn Chain, address: Address, head: U256) -> Result<usize, Halt> {
+    let len = chain.sload(address, head)?;
+    usize::try_from(len.saturating_sub(U256::from(1u8)))
+        .map_err(|_| Halt::Trap("corrupt storage length".into()))
+}
+
+/// The `len` bytes of the value whose head slot is `head`.
+fn read_value(
     chain: &mut dyn Chain,
     address: Address,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>, Halt> {
-    let head = state_slot(key);
-    let len = chain.sload(address, head)?;
-    if len.is_zero() {
-        return Ok(None);
-    }
-    let len = usize::try_from(len.saturating_sub(U256::from(1u8)))
-        .map_err(|_| Halt::Trap("corrupt storage length".into()))?;
+    head: U256,
+    len: usize,
+) -> Result<Vec<u8>, Halt> {
+    let base = data_base(head);
     let mut out = Vec::with_capacity(len);
     for i in 0..words(len) {
-        let w = chain.sload(address, data_slot(head, i))?;
+        let w = chain.sload(address, base.wrapping_add(U256::from(i)))?;
         out.extend_from_slice(&w.to_be_bytes::<32>());
     }
     out.truncate(len);
-    Ok(Some(out))
-}
-
-fn state_len(chain: &mut dyn Chain, address: Address, key: &[u8]) -> Result<usize, Halt> {
-    let len = chain.sload(address, state_slot(key))?;
-    usize::try_from(len.saturating_sub(U256::from(u8::from(!len.is_zero()))))
-        .map_err(|_| Halt::Trap("corrupt storage length".into()))
+    Ok(out)
 }
 
 /// Writes a storage entry (an empty value deletes it), charging for each word.
 fn set_state(exec: &mut Exec<'_>, key: &[u8], value: &[u8]) -> Result<(), Halt> {
     let address = exec.frame.address;
     let head = state_slot(key);
-    let old_len = state_len(exec.chain, address, key)?;
+    let old_len = state_len(exec.chain, address, head)?;
     let old_words = words(old_len);
     let new_words = words(value.len());
     // The head word, then each data word: new words cost more than overwritten or cleared ones.
@@ -416,14 +413,19 @@ fn set_state(exec: &mut Exec<'_>, key: &[u8], value: &[u8]) -> Result<(), Halt> 
         U256::from(value.len()).saturating_add(U256::from(1u8))
     };
     exec.chain.sstore(address, head, stored_len)?;
+    let base = data_base(head);
     for (i, chunk) in value.chunks(32).enumerate() {
         let mut w = [0u8; 32];
         w[..chunk.len()].copy_from_slice(chunk);
-        exec.chain
-            .sstore(address, data_slot(head, i as u64), U256::from_be_bytes(w))?;
+        exec.chain.sstore(
+            address,
+            base.wrapping_add(U256::from(i)),
+            U256::from_be_bytes(w),
+        )?;
     }
     for i in new_words..old_words {
-        exec.chain.sstore(address, data_slot(head, i), U256::ZERO)?;
+        exec.chain
+            .sstore(address, base.wrapping_add(U256::from(i)), U256::ZERO)?;
     }
     Ok(())
 }
@@ -501,8 +503,8 @@ pub fn call_host(
             let w = words(len as usize);
             let (base, per_word) = match name {
                 "platon_sha3" => (KECCAK_GAS, KECCAK_WORD_GAS),
-                "platon_sha256" => (60, 12),
-                _ => (600, 120),
+                "platon_sha256" => (SHA256_GAS, SHA256_WORD_GAS),
+                _ => (RIPEMD160_GAS, RIPEMD160_WORD_GAS),
             };
             exec.charge(base.saturating_add(w.saturating_mul(per_word)))?;
             let data = mem.read(ptr(a(0)), len)?;
@@ -567,15 +569,16 @@ pub fn call_host(
         Some("platon_get_state_length") => {
             exec.charge(STORAGE_GET_GAS)?;
             let key = mem.read(ptr(a(0)), ptr(a(1)))?;
-            let n = state_len(exec.chain, exec.frame.address, &key)?;
+            let n = state_len(exec.chain, exec.frame.address, state_slot(&key))?;
             return Ok(Some(n as i64));
         }
         Some("platon_get_state") => {
             let key = mem.read(ptr(a(0)), ptr(a(1)))?;
             exec.charge(STORAGE_GET_GAS)?;
-            let len = state_len(exec.chain, exec.frame.address, &key)?;
+            let (address, head) = (exec.frame.address, state_slot(&key));
+            let len = state_len(exec.chain, address, head)?;
             exec.charge(words(len).saturating_mul(STORAGE_GET_GAS))?;
-            let value = get_state(exec.chain, exec.frame.address, &key)?.unwrap_or_default();
+            let value = read_value(exec.chain, address, head, len)?;
             let n = value.len().min(ptr(a(3)) as usize);
             mem.write(ptr(a(2)), value.get(..n).unwrap_or_default())?;
             return Ok(Some(n as i64));

@@ -60,14 +60,20 @@ pub fn split_deploy(data: &[u8]) -> Result<(Vec<u8>, Bytes), DeployError> {
     // A bare module continues with its version (1, 0, 0, 0); the envelope with an RLP list (≥ 0xc0).
     match rest.first() {
         Some(b) if *b >= 0xc0 => {
-            let items = abi::rlp_list(rest)
-                .map_err(|e| DeployError::Invalid(format!("deploy envelope: {e}")))?;
-            match items.as_slice() {
-                [module, init] => Ok((module.clone(), Bytes::from(init.clone()))),
-                _ => Err(DeployError::Invalid(
-                    "deploy envelope must be RLP([module, init_input])".into(),
-                )),
-            }
+            let envelope = |rest| -> Result<(Vec<u8>, Bytes), platon_messages::rlp::RlpError> {
+                let mut outer = platon_messages::rlp::Reader::new(rest);
+                let mut items = outer.list()?;
+                outer.finish()?;
+                let module = items.bytes()?.to_vec();
+                let init = Bytes::copy_from_slice(items.bytes()?);
+                items.finish()?;
+                Ok((module, init))
+            };
+            envelope(rest).map_err(|e| {
+                DeployError::Invalid(format!(
+                    "deploy envelope must be RLP([module, init_input]): {e}"
+                ))
+            })
         }
         _ => Ok((data.to_vec(), Bytes::new())),
     }

@@ -423,6 +423,116 @@ fn ends_segment(op: &Operator<'_>) -> bool {
     )
 }
 
+/// What a function body's rewrite needs: the module's frame sizes and the indices instrumentation
+/// adds.
+struct Rewrite<'i> {
+    info: &'i Info,
+    imports: u32,
+    gas_in: u32,
+    gas_out: u32,
+    halt: u32,
+    grow: u32,
+    copy: u32,
+    fill: u32,
+    gas: u32,
+    stack: u32,
+    max_frame: u32,
+}
+
+type ReencodeError = wasm_encoder::reencode::Error;
+
+impl Rewrite<'_> {
+    /// The body with a gas charge before each straight-line segment and every instruction rewritten
+    /// by [`Rewrite::op`].
+    fn body(
+        &self,
+        shift: &mut Shift,
+        body: wasmparser::FunctionBody<'_>,
+    ) -> Result<Function, ReencodeError> {
+        let mut locals = Vec::new();
+        for l in body.get_locals_reader()? {
+            let (count, ty) = l?;
+            locals.push((count, shift.val_type(ty)?));
+        }
+        let mut f = Function::new(locals);
+        let ops: Vec<Operator<'_>> = body
+            .get_operators_reader()?
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let mut start = 0usize;
+        while start < ops.len() {
+            let mut end = start;
+            let mut cost = 0u64;
+            while end < ops.len() {
+                cost = cost.saturating_add(instruction_gas(&ops[end]));
+                end += 1;
+                if ends_segment(&ops[end - 1]) {
+                    break;
+                }
+            }
+            // No charge for the function's closing `end` alone.
+            let closing = end == ops.len() && end - start == 1;
+            if cost > 0 && !closing {
+                charge(&mut f, self.gas, self.halt, cost);
+            }
+            for op in &ops[start..end] {
+                self.op(shift, &mut f, op)?;
+            }
+            start = end;
+        }
+        Ok(f)
+    }
+
+    /// One instruction: host calls hand the gas counter over, calls account the stack budget,
+    /// `memory.grow`/`copy`/`fill` go to the metered functions, the rest is copied (with function
+    /// indices shifted).
+    fn op(
+        &self,
+        shift: &mut Shift,
+        f: &mut Function,
+        op: &Operator<'_>,
+    ) -> Result<(), ReencodeError> {
+        match op {
+            Operator::Call { function_index } if *function_index < self.imports => {
+                f.instruction(&Instruction::GlobalGet(self.gas))
+                    .instruction(&Instruction::Call(self.gas_in))
+                    .instruction(&Instruction::Call(*function_index))
+                    .instruction(&Instruction::Call(self.gas_out))
+                    .instruction(&Instruction::GlobalSet(self.gas));
+            }
+            Operator::Call { function_index } => {
+                let frame = self
+                    .info
+                    .frames
+                    .get((*function_index - self.imports) as usize)
+                    .copied()
+                    .unwrap_or(self.max_frame);
+                stack_in(f, self.stack, self.halt, frame);
+                f.instruction(&Instruction::Call(function_index + ADDED_IMPORTS));
+                stack_out(f, self.stack, frame);
+            }
+            Operator::CallIndirect { .. } => {
+                stack_in(f, self.stack, self.halt, self.max_frame);
+                f.instruction(&shift.instruction(op.clone())?);
+                stack_out(f, self.stack, self.max_frame);
+            }
+            Operator::MemoryGrow { .. } => {
+                f.instruction(&Instruction::Call(self.grow));
+            }
+            Operator::MemoryCopy { .. } => {
+                f.instruction(&Instruction::Call(self.copy));
+            }
+            Operator::MemoryFill { .. } => {
+                f.instruction(&Instruction::Call(self.fill));
+            }
+            other => {
+                f.instruction(&shift.instruction(other.clone())?);
+            }
+        }
+        Ok(())
+    }
+}
+
 fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reencode::Error> {
     let n_imports = info.imports.len() as u32;
     let n_funcs = info.funcs.len() as u32;
@@ -443,7 +553,6 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     let t_halt = n_types + 2;
     let t_grow = n_types + 3;
     let t_bulk = n_types + 4;
-    let max_frame = info.frames.iter().copied().max().unwrap_or(CALL_OVERHEAD);
 
     let mut shift = Shift { imports: n_imports };
     let mut types = TypeSection::new();
@@ -456,7 +565,19 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
     let mut table: Option<RawSection<'_>> = None;
     let mut memory: Option<RawSection<'_>> = None;
     let mut data: Option<RawSection<'_>> = None;
-    let mut func_index = 0usize;
+    let rewrite = Rewrite {
+        info,
+        imports: n_imports,
+        gas_in: imp_gas_in,
+        gas_out: imp_gas_out,
+        halt: imp_halt,
+        grow: f_grow,
+        copy: f_copy,
+        fill: f_fill,
+        gas: g_gas,
+        stack: g_stack,
+        max_frame: info.frames.iter().copied().max().unwrap_or(CALL_OVERHEAD),
+    };
 
     for payload in Parser::new(0).parse_all(module) {
         match payload? {
@@ -489,79 +610,11 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
                 })
             }
             Payload::CodeSectionEntry(body) => {
-                let mut locals = Vec::new();
-                for l in body.get_locals_reader()? {
-                    let (count, ty) = l?;
-                    locals.push((count, shift.val_type(ty)?));
-                }
-                let mut f = Function::new(locals);
-                let ops: Vec<Operator<'_>> = body
-                    .get_operators_reader()?
-                    .into_iter()
-                    .collect::<Result<_, _>>()?;
-                let mut start = 0usize;
-                while start < ops.len() {
-                    let mut end = start;
-                    let mut cost = 0u64;
-                    while end < ops.len() {
-                        cost = cost.saturating_add(instruction_gas(&ops[end]));
-                        end += 1;
-                        if ends_segment(&ops[end - 1]) {
-                            break;
-                        }
-                    }
-                    // No charge for the function's closing `end` alone.
-                    let closing = end == ops.len() && end - start == 1;
-                    if cost > 0 && !closing {
-                        charge(&mut f, g_gas, imp_halt, cost);
-                    }
-                    for op in &ops[start..end] {
-                        match op {
-                            Operator::Call { function_index } if *function_index < n_imports => {
-                                f.instruction(&Instruction::GlobalGet(g_gas))
-                                    .instruction(&Instruction::Call(imp_gas_in))
-                                    .instruction(&Instruction::Call(*function_index))
-                                    .instruction(&Instruction::Call(imp_gas_out))
-                                    .instruction(&Instruction::GlobalSet(g_gas));
-                            }
-                            Operator::Call { function_index } => {
-                                let frame = info
-                                    .frames
-                                    .get((*function_index - n_imports) as usize)
-                                    .copied()
-                                    .unwrap_or(max_frame);
-                                stack_in(&mut f, g_stack, imp_halt, frame);
-                                f.instruction(&Instruction::Call(function_index + ADDED_IMPORTS));
-                                stack_out(&mut f, g_stack, frame);
-                            }
-                            Operator::CallIndirect { .. } => {
-                                stack_in(&mut f, g_stack, imp_halt, max_frame);
-                                f.instruction(&shift.instruction(op.clone())?);
-                                stack_out(&mut f, g_stack, max_frame);
-                            }
-                            Operator::MemoryGrow { .. } => {
-                                f.instruction(&Instruction::Call(f_grow));
-                            }
-                            Operator::MemoryCopy { .. } => {
-                                f.instruction(&Instruction::Call(f_copy));
-                            }
-                            Operator::MemoryFill { .. } => {
-                                f.instruction(&Instruction::Call(f_fill));
-                            }
-                            other => {
-                                f.instruction(&shift.instruction(other.clone())?);
-                            }
-                        }
-                    }
-                    start = end;
-                }
-                code.function(&f);
-                func_index += 1;
+                code.function(&rewrite.body(&mut shift, body)?);
             }
             _ => {}
         }
     }
-    debug_assert_eq!(func_index, info.funcs.len());
 
     // Added types, imports, globals, functions, exports.
     for s in host::INJECTED_IMPORTS {
@@ -830,15 +883,6 @@ fn stack_out(f: &mut Function, g_stack: u32, frame: u32) {
         .instruction(&Instruction::GlobalSet(g_stack));
 }
 
-/// Validates an instrumented module as stored (a deployed contract's code): it must parse and
-/// validate with the accepted features plus what instrumentation adds.
-pub fn check_stored(code: &[u8]) -> Result<(), DeployError> {
-    let mut v = Validator::new_with_features(features());
-    v.validate_all(code)
-        .map(|_| ())
-        .map_err(|e| DeployError::Invalid(e.message().to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -868,7 +912,9 @@ mod tests {
                  (func $f (param i32) (result i32) local.get 0 i32.const 1 i32.add)
                  (func (export "invoke") i32.const 1 call $f drop))"#))
         .expect("prepare");
-        check_stored(&code).expect("valid");
+        Validator::new_with_features(features())
+            .validate_all(&code)
+            .expect("valid");
         let exports: Vec<String> = Parser::new(0)
             .parse_all(&code)
             .filter_map(|p| match p {

@@ -47,29 +47,47 @@ fn code_key(code: &[u8]) -> U256 {
 
 /// Records that `code` was produced by deploy (validated and instrumented), in the storage of the
 /// deployer account, which gets nonce 1 so that it is never an empty account.
-fn register<DB: Database>(ctx: &mut MainnetContext<DB>, code: &[u8]) -> Result<(), Halt> {
+fn register<DB: Database>(ctx: &mut MainnetContext<DB>, code: &[u8]) -> Result<(), String> {
     let j = ctx.journal_mut();
     {
-        let mut acc = j.load_account_mut(WASM_DEPLOYER).map_err(fatal)?.data;
+        let mut acc = j.load_account_mut(WASM_DEPLOYER).map_err(db)?.data;
         if acc.nonce() == 0 {
             acc.bump_nonce();
         }
     }
     j.sstore(WASM_DEPLOYER, code_key(code), U256::from(1u8))
-        .map_err(fatal)?;
+        .map_err(db)?;
     Ok(())
 }
 
 /// Whether `code` was produced by deploy. Code that merely starts with the WASM magic (an EVM
 /// creation can return any bytes) is never run: it carries no metering.
-fn registered<DB: Database>(ctx: &mut MainnetContext<DB>, code: &[u8]) -> Result<bool, Halt> {
+fn registered<DB: Database>(ctx: &mut MainnetContext<DB>, code: &[u8]) -> Result<bool, String> {
     let j = ctx.journal_mut();
-    j.load_account(WASM_DEPLOYER).map_err(fatal)?;
+    j.load_account(WASM_DEPLOYER).map_err(db)?;
     Ok(!j
         .sload(WASM_DEPLOYER, code_key(code))
-        .map_err(fatal)?
+        .map_err(db)?
         .data
         .is_zero())
+}
+
+/// Runs `code`'s entry point in `frame` with `gas` on `wasm`'s engine, over `ctx`: the outcome,
+/// the gas left and the output.
+fn run_frame<DB: Database>(
+    ctx: &mut MainnetContext<DB>,
+    wasm: &WasmPrecompiles,
+    code: &[u8],
+    frame: FrameEnv,
+    gas: u64,
+) -> (Result<(), Halt>, u64, Vec<u8>) {
+    let mut chain = RevmChain {
+        ctx,
+        wasm: wasm.nested(),
+    };
+    let mut exec = Exec::new(frame, gas, &mut chain);
+    let r = execute(wasm.engine, code, &mut exec);
+    (r, exec.gas_left, std::mem::take(&mut exec.output))
 }
 
 /// The EVM init code that deploys the WASM deploy data appended to it (see the module docs).
@@ -161,14 +179,9 @@ impl WasmPrecompiles {
         if !is_wasm(&code) {
             return Ok(None);
         }
-        match registered(ctx, &code) {
-            Ok(true) => {}
-            Ok(false) => {
-                let why = Halt::Trap("code with the WASM magic that deploy did not produce".into());
-                return result(Err(why), 0, Vec::new(), inputs.gas_limit).map(Some);
-            }
-            Err(Halt::Fatal(e)) => return Err(e),
-            Err(e) => return Err(e.to_string()),
+        if !registered(ctx, &code)? {
+            let why = Halt::Trap("code with the WASM magic that deploy did not produce".into());
+            return result(Err(why), 0, Vec::new(), inputs.gas_limit).map(Some);
         }
         let frame = FrameEnv {
             address: inputs.target_address,
@@ -179,13 +192,7 @@ impl WasmPrecompiles {
             is_static: inputs.is_static,
             depth: ctx.journal().depth(),
         };
-        let mut chain = RevmChain {
-            ctx,
-            wasm: self.nested(),
-        };
-        let mut exec = Exec::new(frame, inputs.gas_limit, &mut chain);
-        let r = execute(self.engine, &code, &mut exec);
-        let (gas_left, output) = (exec.gas_left, std::mem::take(&mut exec.output));
+        let (r, gas_left, output) = run_frame(ctx, self, &code, frame, inputs.gas_limit);
         result(r, gas_left, output, inputs.gas_limit).map(Some)
     }
 
@@ -211,7 +218,7 @@ impl WasmPrecompiles {
         let nonce = ctx
             .journal_mut()
             .load_account(sender)
-            .map_err(|e| format!("{e:?}"))?
+            .map_err(db)?
             .data
             .info
             .nonce;
@@ -235,23 +242,17 @@ impl WasmPrecompiles {
         let frame = FrameEnv {
             address: inputs.caller,
             code_address: inputs.caller,
-            caller: ctx.tx.caller(),
+            caller: sender,
             value: ctx.tx.value(),
             input: init,
             is_static: false,
             depth: ctx.journal().depth(),
         };
-        let mut chain = RevmChain {
-            ctx,
-            wasm: self.nested(),
-        };
-        let mut exec = Exec::new(frame, inputs.gas_limit, &mut chain);
-        let r = execute(self.engine, &code, &mut exec);
-        let (gas_left, output) = (exec.gas_left, std::mem::take(&mut exec.output));
+        let (r, gas_left, output) = run_frame(ctx, self, &code, frame, inputs.gas_limit);
         match r {
             // The stub returns the instrumented module as the contract's code.
             Ok(()) => {
-                register(ctx, &code).map_err(|e| e.to_string())?;
+                register(ctx, &code)?;
                 result(Ok(()), gas_left, code, inputs.gas_limit)
             }
             Err(h) => result(Err(h), gas_left, output, inputs.gas_limit),
@@ -284,53 +285,41 @@ fn result(
     Ok(InterpreterResult::new(status, Bytes::from(output), gas))
 }
 
-impl<DB: Database> PrecompileProvider<MainnetContext<DB>> for WasmPrecompiles {
-    type Output = InterpreterResult;
+/// The provider for the top-level context and for the nested revm's `&mut` of it ([`run_nested`]):
+/// one implementation, so WASM → EVM → WASM nests without a new context type at each level.
+macro_rules! wasm_precompiles_for {
+    ($ctx:ty) => {
+        impl<DB: Database> PrecompileProvider<$ctx> for WasmPrecompiles {
+            type Output = InterpreterResult;
 
-    fn set_spec(&mut self, spec: SpecId) -> bool {
-        <EthPrecompiles as PrecompileProvider<MainnetContext<DB>>>::set_spec(&mut self.eth, spec)
-    }
+            fn set_spec(&mut self, spec: SpecId) -> bool {
+                <EthPrecompiles as PrecompileProvider<MainnetContext<DB>>>::set_spec(
+                    &mut self.eth,
+                    spec,
+                )
+            }
 
-    fn run(
-        &mut self,
-        context: &mut MainnetContext<DB>,
-        inputs: &CallInputs,
-    ) -> Result<Option<InterpreterResult>, String> {
-        self.run_any(context, inputs)
-    }
+            fn run(
+                &mut self,
+                context: &mut $ctx,
+                inputs: &CallInputs,
+            ) -> Result<Option<InterpreterResult>, String> {
+                self.run_any(context, inputs)
+            }
 
-    fn warm_addresses(&self) -> &AddressSet {
-        self.eth.warm_addresses()
-    }
+            fn warm_addresses(&self) -> &AddressSet {
+                self.eth.warm_addresses()
+            }
 
-    fn contains(&self, address: &Address) -> bool {
-        self.eth.contains(address)
-    }
+            fn contains(&self, address: &Address) -> bool {
+                self.eth.contains(address)
+            }
+        }
+    };
 }
 
-impl<DB: Database> PrecompileProvider<&mut MainnetContext<DB>> for WasmPrecompiles {
-    type Output = InterpreterResult;
-
-    fn set_spec(&mut self, spec: SpecId) -> bool {
-        <EthPrecompiles as PrecompileProvider<MainnetContext<DB>>>::set_spec(&mut self.eth, spec)
-    }
-
-    fn run(
-        &mut self,
-        context: &mut &mut MainnetContext<DB>,
-        inputs: &CallInputs,
-    ) -> Result<Option<InterpreterResult>, String> {
-        self.run_any(context, inputs)
-    }
-
-    fn warm_addresses(&self) -> &AddressSet {
-        self.eth.warm_addresses()
-    }
-
-    fn contains(&self, address: &Address) -> bool {
-        self.eth.contains(address)
-    }
-}
+wasm_precompiles_for!(MainnetContext<DB>);
+wasm_precompiles_for!(&mut MainnetContext<DB>);
 
 /// Runs one frame (and everything it calls) in a nested revm over `ctx`'s journal.
 fn run_nested<DB: Database>(
@@ -374,22 +363,19 @@ where
     E: EvmTr<Frame = revm::handler::EthFrame<EthInterpreter>>,
     <<E as EvmTr>::Context as ContextTr>::Db: Database,
 {
-    match evm.frame_init(init).map_err(|e| format!("{e:?}"))? {
+    match evm.frame_init(init).map_err(db)? {
         ItemOrResult::Result(r) => return Ok(r),
         ItemOrResult::Item(_) => {}
     }
     loop {
-        let result = match evm.frame_run().map_err(|e| format!("{e:?}"))? {
-            ItemOrResult::Item(init) => match evm.frame_init(init).map_err(|e| format!("{e:?}"))? {
+        let result = match evm.frame_run().map_err(db)? {
+            ItemOrResult::Item(init) => match evm.frame_init(init).map_err(db)? {
                 ItemOrResult::Item(_) => continue,
                 ItemOrResult::Result(r) => r,
             },
             ItemOrResult::Result(r) => r,
         };
-        if let Some(r) = evm
-            .frame_return_result(result)
-            .map_err(|e| format!("{e:?}"))?
-        {
+        if let Some(r) = evm.frame_return_result(result).map_err(db)? {
             return Ok(r);
         }
     }
@@ -403,6 +389,11 @@ pub struct RevmChain<'c, DB: Database> {
 
 fn fatal(e: impl std::fmt::Display) -> Halt {
     Halt::Fatal(e.to_string())
+}
+
+/// A state read that failed, as the text revm carries for a provider error.
+fn db(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
 }
 
 impl<DB: Database> Chain for RevmChain<'_, DB> {
@@ -623,15 +614,7 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
             is_static: false,
             depth: self.ctx.journal().depth(),
         };
-        let engine = self.wasm.engine;
-        let nested = self.wasm.nested();
-        let mut chain = RevmChain {
-            ctx: &mut *self.ctx,
-            wasm: nested,
-        };
-        let mut exec = Exec::new(ctor, gas, &mut chain);
-        let r = execute(engine, &code, &mut exec);
-        let (mut gas_left, output) = (exec.gas_left, std::mem::take(&mut exec.output));
+        let (r, mut gas_left, output) = run_frame(self.ctx, &self.wasm, &code, ctor, gas);
         match r {
             Ok(()) => {
                 let deposit = (code.len() as u64).saturating_mul(cost::CODE_DEPOSIT_BYTE_GAS);
@@ -642,7 +625,7 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
                         return Ok(sub(2, Vec::new(), 0, None));
                     }
                 }
-                register(self.ctx, &code)?;
+                register(self.ctx, &code).map_err(Halt::Fatal)?;
                 self.ctx
                     .journal_mut()
                     .set_code(created, Bytecode::new_legacy(Bytes::from(code)));

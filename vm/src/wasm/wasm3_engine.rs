@@ -243,18 +243,60 @@ pub fn run(code: &[u8], exec: &mut Exec<'_>) -> Result<(), Halt> {
     Ok(())
 }
 
-fn i32_arg(args: &[Val], i: usize) -> Result<i32, String> {
-    match args.get(i) {
-        Some(Val::I32(x)) => Ok(*x),
-        _ => Err("unsupported: argument type".into()),
-    }
+/// The Rust type of a WASM value type, for wasm3's typed calls.
+macro_rules! rust_ty {
+    (I32) => {
+        i32
+    };
+    (I64) => {
+        i64
+    };
 }
 
-fn i64_arg(args: &[Val], i: usize) -> Result<i64, String> {
-    match args.get(i) {
-        Some(Val::I64(x)) => Ok(*x),
-        _ => Err("unsupported: argument type".into()),
-    }
+/// The next argument, which must be of WASM type `$t`.
+macro_rules! next_arg {
+    ($t:ident, $it:ident) => {
+        match $it.next() {
+            Some(Val::$t(x)) => *x,
+            _ => return Err("unsupported: argument type".into()),
+        }
+    };
+}
+
+/// One match arm per result (none, `i32`, `i64`) for each listed parameter list: the export is
+/// looked up with that signature and called with `args` converted to it.
+macro_rules! typed_calls {
+    ($m:ident, $name:ident, $sig:expr, $args:ident; $( [$($p:ident),*] ),* $(,)?) => {
+        match $sig {
+            $(
+                ([$(Ty::$p),*], None) => {
+                    let f = $m
+                        .find_function::<($(rust_ty!($p),)*), ()>($name)
+                        .map_err(|e| format!("unsupported: {e}"))?;
+                    #[allow(unused_mut, unused_variables)]
+                    let mut it = $args.iter();
+                    f.call($(next_arg!($p, it)),*).map(|()| None).map_err(|e| e.to_string())
+                }
+                ([$(Ty::$p),*], Some(Ty::I32)) => {
+                    let f = $m
+                        .find_function::<($(rust_ty!($p),)*), i32>($name)
+                        .map_err(|e| format!("unsupported: {e}"))?;
+                    #[allow(unused_mut, unused_variables)]
+                    let mut it = $args.iter();
+                    f.call($(next_arg!($p, it)),*).map(|v| Some(Val::I32(v))).map_err(|e| e.to_string())
+                }
+                ([$(Ty::$p),*], Some(Ty::I64)) => {
+                    let f = $m
+                        .find_function::<($(rust_ty!($p),)*), i64>($name)
+                        .map_err(|e| format!("unsupported: {e}"))?;
+                    #[allow(unused_mut, unused_variables)]
+                    let mut it = $args.iter();
+                    f.call($(next_arg!($p, it)),*).map(|v| Some(Val::I64(v))).map_err(|e| e.to_string())
+                }
+            )*
+            _ => Err("unsupported: signature".into()),
+        }
+    };
 }
 
 /// Calls export `name` of signature `params -> result` with wasm3's typed calls. `Err("unsupported…")`
@@ -266,367 +308,13 @@ fn call_dyn(
     result: Option<Ty>,
     args: &[Val],
 ) -> Result<Option<Val>, String> {
-    match (params, result) {
-        ([], None) => {
-            let f = m
-                .find_function::<(), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call().map(|_v| None).map_err(|e| e.to_string())
-        }
-        ([], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call()
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call()
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32], None) => {
-            let f = m
-                .find_function::<i32, ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<i32, i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<i32, i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64], None) => {
-            let f = m
-                .find_function::<i64, ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<i64, i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<i64, i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32], None) => {
-            let f = m
-                .find_function::<(i32, i32), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i32, i32), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i32, i32), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64], None) => {
-            let f = m
-                .find_function::<(i32, i64), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i32, i64), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i32, i64), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32], None) => {
-            let f = m
-                .find_function::<(i64, i32), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i64, i32), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i64, i32), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64], None) => {
-            let f = m
-                .find_function::<(i64, i64), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i64, i64), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i64, i64), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32, Ty::I32], None) => {
-            let f = m
-                .find_function::<(i32, i32, i32), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32, Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i32, i32, i32), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32, Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i32, i32, i32), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32, Ty::I64], None) => {
-            let f = m
-                .find_function::<(i32, i32, i64), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32, Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i32, i32, i64), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I32, Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i32, i32, i64), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64, Ty::I32], None) => {
-            let f = m
-                .find_function::<(i32, i64, i32), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64, Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i32, i64, i32), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64, Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i32, i64, i32), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64, Ty::I64], None) => {
-            let f = m
-                .find_function::<(i32, i64, i64), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64, Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i32, i64, i64), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I32, Ty::I64, Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i32, i64, i64), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i32_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32, Ty::I32], None) => {
-            let f = m
-                .find_function::<(i64, i32, i32), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32, Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i64, i32, i32), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32, Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i64, i32, i32), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32, Ty::I64], None) => {
-            let f = m
-                .find_function::<(i64, i32, i64), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32, Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i64, i32, i64), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I32, Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i64, i32, i64), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i32_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64, Ty::I32], None) => {
-            let f = m
-                .find_function::<(i64, i64, i32), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64, Ty::I32], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i64, i64, i32), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64, Ty::I32], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i64, i64, i32), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i32_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64, Ty::I64], None) => {
-            let f = m
-                .find_function::<(i64, i64, i64), ()>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|_v| None)
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64, Ty::I64], Some(Ty::I32)) => {
-            let f = m
-                .find_function::<(i64, i64, i64), i32>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I32(v)))
-                .map_err(|e| e.to_string())
-        }
-        ([Ty::I64, Ty::I64, Ty::I64], Some(Ty::I64)) => {
-            let f = m
-                .find_function::<(i64, i64, i64), i64>(name)
-                .map_err(|e| format!("unsupported: {e}"))?;
-            f.call(i64_arg(args, 0)?, i64_arg(args, 1)?, i64_arg(args, 2)?)
-                .map(|v| Some(Val::I64(v)))
-                .map_err(|e| e.to_string())
-        }
-        _ => Err("unsupported: signature".into()),
-    }
+    typed_calls!(m, name, (params, result), args;
+        [],
+        [I32], [I64],
+        [I32, I32], [I32, I64], [I64, I32], [I64, I64],
+        [I32, I32, I32], [I32, I32, I64], [I32, I64, I32], [I32, I64, I64],
+        [I64, I32, I32], [I64, I32, I64], [I64, I64, I32], [I64, I64, I64],
+    )
 }
 
 /// An integer signature: parameters and result.

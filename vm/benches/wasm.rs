@@ -10,7 +10,8 @@
 //! scripts/bench-wasm.sh            # 2,000,000 iterations
 //! scripts/bench-wasm.sh 500000
 //! ```
-//! Results must agree; the table shows time, ns per iteration and per WASM instruction, gas and
+//! Results must agree; each figure is the fastest of five runs, and the table shows time (of the call
+//! alone: the instantiation is subtracted), ns per iteration and per WASM instruction, gas and
 //! Mgas/s, and each row's speed relative to wasmi's fuel metering.
 
 use alloy_primitives::{Address, Bytes, U256};
@@ -82,18 +83,43 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (r, t.elapsed().as_secs_f64())
 }
 
+/// Runs of each measurement; the fastest counts.
+const RUNS: usize = 5;
+
+fn best<T>(mut f: impl FnMut() -> (T, f64)) -> (T, f64) {
+    let (mut out, mut secs) = f();
+    for _ in 1..RUNS {
+        let (o, s) = f();
+        if s < secs {
+            (out, secs) = (o, s);
+        }
+    }
+    (out, secs)
+}
+
+/// One session calling `run(n)`: the result, the gas used and the seconds of the call alone (the
+/// fastest session's time less the fastest time of a session calling `run(0)`, which is the
+/// instantiation and compilation that the fuel baseline's timing leaves out too).
 fn ours(engine: WasmEngine, code: &[u8], gas: Option<u64>, n: u64) -> (u64, Option<u64>, f64) {
-    let calls = [Call {
-        func: "run".into(),
-        args: vec![Val::I64(n as i64)],
-    }];
-    let (r, secs) = time(|| session(engine, code, gas, &calls).expect("instantiate"));
+    let session_of = |n: u64| {
+        let calls = [Call {
+            func: "run".into(),
+            args: vec![Val::I64(n as i64)],
+        }];
+        time(|| session(engine, code, gas, &calls).expect("instantiate"))
+    };
+    let (_, setup) = best(|| session_of(0));
+    let (r, secs) = best(|| session_of(n));
     let r = &r[0];
     let x = match r.result.as_deref() {
         Ok([Val::I64(x)]) => *x as u64,
         other => panic!("{engine:?}: {other:?}"),
     };
-    (x, gas.zip(r.gas_left).map(|(g, l)| g - l), secs)
+    (
+        x,
+        gas.zip(r.gas_left).map(|(g, l)| g - l),
+        (secs - setup).max(0.0),
+    )
 }
 
 fn wasmi_fuel(module: &[u8], n: u64) -> (u64, u64, f64) {
@@ -110,7 +136,10 @@ fn wasmi_fuel(module: &[u8], n: u64) -> (u64, u64, f64) {
     let run = instance
         .get_typed_func::<i64, i64>(&store, "run")
         .expect("run");
-    let (x, secs) = time(|| run.call(&mut store, n as i64).expect("call"));
+    let (x, secs) = best(|| {
+        store.set_fuel(u64::MAX / 2).expect("fuel");
+        time(|| run.call(&mut store, n as i64).expect("call"))
+    });
     let fuel = u64::MAX / 2 - store.get_fuel().expect("fuel");
     (x as u64, fuel, secs)
 }

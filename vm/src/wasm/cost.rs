@@ -1,9 +1,10 @@
 //! The WASM gas schedule: what each instruction class, each page of memory growth and each host
 //! call costs, and the limits a module must stay within. The README's gas table is this file.
 //!
-//! Gas is charged per basic block: at the start of each straight-line segment the instrumented code
-//! subtracts the sum of the costs of the segment's instructions (see [`super::prepare`]), so the very
-//! same counts hold on every engine.
+//! Gas is charged per straight-line segment: at its start the instrumented code subtracts the sum of
+//! the costs of the segment's instructions (see [`super::prepare`]), so the very same counts hold on
+//! every engine. A `br_if` does not end a segment: the instructions after it are charged with those
+//! before it, also when the branch is taken.
 
 use wasmparser::Operator;
 

@@ -442,6 +442,12 @@ fn forwardable(exec: &Exec<'_>, asked: i64) -> u64 {
 }
 
 /// Runs host function `index` (of the combined table) with `args` (each `i32` zero-extended).
+/// The gas left that the instrumented counter holds: a counter below zero has run out (see
+/// [`super::prepare`]: not every segment checks it).
+pub fn counter(value: i64) -> Result<u64, Halt> {
+    u64::try_from(value).map_err(|_| Halt::OutOfGas)
+}
+
 /// Returns its result, or the halt that stops the frame.
 pub fn call_host(
     exec: &mut Exec<'_>,
@@ -452,7 +458,7 @@ pub fn call_host(
     let a = |i: usize| args.get(i).copied().unwrap_or(0);
     match index {
         GAS_IN => {
-            exec.gas_left = a(0) as u64;
+            exec.gas_left = counter(a(0))?;
             return Ok(None);
         }
         GAS_OUT => return Ok(Some(exec.gas_left as i64)),

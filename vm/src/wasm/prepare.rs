@@ -12,9 +12,11 @@
 //!
 //! Instrumentation (all appended, so no existing index moves except defined functions, which shift
 //! past three added imports):
-//! - an `i64` global holding the gas left, and at the start of every straight-line segment a check
-//!   and subtraction of the segment's cost ([`super::cost::instruction_gas`]); running short calls
-//!   `__platon_halt(1)`;
+//! - an `i64` global holding the gas left, and at the start of every straight-line segment (a
+//!   `br_if` does not end one) a subtraction of the segment's cost
+//!   ([`super::cost::instruction_gas`]); segments that start a loop body or end in a call also check
+//!   the counter, and a negative one calls `__platon_halt(1)`. A counter still negative when the
+//!   call returns, or handed to a host function, is out of gas too (see `charge`);
 //! - around every host call, the counter handed to the host (`__platon_gas_in`) and taken back
 //!   (`__platon_gas_out`), so host functions charge from the same counter;
 //! - an `i32` global holding the stack budget in use: each call adds its callee's frame size and
@@ -388,23 +390,37 @@ fn enc(t: Ty) -> ValType {
     }
 }
 
-/// Emits the charge of `cost` gas: out of gas calls `__platon_halt(1)`.
-fn charge(f: &mut Function, gas: u32, halt: u32, cost: u64) {
-    f.instruction(&Instruction::GlobalGet(gas))
-        .instruction(&Instruction::I64Const(cost as i64))
-        .instruction(&Instruction::I64LtU)
-        .instruction(&Instruction::If(BlockType::Empty))
-        .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
-        .instruction(&Instruction::Call(halt))
-        .instruction(&Instruction::Unreachable)
-        .instruction(&Instruction::End)
-        .instruction(&Instruction::GlobalGet(gas))
-        .instruction(&Instruction::I64Const(cost as i64))
-        .instruction(&Instruction::I64Sub)
-        .instruction(&Instruction::GlobalSet(gas));
+/// Emits the charge of `cost` gas: a subtraction from the counter, which may go below zero. With
+/// `check`, a negative counter then calls `__platon_halt(1)` (out of gas).
+///
+/// Not every segment checks: only those that start a loop body and those that end in a call. Every
+/// backward branch lands on a loop body's start and every call is preceded by a check, so between
+/// two checks a function runs straight-line code only, and the counter cannot go further below zero
+/// than the cost of one function body's forward path. Whatever runs there is rolled back with the
+/// frame when the counter is found negative: by the next check, by a host call (which refuses a
+/// negative counter), or by the engine reading the counter when the call returns.
+fn charge(f: &mut Function, gas: u32, halt: u32, cost: u64, check: bool) {
+    if cost > 0 {
+        f.instruction(&Instruction::GlobalGet(gas))
+            .instruction(&Instruction::I64Const(cost as i64))
+            .instruction(&Instruction::I64Sub)
+            .instruction(&Instruction::GlobalSet(gas));
+    }
+    if check {
+        f.instruction(&Instruction::GlobalGet(gas))
+            .instruction(&Instruction::I64Const(0))
+            .instruction(&Instruction::I64LtS)
+            .instruction(&Instruction::If(BlockType::Empty))
+            .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
+            .instruction(&Instruction::Call(halt))
+            .instruction(&Instruction::Unreachable)
+            .instruction(&Instruction::End);
+    }
 }
 
-/// Whether the segment ends after `op` (control flow follows it).
+/// Whether the segment ends after `op`: control flow joins or leaves here. `br_if` does not end
+/// one: the code after it is charged with the code before it (charged but not run when the branch
+/// is taken), which halves the charges of a typical loop.
 fn ends_segment(op: &Operator<'_>) -> bool {
     matches!(
         op,
@@ -414,7 +430,6 @@ fn ends_segment(op: &Operator<'_>) -> bool {
             | Operator::Else
             | Operator::End
             | Operator::Br { .. }
-            | Operator::BrIf { .. }
             | Operator::BrTable { .. }
             | Operator::Return
             | Operator::Unreachable
@@ -472,8 +487,13 @@ impl Rewrite<'_> {
             }
             // No charge for the function's closing `end` alone.
             let closing = end == ops.len() && end - start == 1;
-            if cost > 0 && !closing {
-                charge(&mut f, self.gas, self.halt, cost);
+            let loop_body = start > 0 && matches!(ops[start - 1], Operator::Loop { .. });
+            let calls = matches!(
+                ops[end - 1],
+                Operator::Call { .. } | Operator::CallIndirect { .. }
+            );
+            if !closing {
+                charge(&mut f, self.gas, self.halt, cost, loop_body || calls);
             }
             for op in &ops[start..end] {
                 self.op(shift, &mut f, op)?;
@@ -687,7 +707,7 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
             .instruction(&Instruction::LocalSet(1))
             .instruction(&Instruction::GlobalGet(g_gas))
             .instruction(&Instruction::LocalGet(1))
-            .instruction(&Instruction::I64LtU)
+            .instruction(&Instruction::I64LtS)
             .instruction(&Instruction::If(BlockType::Empty))
             .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
             .instruction(&Instruction::Call(imp_halt))
@@ -782,7 +802,7 @@ fn bulk(copy: bool, has_memory: bool, gas: u32, halt: u32) -> Function {
         .instruction(&I::LocalSet(3))
         .instruction(&I::GlobalGet(gas))
         .instruction(&I::LocalGet(3))
-        .instruction(&I::I64LtU)
+        .instruction(&I::I64LtS)
         .instruction(&I::If(BlockType::Empty))
         .instruction(&I::I32Const(host::HALT_OUT_OF_GAS))
         .instruction(&I::Call(halt))

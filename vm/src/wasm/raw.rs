@@ -35,6 +35,23 @@ pub struct CallResult {
     pub gas_left: Option<u64>,
 }
 
+impl CallResult {
+    /// A call's outcome with the counter read after it (`None`: unmetered). A counter below zero
+    /// means the call ran out of gas (not every segment checks it), and nothing is left.
+    pub fn metered(result: Result<Vec<Val>, String>, counter: Option<i64>) -> Self {
+        match counter {
+            Some(c) if c < 0 => CallResult {
+                result: Err("out of gas".into()),
+                gas_left: Some(0),
+            },
+            c => CallResult {
+                result,
+                gas_left: c.map(|c| c as u64),
+            },
+        }
+    }
+}
+
 /// Instantiates `code` on `engine` and runs `calls` in order on that instance. `gas`: the module
 /// is instrumented and metered with this much gas. `Err`: the module did not instantiate.
 pub fn session(

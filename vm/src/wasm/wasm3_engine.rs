@@ -236,7 +236,7 @@ pub fn run(code: &[u8], exec: &mut Exec<'_>) -> Result<(), Halt> {
             .find_function::<(), i64>(GAS_LEFT_EXPORT)
             .map_err(|e| Halt::Trap(format!("{GAS_LEFT_EXPORT}: {e}")))?;
         let g = left.call().map_err(|e| Halt::Trap(format!("wasm3: {e}")))?;
-        Ok(g as u64)
+        host::counter(g)
     })();
     slot.set(std::ptr::null_mut());
     exec.gas_left = result?;
@@ -437,16 +437,16 @@ pub fn raw_session(
                     }
                 }),
         };
-        let gas_left = match gas {
+        let left = match gas {
             Some(_) => Some(
                 module
                     .find_function::<(), i64>(GAS_LEFT_EXPORT)
                     .and_then(|f| f.call())
-                    .map_err(|e| e.to_string())? as u64,
+                    .map_err(|e| e.to_string())?,
             ),
             None => None,
         };
-        out.push(CallResult { result, gas_left });
+        out.push(CallResult::metered(result, left));
     }
     Ok(out)
 }

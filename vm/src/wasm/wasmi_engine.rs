@@ -139,8 +139,9 @@ pub fn run(code: &[u8], exec: &mut Exec<'_>) -> Result<(), Halt> {
     let mut out = [Val::I64(0)];
     left.call(&mut store, &[], &mut out)
         .map_err(|e| Halt::Trap(e.to_string()))?;
-    if let Val::I64(g) = out[0] {
-        exec.gas_left = g as u64;
+    match out[0] {
+        Val::I64(g) => exec.gas_left = host::counter(g)?,
+        _ => return Err(Halt::Trap(format!("{GAS_LEFT_EXPORT} is not i64"))),
     }
     Ok(())
 }
@@ -229,16 +230,16 @@ pub fn raw_session(
                 }),
             }
         })();
-        let gas_left = match gas {
+        let left = match gas {
             Some(_) => {
                 let left = instance
                     .get_typed_func::<(), i64>(&store, GAS_LEFT_EXPORT)
                     .map_err(|e| e.to_string())?;
-                Some(left.call(&mut store, ()).map_err(|e| e.to_string())? as u64)
+                Some(left.call(&mut store, ()).map_err(|e| e.to_string())?)
             }
             None => None,
         };
-        out.push(CallResult { result, gas_left });
+        out.push(CallResult::metered(result, left));
     }
     Ok(out)
 }

@@ -536,3 +536,63 @@ fn wasm_bytes_deployed_by_an_evm_creation_never_run() {
     assert!(outs[0].success(), "{:?}", outs[0]);
     assert!(matches!(outs[1].status, Status::Halt(_)), "{:?}", outs[1]);
 }
+
+/// A contract whose `invoke` is straight-line code only (no loop, no call): its gas is charged
+/// without a check, so running short is found when the call returns with the counter below zero.
+fn straight_line_contract(reps: usize) -> Vec<u8> {
+    let body = "i32.const 7 i32.const 3 i32.div_u drop ".repeat(reps);
+    wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1) (func (export "invoke") {body}))"#
+    ))
+    .expect("wat")
+}
+
+#[test]
+fn straight_line_code_past_the_gas_limit_runs_out_of_gas_when_it_returns() {
+    // Through the chain: the gas a successful call uses is enough, one unit less is out of gas and
+    // consumes the limit (a counter below zero read as gas left would refund a fortune instead).
+    let (_, outs) = on_both(|w| {
+        let c = w
+            .deploy(straight_line_contract(2_000), 0)
+            .contract_address
+            .expect("deployed");
+        let fits = w.call(c, vec![]);
+        assert!(fits.success(), "{fits:?}");
+        let exact = w.send(TxKind::Call(c), vec![], 0, fits.gas_used);
+        let short = w.send(TxKind::Call(c), vec![], 0, fits.gas_used - 1);
+        vec![fits, exact, short]
+    });
+    assert!(outs[0].gas_used > 21_000 + 2_000 * 11, "{:?}", outs[0]);
+    assert!(outs[1].success(), "the gas used is enough: {:?}", outs[1]);
+    assert_eq!(outs[1].gas_used, outs[0].gas_used);
+    assert!(matches!(outs[2].status, Status::Halt(_)), "{:?}", outs[2]);
+    assert_eq!(
+        outs[2].gas_used,
+        outs[0].gas_used - 1,
+        "a halt consumes all gas"
+    );
+
+    // Outside the chain, on both engines: 11 gas per repetition and 1 for the closing `end`; with
+    // less the call is out of gas and nothing is left.
+    let m = straight_line_contract(100);
+    let code = platon_vm::wasm::prepare::instrument_module(&m).expect("instrument");
+    let call = [platon_vm::wasm::raw::Call {
+        func: "invoke".into(),
+        args: vec![],
+    }];
+    for engine in [
+        platon_vm::wasm::WasmEngine::Wasm3,
+        platon_vm::wasm::WasmEngine::Wasmi,
+    ] {
+        let run =
+            |gas| platon_vm::wasm::raw::session(engine, &code, Some(gas), &call).expect("run");
+        let ok = run(10_000);
+        assert_eq!(ok[0].result, Ok(vec![]), "{engine:?}");
+        let used = 10_000 - ok[0].gas_left.expect("metered");
+        assert_eq!(used, 100 * 11 + 1, "{engine:?}");
+        assert_eq!(run(used)[0].gas_left, Some(0), "{engine:?}");
+        let short = run(used - 1);
+        assert_eq!(short[0].result, Err("out of gas".to_string()), "{engine:?}");
+        assert_eq!(short[0].gas_left, Some(0), "{engine:?}");
+    }
+}

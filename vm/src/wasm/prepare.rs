@@ -409,13 +409,31 @@ fn charge(f: &mut Function, gas: u32, halt: u32, cost: u64, check: bool) {
     if check {
         f.instruction(&Instruction::GlobalGet(gas))
             .instruction(&Instruction::I64Const(0))
-            .instruction(&Instruction::I64LtS)
-            .instruction(&Instruction::If(BlockType::Empty))
-            .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
-            .instruction(&Instruction::Call(halt))
-            .instruction(&Instruction::Unreachable)
-            .instruction(&Instruction::End);
+            .instruction(&Instruction::I64LtS);
+        halt_if(f, halt);
     }
+}
+
+/// Emits: if the `i32` on the stack is true, `__platon_halt(1)` (out of gas).
+fn halt_if(f: &mut Function, halt: u32) {
+    f.instruction(&Instruction::If(BlockType::Empty))
+        .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
+        .instruction(&Instruction::Call(halt))
+        .instruction(&Instruction::Unreachable)
+        .instruction(&Instruction::End);
+}
+
+/// Emits the charge of the gas in `i64` local `amount`, checked first: a counter below the amount
+/// (or already below zero) halts out of gas and is left as it is.
+fn charge_local(f: &mut Function, gas: u32, halt: u32, amount: u32) {
+    f.instruction(&Instruction::GlobalGet(gas))
+        .instruction(&Instruction::LocalGet(amount))
+        .instruction(&Instruction::I64LtS);
+    halt_if(f, halt);
+    f.instruction(&Instruction::GlobalGet(gas))
+        .instruction(&Instruction::LocalGet(amount))
+        .instruction(&Instruction::I64Sub)
+        .instruction(&Instruction::GlobalSet(gas));
 }
 
 /// Whether the segment ends after `op`: control flow joins or leaves here. `br_if` does not end
@@ -704,20 +722,9 @@ fn instrument(module: &[u8], info: &Info) -> Result<Vec<u8>, wasm_encoder::reenc
             .instruction(&Instruction::I64ExtendI32U)
             .instruction(&Instruction::I64Const(PAGE_GAS as i64))
             .instruction(&Instruction::I64Mul)
-            .instruction(&Instruction::LocalSet(1))
-            .instruction(&Instruction::GlobalGet(g_gas))
-            .instruction(&Instruction::LocalGet(1))
-            .instruction(&Instruction::I64LtS)
-            .instruction(&Instruction::If(BlockType::Empty))
-            .instruction(&Instruction::I32Const(host::HALT_OUT_OF_GAS))
-            .instruction(&Instruction::Call(imp_halt))
-            .instruction(&Instruction::Unreachable)
-            .instruction(&Instruction::End)
-            .instruction(&Instruction::GlobalGet(g_gas))
-            .instruction(&Instruction::LocalGet(1))
-            .instruction(&Instruction::I64Sub)
-            .instruction(&Instruction::GlobalSet(g_gas))
-            .instruction(&Instruction::LocalGet(0))
+            .instruction(&Instruction::LocalSet(1));
+        charge_local(&mut grow, g_gas, imp_halt, 1);
+        grow.instruction(&Instruction::LocalGet(0))
             .instruction(&Instruction::MemoryGrow(0));
     }
     grow.instruction(&Instruction::End);
@@ -799,19 +806,8 @@ fn bulk(copy: bool, has_memory: bool, gas: u32, halt: u32) -> Function {
         .instruction(&I::I64ExtendI32U)
         .instruction(&I::I64Const(BULK_BYTE_GAS as i64))
         .instruction(&I::I64Mul)
-        .instruction(&I::LocalSet(3))
-        .instruction(&I::GlobalGet(gas))
-        .instruction(&I::LocalGet(3))
-        .instruction(&I::I64LtS)
-        .instruction(&I::If(BlockType::Empty))
-        .instruction(&I::I32Const(host::HALT_OUT_OF_GAS))
-        .instruction(&I::Call(halt))
-        .instruction(&I::Unreachable)
-        .instruction(&I::End)
-        .instruction(&I::GlobalGet(gas))
-        .instruction(&I::LocalGet(3))
-        .instruction(&I::I64Sub)
-        .instruction(&I::GlobalSet(gas));
+        .instruction(&I::LocalSet(3));
+    charge_local(&mut f, gas, halt, 3);
     // One byte at offset local 4: mem[dst + i] = (copy ? mem[src + i] : value).
     let step = |f: &mut Function| {
         f.instruction(&I::LocalGet(0))

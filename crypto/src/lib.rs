@@ -6,6 +6,7 @@
 //! hand in bytes and get bytes or a typed error. Later issues add Groth16 and the MPC primitives.
 
 pub mod bls;
+pub mod conformance;
 pub mod hd;
 pub mod node_key;
 pub mod secp;

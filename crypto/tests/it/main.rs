@@ -5,19 +5,8 @@
 
 use platon_crypto::bls::{self, BlsPublicKey, BlsSecretKey, BlsSignature};
 use serde_json::Value;
-use std::path::PathBuf;
 
-fn conformance(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var("PLATON_CONFORMANCE_DIR")
-        .unwrap_or_else(|_| "../../shared/conformance".into());
-    let p = PathBuf::from(base).join(sub);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("\n!!!!! CONFORMANCE VECTORS ABSENT: {} does not exist; this test checked NOTHING !!!!!\n", p.display());
-        None
-    }
-}
+use platon_crypto::conformance::conformance;
 
 fn hex_of(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().expect("hex string").trim_start_matches("0x")).expect("hex")

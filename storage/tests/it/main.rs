@@ -5,20 +5,9 @@ use alloy_primitives::{keccak256, B256};
 use platon_storage::trie::{NodeReader, Trie};
 use platon_storage::{Durability, KeyValueStore, RocksStore, WriteBatch};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-fn conformance(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var("PLATON_CONFORMANCE_DIR")
-        .unwrap_or_else(|_| "../../shared/conformance".into());
-    let p = PathBuf::from(base).join(sub);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("\n!!!!! CONFORMANCE VECTORS ABSENT: {} does not exist; this test checked NOTHING !!!!!\n", p.display());
-        None
-    }
-}
+use platon_crypto::conformance::conformance;
 
 fn bytes(v: &Value, hex_keys: bool) -> Option<Vec<u8>> {
     match v {

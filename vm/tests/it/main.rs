@@ -11,7 +11,7 @@ use platon_storage::trie::MemoryNodes;
 use platon_storage::{Account, StateDb};
 use platon_vm::{execute_block, BlockHashes, Runtime};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 mod differential;
@@ -24,17 +24,7 @@ mod wasm;
 mod wasm_fuzz;
 mod wasm_spec;
 
-fn conformance(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var("PLATON_CONFORMANCE_DIR")
-        .unwrap_or_else(|_| "../../shared/conformance".into());
-    let p = PathBuf::from(base).join(sub);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("\n!!!!! CONFORMANCE VECTORS ABSENT: {} does not exist; this test checked NOTHING !!!!!\n", p.display());
-        None
-    }
-}
+use platon_crypto::conformance::conformance;
 
 fn hex_bytes(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().expect("hex string").trim_start_matches("0x")).expect("hex")

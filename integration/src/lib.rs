@@ -136,6 +136,26 @@ pub fn open_store_for_tools(config: &NodeConfig, datadir: &Path) -> Result<Chain
     open_store_with(&config, datadir, None)
 }
 
+/// Opens an existing data directory's chain store for offline tools, with the backend, genesis,
+/// chain id and state mode the directory recorded: no configuration needed.
+pub fn open_existing_store(datadir: &Path) -> Result<ChainStore, NodeError> {
+    let mut config = NodeConfig::default();
+    if let Some(db) = recorded_backend(datadir) {
+        config.db = db;
+    }
+    check_backend(&config, datadir)?;
+    let kv = open_kv(config.db, datadir)?;
+    Ok(ChainStore::open_existing(kv)?)
+}
+
+/// The data directory's key-value store on `db`.
+fn open_kv(db: DbBackend, datadir: &Path) -> Result<Arc<dyn KeyValueStore>, NodeError> {
+    Ok(match db {
+        DbBackend::Rocksdb => Arc::new(RocksStore::open(&chaindata_dir(datadir))?),
+        DbBackend::Paritydb => Arc::new(ParityStore::open(&chaindata_dir(datadir))?),
+    })
+}
+
 fn open_store_with(
     config: &NodeConfig,
     datadir: &Path,
@@ -146,10 +166,7 @@ fn open_store_with(
         message: e.to_string(),
     })?;
     check_backend(config, datadir)?;
-    let kv: Arc<dyn KeyValueStore> = match config.db {
-        DbBackend::Rocksdb => Arc::new(RocksStore::open(&chaindata_dir(datadir))?),
-        DbBackend::Paritydb => Arc::new(ParityStore::open(&chaindata_dir(datadir))?),
-    };
+    let kv = open_kv(config.db, datadir)?;
     let mut alloc = config.genesis_alloc()?;
     let (staked, storage) = genesis_staking(config)?;
     if !staked.is_zero() {

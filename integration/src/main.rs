@@ -226,10 +226,11 @@ struct DbArgs {
     /// Data directory.
     #[arg(long)]
     datadir: PathBuf,
-    /// Config file the node runs with (for its genesis).
+    /// Config file the node runs with: the directory's genesis must then be this config's.
+    /// Without it (and without --dev) the directory is read with the chain it holds.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The data directory was made by --dev.
+    /// The directory's genesis must be the --dev chain's.
     #[arg(long)]
     dev: bool,
     /// Print the details behind the verdict.
@@ -257,8 +258,14 @@ impl DbArgs {
             );
             return Err(ExitCode::from(1));
         }
-        // Tools open a directory with whatever backend and state mode it was made with.
-        platon_node::open_store_for_tools(&c, &self.datadir).map_err(|e| {
+        // Tools open a directory with whatever backend and state mode it was made with. Without
+        // --config or --dev, with the chain it holds; with them, checked against their genesis.
+        let opened = if self.config.is_none() && !self.dev {
+            platon_node::open_existing_store(&self.datadir)
+        } else {
+            platon_node::open_store_for_tools(&c, &self.datadir)
+        };
+        opened.map_err(|e| {
             out!("FAILED: {e}");
             ExitCode::from(1)
         })

@@ -423,6 +423,38 @@ impl ChainStore {
         Ok(store)
     }
 
+    /// Opens the chain a store already holds, whatever genesis and chain id made it, with its
+    /// recorded state mode: for offline tools (`platon db check`, `db stats`), which need no
+    /// configuration because the data directory knows its own chain.
+    pub fn open_existing(kv: Arc<dyn KeyValueStore>) -> Result<Self> {
+        let no_chain = || {
+            StorageError::Mismatch(
+                "the data directory holds no chain (no genesis recorded): start a node on it first"
+                    .into(),
+            )
+        };
+        if kv.get(&key(keys::META, b"genesis"))?.is_none() {
+            return Err(no_chain());
+        }
+        let raw = kv
+            .get(&key(keys::META, b"chain_id"))?
+            .ok_or_else(no_chain)?;
+        let chain_id = <[u8; 8]>::try_from(raw.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StorageError::Corrupt {
+                what: "chain id record".into(),
+                detail: hex::encode(&raw),
+            })?;
+        let mode = StateMode::recorded(kv.as_ref())?.unwrap_or(StateMode::Archive);
+        let nodes = Arc::new(NodeCache::new(kv.clone(), NODE_CACHE_CAPACITY));
+        Ok(ChainStore {
+            kv,
+            chain_id,
+            mode,
+            nodes,
+        })
+    }
+
     fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, crate::trie::TrieNodes)> {
         let mut state = StateDb::at_root(EMPTY_ROOT, self.node_reader());
         for (addr, balance) in &g.alloc {

@@ -72,7 +72,7 @@ fn dev_node_prints_its_keys_uses_a_temporary_datadir_and_stops_cleanly() {
 }
 
 #[test]
-fn db_check_gives_details_on_request() {
+fn db_check_reads_the_chain_a_dev_directory_holds_and_gives_details() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dd = tmp.path().join("d");
     let node = NodeProc::start_dev(
@@ -81,7 +81,7 @@ fn db_check_gives_details_on_request() {
     );
     drop(node);
     let out = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["db", "check", "--dev", "--verbose", "--datadir"])
+        .args(["db", "check", "--verbose", "--datadir"])
         .arg(&dd)
         .output()
         .expect("run");
@@ -102,6 +102,28 @@ fn db_check_gives_details_on_request() {
     ] {
         assert!(stdout.contains(detail), "{detail} missing:\n{stdout}");
     }
+}
+
+#[test]
+fn db_check_with_another_genesis_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dd = tmp.path().join("d");
+    drop(NodeProc::start_dev(
+        &["--datadir", dd.to_str().expect("utf8")],
+        tmp.path(),
+    ));
+    let cfg = tmp.path().join("other.toml");
+    std::fs::write(&cfg, "[chain]\nchain_id = 4242\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["db", "check", "--config"])
+        .arg(&cfg)
+        .arg("--datadir")
+        .arg(&dd)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("genesis"), "{stdout}");
 }
 
 #[test]

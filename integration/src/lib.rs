@@ -126,26 +126,24 @@ pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, Nod
     open_store_with(config, datadir, Some(mode))
 }
 
-/// Opens the chain for tools (`db check`, `db stats`): the backend and state mode the data directory
-/// records are used, whatever the configuration says.
-pub fn open_store_for_tools(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, NodeError> {
-    let mut config = config.clone();
+/// Opens the chain for tools (`db check`, `db stats`) with the backend and state mode the data
+/// directory records, whatever the configuration says. Without a configuration, with the genesis
+/// and chain id it records too; with one, the directory's genesis must be the configuration's.
+pub fn open_store_for_tools(
+    config: Option<&NodeConfig>,
+    datadir: &Path,
+) -> Result<ChainStore, NodeError> {
+    let mut c = config.cloned().unwrap_or_default();
     if let Some(db) = recorded_backend(datadir) {
-        config.db = db;
+        c.db = db;
     }
-    open_store_with(&config, datadir, None)
-}
-
-/// Opens an existing data directory's chain store for offline tools, with the backend, genesis,
-/// chain id and state mode the directory recorded: no configuration needed.
-pub fn open_existing_store(datadir: &Path) -> Result<ChainStore, NodeError> {
-    let mut config = NodeConfig::default();
-    if let Some(db) = recorded_backend(datadir) {
-        config.db = db;
+    match config {
+        Some(_) => open_store_with(&c, datadir, None),
+        None => {
+            check_backend(&c, datadir)?;
+            Ok(ChainStore::open_existing(open_kv(c.db, datadir)?)?)
+        }
     }
-    check_backend(&config, datadir)?;
-    let kv = open_kv(config.db, datadir)?;
-    Ok(ChainStore::open_existing(kv)?)
 }
 
 /// The data directory's key-value store on `db`.

@@ -241,14 +241,22 @@ struct DbArgs {
 impl DbArgs {
     /// Opens the chain store of an existing data directory, or says why not.
     fn open(&self) -> Result<platon_storage::ChainStore, ExitCode> {
-        let mut c = match &self.config {
-            Some(p) => NodeConfig::from_file(p).map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            })?,
-            None => NodeConfig::default(),
+        // Without --config or --dev the directory is read with the chain it holds; with them, its
+        // genesis must be theirs.
+        let config = match (&self.config, self.dev) {
+            (None, false) => None,
+            (path, dev) => {
+                let mut c = match path {
+                    Some(p) => NodeConfig::from_file(p).map_err(|e| {
+                        eprintln!("error: {e}");
+                        ExitCode::from(2)
+                    })?,
+                    None => NodeConfig::default(),
+                };
+                c.dev.enabled |= dev;
+                Some(c)
+            }
         };
-        c.dev.enabled |= self.dev;
         let chaindata = platon_node::chaindata_dir(&self.datadir);
         if !chaindata.is_dir() {
             out!(
@@ -258,14 +266,8 @@ impl DbArgs {
             );
             return Err(ExitCode::from(1));
         }
-        // Tools open a directory with whatever backend and state mode it was made with. Without
-        // --config or --dev, with the chain it holds; with them, checked against their genesis.
-        let opened = if self.config.is_none() && !self.dev {
-            platon_node::open_existing_store(&self.datadir)
-        } else {
-            platon_node::open_store_for_tools(&c, &self.datadir)
-        };
-        opened.map_err(|e| {
+        // Tools open a directory with whatever backend and state mode it was made with.
+        platon_node::open_store_for_tools(config.as_ref(), &self.datadir).map_err(|e| {
             out!("FAILED: {e}");
             ExitCode::from(1)
         })

@@ -383,13 +383,7 @@ impl ChainStore {
                 "full state mode needs retain >= 1".into(),
             ));
         }
-        let nodes = Arc::new(NodeCache::new(kv.clone(), NODE_CACHE_CAPACITY));
-        let store = ChainStore {
-            kv,
-            chain_id: genesis.chain_id,
-            mode,
-            nodes,
-        };
+        let store = Self::over(kv, genesis.chain_id, mode);
         if let Some(recorded) = store.kv.get(&key(keys::META, b"state_mode"))? {
             if recorded != mode.record() {
                 return Err(StorageError::Mismatch(format!(
@@ -446,13 +440,18 @@ impl ChainStore {
                 detail: hex::encode(&raw),
             })?;
         let mode = StateMode::recorded(kv.as_ref())?.unwrap_or(StateMode::Archive);
+        Ok(Self::over(kv, chain_id, mode))
+    }
+
+    /// The store over `kv`, with its trie node cache.
+    fn over(kv: Arc<dyn KeyValueStore>, chain_id: u64, mode: StateMode) -> Self {
         let nodes = Arc::new(NodeCache::new(kv.clone(), NODE_CACHE_CAPACITY));
-        Ok(ChainStore {
+        ChainStore {
             kv,
             chain_id,
             mode,
             nodes,
-        })
+        }
     }
 
     fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, crate::trie::TrieNodes)> {

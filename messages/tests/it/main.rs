@@ -7,7 +7,6 @@ mod rlp;
 mod robustness;
 mod transactions;
 
-/// The conformance folder, or None (with a loud message) when it is absent.
 pub use platon_crypto::conformance::conformance;
 
 /// Parses a conformance file.

@@ -441,13 +441,13 @@ fn forwardable(exec: &Exec<'_>, asked: i64) -> u64 {
     }
 }
 
-/// Runs host function `index` (of the combined table) with `args` (each `i32` zero-extended).
 /// The gas left that the instrumented counter holds: a counter below zero has run out (see
 /// [`super::prepare`]: not every segment checks it).
 pub fn counter(value: i64) -> Result<u64, Halt> {
     u64::try_from(value).map_err(|_| Halt::OutOfGas)
 }
 
+/// Runs host function `index` (of the combined table) with `args` (each `i32` zero-extended).
 /// Returns its result, or the halt that stops the frame.
 pub fn call_host(
     exec: &mut Exec<'_>,

@@ -11,7 +11,6 @@
 use platon_vm::wasm::prepare::instrument_module;
 use platon_vm::wasm::raw::{session, Call, CallResult, Val};
 use platon_vm::wasm::WasmEngine;
-use std::path::PathBuf;
 use wast::core::{WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastRet};
@@ -91,10 +90,6 @@ struct Tally {
     skipped: usize,
     invalid_refused: usize,
     raw_refused: usize,
-}
-
-fn spec_dir() -> Option<PathBuf> {
-    platon_crypto::conformance::conformance("wasm-spec")
 }
 
 fn arg(a: &WastArg<'_>) -> Option<Val> {
@@ -210,7 +205,7 @@ fn run_batch(file: &str, module: &[u8], batch: &[(Call, Expect)], t: &mut Tally)
 
 #[test]
 fn wasm_core_spec_on_both_engines_with_and_without_metering() {
-    let Some(dir) = spec_dir() else {
+    let Some(dir) = platon_crypto::conformance::conformance("wasm-spec") else {
         return;
     };
     let mut t = Tally::default();

@@ -3,8 +3,9 @@
 //! `admin_overlayStats`, and, only with `--admin.faults`, `admin_injectFault(name, kind[, arg])` and
 //! `admin_equivocate()` (this validator signs a conflicting vote: a double sign for tests).
 //!
-//! It listens on its own address (default 127.0.0.1:6790), separate from the public gateway. When a
-//! token is configured every request must carry `Authorization: Bearer <token>`.
+//! It listens on its own address (default 127.0.0.1:6790), separate from the public gateway, and also
+//! serves the web console and `/metrics` there ([`crate::console`]). When a token is configured every
+//! request must carry `Authorization: Bearer <token>`, or the console's session cookie.
 
 use crate::overlay::service::OverlayMsg;
 use crate::rpc::bind_with_retry;
@@ -23,9 +24,13 @@ use std::time::Duration;
 /// Default stall of `admin_injectFault(name, "stall")` when no duration is given.
 pub const DEFAULT_STALL_MS: u64 = 10_000;
 
-/// Whether the request carried the right bearer token (inserted by the HTTP layer).
+/// Whether the request carried the right bearer token or a console session (inserted by the HTTP
+/// layer).
 #[derive(Clone, Copy, Debug)]
-struct Authorized(bool);
+pub(crate) struct Authorized(pub(crate) bool);
+
+/// How often `admin_subscribeConsole` sends a snapshot.
+pub const CONSOLE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The `admin` actor.
 #[derive(Debug)]
@@ -62,7 +67,7 @@ fn call_err(e: CallError) -> ErrorObjectOwned {
 }
 
 /// Compares secrets without an early exit, so response timing does not leak a matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -94,31 +99,74 @@ fn overlay(reg: &Arc<Registry>) -> Result<platon_supervision::Addr<OverlayMsg>, 
 }
 
 fn module(
-    registry: Arc<Registry>,
-) -> Result<RpcModule<Arc<Registry>>, jsonrpsee::core::RegisterMethodError> {
-    let mut m = RpcModule::new(registry);
+    node: NodeContext,
+) -> Result<RpcModule<NodeContext>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(node);
     m.register_method(
         "admin_actors",
-        |_, reg, ext| -> Result<Value, ErrorObjectOwned> {
+        |_, node, ext| -> Result<Value, ErrorObjectOwned> {
             check(ext)?;
-            Ok(json!(reg.snapshot()))
+            Ok(json!(node.registry.snapshot()))
         },
     )?;
-    m.register_async_method("admin_nodeInfo", |_, reg, ext| async move {
+    m.register_async_method("admin_console", |_, node, ext| async move {
         check(&ext)?;
-        let o = overlay(&reg)?;
+        Ok::<_, ErrorObjectOwned>(crate::console::snapshot(&node).await)
+    })?;
+    m.register_method(
+        "admin_search",
+        |p, node, ext| -> Result<Value, ErrorObjectOwned> {
+            check(ext)?;
+            let (q,): (String,) = p.parse()?;
+            crate::console::search(node, &q).map_err(invalid_params)
+        },
+    )?;
+    m.register_subscription(
+        "admin_subscribeConsole",
+        "admin_console",
+        "admin_unsubscribeConsole",
+        |_, pending, node, ext| async move {
+            if let Err(e) = check(&ext) {
+                pending.reject(e).await;
+                return Ok(());
+            }
+            let Ok(sink) = pending.accept().await else {
+                return Ok(());
+            };
+            loop {
+                let snap = crate::console::snapshot(&node).await;
+                let Ok(raw) = serde_json::value::to_raw_value(&snap) else {
+                    return Ok(());
+                };
+                if sink
+                    .send(jsonrpsee::SubscriptionMessage::from(raw))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                tokio::select! {
+                    _ = sink.closed() => return Ok(()),
+                    _ = tokio::time::sleep(CONSOLE_INTERVAL) => {}
+                }
+            }
+        },
+    )?;
+    m.register_async_method("admin_nodeInfo", |_, node, ext| async move {
+        check(&ext)?;
+        let o = overlay(&node.registry)?;
         let info = o.call(OverlayMsg::Info).await.map_err(call_err)?;
         Ok::<_, ErrorObjectOwned>(json!(info))
     })?;
-    m.register_async_method("admin_peers", |_, reg, ext| async move {
+    m.register_async_method("admin_peers", |_, node, ext| async move {
         check(&ext)?;
-        let o = overlay(&reg)?;
+        let o = overlay(&node.registry)?;
         let peers = o.call(OverlayMsg::Peers).await.map_err(call_err)?;
         Ok::<_, ErrorObjectOwned>(json!(peers))
     })?;
-    m.register_async_method("admin_overlayStats", |_, reg, ext| async move {
+    m.register_async_method("admin_overlayStats", |_, node, ext| async move {
         check(&ext)?;
-        let o = overlay(&reg)?;
+        let o = overlay(&node.registry)?;
         let s = o.call(OverlayMsg::Stats).await.map_err(call_err)?;
         let p = &s.protocol;
         let mean = if p.lookups == 0 {
@@ -141,14 +189,20 @@ fn module(
             "links": s.links,
         }))
     })?;
-    m.register_async_method("admin_restartActor", |p, reg, ext| async move {
+    m.register_async_method("admin_restartActor", |p, node, ext| async move {
         check(&ext)?;
         let (name,): (String,) = p.parse()?;
-        reg.restart(&name).await.map_err(call_err)?;
+        tracing::warn!(actor = %name, "admin: restart requested");
+        node.registry.restart(&name).await.map_err(|e| {
+            tracing::warn!(actor = %name, error = %e, "admin: restart failed");
+            call_err(e)
+        })?;
+        tracing::info!(actor = %name, "admin: actor restarted");
         Ok::<_, ErrorObjectOwned>(json!(true))
     })?;
-    m.register_async_method("admin_equivocate", |_, reg, ext| async move {
+    m.register_async_method("admin_equivocate", |_, node, ext| async move {
         check(&ext)?;
+        let reg = &node.registry;
         if !reg.faults_enabled() {
             return Err(rpc_err(
                 SERVER_ERROR,
@@ -173,14 +227,15 @@ fn module(
     })?;
     m.register_method(
         "admin_injectFault",
-        |p, reg, ext| -> Result<Value, ErrorObjectOwned> {
+        |p, node, ext| -> Result<Value, ErrorObjectOwned> {
             check(ext)?;
             let mut seq = p.sequence();
             let name: String = seq.next()?;
             let kind: String = seq.next()?;
             let arg: Option<u64> = seq.optional_next()?;
             let fault = parse_fault(&kind, arg).map_err(invalid_params)?;
-            reg.inject_fault(&name, fault).map_err(call_err)?;
+            tracing::warn!(actor = %name, fault = ?fault, "admin: fault injection requested");
+            node.registry.inject_fault(&name, fault).map_err(call_err)?;
             Ok(json!(true))
         },
     )?;
@@ -194,25 +249,20 @@ impl Service for AdminService {
     async fn init(&self, _ctx: &Ctx<AdminMsg>) -> Result<AdminState, BoxError> {
         let cfg = &self.node.config.admin;
         let addr = SocketAddr::new(cfg.addr, cfg.port);
-        let token = cfg.token.clone().map(|t| format!("Bearer {t}"));
+        let access = Arc::new(crate::console::Access {
+            bearer: cfg.token.clone().map(|t| format!("Bearer {t}")),
+            sessions: Default::default(),
+        });
         let server_cfg = ServerConfig::builder()
             .max_request_body_size(64 * 1024)
             .max_connections(16)
+            .max_subscriptions_per_connection(4)
             .build();
         let build = || {
-            let token = token.clone();
-            let middleware =
-                tower::ServiceBuilder::new().map_request(move |mut req: http::Request<_>| {
-                    let ok = match &token {
-                        None => true,
-                        Some(t) => req
-                            .headers()
-                            .get(http::header::AUTHORIZATION)
-                            .is_some_and(|v| constant_time_eq(v.as_bytes(), t.as_bytes())),
-                    };
-                    req.extensions_mut().insert(Authorized(ok));
-                    req
-                });
+            let middleware = tower::ServiceBuilder::new().layer(crate::console::AdminHttpLayer {
+                node: self.node.clone(),
+                access: access.clone(),
+            });
             Server::builder()
                 .set_config(server_cfg.clone())
                 .set_http_middleware(middleware)
@@ -220,10 +270,10 @@ impl Service for AdminService {
         };
         let server = bind_with_retry(addr, "--admin.addr/--admin.port", build).await?;
         let bound = server.local_addr()?;
-        let handle = server.start(module(self.node.registry.clone())?);
+        let handle = server.start(module(self.node.clone())?);
         tracing::info!(
             faults = self.node.registry.faults_enabled(),
-            "admin API listening on http://{bound}"
+            "admin API, console (http://{bound}/console) and metrics (http://{bound}/metrics) listening on http://{bound}"
         );
         Ok(AdminState {
             handle,

@@ -33,7 +33,10 @@ impl Service for ChainService {
         match msg {
             ChainMsg::Commit { block, reply } => {
                 let header = block.block.header.clone();
-                match self.node.store.commit_block(&block) {
+                let started = std::time::Instant::now();
+                let res = self.node.store.commit_block(&block);
+                self.node.metrics.block_committed(started);
+                match res {
                     Ok(()) => {
                         tracing::info!(
                             number = header.number,

@@ -35,6 +35,7 @@ impl Service for ExecutorService {
             } => {
                 let state = self.node.store.state_at(parent.state_root);
                 let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
+                let started = std::time::Instant::now();
                 let res = platon_vm::execute_block(
                     &self.node.runtime(),
                     &self.node.store,
@@ -46,6 +47,7 @@ impl Service for ExecutorService {
                 )
                 .map(Box::new)
                 .map_err(|e| e.to_string());
+                self.node.metrics.block_executed(started);
                 for (hash, why) in res
                     .as_ref()
                     .map(|b| b.rejected.as_slice())

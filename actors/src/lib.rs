@@ -16,8 +16,10 @@
 pub mod admin;
 pub mod cbft;
 pub mod chain;
+pub mod console;
 pub mod executor;
 pub mod handles;
+pub mod metrics;
 pub mod overlay;
 pub mod ppos;
 pub mod producer;
@@ -73,6 +75,8 @@ pub struct NodeContext {
     pub datadir: std::path::PathBuf,
     /// What the system contracts know of the chain (the validators' BLS keys).
     pub system: platon_vm::SystemContext,
+    /// The Prometheus metrics the admin listener serves on `/metrics`.
+    pub metrics: Arc<metrics::NodeMetrics>,
 }
 
 impl NodeContext {

@@ -3,6 +3,7 @@
 //! head, and has the chain commit it. It holds no state a restart could lose: the head is read from
 //! the store and the transactions stay in the (journaled) txpool until a block including them commits.
 
+use tracing::Instrument;
 use crate::handles::{ChainHandle, ExecutorHandle, TxPoolHandle};
 use crate::NodeContext;
 use platon_messages::actors::{BlockEnv, ProducerMsg};
@@ -52,6 +53,24 @@ impl ProducerService {
             .number
             .checked_add(1)
             .ok_or("block number overflow")?;
+        // The block's span, from its proposal (the batch taken) to its commit.
+        let span = tracing::info_span!("block", number);
+        self.seal(number, parent, txs, force)
+            .instrument(span)
+            .await
+    }
+
+    async fn seal(
+        &self,
+        number: u64,
+        parent: platon_messages::Header,
+        txs: Vec<platon_messages::SignedTransaction>,
+        force: bool,
+    ) -> Result<Option<usize>, String> {
+        let reg = self.node.registry.clone();
+        let cfg = &self.node.config;
+        let base_fee = platon_vm::next_base_fee(&parent);
+        let gas_limit = cfg.chain.gas_limit;
         let env = BlockEnv {
             number,
             timestamp: now_secs().max(parent.timestamp.saturating_add(1)),
@@ -81,6 +100,7 @@ impl ProducerService {
             .await
             .map_err(|e| e.to_string())??;
         let n = included.len();
+        tracing::debug!(txs = n, "dev block sealed and committed");
         let _ = TxPoolHandle(reg).block_committed(included);
         Ok(Some(n))
     }

@@ -760,6 +760,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         dev_keys,
         datadir: datadir.clone(),
         system,
+        metrics: Arc::new(platon_actors::metrics::NodeMetrics::new(registry.clone())),
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

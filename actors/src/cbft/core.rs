@@ -193,6 +193,56 @@ pub struct Core {
     /// Messages of the next round that arrived before the switch.
     future: Vec<CbftMsg>,
     out: Vec<Out>,
+    activity: Activity,
+}
+
+/// How many recent QCs and view changes [`Activity`] keeps.
+pub const ACTIVITY_WINDOW: usize = 64;
+
+/// A bounded record of recent consensus activity, for the console and the metrics.
+#[derive(Debug, Default, Clone)]
+pub struct Activity {
+    /// View changes this node entered since it started.
+    pub view_changes: u64,
+    /// The most recent view changes (view left, when entered in ms, how many validators signed),
+    /// oldest first, at most [`ACTIVITY_WINDOW`].
+    pub recent_view_changes: std::collections::VecDeque<(u64, u64, usize)>,
+    /// Signer bits of the most recent QCs of this round (number, view, signers), oldest first, at
+    /// most [`ACTIVITY_WINDOW`].
+    pub recent_qcs: std::collections::VecDeque<(u64, u64, Vec<bool>)>,
+}
+
+impl Activity {
+    fn push_qc(&mut self, qc: &Qc) {
+        if self.recent_qcs.len() >= ACTIVITY_WINDOW {
+            self.recent_qcs.pop_front();
+        }
+        self.recent_qcs
+            .push_back((qc.data.number, qc.data.view, qc.signers.clone()));
+    }
+
+    fn push_view_change(&mut self, view: u64, now: u64, signers: usize) {
+        self.view_changes = self.view_changes.saturating_add(1);
+        if self.recent_view_changes.len() >= ACTIVITY_WINDOW {
+            self.recent_view_changes.pop_front();
+        }
+        self.recent_view_changes.push_back((view, now, signers));
+    }
+
+    /// Per validator index (of `n`), how many of the recent QCs it signed.
+    pub fn participation(&self, n: usize) -> Vec<usize> {
+        let mut out = vec![0usize; n];
+        for (_, _, signers) in &self.recent_qcs {
+            for (i, s) in signers.iter().enumerate() {
+                if *s {
+                    if let Some(c) = out.get_mut(i) {
+                        *c = c.saturating_add(1);
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Sync requests go out at most this often.
@@ -258,6 +308,7 @@ impl Core {
             old_round_helped: 0,
             future: Vec::new(),
             out: Vec::new(),
+            activity: Activity::default(),
             p,
             me,
             crypto,
@@ -305,6 +356,11 @@ impl Core {
     pub fn committed(&self) -> &BlockInfo {
         &self.committed
     }
+    /// Recent QCs and view changes (bounded).
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
     /// The highest QC'd slot known.
     pub fn highest_qc(&self) -> VoteData {
         self.highest_qc
@@ -370,6 +426,8 @@ impl Core {
         self.prev_me = std::mem::replace(&mut self.me, me);
         self.votes.clear();
         self.view_changes.clear();
+        // Signer bits index the old round's validators.
+        self.activity.recent_qcs.clear();
         self.helped.clear();
         self.old_round_helped = 0;
         // Double signs are judged within a round (views may repeat across a switch); this also
@@ -911,6 +969,7 @@ impl Core {
         {
             self.request_sync(self.p.proposer(d.view), now);
         }
+        self.activity.push_qc(&qc);
         self.qcs.insert(d.hash, qc);
         if d.after(&self.highest_qc) {
             self.highest_qc = d;
@@ -1116,6 +1175,8 @@ impl Core {
             }
         }
         self.view_changes.retain(|v, _| *v > qc.view);
+        self.activity
+            .push_view_change(qc.view, now, qc.changes.len());
         self.start_view(qc.view.saturating_add(1), now, Some(qc));
     }
 

@@ -23,6 +23,7 @@ use ractor::RpcReplyPort;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How often the core's timers run.
 const TICK: Duration = Duration::from_millis(50);
@@ -84,6 +85,10 @@ type ParentState = (Header, Vec<Arc<MemoryNodes>>);
 struct PendingBlock {
     executed: ExecutedBlock,
     layer: Arc<MemoryNodes>,
+    /// The block's span: open from its proposal (built here, or received and executed) to its
+    /// commit or its removal as a losing fork.
+    span: tracing::Span,
+    since: std::time::Instant,
 }
 
 /// One incarnation's state.
@@ -268,9 +273,10 @@ impl CbftService {
     ) -> Result<ExecutedBlock, BoxError> {
         let node = self.node.clone();
         let res = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let reader = Arc::new(LayeredNodes::new(layers, node.store.node_reader()));
             let state = platon_storage::StateDb::at_root(parent.state_root, reader);
-            platon_vm::execute_block(
+            let res = platon_vm::execute_block(
                 &node.runtime(),
                 &node.store,
                 state,
@@ -278,17 +284,42 @@ impl CbftService {
                 &env,
                 txs,
                 extra,
-            )
+            );
+            node.metrics.block_executed(started);
+            res
         })
         .await?;
         Ok(res.map_err(|e| e.to_string())?)
     }
 
-    fn keep(st: &mut CbftState, executed: ExecutedBlock) {
+    fn keep(st: &mut CbftState, executed: ExecutedBlock, built: bool, view: u64, index: u32) {
         let layer = Arc::new(MemoryNodes::default());
         layer.insert(executed.state_nodes.clone(), executed.codes.clone());
-        st.pending
-            .insert(executed.block.hash(), PendingBlock { executed, layer });
+        let hash = executed.block.hash();
+        let span = tracing::info_span!(
+            "block",
+            number = executed.block.header.number,
+            hash = %hash,
+            view,
+            index,
+        );
+        span.in_scope(|| {
+            tracing::debug!(
+                built,
+                txs = executed.block.transactions.len(),
+                gas_used = executed.block.header.gas_used,
+                "cbft: block proposed and executed"
+            )
+        });
+        st.pending.insert(
+            hash,
+            PendingBlock {
+                executed,
+                layer,
+                span,
+                since: std::time::Instant::now(),
+            },
+        );
     }
 
     async fn build(
@@ -350,7 +381,7 @@ impl CbftService {
             proposer: me,
         };
         let payload = block.encode();
-        Self::keep(st, executed);
+        Self::keep(st, executed, true, view, index);
         st.core.proposed(info, payload, now_ms());
         Ok(())
     }
@@ -442,7 +473,7 @@ impl CbftService {
         };
         let ok = executed.block.hash() == info.data.hash && executed.rejected.is_empty();
         if ok {
-            Self::keep(st, executed);
+            Self::keep(st, executed, false, info.data.view, info.data.index);
         }
         Ok(Some(ok))
     }
@@ -453,13 +484,13 @@ impl CbftService {
         info: BlockInfo,
         payload: Vec<u8>,
     ) -> Result<(), BoxError> {
-        let executed = match st.pending.remove(&info.data.hash) {
-            Some(p) => p.executed,
+        let pending = match st.pending.remove(&info.data.hash) {
+            Some(p) => p,
             None => {
                 // Learned through sync without executing: execute it now on the committed head.
                 match self.validate(st, &info, &payload).await? {
                     Some(true) => match st.pending.remove(&info.data.hash) {
-                        Some(p) => p.executed,
+                        Some(p) => p,
                         None => return Err("cbft: a validated block vanished".into()),
                     },
                     _ => {
@@ -472,11 +503,24 @@ impl CbftService {
                 }
             }
         };
+        let PendingBlock {
+            executed,
+            span,
+            since,
+            ..
+        } = pending;
         let included: Vec<B256> = executed.block.transactions.iter().map(|t| t.hash).collect();
         ChainHandle(self.node.registry.clone())
             .commit(Box::new(executed))
+            .instrument(span.clone())
             .await
             .map_err(|e| e.to_string())??;
+        span.in_scope(|| {
+            tracing::info!(
+                proposal_to_commit_ms = since.elapsed().as_millis() as u64,
+                "cbft: block committed"
+            )
+        });
         let _ = TxPoolHandle(self.node.registry.clone()).block_committed(included);
         let floor = info.data.number;
         st.pending
@@ -728,14 +772,42 @@ impl Service for CbftService {
             }
             CbftActorMsg::Status(reply) => {
                 let q = st.core.highest_qc();
+                let activity = st.core.activity();
+                let window = activity.recent_qcs.len();
+                let participation: Vec<serde_json::Value> = activity
+                    .participation(st.validators.len())
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, signed)| {
+                        serde_json::json!({
+                            "index": i,
+                            "key": st.validators.get(i).map(|k| hex::encode(&k.to_bytes()[..8])),
+                            "signed": signed,
+                            "of": window,
+                        })
+                    })
+                    .collect();
+                let recent: Vec<serde_json::Value> = activity
+                    .recent_view_changes
+                    .iter()
+                    .rev()
+                    .take(16)
+                    .map(|(view, at, signers)| {
+                        serde_json::json!({"view": view, "atMs": at, "signers": signers})
+                    })
+                    .collect();
                 let _ = reply.send(serde_json::json!({
                     "validator": st.core.me(),
                     "validators": st.validators.len(),
                     "round": st.core.params().epoch,
                     "view": st.core.view(),
                     "highestQc": {"number": q.number, "hash": q.hash, "view": q.view, "index": q.index},
+                    "locked": st.core.locked().number,
                     "committed": st.core.committed().data.number,
                     "pendingBlocks": st.pending.len(),
+                    "viewChanges": activity.view_changes,
+                    "recentViewChanges": recent,
+                    "participation": participation,
                 }));
             }
             CbftActorMsg::Evidences(reply) => {

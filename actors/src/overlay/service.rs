@@ -82,6 +82,8 @@ pub struct OverlayService {
     on_flood: Option<FloodHandler>,
     /// The address actually bound (known after the first start).
     bound: Arc<parking_lot::Mutex<Option<SocketAddr>>>,
+    /// Link bytes, kept across restarts so the metrics' counters do not reset.
+    bytes: Arc<ByteCounters>,
 }
 
 impl OverlayService {
@@ -96,6 +98,7 @@ impl OverlayService {
             key,
             on_flood,
             bound: Arc::new(parking_lot::Mutex::new(None)),
+            bytes: Arc::default(),
         }
     }
     /// This node's Node-ID.
@@ -164,6 +167,17 @@ pub struct LinkStats {
     pub dropped: u64,
     /// Frames that did not decode.
     pub malformed: u64,
+    /// Bytes written to links (frames, all incarnations of this overlay actor).
+    pub bytes_sent: u64,
+    /// Bytes read from links (frames, all incarnations of this overlay actor).
+    pub bytes_received: u64,
+}
+
+/// Bytes through the links, shared by the overlay's incarnations and its link actors.
+#[derive(Debug, Default)]
+struct ByteCounters {
+    sent: std::sync::atomic::AtomicU64,
+    received: std::sync::atomic::AtomicU64,
 }
 
 /// Everything `admin_overlayStats` shows.
@@ -507,6 +521,7 @@ impl Service for OverlayService {
                             queued: queued.clone(),
                             registry: ctx.registry.clone(),
                             overlay: ctx.name.clone(),
+                            bytes: self.bytes.clone(),
                         },
                         st.link_sup.get_cell(),
                     )
@@ -638,9 +653,12 @@ impl Service for OverlayService {
                 let _ = reply.send(peers);
             }
             OverlayMsg::Stats(reply) => {
+                let mut links = st.stats.clone();
+                links.bytes_sent = self.bytes.sent.load(Ordering::Relaxed);
+                links.bytes_received = self.bytes.received.load(Ordering::Relaxed);
                 let _ = reply.send(OverlayStats {
                     protocol: st.core.stats().clone(),
-                    links: st.stats.clone(),
+                    links,
                 });
             }
             OverlayMsg::Dial(contact) => {
@@ -844,6 +862,13 @@ fn attach_message(
 
 /// Reads one frame (bounded by the framing's 24-bit length).
 async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame, String> {
+    read_frame_sized(s).await.map(|(f, _)| f)
+}
+
+/// Reads one frame and says how many bytes it took on the wire.
+async fn read_frame_sized<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+) -> Result<(Frame, usize), String> {
     let mut head = [0u8; 8];
     s.read_exact(&mut head[..1])
         .await
@@ -864,7 +889,9 @@ async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame,
             buf.extend_from_slice(&body);
         }
     }
-    Frame::decode(&buf).map_err(|e| e.to_string())
+    Frame::decode(&buf)
+        .map(|f| (f, buf.len()))
+        .map_err(|e| e.to_string())
 }
 
 /// Checks an Attach from `peer`: signed by it, with its listening address.
@@ -1077,6 +1104,7 @@ struct LinkArgs {
     queued: Arc<AtomicUsize>,
     registry: Arc<Registry>,
     overlay: String,
+    bytes: Arc<ByteCounters>,
 }
 
 struct LinkState {
@@ -1084,6 +1112,7 @@ struct LinkState {
     reader: tokio::task::JoinHandle<()>,
     queued: Arc<AtomicUsize>,
     sequence: u32,
+    bytes: Arc<ByteCounters>,
 }
 
 impl Actor for LinkActor {
@@ -1102,10 +1131,14 @@ impl Actor for LinkActor {
         let registry = args.registry;
         let overlay = args.overlay;
         let me = myself.clone();
+        let bytes = args.bytes.clone();
         let reader = tokio::spawn(async move {
             loop {
-                let frame = match read_frame(&mut rd).await {
-                    Ok(f) => f,
+                let frame = match read_frame_sized(&mut rd).await {
+                    Ok((f, len)) => {
+                        bytes.received.fetch_add(len as u64, Ordering::Relaxed);
+                        f
+                    }
                     Err(_) => break,
                 };
                 let Frame::Data { message, .. } = frame else {
@@ -1133,6 +1166,7 @@ impl Actor for LinkActor {
             reader,
             queued: args.queued,
             sequence: 0,
+            bytes: args.bytes,
         })
     }
 
@@ -1153,6 +1187,9 @@ impl Actor for LinkActor {
                 .encode()?;
                 st.writer.write_all(&frame).await?;
                 st.writer.flush().await?;
+                st.bytes
+                    .sent
+                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
                 Ok(())
             }
             LinkMsg::Panic => panic!("injected link failure"),

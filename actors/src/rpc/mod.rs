@@ -105,8 +105,16 @@ impl Service for RpcService {
             .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch_len))
             .set_id_provider(GethSubscriptionIds)
             .build();
+        self.node.metrics.set_rpc_methods(module.method_names());
+        let metrics = self.node.metrics.clone();
         let server = bind_with_retry(addr, "--http.addr/--http.port", || {
-            Server::builder().set_config(server_cfg.clone()).build(addr)
+            let metrics = metrics.clone();
+            let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(move |s| crate::metrics::RpcTimer::new(s, metrics.clone()));
+            Server::builder()
+                .set_config(server_cfg.clone())
+                .set_rpc_middleware(rpc_middleware)
+                .build(addr)
         })
         .await?;
         let bound = server.local_addr()?;

@@ -1,7 +1,8 @@
 //! The web admin console and `/metrics`, served by the admin listener beside its JSON-RPC.
 //!
 //! Routes (everything else goes on to the admin JSON-RPC, HTTP or WebSocket):
-//! - `GET /` and `GET /console`: the console page (static HTML and JavaScript, no outside resources).
+//! - `GET /console` (and `GET /`, redirected there): the console page (static HTML and JavaScript, no
+//!   outside resources).
 //! - `POST /console/login`: takes the admin token as `Authorization: Bearer <token>` and answers with a
 //!   session cookie (`HttpOnly; SameSite=Strict`), so the page's WebSocket is authorized without the
 //!   token in script-readable storage. `POST /console/logout` ends the session.
@@ -222,9 +223,23 @@ where
         use http::{Method, StatusCode};
         let path = req.uri().path().to_string();
         let allowed = self.access.allows(req.headers());
+        let upgrade = req.headers().contains_key(http::header::UPGRADE);
         match (req.method().clone(), path.as_str()) {
-            (Method::GET, "/" | "/console") => Box::pin(async move {
+            (Method::GET, "/console") => Box::pin(async move {
                 Ok(response(StatusCode::OK, "text/html; charset=utf-8", PAGE))
+            }),
+            // A browser opening the listener's address lands on the console; WebSocket upgrades on
+            // `/` go on to the JSON-RPC server.
+            (Method::GET, "/") if !upgrade => Box::pin(async move {
+                let mut r = response(StatusCode::FOUND, "text/plain", "see /console\n");
+                r.headers_mut().insert(
+                    http::header::LOCATION,
+                    http::HeaderValue::from_static("/console"),
+                );
+                Ok(r)
+            }),
+            (Method::GET, "/favicon.ico") => Box::pin(async move {
+                Ok(response(StatusCode::NO_CONTENT, "image/x-icon", ""))
             }),
             (Method::GET, "/metrics") => {
                 let node = self.node.clone();

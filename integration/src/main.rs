@@ -873,12 +873,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A block's span closes at its commit: the close event carries its time from proposal.
-    let spans = tracing_subscriber::fmt::format::FmtSpan::CLOSE;
     match format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_span_events(spans)
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
@@ -887,7 +884,6 @@ fn main() -> ExitCode {
             .with_current_span(true)
             .with_span_list(false)
             .with_env_filter(filter)
-            .with_span_events(spans)
             .with_writer(std::io::stderr)
             .init(),
     }

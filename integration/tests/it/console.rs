@@ -26,10 +26,17 @@ fn screenshot_dir() -> PathBuf {
 
 /// `GET path` on 127.0.0.1:port with extra headers; (status, headers, body).
 fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    http_get_at(&format!("127.0.0.1:{port}"), path, headers)
+}
+
+/// `GET path` on `addr` (`ip:port`, or a `http://ip:port` URL) with extra headers; (status,
+/// headers, body).
+pub(crate) fn http_get_at(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let addr = addr.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }

@@ -243,6 +243,43 @@ fn localnet_processes_reach_consensus_and_discover_services() {
             "node {i} received floods: {s}"
         );
     }
+    // The console's view of a validator: the round's four validators with their QC participation
+    // (each QC carries at least 3 of 4 signatures), its links and the bytes they carried.
+    let console = call(&admin(0), "admin_console", json!([]), Some(&token)).expect("console");
+    let part = console["cbft"]["participation"]
+        .as_array()
+        .expect("participation")
+        .clone();
+    assert_eq!(part.len(), 4, "{console}");
+    let of = part[0]["of"].as_u64().expect("window");
+    assert!(of >= 1, "{console}");
+    let signed: u64 = part.iter().filter_map(|p| p["signed"].as_u64()).sum();
+    assert!(signed >= 3 * of, "QC participation {part:?}");
+    assert!(
+        console["overlay"]["info"]["links"].as_u64() >= Some(1),
+        "{console}"
+    );
+    assert!(
+        console["overlay"]["stats"]["links"]["bytesSent"].as_u64() > Some(0),
+        "{console}"
+    );
+    // The same on /metrics: peers, bytes, the view and the finality lag of a CBFT node.
+    let bearer = format!("Bearer {token}");
+    let (status, _, metrics) =
+        crate::console::http_get_at(&admin(0), "/metrics", &[("Authorization", &bearer)]);
+    assert_eq!(status, 200, "{metrics}");
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{metrics}"))
+    };
+    assert!(sample("platon_overlay_peers") >= 1.0);
+    assert!(sample("platon_overlay_sent_bytes_total") > 0.0);
+    assert!(sample("platon_overlay_received_bytes_total") > 0.0);
+    assert!(sample("platon_cbft_view") >= 0.0);
+    assert!(sample("platon_chain_finality_lag_blocks") >= 0.0);
+    assert!(sample("platon_chain_finalized_height") >= 1.0);
 
     // The block's QC: at least 3 of 4 validators signed the slot; the aggregate verifies against
     // their public keys.
@@ -364,6 +401,30 @@ fn localnet_processes_reach_consensus_and_discover_services() {
             Duration::from_secs(120),
             || (height(witness).unwrap_or(0) >= before + 5).then_some(()),
         );
+        // The dead validator's views ended in view changes, which the witness's console and metrics
+        // show.
+        let console =
+            call(&admin(witness), "admin_console", json!([]), Some(&token)).expect("console");
+        assert!(
+            console["cbft"]["viewChanges"].as_u64() >= Some(1),
+            "view changes while validator {victim} is down: {}",
+            console["cbft"]
+        );
+        assert!(
+            console["cbft"]["recentViewChanges"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty()),
+            "{}",
+            console["cbft"]
+        );
+        let bearer = format!("Bearer {token}");
+        let (_, _, metrics) =
+            crate::console::http_get_at(&admin(witness), "/metrics", &[("Authorization", &bearer)]);
+        let changes: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("platon_cbft_view_changes_total ")?.parse().ok())
+            .unwrap_or_else(|| panic!("no view change counter:\n{metrics}"));
+        assert!(changes >= 1.0, "{metrics}");
         procs.0[victim] = spawn(&nodes[victim], "-restarted");
         wait_for(
             "the restarted validator to catch up",

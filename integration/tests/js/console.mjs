@@ -32,6 +32,7 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1500, height: 1100 });
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('console', (m) => console.error('page console:', m.text()));
   await page.goto(url + '/console', { waitUntil: 'load' });
 
   // The node has a token: the console asks for it, and refuses a wrong one.
@@ -46,7 +47,7 @@ try {
   // The tree arrives over the WebSocket subscription.
   await page.waitForSelector('#actors tr[data-actor="txpool"]', { timeout: 15000 });
   const actors = await page.$$eval('#actors tbody tr', (rows) => rows.map((r) => r.dataset.actor));
-  for (const a of ['root', 'txpool', 'producer', 'executor', 'chain', 'rpc', 'admin']) {
+  for (const a of ['node', 'txpool', 'producer', 'executor', 'chain', 'rpc', 'admin']) {
     check(actors.includes(a), `the tree shows ${a} (it shows ${actors.join(', ')})`);
   }
   const cell = (actor, cls) => page.$eval(`#actors tr[data-actor="${actor}"] .${cls}`, (e) => e.textContent.trim());

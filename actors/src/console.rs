@@ -225,9 +225,11 @@ where
         let allowed = self.access.allows(req.headers());
         let upgrade = req.headers().contains_key(http::header::UPGRADE);
         match (req.method().clone(), path.as_str()) {
-            (Method::GET, "/console") => Box::pin(async move {
-                Ok(response(StatusCode::OK, "text/html; charset=utf-8", PAGE))
-            }),
+            (Method::GET, "/console") => {
+                Box::pin(
+                    async move { Ok(response(StatusCode::OK, "text/html; charset=utf-8", PAGE)) },
+                )
+            }
             // A browser opening the listener's address lands on the console; WebSocket upgrades on
             // `/` go on to the JSON-RPC server.
             (Method::GET, "/") if !upgrade => Box::pin(async move {
@@ -238,9 +240,9 @@ where
                 );
                 Ok(r)
             }),
-            (Method::GET, "/favicon.ico") => Box::pin(async move {
-                Ok(response(StatusCode::NO_CONTENT, "image/x-icon", ""))
-            }),
+            (Method::GET, "/favicon.ico") => {
+                Box::pin(async move { Ok(response(StatusCode::NO_CONTENT, "image/x-icon", "")) })
+            }
             (Method::GET, "/metrics") => {
                 let node = self.node.clone();
                 Box::pin(async move {
@@ -282,10 +284,7 @@ where
                         ));
                     }
                     let id = access.sessions.open();
-                    tracing::info!(
-                        sessions = access.sessions.len(),
-                        "admin console: logged in"
-                    );
+                    tracing::info!(sessions = access.sessions.len(), "admin console: logged in");
                     let mut r = json_response(
                         StatusCode::OK,
                         json!({"ok": true, "tokenRequired": access.bearer.is_some()}),
@@ -381,8 +380,14 @@ pub async fn snapshot(node: &NodeContext) -> Value {
     let overlay = match reg.lookup::<crate::overlay::service::OverlayMsg>(crate::names::OVERLAY) {
         Ok(o) => {
             let info = o.call(crate::overlay::service::OverlayMsg::Info).await.ok();
-            let peers = o.call(crate::overlay::service::OverlayMsg::Peers).await.ok();
-            let stats = o.call(crate::overlay::service::OverlayMsg::Stats).await.ok();
+            let peers = o
+                .call(crate::overlay::service::OverlayMsg::Peers)
+                .await
+                .ok();
+            let stats = o
+                .call(crate::overlay::service::OverlayMsg::Stats)
+                .await
+                .ok();
             json!({"info": info, "peers": peers, "stats": stats})
         }
         Err(_) => Value::Null,
@@ -421,9 +426,7 @@ pub fn search(node: &NodeContext, q: &str) -> Result<Value, String> {
     }
     let hex = q.strip_prefix("0x").unwrap_or(q);
     if hex.len() == 64 {
-        let hash: B256 = q
-            .parse()
-            .map_err(|_| format!("{q:?} is not a hex hash"))?;
+        let hash: B256 = q.parse().map_err(|_| format!("{q:?} is not a hex hash"))?;
         if let Some(b) = store.block_by_hash(&hash).map_err(err)? {
             return Ok(json!({"kind": "block", "block": block_detail(&b)}));
         }

@@ -11,13 +11,13 @@
 use crate::handles::TxPoolHandle;
 use crate::NodeContext;
 use parking_lot::Mutex;
+use platon_supervision::{ActorStatus, Registry};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use platon_supervision::{ActorStatus, Registry};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ pub const PREFIX: &str = "platon";
 type MethodLabel = [(&'static str, String); 1];
 
 fn latency_histogram() -> Histogram {
-    // 50 µs .. ~100 s.
+    // 16 buckets: 50 µs, then factors of 2.5 up to about 47 s.
     Histogram::new(exponential_buckets(0.000_05, 2.5, 16))
 }
 
@@ -114,7 +114,12 @@ impl Collector for NodeCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.scraped.lock().clone();
         if let Some(h) = s.head {
-            gauge(&mut enc, "chain_height", "Number of the chain head.", clamp(h))?;
+            gauge(
+                &mut enc,
+                "chain_height",
+                "Number of the chain head.",
+                clamp(h),
+            )?;
         }
         if let Some(f) = s.finalized {
             gauge(
@@ -278,20 +283,20 @@ impl NodeMetrics {
         let block_execution = latency_histogram();
         registry.register(
             "block_execution_seconds",
-            "Time to execute a block's transactions (built, validated or produced).",
+            "Time to execute a block's transactions (built, validated or produced)",
             block_execution.clone(),
         );
         let block_commit = latency_histogram();
         registry.register(
             "block_commit_seconds",
-            "Time to write a block, its receipts and its state to the chain store.",
+            "Time to write a block, its receipts and its state to the chain store",
             block_commit.clone(),
         );
         let rpc: Family<MethodLabel, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
         registry.register(
             "rpc_request_duration_seconds",
-            "JSON-RPC call latency on the gateway, by method.",
+            "JSON-RPC call latency on the gateway, by method",
             rpc.clone(),
         );
         let scraped = Arc::new(Mutex::new(Scraped::default()));
@@ -476,7 +481,9 @@ mod tests {
         };
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
-        assert!(out.contains("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"} 1"));
+        assert!(
+            out.contains("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"} 1")
+        );
         assert!(out.contains("platon_rpc_request_duration_seconds_count{method=\"other\"} 1"));
         assert!(!out.contains("made_up_method"));
         assert!(out.contains("platon_block_execution_seconds_count 1"));

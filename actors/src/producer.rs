@@ -3,12 +3,12 @@
 //! head, and has the chain commit it. It holds no state a restart could lose: the head is read from
 //! the store and the transactions stay in the (journaled) txpool until a block including them commits.
 
-use tracing::Instrument;
 use crate::handles::{ChainHandle, ExecutorHandle, TxPoolHandle};
 use crate::NodeContext;
 use platon_messages::actors::{BlockEnv, ProducerMsg};
 use platon_supervision::{BoxError, Ctx, Service};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 
 /// Delay before retrying after a subsystem was unreachable.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
@@ -55,9 +55,7 @@ impl ProducerService {
             .ok_or("block number overflow")?;
         // The block's span, from its proposal (the batch taken) to its commit.
         let span = tracing::info_span!("block", number);
-        self.seal(number, parent, txs, force)
-            .instrument(span)
-            .await
+        self.seal(number, parent, txs, force).instrument(span).await
     }
 
     async fn seal(

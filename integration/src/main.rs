@@ -335,7 +335,12 @@ struct RunArgs {
     log: String,
     /// Log format on stderr: text (for terminals and journald) or json (one object per line, with
     /// the current span, e.g. a block's from proposal to commit, for log shippers).
-    #[arg(long = "log.format", value_enum, default_value = "text", env = "PLATON_LOG_FORMAT")]
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "text",
+        env = "PLATON_LOG_FORMAT"
+    )]
     log_format: LogFormat,
 }
 

@@ -31,7 +31,11 @@ fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, St
 
 /// `GET path` on `addr` (`ip:port`, or a `http://ip:port` URL) with extra headers; (status,
 /// headers, body).
-pub(crate) fn http_get_at(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+pub(crate) fn http_get_at(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     let addr = addr.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
@@ -174,7 +178,10 @@ fn prometheus_scrapes_the_node_and_the_dashboard_matches_its_metrics() {
         "platon_block_commit_seconds_count",
         "platon_rpc_request_duration_seconds_count",
     ] {
-        assert!(names.contains(want), "{want} missing from /metrics:\n{body}");
+        assert!(
+            names.contains(want),
+            "{want} missing from /metrics:\n{body}"
+        );
     }
     assert!(
         body.contains("platon_actor_restarts_total{actor=\"txpool\"} 1"),
@@ -188,8 +195,9 @@ fn prometheus_scrapes_the_node_and_the_dashboard_matches_its_metrics() {
     // The dashboard only charts series the node exports (histograms through their _bucket, _sum
     // and _count series).
     let dash_path = repo().join("docs/grafana/platon-node.json");
-    let dash: Value = serde_json::from_str(&std::fs::read_to_string(&dash_path).expect("dashboard"))
-        .expect("dashboard is JSON");
+    let dash: Value =
+        serde_json::from_str(&std::fs::read_to_string(&dash_path).expect("dashboard"))
+            .expect("dashboard is JSON");
     let panels = dash["panels"].as_array().expect("panels");
     assert!(panels.len() >= 8, "a dashboard of {} panels", panels.len());
     let mut charted = std::collections::BTreeSet::new();
@@ -241,7 +249,10 @@ fn prometheus_scrapes_the_node_and_the_dashboard_matches_its_metrics() {
     let _prom = Prometheus(
         Command::new(prom)
             .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -268,22 +279,32 @@ fn prometheus_scrapes_the_node_and_the_dashboard_matches_its_metrics() {
             .unwrap_or(f64::NAN)
     };
     let prom_log = || std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-    let up = wait_for("Prometheus to scrape the node", Duration::from_secs(60), || {
-        std::net::TcpStream::connect(("127.0.0.1", prom_port)).ok()?;
-        query("up{job=\"platon\"} == 1")
-    });
+    let up = wait_for(
+        "Prometheus to scrape the node",
+        Duration::from_secs(60),
+        || {
+            std::net::TcpStream::connect(("127.0.0.1", prom_port)).ok()?;
+            query("up{job=\"platon\"} == 1")
+        },
+    );
     assert_eq!(value(&up[0]), 1.0, "{}", prom_log());
-    let height = wait_for("the chain height in Prometheus", Duration::from_secs(30), || {
-        query("platon_chain_height")
-    });
+    let height = wait_for(
+        "the chain height in Prometheus",
+        Duration::from_secs(30),
+        || query("platon_chain_height"),
+    );
     assert!(value(&height[0]) >= 2.0, "{height:?}");
     // The height Prometheus saw rises as the dev chain seals a block a second.
     let first = value(&height[0]);
-    wait_for("a higher height in Prometheus", Duration::from_secs(30), || {
-        query("platon_chain_height")
-            .filter(|r| value(&r[0]) > first)
-            .map(|_| ())
-    });
+    wait_for(
+        "a higher height in Prometheus",
+        Duration::from_secs(30),
+        || {
+            query("platon_chain_height")
+                .filter(|r| value(&r[0]) > first)
+                .map(|_| ())
+        },
+    );
     let restarts = query("platon_actor_restarts_total{actor=\"txpool\"}").expect("restarts");
     assert_eq!(value(&restarts[0]), 1.0, "{restarts:?}");
     let calls = query("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"}")
@@ -336,13 +357,17 @@ fn console_in_chromium_logs_in_restarts_an_actor_and_the_chain_grows() {
         String::from_utf8_lossy(&out.stderr),
         node.log_text()
     );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("summary");
+    let seen: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("summary");
     assert_eq!(
         seen["restartsAfter"].as_u64(),
         seen["restartsBefore"].as_u64().map(|n| n + 1),
         "{seen}"
     );
-    assert!(seen["headAfter"].as_u64() > seen["headBefore"].as_u64(), "{seen}");
+    assert!(
+        seen["headAfter"].as_u64() > seen["headBefore"].as_u64(),
+        "{seen}"
+    );
     // The node agrees: the txpool restarted once, and the restart was logged.
     let actors = admin(&node, "admin_actors", json!([]), token);
     let txpool = actors
@@ -354,7 +379,10 @@ fn console_in_chromium_logs_in_restarts_an_actor_and_the_chain_grows() {
     let log = node.log_text();
     assert!(log.contains("admin: restart requested"), "{log}");
     assert!(log.contains("admin console: logged in"), "{log}");
-    assert!(log.contains("login with a wrong token was refused"), "{log}");
+    assert!(
+        log.contains("login with a wrong token was refused"),
+        "{log}"
+    );
     for shot in ["console.png", "console-login.png"] {
         let png = std::fs::read(shots.join(shot)).expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "{shot} is a PNG");
@@ -365,7 +393,14 @@ fn console_in_chromium_logs_in_restarts_an_actor_and_the_chain_grows() {
 fn json_logs_carry_each_blocks_span() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = NodeProc::start_dev(
-        &["--dev.period", "1", "--log.format", "json", "--log", "info,platon_actors=debug"],
+        &[
+            "--dev.period",
+            "1",
+            "--log.format",
+            "json",
+            "--log",
+            "info,platon_actors=debug",
+        ],
         tmp.path(),
     );
     wait_for("two blocks", Duration::from_secs(30), || {

@@ -422,7 +422,11 @@ fn localnet_processes_reach_consensus_and_discover_services() {
             crate::console::http_get_at(&admin(witness), "/metrics", &[("Authorization", &bearer)]);
         let changes: f64 = metrics
             .lines()
-            .find_map(|l| l.strip_prefix("platon_cbft_view_changes_total ")?.parse().ok())
+            .find_map(|l| {
+                l.strip_prefix("platon_cbft_view_changes_total ")?
+                    .parse()
+                    .ok()
+            })
             .unwrap_or_else(|| panic!("no view change counter:\n{metrics}"));
         assert!(changes >= 1.0, "{metrics}");
         procs.0[victim] = spawn(&nodes[victim], "-restarted");

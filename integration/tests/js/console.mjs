@@ -47,7 +47,7 @@ try {
   // The tree arrives over the WebSocket subscription.
   await page.waitForSelector('#actors tr[data-actor="txpool"]', { timeout: 15000 });
   const actors = await page.$$eval('#actors tbody tr', (rows) => rows.map((r) => r.dataset.actor));
-  for (const a of ['node', 'txpool', 'producer', 'executor', 'chain', 'rpc', 'admin']) {
+  for (const a of ['node', 'txpool', 'executor', 'chain', 'rpc', 'admin']) {
     check(actors.includes(a), `the tree shows ${a} (it shows ${actors.join(', ')})`);
   }
   const cell = (actor, cls) => page.$eval(`#actors tr[data-actor="${actor}"] .${cls}`, (e) => e.textContent.trim());

@@ -493,8 +493,8 @@ mod tests {
         let mut h = http::HeaderMap::new();
         for (k, v) in pairs {
             h.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(v).unwrap(),
+                http::HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+                http::HeaderValue::from_str(v).expect("header value"),
             );
         }
         h

@@ -38,7 +38,7 @@ pub struct NodeMetrics {
     block_execution: Histogram,
     block_commit: Histogram,
     rpc: Family<MethodLabel, Histogram, fn() -> Histogram>,
-    rpc_methods: Mutex<std::collections::HashSet<String>>,
+    rpc_methods: parking_lot::RwLock<std::collections::HashSet<String>>,
     scraped: Arc<Mutex<Scraped>>,
 }
 
@@ -309,7 +309,7 @@ impl NodeMetrics {
             block_execution,
             block_commit,
             rpc,
-            rpc_methods: Mutex::new(Default::default()),
+            rpc_methods: Default::default(),
             scraped,
         }
     }
@@ -326,7 +326,7 @@ impl NodeMetrics {
 
     /// Names the gateway's methods: only these get their own latency label.
     pub fn set_rpc_methods<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
-        let mut m = self.rpc_methods.lock();
+        let mut m = self.rpc_methods.write();
         m.clear();
         m.extend(names.into_iter().map(str::to_string));
         m.insert(BATCH_METHOD.to_string());
@@ -334,7 +334,7 @@ impl NodeMetrics {
 
     /// Records one RPC call of `method` that took `secs`.
     pub fn rpc_call(&self, method: &str, secs: f64) {
-        let label = if self.rpc_methods.lock().contains(method) {
+        let label = if self.rpc_methods.read().contains(method) {
             method.to_string()
         } else {
             OTHER_METHOD.to_string()
@@ -480,7 +480,7 @@ mod tests {
             ..Scraped::default()
         };
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
+        prometheus_client::encoding::text::encode(&mut out, &m.registry).expect("encode");
         assert!(
             out.contains("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"} 1")
         );

@@ -332,7 +332,16 @@ fn console_in_chromium_logs_in_restarts_an_actor_and_the_chain_grows() {
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let token = "c0nsole-t0ken";
-    let node = NodeProc::start_dev(&["--dev.period", "1", "--admin.token", token], tmp.path());
+    let node = NodeProc::start_dev(
+        &[
+            "--dev.period",
+            "1",
+            "--admin.token",
+            token,
+            "--admin.faults",
+        ],
+        tmp.path(),
+    );
     // Without the token or a session the page's WebSocket is refused.
     let r = rpc_url(
         &format!("http://127.0.0.1:{}", node.admin),
@@ -368,7 +377,12 @@ fn console_in_chromium_logs_in_restarts_an_actor_and_the_chain_grows() {
         seen["headAfter"].as_u64() > seen["headBefore"].as_u64(),
         "{seen}"
     );
-    // The node agrees: the txpool restarted once, and the restart was logged.
+    assert_eq!(
+        seen["executorRestarts"],
+        json!(1),
+        "the injected panic: {seen}"
+    );
+    // The node agrees: the txpool restarted once, and the restart and the fault were logged.
     let actors = admin(&node, "admin_actors", json!([]), token);
     let txpool = actors
         .as_array()
@@ -378,6 +392,7 @@ fn console_in_chromium_logs_in_restarts_an_actor_and_the_chain_grows() {
     assert_eq!(txpool["restarts"], json!(1), "{txpool}");
     let log = node.log_text();
     assert!(log.contains("admin: restart requested"), "{log}");
+    assert!(log.contains("admin: fault injection requested"), "{log}");
     assert!(log.contains("admin console: logged in"), "{log}");
     assert!(
         log.contains("login with a wrong token was refused"),

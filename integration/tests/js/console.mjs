@@ -75,8 +75,29 @@ try {
   );
   await page.waitForFunction(() => document.querySelector('#actors tr[data-actor="txpool"] .status').textContent === 'running', { timeout: 10000 });
   const restartsAfter = Number(await cell('txpool', 'restarts'));
+
+  // On a node started with --admin.faults each worker has fault buttons: a panic injected into the
+  // executor restarts it, and the chain still grows.
+  let executorRestarts = null;
+  if (await page.$('#actors tr[data-actor="executor"] button.fault[data-kind="panic"]')) {
+    const before = Number(await cell('executor', 'restarts'));
+    const head = Number(await page.$eval('#head', (e) => e.textContent));
+    await page.click('#actors tr[data-actor="executor"] button.fault[data-kind="panic"]');
+    await page.waitForFunction(
+      (b) => Number(document.querySelector('#actors tr[data-actor="executor"] .restarts').textContent) === b + 1,
+      { timeout: 20000 },
+      before,
+    );
+    await page.waitForFunction((h) => Number(document.querySelector('#head').textContent) >= h + 2, { timeout: 30000 }, head);
+    executorRestarts = Number(await cell('executor', 'restarts'));
+    const failure = await page.$eval('#actors tr[data-actor="executor"] .failure', (e) => e.title);
+    check(failure.includes('panic'), `the executor's last failure names the panic (${failure})`);
+    console.log(`executor restarts ${before} -> ${executorRestarts} after an injected panic`);
+  }
+  console.log(`after: txpool restarts ${restartsAfter}`);
+
   const headAfter = Number(await page.$eval('#head', (e) => e.textContent));
-  console.log(`after: txpool restarts ${restartsAfter}, head ${headAfter}`);
+  console.log(`head ${headBefore} -> ${headAfter}`);
 
   // Search for the head block by number; the answer is that block.
   await page.type('#search', String(headAfter));
@@ -87,7 +108,7 @@ try {
   }, { timeout: 10000 }, headAfter);
 
   await page.screenshot({ path: path.join(shots, 'console.png'), fullPage: true });
-  console.log(JSON.stringify({ restartsBefore, restartsAfter, headBefore, headAfter, actors }));
+  console.log(JSON.stringify({ restartsBefore, restartsAfter, headBefore, headAfter, executorRestarts, actors }));
 } finally {
   await browser.close();
   fs.rmSync(profile, { recursive: true, force: true });

@@ -133,18 +133,20 @@ pub struct Access {
 }
 
 impl Access {
+    /// Whether `headers` carry the token (always, when none is set).
+    pub fn has_token(&self, headers: &http::HeaderMap) -> bool {
+        self.bearer.as_ref().is_none_or(|bearer| {
+            headers
+                .get(http::header::AUTHORIZATION)
+                .is_some_and(|v| crate::admin::constant_time_eq(v.as_bytes(), bearer.as_bytes()))
+        })
+    }
+
     /// Whether `headers` carry the token, or a live session cookie from the console's own origin.
     pub fn allows(&self, headers: &http::HeaderMap) -> bool {
-        let Some(bearer) = &self.bearer else {
-            return true;
-        };
-        if headers
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|v| crate::admin::constant_time_eq(v.as_bytes(), bearer.as_bytes()))
-        {
-            return true;
-        }
-        same_origin(headers) && session_cookie(headers).is_some_and(|id| self.sessions.valid(&id))
+        self.has_token(headers)
+            || (same_origin(headers)
+                && session_cookie(headers).is_some_and(|id| self.sessions.valid(&id)))
     }
 }
 
@@ -163,6 +165,15 @@ fn response(status: http::StatusCode, content_type: &str, body: impl Into<String
 
 fn json_response(status: http::StatusCode, v: Value) -> HttpResponse {
     response(status, "application/json", v.to_string())
+}
+
+/// `r` with the session cookie set to `id` for `max_age` seconds (0 with an empty id: cleared).
+fn with_session_cookie(mut r: HttpResponse, id: &str, max_age: u64) -> HttpResponse {
+    let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}");
+    if let Ok(v) = http::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(http::header::SET_COOKIE, v);
+    }
+    r
 }
 
 /// The admin listener's HTTP layer: serves the console and `/metrics`, and marks every JSON-RPC
@@ -263,11 +274,7 @@ where
             }
             (Method::POST, "/console/login") => {
                 let access = self.access.clone();
-                let token_ok = access.bearer.as_ref().is_none_or(|b| {
-                    req.headers()
-                        .get(http::header::AUTHORIZATION)
-                        .is_some_and(|v| crate::admin::constant_time_eq(v.as_bytes(), b.as_bytes()))
-                });
+                let token_ok = access.has_token(req.headers());
                 let same = same_origin(req.headers());
                 Box::pin(async move {
                     if !same {
@@ -285,18 +292,11 @@ where
                     }
                     let id = access.sessions.open();
                     tracing::info!(sessions = access.sessions.len(), "admin console: logged in");
-                    let mut r = json_response(
+                    let r = json_response(
                         StatusCode::OK,
                         json!({"ok": true, "tokenRequired": access.bearer.is_some()}),
                     );
-                    let cookie = format!(
-                        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                        SESSION_TTL.as_secs()
-                    );
-                    if let Ok(v) = http::HeaderValue::from_str(&cookie) {
-                        r.headers_mut().insert(http::header::SET_COOKIE, v);
-                    }
-                    Ok(r)
+                    Ok(with_session_cookie(r, &id, SESSION_TTL.as_secs()))
                 })
             }
             (Method::POST, "/console/logout") => {
@@ -304,12 +304,8 @@ where
                     self.access.sessions.close(&id);
                 }
                 Box::pin(async move {
-                    let mut r = json_response(StatusCode::OK, json!({"ok": true}));
-                    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-                    if let Ok(v) = http::HeaderValue::from_str(&cookie) {
-                        r.headers_mut().insert(http::header::SET_COOKIE, v);
-                    }
-                    Ok(r)
+                    let r = json_response(StatusCode::OK, json!({"ok": true}));
+                    Ok(with_session_cookie(r, "", 0))
                 })
             }
             _ => {

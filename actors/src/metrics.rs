@@ -10,7 +10,6 @@
 
 use crate::handles::TxPoolHandle;
 use crate::NodeContext;
-use parking_lot::Mutex;
 use platon_supervision::{ActorStatus, Registry};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -18,6 +17,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ pub struct NodeMetrics {
     block_commit: Histogram,
     rpc: Family<MethodLabel, Histogram, fn() -> Histogram>,
     rpc_methods: parking_lot::RwLock<std::collections::HashSet<String>>,
-    scraped: Arc<Mutex<Scraped>>,
+    actors: Arc<Registry>,
 }
 
 impl std::fmt::Debug for NodeMetrics {
@@ -74,10 +74,10 @@ struct OverlayFigures {
     messages_received: u64,
 }
 
-/// Encodes the scraped figures and the supervision registry's actors.
+/// Encodes one scrape's figures and the supervision registry's actors.
 struct NodeCollector {
     actors: Arc<Registry>,
-    scraped: Arc<Mutex<Scraped>>,
+    scraped: Scraped,
 }
 
 impl std::fmt::Debug for NodeCollector {
@@ -112,7 +112,7 @@ fn clamp(v: u64) -> i64 {
 
 impl Collector for NodeCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = self.scraped.lock().clone();
+        let s = &self.scraped;
         if let Some(h) = s.head {
             gauge(
                 &mut enc,
@@ -206,70 +206,65 @@ impl Collector for NodeCollector {
 
 impl NodeCollector {
     fn encode_actors(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use prometheus_client::metrics::MetricType::{Counter, Gauge};
         let actors = self.actors.snapshot();
         type Pick = fn(&platon_supervision::ActorInfo) -> u64;
-        let counters: [(&str, &str, Pick); 4] = [
+        let series: [(&str, &str, MetricType, Pick); 8] = [
             (
                 "actor_messages_handled",
                 "Messages the actor handled, all incarnations.",
+                Counter,
                 |a| a.messages_handled,
             ),
             (
                 "actor_messages_rejected",
                 "Messages refused because the actor's mailbox was full.",
+                Counter,
                 |a| a.messages_rejected,
             ),
             (
                 "actor_messages_dropped",
                 "Messages dropped by fault injection.",
+                Counter,
                 |a| a.messages_dropped,
             ),
-            ("actor_restarts", "Restarts of the actor.", |a| a.restarts),
-        ];
-        for (name, help, pick) in counters {
-            let mut m = enc.encode_descriptor(
-                name,
-                help,
-                None,
-                prometheus_client::metrics::MetricType::Counter,
-            )?;
-            for a in &actors {
-                let labels = [("actor", a.name.clone())];
-                ConstCounter::new(pick(a)).encode(m.encode_family(&labels)?)?;
-            }
-        }
-        let gauges: [(&str, &str, Pick); 4] = [
+            ("actor_restarts", "Restarts of the actor.", Counter, |a| {
+                a.restarts
+            }),
             (
                 "actor_mailbox_depth",
                 "Messages accepted and not yet handled.",
+                Gauge,
                 |a| a.messages_waiting,
             ),
             (
                 "actor_mailbox_capacity",
                 "The actor's mailbox bound.",
+                Gauge,
                 |a| a.mailbox_capacity,
             ),
             (
                 "actor_up",
                 "1 while the actor runs, 0 while it starts, restarts or is stopped.",
+                Gauge,
                 |a| u64::from(a.status == ActorStatus::Running),
             ),
             (
                 "actor_uptime_seconds",
                 "Seconds since the actor's current incarnation started.",
+                Gauge,
                 |a| a.uptime_ms / 1000,
             ),
         ];
-        for (name, help, pick) in gauges {
-            let mut m = enc.encode_descriptor(
-                name,
-                help,
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
-            )?;
+        for (name, help, kind, pick) in series {
+            let mut m = enc.encode_descriptor(name, help, None, kind)?;
             for a in &actors {
                 let labels = [("actor", a.name.clone())];
-                ConstGauge::new(clamp(pick(a))).encode(m.encode_family(&labels)?)?;
+                let family = m.encode_family(&labels)?;
+                match kind {
+                    Counter => ConstCounter::new(pick(a)).encode(family)?,
+                    _ => ConstGauge::new(clamp(pick(a))).encode(family)?,
+                }
             }
         }
         Ok(())
@@ -299,18 +294,13 @@ impl NodeMetrics {
             "JSON-RPC call latency on the gateway, by method",
             rpc.clone(),
         );
-        let scraped = Arc::new(Mutex::new(Scraped::default()));
-        registry.register_collector(Box::new(NodeCollector {
-            actors,
-            scraped: scraped.clone(),
-        }));
         Self {
             registry,
             block_execution,
             block_commit,
             rpc,
             rpc_methods: Default::default(),
-            scraped,
+            actors,
         }
     }
 
@@ -332,22 +322,42 @@ impl NodeMetrics {
         m.insert(BATCH_METHOD.to_string());
     }
 
-    /// Records one RPC call of `method` that took `secs`.
-    pub fn rpc_call(&self, method: &str, secs: f64) {
-        let label = if self.rpc_methods.read().contains(method) {
+    /// The latency label of `method`: its name if the gateway registered it, else `other`.
+    fn method_label(&self, method: &str) -> String {
+        if self.rpc_methods.read().contains(method) {
             method.to_string()
         } else {
             OTHER_METHOD.to_string()
-        };
+        }
+    }
+
+    fn observe_rpc(&self, label: String, secs: f64) {
         self.rpc.get_or_create(&[("method", label)]).observe(secs);
+    }
+
+    /// Records one RPC call of `method` that took `secs`.
+    pub fn rpc_call(&self, method: &str, secs: f64) {
+        self.observe_rpc(self.method_label(method), secs);
     }
 
     /// Reads the subsystems' figures and encodes every metric (OpenMetrics text).
     pub async fn render(&self, node: &NodeContext) -> String {
-        let s = scrape(node).await;
-        *self.scraped.lock() = s;
+        self.encode(scrape(node).await)
+    }
+
+    /// Encodes the recorded metrics and one scrape's figures.
+    fn encode(&self, scraped: Scraped) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        let mut figures = prometheus_client::registry::Registry::with_prefix(PREFIX);
+        figures.register_collector(Box::new(NodeCollector {
+            actors: self.actors.clone(),
+            scraped,
+        }));
         let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let res = encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &figures))
+            .and_then(|()| encode_eof(&mut out));
+        if res.is_err() {
             tracing::warn!("metrics: encoding failed");
         }
         out
@@ -385,11 +395,11 @@ where
     ) -> impl std::future::Future<Output = Self::MethodResponse> + Send + 'a {
         let service = self.service.clone();
         let metrics = self.metrics.clone();
+        let label = metrics.method_label(request.method_name());
         async move {
             let started = Instant::now();
-            let method = request.method_name().to_string();
             let rp = service.call(request).await;
-            metrics.rpc_call(&method, started.elapsed().as_secs_f64());
+            metrics.observe_rpc(label, started.elapsed().as_secs_f64());
             rp
         }
     }
@@ -403,7 +413,7 @@ where
         async move {
             let started = Instant::now();
             let rp = service.batch(requests).await;
-            metrics.rpc_call(BATCH_METHOD, started.elapsed().as_secs_f64());
+            metrics.observe_rpc(BATCH_METHOD.to_string(), started.elapsed().as_secs_f64());
             rp
         }
     }
@@ -440,24 +450,25 @@ async fn scrape(node: &NodeContext) -> Scraped {
             s.view_changes = Some(0);
         }
     }
-    // A node outside an overlay has no peers and moves no bytes: zeros, so dashboards show them.
-    let outside = OverlayFigures::default();
-    s.overlay = Some(outside);
-    if let Ok(o) = reg.lookup::<crate::overlay::service::OverlayMsg>(crate::names::OVERLAY) {
-        s.overlay = None;
-        let info = o.call(crate::overlay::service::OverlayMsg::Info).await;
-        let stats = o.call(crate::overlay::service::OverlayMsg::Stats).await;
-        if let (Ok(info), Ok(stats)) = (info, stats) {
-            s.overlay = Some(OverlayFigures {
-                peers: info.links as u64,
-                routing_table: info.routing_table_size as u64,
-                bytes_sent: stats.links.bytes_sent,
-                bytes_received: stats.links.bytes_received,
-                messages_sent: stats.protocol.sent.values().sum(),
-                messages_received: stats.protocol.received.values().sum(),
-            });
+    s.overlay = match reg.lookup::<crate::overlay::service::OverlayMsg>(crate::names::OVERLAY) {
+        // A node outside an overlay has no peers and moves no bytes: zeros, so dashboards show them.
+        Err(_) => Some(OverlayFigures::default()),
+        Ok(o) => {
+            let info = o.call(crate::overlay::service::OverlayMsg::Info).await;
+            let stats = o.call(crate::overlay::service::OverlayMsg::Stats).await;
+            match (info, stats) {
+                (Ok(info), Ok(stats)) => Some(OverlayFigures {
+                    peers: info.links as u64,
+                    routing_table: info.routing_table_size as u64,
+                    bytes_sent: stats.links.bytes_sent,
+                    bytes_received: stats.links.bytes_received,
+                    messages_sent: stats.protocol.sent.values().sum(),
+                    messages_received: stats.protocol.received.values().sum(),
+                }),
+                _ => None,
+            }
         }
-    }
+    };
     s
 }
 
@@ -473,14 +484,12 @@ mod tests {
         m.rpc_call("eth_blockNumber", 0.001);
         m.rpc_call("made_up_method", 0.001);
         m.block_executed(Instant::now());
-        *m.scraped.lock() = Scraped {
+        let out = m.encode(Scraped {
             head: Some(10),
             finalized: Some(7),
             highest_qc: Some(9),
             ..Scraped::default()
-        };
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &m.registry).expect("encode");
+        });
         assert!(
             out.contains("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"} 1")
         );

@@ -53,22 +53,6 @@ impl ProducerService {
             .number
             .checked_add(1)
             .ok_or("block number overflow")?;
-        // The block's span, from its proposal (the batch taken) to its commit.
-        let span = tracing::info_span!("block", number);
-        self.seal(number, parent, txs, force).instrument(span).await
-    }
-
-    async fn seal(
-        &self,
-        number: u64,
-        parent: platon_messages::Header,
-        txs: Vec<platon_messages::SignedTransaction>,
-        force: bool,
-    ) -> Result<Option<usize>, String> {
-        let reg = self.node.registry.clone();
-        let cfg = &self.node.config;
-        let base_fee = platon_vm::next_base_fee(&parent);
-        let gas_limit = cfg.chain.gas_limit;
         let env = BlockEnv {
             number,
             timestamp: now_secs().max(parent.timestamp.saturating_add(1)),
@@ -80,6 +64,20 @@ impl ProducerService {
             prev_randao: parent.hash(),
             chain_id: cfg.chain.chain_id,
         };
+        // The block's span, from its proposal (the batch taken) to its commit.
+        let span = tracing::info_span!("block", number);
+        self.seal(parent, txs, env, force).instrument(span).await
+    }
+
+    /// Executes `txs` on `parent` in `env` and commits the block.
+    async fn seal(
+        &self,
+        parent: platon_messages::Header,
+        txs: Vec<platon_messages::SignedTransaction>,
+        env: BlockEnv,
+        force: bool,
+    ) -> Result<Option<usize>, String> {
+        let reg = self.node.registry.clone();
         let executed = ExecutorHandle(reg.clone())
             .execute(parent, txs, env)
             .await

@@ -94,6 +94,13 @@ impl TxPoolHandle {
             .call(|r| TxPoolMsg::Get(hash, r))
             .await
     }
+    /// The hashes of every pooled transaction.
+    pub async fn hashes(&self) -> Result<Vec<B256>, CallError> {
+        self.0
+            .lookup::<TxPoolMsg>(names::TXPOOL)?
+            .call(TxPoolMsg::Hashes)
+            .await
+    }
     /// The nonce after the sender's pooled, executable transactions (None if none pooled).
     pub async fn next_nonce(&self, sender: Address) -> Result<Option<u64>, CallError> {
         self.0

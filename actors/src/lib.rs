@@ -77,6 +77,36 @@ pub struct NodeContext {
     pub system: platon_vm::SystemContext,
     /// The Prometheus metrics the admin listener serves on `/metrics`.
     pub metrics: Arc<metrics::NodeMetrics>,
+    /// The last blocks that failed validation here (`debug_getBadBlocks`).
+    pub bad_blocks: Arc<BadBlocks>,
+}
+
+/// How many bad blocks are kept (geth keeps 10).
+pub const BAD_BLOCKS_KEPT: usize = 10;
+
+/// The most recent proposed blocks that did not validate, newest last, at most
+/// [`BAD_BLOCKS_KEPT`] of them.
+#[derive(Debug, Default)]
+pub struct BadBlocks(parking_lot::Mutex<std::collections::VecDeque<platon_messages::Block>>);
+
+impl BadBlocks {
+    /// Records a block that failed validation (once per hash), dropping the oldest beyond the bound.
+    pub fn record(&self, block: platon_messages::Block) {
+        let mut q = self.0.lock();
+        let hash = block.hash();
+        if q.iter().any(|b| b.hash() == hash) {
+            return;
+        }
+        if q.len() >= BAD_BLOCKS_KEPT {
+            q.pop_front();
+        }
+        q.push_back(block);
+    }
+
+    /// The kept blocks, oldest first.
+    pub fn list(&self) -> Vec<platon_messages::Block> {
+        self.0.lock().iter().cloned().collect()
+    }
 }
 
 impl NodeContext {

@@ -283,6 +283,9 @@ pub struct EvmConfig {
     pub max_log_range: u64,
     /// Most installed filters (`eth_newFilter`, `eth_newBlockFilter`); idle ones expire after 5 minutes.
     pub max_filters: usize,
+    /// Most struct-log entries one `debug_trace*` request may produce (all of a block's
+    /// transactions together); a longer trace is refused with an error naming this bound.
+    pub max_trace_steps: usize,
 }
 
 impl Default for EvmConfig {
@@ -294,6 +297,7 @@ impl Default for EvmConfig {
             max_logs: 10_000,
             max_log_range: 10_000,
             max_filters: 1_024,
+            max_trace_steps: 1_000_000,
         }
     }
 }
@@ -638,8 +642,9 @@ impl NodeConfig {
             || self.evm.max_logs == 0
             || self.evm.max_log_range == 0
             || self.evm.max_filters == 0
+            || self.evm.max_trace_steps == 0
         {
-            return bad("evm.rpc_gas_cap must be at least 21000 and evm.max_logs, evm.max_log_range and evm.max_filters positive".into());
+            return bad("evm.rpc_gas_cap must be at least 21000 and evm.max_logs, evm.max_log_range, evm.max_filters and evm.max_trace_steps positive".into());
         }
         if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
             return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());

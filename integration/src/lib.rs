@@ -761,6 +761,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         datadir: datadir.clone(),
         system,
         metrics: Arc::new(platon_actors::metrics::NodeMetrics::new(registry.clone())),
+        bad_blocks: Default::default(),
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

@@ -386,6 +386,11 @@ impl TxBody {
         }
     }
 
+    /// The encoding with a zero signature (what geth's `eth_fillTransaction` answers as `raw`).
+    pub fn encode_unsigned(&self) -> Vec<u8> {
+        self.envelope([vec![0x80], vec![0x80], vec![0x80]])
+    }
+
     /// Signs the body and returns the complete transaction.
     pub fn sign(self, key: &SecretKey) -> SignedTransaction {
         let sig = sign_prehash(&self.signing_hash(), key);

@@ -356,7 +356,7 @@ pub fn validate(
     if msg.kind == TxKind::Create && msg.data.len() > crate::MAX_INITCODE_SIZE {
         return Ok(Err(TxReject::Invalid("max initcode size exceeded".into())));
     }
-    if sender.has_code() {
+    if opts.check_nonce && sender.has_code() {
         return Ok(Err(TxReject::SenderHasCode));
     }
     if opts.check_nonce {

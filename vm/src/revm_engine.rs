@@ -245,6 +245,7 @@ pub fn cfg_env(chain_id: u64, opts: ExecOptions) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(SPEC);
     cfg.chain_id = chain_id;
     cfg.disable_nonce_check = !opts.check_nonce;
+    cfg.disable_eip3607 = !opts.check_nonce;
     cfg.disable_base_fee = !opts.check_base_fee;
     cfg.disable_balance_check = !opts.check_balance;
     cfg.memory_limit = MEMORY_LIMIT;

@@ -71,7 +71,8 @@ impl Message {
 /// simulation does not need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecOptions {
-    /// Check and bump the sender's nonce.
+    /// Check the sender's nonce and refuse a sender with code (EIP-3607), as a transaction is
+    /// checked. Off for calls and unvalidated simulations, as geth (the nonce still advances).
     pub check_nonce: bool,
     /// Enforce gas price ≥ base fee (off for calls without a gas price, as geth does).
     pub check_base_fee: bool,

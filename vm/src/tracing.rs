@@ -1,6 +1,7 @@
 //! Execution tracers in geth's shapes, on the revm engine: the default struct-log tracer (one entry per
-//! executed opcode) and `callTracer` (the tree of calls and creations). They serve
-//! `debug_traceTransaction` and `debug_traceCall`.
+//! executed opcode), `callTracer` (the tree of calls and creations) and `prestateTracer` (the
+//! accounts a transaction touched, before and optionally after it), and the access-list tracer
+//! behind `eth_createAccessList`. They serve the `debug_trace*` methods.
 
 use crate::revm_engine::{apply_changes, block_env, cfg_env, outcome, reject, tx_env, StateView};
 use crate::runtime::{BlockHashes, ExecError, ExecOptions, Message, Outcome, Status, TxReject};
@@ -10,14 +11,14 @@ use platon_storage::StateDb;
 use revm::bytecode::OpCode;
 use revm::context::result::EVMError;
 use revm::context_interface::{ContextTr, CreateScheme, JournalTr};
-use revm::interpreter::interpreter_types::{Jumps, LoopControl, MemoryTr};
+use revm::interpreter::interpreter_types::{Jumps, LoopControl, MemoryTr, ReturnData};
 use revm::interpreter::{
     CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, InstructionResult,
     Interpreter,
 };
 use revm::{Context, InspectEvm, Inspector, MainBuilder, MainContext};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Which tracer to run, with geth's options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub enum TracerKind {
         enable_memory: bool,
         /// Leave out storage.
         disable_storage: bool,
+        /// Include the return data of the last call (geth's `enableReturnData`).
+        enable_return_data: bool,
         /// Most entries recorded (0: unlimited); later ones are dropped.
         limit: usize,
     },
@@ -39,6 +42,11 @@ pub enum TracerKind {
         only_top_call: bool,
         /// Include logs in the frames (`withLog`).
         with_log: bool,
+    },
+    /// `prestateTracer`.
+    Prestate {
+        /// Pre- and post-state of what changed (`diffMode`) instead of the pre-state of all touched.
+        diff_mode: bool,
     },
 }
 
@@ -92,6 +100,7 @@ struct StructLogger {
     disable_stack: bool,
     enable_memory: bool,
     disable_storage: bool,
+    enable_return_data: bool,
     limit: usize,
     logs: Vec<Value>,
     // Per-depth storage seen so far (geth shows the slots the current contract touched).
@@ -137,6 +146,15 @@ impl<CTX: ContextTr> Inspector<CTX> for StructLogger {
                 "memory".into(),
                 Value::Array(mem.chunks(32).map(|c| json!(hex::encode(c))).collect()),
             );
+        }
+        if self.enable_return_data {
+            let data = interp.return_data.buffer();
+            if !data.is_empty() {
+                entry.insert(
+                    "returnData".into(),
+                    json!(format!("0x{}", hex::encode(data))),
+                );
+            }
         }
         let mut sload_key = None;
         if !self.disable_storage {
@@ -433,12 +451,14 @@ pub fn trace(
             disable_stack,
             enable_memory,
             disable_storage,
+            enable_return_data,
             limit,
         } => {
             let logger = StructLogger {
                 disable_stack: *disable_stack,
                 enable_memory: *enable_memory,
                 disable_storage: *disable_storage,
+                enable_return_data: *enable_return_data,
                 limit: *limit,
                 ..Default::default()
             };
@@ -479,5 +499,291 @@ pub fn trace(
             }
             Ok(Ok((out, root.to_json())))
         }
+        TracerKind::Prestate { diff_mode } => {
+            let before = state.clone();
+            let (out, mut touched) = match run(state, hashes, env, msg, opts, Touched::default())? {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            touched.accounts.insert(msg.caller);
+            touched.accounts.insert(env.beneficiary);
+            if let platon_messages::TxKind::Call(to) = msg.kind {
+                touched.accounts.insert(to);
+            }
+            let value = prestate_json(&before, state, &touched, *diff_mode)?;
+            Ok(Ok((out, value)))
+        }
+    }
+}
+
+/// What a transaction touched: accounts, and the storage slots of each.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// Accounts read or written.
+    pub accounts: BTreeSet<Address>,
+    /// Storage slots read or written, per account.
+    pub slots: BTreeMap<Address, BTreeSet<B256>>,
+    /// Accounts only named by address-reading opcodes and calls (for access lists).
+    pub named: BTreeSet<Address>,
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for Touched {
+    fn step(&mut self, interp: &mut Interpreter, _: &mut CTX) {
+        use revm::bytecode::opcode as op;
+        use revm::interpreter::interpreter_types::InputsTr;
+        let code = interp.bytecode.opcode();
+        let stack = interp.stack.data();
+        let top = |i: usize| stack.len().checked_sub(i + 1).and_then(|j| stack.get(j));
+        let as_addr = |w: &U256| Address::from_word(B256::from(*w));
+        match code {
+            op::SLOAD | op::SSTORE => {
+                if let Some(k) = top(0) {
+                    let me = interp.input.target_address();
+                    self.accounts.insert(me);
+                    self.slots.entry(me).or_default().insert(B256::from(*k));
+                }
+            }
+            op::BALANCE
+            | op::EXTCODESIZE
+            | op::EXTCODECOPY
+            | op::EXTCODEHASH
+            | op::SELFDESTRUCT => {
+                if let Some(a) = top(0) {
+                    self.accounts.insert(as_addr(a));
+                    self.named.insert(as_addr(a));
+                }
+            }
+            op::CALL | op::CALLCODE | op::DELEGATECALL | op::STATICCALL => {
+                if let Some(a) = top(1) {
+                    self.accounts.insert(as_addr(a));
+                    self.named.insert(as_addr(a));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn create_end(&mut self, _: &mut CTX, _: &CreateInputs, outcome: &mut CreateOutcome) {
+        if let Some(a) = outcome.address {
+            self.accounts.insert(a);
+        }
+    }
+}
+
+fn account_json(
+    state: &StateDb,
+    addr: &Address,
+    slots: Option<&BTreeSet<B256>>,
+) -> Result<Value, ExecError> {
+    let acc = state.account(addr).map_err(storage_exec_err)?;
+    let code = state.code(addr).map_err(storage_exec_err)?;
+    let mut o = Map::new();
+    o.insert("balance".into(), json!(format!("{:#x}", acc.balance)));
+    if acc.nonce != 0 {
+        o.insert("nonce".into(), json!(acc.nonce));
+    }
+    if !code.is_empty() {
+        o.insert("code".into(), json!(format!("0x{}", hex::encode(&code))));
+        o.insert(
+            "codeHash".into(),
+            json!(format!("{:#x}", alloy_primitives::keccak256(&code))),
+        );
+    }
+    if let Some(slots) = slots {
+        let mut st = Map::new();
+        for k in slots {
+            let v = state.storage(addr, *k).map_err(storage_exec_err)?;
+            if !v.is_zero() {
+                st.insert(format!("{k:#x}"), json!(format!("{:#x}", B256::from(v))));
+            }
+        }
+        if !st.is_empty() {
+            o.insert("storage".into(), Value::Object(st));
+        }
+    }
+    Ok(Value::Object(o))
+}
+
+fn storage_exec_err(e: platon_storage::StorageError) -> ExecError {
+    ExecError::Engine {
+        engine: "revm",
+        detail: format!("storage: {e}"),
+    }
+}
+
+fn exists(state: &StateDb, addr: &Address) -> Result<bool, ExecError> {
+    let acc = state.account(addr).map_err(storage_exec_err)?;
+    let code = state.code(addr).map_err(storage_exec_err)?;
+    Ok(acc.nonce != 0 || !acc.balance.is_zero() || !code.is_empty())
+}
+
+/// geth's `prestateTracer` output: every touched account as it was before the transaction, or in
+/// diff mode `{pre, post}` with only what changed (`post` leaves out unchanged fields).
+fn prestate_json(
+    before: &StateDb,
+    after: &StateDb,
+    touched: &Touched,
+    diff_mode: bool,
+) -> Result<Value, ExecError> {
+    let mut pre = Map::new();
+    let mut post = Map::new();
+    for addr in &touched.accounts {
+        let slots = touched.slots.get(addr);
+        if !diff_mode {
+            if exists(before, addr)? || slots.is_some() {
+                pre.insert(format!("{addr:#x}"), account_json(before, addr, slots)?);
+            }
+            continue;
+        }
+        let a = account_json(before, addr, slots)?;
+        let b = account_json(after, addr, slots)?;
+        if a == b {
+            continue;
+        }
+        if exists(before, addr)? {
+            pre.insert(format!("{addr:#x}"), a.clone());
+        }
+        let (Value::Object(a), Value::Object(b)) = (a, b) else {
+            continue;
+        };
+        let mut changed = Map::new();
+        for (k, v) in &b {
+            if k == "storage" {
+                let old = a.get("storage").and_then(Value::as_object);
+                let diff: Map<String, Value> = v
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(slot, val)| old.and_then(|o| o.get(*slot)) != Some(*val))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if !diff.is_empty() {
+                    changed.insert(k.clone(), Value::Object(diff));
+                }
+            } else if a.get(k) != Some(v) {
+                changed.insert(k.clone(), v.clone());
+            }
+        }
+        if exists(after, addr)? {
+            post.insert(format!("{addr:#x}"), Value::Object(changed));
+        }
+    }
+    Ok(if diff_mode {
+        json!({ "pre": pre, "post": post })
+    } else {
+        Value::Object(pre)
+    })
+}
+
+/// Runs `msg` (effects applied to `state`) and returns its outcome with what it touched: the
+/// access-list tracer of `eth_createAccessList`.
+pub fn touched(
+    state: &mut StateDb,
+    hashes: &dyn BlockHashes,
+    env: &BlockEnv,
+    msg: &Message,
+    opts: ExecOptions,
+) -> Result<Result<(Outcome, Touched), TxReject>, ExecError> {
+    run(state, hashes, env, msg, opts, Touched::default())
+}
+
+/// The address geth gives the logs of traced ETH transfers (`eth_simulateV1`'s `traceTransfers`).
+pub const TRANSFER_LOG_ADDRESS: Address = Address::repeat_byte(0xee);
+
+/// `Transfer(address,address,uint256)`, the topic of a traced ETH transfer.
+const TRANSFER_TOPIC: B256 =
+    alloy_primitives::b256!("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+
+/// Logs in execution order with ETH transfers among them, per frame: a failed frame's are dropped.
+#[derive(Debug, Default)]
+struct TransferTracer {
+    frames: Vec<Vec<platon_messages::Log>>,
+    done: Vec<platon_messages::Log>,
+}
+
+fn transfer_log(from: Address, to: Address, value: U256) -> platon_messages::Log {
+    platon_messages::Log {
+        address: TRANSFER_LOG_ADDRESS,
+        topics: vec![TRANSFER_TOPIC, from.into_word(), to.into_word()],
+        data: Bytes::from(value.to_be_bytes::<32>().to_vec()),
+    }
+}
+
+impl TransferTracer {
+    fn close(&mut self, ok: bool) {
+        let frame = self.frames.pop().unwrap_or_default();
+        if !ok {
+            return;
+        }
+        match self.frames.last_mut() {
+            Some(parent) => parent.extend(frame),
+            None => self.done.extend(frame),
+        }
+    }
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for TransferTracer {
+    fn log(&mut self, _: &mut CTX, log: revm::primitives::Log) {
+        if let Some(f) = self.frames.last_mut() {
+            f.push(platon_messages::Log {
+                address: log.address,
+                topics: log.data.topics().to_vec(),
+                data: log.data.data.clone(),
+            });
+        }
+    }
+
+    fn call(&mut self, _: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        let mut frame = Vec::new();
+        let value = inputs.call_value();
+        if inputs.scheme == CallScheme::Call && !value.is_zero() {
+            frame.push(transfer_log(inputs.caller, inputs.target_address, value));
+        }
+        self.frames.push(frame);
+        None
+    }
+
+    fn call_end(&mut self, _: &mut CTX, _: &CallInputs, outcome: &mut CallOutcome) {
+        self.close(outcome.result.result.is_ok());
+    }
+
+    fn create(&mut self, _: &mut CTX, _: &mut CreateInputs) -> Option<CreateOutcome> {
+        self.frames.push(Vec::new());
+        None
+    }
+
+    fn selfdestruct(&mut self, contract: Address, target: Address, value: U256) {
+        if let (false, Some(f)) = (value.is_zero(), self.frames.last_mut()) {
+            f.push(transfer_log(contract, target, value));
+        }
+    }
+
+    fn create_end(&mut self, _: &mut CTX, inputs: &CreateInputs, outcome: &mut CreateOutcome) {
+        let value = inputs.value();
+        if let (Some(to), Some(frame)) = (outcome.address, self.frames.last_mut()) {
+            if !value.is_zero() {
+                frame.insert(0, transfer_log(inputs.caller(), to, value));
+            }
+        }
+        self.close(outcome.result.result.is_ok());
+    }
+}
+
+/// Runs `msg` (effects applied to `state`) and returns its outcome with its logs, ETH transfers
+/// among them as logs of [`TRANSFER_LOG_ADDRESS`] (`eth_simulateV1` with `traceTransfers`).
+#[allow(clippy::type_complexity)]
+pub fn with_transfers(
+    state: &mut StateDb,
+    hashes: &dyn BlockHashes,
+    env: &BlockEnv,
+    msg: &Message,
+    opts: ExecOptions,
+) -> Result<Result<(Outcome, Vec<platon_messages::Log>), TxReject>, ExecError> {
+    match run(state, hashes, env, msg, opts, TransferTracer::default())? {
+        Ok((out, t)) => {
+            let logs = if out.success() { t.done } else { vec![] };
+            Ok(Ok((out, logs)))
+        }
+        Err(e) => Ok(Err(e)),
     }
 }

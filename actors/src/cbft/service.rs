@@ -474,6 +474,13 @@ impl CbftService {
         let ok = executed.block.hash() == info.data.hash && executed.rejected.is_empty();
         if ok {
             Self::keep(st, executed, false, info.data.view, info.data.index);
+        } else {
+            tracing::warn!(
+                number = h.number,
+                hash = %info.data.hash,
+                "cbft: a proposed block does not execute to its header; kept for debug_getBadBlocks"
+            );
+            self.node.bad_blocks.record(block);
         }
         Ok(Some(ok))
     }

@@ -26,7 +26,7 @@ fn blocking_err(e: tokio::task::JoinError) -> ErrorObjectOwned {
 }
 
 /// Runs `f` on the blocking pool (EVM execution is CPU-bound).
-async fn blocking<F>(c: &RpcCtx, f: F) -> R
+pub(super) async fn blocking<F>(c: &RpcCtx, f: F) -> R
 where
     F: FnOnce(&RpcCtx) -> R + Send + 'static,
 {
@@ -38,7 +38,7 @@ where
 
 /// The environment of the block `header` heads: what a call at that block runs in (as geth), and
 /// what its transactions ran in.
-fn call_env(c: &RpcCtx, header: &Header) -> BlockEnv {
+pub(super) fn call_env(c: &RpcCtx, header: &Header) -> BlockEnv {
     BlockEnv {
         number: header.number,
         timestamp: header.timestamp,
@@ -55,7 +55,7 @@ fn u128_of(v: U256, what: &str) -> Result<u128, ErrorObjectOwned> {
 }
 
 /// The message and checks of a call object, with `gas` as its gas limit.
-fn call_message(
+pub(super) fn call_message(
     c: &RpcCtx,
     call: &CallObject,
     gas: u64,
@@ -116,7 +116,10 @@ fn call_message(
 }
 
 /// Applies geth's state override set (`{address: {balance, nonce, code, state, stateDiff}}`).
-fn apply_state_overrides(state: &mut StateDb, v: &Value) -> Result<(), ErrorObjectOwned> {
+pub(super) fn apply_state_overrides(
+    state: &mut StateDb,
+    v: &Value,
+) -> Result<(), ErrorObjectOwned> {
     let Some(map) = v.as_object() else {
         return if v.is_null() {
             Ok(())
@@ -178,7 +181,7 @@ fn apply_state_overrides(state: &mut StateDb, v: &Value) -> Result<(), ErrorObje
 
 /// Applies geth's block overrides (`number`, `time`, `gasLimit`, `feeRecipient`, `prevRandao`,
 /// `baseFeePerGas`).
-fn apply_block_overrides(env: &mut BlockEnv, v: &Value) -> Result<(), ErrorObjectOwned> {
+pub(super) fn apply_block_overrides(env: &mut BlockEnv, v: &Value) -> Result<(), ErrorObjectOwned> {
     let Some(o) = v.as_object() else {
         return if v.is_null() {
             Ok(())
@@ -220,7 +223,7 @@ pub fn failure(out: &Outcome) -> ErrorObjectOwned {
 }
 
 /// geth's wording for an exceptional halt.
-fn halt_message(reason: &str) -> String {
+pub(super) fn halt_message(reason: &str) -> String {
     if reason.starts_with("OutOfGas") {
         "out of gas".into()
     } else if reason.contains("OpcodeNotFound") || reason.contains("InvalidFEOpcode") {
@@ -238,7 +241,7 @@ fn halt_message(reason: &str) -> String {
     }
 }
 
-fn reject_err(e: TxReject) -> ErrorObjectOwned {
+pub(super) fn reject_err(e: TxReject) -> ErrorObjectOwned {
     rpc_err(SERVER_ERROR, e.to_string())
 }
 
@@ -257,7 +260,7 @@ fn prepare(c: &RpcCtx, a: &[Value]) -> Result<(CallObject, StateDb, BlockEnv), E
     Ok((call, state, env))
 }
 
-fn default_gas(c: &RpcCtx, call: &CallObject, env: &BlockEnv) -> u64 {
+pub(super) fn default_gas(c: &RpcCtx, call: &CallObject, env: &BlockEnv) -> u64 {
     let cap = c.node.config.evm.rpc_gas_cap;
     call.gas.unwrap_or(env.gas_limit).min(cap)
 }
@@ -487,8 +490,8 @@ pub fn parse_filter(c: &RpcCtx, v: Option<&Value>) -> Result<LogFilter, ErrorObj
 /// One log as geth shows it.
 pub fn log_json(
     log: &Log,
+    block: &Header,
     block_hash: B256,
-    number: u64,
     tx_hash: B256,
     tx_index: usize,
     log_index: usize,
@@ -498,7 +501,8 @@ pub fn log_json(
         "topics": log.topics,
         "data": log.data,
         "blockHash": block_hash,
-        "blockNumber": qty(number),
+        "blockNumber": qty(block.number),
+        "blockTimestamp": qty(block.timestamp),
         "transactionHash": tx_hash,
         "transactionIndex": qty(tx_index as u64),
         "logIndex": qty(log_index as u64),
@@ -525,7 +529,7 @@ pub fn block_logs(
                         format!("query returned more than {max} results"),
                     ));
                 }
-                out.push(log_json(log, hash, block.header.number, tx.hash, i, index));
+                out.push(log_json(log, &block.header, hash, tx.hash, i, index));
             }
             index += 1;
         }
@@ -600,10 +604,31 @@ fn filter_logs(c: &RpcCtx, filter: &LogFilter) -> R {
     logs_in_range(c, filter, from, to)
 }
 
-/// `eth_getLogs`.
+/// `eth_getLogs`. As geth: a reversed range, or one that reaches past the head, is an invalid-params
+/// error rather than an empty answer.
 pub async fn get_logs(c: &RpcCtx, a: &[Value]) -> R {
     let filter = parse_filter(c, a.first())?;
+    check_range(c, &filter)?;
     blocking(c, move |c| filter_logs(c, &filter)).await
+}
+
+/// geth's range checks of `eth_getLogs`.
+fn check_range(c: &RpcCtx, filter: &LogFilter) -> Result<(), ErrorObjectOwned> {
+    if filter.block_hash.is_some() {
+        return Ok(());
+    }
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if from > to {
+            return Err(invalid_params("invalid block range params"));
+        }
+    }
+    let head = c.node.store.head_header().map_err(storage_err)?.number;
+    if filter.from.is_some_and(|f| f > head) || filter.to.is_some_and(|t| t > head) {
+        return Err(invalid_params(
+            "block range extends beyond current head block",
+        ));
+    }
+    Ok(())
 }
 
 /// `eth_getBlockReceipts`.
@@ -632,6 +657,8 @@ pub async fn block_receipts(c: &RpcCtx, a: &[Value]) -> R {
 enum FilterKind {
     Blocks,
     Logs(LogFilter),
+    /// Pooled transactions already reported (bounded by the pool's size: replaced on every poll).
+    PendingTxs(std::collections::HashSet<B256>),
 }
 
 #[derive(Debug, Clone)]
@@ -713,6 +740,39 @@ pub async fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(qty(id)))
 }
 
+/// `eth_newPendingTransactionFilter`: reports the hashes of transactions that enter the pool after
+/// it is installed.
+pub async fn new_pending_filter(c: &RpcCtx, _: &[Value]) -> R {
+    let head = c.node.store.head_header().map_err(storage_err)?.number;
+    let seen = c
+        .pool()
+        .hashes()
+        .await
+        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    let id = c.filters.lock().install(
+        FilterKind::PendingTxs(seen.into_iter().collect()),
+        head,
+        c.node.config.evm.max_filters,
+    )?;
+    Ok(json!(qty(id)))
+}
+
+/// The pending-transaction filter `id`'s new hashes, given the pool's hashes now.
+fn pending_changes(c: &RpcCtx, id: u64, now: Vec<B256>) -> R {
+    let mut filters = c.filters.lock();
+    let f = filters.installed.get_mut(&id).ok_or_else(not_found)?;
+    let FilterKind::PendingTxs(seen) = &mut f.kind else {
+        return Err(not_found());
+    };
+    let fresh: Vec<Value> = now
+        .iter()
+        .filter(|h| !seen.contains(*h))
+        .map(|h| json!(h))
+        .collect();
+    *seen = now.into_iter().collect();
+    Ok(Value::Array(fresh))
+}
+
 /// `eth_uninstallFilter`.
 pub async fn uninstall_filter(c: &RpcCtx, a: &[Value]) -> R {
     let id = filter_id(a)?;
@@ -732,10 +792,19 @@ pub async fn filter_changes(c: &RpcCtx, a: &[Value]) -> R {
         f.last = head.max(last);
         (f.kind.clone(), last)
     };
+    if let FilterKind::PendingTxs(_) = kind {
+        let now = c
+            .pool()
+            .hashes()
+            .await
+            .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+        return pending_changes(c, id, now);
+    }
     if head <= last {
         return Ok(json!([]));
     }
     match kind {
+        FilterKind::PendingTxs(_) => Ok(json!([])),
         FilterKind::Blocks => {
             let mut out = Vec::new();
             for n in last + 1..=head {
@@ -767,13 +836,24 @@ pub async fn filter_logs_all(c: &RpcCtx, a: &[Value]) -> R {
         f.kind.clone()
     };
     match kind {
-        FilterKind::Blocks => Err(rpc_err(SERVER_ERROR, "filter not found")),
+        FilterKind::Blocks | FilterKind::PendingTxs(_) => Err(not_found()),
         FilterKind::Logs(filter) => blocking(c, move |c| filter_logs(c, &filter)).await,
     }
 }
 
+/// A tracer request: the tracer, and whether the node's step bound (`evm.max_trace_steps`) rather
+/// than the client's `limit` ends a struct-log trace.
+#[derive(Debug, Clone)]
+pub(super) struct TraceRequest {
+    pub kind: TracerKind,
+    capped: bool,
+}
+
 /// Parses geth's tracer config `{tracer?, tracerConfig?, disableStack?, enableMemory?, ...}`.
-fn parse_tracer(v: Option<&Value>) -> Result<TracerKind, ErrorObjectOwned> {
+pub(super) fn parse_tracer(
+    c: &RpcCtx,
+    v: Option<&Value>,
+) -> Result<TraceRequest, ErrorObjectOwned> {
     let empty = serde_json::Map::new();
     let o = match v {
         None | Some(Value::Null) => &empty,
@@ -781,84 +861,176 @@ fn parse_tracer(v: Option<&Value>) -> Result<TracerKind, ErrorObjectOwned> {
         Some(_) => return Err(invalid_params("tracer options: object expected")),
     };
     let flag = |k: &str| o.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let cfg = o.get("tracerConfig");
+    let cflag = |k: &str| {
+        cfg.and_then(|c| c.get(k))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let cap = c.node.config.evm.max_trace_steps;
     match o.get("tracer").and_then(Value::as_str) {
-        None | Some("") | Some("structLogger") => Ok(TracerKind::StructLogs {
-            disable_stack: flag("disableStack"),
-            enable_memory: flag("enableMemory"),
-            disable_storage: flag("disableStorage"),
-            limit: o
+        None | Some("") | Some("structLogger") => {
+            let asked = o
                 .get("limit")
                 .and_then(Value::as_u64)
                 .and_then(|l| usize::try_from(l).ok())
-                .unwrap_or(0),
-        }),
-        Some("callTracer") => {
-            let cfg = o.get("tracerConfig");
-            let cflag = |k: &str| {
-                cfg.and_then(|c| c.get(k))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-            };
-            Ok(TracerKind::Call {
-                only_top_call: cflag("onlyTopCall"),
-                with_log: cflag("withLog"),
+                .unwrap_or(0);
+            let capped = asked == 0 || asked > cap;
+            Ok(TraceRequest {
+                kind: TracerKind::StructLogs {
+                    disable_stack: flag("disableStack"),
+                    enable_memory: flag("enableMemory"),
+                    disable_storage: flag("disableStorage"),
+                    enable_return_data: o
+                        .get("enableReturnData")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    limit: if capped { cap } else { asked },
+                },
+                capped,
             })
         }
+        Some("callTracer") => Ok(TraceRequest {
+            kind: TracerKind::Call {
+                only_top_call: cflag("onlyTopCall"),
+                with_log: cflag("withLog"),
+            },
+            capped: false,
+        }),
+        Some("prestateTracer") => Ok(TraceRequest {
+            kind: TracerKind::Prestate {
+                diff_mode: cflag("diffMode"),
+            },
+            capped: false,
+        }),
         Some(other) => Err(invalid_params(format!(
-            "tracer {other:?} is not supported; use the default struct logger or callTracer"
+            "tracer {other:?} is not supported; use the default struct logger, callTracer or prestateTracer"
         ))),
     }
 }
 
-fn exec_err(e: platon_vm::ExecError) -> ErrorObjectOwned {
+impl TraceRequest {
+    /// The request with at most `left` struct-log entries still allowed.
+    fn with_budget(&self, left: usize) -> TracerKind {
+        let mut kind = self.kind.clone();
+        if let TracerKind::StructLogs { limit, .. } = &mut kind {
+            *limit = (*limit).min(left.max(1));
+        }
+        kind
+    }
+
+    /// Struct-log entries of `trace`; an error once they reach the node's bound.
+    fn steps(&self, c: &RpcCtx, trace: &Value, used: usize) -> Result<usize, ErrorObjectOwned> {
+        let n = trace
+            .get("structLogs")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let cap = c.node.config.evm.max_trace_steps;
+        if self.capped && used.saturating_add(n) >= cap {
+            return Err(rpc_err(
+                SERVER_ERROR,
+                format!("trace exceeds {cap} steps (evm.max_trace_steps); ask for fewer with the tracer's \"limit\", or trace a single transaction"),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+pub(super) fn exec_err(e: platon_vm::ExecError) -> ErrorObjectOwned {
     rpc_err(INTERNAL_ERROR, e.to_string())
 }
 
-/// `debug_traceTransaction`: replays the block up to the transaction, then traces it.
-pub async fn trace_transaction(c: &RpcCtx, a: &[Value]) -> R {
-    let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
-    let kind = parse_tracer(a.get(1))?;
-    blocking(c, move |c| {
-        let (block, target) = super::methods::locate(c, &hash)?
-            .ok_or_else(|| rpc_err(SERVER_ERROR, "transaction not found"))?;
-        let parent = c
-            .node
-            .store
-            .header_by_hash(&block.header.parent_hash)
-            .map_err(storage_err)?
-            .ok_or_else(|| rpc_err(SERVER_ERROR, "parent block not found"))?;
-        let mut state = c.node.store.state_at(parent.state_root);
-        // The block's own context, as for a call at that block.
-        let env = call_env(c, &block.header);
-        for (i, tx) in block.transactions.iter().enumerate() {
-            let msg = Message::from_tx(tx).map_err(reject_err)?;
-            if i == target {
-                let (_, trace) = platon_vm::tracing::trace(
-                    &mut state,
-                    &c.node.store,
-                    &env,
-                    &msg,
-                    ExecOptions::BLOCK,
-                    &kind,
-                )
-                .map_err(exec_err)?
-                .map_err(reject_err)?;
-                return Ok(trace);
+/// Replays `block` on its parent's state and traces the transactions `which` selects, in order:
+/// `(transaction hash, trace)` for each.
+pub(super) fn trace_block_txs(
+    c: &RpcCtx,
+    block: &Block,
+    which: Option<usize>,
+    req: &TraceRequest,
+) -> Result<Vec<(B256, Value)>, ErrorObjectOwned> {
+    if block.header.number == 0 {
+        return Err(rpc_err(SERVER_ERROR, "genesis is not traceable"));
+    }
+    let parent = c
+        .node
+        .store
+        .header_by_hash(&block.header.parent_hash)
+        .map_err(storage_err)?
+        .ok_or_else(|| rpc_err(SERVER_ERROR, "parent block not found"))?;
+    let mut state = c.node.store.state_at(parent.state_root);
+    // The block's own context, as for a call at that block.
+    let env = call_env(c, &block.header);
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    let cap = c.node.config.evm.max_trace_steps;
+    for (i, tx) in block.transactions.iter().enumerate() {
+        let msg = Message::from_tx(tx).map_err(reject_err)?;
+        if which.is_none_or(|w| w == i) {
+            let kind = req.with_budget(cap.saturating_sub(used));
+            let (_, trace) = platon_vm::tracing::trace(
+                &mut state,
+                &c.node.store,
+                &env,
+                &msg,
+                ExecOptions::BLOCK,
+                &kind,
+            )
+            .map_err(exec_err)?
+            .map_err(reject_err)?;
+            used = used.saturating_add(req.steps(c, &trace, used)?);
+            out.push((tx.hash, trace));
+            if which.is_some() {
+                return Ok(out);
             }
+        } else {
             c.node
                 .runtime()
                 .transact(&mut state, &c.node.store, &env, &msg, ExecOptions::BLOCK)
                 .map_err(exec_err)?
                 .map_err(reject_err)?;
         }
-        Err(rpc_err(SERVER_ERROR, "transaction not found in its block"))
+    }
+    if which.is_some() {
+        return Err(rpc_err(SERVER_ERROR, "transaction not found in its block"));
+    }
+    Ok(out)
+}
+
+/// `debug_traceTransaction`: replays the block up to the transaction, then traces it.
+pub async fn trace_transaction(c: &RpcCtx, a: &[Value]) -> R {
+    let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
+    let req = parse_tracer(c, a.get(1))?;
+    blocking(c, move |c| {
+        let (block, target) = super::methods::locate(c, &hash)?
+            .ok_or_else(|| rpc_err(SERVER_ERROR, "transaction not found"))?;
+        let mut traces = trace_block_txs(c, &block, Some(target), &req)?;
+        traces
+            .pop()
+            .map(|(_, t)| t)
+            .ok_or_else(|| rpc_err(SERVER_ERROR, "transaction not found in its block"))
+    })
+    .await
+}
+
+/// `debug_traceBlockByNumber` and `debug_traceBlockByHash`: every transaction's trace, as
+/// `[{txHash, result}]`.
+pub async fn trace_block(c: &RpcCtx, block: Block, opts: Option<&Value>) -> R {
+    let req = parse_tracer(c, opts)?;
+    blocking(c, move |c| {
+        let traces = trace_block_txs(c, &block, None, &req)?;
+        Ok(Value::Array(
+            traces
+                .into_iter()
+                .map(|(h, t)| json!({ "txHash": h, "result": t }))
+                .collect(),
+        ))
     })
     .await
 }
 
 /// `debug_traceCall`: `[call, block, {tracer options, stateOverrides?, blockOverrides?}]`.
 pub async fn trace_call(c: &RpcCtx, a: &[Value]) -> R {
-    let kind = parse_tracer(a.get(2))?;
+    let req = parse_tracer(c, a.get(2))?;
     let mut call_args = vec![
         arg(a, 0, "transaction")?.clone(),
         a.get(1).cloned().unwrap_or(Value::Null),
@@ -872,9 +1044,10 @@ pub async fn trace_call(c: &RpcCtx, a: &[Value]) -> R {
         let gas = default_gas(c, &call, &env);
         let (msg, opts) = call_message(c, &call, gas)?;
         let (_, trace) =
-            platon_vm::tracing::trace(&mut state, &c.node.store, &env, &msg, opts, &kind)
+            platon_vm::tracing::trace(&mut state, &c.node.store, &env, &msg, opts, &req.kind)
                 .map_err(exec_err)?
                 .map_err(reject_err)?;
+        req.steps(c, &trace, 0)?;
         Ok(trace)
     })
     .await

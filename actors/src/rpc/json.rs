@@ -100,7 +100,9 @@ pub fn parse_hash(v: &Value, what: &str) -> Result<B256, ErrorObjectOwned> {
     let s = v
         .as_str()
         .ok_or_else(|| invalid_params(format!("{what}: expected a 32-byte hash")))?;
-    let hex = s.strip_prefix("0x").unwrap_or(s);
+    let hex = s
+        .strip_prefix("0x")
+        .ok_or_else(|| invalid_params(format!("{what}: hex string without 0x prefix")))?;
     if hex.len() != 64 {
         return Err(invalid_params(format!(
             "{what}: expected a 32-byte hash, got {s:?}"
@@ -164,6 +166,21 @@ pub struct TxPosition {
     pub index: u64,
     /// The block's base fee.
     pub base_fee: u64,
+    /// The block's timestamp.
+    pub timestamp: u64,
+}
+
+impl TxPosition {
+    /// The position of the `index`-th transaction of the block `h` heads.
+    pub fn in_block(h: &Header, index: usize) -> TxPosition {
+        TxPosition {
+            block_hash: h.hash(),
+            block_number: h.number,
+            index: index as u64,
+            base_fee: h.base_fee_per_gas,
+            timestamp: h.timestamp,
+        }
+    }
 }
 
 fn access_list_json(tx: &SignedTransaction) -> Value {
@@ -178,6 +195,7 @@ pub fn tx_json(tx: &SignedTransaction, pos: Option<TxPosition>) -> Value {
         "nonce": qty(b.nonce()),
         "blockHash": pos.map(|p| p.block_hash),
         "blockNumber": pos.map(|p| qty(p.block_number)),
+        "blockTimestamp": pos.map(|p| qty(p.timestamp)),
         "transactionIndex": pos.map(|p| qty(p.index)),
         "from": tx.sender,
         "to": b.kind().to(),
@@ -252,15 +270,9 @@ pub fn block_json(block: &Block, full: bool) -> Value {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                tx_json(
-                    t,
-                    Some(TxPosition {
-                        block_hash: hash,
-                        block_number: h.number,
-                        index: i as u64,
-                        base_fee: h.base_fee_per_gas,
-                    }),
-                )
+                let mut pos = TxPosition::in_block(h, i);
+                pos.block_hash = hash;
+                tx_json(t, Some(pos))
             })
             .collect()
     } else {
@@ -292,6 +304,7 @@ pub fn receipt_json(
                 "data": l.data,
                 "blockHash": hash,
                 "blockNumber": qty(number),
+                "blockTimestamp": qty(block.header.timestamp),
                 "transactionHash": tx.hash,
                 "transactionIndex": qty(index as u64),
                 "logIndex": qty((log_offset + i) as u64),

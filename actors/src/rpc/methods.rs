@@ -109,7 +109,7 @@ impl RpcCtx {
         self.state(id)?.account(addr).map_err(storage_err)
     }
 
-    fn pool(&self) -> TxPoolHandle {
+    pub(super) fn pool(&self) -> TxPoolHandle {
         TxPoolHandle(self.node.registry.clone())
     }
 
@@ -355,6 +355,7 @@ async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// A call object (`eth_call`, `eth_estimateGas`, `eth_sendTransaction`).
+#[derive(Debug, Clone)]
 pub(super) struct CallObject {
     pub(super) from: Option<Address>,
     pub(super) to: Option<Address>,
@@ -653,16 +654,18 @@ fn dev_key(c: &RpcCtx, addr: &Address) -> Result<platon_crypto::SecretKey, Error
         .ok_or_else(|| rpc_err(SERVER_ERROR, "unknown account"))
 }
 
-async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
-    let call = parse_call(arg(a, 0, "transaction")?)?;
+/// What a transaction object leaves out, filled as geth fills it: the gas limit by estimation, the
+/// sender's next nonce, EIP-1559 fees (tip 1 gwei, cap twice the next base fee plus the tip) unless a
+/// gas price is given.
+async fn fill_body(c: &RpcCtx, tx_arg: &Value) -> Result<(CallObject, TxBody), ErrorObjectOwned> {
+    let call = parse_call(tx_arg)?;
     let from = call
         .from
         .ok_or_else(|| invalid_params("transaction object needs \"from\""))?;
-    let key = dev_key(c, &from)?;
     let gas_limit = match call.gas {
         Some(g) => g,
         None => {
-            let est = super::evm::estimate_gas(c, &a[..1]).await?;
+            let est = super::evm::estimate_gas(c, std::slice::from_ref(tx_arg)).await?;
             parse_u64(&est, "estimate")?
         }
     };
@@ -670,17 +673,38 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
         Some(n) => n,
         None => c.pending_nonce(from).await?,
     };
+    let body = body_of(c, &call, gas_limit, nonce)?;
+    Ok((call, body))
+}
+
+/// The transaction body of a call object with its gas limit and nonce decided.
+pub(super) fn body_of(
+    c: &RpcCtx,
+    call: &CallObject,
+    gas_limit: u64,
+    nonce: u64,
+) -> Result<TxBody, ErrorObjectOwned> {
     let to = call.to.map(TxKind::Call).unwrap_or(TxKind::Create);
     let base = U256::from(platon_vm::next_base_fee(&c.header_or_err(BlockId::Latest)?));
-    let body = match (call.gas_price, call.max_fee, call.max_tip) {
-        (Some(gas_price), None, None) => TxBody::Legacy {
+    Ok(match (call.gas_price, call.max_fee, call.max_tip) {
+        (Some(gas_price), None, None) if call.access_list.is_empty() => TxBody::Legacy {
             chain_id: Some(c.chain_id()),
             nonce,
             gas_price,
             gas_limit,
             to,
             value: call.value,
-            input: call.input,
+            input: call.input.clone(),
+        },
+        (Some(gas_price), None, None) => TxBody::AccessList {
+            chain_id: c.chain_id(),
+            nonce,
+            gas_price,
+            gas_limit,
+            to,
+            value: call.value,
+            input: call.input.clone(),
+            access_list: call.access_list.clone(),
         },
         (None, fee, tip) => {
             let tip = tip.unwrap_or(U256::from(SUGGESTED_TIP));
@@ -693,8 +717,8 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
                 gas_limit,
                 to,
                 value: call.value,
-                input: call.input,
-                access_list: call.access_list,
+                input: call.input.clone(),
+                access_list: call.access_list.clone(),
             }
         }
         _ => {
@@ -702,12 +726,75 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
                 "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified",
             ))
         }
-    };
+    })
+}
+
+/// Signs `body` with the dev key of `from`, checked by the decoder exactly as anyone's transaction is.
+fn sign_checked(
+    c: &RpcCtx,
+    from: &Address,
+    body: TxBody,
+) -> Result<SignedTransaction, ErrorObjectOwned> {
+    let key = dev_key(c, from)?;
     let signed = body.sign(&key);
-    // Round-trip through the decoder so the node checks what it signed exactly as it checks anyone's.
-    let tx = SignedTransaction::decode(&signed.encoded, &c.node.store.tx_rules())
-        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    SignedTransaction::decode(&signed.encoded, &c.node.store.tx_rules())
+        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))
+}
+
+async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
+    let tx_arg = arg(a, 0, "transaction")?;
+    let from = parse_call(tx_arg)?
+        .from
+        .ok_or_else(|| invalid_params("transaction object needs \"from\""))?;
+    dev_key(c, &from)?;
+    let (_, body) = fill_body(c, tx_arg).await?;
+    let tx = sign_checked(c, &from, body)?;
     c.submit(tx).await
+}
+
+/// `eth_signTransaction`: as geth, the object must give its gas, nonce and price; the answer is the
+/// signed encoding and the transaction, not sent.
+async fn sign_transaction(c: &RpcCtx, a: &[Value]) -> R {
+    let call = parse_call(arg(a, 0, "transaction")?)?;
+    let from = call
+        .from
+        .ok_or_else(|| invalid_params("transaction object needs \"from\""))?;
+    let gas = call
+        .gas
+        .ok_or_else(|| invalid_params("gas not specified"))?;
+    let nonce = call
+        .nonce
+        .ok_or_else(|| invalid_params("nonce not specified"))?;
+    if call.gas_price.is_none() && call.max_fee.is_none() {
+        return Err(invalid_params(
+            "missing gasPrice or maxFeePerGas/maxPriorityFeePerGas",
+        ));
+    }
+    let tx = sign_checked(c, &from, body_of(c, &call, gas, nonce)?)?;
+    Ok(json!({ "raw": tx.encoded, "tx": tx_json(&tx, None) }))
+}
+
+/// `eth_fillTransaction`: the object with what it leaves out filled, and its unsigned encoding.
+async fn fill_transaction(c: &RpcCtx, a: &[Value]) -> R {
+    let (call, body) = fill_body(c, arg(a, 0, "transaction")?).await?;
+    let raw = body.encode_unsigned();
+    let unsigned = SignedTransaction {
+        hash: keccak256(&raw),
+        sender: call.from.unwrap_or_default(),
+        sig: platon_crypto::RecoverableSig {
+            r: U256::ZERO,
+            s: U256::ZERO,
+            y_parity: false,
+        },
+        body,
+        encoded: raw.clone().into(),
+    };
+    let mut tx = tx_json(&unsigned, None);
+    if let Some(o) = tx.as_object_mut() {
+        // An unsigned transaction has no hash anyone could look up (geth shows none either).
+        o.remove("hash");
+    }
+    Ok(json!({ "raw": format!("0x{}", hex::encode(raw)), "tx": tx }))
 }
 
 async fn sign(c: &RpcCtx, a: &[Value]) -> R {
@@ -776,13 +863,7 @@ pub(super) fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, 
 async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
     if let Some((block, i)) = locate(c, &hash)? {
-        let h = &block.header;
-        let pos = TxPosition {
-            block_hash: block.hash(),
-            block_number: h.number,
-            index: i as u64,
-            base_fee: h.base_fee_per_gas,
-        };
+        let pos = TxPosition::in_block(&block.header, i);
         return Ok(tx_json(&block.transactions[i], Some(pos)));
     }
     match c.pool().get(hash).await {
@@ -808,6 +889,183 @@ async fn receipt(c: &RpcCtx, a: &[Value]) -> R {
     };
     let offset = receipts[..i].iter().map(|r| r.logs.len()).sum();
     Ok(receipt_json(&block, i, r, &block.transactions[i], offset))
+}
+
+/// `eth_coinbase`: the address this node's blocks pay their fees to (`dev.coinbase`).
+async fn coinbase(c: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(c.node.config.dev.coinbase))
+}
+
+/// `eth_baseFee`: the base fee of the next block.
+async fn base_fee(c: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!(qty(platon_vm::next_base_fee(
+        &c.header_or_err(BlockId::Latest)?
+    ))))
+}
+
+/// `eth_blobBaseFee`: this chain runs no blob fork (EIP-4844), so, as geth on such a chain, zero.
+async fn blob_base_fee(_: &RpcCtx, _: &[Value]) -> R {
+    Ok(json!("0x0"))
+}
+
+/// Most slots one `eth_getStorageValues` call may ask for (geth's bound).
+pub const MAX_STORAGE_VALUES: usize = 1024;
+
+/// `eth_getStorageValues({address: [slots]}, block)`: many slots at one block.
+async fn storage_values(c: &RpcCtx, a: &[Value]) -> R {
+    let req = arg(a, 0, "requests")?
+        .as_object()
+        .ok_or_else(|| invalid_params("requests: an object of address to slots expected"))?;
+    if req.is_empty() {
+        return Err(invalid_params("empty request"));
+    }
+    let total: usize = req.values().map(|v| v.as_array().map_or(0, Vec::len)).sum();
+    if total > MAX_STORAGE_VALUES {
+        return Err(invalid_params(format!(
+            "too many slots (max {MAX_STORAGE_VALUES})"
+        )));
+    }
+    let state = c.state(parse_block_id(a.get(1))?)?;
+    let mut out = serde_json::Map::new();
+    for (addr, slots) in req {
+        let address = parse_address(&Value::String(addr.clone()), "address")?;
+        let slots = slots
+            .as_array()
+            .ok_or_else(|| invalid_params(format!("slots of {addr}: array expected")))?;
+        let mut values = Vec::with_capacity(slots.len());
+        for k in slots {
+            let slot = parse_hash(k, "storage slot")?;
+            let v = state.storage(&address, slot).map_err(storage_err)?;
+            values.push(json!(format!("0x{}", hex::encode(v.to_be_bytes::<32>()))));
+        }
+        out.insert(addr.clone(), Value::Array(values));
+    }
+    Ok(Value::Object(out))
+}
+
+/// CRC-32 (IEEE), for the EIP-2124 fork hash.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// `eth_config` (EIP-7910). Every rule of this chain is active from genesis and no fork is
+/// scheduled, so `current` describes genesis and `next`/`last` are null. The chain runs no blob
+/// fork: its blob schedule is all zero. The fork id is the EIP-2124 hash of the genesis hash alone
+/// (no fork block follows it).
+async fn config(c: &RpcCtx, _: &[Value]) -> R {
+    let genesis = c.header_or_err(BlockId::Number(0))?;
+    let precompile = |n: u8| Address::with_last_byte(n);
+    Ok(json!({
+        "current": {
+            "activationTime": genesis.timestamp,
+            "blobSchedule": { "baseFeeUpdateFraction": 0, "max": 0, "target": 0 },
+            "chainId": qty(c.chain_id()),
+            "forkId": format!("0x{:08x}", crc32(genesis.hash().as_slice())),
+            "precompiles": {
+                "ECREC": precompile(1),
+                "SHA256": precompile(2),
+                "RIPEMD160": precompile(3),
+                "ID": precompile(4),
+                "MODEXP": precompile(5),
+                "BN254_ADD": precompile(6),
+                "BN254_MUL": precompile(7),
+                "BN254_PAIRING": precompile(8),
+                "BLAKE2F": precompile(9),
+            },
+            "systemContracts": {
+                "PLATON_STAKING": platon_vm::system::STAKING,
+                "PLATON_REWARD_POOL": platon_vm::system::REWARD_POOL,
+                "PLATON_SLASHING": platon_vm::system::SLASHING,
+                "PLATON_REWARD": platon_vm::system::REWARD,
+            },
+        },
+        "next": null,
+        "last": null,
+    }))
+}
+
+/// `eth_capabilities`: what history this node serves. Blocks, transactions, receipts and logs are
+/// kept from genesis; state (and so proofs) from genesis on an archive node, for the last
+/// `state.retain` blocks on a full one.
+async fn capabilities(c: &RpcCtx, _: &[Value]) -> R {
+    let head = c.header_or_err(BlockId::Latest)?;
+    let all = json!({ "disabled": false, "oldestBlock": "0x0" });
+    let state = match c.node.config.state.mode {
+        platon_config::StateModeConfig::Archive => all.clone(),
+        platon_config::StateModeConfig::Full => {
+            let retain = c.node.config.state.retain;
+            json!({
+                "disabled": false,
+                "oldestBlock": qty(head.number.saturating_sub(retain.saturating_sub(1))),
+                "deleteStrategy": { "type": "window", "retentionBlocks": qty(retain) },
+            })
+        }
+    };
+    Ok(json!({
+        "head": { "number": qty(head.number), "hash": head.hash() },
+        "state": state,
+        "tx": all,
+        "logs": all,
+        "receipts": all,
+        "blocks": all,
+        "stateproofs": state,
+    }))
+}
+
+/// The error of a block access list query: this chain runs no EIP-7928 fork, so no block has one
+/// (geth's answer for blocks before that fork).
+pub(super) fn no_access_lists() -> ErrorObjectOwned {
+    rpc_err(
+        -32001,
+        "block access lists are not available: this chain does not run EIP-7928",
+    )
+}
+
+/// `eth_getBlockAccessList`: a known block has none; an unknown one is not found.
+async fn block_access_list(c: &RpcCtx, a: &[Value]) -> R {
+    let id = parse_block_id(Some(arg(a, 0, "block")?))?;
+    c.header_or_err(id)?;
+    Err(no_access_lists())
+}
+
+fn tx_at(block: Option<Block>, index: &Value) -> R {
+    let i = parse_u64(index, "transaction index")?;
+    let Some(block) = block else {
+        return Ok(Value::Null);
+    };
+    let Some(tx) = usize::try_from(i)
+        .ok()
+        .and_then(|i| block.transactions.get(i))
+    else {
+        return Ok(Value::Null);
+    };
+    Ok(tx_json(
+        tx,
+        Some(TxPosition::in_block(&block.header, i as usize)),
+    ))
+}
+
+/// `eth_getTransactionByBlockHashAndIndex`.
+async fn tx_by_block_hash_and_index(c: &RpcCtx, a: &[Value]) -> R {
+    let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
+    tx_at(c.block(BlockId::Hash(h))?, arg(a, 1, "index")?)
+}
+
+/// `eth_getTransactionByBlockNumberAndIndex`.
+async fn tx_by_block_number_and_index(c: &RpcCtx, a: &[Value]) -> R {
+    let id = parse_block_id(Some(arg(a, 0, "block")?))?;
+    tx_at(c.block(id)?, arg(a, 1, "index")?)
 }
 
 async fn txpool_status(c: &RpcCtx, _: &[Value]) -> R {
@@ -867,6 +1125,28 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "eth_getTransactionByHash" => tx_by_hash,
         "eth_getTransactionReceipt" => receipt,
         "txpool_status" => txpool_status,
+        "eth_coinbase" => coinbase,
+        "eth_baseFee" => base_fee,
+        "eth_blobBaseFee" => blob_base_fee,
+        "eth_getStorageValues" => storage_values,
+        "eth_config" => config,
+        "eth_capabilities" => capabilities,
+        "eth_getBlockAccessList" => block_access_list,
+        "eth_getTransactionByBlockHashAndIndex" => tx_by_block_hash_and_index,
+        "eth_getTransactionByBlockNumberAndIndex" => tx_by_block_number_and_index,
+        "eth_signTransaction" => sign_transaction,
+        "eth_fillTransaction" => fill_transaction,
+        "eth_newPendingTransactionFilter" => super::evm::new_pending_filter,
+        "eth_createAccessList" => super::simulate::create_access_list,
+        "eth_simulateV1" => super::simulate::simulate,
+        "debug_traceBlockByNumber" => super::debug::trace_block_by_number,
+        "debug_traceBlockByHash" => super::debug::trace_block_by_hash,
+        "debug_getRawHeader" => super::debug::raw_header,
+        "debug_getRawBlock" => super::debug::raw_block,
+        "debug_getRawReceipts" => super::debug::raw_receipts,
+        "debug_getRawTransaction" => super::debug::raw_transaction,
+        "debug_getRawBlockAccessList" => super::debug::raw_block_access_list,
+        "debug_getBadBlocks" => super::debug::bad_blocks,
         "platon_findService" => find_service,
         "platon_getBlockQuorumCertByHash" => quorum_cert,
         "platon_evidences" => evidences,

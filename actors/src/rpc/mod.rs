@@ -5,9 +5,11 @@
 //! stops the server, so a restart rebinds cleanly. Writes go to the txpool through its handle; reads go
 //! to the shared chain store.
 
+mod debug;
 mod evm;
 pub mod json;
 mod methods;
+mod simulate;
 
 use crate::{names, NodeContext};
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};

@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod clients;
 mod common;
+mod conformance;
 mod console;
 mod hot_restart;
 mod localnet;

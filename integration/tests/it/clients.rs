@@ -144,3 +144,24 @@ fn revm_and_rust_evm_engines_agree_on_the_client_sequence() {
         "{out}"
     );
 }
+
+#[test]
+fn viem_public_and_wallet_actions_work_against_the_node() {
+    require_npm();
+    assert!(
+        js_dir().join("node_modules/viem").is_dir(),
+        "npm package viem is missing: run `npm ci --prefix integration/tests/js` (.ci/run does)"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = NodeProc::start_dev(&[], tmp.path());
+    let url = format!("127.0.0.1:{}", node.http);
+    let out = run_checked(
+        Command::new("node")
+            .arg(js_dir().join("viem.mjs"))
+            .arg(format!("http://{url}"))
+            .arg(format!("ws://{url}")),
+        "viem client",
+        &node,
+    );
+    assert!(out.contains("ALL CHECKS PASSED"), "{out}");
+}

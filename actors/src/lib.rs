@@ -79,7 +79,13 @@ pub struct NodeContext {
     pub metrics: Arc<metrics::NodeMetrics>,
     /// The last blocks that failed validation here (`debug_getBadBlocks`).
     pub bad_blocks: Arc<BadBlocks>,
+    /// Hashes of transactions as the pool admits them (pending-transaction filters and
+    /// subscriptions); bounded, a reader that falls [`PENDING_TXS_CAPACITY`] behind skips.
+    pub pending_txs: tokio::sync::broadcast::Sender<alloy_primitives::B256>,
 }
+
+/// Capacity of [`NodeContext::pending_txs`].
+pub const PENDING_TXS_CAPACITY: usize = 4_096;
 
 /// How many bad blocks are kept (geth keeps 10).
 pub const BAD_BLOCKS_KEPT: usize = 10;
@@ -125,5 +131,51 @@ impl NodeContext {
             platon_config::EvmEngine::Evm => &platon_vm::RustEvm,
         };
         platon_vm::SystemRuntime::new(engine, self.system.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Bytes, B256, U256};
+    use platon_messages::{Block, Header};
+
+    fn block(n: u64) -> Block {
+        Block {
+            header: Header {
+                parent_hash: B256::ZERO,
+                ommers_hash: B256::ZERO,
+                beneficiary: Default::default(),
+                state_root: B256::ZERO,
+                transactions_root: B256::ZERO,
+                receipts_root: B256::ZERO,
+                logs_bloom: Default::default(),
+                difficulty: U256::ZERO,
+                number: n,
+                gas_limit: 1,
+                gas_used: 0,
+                timestamp: n,
+                extra_data: Bytes::new(),
+                mix_hash: B256::ZERO,
+                nonce: [0; 8],
+                base_fee_per_gas: 0,
+            },
+            transactions: vec![],
+        }
+    }
+
+    #[test]
+    fn bad_blocks_are_bounded_and_kept_once() {
+        let bad = BadBlocks::default();
+        for n in 0..25 {
+            bad.record(block(n));
+            bad.record(block(n));
+        }
+        let kept: Vec<u64> = bad.list().iter().map(|b| b.header.number).collect();
+        assert_eq!(
+            kept,
+            (15..25).collect::<Vec<_>>(),
+            "the newest {BAD_BLOCKS_KEPT}, once each"
+        );
     }
 }

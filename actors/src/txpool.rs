@@ -300,6 +300,10 @@ impl Service for TxPoolService {
                 let (state, head) = head_state(&self.node)?;
                 let result = admit_checked(&self.node, pool, *tx, &state, &head, cfg);
                 let accepted = result.is_ok();
+                if let Ok(hash) = &result {
+                    // Nobody listening is fine.
+                    let _ = self.node.pending_txs.send(*hash);
+                }
                 let _ = reply.send(result);
                 if accepted {
                     let _ = ProducerHandle(self.node.registry.clone()).txs_available();

@@ -762,6 +762,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         system,
         metrics: Arc::new(platon_actors::metrics::NodeMetrics::new(registry.clone())),
         bad_blocks: Default::default(),
+        pending_txs: tokio::sync::broadcast::channel(platon_actors::PENDING_TXS_CAPACITY).0,
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

@@ -104,7 +104,7 @@ def main(http_url, ws_url):
     check(len(receipts) == 1 and receipts[0]["logs"][0]["address"].lower() == token.address.lower(),
           "eth_getBlockReceipts")
 
-    trace = w3.provider.make_request("debug_traceTransaction", [r3.transactionHash.hex(), {"tracer": "callTracer"}])["result"]
+    trace = w3.provider.make_request("debug_traceTransaction", [Web3.to_hex(r3.transactionHash), {"tracer": "callTracer"}])["result"]
     check(trace["type"] == "CALL" and int(trace["gasUsed"], 16) == r3.gasUsed, "callTracer top frame matches the receipt")
     print("ALL CHECKS PASSED")
 

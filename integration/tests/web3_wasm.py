@@ -121,7 +121,7 @@ def main(http_url, contracts_dir):
     r = send(alice, call_data("transfer", rlp_bytes(bytes.fromhex(bob.address[2:])), rlp_int(250)), to=token)
     transfer_topic = Web3.keccak(text="Transfer(address,address,uint256)")
     check(len(r.logs) == 1 and r.logs[0]["topics"][0] == transfer_topic, "the transfer's event is in the receipt")
-    logs = w3.eth.get_logs({"address": token, "fromBlock": 0, "toBlock": "latest", "topics": [transfer_topic.hex()]})
+    logs = w3.eth.get_logs({"address": token, "fromBlock": 0, "toBlock": "latest", "topics": [Web3.to_hex(transfer_topic)]})
     check(len(logs) == 1 and int.from_bytes(logs[0]["data"], "big") == 250, "eth_getLogs finds the Transfer event")
     check(logs[0]["topics"][2][12:] == bytes.fromhex(bob.address[2:]), "the event's topic names the recipient")
     bal = call(token, call_data("balance_of", rlp_bytes(bytes.fromhex(bob.address[2:]))))
@@ -146,7 +146,7 @@ def main(http_url, contracts_dir):
     send(alice, call_data("set", rlp_bytes(b"name"), rlp_bytes(b"platon")), to=registry)
     set_topic = Web3.keccak(text="Set(string)")
     logs = w3.eth.get_logs({"address": registry, "fromBlock": 0, "toBlock": "latest",
-                            "topics": [set_topic.hex(), Web3.keccak(text="name").hex()]})
+                            "topics": [Web3.to_hex(set_topic), Web3.to_hex(Web3.keccak(text="name"))]})
     check(len(logs) == 1 and logs[0]["data"] == b"platon", "eth_getLogs filters the registry's event by topic")
     got = call(registry, call_data("get", rlp_bytes(b"name")))
     check(rlp_decode_bytes(got) == b"platon", "registry get through eth_call")

@@ -657,13 +657,15 @@ pub async fn block_receipts(c: &RpcCtx, a: &[Value]) -> R {
 enum FilterKind {
     Blocks,
     Logs(LogFilter),
-    /// Pooled transactions already reported (bounded by the pool's size: replaced on every poll).
-    PendingTxs(std::collections::HashSet<B256>),
+    /// Transactions the pool admits.
+    PendingTxs,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Installed {
     kind: FilterKind,
+    /// For a pending-transaction filter: the pool's admissions since the last poll.
+    pending: Option<tokio::sync::broadcast::Receiver<B256>>,
     /// Last block whose changes were reported.
     last: u64,
     polled: Instant,
@@ -687,6 +689,7 @@ impl Filters {
         kind: FilterKind,
         head: u64,
         max: usize,
+        pending: Option<tokio::sync::broadcast::Receiver<B256>>,
     ) -> Result<u64, ErrorObjectOwned> {
         let now = Instant::now();
         self.expire(now);
@@ -702,6 +705,7 @@ impl Filters {
             id,
             Installed {
                 kind,
+                pending,
                 last: head,
                 polled: now,
             },
@@ -726,6 +730,7 @@ pub async fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
         FilterKind::Logs(filter),
         head,
         c.node.config.evm.max_filters,
+        None,
     )?;
     Ok(json!(qty(id)))
 }
@@ -733,44 +738,42 @@ pub async fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
 /// `eth_newBlockFilter`.
 pub async fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.node.store.head_header().map_err(storage_err)?.number;
-    let id = c
-        .filters
-        .lock()
-        .install(FilterKind::Blocks, head, c.node.config.evm.max_filters)?;
-    Ok(json!(qty(id)))
-}
-
-/// `eth_newPendingTransactionFilter`: reports the hashes of transactions that enter the pool after
-/// it is installed.
-pub async fn new_pending_filter(c: &RpcCtx, _: &[Value]) -> R {
-    let head = c.node.store.head_header().map_err(storage_err)?.number;
-    let seen = c
-        .pool()
-        .hashes()
-        .await
-        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
     let id = c.filters.lock().install(
-        FilterKind::PendingTxs(seen.into_iter().collect()),
+        FilterKind::Blocks,
         head,
         c.node.config.evm.max_filters,
+        None,
     )?;
     Ok(json!(qty(id)))
 }
 
-/// The pending-transaction filter `id`'s new hashes, given the pool's hashes now.
-fn pending_changes(c: &RpcCtx, id: u64, now: Vec<B256>) -> R {
-    let mut filters = c.filters.lock();
-    let f = filters.installed.get_mut(&id).ok_or_else(not_found)?;
-    let FilterKind::PendingTxs(seen) = &mut f.kind else {
-        return Err(not_found());
-    };
-    let fresh: Vec<Value> = now
-        .iter()
-        .filter(|h| !seen.contains(*h))
-        .map(|h| json!(h))
-        .collect();
-    *seen = now.into_iter().collect();
-    Ok(Value::Array(fresh))
+/// `eth_newPendingTransactionFilter`: reports the hashes of transactions the pool admits after it
+/// is installed (at most [`crate::PENDING_TXS_CAPACITY`] between polls; a filter polled less often
+/// skips the oldest, as a lagging subscriber does).
+pub async fn new_pending_filter(c: &RpcCtx, _: &[Value]) -> R {
+    let head = c.node.store.head_header().map_err(storage_err)?.number;
+    let id = c.filters.lock().install(
+        FilterKind::PendingTxs,
+        head,
+        c.node.config.evm.max_filters,
+        Some(c.node.pending_txs.subscribe()),
+    )?;
+    Ok(json!(qty(id)))
+}
+
+/// Drains a pending-transaction filter's admissions.
+fn drain_pending(rx: &mut tokio::sync::broadcast::Receiver<B256>) -> Vec<Value> {
+    use tokio::sync::broadcast::error::TryRecvError;
+    let mut out = Vec::new();
+    loop {
+        match rx.try_recv() {
+            Ok(h) => out.push(json!(h)),
+            Err(TryRecvError::Lagged(n)) => {
+                tracing::debug!("a pending-transaction filter skipped {n} hashes");
+            }
+            Err(TryRecvError::Empty | TryRecvError::Closed) => return out,
+        }
+    }
 }
 
 /// `eth_uninstallFilter`.
@@ -788,23 +791,18 @@ pub async fn filter_changes(c: &RpcCtx, a: &[Value]) -> R {
         filters.expire(Instant::now());
         let f = filters.installed.get_mut(&id).ok_or_else(not_found)?;
         f.polled = Instant::now();
+        if let Some(rx) = f.pending.as_mut() {
+            return Ok(Value::Array(drain_pending(rx)));
+        }
         let last = f.last;
         f.last = head.max(last);
         (f.kind.clone(), last)
     };
-    if let FilterKind::PendingTxs(_) = kind {
-        let now = c
-            .pool()
-            .hashes()
-            .await
-            .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
-        return pending_changes(c, id, now);
-    }
     if head <= last {
         return Ok(json!([]));
     }
     match kind {
-        FilterKind::PendingTxs(_) => Ok(json!([])),
+        FilterKind::PendingTxs => Ok(json!([])),
         FilterKind::Blocks => {
             let mut out = Vec::new();
             for n in last + 1..=head {
@@ -836,7 +834,7 @@ pub async fn filter_logs_all(c: &RpcCtx, a: &[Value]) -> R {
         f.kind.clone()
     };
     match kind {
-        FilterKind::Blocks | FilterKind::PendingTxs(_) => Err(not_found()),
+        FilterKind::Blocks | FilterKind::PendingTxs => Err(not_found()),
         FilterKind::Logs(filter) => blocking(c, move |c| filter_logs(c, &filter)).await,
     }
 }

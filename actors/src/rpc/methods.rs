@@ -1179,6 +1179,10 @@ async fn subscribe(
         Ok(a) => a,
         Err(e) => return pending.reject(e).await,
     };
+    if a.first().and_then(Value::as_str) == Some("newPendingTransactions") {
+        let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
+        return pending_subscription(pending, c, full).await;
+    }
     let logs_filter = match a.first().and_then(Value::as_str) {
         Some("newHeads") => None,
         Some("logs") => match super::evm::parse_filter(&c, a.get(1)) {
@@ -1188,7 +1192,7 @@ async fn subscribe(
         Some(other) => {
             return pending
                 .reject(invalid_params(format!(
-                    "unsupported subscription kind {other:?}; this node serves newHeads and logs"
+                    "unsupported subscription kind {other:?}; this node serves newHeads, logs and newPendingTransactions"
                 )))
                 .await
         }
@@ -1219,6 +1223,43 @@ async fn subscribe(
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("newHeads subscriber skipped {n} heads"),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// `eth_subscribe("newPendingTransactions", fullTx?)`: each transaction's hash (or, with `true`, the
+/// transaction) as the pool admits it.
+async fn pending_subscription(
+    pending: PendingSubscriptionSink,
+    c: std::sync::Arc<RpcCtx>,
+    full: bool,
+) {
+    let mut rx = c.node.pending_txs.subscribe();
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return,
+            h = rx.recv() => match h {
+                Ok(h) => {
+                    let item = if full {
+                        match c.pool().get(h).await {
+                            Ok(Some(tx)) => tx_json(&tx, None),
+                            // Already included or dropped: nothing to show in full.
+                            _ => continue,
+                        }
+                    } else {
+                        json!(h)
+                    };
+                    let Ok(raw) = serde_json::value::to_raw_value(&item) else { return };
+                    if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("newPendingTransactions subscriber skipped {n}"),
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }

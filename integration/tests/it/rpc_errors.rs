@@ -304,7 +304,7 @@ fn contract_methods_refuse_bad_input_and_bound_their_answers() {
     let cfg = tmp.path().join("node.toml");
     std::fs::write(
         &cfg,
-        "[evm]\nmax_logs = 2\nmax_log_range = 3\nmax_filters = 2\n",
+        "[evm]\nmax_logs = 2\nmax_log_range = 3\nmax_filters = 2\nmax_trace_steps = 10\n",
     )
     .expect("config");
     let node = NodeProc::start_dev(&["--config", cfg.to_str().expect("utf8")], tmp.path());
@@ -433,7 +433,7 @@ fn contract_methods_refuse_bad_input_and_bound_their_answers() {
         ),
         (
             "debug_traceCall",
-            json!([{ "to": contract }, "latest", { "tracer": "prestateTracer" }]),
+            json!([{ "to": contract }, "latest", { "tracer": "4byteTracer" }]),
         ),
         ("debug_traceTransaction", json!(["0x12"])),
     ] {
@@ -484,6 +484,52 @@ fn contract_methods_refuse_bad_input_and_bound_their_answers() {
     );
     assert_eq!(trace["structLogs"][0]["depth"], 1);
     assert_eq!(trace["failed"], false);
+    // A trace longer than evm.max_trace_steps (10) is refused, naming the bound; the client's own
+    // smaller limit truncates as geth's does.
+    let spin = json!({ contract.clone(): { "code": "0x5b5f56" } });
+    let long = rpc_full(
+        p,
+        "debug_traceCall",
+        json!([{ "to": contract, "gas": "0x10000" }, "latest", { "stateOverrides": spin }]),
+    )
+    .expect("call");
+    assert_eq!(code(&long), -32000, "{long}");
+    assert!(
+        long["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("evm.max_trace_steps")),
+        "{long}"
+    );
+    let short = rpc(
+        p,
+        "debug_traceCall",
+        json!([{ "to": contract, "gas": "0x10000" }, "latest", { "stateOverrides": spin, "limit": 5 }]),
+    );
+    assert_eq!(
+        short["structLogs"].as_array().map(Vec::len),
+        Some(5),
+        "{short}"
+    );
+    // eth_getLogs over a reversed range, or past the head: invalid params, as geth.
+    let reversed = rpc_full(
+        p,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x3", "toBlock": "0x2" }]),
+    )
+    .expect("call");
+    assert_eq!(code(&reversed), -32602, "{reversed}");
+    assert_eq!(reversed["error"]["message"], "invalid block range params");
+    let future = rpc_full(
+        p,
+        "eth_getLogs",
+        json!([{ "fromBlock": "0x1", "toBlock": format!("{:#x}", head + 100) }]),
+    )
+    .expect("call");
+    assert_eq!(code(&future), -32602, "{future}");
+    assert_eq!(
+        future["error"]["message"],
+        "block range extends beyond current head block"
+    );
     // Still serving.
     assert_eq!(q(&rpc(p, "eth_blockNumber", json!([]))) as u64, head + 1);
 }

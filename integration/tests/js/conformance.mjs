@@ -338,6 +338,115 @@ function extraRequests(c) {
 
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// What the methods new to this node answer, checked against each other and against the chain
+// (a schema says an answer has the right shape, not that it is right).
+
+async function semanticChecks(c) {
+  const bad = [];
+  const expect = (cond, what) => {
+    if (cond) console.log(`ok - ${what}`);
+    else bad.push(`semantic check failed: ${what}`);
+  };
+  const ok = (m, p) => rawOk(url, m, p);
+  const emitBlock = await ok('eth_getBlockByHash', [c.emit.receipt.blockHash, false]);
+
+  // Transactions and logs carry their block's timestamp.
+  const tx = await ok('eth_getTransactionByBlockNumberAndIndex', [emitBlock.number, '0x0']);
+  expect(tx.hash === c.emit.hash && tx.blockTimestamp === emitBlock.timestamp, 'transaction by block and index, with blockTimestamp');
+  const logs = await ok('eth_getLogs', [{ blockHash: emitBlock.hash }]);
+  expect(logs.length === 1 && logs[0].blockTimestamp === emitBlock.timestamp, 'eth_getLogs entries carry blockTimestamp');
+
+  // Raw getters: the encodings hash to what the chain says.
+  const rawTx = await ok('debug_getRawTransaction', [c.emit.hash]);
+  expect(ethers.keccak256(rawTx) === c.emit.hash, 'debug_getRawTransaction hashes to the transaction hash');
+  const rawHeader = await ok('debug_getRawHeader', [emitBlock.number]);
+  expect(ethers.keccak256(rawHeader) === emitBlock.hash, 'debug_getRawHeader hashes to the block hash');
+  const rawBlock = ethers.decodeRlp(await ok('debug_getRawBlock', [emitBlock.number]));
+  expect(
+    rawBlock.length === 3 && ethers.keccak256(ethers.encodeRlp(rawBlock[0])) === emitBlock.hash &&
+      rawBlock[1].length === emitBlock.transactions.length && ethers.keccak256(rawBlock[1][0]) === c.emit.hash,
+    'debug_getRawBlock is [header, transactions, uncles] of that block',
+  );
+  const rawReceipts = await ok('debug_getRawReceipts', [emitBlock.number]);
+  const r0 = ethers.decodeRlp('0x' + rawReceipts[0].slice(4));
+  expect(rawReceipts.length === 1 && rawReceipts[0].startsWith('0x02') && r0[0] === '0x01' && r0[3].length === 1,
+    'debug_getRawReceipts: a type-2 envelope with status 1 and its one log');
+
+  // Block tracing equals per-transaction tracing.
+  const byBlock = await ok('debug_traceBlockByHash', [emitBlock.hash]);
+  const single = await ok('debug_traceTransaction', [c.emit.hash]);
+  expect(byBlock.length === 1 && byBlock[0].txHash === c.emit.hash && JSON.stringify(byBlock[0].result) === JSON.stringify(single),
+    'debug_traceBlockByHash gives each transaction the trace debug_traceTransaction gives it');
+
+  // prestateTracer: the sender's balance before the transaction; diff mode: the counter it bumped.
+  const parent = ethers.toQuantity(BigInt(emitBlock.number) - 1n);
+  const pre = await ok('debug_traceTransaction', [c.emit.hash, { tracer: 'prestateTracer' }]);
+  const before = await ok('eth_getBalance', [c.alice.address, parent]);
+  expect(BigInt(pre[c.alice.address.toLowerCase()]?.balance ?? -1) === BigInt(before), 'prestateTracer shows the sender as it was');
+  const diff = await ok('debug_traceTransaction', [c.emit.hash, { tracer: 'prestateTracer', tracerConfig: { diffMode: true } }]);
+  const counterAfter = await ok('eth_getStorageAt', [c.probeAddr, '0x0', emitBlock.number]);
+  const postSlot = diff.post?.[c.probeAddr.toLowerCase()]?.storage?.[ethers.ZeroHash];
+  expect(postSlot !== undefined && BigInt(postSlot) === BigInt(counterAfter) && BigInt(diff.pre[c.probeAddr.toLowerCase()].storage[ethers.ZeroHash]) === BigInt(counterAfter) - 1n,
+    'prestateTracer diffMode shows the counter before and after');
+
+  // eth_getStorageValues agrees with eth_getStorageAt.
+  const values = await ok('eth_getStorageValues', [{ [c.probeAddr]: [ethers.ZeroHash] }, 'latest']);
+  const at = await ok('eth_getStorageAt', [c.probeAddr, ethers.ZeroHash, 'latest']);
+  expect(Object.values(values)[0]?.[0] === at, 'eth_getStorageValues agrees with eth_getStorageAt');
+
+  // eth_createAccessList: the probe's counter slot, and a gas figure the call runs with.
+  const al = await ok('eth_createAccessList', [{ from: c.alice.address, to: c.probeAddr, data: '0x0607' }]);
+  expect(al.accessList.length === 1 && al.accessList[0].address.toLowerCase() === c.probeAddr.toLowerCase() &&
+    al.accessList[0].storageKeys.includes(ethers.ZeroHash) && !al.error, 'eth_createAccessList lists the counter slot');
+  const alRevert = await ok('eth_createAccessList', [{ from: c.alice.address, to: c.probeAddr, data: '0x01' }]);
+  expect(alRevert.error === 'execution reverted', 'eth_createAccessList reports a revert in `error`');
+
+  // Signing and filling: what comes back is a transaction this chain accepts.
+  const nonce = await ok('eth_getTransactionCount', [c.alice.address, 'pending']);
+  const filled = await ok('eth_fillTransaction', [{ from: c.alice.address, to: c.carol.address, value: '0x3' }]);
+  expect(filled.tx.nonce === nonce && filled.tx.gas === '0x5208' && ethers.Transaction.from(filled.raw).nonce === Number(nonce),
+    'eth_fillTransaction fills the nonce and gas and encodes them');
+  // (As geth's, the filled object shows a type-2 transaction's gasPrice too: a client passes the
+  // fee fields of its type.)
+  const { gasPrice: _, ...fields } = filled.tx;
+  const signed = await ok('eth_signTransaction', [{ ...fields, from: c.alice.address }]);
+  const decoded = ethers.Transaction.from(signed.raw);
+  expect(decoded.from === c.alice.address && decoded.to === c.carol.address && decoded.value === 3n, 'eth_signTransaction signs for the sender');
+
+  // Pending transactions: the filter and the WebSocket subscription (ethers' "pending" event) both
+  // see a transaction the pool admits, although the dev chain includes it at once.
+  const filter = await ok('eth_newPendingTransactionFilter', []);
+  const ws = new ethers.WebSocketProvider(url.replace('http://', 'ws://'));
+  const heard = [];
+  await ws.on('pending', (h) => heard.push(h));
+  await new Promise((r) => setTimeout(r, 300));
+  const sent = await ok('eth_sendRawTransaction', [signed.raw]);
+  for (let i = 0; i < 100 && !(await ok('eth_getTransactionReceipt', [sent])); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !heard.includes(sent); i++) await new Promise((r) => setTimeout(r, 50));
+  const changes = await ok('eth_getFilterChanges', [filter]);
+  expect(changes.includes(sent), 'eth_newPendingTransactionFilter reports the admitted transaction');
+  expect(heard.includes(sent), 'newPendingTransactions over WebSocket announces it');
+  await ws.destroy();
+
+  // eth_simulateV1: state carries from block to block; traced transfers are logs of 0xeeee…eeee.
+  const sim = await ok('eth_simulateV1', [{
+    traceTransfers: true,
+    blockStateCalls: [
+      { calls: [{ from: c.alice.address, to: c.carol.address, value: '0x5' }] },
+      { calls: [{ from: c.carol.address, to: c.bob.address, value: '0x2' }] },
+    ],
+  }, 'latest']);
+  const t0 = sim[0].calls[0].logs[0];
+  expect(sim.length === 2 && t0?.address === '0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee' &&
+    BigInt(t0.data) === 5n && t0.topics[2].endsWith(c.carol.address.slice(2).toLowerCase()) &&
+    sim[1].parentHash === sim[0].hash && sim[1].calls[0].status === '0x1',
+    'eth_simulateV1 chains its blocks and traces transfers');
+  const cfg = await ok('eth_config', []);
+  expect(BigInt(cfg.current.chainId) === c.chainId && /^0x[0-9a-f]{8}$/.test(cfg.current.forkId), 'eth_config names this chain');
+  return bad;
+}
+
 function parseIo(text) {
   const lines = text.split('\n');
   const comments = lines.filter((l) => l.startsWith('//')).join('\n');
@@ -449,6 +558,8 @@ async function main() {
     if (bad.length) failures.push(`${method} (extra request): ${bad.join('; ')}\n    answer: ${JSON.stringify(got).slice(0, 400)}`);
     if (got.error && !ERROR_ALLOWED.has(method)) failures.push(`${method} (extra request): error ${JSON.stringify(got.error)}`);
   }
+
+  for (const f of await semanticChecks(c)) failures.push(f);
 
   const uncovered = Object.keys(spec.methods).filter((m) => !covered.has(m));
   if (uncovered.length) failures.push(`methods of the specification without a request: ${uncovered.join(', ')}`);

@@ -239,7 +239,7 @@ function rewriteValue(v, t) {
   return v;
 }
 
-async function rewriteRequest(req, t, c, state) {
+async function rewriteRequest(req, t, c) {
   const r = structuredClone(req);
   if (r.method === 'eth_simulateV1') return rewriteSimulate(r);
   r.params = rewriteValue(r.params ?? [], t);
@@ -270,7 +270,6 @@ async function rewriteRequest(req, t, c, state) {
     if (tx.type === 2) Object.assign(fields, { maxFeePerGas: gasPrice * 2n, maxPriorityFeePerGas: 1n });
     else fields.gasPrice = gasPrice;
     r.params = [await c.bob.signTransaction(fields)];
-    state.sent.push(r.params[0]);
   }
   return r;
 }
@@ -492,7 +491,6 @@ function compareSimulate(expected, got, envDependent) {
 async function main() {
   const c = await buildChain();
   const t = rewriteTables(c);
-  const state = { sent: [] };
   const covered = new Set();
   const failures = [];
   const skipped = {};
@@ -513,10 +511,16 @@ async function main() {
       }
       const { speconly, pairs } = parseIo(text);
       for (const [req0, expected] of pairs) {
-        const req = await rewriteRequest(req0, t, c, state);
+        const req = await rewriteRequest(req0, t, c);
         covered.add(req.method);
         const got = await post(req);
         checked++;
+        if (req.method === 'eth_sendRawTransaction' && typeof got.result === 'string') {
+          // Let it land, so later tests see a chain that stands still.
+          for (let i = 0; i < 200 && !(await rawOk(url, 'eth_getTransactionReceipt', [got.result])); i++) {
+            await new Promise((res) => setTimeout(res, 25));
+          }
+        }
         const bad = [];
         if (expected.error) {
           if (!got.error) bad.push(`expected error ${expected.error.code} (${expected.error.message}), got a result`);

@@ -5,6 +5,7 @@
 
 use crate::revm_engine::{apply_changes, block_env, cfg_env, outcome, reject, tx_env, StateView};
 use crate::runtime::{BlockHashes, ExecError, ExecOptions, Message, Outcome, Status, TxReject};
+pub use crate::wasm::revm_glue::MovedPrecompiles;
 use alloy_primitives::{hex, Address, Bytes, B256, U256};
 use platon_messages::actors::BlockEnv;
 use platon_storage::StateDb;
@@ -404,6 +405,30 @@ where
             >,
         >,
 {
+    run_moved(state, hashes, env, msg, opts, inspector, None)
+}
+
+/// [`run`] with some precompiles moved.
+fn run_moved<I>(
+    state: &mut StateDb,
+    hashes: &dyn BlockHashes,
+    env: &BlockEnv,
+    msg: &Message,
+    opts: ExecOptions,
+    inspector: I,
+    moved: Option<std::sync::Arc<MovedPrecompiles>>,
+) -> Result<Result<(Outcome, I), TxReject>, ExecError>
+where
+    I: Default
+        + for<'a> Inspector<
+            Context<
+                revm::context::BlockEnv,
+                revm::context::TxEnv,
+                revm::context::CfgEnv,
+                StateView<'a>,
+            >,
+        >,
+{
     let view = StateView {
         state: &*state,
         hashes,
@@ -414,11 +439,14 @@ where
         .with_cfg(cfg_env(env.chain_id, opts))
         .build_mainnet_with_inspector(inspector)
         // WASM frames run as they do in blocks; the tracer sees the EVM frames around them.
-        .with_precompiles(crate::wasm::revm_glue::WasmPrecompiles::new(
-            crate::revm_engine::SPEC,
-            crate::wasm::WasmEngine::Wasm3,
-            false,
-        ));
+        .with_precompiles(
+            crate::wasm::revm_glue::WasmPrecompiles::new(
+                crate::revm_engine::SPEC,
+                crate::wasm::WasmEngine::Wasm3,
+                false,
+            )
+            .with_moves(moved),
+        );
     let result = evm.inspect_tx(tx_env(msg));
     let inspector = std::mem::take(&mut evm.inspector);
     drop(evm);
@@ -769,21 +797,44 @@ impl<CTX: ContextTr> Inspector<CTX> for TransferTracer {
     }
 }
 
-/// Runs `msg` (effects applied to `state`) and returns its outcome with its logs, ETH transfers
-/// among them as logs of [`TRANSFER_LOG_ADDRESS`] (`eth_simulateV1` with `traceTransfers`).
+/// Runs `msg` (effects applied to `state`) on revm with the precompiles `moved` (if any) and
+/// returns its outcome with its logs; with `transfers`, ETH transfers are among them as logs of
+/// [`TRANSFER_LOG_ADDRESS`] (`eth_simulateV1` with `traceTransfers`).
 #[allow(clippy::type_complexity)]
-pub fn with_transfers(
+pub fn simulate_call(
     state: &mut StateDb,
     hashes: &dyn BlockHashes,
     env: &BlockEnv,
     msg: &Message,
     opts: ExecOptions,
+    moved: Option<std::sync::Arc<MovedPrecompiles>>,
+    transfers: bool,
 ) -> Result<Result<(Outcome, Vec<platon_messages::Log>), TxReject>, ExecError> {
-    match run(state, hashes, env, msg, opts, TransferTracer::default())? {
+    match run_moved(
+        state,
+        hashes,
+        env,
+        msg,
+        opts,
+        TransferTracer::default(),
+        moved,
+    )? {
         Ok((out, t)) => {
-            let logs = if out.success() { t.done } else { vec![] };
+            let logs = match (out.success(), transfers) {
+                (false, _) => vec![],
+                (true, true) => t.done,
+                (true, false) => out.logs.clone(),
+            };
             Ok(Ok((out, logs)))
         }
         Err(e) => Ok(Err(e)),
     }
+}
+
+/// Moves precompiles of this chain's rules (`eth_simulateV1`'s `movePrecompileToAddress`);
+/// `Err(address)` names a source that is not a precompile.
+pub fn move_precompiles(
+    pairs: Vec<(Address, Address)>,
+) -> Result<std::sync::Arc<MovedPrecompiles>, Address> {
+    MovedPrecompiles::new(crate::revm_engine::SPEC, pairs).map(std::sync::Arc::new)
 }

@@ -133,8 +133,10 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
     let mut plan: Vec<Planned<'_>> = Vec::new();
     let mut calls_total = 0usize;
     let (mut prev_number, mut prev_time) = (base.number, base.timestamp);
-    // A block's gas limit is its parent's unless overridden (as geth builds simulated headers).
+    // A block's gas limit and fee recipient are its parent's unless overridden (as geth builds
+    // simulated headers).
     let mut prev_gas_limit = base.gas_limit;
+    let mut prev_beneficiary = base.beneficiary;
     for e in entries {
         let entry = e
             .as_object()
@@ -154,6 +156,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         );
         let mut env = call_env(c, &base);
         env.gas_limit = prev_gas_limit;
+        env.beneficiary = prev_beneficiary;
         env.number = prev_number.saturating_add(1);
         env.timestamp = prev_time.saturating_add(BLOCK_TIME);
         env.prev_randao = B256::ZERO;
@@ -184,6 +187,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         for gap in prev_number.saturating_add(1)..number {
             let mut g = call_env(c, &base);
             g.gas_limit = prev_gas_limit;
+            g.beneficiary = prev_beneficiary;
             g.number = gap;
             prev_time = prev_time.saturating_add(BLOCK_TIME);
             g.timestamp = prev_time;
@@ -208,6 +212,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         prev_number = env.number;
         prev_time = env.timestamp;
         prev_gas_limit = env.gas_limit;
+        prev_beneficiary = env.beneficiary;
         plan.push(Planned {
             env,
             entry: Some(entry),
@@ -239,16 +244,15 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                 0
             };
         }
+        let mut moved = None;
         if let Some(o) = p.entry.and_then(|e| e.get("stateOverrides")) {
-            if o.as_object().is_some_and(|m| {
-                m.values()
-                    .any(|v| v.get("movePrecompileToAddress").is_some())
-            }) {
-                return Err(invalid_params(
-                    "movePrecompileToAddress is not supported by this node",
-                ));
+            let (rest, moves) = take_moves(o)?;
+            if !moves.is_empty() {
+                moved = Some(platon_vm::tracing::move_precompiles(moves).map_err(|a| {
+                    rpc_err(SERVER_ERROR, format!("account {a} is not a precompile"))
+                })?);
             }
-            apply_state_overrides(&mut state, o)?;
+            apply_state_overrides(&mut state, &rest)?;
         }
         let calls: &[Value] = p
             .entry
@@ -262,9 +266,12 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
             &parent,
             &env,
             calls,
-            trace_transfers,
-            validation,
-            full_txs,
+            &CallRules {
+                trace_transfers,
+                validation,
+                full_txs,
+                moved,
+            },
         )?;
         hashes
             .simulated
@@ -281,7 +288,35 @@ struct SimBlock {
     json: Value,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How a simulated block's calls run.
+struct CallRules {
+    trace_transfers: bool,
+    validation: bool,
+    full_txs: bool,
+    /// Precompiles this block's overrides moved.
+    moved: Option<std::sync::Arc<platon_vm::tracing::MovedPrecompiles>>,
+}
+
+/// Takes the `movePrecompileToAddress` entries out of a block's state overrides: the overrides
+/// without them, and the moves.
+fn take_moves(o: &Value) -> Result<(Value, Vec<(Address, Address)>), ErrorObjectOwned> {
+    let Some(map) = o.as_object() else {
+        return Ok((o.clone(), vec![]));
+    };
+    let mut rest = map.clone();
+    let mut moves = Vec::new();
+    for (k, v) in map {
+        if let Some(to) = v.get("movePrecompileToAddress") {
+            let from = parse_address(&Value::String(k.clone()), "state override address")?;
+            moves.push((from, parse_address(to, "movePrecompileToAddress")?));
+            if let Some(Value::Object(entry)) = rest.get_mut(k) {
+                entry.remove("movePrecompileToAddress");
+            }
+        }
+    }
+    Ok((Value::Object(rest), moves))
+}
+
 fn simulate_block(
     c: &RpcCtx,
     state: &mut StateDb,
@@ -289,10 +324,14 @@ fn simulate_block(
     parent: &Header,
     env: &BlockEnv,
     calls: &[Value],
-    trace_transfers: bool,
-    validation: bool,
-    full_txs: bool,
+    rules: &CallRules,
 ) -> Result<SimBlock, ErrorObjectOwned> {
+    let CallRules {
+        trace_transfers,
+        validation,
+        full_txs,
+        ..
+    } = *rules;
     let mut gas_used: u64 = 0;
     let mut results = Vec::with_capacity(calls.len());
     let mut txs = Vec::with_capacity(calls.len());
@@ -324,9 +363,18 @@ fn simulate_block(
             // Without validation any nonce runs; the account's nonce still advances by one.
             msg.nonce = Some(account_nonce);
         }
-        let (outcome, logs) = if trace_transfers {
-            match platon_vm::tracing::with_transfers(state, hashes, env, &msg, opts)
-                .map_err(exec_err)?
+        let (outcome, logs) = if trace_transfers || rules.moved.is_some() {
+            // On revm directly: the transfer tracer and the moved precompiles are revm's.
+            match platon_vm::tracing::simulate_call(
+                state,
+                hashes,
+                env,
+                &msg,
+                opts,
+                rules.moved.clone(),
+                trace_transfers,
+            )
+            .map_err(exec_err)?
             {
                 Ok(r) => r,
                 Err(e) => return Err(reject_code(&e, &from)),

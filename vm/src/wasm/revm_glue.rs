@@ -140,6 +140,48 @@ pub struct WasmPrecompiles {
     eth: EthPrecompiles,
     engine: WasmEngine,
     debug: bool,
+    moved: Option<std::sync::Arc<MovedPrecompiles>>,
+}
+
+/// Precompiles moved to other addresses (`eth_simulateV1`'s `movePrecompileToAddress`): a call to a
+/// destination runs the precompile that was moved there; a moved precompile's own address runs
+/// whatever code the account has.
+#[derive(Debug)]
+pub struct MovedPrecompiles {
+    /// (precompile, its new address).
+    pairs: Vec<(Address, Address)>,
+    /// The precompile addresses after the moves (warm from the start of a transaction).
+    warm: AddressSet,
+}
+
+impl MovedPrecompiles {
+    /// The moves `pairs` over the precompiles of `spec`; every source must be one of them.
+    pub fn new(spec: SpecId, pairs: Vec<(Address, Address)>) -> Result<Self, Address> {
+        let eth = EthPrecompiles::new(spec);
+        let mut warm = eth.warm_addresses().clone();
+        for (from, _) in &pairs {
+            if !eth.contains(from) {
+                return Err(*from);
+            }
+            warm.remove(from);
+        }
+        for (_, to) in &pairs {
+            warm.insert(*to);
+        }
+        Ok(MovedPrecompiles { pairs, warm })
+    }
+
+    fn source_of(&self, address: &Address) -> Option<Address> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(_, to)| to == address)
+            .map(|(from, _)| *from)
+    }
+
+    fn moved_away(&self, address: &Address) -> bool {
+        self.pairs.iter().any(|(from, _)| from == address)
+    }
 }
 
 impl WasmPrecompiles {
@@ -149,7 +191,14 @@ impl WasmPrecompiles {
             eth: EthPrecompiles::new(spec),
             engine,
             debug,
+            moved: None,
         }
+    }
+
+    /// The same precompiles with some of them moved.
+    pub fn with_moves(mut self, moved: Option<std::sync::Arc<MovedPrecompiles>>) -> Self {
+        self.moved = moved;
+        self
     }
 
     fn nested(&self) -> Self {
@@ -157,6 +206,14 @@ impl WasmPrecompiles {
             eth: EthPrecompiles::new(self.eth.spec),
             engine: self.engine,
             debug: self.debug,
+            moved: self.moved.clone(),
+        }
+    }
+
+    fn warm(&self) -> &AddressSet {
+        match &self.moved {
+            Some(m) => &m.warm,
+            None => self.eth.warm_addresses(),
         }
     }
 
@@ -165,7 +222,24 @@ impl WasmPrecompiles {
         ctx: &mut MainnetContext<DB>,
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
-        if self.eth.contains(&inputs.bytecode_address) {
+        if let Some(from) = self
+            .moved
+            .as_ref()
+            .and_then(|m| m.source_of(&inputs.bytecode_address))
+        {
+            let mut moved = inputs.clone();
+            moved.bytecode_address = from;
+            return <EthPrecompiles as PrecompileProvider<MainnetContext<DB>>>::run(
+                &mut self.eth,
+                ctx,
+                &moved,
+            );
+        }
+        let moved_away = self
+            .moved
+            .as_ref()
+            .is_some_and(|m| m.moved_away(&inputs.bytecode_address));
+        if !moved_away && self.eth.contains(&inputs.bytecode_address) {
             return <EthPrecompiles as PrecompileProvider<MainnetContext<DB>>>::run(
                 &mut self.eth,
                 ctx,
@@ -308,11 +382,11 @@ macro_rules! wasm_precompiles_for {
             }
 
             fn warm_addresses(&self) -> &AddressSet {
-                self.eth.warm_addresses()
+                self.warm()
             }
 
             fn contains(&self, address: &Address) -> bool {
-                self.eth.contains(address)
+                self.warm().contains(address)
             }
         }
     };

@@ -27,38 +27,34 @@ const BLOCK_TIME: u64 = 12;
 /// Most rounds of `eth_createAccessList` before it gives up on a list that keeps changing.
 const ACCESS_LIST_ROUNDS: usize = 16;
 
-fn sim_err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
-    rpc_err(code, msg)
-}
-
 /// The error of a call that could not be a transaction, with the spec's codes.
 fn reject_code(e: &TxReject, from: &Address) -> ErrorObjectOwned {
     match e {
-        TxReject::Nonce { account, tx } if tx < account => sim_err(
+        TxReject::Nonce { account, tx } if tx < account => rpc_err(
             -38010,
             format!("nonce too low: address {from}, tx: {tx} state: {account}"),
         ),
-        TxReject::Nonce { account, tx } => sim_err(
+        TxReject::Nonce { account, tx } => rpc_err(
             -38011,
             format!("nonce too high: address {from}, tx: {tx} state: {account}"),
         ),
-        TxReject::FeeCapBelowBaseFee => sim_err(
+        TxReject::FeeCapBelowBaseFee => rpc_err(
             -38012,
             format!("max fee per gas less than block base fee: address {from}"),
         ),
-        TxReject::IntrinsicGas { gas_limit, intrinsic } => sim_err(
+        TxReject::IntrinsicGas { gas_limit, intrinsic } => rpc_err(
             -38013,
             format!("intrinsic gas too low: have {gas_limit}, want {intrinsic}"),
         ),
-        TxReject::InsufficientFunds { balance, cost } => sim_err(
+        TxReject::InsufficientFunds { balance, cost } => rpc_err(
             -38014,
             format!("insufficient funds for gas * price + value: address {from} have {balance} want {cost}"),
         ),
-        TxReject::BlockGasExhausted { gas, remaining } => sim_err(
+        TxReject::BlockGasExhausted { gas, remaining } => rpc_err(
             -38015,
             format!("block gas limit reached: gas {gas} exceeds the {remaining} left"),
         ),
-        other => sim_err(-32000, other.to_string()),
+        other => rpc_err(-32000, other.to_string()),
     }
 }
 
@@ -173,13 +169,13 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
             _ => env.number,
         };
         if number <= prev_number {
-            return Err(sim_err(
+            return Err(rpc_err(
                 -38020,
                 format!("block numbers must be in order: {number} <= {prev_number}"),
             ));
         }
         if number.saturating_sub(base.number) > MAX_SIMULATE_BLOCKS {
-            return Err(sim_err(
+            return Err(rpc_err(
                 -38026,
                 format!("too many blocks: at most {MAX_SIMULATE_BLOCKS}"),
             ));
@@ -201,7 +197,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         env.timestamp = prev_time.saturating_add(BLOCK_TIME);
         apply_block_overrides(&mut env, &overrides)?;
         if env.timestamp <= prev_time {
-            return Err(sim_err(
+            return Err(rpc_err(
                 -38021,
                 format!(
                     "block timestamps must be in order: {} <= {prev_time}",
@@ -232,6 +228,8 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
     };
     let mut parent = base.clone();
     let mut out = Vec::with_capacity(plan.len());
+    // As geth: all the calls together get at most the RPC gas cap.
+    let mut budget = c.node.config.evm.rpc_gas_cap;
     for p in plan {
         let mut env = p.env;
         let overrides = p.entry.and_then(|e| e.get("blockOverrides"));
@@ -272,6 +270,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                 full_txs,
                 moved,
             },
+            &mut budget,
         )?;
         hashes
             .simulated
@@ -325,6 +324,7 @@ fn simulate_block(
     env: &BlockEnv,
     calls: &[Value],
     rules: &CallRules,
+    budget: &mut u64,
 ) -> Result<SimBlock, ErrorObjectOwned> {
     let CallRules {
         trace_transfers,
@@ -343,13 +343,20 @@ fn simulate_block(
         let left = env.gas_limit.saturating_sub(gas_used);
         let gas = match call.gas {
             Some(g) if g > left => {
-                return Err(sim_err(
+                return Err(rpc_err(
                     -38015,
                     format!("block gas limit reached: call {i} asks for {g}, {left} left"),
                 ))
             }
+            Some(g) if g > *budget => return Err(rpc_err(
+                SERVER_ERROR,
+                format!(
+                    "call {i} asks for {g} gas; the simulation has {} of its evm.rpc_gas_cap left",
+                    *budget
+                ),
+            )),
             Some(g) => g,
-            None => left.min(c.node.config.evm.rpc_gas_cap),
+            None => left.min(*budget),
         };
         let account_nonce = state.account(&from).map_err(storage_err)?.nonce;
         if call.nonce.is_none() {
@@ -394,6 +401,7 @@ fn simulate_block(
             }
         };
         gas_used = gas_used.saturating_add(outcome.gas_used);
+        *budget = budget.saturating_sub(outcome.gas_used);
         let body = super::methods::body_of(c, &call, gas, call.nonce.unwrap_or(account_nonce))?;
         let raw = body.encode_unsigned();
         let tx_hash = keccak256(&raw);

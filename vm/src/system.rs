@@ -546,7 +546,10 @@ fn call(
                 state,
                 contract: STAKING,
             };
-            let paid = ledger.withdraw_rewards(caller, REWARD)?;
+            let paid = match ledger.withdraw_rewards(caller, REWARD)? {
+                Ok(paid) => paid,
+                Err(why) => return Ok(Err(why)),
+            };
             let log = Log {
                 address: REWARD,
                 topics: vec![

@@ -348,13 +348,15 @@ fn simulate_block(
                     format!("block gas limit reached: call {i} asks for {g}, {left} left"),
                 ))
             }
-            Some(g) if g > *budget => return Err(rpc_err(
-                SERVER_ERROR,
-                format!(
+            Some(g) if g > *budget => {
+                return Err(rpc_err(
+                    SERVER_ERROR,
+                    format!(
                     "call {i} asks for {g} gas; the simulation has {} of its evm.rpc_gas_cap left",
                     *budget
                 ),
-            )),
+                ))
+            }
             Some(g) => g,
             None => left.min(*budget),
         };

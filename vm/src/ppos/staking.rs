@@ -111,6 +111,7 @@ pub struct Candidate {
 impl Candidate {
     /// Own and delegated stake that counts this epoch.
     pub fn total_stake(&self) -> U256 {
+        // Both are parts of the total supply, which fits 256 bits many times over.
         self.stake.saturating_add(self.delegated)
     }
 
@@ -468,7 +469,7 @@ impl Ledger<'_> {
         let mut ranked = Vec::new();
         for (seq, c) in candidates.iter().enumerate() {
             let mut c = c.clone();
-            c.stake = c.stake.saturating_add(c.stake_pending);
+            c.stake = add(c.stake, c.stake_pending, "genesis stake")?;
             c.stake_pending = U256::ZERO;
             c.staking_seq = seq as u64;
             ranked.push(super::election::Ranked {
@@ -506,9 +507,18 @@ impl Ledger<'_> {
     /// accumulator gained since the last accrual.
     pub fn accrue(&self, node_id: u128, d: &mut Delegation) -> Result<(), StorageError> {
         let acc = self.acc(node_id)?;
-        let gained = acc.saturating_sub(d.reward_snapshot);
-        let earned = d.amount.checked_mul(gained).unwrap_or(U256::MAX) / REWARD_SCALE;
-        d.unclaimed = d.unclaimed.saturating_add(earned);
+        // The accumulator only grows, so a snapshot above it is a broken record.
+        let gained = sub(
+            acc,
+            d.reward_snapshot,
+            "reward accumulator below a snapshot",
+        )?;
+        let earned = d
+            .amount
+            .checked_mul(gained)
+            .ok_or_else(|| broken("accrued reward", "amount × accumulator gain overflows"))?
+            / REWARD_SCALE;
+        d.unclaimed = add(d.unclaimed, earned, "unclaimed reward")?;
         d.reward_snapshot = acc;
         Ok(())
     }
@@ -525,17 +535,29 @@ impl Ledger<'_> {
     }
 
     /// Pays `who` every accrued delegation reward from the reward contract `from`; the amount paid.
-    pub fn withdraw_rewards(&mut self, who: Address, from: Address) -> Result<U256, StorageError> {
+    /// Refused, changing nothing, when `from` does not hold it (the records stay as they were).
+    pub fn withdraw_rewards(
+        &mut self,
+        who: Address,
+        from: Address,
+    ) -> Result<Result<U256, String>, StorageError> {
+        let owed = self.delegations_of(who)?;
         let mut total = U256::ZERO;
-        for (id, mut d) in self.delegations_of(who)? {
-            total = total.saturating_add(d.unclaimed);
+        for (_, d) in &owed {
+            total = add(total, d.unclaimed, "rewards owed")?;
+        }
+        let held = self.state.account(&from)?.balance;
+        if held < total {
+            return Ok(Err(format!(
+                "the reward contract holds {held}, less than the {total} owed"
+            )));
+        }
+        for (id, mut d) in owed {
             d.unclaimed = U256::ZERO;
             self.put_delegation(who, id, &d)?;
         }
-        if !total.is_zero() && self.transfer(from, who, total)?.is_err() {
-            return Ok(U256::ZERO);
-        }
-        Ok(total)
+        self.must_transfer(from, who, total, "reward withdrawal")?;
+        Ok(Ok(total))
     }
 
     /// Pays an epoch's rewards from `pool`: each verifier gets an equal part of `staking_reward`
@@ -563,18 +585,25 @@ impl Ledger<'_> {
                 continue;
             }
             let blocks = U256::from(produced.get(&id).copied().unwrap_or(0));
-            let want = each.saturating_add(block_reward.saturating_mul(blocks));
+            let for_blocks = block_reward
+                .checked_mul(blocks)
+                .ok_or_else(|| broken("block reward", "reward × blocks overflows"))?;
+            let want = add(each, for_blocks, "epoch reward")?;
             let available = self.state.account(&pool)?.balance;
             let reward = want.min(available);
-            let Ok(split) = super::rewards::split_reward(reward, c.reward_per, &[c.delegated])
-            else {
-                continue;
-            };
+            let split = super::rewards::split_reward(reward, c.reward_per, &[c.delegated])
+                .map_err(|e| broken("reward split", e.0))?;
             let pot = split.delegators.first().copied().unwrap_or_default();
-            let _ = self.transfer(pool, c.benefit_address, split.node)?;
-            if !pot.is_zero() && self.transfer(pool, reward_contract, pot)?.is_ok() {
-                let gain = pot.checked_mul(REWARD_SCALE).unwrap_or(U256::MAX) / c.delegated;
-                let acc = self.acc(id)?.saturating_add(gain);
+            // node + pot = reward ≤ what the pool holds: neither transfer can be refused.
+            self.must_transfer(pool, c.benefit_address, split.node, "node reward")?;
+            if !pot.is_zero() {
+                self.must_transfer(pool, reward_contract, pot, "delegators' pot")?;
+                let gain = pot
+                    .checked_mul(REWARD_SCALE)
+                    .ok_or_else(|| broken("reward accumulator", "pot × scale overflows"))?
+                    .checked_div(c.delegated)
+                    .ok_or_else(|| broken("reward accumulator", "a pot without delegations"))?;
+                let acc = add(self.acc(id)?, gain, "reward accumulator")?;
                 put(
                     self.state,
                     self.contract,
@@ -582,7 +611,7 @@ impl Ledger<'_> {
                     &acc.to_be_bytes::<32>(),
                 )?;
             }
-            paid = paid.saturating_add(reward);
+            paid = add(paid, reward, "epoch rewards paid")?;
         }
         Ok(paid)
     }
@@ -605,16 +634,19 @@ impl Ledger<'_> {
                 continue;
             }
             let from_stake = penalty.min(c.stake);
-            let from_pending = penalty.saturating_sub(from_stake).min(c.stake_pending);
-            let take = from_stake.saturating_add(from_pending);
-            if self.transfer(self.contract, pool, take)?.is_err() {
-                continue;
-            }
-            c.stake -= from_stake;
-            c.stake_pending -= from_pending;
+            let from_pending = sub(penalty, from_stake, "idle penalty")?.min(c.stake_pending);
+            let take = add(from_stake, from_pending, "idle penalty")?;
+            // The contract holds every staked unit.
+            self.must_transfer(self.contract, pool, take, "idle penalty")?;
+            c.stake = sub(c.stake, from_stake, "stake after an idle penalty")?;
+            c.stake_pending = sub(
+                c.stake_pending,
+                from_pending,
+                "pending stake after an idle penalty",
+            )?;
             c.status = Status::LowRatio;
             put(self.state, self.contract, &cand_key(c.node_id), &c.encode())?;
-            taken = taken.saturating_add(take);
+            taken = add(taken, take, "idle penalties")?;
         }
         let v: Vec<u128> = self
             .verifiers()?
@@ -646,15 +678,15 @@ impl Ledger<'_> {
             let Some(mut c) = self.candidate(id)? else {
                 continue;
             };
-            c.stake = c.stake.saturating_add(c.stake_pending);
+            c.stake = add(c.stake, c.stake_pending, "settled stake")?;
             c.stake_pending = U256::ZERO;
-            c.delegated = c.delegated.saturating_add(c.delegated_pending);
+            c.delegated = add(c.delegated, c.delegated_pending, "settled delegations")?;
             c.delegated_pending = U256::ZERO;
             // Each delegation: rewards accrued on what counted, then its pending part counts.
             for who in read_addrs(self.state, self.contract, &dels_key(id))? {
                 let mut d = self.delegation(who, id)?;
                 self.accrue(id, &mut d)?;
-                d.amount = d.amount.saturating_add(d.pending);
+                d.amount = add(d.amount, d.pending, "settled delegation")?;
                 d.pending = U256::ZERO;
                 self.put_delegation(who, id, &d)?;
             }
@@ -662,11 +694,8 @@ impl Ledger<'_> {
                 let back = c.stake;
                 c.stake = U256::ZERO;
                 let to = c.staking_address;
-                // The contract holds every staked unit, so this cannot fail; if it ever did, the
-                // stake stays recorded rather than vanish.
-                if self.transfer(self.contract, to, back)?.is_err() {
-                    c.stake = back;
-                }
+                // The contract holds every staked unit.
+                self.must_transfer(self.contract, to, back, "returned stake")?;
             }
             if c.status != Status::Active && c.stake.is_zero() && c.delegated.is_zero() {
                 delete(self.state, self.contract, &cand_key(id))?;
@@ -789,17 +818,17 @@ impl Ledger<'_> {
             None => None,
         };
         let Some(mut c) = found else { return Ok(None) };
-        let own = c.stake.saturating_add(c.stake_pending);
-        let Ok(p) = super::rewards::penalty(own, penalty_bps, reporter_bps) else {
-            return Ok(None);
-        };
-        // Taken from the counting stake first, then from the pending stake.
+        let own = add(c.stake, c.stake_pending, "slashed stake")?;
+        let p = super::rewards::penalty(own, penalty_bps, reporter_bps)
+            .map_err(|e| broken("double-sign penalty", e.0))?;
+        // Taken from the counting stake first, then from the pending stake (p.total ≤ own).
         let from_stake = p.total.min(c.stake);
-        c.stake -= from_stake;
-        c.stake_pending = c.stake_pending.saturating_sub(p.total - from_stake);
+        c.stake = sub(c.stake, from_stake, "stake after a slash")?;
+        let rest = sub(p.total, from_stake, "slash")?;
+        c.stake_pending = sub(c.stake_pending, rest, "pending stake after a slash")?;
         c.status = Status::Slashed;
-        let _ = self.transfer(self.contract, reporter, p.reporter)?;
-        let _ = self.transfer(self.contract, pool, p.pool)?;
+        self.must_transfer(self.contract, reporter, p.reporter, "reporter reward")?;
+        self.must_transfer(self.contract, pool, p.pool, "slashed stake")?;
         put(self.state, self.contract, &cand_key(c.node_id), &c.encode())?;
         let id = c.node_id;
         let v: Vec<u128> = self.verifiers()?.into_iter().filter(|x| *x != id).collect();
@@ -873,9 +902,12 @@ impl Ledger<'_> {
     fn next_seq(&mut self) -> Result<u64, StorageError> {
         let s = slot(base_slot(b"seq"), 0);
         let n = self.state.storage(&self.contract, s)?;
-        let next = n.saturating_add(U256::from(1u8));
-        self.state.set_storage(self.contract, s, next);
-        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        let seq = u64::try_from(n).map_err(|_| broken("staking sequence", n))?;
+        let next = seq
+            .checked_add(1)
+            .ok_or_else(|| broken("staking sequence", "exhausted"))?;
+        self.state.set_storage(self.contract, s, U256::from(next));
+        Ok(seq)
     }
 
     /// Moves value between two accounts (refused, changing nothing, when `from` lacks it; nothing
@@ -899,7 +931,7 @@ impl Ledger<'_> {
         a.balance -= amount;
         self.state.set_account(from, a);
         let mut b = self.state.account(&to)?;
-        b.balance = b.balance.saturating_add(amount);
+        b.balance = add(b.balance, amount, "recipient balance")?;
         // A nonce keeps the contract's account non-empty.
         if to == self.contract && b.nonce == 0 {
             b.nonce = 1;
@@ -907,6 +939,40 @@ impl Ledger<'_> {
         self.state.set_account(to, b);
         Ok(Ok(()))
     }
+
+    /// A transfer the books say `from` can make: its refusal means they are broken.
+    fn must_transfer(
+        &mut self,
+        from: Address,
+        to: Address,
+        amount: U256,
+        what: &str,
+    ) -> Result<(), StorageError> {
+        self.transfer(from, to, amount)?
+            .map_err(|why| broken(what, format!("{from} cannot pay {amount} to {to}: {why}")))
+    }
+}
+
+/// The error of a ledger whose records contradict each other (a sum that overflows, a part larger
+/// than its whole, a transfer the books say must succeed and does not): the block fails rather
+/// than absorb the bad value.
+fn broken(what: &str, detail: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt {
+        what: format!("staking ledger: {what}"),
+        detail: detail.to_string(),
+    }
+}
+
+/// `a + b`, or the ledger is broken.
+fn add(a: U256, b: U256, what: &str) -> Result<U256, StorageError> {
+    a.checked_add(b)
+        .ok_or_else(|| broken(what, format!("{a} + {b} overflows")))
+}
+
+/// `a - b`, or the ledger is broken.
+fn sub(a: U256, b: U256, what: &str) -> Result<U256, StorageError> {
+    a.checked_sub(b)
+        .ok_or_else(|| broken(what, format!("{a} - {b} is negative")))
 }
 
 /// What a staking function returns: output (RLP), or why it refused.
@@ -1020,7 +1086,7 @@ pub fn call(
             }
             let mut c = tryarg!(owned(ledger, node_id, caller)?);
             tryarg!(ledger.transfer(caller, ledger.contract, amount)?);
-            c.stake_pending = c.stake_pending.saturating_add(amount);
+            c.stake_pending = add(c.stake_pending, amount, "pending stake")?;
             ledger.put_candidate(&c)?;
             Ok(Ok(Vec::new()))
         }
@@ -1061,9 +1127,9 @@ pub fn call(
             tryarg!(ledger.transfer(caller, ledger.contract, amount)?);
             let mut d = ledger.delegation(caller, node_id)?;
             ledger.accrue(node_id, &mut d)?;
-            d.pending = d.pending.saturating_add(amount);
+            d.pending = add(d.pending, amount, "pending delegation")?;
             d.pending_epoch = ledger.epoch()?;
-            c.delegated_pending = c.delegated_pending.saturating_add(amount);
+            c.delegated_pending = add(c.delegated_pending, amount, "pending delegations")?;
             ledger.put_delegation(caller, node_id, &d)?;
             ledger.put_candidate(&c)?;
             Ok(Ok(Vec::new()))
@@ -1075,7 +1141,7 @@ pub fn call(
             let amount = tryarg!(a.u256(1, "amount"));
             let mut d = ledger.delegation(caller, node_id)?;
             ledger.accrue(node_id, &mut d)?;
-            if amount.is_zero() || d.amount.saturating_add(d.pending) < amount {
+            if amount.is_zero() || add(d.amount, d.pending, "delegation")? < amount {
                 return Ok(Err("more than is delegated".into()));
             }
             let Some(mut c) = ledger.candidate(node_id)? else {
@@ -1085,8 +1151,9 @@ pub fn call(
             let from_active = amount - from_pending;
             d.pending -= from_pending;
             d.amount -= from_active;
-            c.delegated_pending = c.delegated_pending.saturating_sub(from_pending);
-            c.delegated = c.delegated.saturating_sub(from_active);
+            // A candidate's totals include each delegation's parts.
+            c.delegated_pending = sub(c.delegated_pending, from_pending, "pending delegations")?;
+            c.delegated = sub(c.delegated, from_active, "delegations")?;
             tryarg!(ledger.transfer(ledger.contract, caller, amount)?);
             ledger.put_delegation(caller, node_id, &d)?;
             ledger.put_candidate(&c)?;

@@ -684,12 +684,25 @@ fn epoch_rewards_are_shared_exactly_with_delegators_and_withdrawn() {
     assert_eq!(w.state.account(&REWARD).expect("r").balance, lat(1_000_000));
 }
 
+/// Value is conserved across random staking sequences that include refusals (withdrawing more than
+/// is delegated, delegating to a withdrawn or slashed candidate, unknown candidates), withdrawals,
+/// idle penalties and slashes at random epochs: over `PLATON_STAKING_SEEDS` seeds (default 8).
 #[test]
 fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
+    let seeds: u64 = std::env::var("PLATON_STAKING_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    for seed in 0..seeds {
+        random_staking_conserves_value(seed);
+    }
+}
+
+fn random_staking_conserves_value(seed: u64) {
     use platon_vm::ppos::staking::{Ledger, StakingParams};
     use platon_vm::system::{REWARD, REWARD_POOL, WITHDRAW_DELEGATE_REWARD};
     use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77 + seed);
     let stakers: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
     let holders: Vec<Address> = (0x41..=0x45u8).map(Address::repeat_byte).collect();
     let mut accounts = stakers.clone();
@@ -713,24 +726,43 @@ fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
     }
     let params = StakingParams::default();
     let mut paid_total = U256::ZERO;
-    let mut succeeded = 0;
-    for epoch in 0..25u64 {
+    let (mut succeeded, mut refused) = (0, 0);
+    let epochs = 25u64;
+    for epoch in 0..epochs {
         for _ in 0..12 {
             let h = holders[rng.gen_range(0..holders.len())];
-            let id = enc_bytes(&(rng.gen_range(1..=6u128)).to_be_bytes());
+            // Candidate 7 does not exist.
+            let id = enc_bytes(&(rng.gen_range(1..=7u128)).to_be_bytes());
             // Odd amounts (in von) so every division leaves a remainder.
             let amount =
                 enc(lat(rng.gen_range(10..5_000)) + U256::from(rng.gen_range(1..1_000_000u64)));
-            let out = match rng.gen_range(0..5) {
-                0 | 1 => w.send(h, staking::DELEGATE, &[id, amount]),
-                2 => w.send(h, staking::WITHDREW_DELEGATION, &[id, amount]),
-                3 => reward_call(&mut w, h, WITHDRAW_DELEGATE_REWARD, &[]),
+            let cb = |w: &World| w.state.account(&w.env.beneficiary).expect("cb").balance;
+            let (before, cb_before, fees_before) = (w.total(&accounts), cb(&w), w.fees);
+            let out = match rng.gen_range(0..12) {
+                0..=3 => w.send(h, staking::DELEGATE, &[id, amount]),
+                4..=6 => w.send(h, staking::WITHDREW_DELEGATION, &[id, amount]),
+                7 | 8 => reward_call(&mut w, h, WITHDRAW_DELEGATE_REWARD, &[]),
+                9 => {
+                    let s = stakers[rng.gen_range(0..stakers.len())];
+                    w.send(s, staking::WITHDREW_STAKING, &[id])
+                }
                 _ => {
                     let s = stakers[rng.gen_range(0..stakers.len())];
                     w.send(s, staking::INCREASE_STAKING, &[id, amount])
                 }
             };
-            succeeded += usize::from(out.success());
+            if out.success() {
+                succeeded += 1;
+            } else {
+                refused += 1;
+                // A refusal moves nothing but its fee (the tip to the coinbase, the rest burned).
+                let burned = (w.fees - fees_before) - (cb(&w) - cb_before);
+                assert_eq!(
+                    w.total(&accounts) + burned,
+                    before,
+                    "seed {seed} epoch {epoch}: a refusal moved value"
+                );
+            }
         }
         {
             let mut l = Ledger {
@@ -748,13 +780,16 @@ fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
                     &produced,
                 )
                 .expect("pay");
-            if epoch == 10 {
-                l.penalize_idle(&[2], lat(500), REWARD_POOL).expect("idle");
+            if rng.gen_range(0..6) == 0 {
+                let idle = rng.gen_range(1..=6u128);
+                l.penalize_idle(&[idle], lat(500), REWARD_POOL)
+                    .expect("idle");
             }
-            if epoch == 15 {
-                let bls4 = BlsSecretKey::from_ikm(&[53; 32]).expect("bls");
+            if rng.gen_range(0..8) == 0 {
+                let who = rng.gen_range(0..6u8);
+                let bls = BlsSecretKey::from_ikm(&[who + 50; 32]).expect("bls");
                 l.slash(
-                    &bls4.public_key().to_bytes(),
+                    &bls.public_key().to_bytes(),
                     10,
                     5000,
                     holders[0],
@@ -770,13 +805,16 @@ fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
         assert_eq!(
             w.total(&accounts) + burned,
             supply,
-            "epoch {epoch}: supply unchanged"
+            "seed {seed} epoch {epoch}: supply unchanged"
         );
     }
-    assert!(paid_total > lat(10_000), "rewards were paid: {paid_total}");
     assert!(
-        succeeded > 120,
-        "{succeeded} of 300 operations went through"
+        paid_total > lat(1_000),
+        "seed {seed}: rewards were paid: {paid_total}"
+    );
+    assert!(
+        succeeded > 60 && refused > 20,
+        "seed {seed}: {succeeded} operations went through, {refused} were refused"
     );
     // Every holder withdraws: the reward contract keeps only rounding dust (less than a von per
     // delegation and epoch).
@@ -784,7 +822,7 @@ fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
         reward_call(&mut w, *h, WITHDRAW_DELEGATE_REWARD, &[]);
     }
     let dust = w.state.account(&REWARD).expect("r").balance - lat(1_000_000);
-    assert!(dust < U256::from(1000u64), "dust {dust}");
+    assert!(dust < U256::from(1000u64), "seed {seed}: dust {dust}");
     let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
     assert_eq!(w.total(&accounts) + burned, supply);
 }
@@ -893,4 +931,154 @@ fn system_contracts_survive_random_and_mutated_calls() {
         w.state = before;
     }
     println!("{cases} calls, {ok} succeeded");
+}
+
+/// Rewards owed but not held by the reward contract: the withdrawal is refused and the rewards stay
+/// owed (they were zeroed and lost before), and once the contract holds them they are paid in full.
+#[test]
+fn withdrawing_rewards_the_reward_contract_does_not_hold_is_refused_and_keeps_them() {
+    use platon_vm::ppos::staking::{Ledger, StakingParams};
+    use platon_vm::system::{GET_DELEGATE_REWARD, REWARD, REWARD_POOL, WITHDRAW_DELEGATE_REWARD};
+    let (staker, d1) = (Address::repeat_byte(1), Address::repeat_byte(0xd1));
+    let accounts = [staker, d1, REWARD_POOL, REWARD];
+    let mut w = World::new(&accounts);
+    let bls = BlsSecretKey::from_ikm(&[43; 32]).expect("bls");
+    let vrf = VrfSecretKey::from_seed(&[43; 32]).expect("vrf");
+    assert!(w
+        .send(
+            staker,
+            staking::CREATE_STAKING,
+            &create_args(staker, 5, lat(100_000), &bls, &bls, &vrf)
+        )
+        .success());
+    let id = enc_bytes(&5u128.to_be_bytes());
+    assert!(w
+        .send(d1, staking::DELEGATE, &[id, enc(lat(100))])
+        .success());
+    {
+        let mut l = Ledger {
+            state: &mut w.state,
+            contract: STAKING,
+        };
+        l.settle_epoch(&StakingParams::default(), 10)
+            .expect("settle");
+        l.pay_epoch(
+            REWARD_POOL,
+            REWARD,
+            lat(1000),
+            U256::ZERO,
+            &Default::default(),
+        )
+        .expect("pay");
+    }
+    let owed = |w: &World| {
+        let out = w.query_reward(GET_DELEGATE_REWARD, &[enc(d1)]);
+        let mut r = Reader::new(&out);
+        let mut items = r.list().expect("list");
+        let mut item = items.list().expect("item");
+        item.bytes().expect("id");
+        item.u256("unclaimed").expect("u")
+    };
+    let due = owed(&w);
+    assert_eq!(due, lat(500), "half of the 1,000 LAT to the one delegator");
+    // The reward contract loses what it holds (as a broken chain would).
+    let mut acc = w.state.account(&REWARD).expect("r");
+    let held = acc.balance;
+    acc.balance = lat(10);
+    w.state.set_account(REWARD, acc.clone());
+    let before = w.state.account(&d1).expect("d1").balance;
+    let out = reward_call(&mut w, d1, WITHDRAW_DELEGATE_REWARD, &[]);
+    assert!(!out.success(), "refused");
+    let why = platon_vm::tracing::revert_reason(&out.output).unwrap_or_default();
+    assert!(why.contains("less than"), "{why}");
+    assert_eq!(owed(&w), due, "the rewards are still owed");
+    let fee = U256::from(out.gas_used) * U256::from(GWEI);
+    assert_eq!(w.state.account(&d1).expect("d1").balance, before - fee);
+    // Funded again: paid in full.
+    acc.balance = held;
+    w.state.set_account(REWARD, acc);
+    let out = reward_call(&mut w, d1, WITHDRAW_DELEGATE_REWARD, &[]);
+    assert!(out.success());
+    let fee2 = U256::from(out.gas_used) * U256::from(GWEI);
+    assert_eq!(
+        w.state.account(&d1).expect("d1").balance,
+        before - fee - fee2 + due
+    );
+    assert_eq!(owed(&w), U256::ZERO);
+}
+
+/// Records that contradict each other fail the operation with a clear error instead of being
+/// absorbed: a delegation's reward snapshot above its candidate's accumulator, and a candidate
+/// whose delegated total is below one of its delegations.
+#[test]
+fn contradictory_staking_records_fail_loudly() {
+    use platon_vm::ppos::staking::{Ledger, StakingParams};
+    let (staker, d1) = (Address::repeat_byte(1), Address::repeat_byte(0xd1));
+    let mut w = World::new(&[staker, d1]);
+    let bls = BlsSecretKey::from_ikm(&[44; 32]).expect("bls");
+    let vrf = VrfSecretKey::from_seed(&[44; 32]).expect("vrf");
+    assert!(w
+        .send(
+            staker,
+            staking::CREATE_STAKING,
+            &create_args(staker, 5, lat(100_000), &bls, &bls, &vrf)
+        )
+        .success());
+    let id = enc_bytes(&5u128.to_be_bytes());
+    assert!(w
+        .send(d1, staking::DELEGATE, &[id.clone(), enc(lat(100))])
+        .success());
+    let clean = w.state.clone();
+
+    // A snapshot above the accumulator: accrual refuses to invent or hide a negative gain.
+    {
+        let mut l = Ledger {
+            state: &mut w.state,
+            contract: STAKING,
+        };
+        let mut d: Delegation = l.delegation(d1, 5).expect("delegation");
+        d.reward_snapshot = U256::from(1u8);
+        l.put_delegation(d1, 5, &d).expect("put");
+        let err = l
+            .settle_epoch(&StakingParams::default(), 10)
+            .expect_err("a broken snapshot must fail");
+        assert!(
+            err.to_string()
+                .contains("reward accumulator below a snapshot"),
+            "{err}"
+        );
+    }
+
+    // The candidate's delegated total below the delegation: withdrawing it fails the block's
+    // execution (an error, not a revert that would hide it, and not a saturated zero).
+    w.state = clean;
+    {
+        let mut l = Ledger {
+            state: &mut w.state,
+            contract: STAKING,
+        };
+        let mut c = l.candidate(5).expect("read").expect("candidate");
+        c.delegated_pending = lat(1);
+        l.put_candidate(&c).expect("put");
+    }
+    let m = Message {
+        tx_type: 0,
+        caller: d1,
+        kind: TxKind::Call(STAKING),
+        value: U256::ZERO,
+        data: Bytes::from(encode_call(
+            staking::WITHDREW_DELEGATION,
+            &[id, enc(lat(100))],
+        )),
+        gas_limit: 300_000,
+        gas_price: GWEI,
+        priority_fee: None,
+        nonce: Some(1),
+        chain_id: Some(1),
+        access_list: vec![],
+    };
+    let err =
+        w.rt.transact(&mut w.state, &NoHashes, &w.env, &m, ExecOptions::BLOCK)
+            .expect_err("a broken candidate total must fail execution");
+    assert!(err.to_string().contains("pending delegations"), "{err}");
 }

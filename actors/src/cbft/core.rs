@@ -245,6 +245,34 @@ impl Activity {
     }
 }
 
+/// Views below the committed view whose first votes, proposals and view changes are kept for
+/// double-sign detection; older ones are pruned at each commit.
+pub const EVIDENCE_VIEWS: u64 = 64;
+
+/// How many entries each of the core's tables holds: every one stays bounded in a long run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// Blocks not yet committed, and the committed one.
+    pub blocks: usize,
+    /// QCs of those blocks.
+    pub qcs: usize,
+    /// Votes gathering for blocks above the committed one.
+    pub votes: usize,
+    /// First votes, proposals and view changes seen (double-sign detection).
+    pub seen: usize,
+    /// This node's own votes, proposals and view changes (never twice in a slot).
+    pub own: usize,
+    /// View changes gathering, proposals waiting, future-round messages.
+    pub waiting: usize,
+}
+
+impl Retained {
+    /// All entries together.
+    pub fn total(&self) -> usize {
+        self.blocks + self.qcs + self.votes + self.seen + self.own + self.waiting
+    }
+}
+
 /// Sync requests go out at most this often.
 const SYNC_INTERVAL_MS: u64 = 300;
 
@@ -352,6 +380,20 @@ impl Core {
     pub fn view(&self) -> u64 {
         self.view
     }
+    /// How much each table holds now.
+    pub fn retained(&self) -> Retained {
+        Retained {
+            blocks: self.blocks.len(),
+            qcs: self.qcs.len(),
+            votes: self.votes.values().map(BTreeMap::len).sum(),
+            seen: self.seen_votes.len() + self.seen_props.len() + self.seen_vcs.len(),
+            own: self.voted.len() + self.proposed.len() + self.vc_sent.len(),
+            waiting: self.view_changes.values().map(BTreeMap::len).sum::<usize>()
+                + self.pending.len()
+                + self.future.len(),
+        }
+    }
+
     /// Last committed block.
     pub fn committed(&self) -> &BlockInfo {
         &self.committed
@@ -1066,6 +1108,17 @@ impl Core {
                 .unwrap_or(false)
         });
         self.validating.retain(|h| blocks.contains_key(h));
+        // This node votes, proposes and changes view only in its current view, which never falls
+        // below the committed block's: its own records of earlier views are spent. Others' first
+        // messages are kept for a window of views, long enough to catch a double sign.
+        let decided = self.committed.data.view;
+        self.voted.retain(|(view, _), _| *view >= decided);
+        self.proposed.retain(|(view, _), _| *view >= decided);
+        self.vc_sent.retain(|view, _| *view >= decided);
+        let keep = decided.saturating_sub(EVIDENCE_VIEWS);
+        self.seen_votes.retain(|(_, view, _), _| *view >= keep);
+        self.seen_props.retain(|(view, _), _| *view >= keep);
+        self.seen_vcs.retain(|(_, view), _| *view >= keep);
     }
 
     fn on_view_change(&mut self, vc: ViewChange, now: u64) {

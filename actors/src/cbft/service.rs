@@ -683,6 +683,12 @@ impl CbftService {
                                 .store
                                 .put_qc(&hash, CbftMsg::Qc(Box::new(qc)).encode())?;
                         }
+                        // The block is durable in the chain store: views before it are decided.
+                        if st.wal.len() >= super::wal::WAL_COMPACT_AT {
+                            let view = st.core.committed().data.view;
+                            st.wal.compact(view)?;
+                            tracing::debug!(view, records = st.wal.len(), "cbft: WAL compacted");
+                        }
                     }
                     Out::SwitchRound { epoch, block } => {
                         self.switch_round(st, epoch, block).await?

@@ -104,7 +104,17 @@ pub struct SimReport {
     pub seated: usize,
     /// Round switches carried out while the network was partitioned.
     pub switches_in_partition: u64,
+    /// The most records any node's WAL held (compacted at commits from [`SIM_WAL_COMPACT_AT`]).
+    pub max_wal: usize,
+    /// The most entries any honest node's consensus core held at a commit.
+    pub max_retained: usize,
+    /// WAL compactions.
+    pub compactions: u64,
 }
+
+/// The simulated nodes compact their WAL at a commit once it holds this many records: far more
+/// often than the node's [`super::wal::WAL_COMPACT_AT`], so crashes after compaction are common.
+pub const SIM_WAL_COMPACT_AT: usize = 24;
 
 struct Node {
     core: Option<Core>,
@@ -540,8 +550,17 @@ impl Sim {
         }
         node.chain.push(block.clone());
         node.qcs.push(qc);
+        // As the node does: once the block is durable, views before it are decided.
+        if node.wal.len() >= SIM_WAL_COMPACT_AT {
+            node.wal = super::wal::compacted(&node.wal, block.data.view);
+            self.report.compactions += 1;
+        }
+        self.report.max_wal = self.report.max_wal.max(node.wal.len());
         if node.byzantine {
             return;
+        }
+        if let Some(core) = node.core.as_ref() {
+            self.report.max_retained = self.report.max_retained.max(core.retained().total());
         }
         match self.committed.get(&block.data.number) {
             Some(h) if *h != block.data.hash => {

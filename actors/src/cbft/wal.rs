@@ -143,27 +143,7 @@ impl ConsensusWal {
     /// Keeps only the records of views at or after `view` and the latest lock (views before it
     /// are decided: their blocks are committed), rewriting the file atomically.
     pub fn compact(&mut self, view: u64) -> Result<(), WalError> {
-        let lock = self
-            .records
-            .iter()
-            .filter_map(|r| match r {
-                WalRecord::Locked(d) => Some(*d),
-                _ => None,
-            })
-            .max_by_key(|d| (d.view, d.index));
-        let mut keep: Vec<WalRecord> = self
-            .records
-            .iter()
-            .filter(|r| match r {
-                WalRecord::Proposed(d) | WalRecord::Voted(d) => d.view >= view,
-                WalRecord::ViewChanged(v) => *v >= view,
-                WalRecord::Locked(_) => false,
-            })
-            .cloned()
-            .collect();
-        if let Some(l) = lock {
-            keep.push(WalRecord::Locked(l));
-        }
+        let keep = compacted(&self.records, view);
         let payloads: Vec<Vec<u8>> = keep.iter().map(encode).collect();
         self.wal
             .rewrite(&payloads)
@@ -171,6 +151,36 @@ impl ConsensusWal {
         self.records = keep;
         Ok(())
     }
+}
+
+/// The node compacts its consensus WAL once it holds this many records (at a commit, to the
+/// committed block's view), so the file and its in-memory copy stay bounded.
+pub const WAL_COMPACT_AT: usize = 1_024;
+
+/// What compaction to `view` keeps of `records`: this node's proposals, votes and view changes of
+/// views at or after `view` (it acts only in its current view, never below the committed one),
+/// and its latest lock.
+pub fn compacted(records: &[WalRecord], view: u64) -> Vec<WalRecord> {
+    let lock = records
+        .iter()
+        .filter_map(|r| match r {
+            WalRecord::Locked(d) => Some(*d),
+            _ => None,
+        })
+        .max_by_key(|d| (d.view, d.index));
+    let mut keep: Vec<WalRecord> = records
+        .iter()
+        .filter(|r| match r {
+            WalRecord::Proposed(d) | WalRecord::Voted(d) => d.view >= view,
+            WalRecord::ViewChanged(v) => *v >= view,
+            WalRecord::Locked(_) => false,
+        })
+        .cloned()
+        .collect();
+    if let Some(l) = lock {
+        keep.push(WalRecord::Locked(l));
+    }
+    keep
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
         (0, 0, 0, 0, 0, 0, 0);
     let mut invalid = 0;
     let mut kept = 0;
+    let (mut compactions, mut max_wal, mut max_retained) = (0, 0, 0);
     let mut min_growth = u64::MAX;
     let mut min_height = u64::MAX;
     let mut failures = Vec::new();
@@ -39,6 +40,9 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
         invalid += r.invalid_refused;
         kept += r.evidence_kept;
         delivered += r.delivered;
+        compactions += r.compactions;
+        max_wal = max_wal.max(r.max_wal);
+        max_retained = max_retained.max(r.max_retained);
         min_growth = min_growth.min(r.growth_after_heal);
         min_height = min_height.min(r.heights.iter().skip(1).copied().min().unwrap_or(0));
         if !r.violations.is_empty() {
@@ -49,7 +53,8 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
         "{} seeds: {crashes} crashes ({torn} between a WAL write and its sync), {partitions} partitions, \
          {dropped} messages dropped, {dup} duplicated, {delivered} delivered, {evidence} evidence reports ({kept} distinct kept), \
          {invalid} invalid blocks refused; \
-         lowest honest height {min_height}, least growth after healing {min_growth}",
+         lowest honest height {min_height}, least growth after healing {min_growth}; \
+         {compactions} WAL compactions, at most {max_wal} WAL records and {max_retained} core entries on any node",
         seeds.len()
     );
     if let Some((seed, v)) = failures.first() {
@@ -62,6 +67,53 @@ fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
     }
     assert!(evidence > 0, "the equivocating validator was caught");
     assert!(invalid > 0, "blocks that do not execute got no vote");
+    // Restarts from compacted WALs were part of the runs above, and safe.
+    assert!(compactions > 0, "WALs were compacted");
+}
+
+/// What consensus keeps per block, vote and view is pruned: a run eight times longer holds no
+/// more (WAL records and core entries at every commit, on every node) than a short one.
+#[test]
+fn consensus_memory_and_wal_stay_bounded_in_a_long_run() {
+    use platon_actors::cbft::sim::SIM_WAL_COMPACT_AT;
+    let short = SimConfig {
+        heal_ms: 60_000,
+        ..SimConfig::default()
+    };
+    let long = SimConfig {
+        heal_ms: 480_000,
+        ..SimConfig::default()
+    };
+    let (a, b) = (run(3, &short), run(3, &long));
+    assert!(
+        a.violations.is_empty() && b.violations.is_empty(),
+        "{:?} {:?}",
+        a.violations,
+        b.violations
+    );
+    let (ha, hb) = (
+        a.heights.iter().copied().min().unwrap_or(0),
+        b.heights.iter().copied().min().unwrap_or(0),
+    );
+    println!(
+        "short run: height {ha}, at most {} core entries, {} WAL records; long run: height {hb}, {} core entries, {} WAL records",
+        a.max_retained, a.max_wal, b.max_retained, b.max_wal
+    );
+    assert!(
+        hb > 4 * ha,
+        "the long run committed far more ({hb} vs {ha})"
+    );
+    assert!(
+        b.max_retained <= a.max_retained + a.max_retained / 2,
+        "core entries grow with the chain: {} after {hb} blocks, {} after {ha}",
+        b.max_retained,
+        a.max_retained
+    );
+    assert!(
+        b.max_wal <= SIM_WAL_COMPACT_AT + 16,
+        "the WAL grows with the chain: {} records",
+        b.max_wal
+    );
 }
 
 /// The checks can fail: validators restarted without their WAL sign twice for one slot, and the

@@ -220,16 +220,18 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         )));
     }
 
-    let mut state = c.node.store.state_at(base.state_root);
-    let mut hashes = SimHashes {
-        chain: &c.node.store,
-        base: base.number,
-        simulated: Vec::new(),
+    let mut sim = Sim {
+        state: c.node.store.state_at(base.state_root),
+        // As geth: all the calls together get at most the RPC gas cap.
+        budget: c.node.config.evm.rpc_gas_cap,
+        hashes: SimHashes {
+            chain: &c.node.store,
+            base: base.number,
+            simulated: Vec::new(),
+        },
     };
     let mut parent = base.clone();
     let mut out = Vec::with_capacity(plan.len());
-    // As geth: all the calls together get at most the RPC gas cap.
-    let mut budget = c.node.config.evm.rpc_gas_cap;
     for p in plan {
         let mut env = p.env;
         let overrides = p.entry.and_then(|e| e.get("blockOverrides"));
@@ -250,7 +252,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                     rpc_err(SERVER_ERROR, format!("account {a} is not a precompile"))
                 })?);
             }
-            apply_state_overrides(&mut state, &rest)?;
+            apply_state_overrides(&mut sim.state, &rest)?;
         }
         let calls: &[Value] = p
             .entry
@@ -259,8 +261,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
             .map_or(&[], Vec::as_slice);
         let block = simulate_block(
             c,
-            &mut state,
-            &hashes,
+            &mut sim,
             &parent,
             &env,
             calls,
@@ -270,15 +271,22 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                 full_txs,
                 moved,
             },
-            &mut budget,
         )?;
-        hashes
+        sim.hashes
             .simulated
             .push((block.header.number, block.header.hash()));
         parent = block.header.clone();
         out.push(block.json);
     }
     Ok(Value::Array(out))
+}
+
+/// What a simulation carries from call to call and block to block.
+struct Sim<'a> {
+    state: StateDb,
+    hashes: SimHashes<'a>,
+    /// Gas the remaining calls may still use.
+    budget: u64,
 }
 
 /// A simulated block: its header and its answer.
@@ -318,14 +326,17 @@ fn take_moves(o: &Value) -> Result<(Value, Vec<(Address, Address)>), ErrorObject
 
 fn simulate_block(
     c: &RpcCtx,
-    state: &mut StateDb,
-    hashes: &SimHashes<'_>,
+    sim: &mut Sim<'_>,
     parent: &Header,
     env: &BlockEnv,
     calls: &[Value],
     rules: &CallRules,
-    budget: &mut u64,
 ) -> Result<SimBlock, ErrorObjectOwned> {
+    let Sim {
+        state,
+        hashes,
+        budget,
+    } = sim;
     let CallRules {
         trace_transfers,
         validation,
@@ -376,7 +387,7 @@ fn simulate_block(
             // On revm directly: the transfer tracer and the moved precompiles are revm's.
             match platon_vm::tracing::simulate_call(
                 state,
-                hashes,
+                &*hashes,
                 env,
                 &msg,
                 opts,
@@ -392,7 +403,7 @@ fn simulate_block(
             match c
                 .node
                 .runtime()
-                .transact(state, hashes, env, &msg, opts)
+                .transact(state, &*hashes, env, &msg, opts)
                 .map_err(exec_err)?
             {
                 Ok(o) => {

@@ -821,6 +821,8 @@ impl Service for CbftService {
                     "viewChanges": activity.view_changes,
                     "recentViewChanges": recent,
                     "participation": participation,
+                    "retainedEntries": st.core.retained().total(),
+                    "walRecords": st.wal.len(),
                 }));
             }
             CbftActorMsg::Evidences(reply) => {

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Soak run: a 4-validator localnet under a steady transfer load for N minutes, sampling each node's
+resident memory, consensus WAL size and records, and the entries its consensus core retains.
+
+After warm-up every figure should stay flat: consensus prunes what it keeps per block, vote and view
+and compacts its WAL (issue 18, item 1). Prints a line per sample and a JSON summary at the end.
+
+    scripts/soak.py --minutes 10 --rate 100            # release binary if built, else debug
+    scripts/soak.py --bin target/release/platon --minutes 30
+
+Needs web3 / eth-account (scripts/prereqs.sh test installs them).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from eth_account import Account
+
+MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def rpc(url, method, params=None, timeout=10):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def batch(url, calls, timeout=30):
+    body = json.dumps(
+        [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+    ).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def default_bin():
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/platon-target"))
+    for p in (f"{target}/release/platon", f"{target}/debug/platon"):
+        if os.path.exists(p):
+            return p
+    sys.exit("no platon binary: build one (cargo build --release -p platon-node) or pass --bin")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--rate", type=int, default=100, help="transfers offered per second")
+    ap.add_argument("--every", type=float, default=30, help="seconds between samples")
+    ap.add_argument("--warmup", type=float, default=60, help="seconds before the baseline sample")
+    ap.add_argument("--bin", default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the network's folder")
+    a = ap.parse_args()
+    binary = a.bin or default_bin()
+    out = tempfile.mkdtemp(prefix="platon-soak-")
+    subprocess.run(
+        [binary, "localnet", "init", "--nodes", "4", "--validators", "4", "--out", out],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    net = json.load(open(os.path.join(out, "localnet.json")))
+    nodes = net["nodes"]
+    procs = []
+    for k in range(1, 5):
+        log = open(os.path.join(out, f"node{k}.log"), "w")
+        procs.append(subprocess.Popen([binary, "run", "--config", os.path.join(out, f"node{k}.toml")],
+                                      stdout=log, stderr=log))
+    urls = [n["rpc"] for n in nodes]
+    datadirs = [os.path.join(out, f"node{k}") for k in range(1, 5)]
+    try:
+        deadline = time.time() + 60
+        for u in urls:
+            while True:
+                try:
+                    rpc(u, "eth_blockNumber")
+                    break
+                except Exception:
+                    if time.time() > deadline:
+                        sys.exit(f"node {u} did not start; logs in {out}")
+                    time.sleep(0.2)
+        chain_id = int(rpc(urls[0], "eth_chainId")["result"], 16)
+        Account.enable_unaudited_hdwallet_features()
+        senders = [Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
+        stop = threading.Event()
+        counts = {"sent": 0, "accepted": 0, "refused": 0}
+
+        def load():
+            nonces = {s.address: int(rpc(urls[0], "eth_getTransactionCount", [s.address, "pending"])["result"], 16)
+                      for s in senders}
+            tick = 0.2
+            per_tick = max(1, int(a.rate * tick))
+            i = 0
+            while not stop.is_set():
+                t0 = time.time()
+                calls = []
+                for _ in range(per_tick):
+                    s = senders[i % len(senders)]
+                    i += 1
+                    tx = {"chainId": chain_id, "nonce": nonces[s.address], "to": senders[(i + 3) % 10].address,
+                          "value": 1, "gas": 21000, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
+                          "type": 2}
+                    nonces[s.address] += 1
+                    raw = s.sign_transaction(tx).raw_transaction.hex()
+                    calls.append(("eth_sendRawTransaction", ["0x" + raw.removeprefix("0x")]))
+                try:
+                    answers = batch(urls[i % len(urls)], calls)
+                    counts["sent"] += len(calls)
+                    ok = sum(1 for r in answers if "result" in r)
+                    counts["accepted"] += ok
+                    counts["refused"] += len(calls) - ok
+                    if ok < len(calls):
+                        # Resynchronise nonces from the chain after a refusal.
+                        for s in senders:
+                            nonces[s.address] = int(rpc(urls[0], "eth_getTransactionCount",
+                                                        [s.address, "pending"])["result"], 16)
+                except Exception as e:
+                    print(f"load: {e}", file=sys.stderr)
+                time.sleep(max(0.0, tick - (time.time() - t0)))
+
+        th = threading.Thread(target=load, daemon=True)
+        th.start()
+        samples = []
+        start = time.time()
+        end = start + a.minutes * 60
+        print("t_s  node  rss_MiB  wal_KiB  wal_records  retained  committed")
+        while time.time() < end:
+            time.sleep(a.every)
+            t = round(time.time() - start)
+            for k, (p, u, d) in enumerate(zip(procs, urls, datadirs), 1):
+                if p.poll() is not None:
+                    sys.exit(f"node {k} exited with {p.returncode}; logs in {out}")
+                st = rpc(u, "platon_consensusStatus").get("result", {})
+                wal = os.path.getsize(os.path.join(d, "consensus", "wal"))
+                s = {"t": t, "node": k, "rss_kib": rss_kib(p.pid), "wal_bytes": wal,
+                     "wal_records": st.get("walRecords"), "retained": st.get("retainedEntries"),
+                     "committed": st.get("committed")}
+                samples.append(s)
+                print(f"{t:4d}  {k}  {s['rss_kib'] / 1024:8.1f}  {wal / 1024:8.1f}  {s['wal_records']:>11}  "
+                      f"{s['retained']:>8}  {s['committed']:>9}", flush=True)
+        stop.set()
+        after = [s for s in samples if s["t"] >= a.warmup] or samples
+        summary = {"minutes": a.minutes, "rate": a.rate, "binary": binary, **counts, "nodes": []}
+        for k in range(1, 5):
+            mine = [s for s in after if s["node"] == k]
+            summary["nodes"].append({
+                "node": k,
+                "rss_mib_first": round(mine[0]["rss_kib"] / 1024, 1),
+                "rss_mib_last": round(mine[-1]["rss_kib"] / 1024, 1),
+                "rss_mib_max": round(max(s["rss_kib"] for s in mine) / 1024, 1),
+                "wal_kib_max": round(max(s["wal_bytes"] for s in mine) / 1024, 1),
+                "wal_records_max": max(s["wal_records"] or 0 for s in mine),
+                "retained_max": max(s["retained"] or 0 for s in mine),
+                "committed": mine[-1]["committed"],
+            })
+        print(json.dumps(summary, indent=2))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if a.keep:
+            print(f"network folder: {out}")
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

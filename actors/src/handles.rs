@@ -11,8 +11,39 @@ use platon_messages::snapshot::{At, Record};
 use platon_messages::{Block, ExecutedBlock, Header, SignedTransaction};
 use platon_supervision::{CallError, Registry};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Handle to the `txpool` actor.
+/// How long a caller of the pool waits for it through a restart before the error reaches the
+/// client (a restart heals in milliseconds; one that replays a long journal in a few hundred).
+pub const RESTART_WAIT: Duration = Duration::from_secs(3);
+
+/// Runs `f` until it reaches a running actor: a call that finds the actor restarting, or whose
+/// reply the restart dropped, is tried again (backing off from 2 to 50 ms) for up to
+/// [`RESTART_WAIT`]. True in the second element when an attempt was repeated after a lost reply.
+async fn through_restart<T, F, Fut>(mut f: F) -> (Result<T, CallError>, bool)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    let deadline = Instant::now() + RESTART_WAIT;
+    let mut delay = Duration::from_millis(2);
+    let mut repeated = false;
+    loop {
+        match f().await {
+            Err(e @ (CallError::NotRunning(_) | CallError::Dropped(_)))
+                if Instant::now() < deadline =>
+            {
+                repeated |= matches!(e, CallError::Dropped(_));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(50));
+            }
+            r => return (r, repeated),
+        }
+    }
+}
+
+/// Handle to the `txpool` actor. Its calls wait through a restart of the pool ([`RESTART_WAIT`]),
+/// so a client never sees one.
 #[derive(Clone, Debug)]
 pub struct TxPoolHandle(pub Arc<Registry>);
 
@@ -22,13 +53,25 @@ impl TxPoolHandle {
         &self,
         tx: SignedTransaction,
     ) -> Result<Result<B256, PoolError>, CallError> {
-        self.0
-            .lookup::<TxPoolMsg>(names::TXPOOL)?
-            .call(|reply| TxPoolMsg::Submit {
-                tx: Box::new(tx),
-                reply,
-            })
-            .await
+        let hash = tx.hash;
+        let (res, repeated) = through_restart(|| {
+            let tx = tx.clone();
+            async move {
+                self.0
+                    .lookup::<TxPoolMsg>(names::TXPOOL)?
+                    .call(|reply| TxPoolMsg::Submit {
+                        tx: Box::new(tx),
+                        reply,
+                    })
+                    .await
+            }
+        })
+        .await;
+        match res {
+            // The lost attempt had admitted it (and journaled it, so the restarted pool has it).
+            Ok(Err(PoolError::AlreadyKnown)) if repeated => Ok(Ok(hash)),
+            r => r,
+        }
     }
     /// Submits a transaction and, once the pool accepts it, floods it to every node's pool (when
     /// this node is in an overlay).
@@ -82,31 +125,36 @@ impl TxPoolHandle {
     }
     /// Counters.
     pub async fn status(&self) -> Result<PoolStatus, CallError> {
-        self.0
-            .lookup::<TxPoolMsg>(names::TXPOOL)?
-            .call(TxPoolMsg::Status)
-            .await
+        through_restart(|| async {
+            self.0
+                .lookup::<TxPoolMsg>(names::TXPOOL)?
+                .call(TxPoolMsg::Status)
+                .await
+        })
+        .await
+        .0
     }
     /// A pooled transaction.
     pub async fn get(&self, hash: B256) -> Result<Option<SignedTransaction>, CallError> {
-        self.0
-            .lookup::<TxPoolMsg>(names::TXPOOL)?
-            .call(|r| TxPoolMsg::Get(hash, r))
-            .await
-    }
-    /// The hashes of every pooled transaction.
-    pub async fn hashes(&self) -> Result<Vec<B256>, CallError> {
-        self.0
-            .lookup::<TxPoolMsg>(names::TXPOOL)?
-            .call(TxPoolMsg::Hashes)
-            .await
+        through_restart(|| async {
+            self.0
+                .lookup::<TxPoolMsg>(names::TXPOOL)?
+                .call(|r| TxPoolMsg::Get(hash, r))
+                .await
+        })
+        .await
+        .0
     }
     /// The nonce after the sender's pooled, executable transactions (None if none pooled).
     pub async fn next_nonce(&self, sender: Address) -> Result<Option<u64>, CallError> {
-        self.0
-            .lookup::<TxPoolMsg>(names::TXPOOL)?
-            .call(|r| TxPoolMsg::NextNonce(sender, r))
-            .await
+        through_restart(|| async {
+            self.0
+                .lookup::<TxPoolMsg>(names::TXPOOL)?
+                .call(|r| TxPoolMsg::NextNonce(sender, r))
+                .await
+        })
+        .await
+        .0
     }
 }
 

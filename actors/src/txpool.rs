@@ -36,11 +36,6 @@ impl Pool {
         self.by_hash.get(hash)
     }
 
-    /// The hashes of every pooled transaction.
-    pub fn hashes(&self) -> Vec<B256> {
-        self.by_hash.keys().copied().collect()
-    }
-
     /// The nonce after the sender's contiguous run of pooled transactions starting at `state_nonce`.
     pub fn next_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
         let mut n = state_nonce;
@@ -335,9 +330,6 @@ impl Service for TxPoolService {
             }
             TxPoolMsg::Get(hash, reply) => {
                 let _ = reply.send(pool.get(&hash).cloned());
-            }
-            TxPoolMsg::Hashes(reply) => {
-                let _ = reply.send(pool.hashes());
             }
             TxPoolMsg::Discard { hashes } => {
                 pool.remove(&hashes);

@@ -403,7 +403,13 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
                 if let Ok(c) =
                     registry.lookup::<platon_actors::cbft::service::CbftActorMsg>(names::CBFT)
                 {
-                    let _ = c.send(platon_actors::cbft::service::CbftActorMsg::Net(Box::new(m)));
+                    // A full mailbox is counted and logged by the registry; a restarting
+                    // actor misses the message and catches up by sync.
+                    if let Err(e) =
+                        c.send(platon_actors::cbft::service::CbftActorMsg::Net(Box::new(m)))
+                    {
+                        tracing::debug!(%e, "cbft: a consensus message was not delivered");
+                    }
                 }
             }
             return;

@@ -106,9 +106,6 @@ pub enum TxPoolMsg {
     Status(RpcReplyPort<PoolStatus>),
     /// A pooled transaction by hash.
     Get(B256, RpcReplyPort<Option<SignedTransaction>>),
-    /// The hashes of every pooled transaction (bounded by the pool's size), for pending-transaction
-    /// filters.
-    Hashes(RpcReplyPort<Vec<B256>>),
     /// The nonce after the sender's pooled, executable transactions (None when none are pooled).
     NextNonce(Address, RpcReplyPort<Option<u64>>),
     /// The executor could not include these (e.g. the sender ran out of funds mid-block): drop them

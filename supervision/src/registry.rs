@@ -111,7 +111,12 @@ pub(crate) struct Counters {
     pub rejected: AtomicU64,
     pub dropped: AtomicU64,
     pub restarts: AtomicU64,
+    /// When a refusal was last logged (ms since the Unix epoch): at most one line a second.
+    pub rejected_logged_ms: AtomicU64,
 }
+
+/// Refusals of a full mailbox are logged at most this often per actor (each is counted).
+const REJECT_LOG_INTERVAL_MS: u64 = 1_000;
 
 impl Counters {
     /// One message left the mailbox and was handled.
@@ -455,7 +460,25 @@ impl<M: Send + 'static> Addr<M> {
         let prev = self.counters.waiting.fetch_add(1, Ordering::AcqRel);
         if prev >= self.capacity {
             self.counters.waiting.fetch_sub(1, Ordering::AcqRel);
-            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            let total = self.counters.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let last = self.counters.rejected_logged_ms.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= REJECT_LOG_INTERVAL_MS
+                && self
+                    .counters
+                    .rejected_logged_ms
+                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(
+                    actor = %self.name,
+                    capacity = self.capacity,
+                    refused_total = total,
+                    "mailbox full: message refused (counted as messages_rejected in admin_actors; logged at most once a second)"
+                );
+            }
             return Err(CallError::Overloaded {
                 name: self.name.clone(),
                 capacity: self.capacity,

@@ -237,3 +237,86 @@ fn exceeding_a_restart_budget_stops_the_node_with_a_clear_message() {
     );
     assert!(log.contains("execution"), "names the failed subtree: {log}");
 }
+
+/// A panic in `txpool` or `executor` heals without a client noticing: the gateway waits for the
+/// restarted pool, so four senders that count every error see none, and every transaction lands.
+#[test]
+fn pool_and_executor_restarts_are_invisible_to_clients() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cfg = dev_config(20);
+    let http = cfg.http.port;
+    let node = rt.block_on(platon_node::start(cfg)).expect("node starts");
+    let reg = node.tree.registry.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let accepted = Arc::new(Mutex::new(Vec::<B256>::new()));
+    let senders: Vec<_> = dev_keys()[3..7]
+        .iter()
+        .map(|k| {
+            let (k, stop, acc, fail) = (*k, stop.clone(), accepted.clone(), failures.clone());
+            std::thread::spawn(move || {
+                let mut nonce = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let tx = transfer(&k, nonce, Address::repeat_byte(0xef), 1 + nonce);
+                    match rpc_full(http, "eth_sendRawTransaction", json!([hex0x(&tx.encoded)])) {
+                        Ok(r) if r.get("result").is_some() => {
+                            acc.lock().expect("lock").push(tx.hash)
+                        }
+                        Ok(r) => fail.lock().expect("lock").push(r["error"].to_string()),
+                        Err(e) => fail.lock().expect("lock").push(e.to_string()),
+                    }
+                    // Reads that reach the pool too.
+                    let addr = format!("{}", k.address());
+                    if let Ok(r) =
+                        rpc_full(http, "eth_getTransactionCount", json!([addr, "pending"]))
+                    {
+                        if let Some(e) = r.get("error") {
+                            fail.lock().expect("lock").push(e.to_string());
+                        }
+                    }
+                    nonce += 1;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        })
+        .collect();
+    wait_for("first blocks", Duration::from_secs(30), || {
+        (q(&rpc(http, "eth_blockNumber", json!([]))) >= 2).then_some(())
+    });
+    let mut injected = 0;
+    for round in 0..8 {
+        let name = if round % 2 == 0 { "txpool" } else { "executor" };
+        let before = reg.info(name).expect("known actor").restarts;
+        reg.inject_fault(name, Fault::Panic).expect("inject");
+        injected += 1;
+        wait_for(
+            &format!("{name} restarted"),
+            Duration::from_secs(30),
+            || {
+                let i = reg.info(name)?;
+                (i.restarts > before && i.status == ActorStatus::Running).then_some(())
+            },
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.join().expect("sender");
+    }
+    let failures = failures.lock().expect("lock").clone();
+    let hashes = accepted.lock().expect("lock").clone();
+    assert!(
+        failures.is_empty(),
+        "{} calls failed through {injected} restarts: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(hashes.len() > 40, "only {} transactions sent", hashes.len());
+    for h in &hashes {
+        wait_for(&format!("receipt of {h}"), Duration::from_secs(30), || {
+            let r = rpc(http, "eth_getTransactionReceipt", json!([h]));
+            (r["status"] == json!("0x1")).then_some(())
+        });
+    }
+    rt.block_on(node.shutdown());
+}

@@ -286,6 +286,9 @@ pub struct EvmConfig {
     /// Most struct-log entries one `debug_trace*` request may produce (all of a block's
     /// transactions together); a longer trace is refused with an error naming this bound.
     pub max_trace_steps: usize,
+    /// Wall-clock bound of one `eth_call`, `eth_estimateGas`, `eth_createAccessList` or
+    /// `eth_simulateV1` request, milliseconds (geth's RPCEVMTimeout, 5 s); enforced on revm.
+    pub rpc_timeout_ms: u64,
 }
 
 impl Default for EvmConfig {
@@ -298,6 +301,7 @@ impl Default for EvmConfig {
             max_log_range: 10_000,
             max_filters: 1_024,
             max_trace_steps: 1_000_000,
+            rpc_timeout_ms: 5_000,
         }
     }
 }
@@ -643,8 +647,9 @@ impl NodeConfig {
             || self.evm.max_log_range == 0
             || self.evm.max_filters == 0
             || self.evm.max_trace_steps == 0
+            || self.evm.rpc_timeout_ms == 0
         {
-            return bad("evm.rpc_gas_cap must be at least 21000 and evm.max_logs, evm.max_log_range, evm.max_filters and evm.max_trace_steps positive".into());
+            return bad("evm.rpc_gas_cap must be at least 21000 and evm.max_logs, evm.max_log_range, evm.max_filters, evm.max_trace_steps and evm.rpc_timeout_ms positive".into());
         }
         if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
             return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());

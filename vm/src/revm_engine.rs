@@ -378,6 +378,76 @@ pub fn apply_changes(state: &mut StateDb, changes: EvmState) -> Result<(), Stora
     Ok(())
 }
 
+/// Stops an execution once its deadline has passed: checked every [`DEADLINE_CHECK_STEPS`]
+/// instructions; once expired, every frame halts at its next instruction.
+#[derive(Debug)]
+struct Deadline {
+    at: std::time::Instant,
+    steps: u32,
+    expired: bool,
+}
+
+/// Instructions between two clock readings of [`Deadline`].
+const DEADLINE_CHECK_STEPS: u32 = 4_096;
+
+impl<CTX: revm::context_interface::ContextTr> revm::Inspector<CTX> for Deadline {
+    fn step(&mut self, interp: &mut revm::interpreter::Interpreter, _: &mut CTX) {
+        if !self.expired {
+            self.steps = self.steps.wrapping_add(1);
+            if self.steps % DEADLINE_CHECK_STEPS != 0 || std::time::Instant::now() < self.at {
+                return;
+            }
+            self.expired = true;
+        }
+        interp.halt(revm::interpreter::InstructionResult::OutOfGas);
+    }
+}
+
+impl RevmWith {
+    /// [`Runtime::transact`] abandoned at `deadline` (RPC calls).
+    fn transact_until(
+        &self,
+        state: &mut StateDb,
+        hashes: &dyn BlockHashes,
+        env: &BlockEnv,
+        msg: &Message,
+        opts: ExecOptions,
+        deadline: std::time::Instant,
+    ) -> Result<Result<Outcome, TxReject>, ExecError> {
+        use revm::InspectEvm;
+        let started = std::time::Instant::now();
+        let view = StateView {
+            state: &*state,
+            hashes,
+        };
+        let mut evm = Context::mainnet()
+            .with_db(view)
+            .with_block(block_env(env))
+            .with_cfg(cfg_env(env.chain_id, opts))
+            .build_mainnet_with_inspector(Deadline {
+                at: deadline,
+                steps: 0,
+                expired: false,
+            })
+            .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
+        let result = evm.inspect_tx(tx_env(msg));
+        let expired = evm.inspector.expired;
+        drop(evm);
+        if expired {
+            return Err(ExecError::Deadline(started.elapsed()));
+        }
+        match result {
+            Ok(r) => {
+                apply_changes(state, r.state)?;
+                Ok(Ok(outcome(r.result)))
+            }
+            Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
+            Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
+            Err(e) => Err(engine_err(e)),
+        }
+    }
+}
+
 impl Runtime for RevmWith {
     fn name(&self) -> &'static str {
         "revm"
@@ -395,6 +465,9 @@ impl Runtime for RevmWith {
             state: &*state,
             hashes,
         };
+        if let Some(deadline) = opts.deadline {
+            return self.transact_until(state, hashes, env, msg, opts, deadline);
+        }
         let mut evm = Context::mainnet()
             .with_db(view)
             .with_block(block_env(env))

@@ -78,14 +78,18 @@ pub struct ExecOptions {
     pub check_base_fee: bool,
     /// Require the sender to afford gas × price + value.
     pub check_balance: bool,
+    /// Abandon the execution at this instant with [`ExecError::Deadline`] (RPC calls; never for
+    /// blocks). Enforced on revm; the `evm` engine runs to its gas limit.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl ExecOptions {
-    /// Block execution: every rule applies.
+    /// Block execution: every rule applies, no deadline.
     pub const BLOCK: ExecOptions = ExecOptions {
         check_nonce: true,
         check_base_fee: true,
         check_balance: true,
+        deadline: None,
     };
 }
 
@@ -185,6 +189,10 @@ pub enum ExecError {
         /// What happened.
         detail: String,
     },
+    /// The execution ran past its [`ExecOptions::deadline`] and was abandoned; nothing it did
+    /// was applied.
+    #[error("execution aborted after {0:?}: it ran past its deadline")]
+    Deadline(std::time::Duration),
 }
 
 /// Hashes of recent canonical blocks, for BLOCKHASH.

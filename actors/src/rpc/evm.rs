@@ -59,6 +59,7 @@ pub(super) fn call_message(
     c: &RpcCtx,
     call: &CallObject,
     gas: u64,
+    deadline: Instant,
 ) -> Result<(Message, ExecOptions), ErrorObjectOwned> {
     let (tx_type, gas_price, priority_fee) = match (call.gas_price, call.max_fee, call.max_tip) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
@@ -111,8 +112,14 @@ pub(super) fn call_message(
         check_nonce: false,
         check_base_fee: priced,
         check_balance: true,
+        deadline: Some(deadline),
     };
     Ok((msg, opts))
+}
+
+/// When a request that starts now must be done (`evm.rpc_timeout_ms`).
+pub(super) fn request_deadline(c: &RpcCtx) -> Instant {
+    Instant::now() + Duration::from_millis(c.node.config.evm.rpc_timeout_ms)
 }
 
 /// Applies geth's state override set (`{address: {balance, nonce, code, state, stateDiff}}`).
@@ -271,22 +278,24 @@ fn run(
     env: &BlockEnv,
     call: &CallObject,
     gas: u64,
+    deadline: Instant,
 ) -> Result<Result<Outcome, TxReject>, ErrorObjectOwned> {
-    let (msg, opts) = call_message(c, call, gas)?;
+    let (msg, opts) = call_message(c, call, gas, deadline)?;
     let mut scratch = state.clone();
     c.node
         .runtime()
         .transact(&mut scratch, &c.node.store, env, &msg, opts)
-        .map_err(|e| rpc_err(INTERNAL_ERROR, e.to_string()))
+        .map_err(|e| exec_err_of(c, e))
 }
 
 /// `eth_call`.
 pub async fn call(c: &RpcCtx, a: &[Value]) -> R {
     let a = a.to_vec();
     blocking(c, move |c| {
+        let deadline = request_deadline(c);
         let (call, state, env) = prepare(c, &a)?;
         let gas = default_gas(c, &call, &env);
-        match run(c, &state, &env, &call, gas)?.map_err(reject_err)? {
+        match run(c, &state, &env, &call, gas, deadline)?.map_err(reject_err)? {
             out if out.success() => Ok(json!(out.output)),
             out => Err(failure(&out)),
         }
@@ -298,6 +307,7 @@ pub async fn call(c: &RpcCtx, a: &[Value]) -> R {
 pub async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
     let a = a.to_vec();
     blocking(c, move |c| {
+        let deadline = request_deadline(c);
         let (call, state, env) = prepare(c, &a)?;
         let mut hi = default_gas(c, &call, &env);
         // With a price, the sender's balance bounds the gas it can buy.
@@ -312,7 +322,7 @@ pub async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
             hi = hi.min(allowance);
         }
         let cap = hi;
-        let first = match run(c, &state, &env, &call, hi)? {
+        let first = match run(c, &state, &env, &call, hi, deadline)? {
             Ok(o) => o,
             Err(TxReject::IntrinsicGas { .. }) => {
                 return Err(rpc_err(
@@ -338,7 +348,7 @@ pub async fn estimate_gas(c: &RpcCtx, a: &[Value]) -> R {
             .saturating_add(first.gas_refunded)
             .saturating_sub(1);
         let ok = |gas: u64| -> Result<bool, ErrorObjectOwned> {
-            Ok(matches!(run(c, &state, &env, &call, gas)?, Ok(o) if o.success()))
+            Ok(matches!(run(c, &state, &env, &call, gas, deadline)?, Ok(o) if o.success()))
         };
         let optimistic = first
             .gas_used
@@ -935,7 +945,27 @@ impl TraceRequest {
 }
 
 pub(super) fn exec_err(e: platon_vm::ExecError) -> ErrorObjectOwned {
-    rpc_err(INTERNAL_ERROR, e.to_string())
+    match e {
+        platon_vm::ExecError::Deadline(after) => rpc_err(
+            SERVER_ERROR,
+            format!("execution aborted (timeout = {after:.1?}); the bound is evm.rpc_timeout_ms"),
+        ),
+        e => rpc_err(INTERNAL_ERROR, e.to_string()),
+    }
+}
+
+/// [`exec_err`] naming the configured timeout, as geth does.
+pub(super) fn exec_err_of(c: &RpcCtx, e: platon_vm::ExecError) -> ErrorObjectOwned {
+    match e {
+        platon_vm::ExecError::Deadline(_) => rpc_err(
+            SERVER_ERROR,
+            format!(
+                "execution aborted (timeout = {}ms); the bound is evm.rpc_timeout_ms",
+                c.node.config.evm.rpc_timeout_ms
+            ),
+        ),
+        e => exec_err(e),
+    }
 }
 
 /// Replays `block` on its parent's state and traces the transactions `which` selects, in order:
@@ -1040,7 +1070,7 @@ pub async fn trace_call(c: &RpcCtx, a: &[Value]) -> R {
     blocking(c, move |c| {
         let (call, mut state, env) = prepare(c, &call_args)?;
         let gas = default_gas(c, &call, &env);
-        let (msg, opts) = call_message(c, &call, gas)?;
+        let (msg, opts) = call_message(c, &call, gas, request_deadline(c))?;
         let (_, trace) =
             platon_vm::tracing::trace(&mut state, &c.node.store, &env, &msg, opts, &req.kind)
                 .map_err(exec_err)?

@@ -224,6 +224,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         state: c.node.store.state_at(base.state_root),
         // As geth: all the calls together get at most the RPC gas cap.
         budget: c.node.config.evm.rpc_gas_cap,
+        deadline: super::evm::request_deadline(c),
         hashes: SimHashes {
             chain: &c.node.store,
             base: base.number,
@@ -287,6 +288,8 @@ struct Sim<'a> {
     hashes: SimHashes<'a>,
     /// Gas the remaining calls may still use.
     budget: u64,
+    /// When the whole simulation must be done (`evm.rpc_timeout_ms`).
+    deadline: std::time::Instant,
 }
 
 /// A simulated block: its header and its answer.
@@ -336,6 +339,7 @@ fn simulate_block(
         state,
         hashes,
         budget,
+        deadline,
     } = sim;
     let CallRules {
         trace_transfers,
@@ -375,7 +379,7 @@ fn simulate_block(
         if call.nonce.is_none() {
             call.nonce = Some(account_nonce);
         }
-        let (mut msg, mut opts) = call_message(c, &call, gas)?;
+        let (mut msg, mut opts) = call_message(c, &call, gas, *deadline)?;
         msg.nonce = call.nonce;
         opts.check_nonce = validation;
         opts.check_base_fee = validation;
@@ -548,6 +552,7 @@ fn call_result_json(o: &Outcome, logs: Vec<Value>) -> Value {
 pub async fn create_access_list(c: &RpcCtx, a: &[Value]) -> R {
     let a = a.to_vec();
     blocking(c, move |c| {
+        let deadline = super::evm::request_deadline(c);
         let call = parse_call(arg(&a, 0, "transaction")?)?;
         let header = c.header_or_err(parse_block_id(a.get(1))?)?;
         let state = c.node.store.state_at(header.state_root);
@@ -574,7 +579,7 @@ pub async fn create_access_list(c: &RpcCtx, a: &[Value]) -> R {
                 access_list: list.clone(),
                 ..call.clone()
             };
-            let (msg, opts) = call_message(c, &with_list, gas)?;
+            let (msg, opts) = call_message(c, &with_list, gas, deadline)?;
             let mut scratch = state.clone();
             let (out, touched) =
                 match platon_vm::tracing::touched(&mut scratch, &c.node.store, &env, &msg, opts)

@@ -533,3 +533,53 @@ fn contract_methods_refuse_bad_input_and_bound_their_answers() {
     // Still serving.
     assert_eq!(q(&rpc(p, "eth_blockNumber", json!([]))) as u64, head + 1);
 }
+
+/// A call that would run past `evm.rpc_timeout_ms` is abandoned with geth's "execution aborted"
+/// error (eth_call, eth_estimateGas, eth_simulateV1), and the node keeps answering.
+#[test]
+fn calls_past_their_time_bound_are_aborted_and_the_node_keeps_answering() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("node.toml");
+    std::fs::write(&cfg, "[evm]\nrpc_timeout_ms = 5\n").expect("config");
+    let node = NodeProc::start_dev(&["--config", cfg.to_str().expect("utf8")], tmp.path());
+    let p = node.http;
+    let spinner = "0x00000000000000000000000000000000000000aa";
+    // JUMPDEST PUSH0 JUMP: a loop that only its gas (the block limit, 30,000,000) would end.
+    let spin = json!({ spinner: { "code": "0x5b5f56" } });
+    let call = json!({ "to": spinner, "gas": "0x1c9c380" });
+    let aborted = |r: &Value| {
+        r["error"]["code"] == json!(-32000)
+            && r["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("execution aborted (timeout = 5ms)"))
+    };
+    let started = std::time::Instant::now();
+    let r = rpc_full(p, "eth_call", json!([call, "latest", spin])).expect("call");
+    assert!(aborted(&r), "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let r = rpc_full(p, "eth_estimateGas", json!([call, "latest", spin])).expect("call");
+    assert!(
+        aborted(&r)
+            || r["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("execution aborted")),
+        "{r}"
+    );
+    let sim =
+        json!([{ "blockStateCalls": [{ "stateOverrides": spin, "calls": [call] }] }, "latest"]);
+    let r = rpc_full(p, "eth_simulateV1", sim).expect("call");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("execution aborted")),
+        "{r}"
+    );
+    // An ordinary call still answers.
+    let ok = rpc(p, "eth_call", json!([{ "to": spinner }, "latest"]));
+    assert_eq!(ok, json!("0x"));
+    assert_eq!(q(&rpc(p, "eth_blockNumber", json!([]))), 0);
+}

@@ -119,6 +119,7 @@ impl World {
                     check_nonce: false,
                     check_base_fee: false,
                     check_balance: false,
+                    deadline: None,
                 },
             )
             .expect("exec")
@@ -149,6 +150,7 @@ impl World {
             check_nonce: false,
             check_base_fee: false,
             check_balance: false,
+            deadline: None,
         };
         let out = self
             .rt

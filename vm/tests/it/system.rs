@@ -107,6 +107,7 @@ fn reported_at(rt: &SystemRuntime, state: &StateDb, env: &BlockEnv, v: &Vote) ->
                 check_nonce: false,
                 check_base_fee: false,
                 check_balance: false,
+                deadline: None,
             },
         )
         .expect("exec")

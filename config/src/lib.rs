@@ -112,6 +112,9 @@ pub struct HttpConfig {
     pub max_batch_len: u32,
     /// Most concurrent connections.
     pub max_connections: u32,
+    /// Calls a second each connection may make (a token bucket; each call of a batch counts);
+    /// beyond it calls are answered -32005 and do not run.
+    pub max_requests_per_sec: u32,
 }
 
 impl Default for HttpConfig {
@@ -122,6 +125,7 @@ impl Default for HttpConfig {
             max_request_bytes: 5 * 1024 * 1024,
             max_batch_len: 100,
             max_connections: 200,
+            max_requests_per_sec: 10_000,
         }
     }
 }
@@ -641,6 +645,9 @@ impl NodeConfig {
         }
         if self.state.mode == StateModeConfig::Full && self.state.retain < 2 {
             return bad("state.retain (--state.retain) must be at least 2 in full mode, so that readers of the previous head are never cut off".into());
+        }
+        if self.http.max_requests_per_sec == 0 {
+            return bad("http.max_requests_per_sec must be positive".into());
         }
         if self.evm.rpc_gas_cap < 21_000
             || self.evm.max_logs == 0

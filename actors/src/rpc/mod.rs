@@ -8,6 +8,7 @@
 mod debug;
 mod evm;
 pub mod json;
+pub mod limits;
 mod methods;
 mod simulate;
 
@@ -109,9 +110,12 @@ impl Service for RpcService {
             .build();
         self.node.metrics.set_rpc_methods(module.method_names());
         let metrics = self.node.metrics.clone();
+        let per_conn = cfg.max_requests_per_sec;
         let server = bind_with_retry(addr, "--http.addr/--http.port", || {
             let metrics = metrics.clone();
+            // Built once per connection: each gets its own bucket.
             let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(move |s| limits::ConnLimit::new(s, per_conn))
                 .layer_fn(move |s| crate::metrics::RpcTimer::new(s, metrics.clone()));
             Server::builder()
                 .set_config(server_cfg.clone())

@@ -583,3 +583,69 @@ fn calls_past_their_time_bound_are_aborted_and_the_node_keeps_answering() {
     assert_eq!(ok, json!("0x"));
     assert_eq!(q(&rpc(p, "eth_blockNumber", json!([]))), 0);
 }
+
+/// Each connection may make `http.max_requests_per_sec` calls a second: beyond, calls are answered
+/// -32005 without running; another connection is unaffected; the bucket refills; a batch counts
+/// each of its calls.
+#[test]
+fn a_connection_past_its_request_rate_is_refused_and_others_are_not() {
+    use jsonrpsee::core::client::ClientT;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("node.toml");
+    std::fs::write(&cfg, "[http]\nmax_requests_per_sec = 20\n").expect("config");
+    let node = NodeProc::start_dev(&["--config", cfg.to_str().expect("utf8")], tmp.path());
+    let url = format!("ws://127.0.0.1:{}", node.http);
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        let greedy = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(&url)
+            .await
+            .expect("ws");
+        let calls = (0..60)
+            .map(|_| greedy.request::<String, _>("eth_blockNumber", jsonrpsee::rpc_params![]));
+        let results = futures::future::join_all(calls).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let limited = results
+            .iter()
+            .filter(|r| {
+                matches!(r, Err(jsonrpsee::core::ClientError::Call(e))
+                    if e.code() == -32005 && e.message().contains("http.max_requests_per_sec"))
+            })
+            .count();
+        assert!((15..=25).contains(&ok), "{ok} of 60 answered");
+        assert_eq!(ok + limited, 60, "the rest refused with -32005");
+        // Another connection has its own bucket.
+        let polite = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(&url)
+            .await
+            .expect("ws");
+        let n: String = polite
+            .request("eth_blockNumber", jsonrpsee::rpc_params![])
+            .await
+            .expect("another connection is served");
+        assert_eq!(n, "0x0");
+        // A second later the greedy one is served again.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let again: Result<String, _> = greedy
+            .request("eth_blockNumber", jsonrpsee::rpc_params![])
+            .await;
+        assert!(again.is_ok(), "{again:?}");
+    });
+    // A batch counts each call: 30 in one connection's batch are all refused, 10 all answered.
+    let batch = |n: usize| {
+        let body: Vec<Value> = (0..n)
+            .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId", "params": []}))
+            .collect();
+        let (_, resp) =
+            http_post(node.http, Value::Array(body).to_string().as_bytes(), &[]).expect("post");
+        serde_json::from_slice::<Vec<Value>>(&resp).expect("batch answer")
+    };
+    let big = batch(30);
+    assert_eq!(big.len(), 30);
+    assert!(
+        big.iter().all(|r| r["error"]["code"] == json!(-32005)),
+        "{big:?}"
+    );
+    let small = batch(10);
+    assert!(small.iter().all(|r| r.get("result").is_some()), "{small:?}");
+}

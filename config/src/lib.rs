@@ -382,6 +382,9 @@ pub struct OverlayConfig {
     pub max_links: usize,
     /// Messages queued per link at most.
     pub link_queue: usize,
+    /// Largest frame a link reads (bytes): a longer one is refused from its length field, before
+    /// anything is allocated for it, and the link is closed.
+    pub max_frame_bytes: usize,
 }
 
 impl Default for OverlayConfig {
@@ -401,6 +404,7 @@ impl Default for OverlayConfig {
             flood_fanout: 2,
             max_links: 256,
             link_queue: 1_024,
+            max_frame_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -389,6 +389,7 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
         advertise: None,
         bootstrap: o.bootstrap.clone(),
         max_links: o.max_links,
+        max_frame_bytes: o.max_frame_bytes,
         link_queue: o.link_queue,
         peers_file: Some(ctx.datadir.join("overlay").join("peers")),
     };

@@ -210,6 +210,9 @@ pub struct Stats {
     pub timeouts: u64,
     /// Messages refused (bad signature, malformed body, TTL).
     pub refused: u64,
+    /// Answers dropped because they came from a peer other than the one asked (or answered
+    /// nothing pending).
+    pub forged_answers: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +273,12 @@ enum Waiting {
 struct Pending {
     sent_at: u64,
     waiting: Waiting,
+    /// The peer the request went to (for a routed one, its first hop).
+    asked: NodeId,
+    /// The node that must answer, when the request names one (a direct request, or one routed
+    /// to a node): its answer is signed by it, so no hop can forge it. None for a request
+    /// routed to a resource, whose answer must come back through `asked`.
+    expect: Option<NodeId>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -295,6 +304,9 @@ pub struct Core {
     flood_seen: HashMap<[u8; 32], u8>,
     flood_order: VecDeque<[u8; 32]>,
     counter: u64,
+    /// Transaction ids: unpredictable once seeded from the OS ([`Core::seed_ids`]); the
+    /// simulation keeps the deterministic default seed.
+    ids: rand::rngs::StdRng,
     started: u64,
     last_refresh: u64,
     last_republish: u64,
@@ -335,6 +347,12 @@ impl Core {
             flood_seen: HashMap::new(),
             flood_order: VecDeque::new(),
             counter: 0,
+            ids: {
+                use rand::SeedableRng;
+                let mut seed = [0u8; 32];
+                seed[..16].copy_from_slice(&me.id.0.to_be_bytes());
+                rand::rngs::StdRng::from_seed(seed)
+            },
             started: now,
             last_refresh: now,
             last_republish: now,
@@ -365,10 +383,15 @@ impl Core {
     }
 
     fn next_id(&mut self) -> u64 {
+        use rand::Rng;
         self.counter = self.counter.wrapping_add(1);
-        // Distinct per node and per call, without a random source.
-        let x = (self.me.id.0 as u64) ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x.rotate_left(17) ^ self.counter
+        self.ids.gen()
+    }
+
+    /// Seeds the transaction ids (the node seeds them from the OS, so no peer can predict one).
+    pub fn seed_ids(&mut self, seed: [u8; 32]) {
+        use rand::SeedableRng;
+        self.ids = rand::rngs::StdRng::from_seed(seed);
     }
 
     fn send(&mut self, to: Contact, mut msg: Message, sign: bool) {
@@ -429,6 +452,8 @@ impl Core {
             Pending {
                 sent_at: now,
                 waiting,
+                asked: to.id,
+                expect: Some(to.id),
             },
         );
         self.send(to, msg, true);
@@ -841,14 +866,20 @@ impl Core {
             tracing::warn!(error = %e, "overlay: could not sign a routed message");
             return op;
         }
+        let next = self.next_hop(&dest);
         self.pending.insert(
             txid,
             Pending {
                 sent_at: now,
                 waiting: Waiting::Routed { op },
+                asked: next.map_or(self.me.id, |n| n.id),
+                expect: match &dest {
+                    Destination::Node(id) => Some(*id),
+                    _ => None,
+                },
             },
         );
-        match self.next_hop(&dest) {
+        match next {
             Some(next) => {
                 *self.stats.sent.entry(code::name(msg.code)).or_default() += 1;
                 self.out.push(Effect::Send {
@@ -1390,7 +1421,31 @@ impl Core {
     }
 
     fn handle_answer(&mut self, from: Contact, msg: Message, now: u64) {
-        let Some(p) = self.pending.remove(&msg.header.transaction_id) else {
+        let txid = msg.header.transaction_id;
+        // Who answered: the signer `on_message` checked (the first entry of the via list of a
+        // relayed answer, or the peer it came from).
+        let origin = match msg.header.via_list.first() {
+            Some(Destination::Node(id)) => *id,
+            _ => from.id,
+        };
+        let through =
+            |n: NodeId| from.id == n || msg.header.via_list.contains(&Destination::Node(n));
+        match self.pending.get(&txid) {
+            // Signed by the node that had to answer, or (routed to a resource) back through the
+            // first hop the request took.
+            Some(p) if p.expect.map_or_else(|| through(p.asked), |e| e == origin) => {}
+            other => {
+                // Not ours to take: a guessed or replayed id, or a peer we never asked.
+                self.stats.forged_answers += 1;
+                tracing::debug!(
+                    peer = %from.id,
+                    known = other.is_some(),
+                    "overlay: dropped an answer from a peer that was not asked"
+                );
+                return;
+            }
+        }
+        let Some(p) = self.pending.remove(&txid) else {
             return;
         };
         let body = match Body::decode(msg.code, &msg.body) {

@@ -53,6 +53,8 @@ pub struct OverlaySettings {
     pub max_links: usize,
     /// Messages queued per link at most; more are dropped and counted.
     pub link_queue: usize,
+    /// Largest frame a link reads; a longer one closes the link before anything is allocated.
+    pub max_frame_bytes: usize,
     /// Where the routing table's contacts are kept across restarts, so a node whose bootstrap
     /// nodes are gone (or that is itself the bootstrap node) finds its way back (None: not kept).
     pub peers_file: Option<std::path::PathBuf>,
@@ -67,6 +69,7 @@ impl Default for OverlaySettings {
             bootstrap: Vec::new(),
             max_links: 256,
             link_queue: 1024,
+            max_frame_bytes: 8 * 1024 * 1024,
             peers_file: None,
         }
     }
@@ -417,7 +420,9 @@ impl Service for OverlayService {
             addr: self.settings.advertise.unwrap_or(bound),
         };
         let signer = Arc::new(Ed25519Signer::new(self.key.clone()));
-        let core = Core::new(me, self.settings.params.clone(), signer.clone(), now_ms());
+        let mut core = Core::new(me, self.settings.params.clone(), signer.clone(), now_ms());
+        // Transaction ids no peer can predict (answers are matched by them).
+        core.seed_ids(rand::random());
         let (link_sup, _) = Actor::spawn(
             None,
             LinkSupervisor {
@@ -522,6 +527,7 @@ impl Service for OverlayService {
                             registry: ctx.registry.clone(),
                             overlay: ctx.name.clone(),
                             bytes: self.bytes.clone(),
+                            max_frame: self.settings.max_frame_bytes,
                         },
                         st.link_sup.get_cell(),
                     )
@@ -861,13 +867,21 @@ fn attach_message(
 }
 
 /// Reads one frame (bounded by the framing's 24-bit length).
+/// Largest frame of the handshake (an Attach with its certificate), read before the peer is
+/// authenticated.
+pub const HANDSHAKE_FRAME_MAX: usize = 64 * 1024;
+
 async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame, String> {
-    read_frame_sized(s).await.map(|(f, _)| f)
+    read_frame_sized(s, HANDSHAKE_FRAME_MAX)
+        .await
+        .map(|(f, _)| f)
 }
 
-/// Reads one frame and says how many bytes it took on the wire.
-async fn read_frame_sized<S: tokio::io::AsyncRead + Unpin>(
+/// Reads one frame of at most `max` bytes and says how many bytes it took on the wire. The
+/// length field is checked against `max` before the body is allocated.
+pub async fn read_frame_sized<S: tokio::io::AsyncRead + Unpin>(
     s: &mut S,
+    max: usize,
 ) -> Result<(Frame, usize), String> {
     let mut head = [0u8; 8];
     s.read_exact(&mut head[..1])
@@ -883,6 +897,11 @@ async fn read_frame_sized<S: tokio::io::AsyncRead + Unpin>(
     s.read_exact(&mut more).await.map_err(|e| e.to_string())?;
     buf.extend_from_slice(&more);
     if let Some(total) = Frame::needed(&buf).map_err(|e| e.to_string())? {
+        if total > max {
+            return Err(format!(
+                "a frame of {total} bytes exceeds the {max}-byte bound (overlay.max_frame_bytes)"
+            ));
+        }
         if total > buf.len() {
             let mut body = vec![0u8; total - buf.len()];
             s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
@@ -1105,6 +1124,7 @@ struct LinkArgs {
     registry: Arc<Registry>,
     overlay: String,
     bytes: Arc<ByteCounters>,
+    max_frame: usize,
 }
 
 struct LinkState {
@@ -1132,14 +1152,18 @@ impl Actor for LinkActor {
         let overlay = args.overlay;
         let me = myself.clone();
         let bytes = args.bytes.clone();
+        let max_frame = args.max_frame;
         let reader = tokio::spawn(async move {
             loop {
-                let frame = match read_frame_sized(&mut rd).await {
+                let frame = match read_frame_sized(&mut rd, max_frame).await {
                     Ok((f, len)) => {
                         bytes.received.fetch_add(len as u64, Ordering::Relaxed);
                         f
                     }
-                    Err(_) => break,
+                    Err(e) => {
+                        tracing::debug!(peer = %peer.id, error = %e, "overlay: link closed");
+                        break;
+                    }
                 };
                 let Frame::Data { message, .. } = frame else {
                     continue;

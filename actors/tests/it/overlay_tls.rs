@@ -346,3 +346,118 @@ mod signed {
         assert_eq!(b.store().len(), 1);
     }
 }
+
+/// Hostile peers: an answer is taken only from the peer that was asked, transaction ids are
+/// unpredictable once seeded, and an oversized frame is refused from its length field.
+mod hostile {
+    use super::key;
+    use platon_actors::overlay::core::{Core, Effect, Params, Signer};
+    use platon_actors::overlay::tls::Ed25519Signer;
+    use platon_messages::reload::{Contact, Message, NodeId};
+    use std::sync::Arc;
+
+    fn contact(i: usize) -> Contact {
+        Contact {
+            id: NodeId::from_bytes(key(i).node_id()),
+            addr: ([127, 0, 0, 1], 3000 + i as u16).into(),
+        }
+    }
+
+    fn core(i: usize) -> Core {
+        Core::new(
+            contact(i),
+            Params::default(),
+            Arc::new(Ed25519Signer::new(key(i))),
+            0,
+        )
+    }
+
+    fn sends(c: &mut Core) -> Vec<(Contact, Message)> {
+        c.drain()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, msg } => Some((to, *msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_answer_from_a_peer_that_was_not_asked_is_dropped_and_counted() {
+        let (mut a, mut b) = (core(11), core(12));
+        a.seed_ids(rand::random());
+        a.join(contact(12), 0);
+        let requests = sends(&mut a);
+        let (to, req) = requests
+            .first()
+            .cloned()
+            .expect("a request to the bootstrap node");
+        assert_eq!(to.id, contact(12).id);
+        b.on_message(contact(11), req, 1);
+        let answers = sends(&mut b);
+        let (_, ans) = answers.first().cloned().expect("B answers");
+        // B's answer relayed by C is refused by its signature (signed by someone else).
+        let refused = a.stats().refused;
+        a.on_message(contact(13), ans.clone(), 2);
+        assert_eq!(a.stats().refused, refused + 1);
+        // C (never asked) forges the answer under its own signature with the right transaction
+        // id: the signature checks out, the answer is still dropped.
+        let mut forged = ans.clone();
+        Ed25519Signer::new(key(13))
+            .sign_message(&mut forged)
+            .expect("sign");
+        a.drain();
+        a.on_message(contact(13), forged, 2);
+        assert_eq!(a.stats().forged_answers, 1);
+        let after_forged = a.drain();
+        assert!(
+            after_forged.is_empty(),
+            "the forged answer moved nothing on: {after_forged:?}"
+        );
+        // B's own answer is taken: the join goes on.
+        a.on_message(contact(12), ans.clone(), 3);
+        assert_eq!(a.stats().forged_answers, 1);
+        let after_real = a.drain();
+        assert!(!after_real.is_empty(), "B's answer was taken");
+        // A replay of it answers nothing pending: dropped and counted too.
+        a.on_message(contact(12), ans, 4);
+        assert_eq!(a.stats().forged_answers, 2);
+    }
+
+    #[test]
+    fn seeded_transaction_ids_cannot_be_predicted_from_the_node_id() {
+        let ids = |seed: Option<[u8; 32]>| {
+            let mut c = core(21);
+            if let Some(s) = seed {
+                c.seed_ids(s);
+            }
+            c.join(contact(22), 0);
+            sends(&mut c)
+                .first()
+                .map(|(_, m)| m.header.transaction_id)
+                .expect("a request")
+        };
+        assert_eq!(
+            ids(None),
+            ids(None),
+            "unseeded (the simulation): deterministic"
+        );
+        let (x, y) = (ids(Some(rand::random())), ids(Some(rand::random())));
+        assert_ne!(x, y, "seeded from the OS: a peer cannot know the next id");
+        assert_ne!(x, ids(None));
+    }
+
+    #[tokio::test]
+    async fn a_frame_longer_than_the_bound_is_refused_from_its_length_field() {
+        use tokio::io::AsyncWriteExt;
+        let (mut w, mut r) = tokio::io::duplex(64);
+        // A data frame header declaring 16 MiB - 1 of body, and nothing after it.
+        w.write_all(&[128, 0, 0, 0, 1, 0xff, 0xff, 0xff])
+            .await
+            .expect("write");
+        let err = platon_actors::overlay::service::read_frame_sized(&mut r, 1024)
+            .await
+            .expect_err("refused");
+        assert!(err.contains("overlay.max_frame_bytes"), "{err}");
+    }
+}

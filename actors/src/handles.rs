@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 /// client (a restart heals in milliseconds; one that replays a long journal in a few hundred).
 pub const RESTART_WAIT: Duration = Duration::from_secs(3);
 
-/// Runs `f` until it reaches a running actor: a call that finds the actor restarting, or whose
-/// reply the restart dropped, is tried again (backing off from 2 to 50 ms) for up to
-/// [`RESTART_WAIT`]. True in the second element when an attempt was repeated after a lost reply.
+/// Runs `f` until it reaches a running actor: a call that finds the actor restarting is tried
+/// again (backing off from 2 to 50 ms) for up to [`RESTART_WAIT`]; one whose reply a restart
+/// dropped is repeated once (a second loss means the message itself kills the actor: repeating it
+/// would only spend the restart budget). True in the second element when an attempt was repeated
+/// after a lost reply.
 async fn through_restart<T, F, Fut>(mut f: F) -> (Result<T, CallError>, bool)
 where
     F: FnMut() -> Fut,
@@ -30,15 +32,14 @@ where
     let mut repeated = false;
     loop {
         match f().await {
-            Err(e @ (CallError::NotRunning(_) | CallError::Dropped(_)))
-                if Instant::now() < deadline =>
-            {
-                repeated |= matches!(e, CallError::Dropped(_));
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_millis(50));
+            Err(CallError::NotRunning(_)) if Instant::now() < deadline => {}
+            Err(CallError::Dropped(_)) if !repeated && Instant::now() < deadline => {
+                repeated = true;
             }
             r => return (r, repeated),
         }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(50));
     }
 }
 

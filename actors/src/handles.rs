@@ -55,19 +55,12 @@ impl TxPoolHandle {
         tx: SignedTransaction,
     ) -> Result<Result<B256, PoolError>, CallError> {
         let hash = tx.hash;
-        let (res, repeated) = through_restart(|| {
-            let tx = tx.clone();
-            async move {
-                self.0
-                    .lookup::<TxPoolMsg>(names::TXPOOL)?
-                    .call(|reply| TxPoolMsg::Submit {
-                        tx: Box::new(tx),
-                        reply,
-                    })
-                    .await
-            }
-        })
-        .await;
+        let (res, repeated) = self
+            .call(|reply| TxPoolMsg::Submit {
+                tx: Box::new(tx.clone()),
+                reply,
+            })
+            .await;
         match res {
             // The lost attempt had admitted it (and journaled it, so the restarted pool has it).
             Ok(Err(PoolError::AlreadyKnown)) if repeated => Ok(Ok(hash)),
@@ -126,36 +119,29 @@ impl TxPoolHandle {
     }
     /// Counters.
     pub async fn status(&self) -> Result<PoolStatus, CallError> {
-        through_restart(|| async {
-            self.0
-                .lookup::<TxPoolMsg>(names::TXPOOL)?
-                .call(TxPoolMsg::Status)
-                .await
-        })
-        .await
-        .0
+        self.call(TxPoolMsg::Status).await.0
     }
     /// A pooled transaction.
     pub async fn get(&self, hash: B256) -> Result<Option<SignedTransaction>, CallError> {
-        through_restart(|| async {
-            self.0
-                .lookup::<TxPoolMsg>(names::TXPOOL)?
-                .call(|r| TxPoolMsg::Get(hash, r))
-                .await
-        })
-        .await
-        .0
+        self.call(|r| TxPoolMsg::Get(hash, r)).await.0
     }
     /// The nonce after the sender's pooled, executable transactions (None if none pooled).
     pub async fn next_nonce(&self, sender: Address) -> Result<Option<u64>, CallError> {
+        self.call(|r| TxPoolMsg::NextNonce(sender, r)).await.0
+    }
+
+    /// A call to the pool through its restarts ([`through_restart`]).
+    async fn call<T: Send + 'static>(
+        &self,
+        build: impl Fn(ractor::RpcReplyPort<T>) -> TxPoolMsg,
+    ) -> (Result<T, CallError>, bool) {
         through_restart(|| async {
             self.0
                 .lookup::<TxPoolMsg>(names::TXPOOL)?
-                .call(|r| TxPoolMsg::NextNonce(sender, r))
+                .call(&build)
                 .await
         })
         .await
-        .0
     }
 }
 

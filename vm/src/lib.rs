@@ -84,7 +84,7 @@ pub fn apply_transaction(
 }
 
 /// The receipt of an executed transaction (cumulative gas left at zero for the caller to fill).
-fn receipt_for(tx: &SignedTransaction, env: &BlockEnv, outcome: Outcome) -> Receipt {
+pub fn receipt_for(tx: &SignedTransaction, env: &BlockEnv, outcome: Outcome) -> Receipt {
     let body = &tx.body;
     let price = body.effective_gas_price(U256::from(env.base_fee));
     Receipt {
@@ -96,6 +96,47 @@ fn receipt_for(tx: &SignedTransaction, env: &BlockEnv, outcome: Outcome) -> Rece
         gas_used: outcome.gas_used,
         effective_gas_price: u128::try_from(price).unwrap_or(u128::MAX),
         contract_address: outcome.contract_address,
+    }
+}
+
+/// The header of the block `env` describes on `parent`, holding `txs` with their `receipts`
+/// (cumulative gas filled) and reaching `state_root`.
+pub fn seal(
+    parent: &Header,
+    env: &BlockEnv,
+    state_root: alloy_primitives::B256,
+    txs: &[SignedTransaction],
+    receipts: &[Receipt],
+    extra_data: alloy_primitives::Bytes,
+) -> Header {
+    let mut logs_bloom = Bloom::ZERO;
+    for r in receipts {
+        logs_bloom.accrue_bloom(&r.logs_bloom);
+    }
+    Header {
+        parent_hash: parent.hash(),
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: env.beneficiary,
+        state_root,
+        transactions_root: ordered_root(
+            &txs.iter().map(|t| t.encoded.to_vec()).collect::<Vec<_>>(),
+        ),
+        receipts_root: ordered_root(
+            &receipts
+                .iter()
+                .map(Receipt::consensus_encode)
+                .collect::<Vec<_>>(),
+        ),
+        logs_bloom,
+        difficulty: U256::ZERO,
+        number: env.number,
+        gas_limit: env.gas_limit,
+        gas_used: receipts.last().map_or(0, |r| r.cumulative_gas_used),
+        timestamp: env.timestamp,
+        extra_data,
+        mix_hash: env.prev_randao,
+        nonce: [0; 8],
+        base_fee_per_gas: env.base_fee,
     }
 }
 
@@ -131,38 +172,7 @@ pub fn execute_block(
     }
     let (state_root, state_nodes) = state.commit()?;
     let codes = state.take_codes();
-    let mut logs_bloom = Bloom::ZERO;
-    for r in &receipts {
-        logs_bloom.accrue_bloom(&r.logs_bloom);
-    }
-    let header = Header {
-        parent_hash: parent.hash(),
-        ommers_hash: EMPTY_OMMERS_HASH,
-        beneficiary: env.beneficiary,
-        state_root,
-        transactions_root: ordered_root(
-            &included
-                .iter()
-                .map(|t| t.encoded.to_vec())
-                .collect::<Vec<_>>(),
-        ),
-        receipts_root: ordered_root(
-            &receipts
-                .iter()
-                .map(Receipt::consensus_encode)
-                .collect::<Vec<_>>(),
-        ),
-        logs_bloom,
-        difficulty: U256::ZERO,
-        number: env.number,
-        gas_limit: env.gas_limit,
-        gas_used,
-        timestamp: env.timestamp,
-        extra_data,
-        mix_hash: env.prev_randao,
-        nonce: [0; 8],
-        base_fee_per_gas: env.base_fee,
-    };
+    let header = seal(parent, env, state_root, &included, &receipts, extra_data);
     Ok(ExecutedBlock {
         block: Block {
             header,

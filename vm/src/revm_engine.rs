@@ -378,6 +378,23 @@ pub fn apply_changes(state: &mut StateDb, changes: EvmState) -> Result<(), Stora
     Ok(())
 }
 
+/// What one transaction's run on revm came to: its changes applied to `state` and its outcome, or
+/// why it was refused, or the engine's failure.
+pub(crate) fn finish<E: std::fmt::Display>(
+    state: &mut StateDb,
+    result: Result<revm::context::result::ResultAndState, EVMError<E, InvalidTransaction>>,
+) -> Result<Result<Outcome, TxReject>, ExecError> {
+    match result {
+        Ok(r) => {
+            apply_changes(state, r.state)?;
+            Ok(Ok(outcome(r.result)))
+        }
+        Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
+        Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
+        Err(e) => Err(engine_err(e)),
+    }
+}
+
 /// Stops an execution once its deadline has passed: checked every [`DEADLINE_CHECK_STEPS`]
 /// instructions; once expired, every frame halts at its next instruction.
 #[derive(Debug)]
@@ -436,15 +453,7 @@ impl RevmWith {
         if expired {
             return Err(ExecError::Deadline(started.elapsed()));
         }
-        match result {
-            Ok(r) => {
-                apply_changes(state, r.state)?;
-                Ok(Ok(outcome(r.result)))
-            }
-            Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
-            Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
-            Err(e) => Err(engine_err(e)),
-        }
+        finish(state, result)
     }
 }
 
@@ -461,13 +470,13 @@ impl Runtime for RevmWith {
         msg: &Message,
         opts: ExecOptions,
     ) -> Result<Result<Outcome, TxReject>, ExecError> {
+        if let Some(deadline) = opts.deadline {
+            return self.transact_until(state, hashes, env, msg, opts, deadline);
+        }
         let view = StateView {
             state: &*state,
             hashes,
         };
-        if let Some(deadline) = opts.deadline {
-            return self.transact_until(state, hashes, env, msg, opts, deadline);
-        }
         let mut evm = Context::mainnet()
             .with_db(view)
             .with_block(block_env(env))
@@ -476,15 +485,7 @@ impl Runtime for RevmWith {
             .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
         let result = evm.transact(tx_env(msg));
         drop(evm);
-        match result {
-            Ok(r) => {
-                apply_changes(state, r.state)?;
-                Ok(Ok(outcome(r.result)))
-            }
-            Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
-            Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
-            Err(e) => Err(engine_err(e)),
-        }
+        finish(state, result)
     }
 
     /// One revm instance for the whole block over a block-wide cache: each transaction sees the

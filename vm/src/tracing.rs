@@ -3,14 +3,13 @@
 //! accounts a transaction touched, before and optionally after it), and the access-list tracer
 //! behind `eth_createAccessList`. They serve the `debug_trace*` methods.
 
-use crate::revm_engine::{apply_changes, block_env, cfg_env, outcome, reject, tx_env, StateView};
+use crate::revm_engine::{block_env, cfg_env, tx_env, StateView};
 use crate::runtime::{BlockHashes, ExecError, ExecOptions, Message, Outcome, Status, TxReject};
 pub use crate::wasm::revm_glue::MovedPrecompiles;
 use alloy_primitives::{hex, Address, Bytes, B256, U256};
 use platon_messages::actors::BlockEnv;
 use platon_storage::StateDb;
 use revm::bytecode::OpCode;
-use revm::context::result::EVMError;
 use revm::context_interface::{ContextTr, CreateScheme, JournalTr};
 use revm::interpreter::interpreter_types::{Jumps, LoopControl, MemoryTr, ReturnData};
 use revm::interpreter::{
@@ -386,30 +385,9 @@ impl<CTX: ContextTr> Inspector<CTX> for CallTracer {
     }
 }
 
+/// Runs `msg` on revm under `inspector`, with the precompiles `moved` (if any); the state gets
+/// its effects.
 fn run<I>(
-    state: &mut StateDb,
-    hashes: &dyn BlockHashes,
-    env: &BlockEnv,
-    msg: &Message,
-    opts: ExecOptions,
-    inspector: I,
-) -> Result<Result<(Outcome, I), TxReject>, ExecError>
-where
-    I: Default
-        + for<'a> Inspector<
-            Context<
-                revm::context::BlockEnv,
-                revm::context::TxEnv,
-                revm::context::CfgEnv,
-                StateView<'a>,
-            >,
-        >,
-{
-    run_moved(state, hashes, env, msg, opts, inspector, None)
-}
-
-/// [`run`] with some precompiles moved.
-fn run_moved<I>(
     state: &mut StateDb,
     hashes: &dyn BlockHashes,
     env: &BlockEnv,
@@ -450,17 +428,7 @@ where
     let result = evm.inspect_tx(tx_env(msg));
     let inspector = std::mem::take(&mut evm.inspector);
     drop(evm);
-    match result {
-        Ok(r) => {
-            apply_changes(state, r.state)?;
-            Ok(Ok((outcome(r.result), inspector)))
-        }
-        Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
-        Err(e) => Err(ExecError::Engine {
-            engine: "revm",
-            detail: e.to_string(),
-        }),
-    }
+    Ok(crate::revm_engine::finish(state, result)?.map(|out| (out, inspector)))
 }
 
 /// Runs `msg` like [`crate::Runtime::transact`] on revm with a tracer and returns the outcome and the
@@ -490,7 +458,7 @@ pub fn trace(
                 limit: *limit,
                 ..Default::default()
             };
-            let (out, logger) = match run(state, hashes, env, msg, opts, logger)? {
+            let (out, logger) = match run(state, hashes, env, msg, opts, logger, None)? {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
@@ -514,7 +482,7 @@ pub fn trace(
                 with_log: *with_log,
                 ..Default::default()
             };
-            let (out, tracer) = match run(state, hashes, env, msg, opts, tracer)? {
+            let (out, tracer) = match run(state, hashes, env, msg, opts, tracer, None)? {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
@@ -529,10 +497,11 @@ pub fn trace(
         }
         TracerKind::Prestate { diff_mode } => {
             let before = state.clone();
-            let (out, mut touched) = match run(state, hashes, env, msg, opts, Touched::default())? {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
+            let (out, mut touched) =
+                match run(state, hashes, env, msg, opts, Touched::default(), None)? {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Err(e)),
+                };
             touched.accounts.insert(msg.caller);
             touched.accounts.insert(env.beneficiary);
             if let platon_messages::TxKind::Call(to) = msg.kind {
@@ -603,8 +572,8 @@ fn account_json(
     addr: &Address,
     slots: Option<&BTreeSet<B256>>,
 ) -> Result<Value, ExecError> {
-    let acc = state.account(addr).map_err(storage_exec_err)?;
-    let code = state.code(addr).map_err(storage_exec_err)?;
+    let acc = state.account(addr)?;
+    let code = state.code(addr)?;
     let mut o = Map::new();
     o.insert("balance".into(), json!(format!("{:#x}", acc.balance)));
     if acc.nonce != 0 {
@@ -620,7 +589,7 @@ fn account_json(
     if let Some(slots) = slots {
         let mut st = Map::new();
         for k in slots {
-            let v = state.storage(addr, *k).map_err(storage_exec_err)?;
+            let v = state.storage(addr, *k)?;
             if !v.is_zero() {
                 st.insert(format!("{k:#x}"), json!(format!("{:#x}", B256::from(v))));
             }
@@ -632,16 +601,9 @@ fn account_json(
     Ok(Value::Object(o))
 }
 
-fn storage_exec_err(e: platon_storage::StorageError) -> ExecError {
-    ExecError::Engine {
-        engine: "revm",
-        detail: format!("storage: {e}"),
-    }
-}
-
 fn exists(state: &StateDb, addr: &Address) -> Result<bool, ExecError> {
-    let acc = state.account(addr).map_err(storage_exec_err)?;
-    let code = state.code(addr).map_err(storage_exec_err)?;
+    let acc = state.account(addr)?;
+    let code = state.code(addr)?;
     Ok(acc.nonce != 0 || !acc.balance.is_zero() || !code.is_empty())
 }
 
@@ -712,7 +674,7 @@ pub fn touched(
     msg: &Message,
     opts: ExecOptions,
 ) -> Result<Result<(Outcome, Touched), TxReject>, ExecError> {
-    run(state, hashes, env, msg, opts, Touched::default())
+    run(state, hashes, env, msg, opts, Touched::default(), None)
 }
 
 /// The address geth gives the logs of traced ETH transfers (`eth_simulateV1`'s `traceTransfers`).
@@ -797,10 +759,9 @@ impl<CTX: ContextTr> Inspector<CTX> for TransferTracer {
     }
 }
 
-/// Runs `msg` (effects applied to `state`) on revm with the precompiles `moved` (if any) and
-/// returns its outcome with its logs; with `transfers`, ETH transfers are among them as logs of
+/// Runs `msg` (effects applied to `state`) on revm with the precompiles `moved` (if any); with
+/// `transfers`, the outcome's logs have the ETH transfers among them as logs of
 /// [`TRANSFER_LOG_ADDRESS`] (`eth_simulateV1` with `traceTransfers`).
-#[allow(clippy::type_complexity)]
 pub fn simulate_call(
     state: &mut StateDb,
     hashes: &dyn BlockHashes,
@@ -809,8 +770,8 @@ pub fn simulate_call(
     opts: ExecOptions,
     moved: Option<std::sync::Arc<MovedPrecompiles>>,
     transfers: bool,
-) -> Result<Result<(Outcome, Vec<platon_messages::Log>), TxReject>, ExecError> {
-    match run_moved(
+) -> Result<Result<Outcome, TxReject>, ExecError> {
+    let run = run(
         state,
         hashes,
         env,
@@ -818,17 +779,19 @@ pub fn simulate_call(
         opts,
         TransferTracer::default(),
         moved,
-    )? {
-        Ok((out, t)) => {
-            let logs = match (out.success(), transfers) {
-                (false, _) => vec![],
-                (true, true) => t.done,
-                (true, false) => out.logs.clone(),
-            };
-            Ok(Ok((out, logs)))
+    )?;
+    Ok(run.map(|(mut out, t)| {
+        // A failed call has no logs, traced or not.
+        if transfers && out.success() {
+            out.logs = t.done;
         }
-        Err(e) => Ok(Err(e)),
-    }
+        out
+    }))
+}
+
+/// Whether `address` is a precompile of this chain's rules.
+pub fn is_precompile(address: &Address) -> bool {
+    revm::handler::EthPrecompiles::new(crate::revm_engine::SPEC).contains(address)
 }
 
 /// Moves precompiles of this chain's rules (`eth_simulateV1`'s `movePrecompileToAddress`);

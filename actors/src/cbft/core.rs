@@ -249,30 +249,6 @@ impl Activity {
 /// double-sign detection; older ones are pruned at each commit.
 pub const EVIDENCE_VIEWS: u64 = 64;
 
-/// How many entries each of the core's tables holds: every one stays bounded in a long run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Retained {
-    /// Blocks not yet committed, and the committed one.
-    pub blocks: usize,
-    /// QCs of those blocks.
-    pub qcs: usize,
-    /// Votes gathering for blocks above the committed one.
-    pub votes: usize,
-    /// First votes, proposals and view changes seen (double-sign detection).
-    pub seen: usize,
-    /// This node's own votes, proposals and view changes (never twice in a slot).
-    pub own: usize,
-    /// View changes gathering, proposals waiting, future-round messages.
-    pub waiting: usize,
-}
-
-impl Retained {
-    /// All entries together.
-    pub fn total(&self) -> usize {
-        self.blocks + self.qcs + self.votes + self.seen + self.own + self.waiting
-    }
-}
-
 /// Sync requests go out at most this often.
 const SYNC_INTERVAL_MS: u64 = 300;
 
@@ -380,18 +356,23 @@ impl Core {
     pub fn view(&self) -> u64 {
         self.view
     }
-    /// How much each table holds now.
-    pub fn retained(&self) -> Retained {
-        Retained {
-            blocks: self.blocks.len(),
-            qcs: self.qcs.len(),
-            votes: self.votes.values().map(BTreeMap::len).sum(),
-            seen: self.seen_votes.len() + self.seen_props.len() + self.seen_vcs.len(),
-            own: self.voted.len() + self.proposed.len() + self.vc_sent.len(),
-            waiting: self.view_changes.values().map(BTreeMap::len).sum::<usize>()
-                + self.pending.len()
-                + self.future.len(),
-        }
+    /// Entries the core holds now, all its tables together (every one stays bounded in a long
+    /// run): uncommitted blocks and their QCs, gathering votes and view changes, first messages
+    /// seen (double-sign detection), its own votes, proposals and view changes, proposals waiting
+    /// and future-round messages.
+    pub fn retained(&self) -> usize {
+        self.blocks.len()
+            + self.qcs.len()
+            + self.votes.values().map(BTreeMap::len).sum::<usize>()
+            + self.seen_votes.len()
+            + self.seen_props.len()
+            + self.seen_vcs.len()
+            + self.voted.len()
+            + self.proposed.len()
+            + self.vc_sent.len()
+            + self.view_changes.values().map(BTreeMap::len).sum::<usize>()
+            + self.pending.len()
+            + self.future.len()
     }
 
     /// Last committed block.

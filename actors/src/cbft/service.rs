@@ -821,7 +821,7 @@ impl Service for CbftService {
                     "viewChanges": activity.view_changes,
                     "recentViewChanges": recent,
                     "participation": participation,
-                    "retainedEntries": st.core.retained().total(),
+                    "retainedEntries": st.core.retained(),
                     "walRecords": st.wal.len(),
                 }));
             }

@@ -560,7 +560,7 @@ impl Sim {
             return;
         }
         if let Some(core) = node.core.as_ref() {
-            self.report.max_retained = self.report.max_retained.max(core.retained().total());
+            self.report.max_retained = self.report.max_retained.max(core.retained());
         }
         match self.committed.get(&block.data.number) {
             Some(h) if *h != block.data.hash => {

@@ -303,7 +303,6 @@ pub struct Core {
     pinging: HashSet<NodeId>,
     flood_seen: HashMap<[u8; 32], u8>,
     flood_order: VecDeque<[u8; 32]>,
-    counter: u64,
     /// Transaction ids: unpredictable once seeded from the OS ([`Core::seed_ids`]); the
     /// simulation keeps the deterministic default seed.
     ids: rand::rngs::StdRng,
@@ -346,7 +345,6 @@ impl Core {
             pinging: HashSet::new(),
             flood_seen: HashMap::new(),
             flood_order: VecDeque::new(),
-            counter: 0,
             ids: {
                 use rand::SeedableRng;
                 let mut seed = [0u8; 32];
@@ -384,7 +382,6 @@ impl Core {
 
     fn next_id(&mut self) -> u64 {
         use rand::Rng;
-        self.counter = self.counter.wrapping_add(1);
         self.ids.gen()
     }
 

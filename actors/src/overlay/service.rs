@@ -866,11 +866,11 @@ fn attach_message(
     .map_err(|e| e.to_string())
 }
 
-/// Reads one frame (bounded by the framing's 24-bit length).
 /// Largest frame of the handshake (an Attach with its certificate), read before the peer is
 /// authenticated.
 pub const HANDSHAKE_FRAME_MAX: usize = 64 * 1024;
 
+/// Reads one handshake frame (at most [`HANDSHAKE_FRAME_MAX`] bytes).
 async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame, String> {
     read_frame_sized(s, HANDSHAKE_FRAME_MAX)
         .await

@@ -285,7 +285,7 @@ fn run(
     c.node
         .runtime()
         .transact(&mut scratch, &c.node.store, env, &msg, opts)
-        .map_err(|e| exec_err_of(c, e))
+        .map_err(|e| exec_err(c, e))
 }
 
 /// `eth_call`.
@@ -663,19 +663,17 @@ pub async fn block_receipts(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// What an installed filter watches.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum FilterKind {
     Blocks,
     Logs(LogFilter),
-    /// Transactions the pool admits.
-    PendingTxs,
+    /// Transactions the pool admits: its admissions since the last poll.
+    PendingTxs(tokio::sync::broadcast::Receiver<B256>),
 }
 
 #[derive(Debug)]
 struct Installed {
     kind: FilterKind,
-    /// For a pending-transaction filter: the pool's admissions since the last poll.
-    pending: Option<tokio::sync::broadcast::Receiver<B256>>,
     /// Last block whose changes were reported.
     last: u64,
     polled: Instant,
@@ -699,7 +697,6 @@ impl Filters {
         kind: FilterKind,
         head: u64,
         max: usize,
-        pending: Option<tokio::sync::broadcast::Receiver<B256>>,
     ) -> Result<u64, ErrorObjectOwned> {
         let now = Instant::now();
         self.expire(now);
@@ -715,7 +712,6 @@ impl Filters {
             id,
             Installed {
                 kind,
-                pending,
                 last: head,
                 polled: now,
             },
@@ -740,7 +736,6 @@ pub async fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
         FilterKind::Logs(filter),
         head,
         c.node.config.evm.max_filters,
-        None,
     )?;
     Ok(json!(qty(id)))
 }
@@ -748,12 +743,10 @@ pub async fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
 /// `eth_newBlockFilter`.
 pub async fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.node.store.head_header().map_err(storage_err)?.number;
-    let id = c.filters.lock().install(
-        FilterKind::Blocks,
-        head,
-        c.node.config.evm.max_filters,
-        None,
-    )?;
+    let id = c
+        .filters
+        .lock()
+        .install(FilterKind::Blocks, head, c.node.config.evm.max_filters)?;
     Ok(json!(qty(id)))
 }
 
@@ -763,10 +756,9 @@ pub async fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
 pub async fn new_pending_filter(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.node.store.head_header().map_err(storage_err)?.number;
     let id = c.filters.lock().install(
-        FilterKind::PendingTxs,
+        FilterKind::PendingTxs(c.node.pending_txs.subscribe()),
         head,
         c.node.config.evm.max_filters,
-        Some(c.node.pending_txs.subscribe()),
     )?;
     Ok(json!(qty(id)))
 }
@@ -796,24 +788,24 @@ pub async fn uninstall_filter(c: &RpcCtx, a: &[Value]) -> R {
 pub async fn filter_changes(c: &RpcCtx, a: &[Value]) -> R {
     let id = filter_id(a)?;
     let head = c.node.store.head_header().map_err(storage_err)?.number;
-    let (kind, last) = {
+    let (logs, last) = {
         let mut filters = c.filters.lock();
         filters.expire(Instant::now());
         let f = filters.installed.get_mut(&id).ok_or_else(not_found)?;
         f.polled = Instant::now();
-        if let Some(rx) = f.pending.as_mut() {
-            return Ok(Value::Array(drain_pending(rx)));
-        }
         let last = f.last;
         f.last = head.max(last);
-        (f.kind.clone(), last)
+        match &mut f.kind {
+            FilterKind::PendingTxs(rx) => return Ok(Value::Array(drain_pending(rx))),
+            FilterKind::Blocks => (None, last),
+            FilterKind::Logs(filter) => (Some(filter.clone()), last),
+        }
     };
     if head <= last {
         return Ok(json!([]));
     }
-    match kind {
-        FilterKind::PendingTxs => Ok(json!([])),
-        FilterKind::Blocks => {
+    match logs {
+        None => {
             let mut out = Vec::new();
             for n in last + 1..=head {
                 if let Some(h) = c.node.store.hash_by_number(n).map_err(storage_err)? {
@@ -822,7 +814,7 @@ pub async fn filter_changes(c: &RpcCtx, a: &[Value]) -> R {
             }
             Ok(Value::Array(out))
         }
-        FilterKind::Logs(filter) => {
+        Some(filter) => {
             let from = filter.from.map_or(last + 1, |f| f.max(last + 1));
             let to = filter.to.map_or(head, |t| t.min(head));
             if from > to {
@@ -836,17 +828,17 @@ pub async fn filter_changes(c: &RpcCtx, a: &[Value]) -> R {
 /// `eth_getFilterLogs`: every log the filter matches.
 pub async fn filter_logs_all(c: &RpcCtx, a: &[Value]) -> R {
     let id = filter_id(a)?;
-    let kind = {
+    let filter = {
         let mut filters = c.filters.lock();
         filters.expire(Instant::now());
         let f = filters.installed.get_mut(&id).ok_or_else(not_found)?;
         f.polled = Instant::now();
-        f.kind.clone()
+        match &f.kind {
+            FilterKind::Logs(filter) => filter.clone(),
+            FilterKind::Blocks | FilterKind::PendingTxs(_) => return Err(not_found()),
+        }
     };
-    match kind {
-        FilterKind::Blocks | FilterKind::PendingTxs => Err(not_found()),
-        FilterKind::Logs(filter) => blocking(c, move |c| filter_logs(c, &filter)).await,
-    }
+    blocking(c, move |c| filter_logs(c, &filter)).await
 }
 
 /// A tracer request: the tracer, and whether the node's step bound (`evm.max_trace_steps`) rather
@@ -889,10 +881,7 @@ pub(super) fn parse_tracer(
                     disable_stack: flag("disableStack"),
                     enable_memory: flag("enableMemory"),
                     disable_storage: flag("disableStorage"),
-                    enable_return_data: o
-                        .get("enableReturnData")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    enable_return_data: flag("enableReturnData"),
                     limit: if capped { cap } else { asked },
                 },
                 capped,
@@ -944,18 +933,9 @@ impl TraceRequest {
     }
 }
 
-pub(super) fn exec_err(e: platon_vm::ExecError) -> ErrorObjectOwned {
-    match e {
-        platon_vm::ExecError::Deadline(after) => rpc_err(
-            SERVER_ERROR,
-            format!("execution aborted (timeout = {after:.1?}); the bound is evm.rpc_timeout_ms"),
-        ),
-        e => rpc_err(INTERNAL_ERROR, e.to_string()),
-    }
-}
-
-/// [`exec_err`] naming the configured timeout, as geth does.
-pub(super) fn exec_err_of(c: &RpcCtx, e: platon_vm::ExecError) -> ErrorObjectOwned {
+/// An engine failure as the gateway answers it; a call past its deadline gets geth's "execution
+/// aborted" naming the configured bound.
+pub(super) fn exec_err(c: &RpcCtx, e: platon_vm::ExecError) -> ErrorObjectOwned {
     match e {
         platon_vm::ExecError::Deadline(_) => rpc_err(
             SERVER_ERROR,
@@ -964,7 +944,7 @@ pub(super) fn exec_err_of(c: &RpcCtx, e: platon_vm::ExecError) -> ErrorObjectOwn
                 c.node.config.evm.rpc_timeout_ms
             ),
         ),
-        e => exec_err(e),
+        e => rpc_err(INTERNAL_ERROR, e.to_string()),
     }
 }
 
@@ -1003,7 +983,7 @@ pub(super) fn trace_block_txs(
                 ExecOptions::BLOCK,
                 &kind,
             )
-            .map_err(exec_err)?
+            .map_err(|e| exec_err(c, e))?
             .map_err(reject_err)?;
             used = used.saturating_add(req.steps(c, &trace, used)?);
             out.push((tx.hash, trace));
@@ -1014,7 +994,7 @@ pub(super) fn trace_block_txs(
             c.node
                 .runtime()
                 .transact(&mut state, &c.node.store, &env, &msg, ExecOptions::BLOCK)
-                .map_err(exec_err)?
+                .map_err(|e| exec_err(c, e))?
                 .map_err(reject_err)?;
         }
     }
@@ -1073,7 +1053,7 @@ pub async fn trace_call(c: &RpcCtx, a: &[Value]) -> R {
         let (msg, opts) = call_message(c, &call, gas, request_deadline(c))?;
         let (_, trace) =
             platon_vm::tracing::trace(&mut state, &c.node.store, &env, &msg, opts, &req.kind)
-                .map_err(exec_err)?
+                .map_err(|e| exec_err(c, e))?
                 .map_err(reject_err)?;
         req.steps(c, &trace, 0)?;
         Ok(trace)

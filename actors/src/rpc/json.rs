@@ -171,10 +171,11 @@ pub struct TxPosition {
 }
 
 impl TxPosition {
-    /// The position of the `index`-th transaction of the block `h` heads.
-    pub fn in_block(h: &Header, index: usize) -> TxPosition {
+    /// The position of the `index`-th transaction of the block `h` heads, whose hash is
+    /// `block_hash`.
+    pub fn in_block(h: &Header, block_hash: B256, index: usize) -> TxPosition {
         TxPosition {
-            block_hash: h.hash(),
+            block_hash,
             block_number: h.number,
             index: index as u64,
             base_fee: h.base_fee_per_gas,
@@ -185,6 +186,28 @@ impl TxPosition {
 
 fn access_list_json(tx: &SignedTransaction) -> Value {
     serde_json::to_value(tx.body.access_list()).unwrap_or(Value::Null)
+}
+
+/// A 32-byte storage word as `eth_getStorageAt` answers it: 0x and 64 hex digits.
+pub fn storage_word(v: U256) -> Value {
+    json!(format!("0x{}", hex::encode(v.to_be_bytes::<32>())))
+}
+
+/// A transaction not signed (`eth_fillTransaction`, `eth_simulateV1`): its unsigned encoding,
+/// the hash of that, `sender` as its sender and a zero signature.
+pub fn unsigned_tx(body: TxBody, sender: Address) -> SignedTransaction {
+    let raw = body.encode_unsigned();
+    SignedTransaction {
+        hash: alloy_primitives::keccak256(&raw),
+        sender,
+        sig: platon_crypto::RecoverableSig {
+            r: U256::ZERO,
+            s: U256::ZERO,
+            y_parity: false,
+        },
+        body,
+        encoded: raw.into(),
+    }
 }
 
 /// A transaction as `eth_getTransactionByHash` returns it.
@@ -269,11 +292,7 @@ pub fn block_json(block: &Block, full: bool) -> Value {
             .transactions
             .iter()
             .enumerate()
-            .map(|(i, t)| {
-                let mut pos = TxPosition::in_block(h, i);
-                pos.block_hash = hash;
-                tx_json(t, Some(pos))
-            })
+            .map(|(i, t)| tx_json(t, Some(TxPosition::in_block(h, hash, i))))
             .collect()
     } else {
         block.transactions.iter().map(|t| json!(t.hash)).collect()

@@ -218,7 +218,7 @@ async fn get_storage_at(c: &RpcCtx, a: &[Value]) -> R {
     let v = state
         .storage(&addr, B256::from(slot))
         .map_err(storage_err)?;
-    Ok(json!(format!("0x{}", hex::encode(v.to_be_bytes::<32>()))))
+    Ok(storage_word(v))
 }
 
 /// Most storage keys one `eth_getProof` call may ask for.
@@ -777,24 +777,13 @@ async fn sign_transaction(c: &RpcCtx, a: &[Value]) -> R {
 /// `eth_fillTransaction`: the object with what it leaves out filled, and its unsigned encoding.
 async fn fill_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let (call, body) = fill_body(c, arg(a, 0, "transaction")?).await?;
-    let raw = body.encode_unsigned();
-    let unsigned = SignedTransaction {
-        hash: keccak256(&raw),
-        sender: call.from.unwrap_or_default(),
-        sig: platon_crypto::RecoverableSig {
-            r: U256::ZERO,
-            s: U256::ZERO,
-            y_parity: false,
-        },
-        body,
-        encoded: raw.clone().into(),
-    };
+    let unsigned = unsigned_tx(body, call.from.unwrap_or_default());
     let mut tx = tx_json(&unsigned, None);
     if let Some(o) = tx.as_object_mut() {
         // An unsigned transaction has no hash anyone could look up (geth shows none either).
         o.remove("hash");
     }
-    Ok(json!({ "raw": format!("0x{}", hex::encode(raw)), "tx": tx }))
+    Ok(json!({ "raw": unsigned.encoded, "tx": tx }))
 }
 
 async fn sign(c: &RpcCtx, a: &[Value]) -> R {
@@ -863,7 +852,7 @@ pub(super) fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, 
 async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
     if let Some((block, i)) = locate(c, &hash)? {
-        let pos = TxPosition::in_block(&block.header, i);
+        let pos = TxPosition::in_block(&block.header, block.hash(), i);
         return Ok(tx_json(&block.transactions[i], Some(pos)));
     }
     match c.pool().get(hash).await {
@@ -936,7 +925,7 @@ async fn storage_values(c: &RpcCtx, a: &[Value]) -> R {
         for k in slots {
             let slot = parse_hash(k, "storage slot")?;
             let v = state.storage(&address, slot).map_err(storage_err)?;
-            values.push(json!(format!("0x{}", hex::encode(v.to_be_bytes::<32>()))));
+            values.push(storage_word(v));
         }
         out.insert(addr.clone(), Value::Array(values));
     }
@@ -1052,7 +1041,11 @@ fn tx_at(block: Option<Block>, index: &Value) -> R {
     };
     Ok(tx_json(
         tx,
-        Some(TxPosition::in_block(&block.header, i as usize)),
+        Some(TxPosition::in_block(
+            &block.header,
+            block.hash(),
+            i as usize,
+        )),
     ))
 }
 
@@ -1202,31 +1195,16 @@ async fn subscribe(
                 .await
         }
     };
-    let mut rx = c.heads.subscribe();
-    let Ok(sink) = pending.accept().await else {
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = sink.closed() => return,
-            h = rx.recv() => match h {
-                Ok(h) => {
-                    let items = match &logs_filter {
-                        None => vec![header_json(&h, None)],
-                        Some(f) => head_logs(&c, &h, f),
-                    };
-                    for item in items {
-                        let Ok(raw) = serde_json::value::to_raw_value(&item) else { return };
-                        if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("newHeads subscriber skipped {n} heads"),
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    }
+    let rx = c.heads.subscribe();
+    let c2 = c.clone();
+    pump(pending, rx, "newHeads", move |h| {
+        let items = match &logs_filter {
+            None => vec![header_json(&h, None)],
+            Some(f) => head_logs(&c2, &h, f),
+        };
+        async move { items }
+    })
+    .await;
 }
 
 /// `eth_subscribe("newPendingTransactions", fullTx?)`: each transaction's hash (or, with `true`, the
@@ -1236,30 +1214,51 @@ async fn pending_subscription(
     c: std::sync::Arc<RpcCtx>,
     full: bool,
 ) {
-    let mut rx = c.node.pending_txs.subscribe();
+    let rx = c.node.pending_txs.subscribe();
+    pump(pending, rx, "newPendingTransactions", move |h| {
+        let c = c.clone();
+        async move {
+            if !full {
+                return vec![json!(h)];
+            }
+            match c.pool().get(h).await {
+                Ok(Some(tx)) => vec![tx_json(&tx, None)],
+                // Already included or dropped: nothing to show in full.
+                _ => vec![],
+            }
+        }
+    })
+    .await;
+}
+
+/// Accepts a subscription and sends what `items` makes of each event of `rx` until the client
+/// goes away or the source closes; a subscriber that falls behind skips events.
+async fn pump<T, F, Fut>(
+    pending: PendingSubscriptionSink,
+    mut rx: broadcast::Receiver<T>,
+    kind: &str,
+    mut items: F,
+) where
+    T: Clone,
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = Vec<Value>>,
+{
     let Ok(sink) = pending.accept().await else {
         return;
     };
     loop {
         tokio::select! {
             _ = sink.closed() => return,
-            h = rx.recv() => match h {
-                Ok(h) => {
-                    let item = if full {
-                        match c.pool().get(h).await {
-                            Ok(Some(tx)) => tx_json(&tx, None),
-                            // Already included or dropped: nothing to show in full.
-                            _ => continue,
+            e = rx.recv() => match e {
+                Ok(e) => {
+                    for item in items(e).await {
+                        let Ok(raw) = serde_json::value::to_raw_value(&item) else { return };
+                        if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                            return;
                         }
-                    } else {
-                        json!(h)
-                    };
-                    let Ok(raw) = serde_json::value::to_raw_value(&item) else { return };
-                    if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
-                        return;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("newPendingTransactions subscriber skipped {n}"),
+                Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!("{kind} subscriber skipped {n}"),
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }

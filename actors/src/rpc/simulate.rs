@@ -9,11 +9,10 @@ use super::evm::{
 };
 use super::json::*;
 use super::methods::{arg, parse_call, storage_err, CallObject, RpcCtx, R};
-use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, U256};
+use alloy_primitives::{Address, Bytes, B256};
 use jsonrpsee::types::ErrorObjectOwned;
 use platon_messages::actors::BlockEnv;
-use platon_messages::{Header, Log, Receipt};
-use platon_storage::trie::ordered_root;
+use platon_messages::{Header, Receipt};
 use platon_storage::StateDb;
 use platon_vm::{BlockHashes, Outcome, Runtime as _, Status, TxReject};
 use serde_json::{json, Value};
@@ -128,11 +127,16 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
     // Plan the blocks: numbers and times must grow; gaps are filled with empty blocks.
     let mut plan: Vec<Planned<'_>> = Vec::new();
     let mut calls_total = 0usize;
-    let (mut prev_number, mut prev_time) = (base.number, base.timestamp);
-    // A block's gas limit and fee recipient are its parent's unless overridden (as geth builds
-    // simulated headers).
-    let mut prev_gas_limit = base.gas_limit;
-    let mut prev_beneficiary = base.beneficiary;
+    // Each block follows the one before (at first the base): one number and BLOCK_TIME seconds
+    // later, with its gas limit and fee recipient unless overridden (as geth builds simulated
+    // headers), and no prevRandao.
+    let mut prev = call_env(c, &base);
+    let after = |p: &BlockEnv| BlockEnv {
+        number: p.number.saturating_add(1),
+        timestamp: p.timestamp.saturating_add(BLOCK_TIME),
+        prev_randao: B256::ZERO,
+        ..p.clone()
+    };
     for e in entries {
         let entry = e
             .as_object()
@@ -150,12 +154,6 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len),
         );
-        let mut env = call_env(c, &base);
-        env.gas_limit = prev_gas_limit;
-        env.beneficiary = prev_beneficiary;
-        env.number = prev_number.saturating_add(1);
-        env.timestamp = prev_time.saturating_add(BLOCK_TIME);
-        env.prev_randao = B256::ZERO;
         let overrides = entry.get("blockOverrides").cloned().unwrap_or(Value::Null);
         if let Some(o) = overrides.as_object() {
             if o.contains_key("withdrawals") || o.contains_key("blobBaseFee") {
@@ -166,12 +164,15 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
         }
         let number = match overrides.get("number") {
             Some(n) if !n.is_null() => parse_u64(n, "blockOverrides.number")?,
-            _ => env.number,
+            _ => prev.number.saturating_add(1),
         };
-        if number <= prev_number {
+        if number <= prev.number {
             return Err(rpc_err(
                 -38020,
-                format!("block numbers must be in order: {number} <= {prev_number}"),
+                format!(
+                    "block numbers must be in order: {number} <= {}",
+                    prev.number
+                ),
             ));
         }
         if number.saturating_sub(base.number) > MAX_SIMULATE_BLOCKS {
@@ -180,35 +181,25 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                 format!("too many blocks: at most {MAX_SIMULATE_BLOCKS}"),
             ));
         }
-        for gap in prev_number.saturating_add(1)..number {
-            let mut g = call_env(c, &base);
-            g.gas_limit = prev_gas_limit;
-            g.beneficiary = prev_beneficiary;
-            g.number = gap;
-            prev_time = prev_time.saturating_add(BLOCK_TIME);
-            g.timestamp = prev_time;
-            g.prev_randao = B256::ZERO;
+        while prev.number.saturating_add(1) < number {
+            prev = after(&prev);
             plan.push(Planned {
-                env: g,
+                env: prev.clone(),
                 entry: None,
             });
         }
-        env.number = number;
-        env.timestamp = prev_time.saturating_add(BLOCK_TIME);
+        let mut env = after(&prev);
         apply_block_overrides(&mut env, &overrides)?;
-        if env.timestamp <= prev_time {
+        if env.timestamp <= prev.timestamp {
             return Err(rpc_err(
                 -38021,
                 format!(
-                    "block timestamps must be in order: {} <= {prev_time}",
-                    env.timestamp
+                    "block timestamps must be in order: {} <= {}",
+                    env.timestamp, prev.timestamp
                 ),
             ));
         }
-        prev_number = env.number;
-        prev_time = env.timestamp;
-        prev_gas_limit = env.gas_limit;
-        prev_beneficiary = env.beneficiary;
+        prev = env.clone();
         plan.push(Planned {
             env,
             entry: Some(entry),
@@ -273,9 +264,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
                 moved,
             },
         )?;
-        sim.hashes
-            .simulated
-            .push((block.header.number, block.header.hash()));
+        sim.hashes.simulated.push((block.header.number, block.hash));
         parent = block.header.clone();
         out.push(block.json);
     }
@@ -292,9 +281,10 @@ struct Sim<'a> {
     deadline: std::time::Instant,
 }
 
-/// A simulated block: its header and its answer.
+/// A simulated block: its header, its hash and its answer.
 struct SimBlock {
     header: Header,
+    hash: B256,
     json: Value,
 }
 
@@ -348,10 +338,9 @@ fn simulate_block(
         ..
     } = *rules;
     let mut gas_used: u64 = 0;
-    let mut results = Vec::with_capacity(calls.len());
+    let mut outcomes = Vec::with_capacity(calls.len());
     let mut txs = Vec::with_capacity(calls.len());
     let mut receipts: Vec<Receipt> = Vec::with_capacity(calls.len());
-    let mut all_logs: Vec<(usize, Log)> = Vec::new();
     for (i, v) in calls.iter().enumerate() {
         let mut call = parse_call(v)?;
         let from = *call.from.get_or_insert(Address::ZERO);
@@ -387,9 +376,9 @@ fn simulate_block(
             // Without validation any nonce runs; the account's nonce still advances by one.
             msg.nonce = Some(account_nonce);
         }
-        let (outcome, logs) = if trace_transfers || rules.moved.is_some() {
+        let outcome = if trace_transfers || rules.moved.is_some() {
             // On revm directly: the transfer tracer and the moved precompiles are revm's.
-            match platon_vm::tracing::simulate_call(
+            platon_vm::tracing::simulate_call(
                 state,
                 &*hashes,
                 env,
@@ -398,120 +387,54 @@ fn simulate_block(
                 rules.moved.clone(),
                 trace_transfers,
             )
-            .map_err(exec_err)?
-            {
-                Ok(r) => r,
-                Err(e) => return Err(reject_code(&e, &from)),
-            }
         } else {
-            match c
-                .node
-                .runtime()
-                .transact(state, &*hashes, env, &msg, opts)
-                .map_err(exec_err)?
-            {
-                Ok(o) => {
-                    let logs = o.logs.clone();
-                    (o, logs)
-                }
-                Err(e) => return Err(reject_code(&e, &from)),
-            }
-        };
+            c.node.runtime().transact(state, &*hashes, env, &msg, opts)
+        }
+        .map_err(|e| exec_err(c, e))?
+        .map_err(|e| reject_code(&e, &from))?;
         gas_used = gas_used.saturating_add(outcome.gas_used);
         *budget = budget.saturating_sub(outcome.gas_used);
         let body = super::methods::body_of(c, &call, gas, call.nonce.unwrap_or(account_nonce))?;
-        let raw = body.encode_unsigned();
-        let tx_hash = keccak256(&raw);
-        let logs = if outcome.success() { logs } else { vec![] };
-        receipts.push(Receipt {
-            tx_type: body.tx_type(),
-            success: outcome.success(),
-            cumulative_gas_used: gas_used,
-            logs_bloom: Receipt::bloom_of(&logs),
-            logs: logs.clone(),
-            gas_used: outcome.gas_used,
-            effective_gas_price: u128::try_from(body.effective_gas_price(U256::from(env.base_fee)))
-                .unwrap_or(u128::MAX),
-            contract_address: outcome.contract_address,
-        });
-        all_logs.extend(logs.into_iter().map(|l| (i, l)));
-        results.push((outcome, tx_hash));
-        txs.push((body, raw, tx_hash, from));
-    }
-    let mut logs_bloom = Bloom::ZERO;
-    for r in &receipts {
-        logs_bloom.accrue_bloom(&r.logs_bloom);
+        let tx = unsigned_tx(body, from);
+        let mut receipt = platon_vm::receipt_for(&tx, env, outcome.clone());
+        receipt.cumulative_gas_used = gas_used;
+        receipts.push(receipt);
+        outcomes.push(outcome);
+        txs.push(tx);
     }
     let (state_root, _) = state.clone().commit().map_err(storage_err)?;
-    let header = Header {
-        parent_hash: parent.hash(),
-        ommers_hash: platon_messages::block::EMPTY_OMMERS_HASH,
-        beneficiary: env.beneficiary,
-        state_root,
-        transactions_root: ordered_root(&txs.iter().map(|t| t.1.clone()).collect::<Vec<_>>()),
-        receipts_root: ordered_root(
-            &receipts
-                .iter()
-                .map(Receipt::consensus_encode)
-                .collect::<Vec<_>>(),
-        ),
-        logs_bloom,
-        difficulty: U256::ZERO,
-        number: env.number,
-        gas_limit: env.gas_limit,
-        gas_used,
-        timestamp: env.timestamp,
-        extra_data: Bytes::new(),
-        mix_hash: env.prev_randao,
-        nonce: [0; 8],
-        base_fee_per_gas: env.base_fee,
-    };
+    let header = platon_vm::seal(parent, env, state_root, &txs, &receipts, Bytes::new());
     let hash = header.hash();
     let mut json = header_json(&header, Some(header.encode().len()));
     let mut log_index = 0usize;
-    let call_json: Vec<Value> = results
-        .iter()
-        .enumerate()
-        .map(|(i, (o, tx_hash))| {
-            let logs: Vec<Value> = all_logs
-                .iter()
-                .filter(|(j, _)| *j == i)
-                .map(|(_, l)| {
-                    let v = super::evm::log_json(l, &header, hash, *tx_hash, i, log_index);
-                    log_index += 1;
-                    v
-                })
-                .collect();
-            call_result_json(o, logs)
-        })
-        .collect();
+    let mut call_json = Vec::with_capacity(outcomes.len());
+    for (i, ((o, r), tx)) in outcomes.iter().zip(&receipts).zip(&txs).enumerate() {
+        let logs: Vec<Value> = r
+            .logs
+            .iter()
+            .map(|l| {
+                let v = super::evm::log_json(l, &header, hash, tx.hash, i, log_index);
+                log_index += 1;
+                v
+            })
+            .collect();
+        call_json.push(call_result_json(o, logs));
+    }
     json["calls"] = Value::Array(call_json);
     json["transactions"] = Value::Array(
         txs.iter()
             .enumerate()
-            .map(|(i, (body, raw, tx_hash, from))| {
-                if !full_txs {
-                    return json!(tx_hash);
+            .map(|(i, tx)| {
+                if full_txs {
+                    tx_json(tx, Some(TxPosition::in_block(&header, hash, i)))
+                } else {
+                    json!(tx.hash)
                 }
-                let tx = platon_messages::SignedTransaction {
-                    hash: *tx_hash,
-                    sender: *from,
-                    sig: platon_crypto::RecoverableSig {
-                        r: U256::ZERO,
-                        s: U256::ZERO,
-                        y_parity: false,
-                    },
-                    body: body.clone(),
-                    encoded: raw.clone().into(),
-                };
-                let mut pos = TxPosition::in_block(&header, i);
-                pos.block_hash = hash;
-                tx_json(&tx, Some(pos))
             })
             .collect(),
     );
     json["uncles"] = json!([]);
-    Ok(SimBlock { header, json })
+    Ok(SimBlock { header, hash, json })
 }
 
 /// One call's answer: return data, logs, gas, status and, when it failed, the error.
@@ -567,12 +490,8 @@ pub async fn create_access_list(c: &RpcCtx, a: &[Value]) -> R {
             Some(to) => to,
             None => from.create(nonce),
         };
-        let excluded = |a: &Address| {
-            *a == from || *a == target || {
-                let b = a.as_slice();
-                b[..19].iter().all(|x| *x == 0) && (1..=9).contains(&b[19])
-            }
-        };
+        let excluded =
+            |a: &Address| *a == from || *a == target || platon_vm::tracing::is_precompile(a);
         let mut list = call.access_list.clone();
         for _ in 0..ACCESS_LIST_ROUNDS {
             let with_list = CallObject {
@@ -583,7 +502,7 @@ pub async fn create_access_list(c: &RpcCtx, a: &[Value]) -> R {
             let mut scratch = state.clone();
             let (out, touched) =
                 match platon_vm::tracing::touched(&mut scratch, &c.node.store, &env, &msg, opts)
-                    .map_err(exec_err)?
+                    .map_err(|e| exec_err(c, e))?
                 {
                     Ok(r) => r,
                     Err(e) => {

@@ -62,6 +62,16 @@ impl World {
     }
 
     fn send(&mut self, from: Address, code: u16, args: &[Vec<u8>]) -> Outcome {
+        self.try_send(from, code, args).expect("exec")
+    }
+
+    /// [`World::send`] that hands back an execution error (a broken ledger fails the block).
+    fn try_send(
+        &mut self,
+        from: Address,
+        code: u16,
+        args: &[Vec<u8>],
+    ) -> Result<Outcome, platon_vm::ExecError> {
         let nonce = self.nonces.entry(from).or_insert(0);
         let m = Message {
             tx_type: 0,
@@ -85,12 +95,11 @@ impl World {
                 &self.env,
                 &m,
                 ExecOptions::BLOCK,
-            )
-            .expect("exec")
+            )?
             .expect("included");
         // Base fee burned plus the tip to the coinbase: all of gas × price leaves the sender.
         self.fees += U256::from(out.gas_used) * U256::from(GWEI);
-        out
+        Ok(out)
     }
 
     fn query(&self, code: u16, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
@@ -187,6 +196,21 @@ fn enc_bytes(b: &[u8]) -> Vec<u8> {
 
 fn enc<T: alloy_rlp::Encodable>(v: T) -> Vec<u8> {
     alloy_rlp::encode(v)
+}
+
+/// `staker` stakes 100,000 LAT for candidate `id` (keys from `seed`, benefit to `benefit`); its
+/// id as a call argument.
+fn stake(w: &mut World, staker: Address, benefit: Address, id: u128, seed: u8) -> Vec<u8> {
+    let bls = BlsSecretKey::from_ikm(&[seed; 32]).expect("bls");
+    let vrf = VrfSecretKey::from_seed(&[seed; 32]).expect("vrf");
+    assert!(w
+        .send(
+            staker,
+            staking::CREATE_STAKING,
+            &create_args(benefit, id, lat(100_000), &bls, &bls, &vrf)
+        )
+        .success());
+    enc_bytes(&id.to_be_bytes())
 }
 
 fn create_args(
@@ -622,16 +646,7 @@ fn epoch_rewards_are_shared_exactly_with_delegators_and_withdrawn() {
     let (d1, d2) = (Address::repeat_byte(0xd1), Address::repeat_byte(0xd2));
     let accounts = [staker, benefit, d1, d2, REWARD_POOL, REWARD];
     let mut w = World::new(&accounts);
-    let bls = BlsSecretKey::from_ikm(&[41; 32]).expect("bls");
-    let vrf = VrfSecretKey::from_seed(&[41; 32]).expect("vrf");
-    assert!(w
-        .send(
-            staker,
-            staking::CREATE_STAKING,
-            &create_args(benefit, 5, lat(100_000), &bls, &bls, &vrf)
-        )
-        .success());
-    let id = enc_bytes(&5u128.to_be_bytes());
+    let id = stake(&mut w, staker, benefit, 5, 41);
     assert!(w
         .send(d1, staking::DELEGATE, &[id.clone(), enc(lat(100))])
         .success());
@@ -944,16 +959,7 @@ fn withdrawing_rewards_the_reward_contract_does_not_hold_is_refused_and_keeps_th
     let (staker, d1) = (Address::repeat_byte(1), Address::repeat_byte(0xd1));
     let accounts = [staker, d1, REWARD_POOL, REWARD];
     let mut w = World::new(&accounts);
-    let bls = BlsSecretKey::from_ikm(&[43; 32]).expect("bls");
-    let vrf = VrfSecretKey::from_seed(&[43; 32]).expect("vrf");
-    assert!(w
-        .send(
-            staker,
-            staking::CREATE_STAKING,
-            &create_args(staker, 5, lat(100_000), &bls, &bls, &vrf)
-        )
-        .success());
-    let id = enc_bytes(&5u128.to_be_bytes());
+    let id = stake(&mut w, staker, staker, 5, 43);
     assert!(w
         .send(d1, staking::DELEGATE, &[id, enc(lat(100))])
         .success());
@@ -1017,16 +1023,7 @@ fn contradictory_staking_records_fail_loudly() {
     use platon_vm::ppos::staking::{Ledger, StakingParams};
     let (staker, d1) = (Address::repeat_byte(1), Address::repeat_byte(0xd1));
     let mut w = World::new(&[staker, d1]);
-    let bls = BlsSecretKey::from_ikm(&[44; 32]).expect("bls");
-    let vrf = VrfSecretKey::from_seed(&[44; 32]).expect("vrf");
-    assert!(w
-        .send(
-            staker,
-            staking::CREATE_STAKING,
-            &create_args(staker, 5, lat(100_000), &bls, &bls, &vrf)
-        )
-        .success());
-    let id = enc_bytes(&5u128.to_be_bytes());
+    let id = stake(&mut w, staker, staker, 5, 44);
     assert!(w
         .send(d1, staking::DELEGATE, &[id.clone(), enc(lat(100))])
         .success());
@@ -1063,24 +1060,8 @@ fn contradictory_staking_records_fail_loudly() {
         c.delegated_pending = lat(1);
         l.put_candidate(&c).expect("put");
     }
-    let m = Message {
-        tx_type: 0,
-        caller: d1,
-        kind: TxKind::Call(STAKING),
-        value: U256::ZERO,
-        data: Bytes::from(encode_call(
-            staking::WITHDREW_DELEGATION,
-            &[id, enc(lat(100))],
-        )),
-        gas_limit: 300_000,
-        gas_price: GWEI,
-        priority_fee: None,
-        nonce: Some(1),
-        chain_id: Some(1),
-        access_list: vec![],
-    };
-    let err =
-        w.rt.transact(&mut w.state, &NoHashes, &w.env, &m, ExecOptions::BLOCK)
-            .expect_err("a broken candidate total must fail execution");
+    let err = w
+        .try_send(d1, staking::WITHDREW_DELEGATION, &[id, enc(lat(100))])
+        .expect_err("a broken candidate total must fail execution");
     assert!(err.to_string().contains("pending delegations"), "{err}");
 }

@@ -331,7 +331,7 @@ fn check_backend(config: &NodeConfig, datadir: &Path) -> Result<(), NodeError> {
                     return Err(err(format!("it holds a RocksDB chain (no {BACKEND_FILE} record): run with --db rocksdb")));
                 }
             }
-            std::fs::write(&file, format!("{want}\n")).map_err(|e| err(format!("cannot record the backend in {}: {e}", file.display())))
+            platon_storage::durable::write_file(&file, format!("{want}\n").as_bytes(), None).map_err(|e| err(format!("cannot record the backend in {}: {e}", file.display())))
         }
         Err(e) => Err(err(format!("cannot read {}: {e}", file.display()))),
     }
@@ -530,22 +530,7 @@ pub fn load_or_create_vrf_key(
 
 /// Writes a secret file readable by the owner only, fsynced, atomically.
 pub fn write_secret(file: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    let tmp = file.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| e.to_string())?;
-    f.write_all(bytes).map_err(|e| e.to_string())?;
-    f.sync_all().map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, file).map_err(|e| e.to_string())
+    platon_storage::durable::write_file(file, bytes, Some(0o600)).map_err(|e| e.to_string())
 }
 
 /// The validators' BLS public keys from `cbft.validators`.

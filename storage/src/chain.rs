@@ -40,6 +40,9 @@ pub mod keys {
     pub const QC: u8 = b'q';
 }
 
+/// Metadata name of the consensus engine's uncommitted chain.
+const UNCOMMITTED_CHAIN: &[u8] = b"cbft-uncommitted";
+
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + rest.len());
     k.push(prefix);
@@ -703,6 +706,20 @@ impl ChainStore {
         let mut batch = WriteBatch::new();
         batch.put(key(keys::QC, block.as_slice()), qc);
         self.kv.write(batch, Durability::Sync)
+    }
+
+    /// Replaces the consensus engine's record of the uncommitted chain it is locked on (the blocks
+    /// and QCs above the committed head, CBFT encoding), fsynced: a restarted validator builds on its
+    /// lock even when no other node holds those blocks.
+    pub fn put_uncommitted_chain(&self, chain: Vec<u8>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key(keys::META, UNCOMMITTED_CHAIN), chain);
+        self.kv.write(batch, Durability::Sync)
+    }
+
+    /// The record written by [`ChainStore::put_uncommitted_chain`], if any.
+    pub fn uncommitted_chain(&self) -> Result<Option<Vec<u8>>> {
+        self.kv.get(&key(keys::META, UNCOMMITTED_CHAIN))
     }
 
     /// A committed block's quorum certificate, if stored.

@@ -187,7 +187,12 @@ impl KeyValueStore for RocksStore {
         }
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(durability == Durability::Sync);
-        self.db.write_opt(wb, &wo).map_err(backend_err)
+        match self.db.write_opt(wb, &wo) {
+            Err(e) if durability == Durability::Sync => {
+                crate::durable::fatal("RocksDB synced write", &e.into_string())
+            }
+            r => r.map_err(backend_err),
+        }
     }
     fn for_each_prefix(
         &self,
@@ -207,7 +212,9 @@ impl KeyValueStore for RocksStore {
         Ok(())
     }
     fn sync(&self) -> Result<()> {
-        self.db.flush_wal(true).map_err(backend_err)
+        self.db
+            .flush_wal(true)
+            .map_err(|e| crate::durable::fatal("RocksDB WAL sync", &e.into_string()))
     }
     fn backend(&self) -> &'static str {
         "rocksdb"
@@ -233,6 +240,17 @@ impl std::fmt::Debug for ParityStore {
     }
 }
 
+/// Fsyncs every regular file directly in `dir`, then `dir` itself.
+fn sync_dir_files(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
 fn parity_err(e: parity_db::Error) -> StorageError {
     StorageError::Backend(format!("paritydb: {e}"))
 }
@@ -246,7 +264,16 @@ impl ParityStore {
         opts.sync_data = true;
         opts.with_background_thread = false;
         opts.always_flush = true;
-        let db = parity_db::Db::open_or_create(&opts).map_err(|e| {
+        // ParityDB panics on some damaged files (a torn `metadata`): report that as an error.
+        let opened = std::panic::catch_unwind(|| parity_db::Db::open_or_create(&opts))
+            .map_err(|_| {
+                StorageError::Backend(format!(
+                    "cannot open database {}: its files are damaged (ParityDB panicked reading them); \
+                     restore the data directory from a backup",
+                    path.display()
+                ))
+            })?;
+        let db = opened.map_err(|e| {
             let msg = e.to_string();
             if msg.to_lowercase().contains("lock") {
                 StorageError::Backend(format!(
@@ -257,6 +284,11 @@ impl ParityStore {
                 StorageError::Backend(format!("cannot open database {}: {msg}", path.display()))
             }
         })?;
+        // ParityDB writes its `metadata` file without an fsync when it creates a database: make
+        // the files it made durable before anything is acknowledged on top of them.
+        sync_dir_files(path).unwrap_or_else(|e| {
+            crate::durable::fatal(&format!("fsync of {}", path.display()), &e)
+        });
         Ok(ParityStore {
             db,
             write_lock: parking_lot::Mutex::new(()),
@@ -273,11 +305,15 @@ impl KeyValueStore for ParityStore {
         self.db
             .commit(batch.ops.into_iter().map(|(k, v)| (0u8, k, v)))
             .map_err(parity_err)?;
-        self.db.process_commits().map_err(parity_err)?;
-        self.db.flush_logs().map_err(parity_err)?;
-        self.db.enact_logs().map_err(parity_err)?;
-        self.db.clean_logs().map_err(parity_err)?;
-        Ok(())
+        // From here the batch is queued: a failure to get it onto the disk stops the node.
+        let durable = || -> parity_db::Result<()> {
+            self.db.process_commits()?;
+            self.db.flush_logs()?;
+            self.db.enact_logs()?;
+            self.db.clean_logs()?;
+            Ok(())
+        };
+        durable().map_err(|e| crate::durable::fatal("ParityDB synced write", &e))
     }
     fn for_each_prefix(
         &self,

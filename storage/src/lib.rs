@@ -7,6 +7,7 @@
 //! always in one atomic, fsynced batch per block; other actors read through a shared [`chain::ChainStore`].
 
 pub mod chain;
+pub mod durable;
 pub mod kv;
 pub mod snapshotdb;
 pub mod state;

@@ -1215,8 +1215,25 @@ impl Core {
     }
 
     fn on_sync_request(&mut self, committed: u64, from: u32) {
-        // The blocks above `committed` on the chain to our highest QC, oldest first (the committed
-        // ones below our own committed block come from the chain store, which the actor adds).
+        // The committed ones below our own committed block come from the chain store, which the
+        // actor adds.
+        let items = self.chain_above(committed);
+        if !items.is_empty() {
+            self.out
+                .push(Out::SendTo(from, CbftMsg::SyncResponse(items)));
+        }
+    }
+
+    /// The uncommitted chain to the highest QC (what the lock extends), oldest first, with bodies
+    /// and QCs: the node keeps it durable with each lock, so that after a restart it can build on
+    /// its lock although no other node may hold those blocks.
+    pub fn uncommitted_chain(&self) -> Vec<SyncBlock> {
+        self.chain_above(self.committed.data.number)
+    }
+
+    /// The blocks above `committed` (and above our own committed block) on the chain to our
+    /// highest QC, oldest first, at most 256.
+    fn chain_above(&self, committed: u64) -> Vec<SyncBlock> {
         let mut items = Vec::new();
         let mut hash = self.highest_qc.hash;
         while let Some((b, payload)) = self.blocks.get(&hash) {
@@ -1234,9 +1251,6 @@ impl Core {
             }
         }
         items.reverse();
-        if !items.is_empty() {
-            self.out
-                .push(Out::SendTo(from, CbftMsg::SyncResponse(items)));
-        }
+        items
     }
 }

@@ -4,7 +4,7 @@
 //! before the message it records is flooded through the overlay, and hands committed blocks to
 //! `chain`.
 
-use super::core::{Core, Out, Params};
+use super::core::{Core, Out, Params, WalRecord};
 use super::crypto::BlsCrypto;
 use super::evidence::{Added, EvidencePool};
 use super::wal::ConsensusWal;
@@ -661,7 +661,15 @@ impl CbftService {
             for out in outs {
                 match out {
                     // Durable before anything after it (the message it records) leaves the node.
-                    Out::Persist(r) => st.wal.write(&r)?,
+                    // A lock is recorded after the chain it locks on: a restarted validator
+                    // builds on its lock, and no other node may hold those blocks.
+                    Out::Persist(r) => {
+                        if matches!(r, WalRecord::Locked(_)) {
+                            let chain = CbftMsg::SyncResponse(st.core.uncommitted_chain());
+                            self.node.store.put_uncommitted_chain(chain.encode())?;
+                        }
+                        st.wal.write(&r)?
+                    }
                     Out::Broadcast(m) | Out::SendTo(_, m) => self.flood(&m),
                     Out::Build {
                         parent,
@@ -741,7 +749,17 @@ impl Service for CbftService {
         }
         let crypto = Arc::new(BlsCrypto::new(self.key.clone(), validators.clone()));
         let params = self.params(epoch, validators.len());
-        let core = Core::new(params, me, crypto, self.base()?, &records, now_ms());
+        let mut core = Core::new(params, me, crypto, self.base()?, &records, now_ms());
+        // The chain its lock extends, as recorded with the lock (blocks at or below the committed
+        // head are skipped; QCs are verified as any synced block's).
+        if let Some(bytes) = self.node.store.uncommitted_chain()? {
+            match CbftMsg::decode(&bytes) {
+                Ok(m @ CbftMsg::SyncResponse(_)) => core.on_message(m, now_ms()),
+                Ok(_) | Err(_) => {
+                    tracing::warn!("cbft: the recorded uncommitted chain does not decode; ignored")
+                }
+            }
+        }
         tracing::info!(validator = ?me, validators = validators.len(), round = epoch, "cbft started");
         ctx.send_after(TICK, CbftActorMsg::Tick);
         let mut st = CbftState {

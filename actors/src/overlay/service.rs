@@ -354,14 +354,7 @@ impl OverlayState {
             .iter()
             .map(|c| format!("{} {}\n", c.id, c.addr))
             .collect();
-        let tmp = path.with_extension("tmp");
-        let res = path
-            .parent()
-            .map(std::fs::create_dir_all)
-            .unwrap_or(Ok(()))
-            .and_then(|_| std::fs::write(&tmp, text))
-            .and_then(|_| std::fs::rename(&tmp, path));
-        match res {
+        match platon_storage::durable::write_file(path, text.as_bytes(), None) {
             Ok(()) => self.written = contacts,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "overlay: cannot save peers")

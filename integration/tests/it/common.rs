@@ -152,6 +152,17 @@ impl NodeProc {
     /// Starts `platon run` with the given args (ports are chosen here) and waits until JSON-RPC answers.
     /// If another test grabbed a chosen port first, it tries again with new ports.
     pub fn start(extra: &[&str], log_dir: &Path) -> NodeProc {
+        Self::try_start(extra, log_dir, &[])
+            .unwrap_or_else(|log| panic!("platon did not start:\n{log}"))
+    }
+
+    /// Like [`NodeProc::start`] with extra environment variables; a node that exits or never serves
+    /// gives its log as the error.
+    pub fn try_start(
+        extra: &[&str],
+        log_dir: &Path,
+        env: &[(String, String)],
+    ) -> Result<NodeProc, String> {
         for attempt in 0.. {
             let http = free_port();
             let admin = free_port();
@@ -167,6 +178,7 @@ impl NodeProc {
             args.extend(extra.iter().map(|s| s.to_string()));
             let child = Command::new(env!("CARGO_BIN_EXE_platon"))
                 .args(&args)
+                .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(err))
                 .spawn()
@@ -178,9 +190,9 @@ impl NodeProc {
                 log,
             };
             match node.wait_ready() {
-                Ok(()) => return node,
+                Ok(()) => return Ok(node),
                 Err(log) if attempt < 3 && log.contains("cannot listen") => continue,
-                Err(log) => panic!("platon did not start:\n{log}"),
+                Err(log) => return Err(log),
             }
         }
         unreachable!("the loop returns or panics")

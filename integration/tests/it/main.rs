@@ -10,6 +10,7 @@ mod console;
 mod hot_restart;
 mod localnet;
 mod persistence;
+mod powercut;
 mod rotation;
 mod rpc_errors;
 mod snapshot;

@@ -122,12 +122,13 @@ impl Wal {
         Ok(())
     }
 
-    /// Makes every appended record durable (fsync). One call covers any number of appends.
+    /// Makes every appended record durable (fsync). One call covers any number of appends. A failed
+    /// fsync stops the process ([`crate::durable::fatal`]).
     pub fn sync(&mut self) -> Result<(), SnapshotError> {
         if self.unsynced {
-            self.file
-                .sync_data()
-                .map_err(|e| io_err(&self.path, "cannot sync snapshot WAL", e))?;
+            if let Err(e) = self.file.sync_data() {
+                crate::durable::fatal(&format!("fsync of {}", self.path.display()), &e);
+            }
             self.unsynced = false;
         }
         Ok(())
@@ -153,13 +154,15 @@ impl Wal {
                     .map_err(|e| io_err(&tmp, "cannot write", e))?;
                 prev = hash;
             }
-            f.sync_all().map_err(|e| io_err(&tmp, "cannot sync", e))?;
+            if let Err(e) = f.sync_all() {
+                crate::durable::fatal(&format!("fsync of {}", tmp.display()), &e);
+            }
         }
         std::fs::rename(&tmp, &self.path).map_err(|e| io_err(&self.path, "cannot replace", e))?;
         if let Some(dir) = self.path.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io_err(dir, "cannot sync directory", e))?;
+            if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+                crate::durable::fatal(&format!("fsync of {}", dir.display()), &e);
+            }
         }
         let (wal, _, _) = Wal::open(&self.path)?;
         *self = wal;

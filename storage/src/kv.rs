@@ -286,9 +286,8 @@ impl ParityStore {
         })?;
         // ParityDB writes its `metadata` file without an fsync when it creates a database: make
         // the files it made durable before anything is acknowledged on top of them.
-        sync_dir_files(path).unwrap_or_else(|e| {
-            crate::durable::fatal(&format!("fsync of {}", path.display()), &e)
-        });
+        sync_dir_files(path)
+            .unwrap_or_else(|e| crate::durable::fatal(&format!("fsync of {}", path.display()), &e));
         Ok(ParityStore {
             db,
             write_lock: parking_lot::Mutex::new(()),

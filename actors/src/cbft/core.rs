@@ -89,8 +89,14 @@ pub enum WalRecord {
     Proposed(VoteData),
     /// A vote for a slot.
     Voted(VoteData),
-    /// A view change for a view.
+    /// A view change for a view (the record of older versions: the message itself was not kept).
     ViewChanged(u64),
+    /// The view change this validator signed, whole: after a restart it can say it again, so a
+    /// network that restarted together still gathers a view-change quorum.
+    SentViewChange(Box<ViewChange>),
+    /// A proposal this validator is about to vote for, whole (block body and parent QC): after a
+    /// restart it still has every block it voted for, although no other node may hold it.
+    Accepted(Box<Proposal>),
     /// The lock moved here.
     Locked(VoteData),
 }
@@ -163,7 +169,7 @@ pub struct Core {
     committed: BlockInfo,
     voted: BTreeMap<(u64, u32), VoteData>,
     proposed: BTreeMap<(u64, u32), VoteData>,
-    vc_sent: BTreeMap<u64, ()>,
+    vc_sent: BTreeMap<u64, Option<Box<ViewChange>>>,
     votes: HashMap<VoteData, BTreeMap<u32, Vote>>,
     seen_votes: HashMap<(u32, u64, u32), Vote>,
     seen_props: HashMap<(u64, u32), Proposal>,
@@ -319,6 +325,7 @@ impl Core {
         };
         c.blocks.insert(base.data.hash, (base, Vec::new()));
         let mut view = c.view;
+        let mut accepted = Vec::new();
         for r in wal {
             match r {
                 WalRecord::Proposed(d) => {
@@ -330,9 +337,14 @@ impl Core {
                     view = view.max(d.view);
                 }
                 WalRecord::ViewChanged(v) => {
-                    c.vc_sent.insert(*v, ());
+                    c.vc_sent.entry(*v).or_insert(None);
                     view = view.max(*v);
                 }
+                WalRecord::SentViewChange(vc) => {
+                    c.vc_sent.insert(vc.view, Some(vc.clone()));
+                    view = view.max(vc.view);
+                }
+                WalRecord::Accepted(p) => accepted.push(p),
                 WalRecord::Locked(d) => {
                     if d.after(&c.locked) {
                         c.locked = *d;
@@ -349,6 +361,17 @@ impl Core {
             .max()
             .unwrap_or(0);
         c.start_view(view, now, None);
+        // The blocks it voted for, and the QCs of their parents.
+        for p in accepted {
+            if p.block.data.number > c.committed.data.number {
+                c.blocks
+                    .entry(p.block.data.hash)
+                    .or_insert_with(|| (p.block.clone(), p.payload.clone()));
+            }
+            if let Some(qc) = p.parent_qc.clone() {
+                c.on_message(CbftMsg::Qc(Box::new(qc)), now);
+            }
+        }
         c
     }
 
@@ -611,16 +634,19 @@ impl Core {
     fn send_view_change(&mut self, now: u64) {
         let Some(me) = self.me else { return };
         let view = self.view;
-        if self.vc_sent.contains_key(&view) {
-            // Already given up on this view: say it again (messages may have been lost).
-            if let Some(vc) = self.seen_vcs.get(&(me, view)).cloned() {
+        if let Some(sent) = self.vc_sent.get(&view) {
+            // Already given up on this view: say it again (messages may have been lost, or this
+            // node restarted and nobody holds it), the same signed message.
+            let again = sent
+                .clone()
+                .or_else(|| self.seen_vcs.get(&(me, view)).cloned().map(Box::new));
+            if let Some(vc) = again {
                 self.out
-                    .push(Out::Broadcast(CbftMsg::ViewChange(Box::new(vc))));
+                    .push(Out::Broadcast(CbftMsg::ViewChange(vc.clone())));
+                self.on_view_change(*vc, now);
             }
             return;
         }
-        self.vc_sent.insert(view, ());
-        self.out.push(Out::Persist(WalRecord::ViewChanged(view)));
         let qc = self.qcs.get(&self.highest_qc.hash).cloned();
         let msg = ViewChange::signing_hash(self.p.epoch, view, qc.as_ref().map(|q| &q.data));
         let vc = ViewChange {
@@ -630,6 +656,11 @@ impl Core {
             validator: me,
             signature: self.crypto.sign(&msg),
         };
+        self.vc_sent.insert(view, Some(Box::new(vc.clone())));
+        self.out
+            .push(Out::Persist(WalRecord::SentViewChange(Box::new(
+                vc.clone(),
+            ))));
         self.out
             .push(Out::Broadcast(CbftMsg::ViewChange(Box::new(vc.clone()))));
         self.on_view_change(vc, now);
@@ -876,11 +907,11 @@ impl Core {
             return true;
         }
         // The parent must have a QC (the committed base counts as one).
-        let parent_qc_view = if parent.data.hash == self.committed.data.hash {
-            self.committed.data.view
+        let parent_qc = if parent.data.hash == self.committed.data.hash {
+            self.committed.data
         } else {
             match self.qcs.get(&parent.data.hash) {
-                Some(q) => q.data.view,
+                Some(q) => q.data,
                 None => return false,
             }
         };
@@ -894,8 +925,7 @@ impl Core {
             // base, such as the genesis).
             return true;
         }
-        let safe =
-            self.extends(parent.data.hash, &self.locked) || parent_qc_view > self.locked.view;
+        let safe = self.extends(parent.data.hash, &self.locked) || parent_qc.after(&self.locked);
         if !safe {
             return true;
         }
@@ -917,6 +947,8 @@ impl Core {
             }
         }
         self.voted.insert((d.view, d.index), d);
+        self.out
+            .push(Out::Persist(WalRecord::Accepted(Box::new(p.clone()))));
         self.out.push(Out::Persist(WalRecord::Voted(d)));
         let vote = Vote {
             data: d,

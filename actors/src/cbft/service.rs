@@ -658,9 +658,14 @@ impl CbftService {
             if outs.is_empty() {
                 return Ok(());
             }
+            // Records are durable before anything after them (the messages they record) leaves
+            // the node; consecutive ones share one fsync.
+            let mut records = Vec::new();
             for out in outs {
+                if !matches!(out, Out::Persist(_)) {
+                    st.wal.write_all(&std::mem::take(&mut records))?;
+                }
                 match out {
-                    // Durable before anything after it (the message it records) leaves the node.
                     // A lock is recorded after the chain it locks on: a restarted validator
                     // builds on its lock, and no other node may hold those blocks.
                     Out::Persist(r) => {
@@ -668,7 +673,7 @@ impl CbftService {
                             let chain = CbftMsg::SyncResponse(st.core.uncommitted_chain());
                             self.node.store.put_uncommitted_chain(chain.encode())?;
                         }
-                        st.wal.write(&r)?
+                        records.push(r);
                     }
                     Out::Broadcast(m) | Out::SendTo(_, m) => self.flood(&m),
                     Out::Build {
@@ -715,6 +720,7 @@ impl CbftService {
                     }
                 }
             }
+            st.wal.write_all(&records)?;
         }
         Ok(())
     }

@@ -48,6 +48,17 @@ pub struct SimConfig {
     pub round_blocks: u64,
     /// The next round's validators are elected at this many blocks before the round's end.
     pub election_distance: u64,
+    /// Power cuts: now and then every honest node loses power at once; what its disk had not
+    /// synced is lost (a crash alone keeps it, as SIGKILL keeps the page cache).
+    pub power_cuts: bool,
+    /// A broken node that does not sync its WAL before it sends what a record covers (records
+    /// become durable only at its next commit): to prove that power cuts catch a missing fsync.
+    pub unsynced_wal: bool,
+    /// Each node's clock runs at its own rate (up to ±5%) from its own offset (up to 1 s).
+    pub clock_skew: bool,
+    /// A broken node that restarts without the uncommitted chain recorded with its lock: to prove
+    /// that power cuts of the whole network catch a lock on blocks nobody holds any more.
+    pub forget_uncommitted: bool,
 }
 
 impl Default for SimConfig {
@@ -65,6 +76,10 @@ impl Default for SimConfig {
             candidates: 0,
             round_blocks: 0,
             election_distance: 2,
+            power_cuts: false,
+            unsynced_wal: false,
+            clock_skew: false,
+            forget_uncommitted: false,
         }
     }
 }
@@ -92,6 +107,10 @@ pub struct SimReport {
     pub torn_writes: u64,
     /// Partitions.
     pub partitions: u64,
+    /// Power cuts (all honest nodes at once).
+    pub power_cuts: u64,
+    /// WAL records lost to power cuts (only a node that does not sync loses any).
+    pub records_lost: u64,
     /// Evidence reported by honest nodes.
     pub evidence: u64,
     /// Distinct pieces of evidence the honest nodes' pools kept.
@@ -119,6 +138,12 @@ pub const SIM_WAL_COMPACT_AT: usize = 24;
 struct Node {
     core: Option<Core>,
     wal: Vec<WalRecord>,
+    /// Records written and not yet synced (only with `unsynced_wal`).
+    unsynced: Vec<WalRecord>,
+    /// The uncommitted chain recorded with the last lock, as the node keeps it in its chain store.
+    uncommitted: Vec<SyncBlock>,
+    /// Local clock: `now * (1000 + rate) / 1000 + offset` (ms).
+    clock: (u64, u64),
     chain: Vec<BlockInfo>,
     qcs: Vec<Option<Qc>>,
     evidence: EvidencePool,
@@ -222,6 +247,9 @@ impl Sim {
             nodes.push(Node {
                 core: Some(core),
                 wal: Vec::new(),
+                unsynced: Vec::new(),
+                uncommitted: Vec::new(),
+                clock: (1000, 0),
                 chain: Vec::new(),
                 qcs: Vec::new(),
                 evidence: EvidencePool::new(10_000, 27),
@@ -230,11 +258,17 @@ impl Sim {
                 rounds: BTreeMap::from([(1, first.clone())]),
             });
         }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        if cfg.clock_skew {
+            for n in &mut nodes {
+                n.clock = (rng.gen_range(950..=1050), rng.gen_range(0..1_000));
+            }
+        }
         Self {
             cfg: cfg.clone(),
             bls: bls_keys,
             params,
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            rng,
             nodes,
             queue: BinaryHeap::new(),
             msgs: HashMap::new(),
@@ -401,7 +435,15 @@ impl Sim {
                             self.crash(i);
                             return;
                         }
-                        self.nodes[i].wal.push(r);
+                        let node = &mut self.nodes[i];
+                        if let (WalRecord::Locked(_), Some(core)) = (&r, node.core.as_ref()) {
+                            node.uncommitted = core.uncommitted_chain();
+                        }
+                        if self.cfg.unsynced_wal {
+                            node.unsynced.push(r);
+                        } else {
+                            node.wal.push(r);
+                        }
                     }
                     Out::Broadcast(msg) => {
                         self.record_signed(i, &msg);
@@ -439,7 +481,7 @@ impl Sim {
                         index,
                     } => {
                         let b = self.block_for(i, parent, number, view, index, b"");
-                        let now = self.now;
+                        let now = self.local(i);
                         if let Some(core) = self.nodes[i].core.as_mut() {
                             core.proposed(b.clone(), b.data.hash.to_vec(), now);
                         }
@@ -452,7 +494,7 @@ impl Sim {
                         if !valid {
                             self.report.invalid_refused += 1;
                         }
-                        let now = self.now;
+                        let now = self.local(i);
                         if let Some(core) = self.nodes[i].core.as_mut() {
                             core.validated(block.data.hash, valid, now);
                         }
@@ -549,6 +591,9 @@ impl Sim {
             return;
         }
         node.chain.push(block.clone());
+        // The commit syncs the disk: a node that skipped its WAL's fsync has its records now.
+        let written = std::mem::take(&mut node.unsynced);
+        node.wal.extend(written);
         node.qcs.push(qc);
         // As the node does: once the block is durable, views before it are decided.
         if node.wal.len() >= SIM_WAL_COMPACT_AT {
@@ -577,12 +622,28 @@ impl Sim {
         }
     }
 
+    /// Node `i`'s clock now.
+    fn local(&self, i: usize) -> u64 {
+        let (rate, offset) = self.nodes[i].clock;
+        (self.now * rate / 1000).saturating_add(offset)
+    }
+
+    /// A process crash: what was written survives in the page cache, synced or not.
     fn crash(&mut self, i: usize) {
         self.report.crashes += 1;
         let down = self.rng.gen_range(200..3_000);
         let node = &mut self.nodes[i];
+        let written = std::mem::take(&mut node.unsynced);
+        node.wal.extend(written);
         node.core = None;
         node.down_until = self.now + down;
+    }
+
+    /// A power cut: what the disk had not synced is lost.
+    fn power_cut(&mut self, i: usize) {
+        let lost = std::mem::take(&mut self.nodes[i].unsynced);
+        self.report.records_lost += lost.len() as u64;
+        self.crash(i);
     }
 
     fn restart(&mut self, i: usize) {
@@ -608,14 +669,19 @@ impl Sim {
             .iter()
             .position(|m| *m == i as u32)
             .map(|p| p as u32);
-        let core = Core::new(
+        let now = (self.now * node.clock.0 / 1000).saturating_add(node.clock.1);
+        let mut core = Core::new(
             params,
             me,
             crypto_for(&self.bls, i as u32, &members),
             base,
             &node.wal,
-            self.now,
+            now,
         );
+        // The chain its lock extends, as the node reads it back from its chain store.
+        if !node.uncommitted.is_empty() && !self.cfg.forget_uncommitted {
+            core.on_message(CbftMsg::SyncResponse(node.uncommitted.clone()), now);
+        }
         node.core = Some(core);
         node.down_until = 0;
         // Catch up from anyone.
@@ -628,7 +694,7 @@ impl Sim {
                 committed,
                 from: i as u32,
                 to: peer as u32,
-                at: self.now,
+                at: self.local(i),
             },
         );
     }
@@ -704,7 +770,7 @@ impl Sim {
         let crypto = crypto_for(&self.bls, i as u32, &members);
         let n = members.len() as u32;
         self.nodes[i].rounds.insert(epoch, members);
-        let now = self.now;
+        let now = self.local(i);
         if let Some(core) = self.nodes[i].core.as_mut() {
             core.enter_round(epoch, n, me, crypto, now);
         }
@@ -749,7 +815,7 @@ impl Sim {
                     let Some((sender, _, msg)) = self.msgs.remove(&seq) else {
                         continue;
                     };
-                    let now = self.now;
+                    let now = self.local(to);
                     if self.nodes[to].core.is_some() {
                         // The chain store answers for committed blocks; consensus for the rest.
                         if let CbftMsg::SyncRequest { committed, .. } = &msg {
@@ -809,7 +875,7 @@ impl Sim {
                             self.restart(i);
                             self.process(i);
                         }
-                        let now = self.now;
+                        let now = self.local(i);
                         if let Some(core) = self.nodes[i].core.as_mut() {
                             core.tick(now);
                             self.process(i);
@@ -889,6 +955,15 @@ impl Sim {
         }
         // Crash an honest node now and then (never more than one down at once).
         let down = self.nodes.iter().filter(|n| n.core.is_none()).count();
+        if self.cfg.power_cuts && down == 0 && self.rng.gen_bool(0.002) {
+            self.report.power_cuts += 1;
+            for i in 0..self.nodes.len() {
+                if !self.nodes[i].byzantine && self.nodes[i].core.is_some() {
+                    self.power_cut(i);
+                }
+            }
+            return;
+        }
         if down == 0 && self.rng.gen_bool(0.003) {
             let i = self.rng.gen_range(0..self.nodes.len());
             if !self.nodes[i].byzantine {

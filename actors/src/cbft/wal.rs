@@ -5,7 +5,7 @@
 
 use super::core::WalRecord;
 use alloy_primitives::B256;
-use platon_messages::cbft::VoteData;
+use platon_messages::cbft::{CbftMsg, VoteData};
 use platon_storage::snapshotdb::wal::{ReplayReport, Wal};
 use std::path::Path;
 
@@ -71,6 +71,14 @@ pub fn encode(r: &WalRecord) -> Vec<u8> {
             out.push(4);
             put_data(&mut out, d);
         }
+        WalRecord::SentViewChange(vc) => {
+            out.push(5);
+            out.extend_from_slice(&CbftMsg::ViewChange(vc.clone()).encode());
+        }
+        WalRecord::Accepted(p) => {
+            out.push(6);
+            out.extend_from_slice(&CbftMsg::Prepare(p.clone()).encode());
+        }
     }
     out
 }
@@ -86,6 +94,14 @@ pub fn decode(b: &[u8]) -> Result<WalRecord, String> {
             rest.try_into().map_err(|_| "bad view".to_string())?,
         )),
         4 => WalRecord::Locked(data()?),
+        5 => match CbftMsg::decode(rest).map_err(|e| format!("bad view change: {e}"))? {
+            CbftMsg::ViewChange(vc) => WalRecord::SentViewChange(vc),
+            _ => return Err("tag 5 holds another message than a view change".into()),
+        },
+        6 => match CbftMsg::decode(rest).map_err(|e| format!("bad proposal: {e}"))? {
+            CbftMsg::Prepare(p) => WalRecord::Accepted(p),
+            _ => return Err("tag 6 holds another message than a proposal".into()),
+        },
         t => return Err(format!("unknown tag {t}")),
     })
 }
@@ -122,11 +138,23 @@ impl ConsensusWal {
 
     /// Appends a record and fsyncs: when this returns Ok the record is durable.
     pub fn write(&mut self, r: &WalRecord) -> Result<(), WalError> {
+        self.write_all(std::slice::from_ref(r))
+    }
+
+    /// Appends records and fsyncs once: when this returns Ok they are all durable.
+    pub fn write_all(&mut self, rs: &[WalRecord]) -> Result<(), WalError> {
+        if rs.is_empty() {
+            return Ok(());
+        }
+        for r in rs {
+            self.wal
+                .append(&encode(r))
+                .map_err(|e| WalError::Storage(e.to_string()))?;
+        }
         self.wal
-            .append(&encode(r))
-            .and_then(|_| self.wal.sync())
+            .sync()
             .map_err(|e| WalError::Storage(e.to_string()))?;
-        self.records.push(r.clone());
+        self.records.extend_from_slice(rs);
         Ok(())
     }
 
@@ -173,6 +201,8 @@ pub fn compacted(records: &[WalRecord], view: u64) -> Vec<WalRecord> {
         .filter(|r| match r {
             WalRecord::Proposed(d) | WalRecord::Voted(d) => d.view >= view,
             WalRecord::ViewChanged(v) => *v >= view,
+            WalRecord::SentViewChange(vc) => vc.view >= view,
+            WalRecord::Accepted(p) => p.block.data.view >= view,
             WalRecord::Locked(_) => false,
         })
         .cloned()

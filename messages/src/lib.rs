@@ -9,6 +9,7 @@
 pub mod actors;
 pub mod block;
 pub mod cbft;
+pub mod fuzz;
 pub mod reload;
 pub mod rlp;
 pub mod snapshot;

@@ -8,6 +8,7 @@
 //! actor persists the result.
 
 pub mod evm_engine;
+pub mod fuzz;
 pub mod ppos;
 pub mod revm_engine;
 pub mod runtime;

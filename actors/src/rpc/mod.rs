@@ -7,6 +7,7 @@
 
 mod debug;
 mod evm;
+pub mod fuzz;
 pub mod json;
 pub mod limits;
 mod methods;

@@ -33,7 +33,7 @@ fn vc(i: u8) -> ViewChange {
     }
 }
 
-fn samples() -> Vec<CbftMsg> {
+pub fn samples() -> Vec<CbftMsg> {
     let block = BlockInfo {
         data: data(3),
         parent: B256::repeat_byte(9),
@@ -108,7 +108,7 @@ fn every_cbft_message_round_trips() {
     assert!(CbftMsg::decode(&bytes).is_err());
 }
 
-fn evidence_samples() -> Vec<Evidence> {
+pub fn evidence_samples() -> Vec<Evidence> {
     let block = |h: u8| BlockInfo {
         data: data(h),
         parent: B256::repeat_byte(9),

@@ -2,6 +2,7 @@
 //! `../shared/conformance` (read in place, never copied).
 
 mod cbft;
+mod fuzz_corpus;
 mod reload;
 mod rlp;
 mod robustness;

@@ -268,7 +268,7 @@ pub fn signed_message(key: &NodeKey, body: &Body, txid: u64) -> Message {
     msg
 }
 
-fn key() -> NodeKey {
+pub fn key() -> NodeKey {
     NodeKey::from_seed(&[3u8; 32]).expect("key")
 }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod differential;
+mod fuzz_corpus;
 mod ppos;
 mod precompiles;
 mod sdk;

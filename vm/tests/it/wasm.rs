@@ -227,7 +227,7 @@ impl World {
     }
 }
 
-fn module() -> Vec<u8> {
+pub fn module() -> Vec<u8> {
     wat::parse_str(CONTRACT).expect("wat")
 }
 

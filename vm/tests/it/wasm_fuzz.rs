@@ -8,7 +8,7 @@ use platon_vm::wasm::raw::{session, Call, Val};
 use platon_vm::wasm::WasmEngine;
 use rand::{RngCore, SeedableRng};
 
-fn config() -> wasm_smith::Config {
+pub fn config() -> wasm_smith::Config {
     wasm_smith::Config {
         allow_floats: false,
         allow_start_export: false,

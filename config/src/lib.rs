@@ -350,6 +350,64 @@ impl Default for ProducerConfig {
     }
 }
 
+/// A node to join the overlay through: its overlay address and, when known, its Node-ID (32 hex
+/// digits), written `"<node-id>@<host:port>"` or `"<host:port>"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BootstrapNode {
+    /// The Node-ID its certificate must give (None: any).
+    pub id: Option<u128>,
+    /// Its overlay address.
+    pub addr: std::net::SocketAddr,
+}
+
+impl TryFrom<String> for BootstrapNode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<BootstrapNode> for String {
+    fn from(b: BootstrapNode) -> String {
+        b.to_string()
+    }
+}
+
+impl std::str::FromStr for BootstrapNode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, addr) = match s.split_once('@') {
+            Some((id, addr)) => {
+                let hex = id.strip_prefix("0x").unwrap_or(id);
+                if hex.len() != 32 {
+                    return Err(format!(
+                        "bootstrap node {s:?}: a Node-ID is 32 hex digits, got {}",
+                        hex.len()
+                    ));
+                }
+                let id = u128::from_str_radix(hex, 16)
+                    .map_err(|e| format!("bootstrap node {s:?}: bad Node-ID: {e}"))?;
+                (Some(id), addr)
+            }
+            None => (None, s),
+        };
+        let addr = addr
+            .parse()
+            .map_err(|e| format!("bootstrap node {s:?}: bad address (host:port): {e}"))?;
+        Ok(BootstrapNode { id, addr })
+    }
+}
+
+impl std::fmt::Display for BootstrapNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.id {
+            Some(id) => write!(f, "{id:032x}@{}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
 /// The RELOAD overlay (peer-to-peer layer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -358,8 +416,10 @@ pub struct OverlayConfig {
     pub enabled: bool,
     /// Listening address of the TLS links.
     pub listen: std::net::SocketAddr,
-    /// Nodes to join through (their overlay addresses).
-    pub bootstrap: Vec<std::net::SocketAddr>,
+    /// Nodes to join through: `"<node-id>@<host:port>"` (the link is refused unless the peer's
+    /// certificate gives that Node-ID), or `"<host:port>"` alone (trusted on first use; a warning
+    /// at start says so).
+    pub bootstrap: Vec<BootstrapNode>,
     /// Overlay name; nodes of different overlays ignore each other.
     pub name: String,
     /// The node key (PKCS#8 Ed25519); default `<datadir>/overlay/node.key`, made at first start.
@@ -787,6 +847,31 @@ impl NodeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bootstrap_nodes_parse_with_and_without_a_node_id() {
+        let c: NodeConfig = toml::from_str(
+            "[overlay]\nbootstrap = [\"a7bc381bedf77fc65334c43405705924@127.0.0.2:16789\", \"10.0.0.1:1\"]\n",
+        )
+        .expect("parse");
+        let b = &c.overlay.bootstrap;
+        assert_eq!(b[0].id, Some(0xa7bc381bedf77fc65334c43405705924));
+        assert_eq!(
+            b[0].to_string(),
+            "a7bc381bedf77fc65334c43405705924@127.0.0.2:16789"
+        );
+        assert_eq!(b[1].id, None);
+        for bad in [
+            "abc@127.0.0.1:1",
+            "zz7c381bedf77fc65334c43405705924@127.0.0.1:1",
+            "nohost",
+        ] {
+            let e = toml::from_str::<NodeConfig>(&format!("[overlay]\nbootstrap = [\"{bad}\"]\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(e.contains("bootstrap node"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn defaults_match_the_documented_ports() {

@@ -373,6 +373,14 @@ pub fn overlay_id(name: &str) -> u32 {
 
 fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpec> {
     let o = &ctx.config.overlay;
+    for b in o.bootstrap.iter().filter(|b| b.id.is_none()) {
+        tracing::warn!(
+            addr = %b.addr,
+            "overlay.bootstrap entry without a Node-ID: whichever node answers there is trusted; \
+             write it as \"<node-id>@{}\" (platon admin nodeInfo shows the id)",
+            b.addr
+        );
+    }
     let settings = OverlaySettings {
         params: Params {
             overlay: overlay_id(&o.name),
@@ -387,7 +395,11 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
         },
         listen: o.listen,
         advertise: None,
-        bootstrap: o.bootstrap.clone(),
+        bootstrap: o
+            .bootstrap
+            .iter()
+            .map(|b| (b.id.map(NodeId), b.addr))
+            .collect(),
         max_links: o.max_links,
         max_frame_bytes: o.max_frame_bytes,
         link_queue: o.link_queue,

@@ -205,7 +205,14 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.dev.coinbase = accounts[k - 1].0;
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
-        c.overlay.bootstrap = if k == 1 { vec![] } else { vec![first_overlay] };
+        // Every node joins through node 1, checking its Node-ID (written at init).
+        c.overlay.bootstrap = match (k, candidates.first()) {
+            (1, _) | (_, None) => vec![],
+            (_, Some(first)) => vec![platon_config::BootstrapNode {
+                id: u128::from_str_radix(&first.node_id, 16).ok(),
+                addr: first_overlay,
+            }],
+        };
         c.overlay.refresh_secs = 10;
         c.redir.lifetime_secs = 60;
         c.redir.services = if k <= spec.validators {

@@ -47,8 +47,8 @@ pub struct OverlaySettings {
     pub listen: SocketAddr,
     /// Where other nodes reach us (defaults to the bound listen address).
     pub advertise: Option<SocketAddr>,
-    /// Nodes to join through.
-    pub bootstrap: Vec<SocketAddr>,
+    /// Nodes to join through, with the Node-ID each must prove when it is known.
+    pub bootstrap: Vec<(Option<NodeId>, SocketAddr)>,
     /// At most this many open links.
     pub max_links: usize,
     /// Messages queued per link at most; more are dropped and counted.
@@ -592,14 +592,16 @@ impl Service for OverlayService {
             OverlayMsg::Join => {
                 st.joined = false;
                 st.last_join = now;
-                for addr in &self.settings.bootstrap {
-                    if *addr == st.me.addr {
+                for (id, addr) in &self.settings.bootstrap {
+                    if *addr == st.me.addr || *id == Some(st.me.id) {
                         continue;
                     }
-                    self.dial(ctx, st, None, *addr, true);
+                    self.dial(ctx, st, *id, *addr, true);
                 }
                 for c in st.saved.clone() {
-                    if !st.links.contains_key(&c.id) && !self.settings.bootstrap.contains(&c.addr) {
+                    if !st.links.contains_key(&c.id)
+                        && !self.settings.bootstrap.iter().any(|(_, a)| *a == c.addr)
+                    {
                         self.dial(ctx, st, Some(c.id), c.addr, true);
                     }
                 }

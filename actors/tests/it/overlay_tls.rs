@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn settings(bootstrap: Vec<SocketAddr>) -> OverlaySettings {
+fn settings(bootstrap: Vec<(Option<NodeId>, SocketAddr)>) -> OverlaySettings {
     OverlaySettings {
         params: Params {
             k: 8,
@@ -34,6 +34,20 @@ async fn start(
     registry: &Arc<Registry>,
     i: usize,
     bootstrap: Vec<SocketAddr>,
+) -> (TreeHandle, NodeId, SocketAddr) {
+    start_with(
+        registry,
+        i,
+        bootstrap.into_iter().map(|a| (None, a)).collect(),
+    )
+    .await
+}
+
+/// A peer joining through bootstrap nodes whose Node-IDs it may know.
+async fn start_with(
+    registry: &Arc<Registry>,
+    i: usize,
+    bootstrap: Vec<(Option<NodeId>, SocketAddr)>,
 ) -> (TreeHandle, NodeId, SocketAddr) {
     let svc = OverlayService::new(settings(bootstrap), key(i), None);
     let id = svc.node_id();
@@ -349,6 +363,36 @@ mod signed {
 
 /// Hostile peers: an answer is taken only from the peer that was asked, transaction ids are
 /// unpredictable once seeded, and an oversized frame is refused from its length field.
+/// A bootstrap node named with its Node-ID must prove it: a node that answers at that address
+/// with another certificate is refused (and counted), so a hijacked address cannot become the
+/// entry point; with the right id the join goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_node_with_the_wrong_node_id_is_refused() {
+    let registry = Registry::new(true, Duration::from_secs(30));
+    let (_t0, id0, addr0) = start(&registry, 200, vec![]).await;
+    let (_t1, _, _) = start_with(&registry, 201, vec![(Some(NodeId(0xbad)), addr0)]).await;
+    let (_t2, id2, _) = start_with(&registry, 202, vec![(Some(id0), addr0)]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s1: OverlayStats = call(&registry, 201, OverlayMsg::Stats).await;
+    assert!(
+        s1.links.refused >= 1,
+        "the impostor was refused: {:?}",
+        s1.links
+    );
+    let peers1 = call(&registry, 201, OverlayMsg::Peers).await;
+    assert!(
+        peers1.is_empty(),
+        "no link through a bootstrap node that is not who it should be"
+    );
+    let peers2 = call(&registry, 202, OverlayMsg::Peers).await;
+    assert!(
+        peers2.iter().any(|p| p.id == id0.to_string()),
+        "joined through the right one"
+    );
+    let peers0 = call(&registry, 200, OverlayMsg::Peers).await;
+    assert!(peers0.iter().any(|p| p.id == id2.to_string()));
+}
+
 mod hostile {
     use super::key;
     use platon_actors::overlay::core::{Core, Effect, Params, Signer};

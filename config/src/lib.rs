@@ -445,6 +445,10 @@ pub struct OverlayConfig {
     /// Largest frame a link reads (bytes): a longer one is refused from its length field, before
     /// anything is allocated for it, and the link is closed.
     pub max_frame_bytes: usize,
+    /// Messages a link takes from its peer per second; more are dropped and counted.
+    pub max_messages_per_sec: u32,
+    /// A write to a peer that does not finish in this long closes the link (ms).
+    pub write_timeout_ms: u64,
 }
 
 impl Default for OverlayConfig {
@@ -465,6 +469,8 @@ impl Default for OverlayConfig {
             max_links: 256,
             link_queue: 1_024,
             max_frame_bytes: 8 * 1024 * 1024,
+            max_messages_per_sec: 20_000,
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -730,6 +736,12 @@ impl NodeConfig {
             if o.k == 0 || o.alpha == 0 || o.replicas == 0 || o.max_links == 0 || o.link_queue == 0
             {
                 return bad("overlay.k, overlay.alpha, overlay.replicas, overlay.max_links and overlay.link_queue must be positive".into());
+            }
+            if o.max_messages_per_sec == 0 || o.write_timeout_ms == 0 {
+                return bad(
+                    "overlay.max_messages_per_sec and overlay.write_timeout_ms must be positive"
+                        .into(),
+                );
             }
             if o.request_timeout_ms == 0 || o.refresh_secs == 0 || o.republish_secs == 0 {
                 return bad("overlay.request_timeout_ms, overlay.refresh_secs and overlay.republish_secs must be positive".into());

@@ -402,6 +402,8 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
             .collect(),
         max_links: o.max_links,
         max_frame_bytes: o.max_frame_bytes,
+        max_messages_per_sec: o.max_messages_per_sec,
+        write_timeout_ms: o.write_timeout_ms,
         link_queue: o.link_queue,
         peers_file: Some(ctx.datadir.join("overlay").join("peers")),
     };

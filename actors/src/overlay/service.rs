@@ -55,6 +55,12 @@ pub struct OverlaySettings {
     pub link_queue: usize,
     /// Largest frame a link reads; a longer one closes the link before anything is allocated.
     pub max_frame_bytes: usize,
+    /// Messages a link takes from its peer per second (a token bucket); more are dropped and
+    /// counted, so one flooding peer cannot fill the overlay's mailbox.
+    pub max_messages_per_sec: u32,
+    /// A write to a peer that does not finish in this long (a peer that stopped reading) closes
+    /// the link (ms).
+    pub write_timeout_ms: u64,
     /// Where the routing table's contacts are kept across restarts, so a node whose bootstrap
     /// nodes are gone (or that is itself the bootstrap node) finds its way back (None: not kept).
     pub peers_file: Option<std::path::PathBuf>,
@@ -70,6 +76,8 @@ impl Default for OverlaySettings {
             max_links: 256,
             link_queue: 1024,
             max_frame_bytes: 8 * 1024 * 1024,
+            max_messages_per_sec: 20_000,
+            write_timeout_ms: 10_000,
             peers_file: None,
         }
     }
@@ -174,6 +182,10 @@ pub struct LinkStats {
     pub bytes_sent: u64,
     /// Bytes read from links (frames, all incarnations of this overlay actor).
     pub bytes_received: u64,
+    /// Messages dropped because their link was over `overlay.max_messages_per_sec`.
+    pub rate_limited: u64,
+    /// Links closed because the peer stopped reading (a write took over `write_timeout_ms`).
+    pub slow_peers: u64,
 }
 
 /// Bytes through the links, shared by the overlay's incarnations and its link actors.
@@ -181,6 +193,8 @@ pub struct LinkStats {
 struct ByteCounters {
     sent: std::sync::atomic::AtomicU64,
     received: std::sync::atomic::AtomicU64,
+    rate_limited: std::sync::atomic::AtomicU64,
+    slow_peers: std::sync::atomic::AtomicU64,
 }
 
 /// Everything `admin_overlayStats` shows.
@@ -521,6 +535,8 @@ impl Service for OverlayService {
                             overlay: ctx.name.clone(),
                             bytes: self.bytes.clone(),
                             max_frame: self.settings.max_frame_bytes,
+                            rate: self.settings.max_messages_per_sec,
+                            write_timeout: Duration::from_millis(self.settings.write_timeout_ms),
                         },
                         st.link_sup.get_cell(),
                     )
@@ -657,6 +673,8 @@ impl Service for OverlayService {
                 let mut links = st.stats.clone();
                 links.bytes_sent = self.bytes.sent.load(Ordering::Relaxed);
                 links.bytes_received = self.bytes.received.load(Ordering::Relaxed);
+                links.rate_limited = self.bytes.rate_limited.load(Ordering::Relaxed);
+                links.slow_peers = self.bytes.slow_peers.load(Ordering::Relaxed);
                 let _ = reply.send(OverlayStats {
                     protocol: st.core.stats().clone(),
                     links,
@@ -1120,6 +1138,8 @@ struct LinkArgs {
     overlay: String,
     bytes: Arc<ByteCounters>,
     max_frame: usize,
+    rate: u32,
+    write_timeout: Duration,
 }
 
 struct LinkState {
@@ -1128,6 +1148,8 @@ struct LinkState {
     queued: Arc<AtomicUsize>,
     sequence: u32,
     bytes: Arc<ByteCounters>,
+    write_timeout: Duration,
+    peer: NodeId,
 }
 
 impl Actor for LinkActor {
@@ -1148,6 +1170,9 @@ impl Actor for LinkActor {
         let me = myself.clone();
         let bytes = args.bytes.clone();
         let max_frame = args.max_frame;
+        // The per-link inbound limit (the gateway's per-connection bucket).
+        let mut bucket = crate::rpc::limits::Bucket::new(args.rate.max(1));
+        let mut last_warned: Option<std::time::Instant> = None;
         let reader = tokio::spawn(async move {
             loop {
                 let frame = match read_frame_sized(&mut rd, max_frame).await {
@@ -1163,6 +1188,17 @@ impl Actor for LinkActor {
                 let Frame::Data { message, .. } = frame else {
                     continue;
                 };
+                if !bucket.take(1, std::time::Instant::now()) {
+                    bytes.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        last_warned = Some(std::time::Instant::now());
+                        tracing::warn!(
+                            peer = %peer.id,
+                            "overlay: peer over overlay.max_messages_per_sec; dropping its messages"
+                        );
+                    }
+                    continue;
+                }
                 let Ok(addr) = registry.lookup::<OverlayMsg>(&overlay) else {
                     break;
                 };
@@ -1186,6 +1222,8 @@ impl Actor for LinkActor {
             queued: args.queued,
             sequence: 0,
             bytes: args.bytes,
+            write_timeout: args.write_timeout,
+            peer: peer.id,
         })
     }
 
@@ -1204,8 +1242,18 @@ impl Actor for LinkActor {
                     message: bytes,
                 }
                 .encode()?;
-                st.writer.write_all(&frame).await?;
-                st.writer.flush().await?;
+                let write = async {
+                    st.writer.write_all(&frame).await?;
+                    st.writer.flush().await
+                };
+                match tokio::time::timeout(st.write_timeout, write).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        st.bytes.slow_peers.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(peer = %st.peer, "overlay: peer stopped reading; link closed");
+                        return Err("peer stopped reading".into());
+                    }
+                }
                 st.bytes
                     .sent
                     .fetch_add(frame.len() as u64, Ordering::Relaxed);

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn settings(bootstrap: Vec<(Option<NodeId>, SocketAddr)>) -> OverlaySettings {
+    let limits = LIMITS.with(|l| *l.borrow());
     OverlaySettings {
+        max_messages_per_sec: limits.0,
+        write_timeout_ms: limits.1,
         params: Params {
             k: 8,
             request_timeout: 2_000,
@@ -22,6 +25,12 @@ fn settings(bootstrap: Vec<(Option<NodeId>, SocketAddr)>) -> OverlaySettings {
         bootstrap,
         ..OverlaySettings::default()
     }
+}
+
+thread_local! {
+    /// Per-link limits of the peers a test starts next on this thread (messages a second, write
+    /// timeout in ms).
+    static LIMITS: std::cell::RefCell<(u32, u64)> = const { std::cell::RefCell::new((5_000, 10_000)) };
 }
 
 fn key(i: usize) -> Arc<NodeKey> {
@@ -391,6 +400,142 @@ async fn a_bootstrap_node_with_the_wrong_node_id_is_refused() {
     );
     let peers0 = call(&registry, 200, OverlayMsg::Peers).await;
     assert!(peers0.iter().any(|p| p.id == id2.to_string()));
+}
+
+fn flood(reg: &Arc<Registry>, i: usize, payload: Vec<u8>) {
+    reg.lookup::<OverlayMsg>(&format!("overlay-{i}"))
+        .expect("overlay")
+        .send(OverlayMsg::Flood {
+            topic: FloodTopic::Other,
+            payload,
+        })
+        .expect("flood");
+}
+
+/// A flooding peer: its link is held to `overlay.max_messages_per_sec`, the excess dropped and
+/// counted, and the node keeps serving everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_over_its_message_rate_is_held_to_it_and_the_node_keeps_serving() {
+    let registry = Registry::new(true, Duration::from_secs(30));
+    LIMITS.with(|l| *l.borrow_mut() = (200, 10_000));
+    let (_t0, id0, addr0) = start(&registry, 210, vec![]).await;
+    LIMITS.with(|l| *l.borrow_mut() = (1_000_000, 10_000));
+    let (_t1, _, _) = start(&registry, 211, vec![addr0]).await;
+    let (_t2, id2, _) = start(&registry, 212, vec![addr0]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for i in 0..5_000u32 {
+        flood(&registry, 211, i.to_be_bytes().to_vec());
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s0: OverlayStats = call(&registry, 210, OverlayMsg::Stats).await;
+    assert!(
+        s0.links.rate_limited > 1_000,
+        "the flood was held to the rate: {:?}",
+        s0.links
+    );
+    assert!(s0.protocol.floods_delivered < 2_000, "{:?}", s0.protocol);
+    // The node still answers: a lookup from the quiet peer finds it.
+    let (closest, _) = call(&registry, 212, |reply| OverlayMsg::Lookup {
+        target: id0,
+        reply,
+    })
+    .await
+    .expect("lookup");
+    assert!(
+        closest.iter().any(|c| c.id == id0),
+        "lookup after the flood"
+    );
+    let peers = call(&registry, 210, OverlayMsg::Peers).await;
+    assert!(peers.iter().any(|p| p.id == id2.to_string()));
+}
+
+/// A peer that stops reading: the link's writes stall, and after `write_timeout_ms` the link is
+/// closed and counted instead of holding its queue forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_is_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let registry = Registry::new(true, Duration::from_secs(30));
+    LIMITS.with(|l| *l.borrow_mut() = (1_000_000, 500));
+    let (_t0, id0, addr0) = start(&registry, 220, vec![]).await;
+    // A proxy in front of node 220 that forwards until told to stop reading from the dialer.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy");
+    let proxy_addr = proxy.local_addr().expect("addr");
+    let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let p = paused.clone();
+    tokio::spawn(async move {
+        let Ok((inbound, _)) = proxy.accept().await else {
+            return;
+        };
+        let Ok(outbound) = tokio::net::TcpStream::connect(addr0).await else {
+            return;
+        };
+        let (mut ir, mut iw) = inbound.into_split();
+        let (mut or, mut ow) = outbound.into_split();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut or, &mut iw).await;
+        });
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            if p.load(std::sync::atomic::Ordering::Relaxed) {
+                // Stops reading: the dialer's writes back up.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            use tokio::io::AsyncReadExt;
+            match ir.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if ow.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let (_t1, _, _) = start_with(&registry, 221, vec![(Some(id0), proxy_addr)]).await;
+    let linked = async {
+        loop {
+            let peers = call(&registry, 221, OverlayMsg::Peers).await;
+            if peers.iter().any(|p| p.id == id0.to_string()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), linked)
+        .await
+        .expect("linked through the proxy");
+    paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Enough to fill the socket buffers on the way.
+    for _ in 0..64 {
+        flood(&registry, 221, vec![7u8; 512 * 1024]);
+    }
+    let cut = async {
+        loop {
+            let s: OverlayStats = call(&registry, 221, OverlayMsg::Stats).await;
+            if s.links.slow_peers >= 1 {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), cut)
+        .await
+        .expect("the stalled write was given up");
+    let closed = async {
+        loop {
+            let s: OverlayStats = call(&registry, 221, OverlayMsg::Stats).await;
+            if s.links.links_closed >= 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), closed)
+        .await
+        .expect("the link to the peer that stopped reading was closed");
 }
 
 mod hostile {

@@ -185,9 +185,9 @@ pub fn transfer_cycles(c: Cycles<'_>) -> Result<usize, String> {
         if c.extra.is_empty() {
             if let Some(max) = seen.values().map(|(_, n)| *n).max() {
                 let proof = call(p, "eth_getProof", json!([to_hex, [], format!("{max:#x}")]))?;
-                if !proof["accountProof"]
+                if proof["accountProof"]
                     .as_array()
-                    .is_some_and(|a| !a.is_empty())
+                    .is_none_or(|a| a.is_empty())
                 {
                     return Err(format!("cycle {cycle}: state of block {max} is gone"));
                 }

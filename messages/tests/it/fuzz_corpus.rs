@@ -29,7 +29,7 @@ fn transactions() -> Vec<platon_messages::SignedTransaction> {
             nonce: 1,
             gas_price: U256::from(1_000_000_000u64),
             gas_limit: 21_000,
-            to: to.clone(),
+            to,
             value: U256::from(5),
             input: Bytes::new(),
         }

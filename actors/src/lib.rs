@@ -13,6 +13,15 @@
 //! safe for concurrent readers; only the `chain` actor writes blocks and state, and only the `txpool`
 //! writes its journal.
 
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it): the time the
+/// consensus and overlay cores are driven by.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 pub mod admin;
 pub mod cbft;
 pub mod chain;

@@ -9,6 +9,7 @@ use super::crypto::BlsCrypto;
 use super::evidence::{Added, EvidencePool};
 use super::wal::ConsensusWal;
 use crate::handles::{ChainHandle, TxPoolHandle};
+use crate::now_ms;
 use crate::overlay::service::OverlayMsg;
 use crate::{names, NodeContext};
 use alloy_primitives::B256;
@@ -111,13 +112,6 @@ pub fn vrf_proposer(extra: &[u8]) -> Option<u32> {
         return None;
     }
     Some(u32::from_be_bytes([extra[0], extra[1], extra[2], extra[3]]))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl CbftService {

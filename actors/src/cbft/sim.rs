@@ -56,8 +56,9 @@ pub struct SimConfig {
     pub unsynced_wal: bool,
     /// Each node's clock runs at its own rate (up to ±5%) from its own offset (up to 1 s).
     pub clock_skew: bool,
-    /// A broken node that restarts without the uncommitted chain recorded with its lock: to prove
-    /// that power cuts of the whole network catch a lock on blocks nobody holds any more.
+    /// A broken node that restarts without the blocks it voted for and the uncommitted chain
+    /// recorded with its lock: to prove that power cuts of the whole network catch a lock on
+    /// blocks nobody holds any more.
     pub forget_uncommitted: bool,
 }
 
@@ -670,12 +671,22 @@ impl Sim {
             .position(|m| *m == i as u32)
             .map(|p| p as u32);
         let now = (self.now * node.clock.0 / 1000).saturating_add(node.clock.1);
+        // A broken node may restart without the blocks it voted for.
+        let wal: Vec<WalRecord> = if self.cfg.forget_uncommitted {
+            node.wal
+                .iter()
+                .filter(|r| !matches!(r, WalRecord::Accepted(_)))
+                .cloned()
+                .collect()
+        } else {
+            node.wal.clone()
+        };
         let mut core = Core::new(
             params,
             me,
             crypto_for(&self.bls, i as u32, &members),
             base,
-            &node.wal,
+            &wal,
             now,
         );
         // The chain its lock extends, as the node reads it back from its chain store.

@@ -8,6 +8,7 @@
 
 use super::core::{Core, Effect, Event, Params, Stats};
 use super::tls::{cert_node_id, configs, Ed25519Signer};
+use crate::now_ms;
 use platon_crypto::node_key::NodeKey;
 use platon_messages::reload::{
     Attach, Body, Contact, Destination, FloodTopic, ForwardingHeader, Frame, IceCandidate,
@@ -400,13 +401,6 @@ impl Drop for OverlayState {
         self.link_sup.stop_children(None);
         self.link_sup.stop(None);
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 static LINK_IDS: AtomicU64 = AtomicU64::new(1);

@@ -186,11 +186,12 @@ fn without_the_wal_fsync_power_cuts_make_validators_double_sign() {
     println!("seed {seed}: {v}");
 }
 
-/// The power cuts can catch a lost lock chain: when the whole network loses power while locked
-/// on blocks that are not committed, validators that restart without the chain recorded with
-/// their lock hold a lock on blocks nobody has, and the chain stops.
+/// The power cuts can catch lost block bodies: when the whole network loses power while locked
+/// on blocks that are not committed, validators that restart without the proposals they voted
+/// for (and the chain recorded with their lock) hold a lock on blocks nobody has, and the chain
+/// stops.
 #[test]
-fn without_the_recorded_lock_chain_a_network_wide_power_cut_stalls_the_chain() {
+fn without_the_voted_blocks_a_network_wide_power_cut_stalls_the_chain() {
     let cfg = SimConfig {
         power_cuts: true,
         forget_uncommitted: true,

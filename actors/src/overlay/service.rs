@@ -339,6 +339,8 @@ pub struct OverlayState {
     dialing: HashMap<NodeId, Vec<Vec<u8>>>,
     waiters: HashMap<u64, Waiter>,
     link_sup: ActorRef<()>,
+    /// Link id -> peer of this incarnation's links, for the link supervisor's reports.
+    link_peers: LinkPeers,
     accept_task: tokio::task::JoinHandle<()>,
     stats: LinkStats,
     joined: bool,
@@ -424,11 +426,13 @@ impl Service for OverlayService {
         let mut core = Core::new(me, self.settings.params.clone(), signer.clone(), now_ms());
         // Transaction ids no peer can predict (answers are matched by them).
         core.seed_ids(rand::random());
+        let link_peers = LinkPeers::default();
         let (link_sup, _) = Actor::spawn(
             None,
             LinkSupervisor {
                 registry: ctx.registry.clone(),
                 overlay: ctx.name.clone(),
+                peers: link_peers.clone(),
             },
             (),
         )
@@ -465,6 +469,7 @@ impl Service for OverlayService {
             dialing: HashMap::new(),
             waiters: HashMap::new(),
             link_sup,
+            link_peers,
             accept_task,
             stats: LinkStats::default(),
             joined: false,
@@ -531,6 +536,7 @@ impl Service for OverlayService {
                             max_frame: self.settings.max_frame_bytes,
                             rate: self.settings.max_messages_per_sec,
                             write_timeout: Duration::from_millis(self.settings.write_timeout_ms),
+                            peers: st.link_peers.clone(),
                         },
                         st.link_sup.get_cell(),
                     )
@@ -1057,10 +1063,14 @@ async fn accept_loop(
 
 // ---- link actors ----------------------------------------------------------------------------
 
+/// Link id -> peer of one overlay incarnation's links.
+type LinkPeers = Arc<parking_lot::Mutex<std::collections::BTreeMap<u64, NodeId>>>;
+
 /// Supervises one overlay incarnation's links; reports each link that stops.
 struct LinkSupervisor {
     registry: Arc<Registry>,
     overlay: String,
+    peers: LinkPeers,
 }
 
 impl Actor for LinkSupervisor {
@@ -1093,7 +1103,7 @@ impl Actor for LinkSupervisor {
                 .next()
                 .and_then(|s| s.parse::<u64>().ok())
             {
-                if let Some(peer) = LINK_PEERS.lock().remove(&id) {
+                if let Some(peer) = self.peers.lock().remove(&id) {
                     if let Ok(addr) = self.registry.lookup::<OverlayMsg>(&self.overlay) {
                         let _ = addr.send(OverlayMsg::LinkDown { peer, link: id });
                     }
@@ -1107,10 +1117,6 @@ impl Actor for LinkSupervisor {
         Ok(())
     }
 }
-
-/// Link id -> peer, for the supervisor's reports.
-static LINK_PEERS: parking_lot::Mutex<std::collections::BTreeMap<u64, NodeId>> =
-    parking_lot::Mutex::new(std::collections::BTreeMap::new());
 
 /// Messages of a link actor.
 #[derive(Debug)]
@@ -1134,6 +1140,7 @@ struct LinkArgs {
     max_frame: usize,
     rate: u32,
     write_timeout: Duration,
+    peers: LinkPeers,
 }
 
 struct LinkState {
@@ -1156,7 +1163,7 @@ impl Actor for LinkActor {
         myself: ActorRef<LinkMsg>,
         args: LinkArgs,
     ) -> Result<LinkState, ActorProcessingErr> {
-        LINK_PEERS.lock().insert(args.id, args.peer.id);
+        args.peers.lock().insert(args.id, args.peer.id);
         let (mut rd, writer) = tokio::io::split(args.stream);
         let peer = args.peer;
         let registry = args.registry;

@@ -33,15 +33,22 @@ impl Service for ChainService {
         match msg {
             ChainMsg::Commit { block, reply } => {
                 let header = block.block.header.clone();
-                let started = std::time::Instant::now();
-                let res = self.node.store.commit_block(&block);
-                self.node.metrics.block_committed(started);
+                let txs = block.block.transactions.len();
+                // The batch write and its fsync: on a blocking thread, never on a runtime worker.
+                let node = self.node.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    let started = std::time::Instant::now();
+                    let res = node.store.commit_block(&block);
+                    node.metrics.block_committed(started);
+                    res
+                })
+                .await?;
                 match res {
                     Ok(()) => {
                         tracing::info!(
                             number = header.number,
                             hash = %header.hash(),
-                            txs = block.block.transactions.len(),
+                            txs,
                             gas_used = header.gas_used,
                             "block committed"
                         );

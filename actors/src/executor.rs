@@ -33,21 +33,27 @@ impl Service for ExecutorService {
                 env,
                 reply,
             } => {
-                let state = self.node.store.state_at(parent.state_root);
-                let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
-                let started = std::time::Instant::now();
-                let res = platon_vm::execute_block(
-                    &self.node.runtime(),
-                    &self.node.store,
-                    state,
-                    &parent,
-                    &env,
-                    txs,
-                    extra,
-                )
-                .map(Box::new)
-                .map_err(|e| e.to_string());
-                self.node.metrics.block_executed(started);
+                // CPU and trie reads: on a blocking thread, never on a runtime worker.
+                let node = self.node.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    let state = node.store.state_at(parent.state_root);
+                    let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
+                    let started = std::time::Instant::now();
+                    let res = platon_vm::execute_block(
+                        &node.runtime(),
+                        &node.store,
+                        state,
+                        &parent,
+                        &env,
+                        txs,
+                        extra,
+                    )
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                    node.metrics.block_executed(started);
+                    res
+                })
+                .await?;
                 for (hash, why) in res
                     .as_ref()
                     .map(|b| b.rejected.as_slice())

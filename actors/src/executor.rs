@@ -38,20 +38,9 @@ impl Service for ExecutorService {
                 let res = tokio::task::spawn_blocking(move || {
                     let state = node.store.state_at(parent.state_root);
                     let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
-                    let started = std::time::Instant::now();
-                    let res = platon_vm::execute_block(
-                        &node.runtime(),
-                        &node.store,
-                        state,
-                        &parent,
-                        &env,
-                        txs,
-                        extra,
-                    )
-                    .map(Box::new)
-                    .map_err(|e| e.to_string());
-                    node.metrics.block_executed(started);
-                    res
+                    node.execute_block(state, &parent, &env, txs, extra)
+                        .map(Box::new)
+                        .map_err(|e| e.to_string())
                 })
                 .await?;
                 for (hash, why) in res

@@ -125,6 +125,23 @@ impl BadBlocks {
 }
 
 impl NodeContext {
+    /// Executes a block on `state` with the configured runtime and records its time. Blocking
+    /// (CPU and trie reads): callers run it on a blocking thread.
+    pub fn execute_block(
+        &self,
+        state: platon_storage::StateDb,
+        parent: &platon_messages::Header,
+        env: &platon_messages::actors::BlockEnv,
+        txs: Vec<platon_messages::SignedTransaction>,
+        extra: alloy_primitives::Bytes,
+    ) -> Result<platon_messages::ExecutedBlock, platon_vm::ExecError> {
+        let started = std::time::Instant::now();
+        let res =
+            platon_vm::execute_block(&self.runtime(), &self.store, state, parent, env, txs, extra);
+        self.metrics.block_executed(started);
+        res
+    }
+
     /// The contract runtime the configuration selects (`evm.engine`), behind the system
     /// contracts.
     pub fn runtime(&self) -> platon_vm::SystemRuntime {

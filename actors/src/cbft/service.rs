@@ -267,20 +267,9 @@ impl CbftService {
     ) -> Result<ExecutedBlock, BoxError> {
         let node = self.node.clone();
         let res = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
             let reader = Arc::new(LayeredNodes::new(layers, node.store.node_reader()));
             let state = platon_storage::StateDb::at_root(parent.state_root, reader);
-            let res = platon_vm::execute_block(
-                &node.runtime(),
-                &node.store,
-                state,
-                &parent,
-                &env,
-                txs,
-                extra,
-            );
-            node.metrics.block_executed(started);
-            res
+            node.execute_block(state, &parent, &env, txs, extra)
         })
         .await?;
         Ok(res.map_err(|e| e.to_string())?)

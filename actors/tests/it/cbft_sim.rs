@@ -116,6 +116,18 @@ fn consensus_memory_and_wal_stay_bounded_in_a_long_run() {
     );
 }
 
+/// The first of seeds 1..=`seeds` whose run reports a violation containing `what` (any, when
+/// empty), with that violation.
+fn first_violation(cfg: &SimConfig, seeds: u64, what: &str) -> Option<(u64, String)> {
+    (1..=seeds).find_map(|seed| {
+        run(seed, cfg)
+            .violations
+            .into_iter()
+            .find(|v| v.contains(what))
+            .map(|v| (seed, v))
+    })
+}
+
 /// The checks can fail: validators restarted without their WAL sign twice for one slot, and the
 /// harness says so.
 #[test]
@@ -125,13 +137,7 @@ fn without_the_wal_restarted_validators_double_sign_and_the_harness_catches_it()
         byzantine: false,
         ..SimConfig::default()
     };
-    let caught = (1..=300u64).find_map(|seed| {
-        let r = run(seed, &cfg);
-        r.violations
-            .iter()
-            .find(|v| v.contains("signed two different"))
-            .map(|v| (seed, v.clone()))
-    });
+    let caught = first_violation(&cfg, 300, "signed two different");
     let (seed, v) = caught.expect("a double sign within 300 seeds");
     println!("seed {seed}: {v}");
 }
@@ -175,13 +181,7 @@ fn without_the_wal_fsync_power_cuts_make_validators_double_sign() {
         byzantine: false,
         ..SimConfig::default()
     };
-    let caught = (1..=300u64).find_map(|seed| {
-        let r = run(seed, &cfg);
-        r.violations
-            .iter()
-            .find(|v| v.contains("signed two different"))
-            .map(|v| (seed, v.clone()))
-    });
+    let caught = first_violation(&cfg, 300, "signed two different");
     let (seed, v) = caught.expect("a double sign within 300 seeds");
     println!("seed {seed}: {v}");
 }
@@ -198,10 +198,7 @@ fn without_the_voted_blocks_a_network_wide_power_cut_stalls_the_chain() {
         byzantine: false,
         ..SimConfig::default()
     };
-    let caught = (1..=300u64).find_map(|seed| {
-        let r = run(seed, &cfg);
-        r.violations.first().map(|v| (seed, v.clone()))
-    });
+    let caught = first_violation(&cfg, 300, "");
     let (seed, v) = caught.expect("a stall within 300 seeds");
     println!("seed {seed}: {v}");
 }
@@ -343,13 +340,7 @@ fn an_election_from_an_unsettled_block_is_caught() {
         round_blocks: 5,
         ..rotation()
     };
-    let caught = (1..=3_000u64).find_map(|seed| {
-        let r = run(seed, &cfg);
-        r.violations
-            .iter()
-            .find(|v| v.contains("another node"))
-            .map(|v| (seed, v.clone()))
-    });
+    let caught = first_violation(&cfg, 3_000, "another node");
     let (seed, v) = caught.expect("a disagreement within 3,000 seeds");
     println!("seed {seed}: {v}");
 }

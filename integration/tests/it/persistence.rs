@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn env_u64(name: &str) -> Option<u64> {
+/// An integer from the environment variable `name`, if set.
+pub fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
@@ -80,7 +81,7 @@ fn crash_cycles(backend: &str, extra: &[&str]) {
         dir: tmp.path(),
         datadir: &dd,
         env: &[],
-        after_kill: &mut |_| {},
+        after_kill: &mut || {},
         after_check: &mut || {},
     })
     .unwrap_or_else(|e| panic!("{e} (seed {seed})"));
@@ -131,7 +132,7 @@ pub struct Cycles<'a> {
     /// Environment of the node process.
     pub env: &'a [(String, String)],
     /// What happens to the disk after each SIGKILL (a power cut, or nothing).
-    pub after_kill: &'a mut dyn FnMut(u64),
+    pub after_kill: &'a mut dyn FnMut(),
     /// What happens to the disk after `db check` (which may write), before the next start.
     pub after_check: &'a mut dyn FnMut(),
 }
@@ -243,7 +244,7 @@ pub fn transfer_cycles(c: Cycles<'_>) -> Result<usize, String> {
             }
         }
         node.kill9();
-        (c.after_kill)(cycle);
+        (c.after_kill)();
         db_check(dd).map_err(|e| format!("cycle {cycle}: {e}"))?;
         (c.after_check)();
     }

@@ -15,7 +15,7 @@
 //! `PLATON_POWERCUT_CYCLES` sets the number of cuts (default 8); `PLATON_CRASH_SEED` replays a run.
 
 use crate::common::*;
-use crate::persistence::{crash_seed, transfer_cycles, xorshift, Cycles};
+use crate::persistence::{crash_seed, env_u64, transfer_cycles, xorshift, Cycles};
 use crate::{dev_keys, hex0x, transfer};
 use alloy_primitives::{keccak256, Address};
 use platon_actors::cbft::core::WalRecord;
@@ -32,10 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 fn cycles() -> u64 {
-    std::env::var("PLATON_POWERCUT_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8)
+    env_u64("PLATON_POWERCUT_CYCLES").unwrap_or(8)
 }
 
 /// The disk model, compiled once per test process.
@@ -190,7 +187,7 @@ fn node_cycles(backend: &str, extra: &[&str], drop: &str, cycles: u64) -> Result
         dir: tmp.path(),
         datadir: &datadir,
         env: &env,
-        after_kill: &mut |_| {
+        after_kill: &mut || {
             let c = disk.borrow_mut().cut();
             total.files = c.files;
             total.lost_bytes += c.lost_bytes;

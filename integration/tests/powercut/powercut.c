@@ -245,40 +245,30 @@ static void removed(const char *path) {
     }
 }
 
-int rename(const char *from, const char *to) {
-    init();
-    int r = real_rename(from, to);
+/* After a rename of (fd1, from) to (fd2, to) that returned r: the shadow follows. */
+static int renamed(int r, int fd1, const char *from, int fd2, const char *to) {
     if (r == 0) {
         char a[PATH_MAX], b[PATH_MAX];
-        absolute(AT_FDCWD, from, a, sizeof a);
-        absolute(AT_FDCWD, to, b, sizeof b);
+        absolute(fd1, from, a, sizeof a);
+        absolute(fd2, to, b, sizeof b);
         moved(a, b);
     }
     return r;
+}
+
+int rename(const char *from, const char *to) {
+    init();
+    return renamed(real_rename(from, to), AT_FDCWD, from, AT_FDCWD, to);
 }
 
 int renameat(int fd1, const char *from, int fd2, const char *to) {
     init();
-    int r = real_renameat(fd1, from, fd2, to);
-    if (r == 0) {
-        char a[PATH_MAX], b[PATH_MAX];
-        absolute(fd1, from, a, sizeof a);
-        absolute(fd2, to, b, sizeof b);
-        moved(a, b);
-    }
-    return r;
+    return renamed(real_renameat(fd1, from, fd2, to), fd1, from, fd2, to);
 }
 
 int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned int flags) {
     init();
-    int r = real_renameat2(fd1, from, fd2, to, flags);
-    if (r == 0) {
-        char a[PATH_MAX], b[PATH_MAX];
-        absolute(fd1, from, a, sizeof a);
-        absolute(fd2, to, b, sizeof b);
-        moved(a, b);
-    }
-    return r;
+    return renamed(real_renameat2(fd1, from, fd2, to, flags), fd1, from, fd2, to);
 }
 
 int unlink(const char *path) {

@@ -264,6 +264,7 @@ impl ParityStore {
         opts.sync_data = true;
         opts.with_background_thread = false;
         opts.always_flush = true;
+        let created = !path.join("metadata").exists();
         // ParityDB panics on some damaged files (a torn `metadata`): report that as an error.
         let opened = std::panic::catch_unwind(|| parity_db::Db::open_or_create(&opts))
             .map_err(|_| {
@@ -286,8 +287,11 @@ impl ParityStore {
         })?;
         // ParityDB writes its `metadata` file without an fsync when it creates a database: make
         // the files it made durable before anything is acknowledged on top of them.
-        sync_dir_files(path)
-            .unwrap_or_else(|e| crate::durable::fatal(&format!("fsync of {}", path.display()), &e));
+        if created {
+            sync_dir_files(path).unwrap_or_else(|e| {
+                crate::durable::fatal(&format!("fsync of {}", path.display()), &e)
+            });
+        }
         Ok(ParityStore {
             db,
             write_lock: parking_lot::Mutex::new(()),

@@ -74,6 +74,17 @@ pub fn cbft(data: &[u8]) {
     }
 }
 
+/// The kept corpus (`fuzz/corpus` at the workspace root), found from the running test's package
+/// folder (cargo and nextest set `CARGO_MANIFEST_DIR` when a test runs; every package that replays
+/// the corpus sits one level below the root), so a build cache made from a checkout elsewhere
+/// still reads this checkout's corpus.
+pub fn corpus_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("../fuzz/corpus")
+}
+
 /// Replays the kept corpus of fuzz target `target` (every file of `corpus_root/<target>`) and the
 /// given seeds through `f`, then `mutations` seeded mutations of them (byte flips, inserts,
 /// deletions, truncations, splices; `PLATON_FUZZ_MUTATIONS` overrides the count). Returns how many

@@ -2,7 +2,6 @@
 //! mutations of it. `PLATON_FUZZ_WRITE_SEEDS=1` rewrites the seeds: parameters as clients send them.
 
 use platon_messages::fuzz;
-use std::path::Path;
 
 #[test]
 fn jsonrpc_params_corpus() {
@@ -16,7 +15,7 @@ fn jsonrpc_params_corpus() {
     .iter()
     .map(|s| s.as_bytes().to_vec())
     .collect();
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let corpus = fuzz::corpus_dir();
     if std::env::var_os("PLATON_FUZZ_WRITE_SEEDS").is_some() {
         fuzz::write_seeds(&corpus, "jsonrpc_params", &seeds);
     }

@@ -192,6 +192,10 @@ fn lookups_floods_and_churn_on_256_simulated_nodes() {
         copies as f64 / alive as f64
     );
     assert_eq!(reached, alive);
+    assert!(
+        copies as f64 <= 3.0 * alive as f64,
+        "at most 3 copies per node"
+    );
 
     // Kill a quarter of the nodes (the one that left counts); after the tables refresh, lookups
     // and floods still succeed.
@@ -207,6 +211,68 @@ fn lookups_floods_and_churn_on_256_simulated_nodes() {
         copies as f64 / alive as f64
     );
     assert_eq!(reached, alive);
+    assert!(
+        copies as f64 <= 3.0 * alive as f64,
+        "at most 3 copies per node"
+    );
+}
+
+#[test]
+fn lookups_and_floods_on_1000_simulated_nodes_before_and_after_churn() {
+    let n = 1000;
+    let mut net = SimNet::new(n, params(), 23);
+    net.bootstrap();
+    let log2n = (n as f64).log2();
+    let (mean, max) = check_lookups(&mut net, 300, 7);
+    println!("1000 nodes: lookup hops mean {mean:.2}, max {max}, log2 N = {log2n:.1}");
+    assert!(max as f64 <= log2n, "hops bounded by log2 N");
+    for (k, from) in [0usize, 417, 999].into_iter().enumerate() {
+        let payload = format!("block {k}");
+        let (reached, alive, copies) = flood_reach(&mut net, from, payload.as_bytes());
+        println!(
+            "1000 nodes: flood from {from} reached {reached}/{alive}, {:.2} copies per node",
+            copies as f64 / alive as f64
+        );
+        assert_eq!(reached, alive, "a flood reaches every live node");
+        assert!(
+            copies as f64 <= 3.0 * alive as f64,
+            "at most 3 copies per node"
+        );
+    }
+
+    // A quarter of the nodes crash; once the tables have refreshed, the bounds still hold.
+    for i in (0..n).filter(|i| i % 4 == 2) {
+        net.kill(i);
+    }
+    // Before any table notices, a quarter of the picked entry points are dead: the second pick
+    // per region still carries the flood to most of the network (91 % here; the rest is reached
+    // once the tables have dropped the dead, below).
+    let (reached, alive, copies) = flood_reach(&mut net, 1, b"block at once after churn");
+    println!(
+        "1000 nodes, 250 just killed: flood reached {reached}/{alive}, {:.2} copies per node",
+        copies as f64 / alive as f64
+    );
+    assert!(
+        reached * 5 >= alive * 4,
+        "most live nodes reached before the tables refresh"
+    );
+    net.run_for(25_000);
+    let (mean, max) = check_lookups(&mut net, 200, 77);
+    println!("1000 nodes, 250 killed: lookup hops mean {mean:.2}, max {max}");
+    assert!(max as f64 <= log2n, "hops bounded by log2 N after churn");
+    let (reached, alive, copies) = flood_reach(&mut net, 1, b"block after churn");
+    println!(
+        "1000 nodes, 250 killed: flood reached {reached}/{alive}, {:.2} copies per node",
+        copies as f64 / alive as f64
+    );
+    assert_eq!(
+        reached, alive,
+        "a flood reaches every live node after churn"
+    );
+    assert!(
+        copies as f64 <= 3.0 * alive as f64,
+        "at most 3 copies per node after churn"
+    );
 }
 
 fn single(v: &[u8]) -> StoredDataValue {

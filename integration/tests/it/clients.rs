@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+    manifest_dir().join("tests/js")
 }
 
 /// The npm packages must be installed (`npm ci --prefix integration/tests/js`; `.ci/run` does).
@@ -56,7 +56,7 @@ fn web3py_deploys_and_uses_solidity_contracts() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = NodeProc::start_dev(&[], tmp.path());
     let url = format!("127.0.0.1:{}", node.http);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web3_contracts.py");
+    let script = manifest_dir().join("tests/web3_contracts.py");
     let out = run_checked(
         Command::new("python3")
             .arg(script)

@@ -9,7 +9,7 @@ use std::process::Command;
 
 #[test]
 fn execution_apis_requests_conform_to_their_schemas() {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let js = manifest_dir().join("tests/js");
     for pkg in ["ajv", "js-yaml", "ethers", "solc"] {
         assert!(
             js.join("node_modules").join(pkg).is_dir(),

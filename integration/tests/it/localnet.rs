@@ -5,7 +5,7 @@
 //! SIGKILL in turn: the chain must go on, and after its restart each must catch up, sign QCs again, and
 //! never sign twice.
 
-use crate::common::{rpc_url, wait_for};
+use crate::common::{manifest_dir, rpc_url, wait_for};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -606,7 +606,7 @@ fn localnet_processes_reach_consensus_and_discover_services() {
     // then holds the token's code and the same state root at the script's last block.
     let contracts = crate::wasm::contracts_dir();
     let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web3_wasm.py"))
+        .arg(manifest_dir().join("tests/web3_wasm.py"))
         .arg(rpc(4))
         .arg(&contracts)
         .output()

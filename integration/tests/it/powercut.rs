@@ -39,7 +39,7 @@ fn cycles() -> u64 {
 fn shim() -> &'static Path {
     static SHIM: OnceLock<PathBuf> = OnceLock::new();
     SHIM.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/powercut/powercut.c");
+        let src = manifest_dir().join("tests/powercut/powercut.c");
         let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("powercut-{}.so", std::process::id()));
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());

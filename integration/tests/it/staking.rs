@@ -126,8 +126,7 @@ fn an_operator_stakes_and_a_holder_delegates_from_the_cli() {
     assert_eq!(crate::common::q(&list[0]["delegateTotalHes"]), 200 * lat);
 
     // The same from a script (web3.py, README's example): delegate 20 LAT, read it back.
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/staking-example.py");
+    let script = crate::common::manifest_dir().join("../scripts/staking-example.py");
     let out = Command::new("python3")
         .arg(&script)
         .args([

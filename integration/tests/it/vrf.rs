@@ -3,6 +3,7 @@
 //! proofs (and refuses them for another message), we accept its proofs, and both give the same VRF
 //! pre-output, hence the same election output.
 
+use crate::common::manifest_dir;
 use platon_crypto::vrf::{VrfPublicKey, VrfSecretKey, VRF_CONTEXT};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn vrf_proofs_cross_check_with_scure_sr25519_both_ways() {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let js = manifest_dir().join("tests/js");
     assert!(
         js.join("node_modules/@scure/sr25519").is_dir(),
         "npm package @scure/sr25519 is missing: run `npm ci --prefix integration/tests/js` (.ci/run does)"

@@ -7,10 +7,7 @@ use std::process::Command;
 
 /// Builds the example contracts (`scripts/build-wasm-contracts.sh`); the folder of the `.wasm` files.
 pub(crate) fn contracts_dir() -> String {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/build-wasm-contracts.sh"
-    );
+    let script = manifest_dir().join("../scripts/build-wasm-contracts.sh");
     let out = Command::new("bash").arg(script).output().expect("bash");
     assert!(
         out.status.success(),
@@ -23,7 +20,7 @@ pub(crate) fn contracts_dir() -> String {
 fn run(engine: &str, contracts: &str) -> String {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = NodeProc::start_dev(&["--wasm.engine", engine], tmp.path());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web3_wasm.py");
+    let script = manifest_dir().join("tests/web3_wasm.py");
     let out = Command::new("python3")
         .arg(script)
         .arg(format!("http://127.0.0.1:{}", node.http))

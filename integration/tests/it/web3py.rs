@@ -14,7 +14,7 @@ fn web3py_transfers_fees_nonces_blocks_and_bad_input() {
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let node = NodeProc::start_dev(&[], tmp.path());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web3_client.py");
+    let script = manifest_dir().join("tests/web3_client.py");
     let out = Command::new("python3")
         .arg(script)
         .arg(format!("http://127.0.0.1:{}", node.http))

@@ -10,7 +10,7 @@ use platon_messages::{Block, Header, TxBody, TxKind};
 use std::path::{Path, PathBuf};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus")
+    platon_messages::fuzz::corpus_dir()
 }
 
 fn seeds(target: &str, seeds: &[Vec<u8>]) -> &'static [Vec<u8>] {

@@ -3,7 +3,6 @@
 //! valid modules.
 
 use platon_messages::fuzz;
-use std::path::Path;
 
 #[test]
 fn wasm_deploy_corpus() {
@@ -17,7 +16,7 @@ fn wasm_deploy_corpus() {
             seeds.push(m.to_bytes());
         }
     }
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let corpus = fuzz::corpus_dir();
     if std::env::var_os("PLATON_FUZZ_WRITE_SEEDS").is_some() {
         fuzz::write_seeds(&corpus, "wasm_deploy", &seeds);
     }

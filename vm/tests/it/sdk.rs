@@ -15,7 +15,10 @@ use std::sync::OnceLock;
 fn contracts() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-wasm-contracts.sh");
+        let script = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+            .join("../scripts/build-wasm-contracts.sh");
         let out = std::process::Command::new("bash")
             .arg(script)
             .output()

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """Soak run: a 4-validator localnet under a steady transfer load for N minutes, sampling each node's
-resident memory, consensus WAL size and records, and the entries its consensus core retains.
+resident memory, consensus WAL size and records, the entries its consensus core retains, and how
+late its consensus timer ran.
 
 After warm-up every figure should stay flat: consensus prunes what it keeps per block, vote and view
-and compacts its WAL (issue 18, item 1). Prints a line per sample and a JSON summary at the end.
+and compacts its WAL (issue 18, item 1). With --rpc-load, that many threads send node 1 batches of
+state reads (eth_getBalance, eth_getProof, eth_getBlockByNumber, eth_call) as fast as it answers;
+the timer's lateness on node 1 against the others shows whether RPC work holds up consensus (issue
+18, item 2). Prints a line per sample and a JSON summary at the end.
 
     scripts/soak.py --minutes 10 --rate 100            # release binary if built, else debug
+    scripts/soak.py --minutes 10 --rpc-load 4
     scripts/soak.py --bin target/release/platon --minutes 30
 
 Needs web3 / eth-account (scripts/prereqs.sh test installs them).
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -50,6 +56,23 @@ def rss_kib(pid):
     return 0
 
 
+BOUNDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]
+
+
+def quantile(counts, bounds, q):
+    """The upper bound (ms) of the lateness bucket holding quantile q; ">2000" past the last."""
+    total = sum(counts)
+    if not total:
+        return None
+    rank = max(1, math.ceil(total * q))
+    seen = 0
+    for i, c in enumerate(counts):
+        seen += c
+        if seen >= rank:
+            return bounds[i] if i < len(bounds) else f">{bounds[-1]}"
+    return None
+
+
 def default_bin():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/platon-target"))
     for p in (f"{target}/release/platon", f"{target}/debug/platon"):
@@ -64,6 +87,8 @@ def main():
     ap.add_argument("--rate", type=int, default=100, help="transfers offered per second")
     ap.add_argument("--every", type=float, default=30, help="seconds between samples")
     ap.add_argument("--warmup", type=float, default=60, help="seconds before the baseline sample")
+    ap.add_argument("--rpc-load", type=int, default=0,
+                    help="threads sending node 1 batches of state reads as fast as it answers")
     ap.add_argument("--bin", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the network's folder")
     a = ap.parse_args()
@@ -134,10 +159,38 @@ def main():
 
         th = threading.Thread(target=load, daemon=True)
         th.start()
+        rpc_counts = {"batches": 0, "calls": 0, "errors": 0}
+
+        def reads(seed):
+            addrs = [x.address for x in senders]
+            i = seed
+            while not stop.is_set():
+                calls = []
+                for _ in range(25):
+                    i += 1
+                    who = addrs[i % len(addrs)]
+                    calls.append(("eth_getBalance", [who, "latest"]))
+                    calls.append(("eth_getProof", [who, ["0x" + f"{i % 7:064x}"], "latest"]))
+                    calls.append(("eth_getBlockByNumber", ["latest", True]))
+                    calls.append(("eth_call", [{"from": who, "to": addrs[(i + 1) % len(addrs)], "value": "0x1"},
+                                               "latest"]))
+                try:
+                    answers = batch(urls[0], calls)
+                    rpc_counts["batches"] += 1
+                    rpc_counts["calls"] += len(calls)
+                    rpc_counts["errors"] += sum(1 for r in answers if "result" not in r)
+                except Exception as e:
+                    rpc_counts["errors"] += len(calls)
+                    print(f"rpc load: {e}", file=sys.stderr)
+                    time.sleep(0.5)
+
+        for n in range(a.rpc_load):
+            threading.Thread(target=reads, args=(n * 1000,), daemon=True).start()
+        last_counts = {}
         samples = []
         start = time.time()
         end = start + a.minutes * 60
-        print("t_s  node  rss_MiB  wal_KiB  wal_records  retained  committed")
+        print("t_s  node  rss_MiB  wal_KiB  wal_records  retained  committed  late_p99_ms  late_max_ms  rpc_calls")
         while time.time() < end:
             time.sleep(a.every)
             t = round(time.time() - start)
@@ -146,17 +199,27 @@ def main():
                     sys.exit(f"node {k} exited with {p.returncode}; logs in {out}")
                 st = rpc(u, "platon_consensusStatus").get("result", {})
                 wal = os.path.getsize(os.path.join(d, "consensus", "wal"))
+                late = st.get("timerLateness") or {}
+                counts_now = late.get("counts") or []
+                window = [c - p0 for c, p0 in zip(counts_now, last_counts.get(k, [0] * len(counts_now)))]
+                last_counts[k] = counts_now
                 s = {"t": t, "node": k, "rss_kib": rss_kib(p.pid), "wal_bytes": wal,
                      "wal_records": st.get("walRecords"), "retained": st.get("retainedEntries"),
-                     "committed": st.get("committed")}
+                     "committed": st.get("committed"),
+                     "late_p99_ms": quantile(window, late.get("bucketsLeMs") or [], 0.99),
+                     "late_max_ms": late.get("maxMs"), "late_window": window,
+                     "rpc_calls": rpc_counts["calls"] if k == 1 else 0}
                 samples.append(s)
                 print(f"{t:4d}  {k}  {s['rss_kib'] / 1024:8.1f}  {wal / 1024:8.1f}  {s['wal_records']:>11}  "
-                      f"{s['retained']:>8}  {s['committed']:>9}", flush=True)
+                      f"{s['retained']:>8}  {s['committed']:>9}  {s['late_p99_ms']:>11}  "
+                      f"{s['late_max_ms']:>11}  {s['rpc_calls']:>9}", flush=True)
         stop.set()
         after = [s for s in samples if s["t"] >= a.warmup] or samples
-        summary = {"minutes": a.minutes, "rate": a.rate, "binary": binary, **counts, "nodes": []}
+        summary = {"minutes": a.minutes, "rate": a.rate, "rpc_load": a.rpc_load, "binary": binary,
+                   **counts, "rpc": rpc_counts, "nodes": []}
         for k in range(1, 5):
             mine = [s for s in after if s["node"] == k]
+            total = [sum(col) for col in zip(*[s["late_window"] for s in mine])] if mine[0]["late_window"] else []
             summary["nodes"].append({
                 "node": k,
                 "rss_mib_first": round(mine[0]["rss_kib"] / 1024, 1),
@@ -166,6 +229,9 @@ def main():
                 "wal_records_max": max(s["wal_records"] or 0 for s in mine),
                 "retained_max": max(s["retained"] or 0 for s in mine),
                 "committed": mine[-1]["committed"],
+                "timer_late_p50_ms": quantile(total, BOUNDS, 0.5),
+                "timer_late_p99_ms": quantile(total, BOUNDS, 0.99),
+                "timer_late_max_ms": mine[-1]["late_max_ms"],
             })
         print(json.dumps(summary, indent=2))
     finally:

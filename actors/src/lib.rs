@@ -22,6 +22,19 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs storage or CPU work that borrows an actor's state (a WAL append and its fsync, the pool's
+/// journal) without holding up the runtime: on the multi-threaded runtime the worker hands its
+/// other tasks to another thread while `f` runs (`block_in_place`). Work on owned data uses
+/// `spawn_blocking` instead. On a current-thread runtime (some tests) `f` runs inline.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 pub mod admin;
 pub mod cbft;
 pub mod chain;

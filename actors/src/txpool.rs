@@ -243,7 +243,28 @@ impl Service for TxPoolService {
     type State = Pool;
 
     async fn init(&self, _ctx: &Ctx<TxPoolMsg>) -> Result<Pool, BoxError> {
-        // Rebuild from the journal: every transaction accepted and not yet in a committed block.
+        crate::blocking(|| self.rebuild())
+    }
+
+    async fn handle(
+        &self,
+        _ctx: &Ctx<TxPoolMsg>,
+        msg: TxPoolMsg,
+        pool: &mut Pool,
+    ) -> Result<(), BoxError> {
+        if let TxPoolMsg::Get(hash, reply) = msg {
+            let _ = reply.send(pool.get(&hash).cloned());
+            return Ok(());
+        }
+        // State reads and the journal's fsync: never on a runtime worker.
+        crate::blocking(|| self.handle_blocking(msg, pool))
+    }
+}
+
+impl TxPoolService {
+    /// Rebuilds the pool from the journal: every transaction accepted and not yet in a committed
+    /// block.
+    fn rebuild(&self) -> Result<Pool, BoxError> {
         let (state, head) = head_state(&self.node)?;
         let cfg = &self.node.config.txpool;
         let mut pool = Pool::default();
@@ -283,12 +304,7 @@ impl Service for TxPoolService {
         Ok(pool)
     }
 
-    async fn handle(
-        &self,
-        _ctx: &Ctx<TxPoolMsg>,
-        msg: TxPoolMsg,
-        pool: &mut Pool,
-    ) -> Result<(), BoxError> {
+    fn handle_blocking(&self, msg: TxPoolMsg, pool: &mut Pool) -> Result<(), BoxError> {
         let cfg = &self.node.config.txpool;
         match msg {
             TxPoolMsg::Submit { tx, reply } => {

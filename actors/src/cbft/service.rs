@@ -51,8 +51,11 @@ pub fn unwrap(payload: &[u8]) -> Option<CbftMsg> {
 pub enum CbftActorMsg {
     /// A consensus message from the overlay.
     Net(Box<CbftMsg>),
-    /// Timers.
-    Tick,
+    /// Timers: due at this wall-clock millisecond (how late it runs is measured).
+    Tick {
+        /// When the tick was due.
+        due_ms: u64,
+    },
     /// State for `platon_consensusStatus`.
     Status(RpcReplyPort<serde_json::Value>),
     /// Evidence held, for `platon_evidences`.
@@ -104,6 +107,69 @@ pub struct CbftState {
     validators: Vec<BlsPublicKey>,
     /// The current round's VRF keys, by index (with rounds; blocks of other rounds read theirs).
     round_vrf: Vec<platon_crypto::vrf::VrfPublicKey>,
+    /// How late the timer ticks ran.
+    lateness: Lateness,
+}
+
+/// The next timer tick, due one `TICK` from now.
+fn tick() -> CbftActorMsg {
+    CbftActorMsg::Tick {
+        due_ms: now_ms().saturating_add(TICK.as_millis() as u64),
+    }
+}
+
+/// Upper bounds (ms) of the lateness histogram's buckets; the last bucket is everything above.
+const LATENESS_BOUNDS: [u64; 11] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000];
+
+/// A histogram of how late the consensus timer ran (the tick's wake-up plus its wait in the
+/// mailbox): a blocked runtime worker or a handler that holds the actor shows here.
+#[derive(Debug, Default, Clone)]
+pub struct Lateness {
+    counts: [u64; LATENESS_BOUNDS.len() + 1],
+    max: u64,
+}
+
+impl Lateness {
+    /// Records one tick that ran `ms` late.
+    pub fn record(&mut self, ms: u64) {
+        let i = LATENESS_BOUNDS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(LATENESS_BOUNDS.len());
+        self.counts[i] = self.counts[i].saturating_add(1);
+        self.max = self.max.max(ms);
+    }
+
+    /// The upper bound of the bucket holding quantile `q` (0..=1); the maximum for the last one.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let total: u64 = self.counts.iter().sum();
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return LATENESS_BOUNDS
+                    .get(i)
+                    .copied()
+                    .unwrap_or(self.max)
+                    .min(self.max);
+            }
+        }
+        self.max
+    }
+
+    /// For `platon_consensusStatus`: the samples, p50, p99 and max (ms), and the bucket counts
+    /// (`le` bounds; the last counts everything above) for a reader that diffs two snapshots.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "samples": self.counts.iter().sum::<u64>(),
+            "p50Ms": self.quantile(0.5),
+            "p99Ms": self.quantile(0.99),
+            "maxMs": self.max,
+            "bucketsLeMs": LATENESS_BOUNDS,
+            "counts": self.counts,
+        })
+    }
 }
 
 /// The proposer index a block's extraData names (before its VRF proof), when it carries one.
@@ -646,7 +712,8 @@ impl CbftService {
             let mut records = Vec::new();
             for out in outs {
                 if !matches!(out, Out::Persist(_)) {
-                    st.wal.write_all(&std::mem::take(&mut records))?;
+                    let batch = std::mem::take(&mut records);
+                    crate::blocking(|| st.wal.write_all(&batch))?;
                 }
                 match out {
                     // A lock is recorded after the chain it locks on: a restarted validator
@@ -654,7 +721,9 @@ impl CbftService {
                     Out::Persist(r) => {
                         if matches!(r, WalRecord::Locked(_)) {
                             let chain = CbftMsg::SyncResponse(st.core.uncommitted_chain());
-                            self.node.store.put_uncommitted_chain(chain.encode())?;
+                            crate::blocking(|| {
+                                self.node.store.put_uncommitted_chain(chain.encode())
+                            })?;
                         }
                         records.push(r);
                     }
@@ -675,14 +744,13 @@ impl CbftService {
                         let hash = block.data.hash;
                         self.commit(st, block, payload).await?;
                         if let Some(qc) = qc {
-                            self.node
-                                .store
-                                .put_qc(&hash, CbftMsg::Qc(Box::new(qc)).encode())?;
+                            let qc = CbftMsg::Qc(Box::new(qc)).encode();
+                            crate::blocking(|| self.node.store.put_qc(&hash, qc))?;
                         }
                         // The block is durable in the chain store: views before it are decided.
                         if st.wal.len() >= super::wal::WAL_COMPACT_AT {
                             let view = st.core.committed().data.view;
-                            st.wal.compact(view)?;
+                            crate::blocking(|| st.wal.compact(view))?;
                             tracing::debug!(view, records = st.wal.len(), "cbft: WAL compacted");
                         }
                     }
@@ -703,7 +771,7 @@ impl CbftService {
                     }
                 }
             }
-            st.wal.write_all(&records)?;
+            crate::blocking(|| st.wal.write_all(&records))?;
         }
         Ok(())
     }
@@ -750,7 +818,7 @@ impl Service for CbftService {
             }
         }
         tracing::info!(validator = ?me, validators = validators.len(), round = epoch, "cbft started");
-        ctx.send_after(TICK, CbftActorMsg::Tick);
+        ctx.send_after(TICK, tick());
         let mut st = CbftState {
             core,
             wal,
@@ -759,6 +827,7 @@ impl Service for CbftService {
             reports: HashMap::new(),
             validators,
             round_vrf,
+            lateness: Lateness::default(),
         };
         self.run(&mut st).await?;
         Ok(st)
@@ -786,9 +855,11 @@ impl Service for CbftService {
                 }
                 st.core.on_message(*m, now_ms());
             }
-            CbftActorMsg::Tick => {
-                st.core.tick(now_ms());
-                ctx.send_after(TICK, CbftActorMsg::Tick);
+            CbftActorMsg::Tick { due_ms } => {
+                let now = now_ms();
+                st.lateness.record(now.saturating_sub(due_ms));
+                st.core.tick(now);
+                ctx.send_after(TICK, tick());
             }
             CbftActorMsg::Status(reply) => {
                 let q = st.core.highest_qc();
@@ -830,6 +901,7 @@ impl Service for CbftService {
                     "participation": participation,
                     "retainedEntries": st.core.retained(),
                     "walRecords": st.wal.len(),
+                    "timerLateness": st.lateness.json(),
                 }));
             }
             CbftActorMsg::Evidences(reply) => {
@@ -887,5 +959,28 @@ impl Service for CbftService {
             }
         }
         self.run(st).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lateness;
+
+    #[test]
+    fn lateness_quantiles_come_from_the_buckets() {
+        let mut l = Lateness::default();
+        assert_eq!(l.quantile(0.99), 0);
+        for _ in 0..98 {
+            l.record(0);
+        }
+        l.record(7);
+        l.record(1_500);
+        // 98 of 100 ran within 1 ms; the 99th ran in the (5, 10] bucket; the slowest took 1.5 s.
+        assert_eq!(l.quantile(0.5), 1);
+        assert_eq!(l.quantile(0.99), 10);
+        assert_eq!(l.quantile(1.0), 1_500);
+        let j = l.json();
+        assert_eq!(j["samples"], 100);
+        assert_eq!(j["maxMs"], 1_500);
     }
 }

@@ -48,19 +48,19 @@ pub fn eth_block_rlp(block: &Block) -> Vec<u8> {
 }
 
 /// `debug_getRawHeader(block)`: the header's RLP.
-pub async fn raw_header(c: &RpcCtx, a: &[Value]) -> R {
+pub fn raw_header(c: &RpcCtx, a: &[Value]) -> R {
     let b = block_by_selector(c, arg(a, 0, "block")?)?;
     Ok(hex0x(&b.header.encode()))
 }
 
 /// `debug_getRawBlock(block)`: the block's RLP.
-pub async fn raw_block(c: &RpcCtx, a: &[Value]) -> R {
+pub fn raw_block(c: &RpcCtx, a: &[Value]) -> R {
     let b = block_by_selector(c, arg(a, 0, "block")?)?;
     Ok(hex0x(&eth_block_rlp(&b)))
 }
 
 /// `debug_getRawReceipts(block)`: each receipt's consensus (EIP-2718) encoding.
-pub async fn raw_receipts(c: &RpcCtx, a: &[Value]) -> R {
+pub fn raw_receipts(c: &RpcCtx, a: &[Value]) -> R {
     let b = block_by_selector(c, arg(a, 0, "block")?)?;
     let receipts = c
         .node
@@ -90,14 +90,14 @@ pub async fn raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// `debug_getRawBlockAccessList(block)`: no block of this chain has one (EIP-7928 is not run).
-pub async fn raw_block_access_list(c: &RpcCtx, a: &[Value]) -> R {
+pub fn raw_block_access_list(c: &RpcCtx, a: &[Value]) -> R {
     block_by_selector(c, arg(a, 0, "block")?)?;
     Err(super::methods::no_access_lists())
 }
 
 /// `debug_getBadBlocks`: the last blocks proposed to this node that did not execute to their
 /// header, newest last (at most [`crate::BAD_BLOCKS_KEPT`]).
-pub async fn bad_blocks(c: &RpcCtx, _: &[Value]) -> R {
+pub fn bad_blocks(c: &RpcCtx, _: &[Value]) -> R {
     Ok(Value::Array(
         c.node
             .bad_blocks

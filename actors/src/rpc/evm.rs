@@ -21,14 +21,15 @@ pub const REVERT_CODE: i32 = 3;
 /// Idle filters are dropped after this long, as geth does.
 pub const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn blocking_err(e: tokio::task::JoinError) -> ErrorObjectOwned {
+pub(super) fn blocking_err(e: tokio::task::JoinError) -> ErrorObjectOwned {
     rpc_err(INTERNAL_ERROR, format!("execution task failed: {e}"))
 }
 
-/// Runs `f` on the blocking pool (EVM execution is CPU-bound).
-pub(super) async fn blocking<F>(c: &RpcCtx, f: F) -> R
+/// Runs `f` on the blocking pool: EVM execution, trie and store reads, signature recovery.
+pub(super) async fn blocking<F, T>(c: &RpcCtx, f: F) -> Result<T, ErrorObjectOwned>
 where
-    F: FnOnce(&RpcCtx) -> R + Send + 'static,
+    F: FnOnce(&RpcCtx) -> Result<T, ErrorObjectOwned> + Send + 'static,
+    T: Send + 'static,
 {
     let ctx = c.clone();
     tokio::task::spawn_blocking(move || f(&ctx))
@@ -642,7 +643,7 @@ fn check_range(c: &RpcCtx, filter: &LogFilter) -> Result<(), ErrorObjectOwned> {
 }
 
 /// `eth_getBlockReceipts`.
-pub async fn block_receipts(c: &RpcCtx, a: &[Value]) -> R {
+pub fn block_receipts(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
     let Some(block) = c.block(id)? else {
         return Ok(Value::Null);
@@ -729,7 +730,7 @@ fn not_found() -> ErrorObjectOwned {
 }
 
 /// `eth_newFilter`.
-pub async fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
+pub fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
     let filter = parse_filter(c, a.first())?;
     let head = c.node.store.head_header().map_err(storage_err)?.number;
     let id = c.filters.lock().install(
@@ -741,7 +742,7 @@ pub async fn new_filter(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// `eth_newBlockFilter`.
-pub async fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
+pub fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.node.store.head_header().map_err(storage_err)?.number;
     let id = c
         .filters
@@ -753,7 +754,7 @@ pub async fn new_block_filter(c: &RpcCtx, _: &[Value]) -> R {
 /// `eth_newPendingTransactionFilter`: reports the hashes of transactions the pool admits after it
 /// is installed (at most [`crate::PENDING_TXS_CAPACITY`] between polls; a filter polled less often
 /// skips the oldest, as a lagging subscriber does).
-pub async fn new_pending_filter(c: &RpcCtx, _: &[Value]) -> R {
+pub fn new_pending_filter(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.node.store.head_header().map_err(storage_err)?.number;
     let id = c.filters.lock().install(
         FilterKind::PendingTxs(c.node.pending_txs.subscribe()),
@@ -779,7 +780,7 @@ fn drain_pending(rx: &mut tokio::sync::broadcast::Receiver<B256>) -> Vec<Value> 
 }
 
 /// `eth_uninstallFilter`.
-pub async fn uninstall_filter(c: &RpcCtx, a: &[Value]) -> R {
+pub fn uninstall_filter(c: &RpcCtx, a: &[Value]) -> R {
     let id = filter_id(a)?;
     Ok(json!(c.filters.lock().installed.remove(&id).is_some()))
 }

@@ -137,15 +137,15 @@ impl RpcCtx {
     }
 }
 
-async fn chain_id(c: &RpcCtx, _: &[Value]) -> R {
+fn chain_id(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(qty(c.chain_id())))
 }
 
-async fn net_version(c: &RpcCtx, _: &[Value]) -> R {
+fn net_version(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(c.chain_id().to_string()))
 }
 
-async fn client_version(_: &RpcCtx, _: &[Value]) -> R {
+fn client_version(_: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(format!(
         "platon-rs/v{}/{}-{}/rust",
         env!("CARGO_PKG_VERSION"),
@@ -154,24 +154,24 @@ async fn client_version(_: &RpcCtx, _: &[Value]) -> R {
     )))
 }
 
-async fn listening(_: &RpcCtx, _: &[Value]) -> R {
+fn listening(_: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(true))
 }
 
-async fn peer_count(_: &RpcCtx, _: &[Value]) -> R {
+fn peer_count(_: &RpcCtx, _: &[Value]) -> R {
     // The dev chain runs alone; the overlay (a later subsystem) will report its links here.
     Ok(json!("0x0"))
 }
 
-async fn syncing(_: &RpcCtx, _: &[Value]) -> R {
+fn syncing(_: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(false))
 }
 
-async fn block_number(c: &RpcCtx, _: &[Value]) -> R {
+fn block_number(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(qty(c.header_or_err(BlockId::Latest)?.number)))
 }
 
-async fn accounts(c: &RpcCtx, _: &[Value]) -> R {
+fn accounts(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(c
         .node
         .dev_keys
@@ -180,7 +180,7 @@ async fn accounts(c: &RpcCtx, _: &[Value]) -> R {
         .collect::<Vec<_>>()))
 }
 
-async fn get_balance(c: &RpcCtx, a: &[Value]) -> R {
+fn get_balance(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
     let id = parse_block_id(a.get(1))?;
     Ok(json!(qty(c.account(&addr, id)?.balance)))
@@ -192,10 +192,10 @@ async fn get_transaction_count(c: &RpcCtx, a: &[Value]) -> R {
     if id == BlockId::Pending {
         return Ok(json!(qty(c.pending_nonce(addr).await?)));
     }
-    Ok(json!(qty(c.account(&addr, id)?.nonce)))
+    super::evm::blocking(c, move |c| Ok(json!(qty(c.account(&addr, id)?.nonce)))).await
 }
 
-async fn get_code(c: &RpcCtx, a: &[Value]) -> R {
+fn get_code(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
     let code = c
         .state(parse_block_id(a.get(1))?)?
@@ -211,7 +211,7 @@ fn hex_list(nodes: &[Vec<u8>]) -> Vec<String> {
         .collect()
 }
 
-async fn get_storage_at(c: &RpcCtx, a: &[Value]) -> R {
+fn get_storage_at(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
     let slot = parse_u256(arg(a, 1, "storage slot")?, "storage slot")?;
     let state = c.state(parse_block_id(a.get(2))?)?;
@@ -224,7 +224,7 @@ async fn get_storage_at(c: &RpcCtx, a: &[Value]) -> R {
 /// Most storage keys one `eth_getProof` call may ask for.
 pub const MAX_PROOF_KEYS: usize = 256;
 
-async fn get_proof(c: &RpcCtx, a: &[Value]) -> R {
+fn get_proof(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
     let keys = arg(a, 1, "storage keys")?
         .as_array()
@@ -255,16 +255,16 @@ async fn get_proof(c: &RpcCtx, a: &[Value]) -> R {
     }))
 }
 
-async fn gas_price(c: &RpcCtx, _: &[Value]) -> R {
+fn gas_price(c: &RpcCtx, _: &[Value]) -> R {
     let base = platon_vm::next_base_fee(&c.header_or_err(BlockId::Latest)?);
     Ok(json!(qty(U256::from(base) + U256::from(SUGGESTED_TIP))))
 }
 
-async fn max_priority_fee(_: &RpcCtx, _: &[Value]) -> R {
+fn max_priority_fee(_: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(qty(SUGGESTED_TIP)))
 }
 
-async fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
+fn fee_history(c: &RpcCtx, a: &[Value]) -> R {
     let count = parse_u64(arg(a, 0, "blockCount")?, "blockCount")?.min(FEE_HISTORY_MAX_BLOCKS);
     let newest = c.block_or_err(parse_block_id(Some(arg(a, 1, "newestBlock")?))?)?;
     let percentiles: Vec<f64> = match a.get(2) {
@@ -472,7 +472,7 @@ async fn find_service(c: &RpcCtx, a: &[Value]) -> R {
 /// `platon_getBlockQuorumCertByHash(hash)`: the QC stored with a committed block: slot, signer
 /// bit-array, aggregate BLS signature and the hash it signs, for anyone to check against the
 /// validators' public keys.
-async fn quorum_cert(c: &RpcCtx, a: &[Value]) -> R {
+fn quorum_cert(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
     let Some(bytes) = c.node.store.qc(&hash).map_err(storage_err)? else {
         return Ok(Value::Null);
@@ -575,24 +575,24 @@ fn candidates_json(
 }
 
 /// `platon_getCandidateList()`: every candidate, in staking order.
-async fn candidate_list(c: &RpcCtx, _a: &[Value]) -> R {
+fn candidate_list(c: &RpcCtx, _a: &[Value]) -> R {
     staking_read(c, |l| candidates_json(l, l.candidate_ids()?))
 }
 
 /// `platon_getVerifierList()`: this epoch's verifiers, ranked.
-async fn verifier_list(c: &RpcCtx, _a: &[Value]) -> R {
+fn verifier_list(c: &RpcCtx, _a: &[Value]) -> R {
     staking_read(c, |l| candidates_json(l, l.verifiers()?))
 }
 
 /// `platon_getValidatorList()`: this round's validators, in validator-index order.
-async fn validator_list(c: &RpcCtx, _a: &[Value]) -> R {
+fn validator_list(c: &RpcCtx, _a: &[Value]) -> R {
     staking_read(c, |l| candidates_json(l, l.validators()?))
 }
 
 /// `platon_getRoundValidators(round)`: the consensus set the chain recorded for a round (its
 /// election's result, fixed since), in validator-index order: Node-ID, BLS and VRF keys. Empty
 /// when that round is not elected yet.
-async fn round_validators(c: &RpcCtx, a: &[Value]) -> R {
+fn round_validators(c: &RpcCtx, a: &[Value]) -> R {
     let round = match arg(a, 0, "round")? {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => u64::from_str_radix(s.trim_start_matches("0x"), 16).ok(),
@@ -613,7 +613,7 @@ async fn round_validators(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// `platon_getCandidateInfo(nodeId)`: one candidate, or null.
-async fn candidate_info(c: &RpcCtx, a: &[Value]) -> R {
+fn candidate_info(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_node_id(arg(a, 0, "node id")?)?;
     staking_read(c, |l| {
         Ok(l.candidate(id)?
@@ -623,7 +623,7 @@ async fn candidate_info(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// `platon_getDelegateInfo(delegator, nodeId)`: the delegation, settled to this epoch.
-async fn delegate_info(c: &RpcCtx, a: &[Value]) -> R {
+fn delegate_info(c: &RpcCtx, a: &[Value]) -> R {
     let who = parse_address(arg(a, 0, "delegator")?, "delegator")?;
     let id = parse_node_id(arg(a, 1, "node id")?)?;
     staking_read(c, |l| {
@@ -640,8 +640,12 @@ async fn delegate_info(c: &RpcCtx, a: &[Value]) -> R {
 
 async fn send_raw_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let raw = parse_bytes(arg(a, 0, "data")?, "data")?;
-    let tx = SignedTransaction::decode(&raw, &c.node.store.tx_rules())
-        .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))?;
+    // Decoding recovers the sender (secp256k1): CPU work, off the runtime's workers.
+    let tx = super::evm::blocking(c, move |c| {
+        SignedTransaction::decode(&raw, &c.node.store.tx_rules())
+            .map_err(|e| rpc_err(SERVER_ERROR, e.to_string()))
+    })
+    .await?;
     c.submit(tx).await
 }
 
@@ -754,7 +758,7 @@ async fn send_transaction(c: &RpcCtx, a: &[Value]) -> R {
 
 /// `eth_signTransaction`: as geth, the object must give its gas, nonce and price; the answer is the
 /// signed encoding and the transaction, not sent.
-async fn sign_transaction(c: &RpcCtx, a: &[Value]) -> R {
+fn sign_transaction(c: &RpcCtx, a: &[Value]) -> R {
     let call = parse_call(arg(a, 0, "transaction")?)?;
     let from = call
         .from
@@ -786,7 +790,7 @@ async fn fill_transaction(c: &RpcCtx, a: &[Value]) -> R {
     Ok(json!({ "raw": unsigned.encoded, "tx": tx }))
 }
 
-async fn sign(c: &RpcCtx, a: &[Value]) -> R {
+fn sign(c: &RpcCtx, a: &[Value]) -> R {
     let addr = parse_address(arg(a, 0, "address")?, "address")?;
     let data = parse_bytes(arg(a, 1, "data")?, "data")?;
     let key = dev_key(c, &addr)?;
@@ -800,7 +804,7 @@ async fn sign(c: &RpcCtx, a: &[Value]) -> R {
     Ok(json!(format!("0x{}", hex::encode(out))))
 }
 
-async fn block_by_number(c: &RpcCtx, a: &[Value]) -> R {
+fn block_by_number(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
     let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
     Ok(c.block(id)?
@@ -808,7 +812,7 @@ async fn block_by_number(c: &RpcCtx, a: &[Value]) -> R {
         .unwrap_or(Value::Null))
 }
 
-async fn block_by_hash(c: &RpcCtx, a: &[Value]) -> R {
+fn block_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
     let full = a.get(1).and_then(Value::as_bool).unwrap_or(false);
     Ok(c.block(BlockId::Hash(h))?
@@ -816,14 +820,14 @@ async fn block_by_hash(c: &RpcCtx, a: &[Value]) -> R {
         .unwrap_or(Value::Null))
 }
 
-async fn tx_count_by_number(c: &RpcCtx, a: &[Value]) -> R {
+fn tx_count_by_number(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
     Ok(c.block(id)?
         .map(|b| json!(qty(b.transactions.len() as u64)))
         .unwrap_or(Value::Null))
 }
 
-async fn tx_count_by_hash(c: &RpcCtx, a: &[Value]) -> R {
+fn tx_count_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
     Ok(c.block(BlockId::Hash(h))?
         .map(|b| json!(qty(b.transactions.len() as u64)))
@@ -851,9 +855,15 @@ pub(super) fn locate(c: &RpcCtx, hash: &B256) -> Result<Option<(Block, usize)>, 
 
 async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
-    if let Some((block, i)) = locate(c, &hash)? {
-        let pos = TxPosition::in_block(&block.header, block.hash(), i);
-        return Ok(tx_json(&block.transactions[i], Some(pos)));
+    let found = super::evm::blocking(c, move |c| {
+        Ok(locate(c, &hash)?.map(|(block, i)| {
+            let pos = TxPosition::in_block(&block.header, block.hash(), i);
+            tx_json(&block.transactions[i], Some(pos))
+        }))
+    })
+    .await?;
+    if let Some(tx) = found {
+        return Ok(tx);
     }
     match c.pool().get(hash).await {
         Ok(Some(tx)) => Ok(tx_json(&tx, None)),
@@ -862,7 +872,7 @@ async fn tx_by_hash(c: &RpcCtx, a: &[Value]) -> R {
     }
 }
 
-async fn receipt(c: &RpcCtx, a: &[Value]) -> R {
+fn receipt(c: &RpcCtx, a: &[Value]) -> R {
     let hash = parse_hash(arg(a, 0, "transaction hash")?, "transaction hash")?;
     let Some((block, i)) = locate(c, &hash)? else {
         return Ok(Value::Null);
@@ -881,19 +891,19 @@ async fn receipt(c: &RpcCtx, a: &[Value]) -> R {
 }
 
 /// `eth_coinbase`: the address this node's blocks pay their fees to (`dev.coinbase`).
-async fn coinbase(c: &RpcCtx, _: &[Value]) -> R {
+fn coinbase(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(c.node.config.dev.coinbase))
 }
 
 /// `eth_baseFee`: the base fee of the next block.
-async fn base_fee(c: &RpcCtx, _: &[Value]) -> R {
+fn base_fee(c: &RpcCtx, _: &[Value]) -> R {
     Ok(json!(qty(platon_vm::next_base_fee(
         &c.header_or_err(BlockId::Latest)?
     ))))
 }
 
 /// `eth_blobBaseFee`: this chain runs no blob fork (EIP-4844), so, as geth on such a chain, zero.
-async fn blob_base_fee(_: &RpcCtx, _: &[Value]) -> R {
+fn blob_base_fee(_: &RpcCtx, _: &[Value]) -> R {
     Ok(json!("0x0"))
 }
 
@@ -901,7 +911,7 @@ async fn blob_base_fee(_: &RpcCtx, _: &[Value]) -> R {
 pub const MAX_STORAGE_VALUES: usize = 1024;
 
 /// `eth_getStorageValues({address: [slots]}, block)`: many slots at one block.
-async fn storage_values(c: &RpcCtx, a: &[Value]) -> R {
+fn storage_values(c: &RpcCtx, a: &[Value]) -> R {
     let req = arg(a, 0, "requests")?
         .as_object()
         .ok_or_else(|| invalid_params("requests: an object of address to slots expected"))?;
@@ -952,7 +962,7 @@ fn crc32(data: &[u8]) -> u32 {
 /// scheduled, so `current` describes genesis and `next`/`last` are null. The chain runs no blob
 /// fork: its blob schedule is all zero. The fork id is the EIP-2124 hash of the genesis hash alone
 /// (no fork block follows it).
-async fn config(c: &RpcCtx, _: &[Value]) -> R {
+fn config(c: &RpcCtx, _: &[Value]) -> R {
     let genesis = c.header_or_err(BlockId::Number(0))?;
     let precompile = |n: u8| Address::with_last_byte(n);
     Ok(json!({
@@ -987,7 +997,7 @@ async fn config(c: &RpcCtx, _: &[Value]) -> R {
 /// `eth_capabilities`: what history this node serves. Blocks, transactions, receipts and logs are
 /// kept from genesis; state (and so proofs) from genesis on an archive node, for the last
 /// `state.retain` blocks on a full one.
-async fn capabilities(c: &RpcCtx, _: &[Value]) -> R {
+fn capabilities(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.header_or_err(BlockId::Latest)?;
     let all = json!({ "disabled": false, "oldestBlock": "0x0" });
     let state = match c.node.config.state.mode {
@@ -1022,7 +1032,7 @@ pub(super) fn no_access_lists() -> ErrorObjectOwned {
 }
 
 /// `eth_getBlockAccessList`: a known block has none; an unknown one is not found.
-async fn block_access_list(c: &RpcCtx, a: &[Value]) -> R {
+fn block_access_list(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
     c.header_or_err(id)?;
     Err(no_access_lists())
@@ -1050,13 +1060,13 @@ fn tx_at(block: Option<Block>, index: &Value) -> R {
 }
 
 /// `eth_getTransactionByBlockHashAndIndex`.
-async fn tx_by_block_hash_and_index(c: &RpcCtx, a: &[Value]) -> R {
+fn tx_by_block_hash_and_index(c: &RpcCtx, a: &[Value]) -> R {
     let h = parse_hash(arg(a, 0, "block hash")?, "block hash")?;
     tx_at(c.block(BlockId::Hash(h))?, arg(a, 1, "index")?)
 }
 
 /// `eth_getTransactionByBlockNumberAndIndex`.
-async fn tx_by_block_number_and_index(c: &RpcCtx, a: &[Value]) -> R {
+fn tx_by_block_number_and_index(c: &RpcCtx, a: &[Value]) -> R {
     let id = parse_block_id(Some(arg(a, 0, "block")?))?;
     tx_at(c.block(id)?, arg(a, 1, "index")?)
 }
@@ -1078,78 +1088,113 @@ macro_rules! methods {
     };
 }
 
+/// Registers synchronous methods that read storage or do CPU work: each call runs on the blocking
+/// pool, so no runtime worker waits on a trie or a disk (the README's rule).
+macro_rules! blocking_methods {
+    ($module:expr, $( $name:literal => $f:path ),* $(,)?) => {
+        $(
+            $module.register_async_method($name, |p, c, _| async move {
+                let _in_flight = c.node.registry.request_started(names::RPC);
+                let a = args(&p)?;
+                tokio::task::spawn_blocking(move || $f(&c, &a))
+                    .await
+                    .map_err(super::evm::blocking_err)?
+            })?;
+        )*
+    };
+}
+
+/// Registers synchronous methods that answer from memory.
+macro_rules! inline_methods {
+    ($module:expr, $( $name:literal => $f:path ),* $(,)?) => {
+        $(
+            $module.register_method($name, |p, c, _| {
+                let _in_flight = c.node.registry.request_started(names::RPC);
+                let a = args(&p)?;
+                $f(&c, &a)
+            })?;
+        )*
+    };
+}
+
 /// Registers every method on the module.
 pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     methods!(m,
-        "web3_clientVersion" => client_version,
-        "net_version" => net_version,
-        "net_listening" => listening,
-        "net_peerCount" => peer_count,
-        "eth_chainId" => chain_id,
+        "eth_getTransactionCount" => get_transaction_count,
+        "eth_estimateGas" => super::evm::estimate_gas,
+        "eth_call" => super::evm::call,
+        "eth_getLogs" => super::evm::get_logs,
+        "eth_getFilterChanges" => super::evm::filter_changes,
+        "eth_getFilterLogs" => super::evm::filter_logs_all,
+        "debug_traceTransaction" => super::evm::trace_transaction,
+        "debug_traceCall" => super::evm::trace_call,
+        "eth_sendRawTransaction" => send_raw_transaction,
+        "eth_sendTransaction" => send_transaction,
+        "eth_getTransactionByHash" => tx_by_hash,
+        "txpool_status" => txpool_status,
+        "eth_fillTransaction" => fill_transaction,
+        "eth_createAccessList" => super::simulate::create_access_list,
+        "eth_simulateV1" => super::simulate::simulate,
+        "debug_traceBlockByNumber" => super::debug::trace_block_by_number,
+        "debug_traceBlockByHash" => super::debug::trace_block_by_hash,
+        "debug_getRawTransaction" => super::debug::raw_transaction,
+        "platon_findService" => find_service,
+        "platon_evidences" => evidences,
+        "platon_consensusStatus" => consensus_status,
+    );
+    // Storage reads and CPU work, nothing awaited: on the blocking pool.
+    blocking_methods!(m,
         "eth_syncing" => syncing,
         "eth_blockNumber" => block_number,
-        "eth_accounts" => accounts,
         "eth_getBalance" => get_balance,
-        "eth_getTransactionCount" => get_transaction_count,
         "eth_getCode" => get_code,
         "eth_getStorageAt" => get_storage_at,
         "eth_getProof" => get_proof,
         "eth_gasPrice" => gas_price,
         "eth_maxPriorityFeePerGas" => max_priority_fee,
         "eth_feeHistory" => fee_history,
-        "eth_estimateGas" => super::evm::estimate_gas,
-        "eth_call" => super::evm::call,
-        "eth_getLogs" => super::evm::get_logs,
         "eth_newFilter" => super::evm::new_filter,
         "eth_newBlockFilter" => super::evm::new_block_filter,
-        "eth_getFilterChanges" => super::evm::filter_changes,
-        "eth_getFilterLogs" => super::evm::filter_logs_all,
-        "eth_uninstallFilter" => super::evm::uninstall_filter,
         "eth_getBlockReceipts" => super::evm::block_receipts,
-        "debug_traceTransaction" => super::evm::trace_transaction,
-        "debug_traceCall" => super::evm::trace_call,
-        "eth_sendRawTransaction" => send_raw_transaction,
-        "eth_sendTransaction" => send_transaction,
         "eth_sign" => sign,
         "eth_getBlockByNumber" => block_by_number,
         "eth_getBlockByHash" => block_by_hash,
         "eth_getBlockTransactionCountByNumber" => tx_count_by_number,
         "eth_getBlockTransactionCountByHash" => tx_count_by_hash,
-        "eth_getTransactionByHash" => tx_by_hash,
         "eth_getTransactionReceipt" => receipt,
-        "txpool_status" => txpool_status,
-        "eth_coinbase" => coinbase,
         "eth_baseFee" => base_fee,
         "eth_blobBaseFee" => blob_base_fee,
         "eth_getStorageValues" => storage_values,
         "eth_config" => config,
-        "eth_capabilities" => capabilities,
         "eth_getBlockAccessList" => block_access_list,
         "eth_getTransactionByBlockHashAndIndex" => tx_by_block_hash_and_index,
         "eth_getTransactionByBlockNumberAndIndex" => tx_by_block_number_and_index,
         "eth_signTransaction" => sign_transaction,
-        "eth_fillTransaction" => fill_transaction,
         "eth_newPendingTransactionFilter" => super::evm::new_pending_filter,
-        "eth_createAccessList" => super::simulate::create_access_list,
-        "eth_simulateV1" => super::simulate::simulate,
-        "debug_traceBlockByNumber" => super::debug::trace_block_by_number,
-        "debug_traceBlockByHash" => super::debug::trace_block_by_hash,
         "debug_getRawHeader" => super::debug::raw_header,
         "debug_getRawBlock" => super::debug::raw_block,
         "debug_getRawReceipts" => super::debug::raw_receipts,
-        "debug_getRawTransaction" => super::debug::raw_transaction,
         "debug_getRawBlockAccessList" => super::debug::raw_block_access_list,
         "debug_getBadBlocks" => super::debug::bad_blocks,
-        "platon_findService" => find_service,
         "platon_getBlockQuorumCertByHash" => quorum_cert,
-        "platon_evidences" => evidences,
-        "platon_consensusStatus" => consensus_status,
         "platon_getCandidateList" => candidate_list,
         "platon_getVerifierList" => verifier_list,
         "platon_getValidatorList" => validator_list,
         "platon_getCandidateInfo" => candidate_info,
         "platon_getRoundValidators" => round_validators,
         "platon_getDelegateInfo" => delegate_info,
+    );
+    // Answers from memory: inline.
+    inline_methods!(m,
+        "web3_clientVersion" => client_version,
+        "net_version" => net_version,
+        "net_listening" => listening,
+        "net_peerCount" => peer_count,
+        "eth_chainId" => chain_id,
+        "eth_accounts" => accounts,
+        "eth_uninstallFilter" => super::evm::uninstall_filter,
+        "eth_coinbase" => coinbase,
+        "eth_capabilities" => capabilities,
     );
     m.register_subscription(
         "eth_subscribe",

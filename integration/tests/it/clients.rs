@@ -2,7 +2,7 @@
 //! web3.py, and one scripted sequence run against this node and against anvil and compared.
 
 use crate::common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

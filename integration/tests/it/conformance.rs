@@ -4,7 +4,6 @@
 //! method's OpenRPC schema.
 
 use crate::common::*;
-use std::path::Path;
 use std::process::Command;
 
 #[test]

@@ -7,7 +7,6 @@ use crate::common::manifest_dir;
 use platon_crypto::vrf::{VrfPublicKey, VrfSecretKey, VRF_CONTEXT};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 #[test]

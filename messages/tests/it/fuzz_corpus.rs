@@ -7,7 +7,7 @@ use platon_crypto::{derive_dev_keys, DEV_MNEMONIC};
 use platon_messages::fuzz;
 use platon_messages::reload::Frame;
 use platon_messages::{Block, Header, TxBody, TxKind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn corpus() -> PathBuf {
     platon_messages::fuzz::corpus_dir()

@@ -48,6 +48,21 @@ def batch(url, calls, timeout=30):
         return json.loads(r.read())
 
 
+def memory_parts(admin_url, token):
+    """The store's memory by part (bytes) from the node's /metrics: platon_memory_<part>_bytes."""
+    req = urllib.request.Request(admin_url + "/metrics", headers={"Authorization": f"Bearer {token}"})
+    parts = {}
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("platon_memory_") and not line.startswith("#"):
+                    name, value = line.split()[:2]
+                    parts[name.removeprefix("platon_memory_").removesuffix("_bytes")] = int(float(value))
+    except Exception as e:
+        print(f"metrics: {e}", file=sys.stderr)
+    return parts
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -106,6 +121,8 @@ def main():
         procs.append(subprocess.Popen([binary, "run", "--config", os.path.join(out, f"node{k}.toml")],
                                       stdout=log, stderr=log))
     urls = [n["rpc"] for n in nodes]
+    admins = [n.get("admin") for n in nodes]
+    token = net.get("adminToken", "")
     datadirs = [os.path.join(out, f"node{k}") for k in range(1, 5)]
     try:
         deadline = time.time() + 60
@@ -190,7 +207,8 @@ def main():
         samples = []
         start = time.time()
         end = start + a.minutes * 60
-        print("t_s  node  rss_MiB  wal_KiB  wal_records  retained  committed  late_p99_ms  late_max_ms  rpc_calls")
+        print("t_s  node  rss_MiB  trie_MiB  memtab_MiB  wal_KiB  wal_records  retained  committed  "
+              "late_p99_ms  late_max_ms  rpc_calls")
         while time.time() < end:
             time.sleep(a.every)
             t = round(time.time() - start)
@@ -208,9 +226,12 @@ def main():
                      "committed": st.get("committed"),
                      "late_p99_ms": quantile(window, late.get("bucketsLeMs") or [], 0.99),
                      "late_max_ms": late.get("maxMs"), "late_window": window,
-                     "rpc_calls": rpc_counts["calls"] if k == 1 else 0}
+                     "rpc_calls": rpc_counts["calls"] if k == 1 else 0,
+                     "memory": memory_parts(admins[k - 1], token) if admins[k - 1] else {}}
                 samples.append(s)
-                print(f"{t:4d}  {k}  {s['rss_kib'] / 1024:8.1f}  {wal / 1024:8.1f}  {s['wal_records']:>11}  "
+                mem = s["memory"]
+                print(f"{t:4d}  {k}  {s['rss_kib'] / 1024:8.1f}  {mem.get('trie_node_cache', 0) / 2**20:8.1f}  "
+                      f"{mem.get('rocksdb_memtables', 0) / 2**20:10.1f}  {wal / 1024:8.1f}  {s['wal_records']:>11}  "
                       f"{s['retained']:>8}  {s['committed']:>9}  {s['late_p99_ms']:>11}  "
                       f"{s['late_max_ms']:>11}  {s['rpc_calls']:>9}", flush=True)
         stop.set()
@@ -232,6 +253,7 @@ def main():
                 "timer_late_p50_ms": quantile(total, BOUNDS, 0.5),
                 "timer_late_p99_ms": quantile(total, BOUNDS, 0.99),
                 "timer_late_max_ms": mine[-1]["late_max_ms"],
+                "memory_mib_last": {p: round(v / 2**20, 1) for p, v in mine[-1]["memory"].items()},
             })
         print(json.dumps(summary, indent=2))
     finally:

@@ -7,7 +7,7 @@
 //! serves the web console and `/metrics` there ([`crate::console`]). When a token is configured every
 //! request must carry `Authorization: Bearer <token>`, or the console's session cookie.
 
-use crate::overlay::service::OverlayMsg;
+use crate::handles::{CbftHandle, OverlayHandle};
 use crate::rpc::bind_with_retry;
 use crate::rpc::json::{invalid_params, rpc_err, SERVER_ERROR};
 use crate::NodeContext;
@@ -87,15 +87,16 @@ pub fn parse_fault(kind: &str, arg: Option<u64>) -> Result<Fault, String> {
     }
 }
 
-fn overlay(reg: &Arc<Registry>) -> Result<platon_supervision::Addr<OverlayMsg>, ErrorObjectOwned> {
-    reg.lookup::<OverlayMsg>(crate::names::OVERLAY)
-        .map_err(|_| {
-            ErrorObjectOwned::owned(
-                -32000,
-                "this node is not in an overlay (overlay.enabled is false)",
-                None::<()>,
-            )
-        })
+fn overlay(reg: &Arc<Registry>) -> Result<OverlayHandle, ErrorObjectOwned> {
+    let o = OverlayHandle::of_node(reg.clone());
+    if !o.exists() {
+        return Err(ErrorObjectOwned::owned(
+            -32000,
+            "this node is not in an overlay (overlay.enabled is false)",
+            None::<()>,
+        ));
+    }
+    Ok(o)
 }
 
 fn module(
@@ -155,19 +156,19 @@ fn module(
     m.register_async_method("admin_nodeInfo", |_, node, ext| async move {
         check(&ext)?;
         let o = overlay(&node.registry)?;
-        let info = o.call(OverlayMsg::Info).await.map_err(call_err)?;
+        let info = o.info().await.map_err(call_err)?;
         Ok::<_, ErrorObjectOwned>(json!(info))
     })?;
     m.register_async_method("admin_peers", |_, node, ext| async move {
         check(&ext)?;
         let o = overlay(&node.registry)?;
-        let peers = o.call(OverlayMsg::Peers).await.map_err(call_err)?;
+        let peers = o.peers().await.map_err(call_err)?;
         Ok::<_, ErrorObjectOwned>(json!(peers))
     })?;
     m.register_async_method("admin_overlayStats", |_, node, ext| async move {
         check(&ext)?;
         let o = overlay(&node.registry)?;
-        let s = o.call(OverlayMsg::Stats).await.map_err(call_err)?;
+        let s = o.stats().await.map_err(call_err)?;
         let p = &s.protocol;
         let mean = if p.lookups == 0 {
             0.0
@@ -209,14 +210,13 @@ fn module(
                 "fault injection is off: start the node with --admin.faults",
             ));
         }
-        let cbft = reg
-            .lookup::<crate::cbft::service::CbftActorMsg>(crate::names::CBFT)
-            .map_err(|_| rpc_err(SERVER_ERROR, "this node does not run consensus"))?;
-        let d = cbft
-            .call(crate::cbft::service::CbftActorMsg::Equivocate)
-            .await
-            .map_err(call_err)?
-            .map_err(|e| rpc_err(SERVER_ERROR, e))?;
+        let d = match CbftHandle(reg.clone()).equivocate().await {
+            Err(CallError::Unknown(_)) => {
+                return Err(rpc_err(SERVER_ERROR, "this node does not run consensus"))
+            }
+            r => r.map_err(call_err)?,
+        }
+        .map_err(|e| rpc_err(SERVER_ERROR, e))?;
         Ok::<_, ErrorObjectOwned>(json!({
             "epoch": d.epoch,
             "view": d.view,

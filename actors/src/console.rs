@@ -14,7 +14,7 @@
 //! with `admin_search` and restarts actors or injects faults through the admin methods, which need
 //! the token (or a session) and are logged.
 
-use crate::handles::TxPoolHandle;
+use crate::handles::{CbftHandle, OverlayHandle, TxPoolHandle};
 use crate::NodeContext;
 use alloy_primitives::{Address, B256};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
@@ -366,27 +366,22 @@ pub async fn snapshot(node: &NodeContext) -> Value {
         .await
         .ok()
         .map(|p| json!({"pending": p.pending, "queued": p.queued}));
-    let cbft = match reg.lookup::<crate::cbft::service::CbftActorMsg>(crate::names::CBFT) {
-        Ok(a) => a
-            .call(crate::cbft::service::CbftActorMsg::Status)
+    let cbft = CbftHandle(reg.clone());
+    let cbft = if cbft.exists() {
+        cbft.status()
             .await
-            .unwrap_or_else(|e| json!({"error": e.to_string()})),
-        Err(_) => Value::Null,
+            .unwrap_or_else(|e| json!({"error": e.to_string()}))
+    } else {
+        Value::Null
     };
-    let overlay = match reg.lookup::<crate::overlay::service::OverlayMsg>(crate::names::OVERLAY) {
-        Ok(o) => {
-            let info = o.call(crate::overlay::service::OverlayMsg::Info).await.ok();
-            let peers = o
-                .call(crate::overlay::service::OverlayMsg::Peers)
-                .await
-                .ok();
-            let stats = o
-                .call(crate::overlay::service::OverlayMsg::Stats)
-                .await
-                .ok();
-            json!({"info": info, "peers": peers, "stats": stats})
-        }
-        Err(_) => Value::Null,
+    let overlay = OverlayHandle::of_node(reg.clone());
+    let overlay = if overlay.exists() {
+        let info = overlay.info().await.ok();
+        let peers = overlay.peers().await.ok();
+        let stats = overlay.stats().await.ok();
+        json!({"info": info, "peers": peers, "stats": stats})
+    } else {
+        Value::Null
     };
     json!({
         "node": {

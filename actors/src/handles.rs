@@ -2,13 +2,22 @@
 //! name in the registry, so a restarted actor is reached at its new incarnation.
 
 use crate::names;
+use crate::overlay::service::OverlayMsg;
+use crate::ppos::PposMsg;
 use alloy_primitives::{Address, B256};
 use platon_messages::actors::{
-    BlockEnv, ChainMsg, Entries, ExecutorMsg, PoolError, PoolStatus, ProducerMsg, RpcMsg,
-    SnapshotMsg, SnapshotStatus, TxPoolMsg,
+    BlockEnv, CbftActorMsg, ChainMsg, Entries, ExecutorMsg, NodeInfo, OverlayStats, PeerInfo,
+    PoolError, PoolStatus, ProducerMsg, RedirMsg, RoundKeys, RpcMsg, SnapshotMsg, SnapshotStatus,
+    TxPoolMsg,
+};
+use platon_messages::cbft::{CbftMsg, VoteData};
+use platon_messages::reload::{
+    Contact, FloodTopic, KindData, NodeId, RedirServiceProvider, ResourceId, Specifier,
+    StoredDataValue,
 };
 use platon_messages::snapshot::{At, Record};
 use platon_messages::{Block, ExecutedBlock, Header, SignedTransaction};
+use platon_storage::trie::MemoryNodes;
 use platon_supervision::{CallError, Registry};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,15 +85,9 @@ impl TxPoolHandle {
         let encoded = tx.encoded.clone();
         let res = self.submit(tx).await?;
         if res.is_ok() {
-            if let Ok(o) = self
-                .0
-                .lookup::<crate::overlay::service::OverlayMsg>(names::OVERLAY)
-            {
-                let _ = o.send(crate::overlay::service::OverlayMsg::Flood {
-                    topic: platon_messages::reload::FloodTopic::Transaction,
-                    payload: encoded.to_vec(),
-                });
-            }
+            // A node outside an overlay has nobody to tell.
+            let _ = OverlayHandle::of_node(self.0.clone())
+                .flood(FloodTopic::Transaction, encoded.to_vec());
         }
         Ok(res)
     }
@@ -272,5 +275,216 @@ impl SnapshotHandle {
             .lookup::<SnapshotMsg>(names::SNAPSHOT)?
             .call(SnapshotMsg::Status)
             .await
+    }
+}
+
+/// Handle to an `overlay` actor, by name (a node's is [`names::OVERLAY`]; tests run several in one
+/// process). A node outside an overlay has none: every call answers [`CallError::Unknown`].
+#[derive(Clone, Debug)]
+pub struct OverlayHandle {
+    registry: Arc<Registry>,
+    name: String,
+}
+
+impl OverlayHandle {
+    /// The overlay actor registered as `name`.
+    pub fn new(registry: Arc<Registry>, name: &str) -> Self {
+        Self {
+            registry,
+            name: name.to_string(),
+        }
+    }
+    /// The node's overlay actor.
+    pub fn of_node(registry: Arc<Registry>) -> Self {
+        Self::new(registry, names::OVERLAY)
+    }
+    /// Whether the actor is registered (false on a node outside an overlay).
+    pub fn exists(&self) -> bool {
+        self.addr().is_ok()
+    }
+    fn addr(&self) -> Result<platon_supervision::Addr<OverlayMsg>, CallError> {
+        self.registry.lookup::<OverlayMsg>(&self.name)
+    }
+    /// Hands the actor an event from its own listener, dialers and links.
+    pub fn send(&self, msg: OverlayMsg) -> Result<(), CallError> {
+        self.addr()?.send(msg)
+    }
+    /// A request built from its reply port (the methods below name the common ones).
+    pub async fn call<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(ractor::RpcReplyPort<T>) -> OverlayMsg,
+    ) -> Result<T, CallError> {
+        self.addr()?.call(build).await
+    }
+    /// Floods a payload to every node.
+    pub fn flood(&self, topic: FloodTopic, payload: Vec<u8>) -> Result<(), CallError> {
+        self.send(OverlayMsg::Flood { topic, payload })
+    }
+    /// `admin_nodeInfo`.
+    pub async fn info(&self) -> Result<NodeInfo, CallError> {
+        self.addr()?.call(OverlayMsg::Info).await
+    }
+    /// `admin_peers`.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, CallError> {
+        self.addr()?.call(OverlayMsg::Peers).await
+    }
+    /// `admin_overlayStats`.
+    pub async fn stats(&self) -> Result<OverlayStats, CallError> {
+        self.addr()?.call(OverlayMsg::Stats).await
+    }
+    /// Tells every neighbor this node leaves; returns once sent.
+    pub async fn leave(&self) -> Result<(), CallError> {
+        self.addr()?.call(OverlayMsg::Leave).await
+    }
+    /// The closest live nodes to `target`, and the hop count.
+    pub async fn lookup(
+        &self,
+        target: NodeId,
+    ) -> Result<Result<(Vec<Contact>, u32), String>, CallError> {
+        self.addr()?
+            .call(|reply| OverlayMsg::Lookup { target, reply })
+            .await
+    }
+    /// Stores signed values on the r closest nodes; the replicas that took them.
+    pub async fn store(
+        &self,
+        resource: ResourceId,
+        kind: u32,
+        values: Vec<StoredDataValue>,
+        lifetime: u32,
+    ) -> Result<Result<Vec<NodeId>, String>, CallError> {
+        self.addr()?
+            .call(|reply| OverlayMsg::Store {
+                resource,
+                kind,
+                values,
+                lifetime,
+                reply,
+            })
+            .await
+    }
+    /// Fetches and merges values from the r closest nodes.
+    pub async fn fetch(
+        &self,
+        resource: ResourceId,
+        specifiers: Vec<Specifier>,
+    ) -> Result<Result<Vec<KindData>, String>, CallError> {
+        self.addr()?
+            .call(|reply| OverlayMsg::Fetch {
+                resource,
+                specifiers,
+                reply,
+            })
+            .await
+    }
+    /// Opens a link to a contact (refusing a peer whose certificate gives another Node-ID).
+    pub fn dial(&self, contact: Contact) -> Result<(), CallError> {
+        self.send(OverlayMsg::Dial(contact))
+    }
+    /// Test hook: makes the link to `peer` panic.
+    pub fn fail_link(&self, peer: NodeId) -> Result<(), CallError> {
+        self.send(OverlayMsg::FailLink(peer))
+    }
+}
+
+/// Handle to the `cbft` actor. A node without consensus has none: calls answer
+/// [`CallError::Unknown`].
+#[derive(Clone, Debug)]
+pub struct CbftHandle(pub Arc<Registry>);
+
+impl CbftHandle {
+    fn addr(&self) -> Result<platon_supervision::Addr<CbftActorMsg>, CallError> {
+        self.0.lookup::<CbftActorMsg>(names::CBFT)
+    }
+    /// Whether the node runs consensus.
+    pub fn exists(&self) -> bool {
+        self.addr().is_ok()
+    }
+    /// Hands consensus a message from the overlay (a full mailbox is counted and logged).
+    pub fn deliver(&self, msg: CbftMsg) -> Result<(), CallError> {
+        self.addr()?.send(CbftActorMsg::Net(Box::new(msg)))
+    }
+    /// `platon_consensusStatus`.
+    pub async fn status(&self) -> Result<serde_json::Value, CallError> {
+        self.addr()?.call(CbftActorMsg::Status).await
+    }
+    /// `platon_evidences`.
+    pub async fn evidences(&self) -> Result<serde_json::Value, CallError> {
+        self.addr()?.call(CbftActorMsg::Evidences).await
+    }
+    /// Fault injection: sign a second vote for this validator's last slot (`admin_equivocate`).
+    pub async fn equivocate(&self) -> Result<Result<VoteData, String>, CallError> {
+        self.addr()?.call(CbftActorMsg::Equivocate).await
+    }
+}
+
+/// Handle to the `ppos` elector.
+#[derive(Clone, Debug)]
+pub struct ElectorHandle(pub Arc<Registry>);
+
+impl ElectorHandle {
+    /// Round `round`'s validators as the state after `header` records them (`layers`: pending
+    /// state above the store, newest first).
+    pub async fn round_set(
+        &self,
+        round: u64,
+        header: Header,
+        layers: Vec<Arc<MemoryNodes>>,
+    ) -> Result<Result<RoundKeys, String>, CallError> {
+        self.0
+            .lookup::<PposMsg>(names::PPOS)?
+            .call(|reply| PposMsg::RoundSet {
+                round,
+                header: Box::new(header),
+                layers,
+                reply,
+            })
+            .await
+    }
+}
+
+/// Handle to a `redir` actor, by name (a node's is [`names::REDIR`]).
+#[derive(Clone, Debug)]
+pub struct RedirHandle {
+    registry: Arc<Registry>,
+    name: String,
+}
+
+impl RedirHandle {
+    /// The redir actor registered as `name`.
+    pub fn new(registry: Arc<Registry>, name: &str) -> Self {
+        Self {
+            registry,
+            name: name.to_string(),
+        }
+    }
+    /// The node's redir actor.
+    pub fn of_node(registry: Arc<Registry>) -> Self {
+        Self::new(registry, names::REDIR)
+    }
+    fn addr(&self) -> Result<platon_supervision::Addr<RedirMsg>, CallError> {
+        self.registry.lookup::<RedirMsg>(&self.name)
+    }
+    /// Hands the actor an event (a finished registration, a refresh).
+    pub fn send(&self, msg: RedirMsg) -> Result<(), CallError> {
+        self.addr()?.send(msg)
+    }
+    /// The provider of `service` that ReDiR returns for `key` (None: nobody registered).
+    pub async fn find(
+        &self,
+        service: String,
+        key: NodeId,
+    ) -> Result<Result<Option<RedirServiceProvider>, String>, CallError> {
+        self.addr()?
+            .call(|reply| RedirMsg::Find {
+                service,
+                key,
+                reply,
+            })
+            .await
+    }
+    /// When each service was last registered.
+    pub async fn status(&self) -> Result<Vec<(String, Option<String>)>, CallError> {
+        self.addr()?.call(RedirMsg::Status).await
     }
 }

@@ -8,7 +8,7 @@
 //! the registry's call timeout, and a subsystem that does not run (or does not answer) is left out of
 //! that scrape. A node without consensus or overlay reports zero view changes, peers and bytes.
 
-use crate::handles::TxPoolHandle;
+use crate::handles::{CbftHandle, OverlayHandle, TxPoolHandle};
 use crate::NodeContext;
 use platon_supervision::{ActorStatus, Registry};
 use prometheus_client::collector::Collector;
@@ -62,6 +62,10 @@ struct Scraped {
     view_changes: Option<u64>,
     pool: Option<(u64, u64)>,
     overlay: Option<OverlayFigures>,
+    /// What the store holds in memory, by part (bytes).
+    memory: Vec<(&'static str, u64)>,
+    /// The process's resident set (bytes), where the OS tells it.
+    rss: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -110,9 +114,33 @@ fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// The resident set size from `/proc/self/status` (None off Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 impl Collector for NodeCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = &self.scraped;
+        if let Some(rss) = s.rss {
+            gauge(
+                &mut enc,
+                "process_resident_memory_bytes",
+                "Resident memory of the node process.",
+                clamp(rss),
+            )?;
+        }
+        for (part, bytes) in &s.memory {
+            gauge(
+                &mut enc,
+                &format!("memory_{part}_bytes"),
+                "Memory the store holds in this part (trie node cache, RocksDB memtables, block cache, table readers).",
+                clamp(*bytes),
+            )?;
+        }
         if let Some(h) = s.head {
             gauge(
                 &mut enc,
@@ -429,33 +457,34 @@ where
 async fn scrape(node: &NodeContext) -> Scraped {
     let mut s = Scraped {
         head: node.store.head_header().ok().map(|h| h.number),
+        memory: node.store.memory(),
+        rss: resident_bytes(),
         ..Scraped::default()
     };
     let reg = &node.registry;
     if let Ok(p) = TxPoolHandle(reg.clone()).status().await {
         s.pool = Some((p.pending as u64, p.queued as u64));
     }
-    match reg.lookup::<crate::cbft::service::CbftActorMsg>(crate::names::CBFT) {
-        Ok(cbft) => {
-            if let Ok(st) = cbft.call(crate::cbft::service::CbftActorMsg::Status).await {
-                s.finalized = st["committed"].as_u64();
-                s.highest_qc = st["highestQc"]["number"].as_u64();
-                s.view = st["view"].as_u64();
-                s.view_changes = st["viewChanges"].as_u64();
-            }
+    let cbft = CbftHandle(reg.clone());
+    if cbft.exists() {
+        if let Ok(st) = cbft.status().await {
+            s.finalized = st["committed"].as_u64();
+            s.highest_qc = st["highestQc"]["number"].as_u64();
+            s.view = st["view"].as_u64();
+            s.view_changes = st["viewChanges"].as_u64();
         }
+    } else {
         // The dev chain's blocks are final when they are committed, and it changes no views.
-        Err(_) => {
-            s.finalized = s.head;
-            s.view_changes = Some(0);
-        }
+        s.finalized = s.head;
+        s.view_changes = Some(0);
     }
-    s.overlay = match reg.lookup::<crate::overlay::service::OverlayMsg>(crate::names::OVERLAY) {
+    let overlay = OverlayHandle::of_node(reg.clone());
+    s.overlay = match overlay.exists() {
         // A node outside an overlay has no peers and moves no bytes: zeros, so dashboards show them.
-        Err(_) => Some(OverlayFigures::default()),
-        Ok(o) => {
-            let info = o.call(crate::overlay::service::OverlayMsg::Info).await;
-            let stats = o.call(crate::overlay::service::OverlayMsg::Stats).await;
+        false => Some(OverlayFigures::default()),
+        true => {
+            let info = overlay.info().await;
+            let stats = overlay.stats().await;
             match (info, stats) {
                 (Ok(info), Ok(stats)) => Some(OverlayFigures {
                     peers: info.links as u64,
@@ -488,8 +517,12 @@ mod tests {
             head: Some(10),
             finalized: Some(7),
             highest_qc: Some(9),
+            memory: vec![("trie_node_cache", 1234)],
+            rss: Some(5678),
             ..Scraped::default()
         });
+        assert!(out.contains("platon_memory_trie_node_cache_bytes 1234"));
+        assert!(out.contains("platon_process_resident_memory_bytes 5678"));
         assert!(
             out.contains("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"} 1")
         );

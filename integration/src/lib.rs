@@ -35,7 +35,8 @@ use platon_messages::reload::{FloodTopic, NodeId};
 use platon_storage::chain::{GenesisSpec, StateMode};
 use platon_storage::{ChainStore, KeyValueStore, ParityStore, RocksStore};
 use platon_supervision::{
-    start_tree, Budget, ChildSpec, Registry, Restart, Strategy, SupervisorSpec, TreeHandle,
+    start_tree, Budget, CallError, ChildSpec, Registry, Restart, Strategy, SupervisorSpec,
+    TreeHandle,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,17 +79,9 @@ impl RunningNode {
     /// Stops every actor (children before parents) and releases the data directory.
     pub async fn shutdown(self) {
         // Neighbors drop a node that says Leave at once, instead of timing it out.
-        if let Ok(o) = self
-            .ctx
-            .registry
-            .lookup::<platon_actors::overlay::service::OverlayMsg>(names::OVERLAY)
-        {
-            if o.call(platon_actors::overlay::service::OverlayMsg::Leave)
-                .await
-                .is_ok()
-            {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        let overlay = platon_actors::handles::OverlayHandle::of_node(self.ctx.registry.clone());
+        if overlay.leave().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.tree.shutdown(Duration::from_secs(10)).await;
         let RunningNode { ctx, _tmp, .. } = self;
@@ -415,16 +408,12 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
         if topic == FloodTopic::Vote {
             // Consensus messages go to the cbft actor (malformed ones are dropped here).
             if let Some(m) = platon_actors::cbft::service::unwrap(&payload) {
-                if let Ok(c) =
-                    registry.lookup::<platon_actors::cbft::service::CbftActorMsg>(names::CBFT)
-                {
-                    // A full mailbox is counted and logged by the registry; a restarting
-                    // actor misses the message and catches up by sync.
-                    if let Err(e) =
-                        c.send(platon_actors::cbft::service::CbftActorMsg::Net(Box::new(m)))
-                    {
-                        tracing::debug!(%e, "cbft: a consensus message was not delivered");
-                    }
+                // A full mailbox is counted and logged by the registry; a restarting actor
+                // misses the message and catches up by sync; a node without consensus (an
+                // observer) has nobody to give it to.
+                match platon_actors::handles::CbftHandle(registry.clone()).deliver(m) {
+                    Ok(()) | Err(CallError::Unknown(_)) => {}
+                    Err(e) => tracing::debug!(%e, "cbft: a consensus message was not delivered"),
                 }
             }
             return;

@@ -1,12 +1,21 @@
-//! The message enum of every actor in the dev pipeline, and the errors that cross actor lines.
+//! The message enum of every actor, the types their replies carry, and the errors that cross actor
+//! lines.
 //!
 //! Queries carry a [`RpcReplyPort`]; callers never build these by hand but go through the typed
 //! handles in `platon-actors`.
 
+use crate::cbft::{CbftMsg, VoteData};
+use crate::reload::{
+    Contact, FloodTopic, KindData, Message, NodeId, RedirServiceProvider, ResourceId, Specifier,
+    StoredDataValue,
+};
 use crate::snapshot::{At, BlockRef, Record};
 use crate::{Block, ExecutedBlock, Header, SignedTransaction};
 use alloy_primitives::{Address, B256, U256};
+use platon_crypto::bls::BlsPublicKey;
+use platon_crypto::vrf::VrfPublicKey;
 use ractor::RpcReplyPort;
+use std::collections::BTreeMap;
 
 /// Why the txpool refused a transaction. Display strings are geth's, because clients match on them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,4 +252,295 @@ pub struct SnapshotStatus {
     pub base: BlockRef,
     /// WAL fsyncs by this incarnation.
     pub syncs: u64,
+}
+
+// ---- consensus, election, overlay and ReDiR ---------------------------------------------------
+
+/// Messages of the `cbft` actor.
+#[derive(Debug)]
+pub enum CbftActorMsg {
+    /// A consensus message from the overlay.
+    Net(Box<CbftMsg>),
+    /// Timers: due at this wall-clock millisecond (how late it runs is measured).
+    Tick {
+        /// When the tick was due.
+        due_ms: u64,
+    },
+    /// State for `platon_consensusStatus`.
+    Status(RpcReplyPort<serde_json::Value>),
+    /// Evidence held, for `platon_evidences`.
+    Evidences(RpcReplyPort<serde_json::Value>),
+    /// Fault injection (`admin_equivocate`, only with `--admin.faults`): sign a second, different
+    /// vote for the slot of this validator's last vote and send it, as a Byzantine validator would.
+    /// Answers the slot.
+    Equivocate(RpcReplyPort<Result<VoteData, String>>),
+}
+
+/// A round's validators as consensus uses them: BLS and VRF public keys, by validator index.
+pub type RoundKeys = (Vec<BlsPublicKey>, Vec<VrfPublicKey>);
+
+/// Messages of the `ppos` actor. `L` is a layer of pending state above the committed store (the
+/// storage crate's in-memory trie nodes in the node), a parameter so this crate needs no storage.
+#[derive(Debug)]
+pub enum PposMsg<L> {
+    /// Round `round`'s validators as the state after `header` records them (`layers`: pending
+    /// state above the store, newest first).
+    RoundSet {
+        /// The round.
+        round: u64,
+        /// The block whose state is read.
+        header: Box<Header>,
+        /// Pending state layers above the committed store.
+        layers: Vec<L>,
+        /// The keys, or why there are none.
+        reply: RpcReplyPort<Result<RoundKeys, String>>,
+    },
+}
+
+/// Messages of the `redir` actor.
+#[derive(Debug)]
+pub enum RedirMsg {
+    /// Register (or refresh) every service of this node.
+    Refresh,
+    /// A registration finished.
+    Registered {
+        /// Service.
+        service: String,
+        /// Outcome.
+        result: Result<(), String>,
+    },
+    /// The provider of `service` that ReDiR returns for `key`.
+    Find {
+        /// Service namespace.
+        service: String,
+        /// Key.
+        key: NodeId,
+        /// The provider, or none registered.
+        reply: RpcReplyPort<Result<Option<RedirServiceProvider>, String>>,
+    },
+    /// When each service was last registered.
+    Status(RpcReplyPort<Vec<(String, Option<String>)>>),
+}
+
+/// The overlay core's counters for `admin_overlayStats`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OverlayProtocolStats {
+    /// Messages received by code name.
+    pub received: BTreeMap<&'static str, u64>,
+    /// Messages sent by code name.
+    pub sent: BTreeMap<&'static str, u64>,
+    /// Flood messages received, duplicates included.
+    pub flood_copies: u64,
+    /// Distinct floods received.
+    pub floods_delivered: u64,
+    /// Lookups finished.
+    pub lookups: u64,
+    /// Sum of lookup hop counts.
+    pub lookup_hops_total: u64,
+    /// Largest lookup hop count.
+    pub lookup_hops_max: u32,
+    /// Routed requests delivered here, and the sum and max of their hop counts.
+    pub routed_delivered: u64,
+    /// Sum of routed hop counts.
+    pub routed_hops_total: u64,
+    /// Largest routed hop count.
+    pub routed_hops_max: u32,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Messages refused (bad signature, malformed body, TTL).
+    pub refused: u64,
+    /// Answers dropped because they came from a peer other than the one asked (or answered
+    /// nothing pending).
+    pub forged_answers: u64,
+}
+
+/// One row of `admin_peers`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    /// Node-ID.
+    pub id: String,
+    /// Listening address.
+    pub addr: String,
+    /// Who opened the link.
+    pub inbound: bool,
+    /// Seconds open.
+    pub connected_secs: u64,
+    /// Messages waiting to be written.
+    pub queued: usize,
+}
+
+/// `admin_nodeInfo`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// Node-ID (hex).
+    pub id: String,
+    /// Listening address.
+    pub listen: String,
+    /// Contacts in the routing table.
+    pub routing_table_size: usize,
+    /// Open links.
+    pub links: usize,
+    /// Values stored for others.
+    pub stored_values: usize,
+}
+
+/// Link-layer counters, beside the core's.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkStats {
+    /// Links opened (both directions).
+    pub links_opened: u64,
+    /// Links that closed or failed.
+    pub links_closed: u64,
+    /// Connections refused (bad certificate, Node-ID mismatch, bad Attach).
+    pub refused: u64,
+    /// Messages dropped because a link's queue was full or no link could be opened.
+    pub dropped: u64,
+    /// Frames that did not decode.
+    pub malformed: u64,
+    /// Bytes written to links (frames, all incarnations of this overlay actor).
+    pub bytes_sent: u64,
+    /// Bytes read from links (frames, all incarnations of this overlay actor).
+    pub bytes_received: u64,
+    /// Messages dropped because their link was over `overlay.max_messages_per_sec`.
+    pub rate_limited: u64,
+    /// Links closed because the peer stopped reading (a write took over `write_timeout_ms`).
+    pub slow_peers: u64,
+}
+
+/// Everything `admin_overlayStats` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverlayStats {
+    /// Protocol counters.
+    pub protocol: OverlayProtocolStats,
+    /// Link counters.
+    pub links: LinkStats,
+}
+
+/// Messages of the overlay actor. `S` is the link stream a finished handshake hands over (a TLS
+/// stream in the node), a parameter so this crate needs no TLS stack.
+pub enum OverlayMsg<S> {
+    /// A message arrived on a link.
+    Inbound {
+        /// The authenticated neighbor.
+        from: Contact,
+        /// The message.
+        msg: Box<Message>,
+    },
+    /// A connection finished its handshake and Attach.
+    Connected {
+        /// The peer.
+        contact: Contact,
+        /// The stream.
+        stream: Box<S>,
+        /// Whether the peer dialed us.
+        inbound: bool,
+        /// Whether this link was opened to join through the peer.
+        bootstrap: bool,
+    },
+    /// A link actor stopped.
+    LinkDown {
+        /// The peer.
+        peer: NodeId,
+        /// The link.
+        link: u64,
+    },
+    /// A dial failed.
+    DialFailed {
+        /// The peer, when known.
+        peer: Option<NodeId>,
+        /// Why.
+        reason: String,
+    },
+    /// An inbound connection was refused.
+    Refused(String),
+    /// Timers.
+    Tick,
+    /// (Re)join through the bootstrap addresses.
+    Join,
+    /// Iterative lookup.
+    Lookup {
+        /// Target.
+        target: NodeId,
+        /// The closest live nodes and the hop count.
+        reply: RpcReplyPort<Result<(Vec<Contact>, u32), String>>,
+    },
+    /// Store signed values on the r closest nodes.
+    Store {
+        /// Resource.
+        resource: ResourceId,
+        /// Kind.
+        kind: u32,
+        /// Values.
+        values: Vec<StoredDataValue>,
+        /// Lifetime (s).
+        lifetime: u32,
+        /// The replicas.
+        reply: RpcReplyPort<Result<Vec<NodeId>, String>>,
+    },
+    /// Fetch and merge from the r closest nodes.
+    Fetch {
+        /// Resource.
+        resource: ResourceId,
+        /// What.
+        specifiers: Vec<Specifier>,
+        /// The values.
+        reply: RpcReplyPort<Result<Vec<KindData>, String>>,
+    },
+    /// Flood a payload to every node.
+    Flood {
+        /// Topic.
+        topic: FloodTopic,
+        /// Payload.
+        payload: Vec<u8>,
+    },
+    /// `admin_nodeInfo`.
+    Info(RpcReplyPort<NodeInfo>),
+    /// `admin_peers`.
+    Peers(RpcReplyPort<Vec<PeerInfo>>),
+    /// `admin_overlayStats`.
+    Stats(RpcReplyPort<OverlayStats>),
+    /// Open a link to a contact, refusing a peer whose certificate gives another Node-ID.
+    Dial(Contact),
+    /// Tell every neighbor this node leaves (before a clean shutdown); replies once sent.
+    Leave(RpcReplyPort<()>),
+    /// Test hook: make the link to this peer panic (proves link isolation).
+    FailLink(NodeId),
+}
+
+impl<S> std::fmt::Debug for OverlayMsg<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            OverlayMsg::Inbound { .. } => "Inbound",
+            OverlayMsg::Connected { .. } => "Connected",
+            OverlayMsg::LinkDown { .. } => "LinkDown",
+            OverlayMsg::DialFailed { .. } => "DialFailed",
+            OverlayMsg::Refused(_) => "Refused",
+            OverlayMsg::Tick => "Tick",
+            OverlayMsg::Join => "Join",
+            OverlayMsg::Lookup { .. } => "Lookup",
+            OverlayMsg::Store { .. } => "Store",
+            OverlayMsg::Fetch { .. } => "Fetch",
+            OverlayMsg::Flood { .. } => "Flood",
+            OverlayMsg::Info(_) => "Info",
+            OverlayMsg::Peers(_) => "Peers",
+            OverlayMsg::Stats(_) => "Stats",
+            OverlayMsg::Dial(_) => "Dial",
+            OverlayMsg::Leave(_) => "Leave",
+            OverlayMsg::FailLink(_) => "FailLink",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Messages of a link actor.
+#[derive(Debug)]
+pub enum LinkMsg {
+    /// Write a message.
+    Send(Vec<u8>),
+    /// Fail (fault injection in tests).
+    Panic,
 }

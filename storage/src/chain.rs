@@ -285,6 +285,8 @@ pub struct NodeCache {
 #[derive(Default)]
 struct CacheInner {
     map: std::collections::HashMap<B256, Arc<Vec<u8>>>,
+    /// Bytes of the cached nodes.
+    bytes: usize,
     order: std::collections::VecDeque<B256>,
     hits: u64,
     misses: u64,
@@ -313,7 +315,9 @@ impl NodeCache {
     fn evict(&self, hashes: &[B256]) {
         let mut c = self.inner.lock();
         for h in hashes {
-            c.map.remove(h);
+            if let Some(n) = c.map.remove(h) {
+                c.bytes = c.bytes.saturating_sub(n.len());
+            }
         }
     }
 
@@ -321,6 +325,12 @@ impl NodeCache {
     pub fn stats(&self) -> (u64, u64) {
         let c = self.inner.lock();
         (c.hits, c.misses)
+    }
+
+    /// (nodes, bytes of node data) held now.
+    pub fn size(&self) -> (usize, usize) {
+        let c = self.inner.lock();
+        (c.map.len(), c.bytes)
     }
 }
 
@@ -342,12 +352,15 @@ impl NodeReader for NodeCache {
             let mut c = self.inner.lock();
             if c.map.insert(*hash, Arc::new(n.clone())).is_none() {
                 c.order.push_back(*hash);
+                c.bytes = c.bytes.saturating_add(n.len());
             }
             // FIFO eviction keeps the cache bounded; entries already evicted are skipped.
             while c.map.len() > self.capacity {
                 match c.order.pop_front() {
                     Some(old) => {
-                        c.map.remove(&old);
+                        if let Some(n) = c.map.remove(&old) {
+                            c.bytes = c.bytes.saturating_sub(n.len());
+                        }
                     }
                     None => break,
                 }
@@ -587,6 +600,14 @@ impl ChainStore {
     /// The trie node cache (for its hit and miss counters).
     pub fn node_cache(&self) -> &NodeCache {
         &self.nodes
+    }
+
+    /// What the store holds in memory, by part, in bytes: the trie node cache's node data and
+    /// what the backend reports (RocksDB's memtables, block cache and table readers).
+    pub fn memory(&self) -> Vec<(&'static str, u64)> {
+        let mut parts = vec![("trie_node_cache", self.nodes.size().1 as u64)];
+        parts.extend(self.kv.memory());
+        parts
     }
 
     /// Validates and persists an executed block as the new head, atomically and fsynced: when this

@@ -80,6 +80,10 @@ pub trait KeyValueStore: Send + Sync {
     fn sync(&self) -> Result<()>;
     /// Name of the backend, as recorded in the data directory.
     fn backend(&self) -> &'static str;
+    /// What the backend holds in memory, by part, in bytes (empty when it cannot say).
+    fn memory(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// In-memory backend for tests and tools; nothing survives the process.
@@ -218,6 +222,25 @@ impl KeyValueStore for RocksStore {
     }
     fn backend(&self) -> &'static str {
         "rocksdb"
+    }
+    fn memory(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("rocksdb_memtables", "rocksdb.cur-size-all-mem-tables"),
+            ("rocksdb_block_cache", "rocksdb.block-cache-usage"),
+            (
+                "rocksdb_table_readers",
+                "rocksdb.estimate-table-readers-mem",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(part, property)| {
+            self.db
+                .property_int_value(property)
+                .ok()
+                .flatten()
+                .map(|v| (part, v))
+        })
+        .collect()
     }
 }
 

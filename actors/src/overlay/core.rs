@@ -184,36 +184,7 @@ pub enum Event {
 }
 
 /// Counters for `admin_overlayStats`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Stats {
-    /// Messages received by code name.
-    pub received: BTreeMap<&'static str, u64>,
-    /// Messages sent by code name.
-    pub sent: BTreeMap<&'static str, u64>,
-    /// Flood messages received, duplicates included.
-    pub flood_copies: u64,
-    /// Distinct floods received.
-    pub floods_delivered: u64,
-    /// Lookups finished.
-    pub lookups: u64,
-    /// Sum of lookup hop counts.
-    pub lookup_hops_total: u64,
-    /// Largest lookup hop count.
-    pub lookup_hops_max: u32,
-    /// Routed requests delivered here, and the sum and max of their hop counts.
-    pub routed_delivered: u64,
-    /// Sum of routed hop counts.
-    pub routed_hops_total: u64,
-    /// Largest routed hop count.
-    pub routed_hops_max: u32,
-    /// Requests that timed out.
-    pub timeouts: u64,
-    /// Messages refused (bad signature, malformed body, TTL).
-    pub refused: u64,
-    /// Answers dropped because they came from a peer other than the one asked (or answered
-    /// nothing pending).
-    pub forged_answers: u64,
-}
+pub use platon_messages::actors::OverlayProtocolStats as Stats;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CandState {

@@ -6,15 +6,16 @@
 //! none: TCP, TLS 1.3 with both certificates checked against the Node-IDs, then an Attach exchange
 //! that tells each side where the other listens.
 
-use super::core::{Core, Effect, Event, Params, Stats};
+use super::core::{Core, Effect, Event, Params};
 use super::tls::{cert_node_id, configs, Ed25519Signer};
+use crate::handles::OverlayHandle;
 use crate::now_ms;
 use platon_crypto::node_key::NodeKey;
 use platon_messages::reload::{
     Attach, Body, Contact, Destination, FloodTopic, ForwardingHeader, Frame, IceCandidate,
-    KindData, Message, NodeId, ResourceId, SecurityBlock, Signature, Specifier, StoredDataValue,
+    KindData, Message, NodeId, SecurityBlock, Signature,
 };
-use platon_supervision::{BoxError, Ctx, Registry, Service};
+use platon_supervision::{BoxError, CallError, Ctx, Registry, Service};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -87,6 +88,15 @@ impl Default for OverlaySettings {
 /// What the application does with a flood that arrives (submit a transaction, hand a vote on).
 pub type FloodHandler = Arc<dyn Fn(FloodTopic, Vec<u8>) + Send + Sync>;
 
+/// Bytes through the links, shared by the overlay's incarnations and its link actors.
+#[derive(Debug, Default)]
+struct ByteCounters {
+    sent: std::sync::atomic::AtomicU64,
+    received: std::sync::atomic::AtomicU64,
+    rate_limited: std::sync::atomic::AtomicU64,
+    slow_peers: std::sync::atomic::AtomicU64,
+}
+
 /// The overlay service: settings and identity, shared by every incarnation.
 pub struct OverlayService {
     settings: OverlaySettings,
@@ -133,195 +143,10 @@ pub struct Link {
     opened: std::time::Instant,
 }
 
-/// One row of `admin_peers`.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PeerInfo {
-    /// Node-ID.
-    pub id: String,
-    /// Listening address.
-    pub addr: String,
-    /// Who opened the link.
-    pub inbound: bool,
-    /// Seconds open.
-    pub connected_secs: u64,
-    /// Messages waiting to be written.
-    pub queued: usize,
-}
+pub use platon_messages::actors::{LinkMsg, LinkStats, NodeInfo, OverlayStats, PeerInfo};
 
-/// `admin_nodeInfo`.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeInfo {
-    /// Node-ID (hex).
-    pub id: String,
-    /// Listening address.
-    pub listen: String,
-    /// Contacts in the routing table.
-    pub routing_table_size: usize,
-    /// Open links.
-    pub links: usize,
-    /// Values stored for others.
-    pub stored_values: usize,
-}
-
-/// Link-layer counters, beside the core's.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LinkStats {
-    /// Links opened (both directions).
-    pub links_opened: u64,
-    /// Links that closed or failed.
-    pub links_closed: u64,
-    /// Connections refused (bad certificate, Node-ID mismatch, bad Attach).
-    pub refused: u64,
-    /// Messages dropped because a link's queue was full or no link could be opened.
-    pub dropped: u64,
-    /// Frames that did not decode.
-    pub malformed: u64,
-    /// Bytes written to links (frames, all incarnations of this overlay actor).
-    pub bytes_sent: u64,
-    /// Bytes read from links (frames, all incarnations of this overlay actor).
-    pub bytes_received: u64,
-    /// Messages dropped because their link was over `overlay.max_messages_per_sec`.
-    pub rate_limited: u64,
-    /// Links closed because the peer stopped reading (a write took over `write_timeout_ms`).
-    pub slow_peers: u64,
-}
-
-/// Bytes through the links, shared by the overlay's incarnations and its link actors.
-#[derive(Debug, Default)]
-struct ByteCounters {
-    sent: std::sync::atomic::AtomicU64,
-    received: std::sync::atomic::AtomicU64,
-    rate_limited: std::sync::atomic::AtomicU64,
-    slow_peers: std::sync::atomic::AtomicU64,
-}
-
-/// Everything `admin_overlayStats` shows.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OverlayStats {
-    /// Protocol counters.
-    pub protocol: Stats,
-    /// Link counters.
-    pub links: LinkStats,
-}
-
-/// Messages of the overlay actor.
-pub enum OverlayMsg {
-    /// A message arrived on a link.
-    Inbound {
-        /// The authenticated neighbor.
-        from: Contact,
-        /// The message.
-        msg: Box<Message>,
-    },
-    /// A connection finished its handshake and Attach.
-    Connected {
-        /// The peer.
-        contact: Contact,
-        /// The stream.
-        stream: Box<TlsStream<TcpStream>>,
-        /// Whether the peer dialed us.
-        inbound: bool,
-        /// Whether this link was opened to join through the peer.
-        bootstrap: bool,
-    },
-    /// A link actor stopped.
-    LinkDown {
-        /// The peer.
-        peer: NodeId,
-        /// The link.
-        link: u64,
-    },
-    /// A dial failed.
-    DialFailed {
-        /// The peer, when known.
-        peer: Option<NodeId>,
-        /// Why.
-        reason: String,
-    },
-    /// An inbound connection was refused.
-    Refused(String),
-    /// Timers.
-    Tick,
-    /// (Re)join through the bootstrap addresses.
-    Join,
-    /// Iterative lookup.
-    Lookup {
-        /// Target.
-        target: NodeId,
-        /// The closest live nodes and the hop count.
-        reply: RpcReplyPort<Result<(Vec<Contact>, u32), String>>,
-    },
-    /// Store signed values on the r closest nodes.
-    Store {
-        /// Resource.
-        resource: ResourceId,
-        /// Kind.
-        kind: u32,
-        /// Values.
-        values: Vec<StoredDataValue>,
-        /// Lifetime (s).
-        lifetime: u32,
-        /// The replicas.
-        reply: RpcReplyPort<Result<Vec<NodeId>, String>>,
-    },
-    /// Fetch and merge from the r closest nodes.
-    Fetch {
-        /// Resource.
-        resource: ResourceId,
-        /// What.
-        specifiers: Vec<Specifier>,
-        /// The values.
-        reply: RpcReplyPort<Result<Vec<KindData>, String>>,
-    },
-    /// Flood a payload to every node.
-    Flood {
-        /// Topic.
-        topic: FloodTopic,
-        /// Payload.
-        payload: Vec<u8>,
-    },
-    /// `admin_nodeInfo`.
-    Info(RpcReplyPort<NodeInfo>),
-    /// `admin_peers`.
-    Peers(RpcReplyPort<Vec<PeerInfo>>),
-    /// `admin_overlayStats`.
-    Stats(RpcReplyPort<OverlayStats>),
-    /// Open a link to a contact, refusing a peer whose certificate gives another Node-ID.
-    Dial(Contact),
-    /// Tell every neighbor this node leaves (before a clean shutdown); replies once sent.
-    Leave(RpcReplyPort<()>),
-    /// Test hook: make the link to this peer panic (proves link isolation).
-    FailLink(NodeId),
-}
-
-impl std::fmt::Debug for OverlayMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
-            OverlayMsg::Inbound { .. } => "Inbound",
-            OverlayMsg::Connected { .. } => "Connected",
-            OverlayMsg::LinkDown { .. } => "LinkDown",
-            OverlayMsg::DialFailed { .. } => "DialFailed",
-            OverlayMsg::Refused(_) => "Refused",
-            OverlayMsg::Tick => "Tick",
-            OverlayMsg::Join => "Join",
-            OverlayMsg::Lookup { .. } => "Lookup",
-            OverlayMsg::Store { .. } => "Store",
-            OverlayMsg::Fetch { .. } => "Fetch",
-            OverlayMsg::Flood { .. } => "Flood",
-            OverlayMsg::Info(_) => "Info",
-            OverlayMsg::Peers(_) => "Peers",
-            OverlayMsg::Stats(_) => "Stats",
-            OverlayMsg::Dial(_) => "Dial",
-            OverlayMsg::Leave(_) => "Leave",
-            OverlayMsg::FailLink(_) => "FailLink",
-        };
-        f.write_str(name)
-    }
-}
+/// Messages of the overlay actor, over TLS links.
+pub type OverlayMsg = platon_messages::actors::OverlayMsg<TlsStream<TcpStream>>;
 
 enum Waiter {
     Lookup(RpcReplyPort<Result<(Vec<Contact>, u32), String>>),
@@ -815,10 +640,7 @@ fn report(
     bootstrap: bool,
     failed: impl FnOnce(String) -> OverlayMsg,
 ) {
-    let Ok(overlay) = registry.lookup::<OverlayMsg>(name) else {
-        return;
-    };
-    let _ = overlay.send(match res {
+    let _ = OverlayHandle::new(registry.clone(), name).send(match res {
         Ok((contact, stream)) => OverlayMsg::Connected {
             contact,
             stream: Box::new(stream),
@@ -1018,11 +840,9 @@ async fn accept_loop(
         };
         let Ok(permit) = handshakes.clone().try_acquire_owned() else {
             drop(tcp);
-            if let Ok(a) = registry.lookup::<OverlayMsg>(&name) {
-                let _ = a.send(OverlayMsg::Refused(format!(
-                    "{remote}: {MAX_HANDSHAKES} handshakes already in progress"
-                )));
-            }
+            let _ = OverlayHandle::new(registry.clone(), &name).send(OverlayMsg::Refused(format!(
+                "{remote}: {MAX_HANDSHAKES} handshakes already in progress"
+            )));
             continue;
         };
         let _ = tcp.set_nodelay(true);
@@ -1104,9 +924,8 @@ impl Actor for LinkSupervisor {
                 .and_then(|s| s.parse::<u64>().ok())
             {
                 if let Some(peer) = self.peers.lock().remove(&id) {
-                    if let Ok(addr) = self.registry.lookup::<OverlayMsg>(&self.overlay) {
-                        let _ = addr.send(OverlayMsg::LinkDown { peer, link: id });
-                    }
+                    let _ = OverlayHandle::new(self.registry.clone(), &self.overlay)
+                        .send(OverlayMsg::LinkDown { peer, link: id });
                 }
             }
         }
@@ -1116,15 +935,6 @@ impl Actor for LinkSupervisor {
     async fn handle(&self, _: ActorRef<()>, _: (), _: &mut ()) -> Result<(), ActorProcessingErr> {
         Ok(())
     }
-}
-
-/// Messages of a link actor.
-#[derive(Debug)]
-pub enum LinkMsg {
-    /// Write a message.
-    Send(Vec<u8>),
-    /// Fail (fault injection in tests).
-    Panic,
 }
 
 struct LinkActor;
@@ -1166,8 +976,7 @@ impl Actor for LinkActor {
         args.peers.lock().insert(args.id, args.peer.id);
         let (mut rd, writer) = tokio::io::split(args.stream);
         let peer = args.peer;
-        let registry = args.registry;
-        let overlay = args.overlay;
+        let to_overlay = OverlayHandle::new(args.registry, &args.overlay);
         let me = myself.clone();
         let bytes = args.bytes.clone();
         let max_frame = args.max_frame;
@@ -1200,15 +1009,19 @@ impl Actor for LinkActor {
                     }
                     continue;
                 }
-                let Ok(addr) = registry.lookup::<OverlayMsg>(&overlay) else {
-                    break;
-                };
                 match Message::decode(&message) {
                     Ok(msg) => {
-                        let _ = addr.send(OverlayMsg::Inbound {
+                        let inbound = OverlayMsg::Inbound {
                             from: peer,
                             msg: Box::new(msg),
-                        });
+                        };
+                        // No overlay actor to hand it to (stopped or restarting): the link ends,
+                        // as the restarted overlay makes new ones.
+                        if let Err(CallError::Unknown(_) | CallError::NotRunning(_)) =
+                            to_overlay.send(inbound)
+                        {
+                            break;
+                        }
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, peer = %peer.id, "overlay: malformed message");

@@ -10,29 +10,13 @@ use platon_crypto::bls::BlsPublicKey;
 use platon_crypto::vrf::VrfPublicKey;
 use platon_messages::Header;
 use platon_storage::trie::{LayeredNodes, MemoryNodes};
-use platon_supervision::{BoxError, CallError, Ctx, Registry, Service};
-use ractor::RpcReplyPort;
+use platon_supervision::{BoxError, Ctx, Service};
 use std::sync::Arc;
 
-/// A round's validators as consensus uses them: BLS and VRF public keys, by validator index.
-pub type RoundKeys = (Vec<BlsPublicKey>, Vec<VrfPublicKey>);
+pub use platon_messages::actors::RoundKeys;
 
-/// Messages of the `ppos` actor.
-#[derive(Debug)]
-pub enum PposMsg {
-    /// Round `round`'s validators as the state after `header` records them (`layers`: pending
-    /// state above the store, newest first).
-    RoundSet {
-        /// The round.
-        round: u64,
-        /// The block whose state is read.
-        header: Box<Header>,
-        /// Pending state layers above the committed store.
-        layers: Vec<Arc<MemoryNodes>>,
-        /// The keys, or why there are none.
-        reply: RpcReplyPort<Result<RoundKeys, String>>,
-    },
-}
+/// Messages of the `ppos` actor, with pending state as in-memory trie nodes.
+pub type PposMsg = platon_messages::actors::PposMsg<Arc<MemoryNodes>>;
 
 /// Round `round`'s validators as recorded in the state after `header` (pending `layers` above the
 /// store). Errors when that state records no set for the round.
@@ -106,26 +90,4 @@ impl Service for PposService {
     }
 }
 
-/// Handle to the `ppos` actor.
-#[derive(Clone, Debug)]
-pub struct ElectorHandle(pub Arc<Registry>);
-
-impl ElectorHandle {
-    /// Round `round`'s validators from the state after `header`.
-    pub async fn round_set(
-        &self,
-        round: u64,
-        header: Header,
-        layers: Vec<Arc<MemoryNodes>>,
-    ) -> Result<Result<RoundKeys, String>, CallError> {
-        self.0
-            .lookup::<PposMsg>(crate::names::PPOS)?
-            .call(|reply| PposMsg::RoundSet {
-                round,
-                header: Box::new(header),
-                layers,
-                reply,
-            })
-            .await
-    }
-}
+pub use crate::handles::ElectorHandle;

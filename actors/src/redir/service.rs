@@ -4,10 +4,9 @@
 
 use super::walk::{Action, Input, Lookup, Provider, Registration, TreeParams};
 use super::{all_records, records, Walk};
-use crate::overlay::service::OverlayMsg;
+use crate::handles::{OverlayHandle, RedirHandle};
 use platon_messages::reload::{kind, NodeId};
 use platon_supervision::{BoxError, Ctx, Registry, Service};
-use ractor::RpcReplyPort;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,32 +18,21 @@ pub async fn drive(
     lifetime: u32,
 ) -> Result<Option<Provider>, String> {
     let mut action = walk.step(Input::Start);
+    let overlay = OverlayHandle::new(registry.clone(), overlay);
     loop {
-        let addr = registry
-            .lookup::<OverlayMsg>(overlay)
-            .map_err(|e| e.to_string())?;
         action = match action {
             Action::Done(p) => return Ok(p),
             Action::Store { resource, record } => {
                 let value = super::walk::to_value(&record).map_err(|e| e.to_string())?;
-                addr.call(|reply| OverlayMsg::Store {
-                    resource,
-                    kind: kind::REDIR,
-                    values: vec![value],
-                    lifetime,
-                    reply,
-                })
-                .await
-                .map_err(|e| e.to_string())??;
+                overlay
+                    .store(resource, kind::REDIR, vec![value], lifetime)
+                    .await
+                    .map_err(|e| e.to_string())??;
                 walk.step(Input::Stored)
             }
             Action::Fetch { resource, .. } => {
-                let kinds = addr
-                    .call(|reply| OverlayMsg::Fetch {
-                        resource,
-                        specifiers: all_records(),
-                        reply,
-                    })
+                let kinds = overlay
+                    .fetch(resource, all_records())
                     .await
                     .map_err(|e| e.to_string())??;
                 walk.step(Input::Fetched(records(&kinds)))
@@ -53,30 +41,7 @@ pub async fn drive(
     }
 }
 
-/// Messages of the `redir` actor.
-#[derive(Debug)]
-pub enum RedirMsg {
-    /// Register (or refresh) every service of this node.
-    Refresh,
-    /// A registration finished.
-    Registered {
-        /// Service.
-        service: String,
-        /// Outcome.
-        result: Result<(), String>,
-    },
-    /// The provider of `service` that ReDiR returns for `key`.
-    Find {
-        /// Service namespace.
-        service: String,
-        /// Key.
-        key: NodeId,
-        /// The provider, or none registered.
-        reply: RpcReplyPort<Result<Option<Provider>, String>>,
-    },
-    /// When each service was last registered.
-    Status(RpcReplyPort<Vec<(String, Option<String>)>>),
-}
+pub use platon_messages::actors::RedirMsg;
 
 /// The redir service.
 pub struct RedirService {
@@ -126,9 +91,8 @@ impl Service for RedirService {
                         let result = drive(&registry, &overlay, &mut walk, lifetime)
                             .await
                             .map(|_| ());
-                        if let Ok(a) = registry.lookup::<RedirMsg>(&me) {
-                            let _ = a.send(RedirMsg::Registered { service, result });
-                        }
+                        let _ = RedirHandle::new(registry, &me)
+                            .send(RedirMsg::Registered { service, result });
                     });
                 }
                 let half = u64::from(self.tree.lifetime.max(2)) / 2;

@@ -1,7 +1,7 @@
 //! The method implementations of the gateway.
 
 use super::json::*;
-use crate::handles::TxPoolHandle;
+use crate::handles::{CbftHandle, RedirHandle, TxPoolHandle};
 use crate::{names, NodeContext};
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -414,7 +414,6 @@ pub(super) fn parse_call(v: &Value) -> Result<CallObject, ErrorObjectOwned> {
 /// `platon_findService(service, key)`: the provider ReDiR finds for `key` (a 32-hex-digit id; a
 /// longer hex string or any text is hashed into the id space), or null.
 async fn find_service(c: &RpcCtx, a: &[Value]) -> R {
-    use crate::redir::service::RedirMsg;
     let service = arg(a, 0, "service")?
         .as_str()
         .ok_or_else(|| invalid_params("service: a string expected"))?
@@ -438,25 +437,19 @@ async fn find_service(c: &RpcCtx, a: &[Value]) -> R {
         },
         Some(_) => return Err(invalid_params("key: a string expected")),
     };
-    let redir = c
-        .node
-        .registry
-        .lookup::<RedirMsg>(names::REDIR)
-        .map_err(|_| {
-            rpc_err(
+    let found = match RedirHandle::of_node(c.node.registry.clone())
+        .find(service, key)
+        .await
+    {
+        Err(CallError::Unknown(_)) => {
+            return Err(rpc_err(
                 SERVER_ERROR,
                 "service discovery is off: this node is not in an overlay (overlay.enabled)",
-            )
-        })?;
-    let found = redir
-        .call(|reply| RedirMsg::Find {
-            service,
-            key,
-            reply,
-        })
-        .await
-        .map_err(unavailable)?
-        .map_err(|e| rpc_err(SERVER_ERROR, format!("service lookup failed: {e}")))?;
+            ))
+        }
+        r => r.map_err(unavailable)?,
+    }
+    .map_err(|e| rpc_err(SERVER_ERROR, format!("service lookup failed: {e}")))?;
     Ok(match found {
         None => Value::Null,
         Some(p) => json!({
@@ -493,26 +486,30 @@ fn quorum_cert(c: &RpcCtx, a: &[Value]) -> R {
     }))
 }
 
-async fn cbft_call(
-    c: &RpcCtx,
-    build: impl FnOnce(ractor::RpcReplyPort<Value>) -> crate::cbft::service::CbftActorMsg,
-) -> R {
-    let a = c
-        .node
-        .registry
-        .lookup::<crate::cbft::service::CbftActorMsg>(names::CBFT)
-        .map_err(|_| rpc_err(SERVER_ERROR, "this node does not run CBFT (cbft.enabled)"))?;
-    a.call(build).await.map_err(unavailable)
+/// A node without consensus says so plainly.
+fn cbft_err(e: CallError) -> ErrorObjectOwned {
+    match e {
+        CallError::Unknown(_) => {
+            rpc_err(SERVER_ERROR, "this node does not run CBFT (cbft.enabled)")
+        }
+        e => unavailable(e),
+    }
 }
 
 /// `platon_evidences()`: verified evidence of equivocation this node holds.
 async fn evidences(c: &RpcCtx, _a: &[Value]) -> R {
-    cbft_call(c, crate::cbft::service::CbftActorMsg::Evidences).await
+    CbftHandle(c.node.registry.clone())
+        .evidences()
+        .await
+        .map_err(cbft_err)
 }
 
 /// `platon_consensusStatus()`: view, highest QC and committed height of this node.
 async fn consensus_status(c: &RpcCtx, _a: &[Value]) -> R {
-    cbft_call(c, crate::cbft::service::CbftActorMsg::Status).await
+    CbftHandle(c.node.registry.clone())
+        .status()
+        .await
+        .map_err(cbft_err)
 }
 
 // ---- staking reads (the staking contract's ledger at the latest block) ---------------------------

@@ -1,5 +1,6 @@
 //! 64 overlay peers in one process over real loopback TLS sockets.
 
+use platon_actors::handles::OverlayHandle;
 use platon_actors::overlay::core::Params;
 use platon_actors::overlay::service::{OverlayMsg, OverlayService, OverlaySettings, OverlayStats};
 use platon_crypto::node_key::NodeKey;
@@ -82,8 +83,7 @@ async fn call<T: Send + 'static>(
     i: usize,
     f: impl FnOnce(ractor::RpcReplyPort<T>) -> OverlayMsg,
 ) -> T {
-    reg.lookup::<OverlayMsg>(&format!("overlay-{i}"))
-        .expect("overlay")
+    OverlayHandle::new(reg.clone(), &format!("overlay-{i}"))
         .call(f)
         .await
         .expect("call")
@@ -171,10 +171,8 @@ async fn sixty_four_peers_over_tls_find_each_other_flood_and_isolate_link_failur
         addr: addrs[2],
     };
     let before: OverlayStats = call(&registry, 1, OverlayMsg::Stats).await;
-    registry
-        .lookup::<OverlayMsg>("overlay-1")
-        .expect("o1")
-        .send(OverlayMsg::Dial(bogus))
+    OverlayHandle::new(registry.clone(), "overlay-1")
+        .dial(bogus)
         .expect("dial");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after: OverlayStats = call(&registry, 1, OverlayMsg::Stats).await;
@@ -190,10 +188,8 @@ async fn sixty_four_peers_over_tls_find_each_other_flood_and_isolate_link_failur
     let peers = call(&registry, 0, OverlayMsg::Peers).await;
     assert!(peers.len() >= 3);
     let victim = NodeId::from_hex(&peers[0].id).expect("id");
-    registry
-        .lookup::<OverlayMsg>("overlay-0")
-        .expect("o0")
-        .send(OverlayMsg::FailLink(victim))
+    OverlayHandle::new(registry.clone(), "overlay-0")
+        .fail_link(victim)
         .expect("fail");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after_peers = call(&registry, 0, OverlayMsg::Peers).await;
@@ -403,12 +399,8 @@ async fn a_bootstrap_node_with_the_wrong_node_id_is_refused() {
 }
 
 fn flood(reg: &Arc<Registry>, i: usize, payload: Vec<u8>) {
-    reg.lookup::<OverlayMsg>(&format!("overlay-{i}"))
-        .expect("overlay")
-        .send(OverlayMsg::Flood {
-            topic: FloodTopic::Other,
-            payload,
-        })
+    OverlayHandle::new(reg.clone(), &format!("overlay-{i}"))
+        .flood(FloodTopic::Other, payload)
         .expect("flood");
 }
 

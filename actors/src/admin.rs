@@ -119,7 +119,7 @@ fn module(
         |p, node, ext| -> Result<Value, ErrorObjectOwned> {
             check(ext)?;
             let (q,): (String,) = p.parse()?;
-            crate::console::search(node, &q).map_err(invalid_params)
+            crate::blocking(|| crate::console::search(node, &q)).map_err(invalid_params)
         },
     )?;
     m.register_subscription(

@@ -345,22 +345,26 @@ fn tx_row(t: &platon_messages::SignedTransaction, block: Option<u64>) -> Value {
 pub async fn snapshot(node: &NodeContext) -> Value {
     let reg = &node.registry;
     let actors = reg.snapshot();
-    let head = node.store.head_header().ok();
-    let mut blocks = Vec::new();
-    let mut txs = Vec::new();
-    if let Some(h) = &head {
-        let low = h.number.saturating_sub(RECENT_BLOCKS - 1);
-        for n in (low..=h.number).rev() {
-            if let Ok(Some(b)) = node.store.block_by_number(n) {
-                for t in &b.transactions {
-                    if txs.len() < RECENT_TXS {
-                        txs.push(tx_row(t, Some(n)));
+    // The recent blocks are storage reads: off the runtime's workers.
+    let (head, blocks, txs) = crate::blocking(|| {
+        let head = node.store.head_header().ok();
+        let mut blocks = Vec::new();
+        let mut txs = Vec::new();
+        if let Some(h) = &head {
+            let low = h.number.saturating_sub(RECENT_BLOCKS - 1);
+            for n in (low..=h.number).rev() {
+                if let Ok(Some(b)) = node.store.block_by_number(n) {
+                    for t in &b.transactions {
+                        if txs.len() < RECENT_TXS {
+                            txs.push(tx_row(t, Some(n)));
+                        }
                     }
+                    blocks.push(block_row(&b));
                 }
-                blocks.push(block_row(&b));
             }
         }
-    }
+        (head, blocks, txs)
+    });
     let pool = TxPoolHandle(reg.clone())
         .status()
         .await

@@ -455,9 +455,13 @@ where
 }
 
 async fn scrape(node: &NodeContext) -> Scraped {
+    let (head, memory) = crate::blocking(|| {
+        let head = node.store.head_header().ok().map(|h| h.number);
+        (head, node.store.memory())
+    });
     let mut s = Scraped {
-        head: node.store.head_header().ok().map(|h| h.number),
-        memory: node.store.memory(),
+        head,
+        memory,
         rss: resident_bytes(),
         ..Scraped::default()
     };

@@ -38,7 +38,8 @@ impl ProducerService {
     /// to do (no transactions and `force` unset).
     async fn produce_one(&self, force: bool) -> Result<Option<usize>, String> {
         let reg = self.node.registry.clone();
-        let parent = self.node.store.head_header().map_err(|e| e.to_string())?;
+        let parent =
+            crate::blocking(|| self.node.store.head_header()).map_err(|e| e.to_string())?;
         let base_fee = platon_vm::next_base_fee(&parent);
         let cfg = &self.node.config;
         let gas_limit = cfg.chain.gas_limit;

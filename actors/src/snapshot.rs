@@ -59,7 +59,8 @@ impl Service for SnapshotService {
             number: 0,
             hash: genesis.hash(),
         };
-        let (db, report) = SnapshotDb::open(&dir, self.node.store.kv().clone(), genesis)?;
+        let kv = self.node.store.kv().clone();
+        let (db, report) = crate::blocking(|| SnapshotDb::open(&dir, kv, genesis))?;
         tracing::info!(
             records = report.replay.records,
             torn_bytes_cut = report.replay.torn_bytes_cut,
@@ -75,6 +76,18 @@ impl Service for SnapshotService {
 
     async fn handle(
         &self,
+        ctx: &Ctx<SnapshotMsg>,
+        msg: SnapshotMsg,
+        st: &mut SnapshotState,
+    ) -> Result<(), BoxError> {
+        // WAL appends, fsyncs and reads: storage work, off the runtime's workers.
+        crate::blocking(|| Self::apply(ctx, msg, st))
+    }
+}
+
+impl SnapshotService {
+    /// Carries out one message on the open database.
+    fn apply(
         ctx: &Ctx<SnapshotMsg>,
         msg: SnapshotMsg,
         st: &mut SnapshotState,

@@ -196,7 +196,7 @@ impl OverlayState {
             .iter()
             .map(|c| format!("{} {}\n", c.id, c.addr))
             .collect();
-        match platon_storage::durable::write_file(path, text.as_bytes(), None) {
+        match crate::blocking(|| platon_storage::durable::write_file(path, text.as_bytes(), None)) {
             Ok(()) => self.written = contacts,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "overlay: cannot save peers")

@@ -95,6 +95,7 @@ struct ByteCounters {
     received: std::sync::atomic::AtomicU64,
     rate_limited: std::sync::atomic::AtomicU64,
     slow_peers: std::sync::atomic::AtomicU64,
+    malformed: std::sync::atomic::AtomicU64,
 }
 
 /// The overlay service: settings and identity, shared by every incarnation.
@@ -500,6 +501,7 @@ impl Service for OverlayService {
                 links.bytes_received = self.bytes.received.load(Ordering::Relaxed);
                 links.rate_limited = self.bytes.rate_limited.load(Ordering::Relaxed);
                 links.slow_peers = self.bytes.slow_peers.load(Ordering::Relaxed);
+                links.malformed = self.bytes.malformed.load(Ordering::Relaxed);
                 let _ = reply.send(OverlayStats {
                     protocol: st.core.stats().clone(),
                     links,
@@ -710,6 +712,25 @@ async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame,
     read_frame_sized(s, HANDSHAKE_FRAME_MAX)
         .await
         .map(|(f, _)| f)
+        .map_err(|e| e.to_string())
+}
+
+/// Why a link's next frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The connection failed or closed.
+    Io(String),
+    /// The bytes are not a frame (unknown type, a length over the bound, a bad encoding): the peer
+    /// is broken or hostile, and the stream cannot be resynchronized.
+    Malformed(String),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Io(e) | FrameError::Malformed(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Reads one frame of at most `max` bytes and says how many bytes it took on the wire. The
@@ -717,35 +738,35 @@ async fn read_frame<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Frame,
 pub async fn read_frame_sized<S: tokio::io::AsyncRead + Unpin>(
     s: &mut S,
     max: usize,
-) -> Result<(Frame, usize), String> {
+) -> Result<(Frame, usize), FrameError> {
+    let io = |e: std::io::Error| FrameError::Io(e.to_string());
+    let bad = |e: String| FrameError::Malformed(e);
     let mut head = [0u8; 8];
-    s.read_exact(&mut head[..1])
-        .await
-        .map_err(|e| e.to_string())?;
+    s.read_exact(&mut head[..1]).await.map_err(io)?;
     let rest = match head[0] {
         128 => 7,
         129 => 8,
-        t => return Err(format!("unknown frame type {t}")),
+        t => return Err(bad(format!("unknown frame type {t}"))),
     };
     let mut buf = vec![head[0]];
     let mut more = vec![0u8; rest];
-    s.read_exact(&mut more).await.map_err(|e| e.to_string())?;
+    s.read_exact(&mut more).await.map_err(io)?;
     buf.extend_from_slice(&more);
-    if let Some(total) = Frame::needed(&buf).map_err(|e| e.to_string())? {
+    if let Some(total) = Frame::needed(&buf).map_err(|e| bad(e.to_string()))? {
         if total > max {
-            return Err(format!(
+            return Err(bad(format!(
                 "a frame of {total} bytes exceeds the {max}-byte bound (overlay.max_frame_bytes)"
-            ));
+            )));
         }
         if total > buf.len() {
             let mut body = vec![0u8; total - buf.len()];
-            s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
+            s.read_exact(&mut body).await.map_err(io)?;
             buf.extend_from_slice(&body);
         }
     }
     Frame::decode(&buf)
         .map(|f| (f, buf.len()))
-        .map_err(|e| e.to_string())
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// Checks an Attach from `peer`: signed by it, with its listening address.
@@ -781,6 +802,32 @@ fn peer_id_of(stream: &TlsStream<TcpStream>) -> Result<NodeId, String> {
     let certs = conn.peer_certificates().ok_or("peer sent no certificate")?;
     let first = certs.first().ok_or("peer sent no certificate")?;
     cert_node_id(first.as_ref())
+}
+
+/// Opens an authenticated link to the overlay peer at `addr` the way a node does (TLS 1.3 with
+/// `key`'s certificate, then the Attach exchange) and hands back the raw stream: for test
+/// harnesses and tools that speak frames themselves, such as a hostile peer.
+pub async fn open_raw_link(
+    key: Arc<NodeKey>,
+    listen: SocketAddr,
+    overlay: u32,
+    addr: SocketAddr,
+) -> Result<(Contact, TlsStream<TcpStream>), String> {
+    let (client, _) = configs(&key).map_err(|e| e.to_string())?;
+    let me = Contact {
+        id: NodeId::from_bytes(key.node_id()),
+        addr: listen,
+    };
+    let signer = Arc::new(Ed25519Signer::new(key));
+    dial(
+        tokio_rustls::TlsConnector::from(client),
+        signer,
+        me,
+        overlay,
+        None,
+        addr,
+    )
+    .await
 }
 
 async fn dial(
@@ -983,6 +1030,7 @@ impl Actor for LinkActor {
         // The per-link inbound limit (the gateway's per-connection bucket).
         let mut bucket = crate::rpc::limits::Bucket::new(args.rate.max(1));
         let mut last_warned: Option<std::time::Instant> = None;
+        let mut last_malformed: Option<std::time::Instant> = None;
         let reader = tokio::spawn(async move {
             loop {
                 let frame = match read_frame_sized(&mut rd, max_frame).await {
@@ -990,8 +1038,17 @@ impl Actor for LinkActor {
                         bytes.received.fetch_add(len as u64, Ordering::Relaxed);
                         f
                     }
-                    Err(e) => {
+                    Err(FrameError::Io(e)) => {
                         tracing::debug!(peer = %peer.id, error = %e, "overlay: link closed");
+                        break;
+                    }
+                    Err(FrameError::Malformed(e)) => {
+                        bytes.malformed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            peer = %peer.id,
+                            error = %e,
+                            "overlay: malformed frame; closing the link (counted as malformed)"
+                        );
                         break;
                     }
                 };
@@ -1024,7 +1081,15 @@ impl Actor for LinkActor {
                         }
                     }
                     Err(e) => {
-                        tracing::debug!(error = %e, peer = %peer.id, "overlay: malformed message");
+                        bytes.malformed.fetch_add(1, Ordering::Relaxed);
+                        if last_malformed.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                            last_malformed = Some(std::time::Instant::now());
+                            tracing::warn!(
+                                peer = %peer.id,
+                                error = %e,
+                                "overlay: malformed message dropped (counted as malformed)"
+                            );
+                        }
                     }
                 }
             }

@@ -441,6 +441,88 @@ async fn a_peer_over_its_message_rate_is_held_to_it_and_the_node_keeps_serving()
     assert!(peers.iter().any(|p| p.id == id2.to_string()));
 }
 
+/// A peer that completes the handshake, then sends garbage: messages that do not decode inside
+/// valid frames are dropped and counted while the link stays up, bytes that are not a frame are
+/// counted and close the link, and the node keeps answering everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_from_an_authenticated_peer_is_counted_and_the_node_keeps_serving() {
+    use platon_actors::overlay::service::open_raw_link;
+    use platon_messages::reload::Frame;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let registry = Registry::new(true, Duration::from_secs(30));
+    let (_t0, id0, addr0) = start(&registry, 230, vec![]).await;
+    let (_t1, _, _) = start(&registry, 231, vec![addr0]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listen: SocketAddr = ([127, 0, 0, 1], 9).into();
+    let (peer, mut link) = open_raw_link(key(232), listen, Params::default().overlay, addr0)
+        .await
+        .expect("the hostile peer's link");
+    assert_eq!(peer.id, id0);
+    let before: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
+    for i in 0..50u32 {
+        // Not a RELOAD message (no RELO token): a valid frame around garbage.
+        let junk: Vec<u8> = (0..200u32).map(|j| (i * 7 + j) as u8).collect();
+        let frame = Frame::Data {
+            sequence: i,
+            message: junk,
+        }
+        .encode()
+        .expect("frame");
+        link.write_all(&frame).await.expect("write");
+    }
+    link.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mid: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
+    assert_eq!(
+        mid.links.malformed,
+        before.links.malformed + 50,
+        "each garbage message is counted: {:?}",
+        mid.links
+    );
+    // The link is still up: more garbage messages are still read and counted.
+    let frame = Frame::Data {
+        sequence: 50,
+        message: vec![0xee; 40],
+    }
+    .encode()
+    .expect("frame");
+    link.write_all(&frame).await.expect("write");
+    link.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let more: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
+    assert_eq!(more.links.malformed, mid.links.malformed + 1);
+    // Bytes that are not a frame at all: counted, and the node closes the link.
+    link.write_all(&[0x55; 64]).await.expect("write");
+    link.flush().await.expect("flush");
+    let mut buf = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match link.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the node closes a link that sent a non-frame"
+    );
+    let after: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
+    assert_eq!(after.links.malformed, more.links.malformed + 1);
+    // The node still serves: a lookup from an honest peer finds it.
+    let (closest, _) = call(&registry, 231, |reply| OverlayMsg::Lookup {
+        target: id0,
+        reply,
+    })
+    .await
+    .expect("lookup");
+    assert!(
+        closest.iter().any(|c| c.id == id0),
+        "lookup after the garbage"
+    );
+}
+
 /// A peer that stops reading: the link's writes stall, and after `write_timeout_ms` the link is
 /// closed and counted instead of holding its queue forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,6 +721,9 @@ mod hostile {
         let err = platon_actors::overlay::service::read_frame_sized(&mut r, 1024)
             .await
             .expect_err("refused");
-        assert!(err.contains("overlay.max_frame_bytes"), "{err}");
+        assert!(
+            matches!(&err, platon_actors::overlay::service::FrameError::Malformed(e) if e.contains("overlay.max_frame_bytes")),
+            "{err}"
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! The live tree, generated from the registry rather than drawn, is what `platon admin actors` prints;
 //! a test checks it against this picture.
 
+pub mod load;
 pub mod localnet;
 pub mod staking_cli;
 

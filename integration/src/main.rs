@@ -65,6 +65,103 @@ enum Cmd {
         #[arg(long, global = true, env = "PLATON_ACCOUNT_KEY")]
         key: Option<PathBuf>,
     },
+    /// Benchmarks run from outside a node.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
+}
+
+/// `platon bench` subcommands.
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Offer pre-signed transfers open-loop at a target rate to one or more Ethereum JSON-RPC
+    /// nodes (this node, anvil, geth) and print accepted and committed rates and finality latency
+    /// as JSON.
+    Load(LoadArgs),
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// JSON-RPC HTTP URLs, comma-separated; batches go to them round-robin.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:6789")]
+    rpc: Vec<String>,
+    /// WebSocket URL whose newHeads time the commits (default: the first --rpc URL as ws://).
+    #[arg(long)]
+    ws: Option<String>,
+    /// Transactions offered per second.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of offering.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Fresh senders the load is spread over.
+    #[arg(long, default_value_t = 500)]
+    senders: usize,
+    /// Transactions per JSON-RPC batch.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// transfer (21,000 gas to a fresh address) or erc20 (Token.sol's transfer to a fresh holder).
+    #[arg(long, value_enum, default_value = "transfer")]
+    kind: platon_node::load::LoadKind,
+    /// Token.sol's creation code for --kind erc20: a hex file, or the JSON that
+    /// integration/tests/js/compile.mjs prints.
+    #[arg(long)]
+    token: Option<PathBuf>,
+    /// File with the funding account's secret key (hex); default: the first account of the
+    /// test mnemonic, which --dev, localnet and anvil fund.
+    #[arg(long)]
+    funder_key: Option<PathBuf>,
+    /// Seconds to wait for the last commits once offering stops.
+    #[arg(long, default_value_t = 60)]
+    drain_seconds: u64,
+    /// Most batches in flight at once (a batch that finds none free leaves late, and is counted).
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
+    /// Seed of the senders' keys (default: the clock, so every run has fresh senders).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Funding transactions in flight at once (the pool's per-sender nonce gap).
+    #[arg(long, default_value_t = 64)]
+    fund_chunk: usize,
+}
+
+async fn bench_load(a: LoadArgs) -> Result<serde_json::Value, String> {
+    let funder = match &a.funder_key {
+        Some(p) => platon_node::staking_cli::read_account_key(p)?,
+        None => platon_crypto::derive_dev_keys(platon_crypto::DEV_MNEMONIC, 1)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or("no dev key")?,
+    };
+    let token_code = a
+        .token
+        .as_deref()
+        .map(platon_node::load::read_token_code)
+        .transpose()?;
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    platon_node::load::run(platon_node::load::LoadSettings {
+        rpc: a.rpc,
+        ws: a.ws,
+        rate: a.rate,
+        seconds: a.seconds,
+        senders: a.senders,
+        batch: a.batch,
+        kind: a.kind,
+        token_code,
+        funder,
+        drain_seconds: a.drain_seconds,
+        max_in_flight: a.max_in_flight,
+        seed,
+        fund_chunk: a.fund_chunk,
+    })
+    .await
 }
 
 /// `platon staking` subcommands. Amounts are in LAT; Node-IDs are 32 hex digits.
@@ -913,6 +1010,18 @@ fn main() -> ExitCode {
                 cmd: DbCmd::Stats(args),
             } => db_stats(&args),
             Cmd::Localnet { cmd } => localnet(cmd),
+            Cmd::Bench {
+                cmd: BenchCmd::Load(args),
+            } => match bench_load(args).await {
+                Ok(v) => {
+                    out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
             Cmd::Staking { cmd, rpc, key } => match staking(cmd, &rpc, key).await {
                 Ok(v) => {
                     out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());

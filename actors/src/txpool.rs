@@ -11,6 +11,7 @@ use platon_messages::actors::{PoolError, PoolStatus, TxPoolMsg};
 use platon_messages::SignedTransaction;
 use platon_storage::{Account, StateDb};
 use platon_supervision::{BoxError, Ctx, Service};
+use ractor::RpcReplyPort;
 use std::collections::{BTreeMap, HashMap};
 
 /// The pool's contents, indexed by hash and by sender and nonce.
@@ -229,6 +230,15 @@ pub struct TxPoolService {
     pub node: NodeContext,
 }
 
+/// An admission's reply, held until the journal entry it promises is durable.
+type Unsynced = (RpcReplyPort<Result<B256, PoolError>>, B256);
+
+/// The `txpool` actor's state: the pool, and the admissions waiting for the journal's next fsync.
+pub struct PoolState {
+    pool: Pool,
+    unsynced: Vec<Unsynced>,
+}
+
 fn head_state(node: &NodeContext) -> Result<(StateDb, platon_messages::Header), BoxError> {
     let head = node.store.head_header()?;
     Ok((node.store.state_at(head.state_root), head))
@@ -240,24 +250,28 @@ fn nonce_lookup(state: &StateDb) -> impl Fn(&Address) -> u64 + '_ {
 
 impl Service for TxPoolService {
     type Msg = TxPoolMsg;
-    type State = Pool;
+    type State = PoolState;
 
-    async fn init(&self, _ctx: &Ctx<TxPoolMsg>) -> Result<Pool, BoxError> {
-        crate::blocking(|| self.rebuild())
+    async fn init(&self, _ctx: &Ctx<TxPoolMsg>) -> Result<PoolState, BoxError> {
+        let pool = crate::blocking(|| self.rebuild())?;
+        Ok(PoolState {
+            pool,
+            unsynced: Vec::new(),
+        })
     }
 
     async fn handle(
         &self,
-        _ctx: &Ctx<TxPoolMsg>,
+        ctx: &Ctx<TxPoolMsg>,
         msg: TxPoolMsg,
-        pool: &mut Pool,
+        st: &mut PoolState,
     ) -> Result<(), BoxError> {
         if let TxPoolMsg::Get(hash, reply) = msg {
-            let _ = reply.send(pool.get(&hash).cloned());
+            let _ = reply.send(st.pool.get(&hash).cloned());
             return Ok(());
         }
         // State reads and the journal's fsync: never on a runtime worker.
-        crate::blocking(|| self.handle_blocking(msg, pool))
+        crate::blocking(|| self.handle_blocking(ctx, msg, st))
     }
 }
 
@@ -269,6 +283,10 @@ impl TxPoolService {
         let cfg = &self.node.config.txpool;
         let mut pool = Pool::default();
         let mut stale = Vec::new();
+        // A previous incarnation may have journaled admissions it never synced (it stopped before
+        // their group's flush): sync them now, since a resubmission will find them "already known"
+        // and be answered as admitted.
+        self.node.store.journal_sync()?;
         for raw in self.node.store.journal(cfg.capacity)? {
             match SignedTransaction::decode(&raw, &self.node.store.tx_rules()) {
                 Ok(tx) => {
@@ -304,22 +322,55 @@ impl TxPoolService {
         Ok(pool)
     }
 
-    fn handle_blocking(&self, msg: TxPoolMsg, pool: &mut Pool) -> Result<(), BoxError> {
+    /// Syncs the journal, then answers every admission that waited for it and tells the producer
+    /// and the `newPendingTransactions` subscribers. A failed sync stops the node (see
+    /// `platon_storage::durable`); the waiting replies are never sent.
+    fn flush(&self, st: &mut PoolState) -> Result<(), BoxError> {
+        if st.unsynced.is_empty() {
+            return Ok(());
+        }
+        self.node.store.journal_sync()?;
+        for (reply, hash) in st.unsynced.drain(..) {
+            // Nobody listening is fine.
+            let _ = self.node.pending_txs.send(hash);
+            let _ = reply.send(Ok(hash));
+        }
+        let _ = ProducerHandle(self.node.registry.clone()).txs_available();
+        Ok(())
+    }
+
+    fn handle_blocking(
+        &self,
+        ctx: &Ctx<TxPoolMsg>,
+        msg: TxPoolMsg,
+        st: &mut PoolState,
+    ) -> Result<(), BoxError> {
         let cfg = &self.node.config.txpool;
+        let pool = &mut st.pool;
         match msg {
             TxPoolMsg::Submit { tx, reply } => {
                 let (state, head) = head_state(&self.node)?;
-                let result = admit_checked(&self.node, pool, *tx, &state, &head, cfg);
-                let accepted = result.is_ok();
-                if let Ok(hash) = &result {
-                    // Nobody listening is fine.
-                    let _ = self.node.pending_txs.send(*hash);
-                }
-                let _ = reply.send(result);
-                if accepted {
-                    let _ = ProducerHandle(self.node.registry.clone()).txs_available();
+                match admit_checked(&self.node, pool, *tx, &state, &head, cfg) {
+                    // A refusal promises nothing durable: answered at once.
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    // An admission is answered once its journal entry is synced: the first of a
+                    // group asks for a flush behind every submission already queued.
+                    Ok(hash) => {
+                        st.unsynced.push((reply, hash));
+                        if st.unsynced.len() == 1
+                            && ctx
+                                .myself()
+                                .and_then(|me| me.send(TxPoolMsg::Flush))
+                                .is_err()
+                        {
+                            return self.flush(st);
+                        }
+                    }
                 }
             }
+            TxPoolMsg::Flush => return self.flush(st),
             TxPoolMsg::Batch {
                 max_txs,
                 max_gas,
@@ -383,8 +434,9 @@ fn admit_checked(
     let hash = tx.hash;
     let raw = tx.encoded.clone();
     let replaced = pool.admit(tx, &account, cfg, head.gas_limit, min_fee)?;
-    // Durable before we say yes: a transaction whose hash a client got survives a crash.
-    if let Err(e) = node.store.journal_put(&hash, &raw) {
+    // Journaled before we say yes, and synced before the reply leaves (the caller's group
+    // commit): a transaction whose hash a client got survives a crash.
+    if let Err(e) = node.store.journal_put_buffered(&hash, &raw) {
         pool.remove(&[hash]);
         return Err(PoolError::Journal(e.to_string()));
     }

@@ -123,6 +123,10 @@ pub enum TxPoolMsg {
         /// Hashes to drop.
         hashes: Vec<B256>,
     },
+    /// Sync the journal and answer the admissions waiting for it: the pool sends this to itself
+    /// after the first admission of a group, so every submission already queued behind it shares
+    /// one fsync (group commit).
+    Flush,
 }
 
 /// Messages of the block `producer` actor (the dev chain's single proposer).

@@ -796,6 +796,19 @@ impl ChainStore {
         self.kv.write(b, Durability::Sync)
     }
 
+    /// Journals an accepted transaction without waiting for the disk: durable only after the next
+    /// [`ChainStore::journal_sync`] (the pool's group commit).
+    pub fn journal_put_buffered(&self, tx_hash: &B256, raw: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key(keys::POOL, tx_hash.as_slice()), raw.to_vec());
+        self.kv.write(b, Durability::Buffered)
+    }
+
+    /// Makes every journal write so far durable (one fsync of the store's log).
+    pub fn journal_sync(&self) -> Result<()> {
+        self.kv.sync()
+    }
+
     /// Removes journaled transactions (replaced or dropped).
     pub fn journal_remove(&self, hashes: &[B256]) -> Result<()> {
         let mut b = WriteBatch::new();

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Throughput and finality from outside: `platon bench load` (pre-signed EIP-1559 transfers from
+fresh senders, JSON-RPC batches of 100, open loop) against, one after the other in the same run:
+
+  1. a `--dev` node (one producer, no consensus),
+  2. anvil with 0.25 s interval mining and a 1 G gas limit (the reference),
+  3. four validators from `platon localnet init`, the load spread over all four.
+
+Each system runs alone while it is measured (they share this machine's cores). The per-connection
+request and connection limits (`http.max_requests_per_sec`, `http.max_connections`: guards against
+one abusive client) are raised for the run, since one generator carries all the load. Prints one JSON line per measurement and
+a table at the end.
+
+    scripts/bench-load.py                          # rates 1000,3000,6000; 10 s each
+    scripts/bench-load.py --rates 500,1000 --seconds 20 --skip anvil
+    scripts/bench-load.py --kind erc20             # Token.sol transfers (needs Node.js, solc-js)
+
+Uses target/release/platon when built (cargo build --release -p platon-node), else the debug build.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/platon-target"))
+
+
+def platon_bin(explicit):
+    if explicit:
+        return explicit
+    for p in (f"{TARGET}/release/platon", f"{TARGET}/debug/platon"):
+        if os.path.exists(p):
+            return p
+    sys.exit("no platon binary: cargo build --release -p platon-node")
+
+
+def wait_rpc(url, timeout=60):
+    end = time.time() + timeout
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}).encode()
+    while time.time() < end:
+        try:
+            req = urllib.request.Request(url, body, {"content-type": "application/json"})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return int(json.load(r)["result"], 16)
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} never answered")
+
+
+def load(platon, urls, rate, seconds, kind, token, senders):
+    cmd = [platon, "bench", "load", "--rpc", ",".join(urls), "--rate", str(rate),
+           "--seconds", str(seconds), "--senders", str(senders), "--kind", kind]
+    if token:
+        cmd += ["--token", token]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip()[-500:]}
+    return json.loads(out.stdout)
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rates", default="1000,3000,6000")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--senders", type=int, default=500)
+    ap.add_argument("--kind", choices=["transfer", "erc20"], default="transfer")
+    ap.add_argument("--skip", default="", help="comma-separated: dev,anvil,cbft")
+    ap.add_argument("--platon", default=None)
+    args = ap.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
+    platon = platon_bin(args.platon)
+    tmp = tempfile.mkdtemp(prefix="bench-load-")
+    token = None
+    if args.kind == "erc20":
+        token = f"{tmp}/contracts.json"
+        with open(token, "w") as f:
+            subprocess.run(["node", f"{ROOT}/integration/tests/js/compile.mjs"], stdout=f, check=True)
+    results = {}
+
+    def measure(system, urls):
+        for r in rates:
+            res = load(platon, urls, r, args.seconds, args.kind, token, args.senders)
+            res["system"] = system
+            print(json.dumps(res), flush=True)
+            results[(system, r)] = res
+
+    if "dev" not in skip:
+        cfg = f"{tmp}/dev.toml"
+        with open(cfg, "w") as f:
+            f.write("[http]\nport = 18545\nmax_requests_per_sec = 1000000\nmax_connections = 2000\n")
+        p = subprocess.Popen([platon, "run", "--dev", "--config", cfg, "--admin.enabled", "false",
+                              "--log", "warn"], stdout=subprocess.DEVNULL,
+                             stderr=open(f"{tmp}/dev.log", "w"))
+        try:
+            wait_rpc("http://127.0.0.1:18545")
+            measure("dev", ["http://127.0.0.1:18545"])
+        finally:
+            stop([p])
+    if "anvil" not in skip:
+        anvil = f"{ROOT}/integration/tests/js/node_modules/.bin/anvil"
+        p = subprocess.Popen([anvil, "--port", "18546", "--block-time", "0.25", "--gas-limit",
+                              "1000000000", "--silent"], stdout=subprocess.DEVNULL,
+                             stderr=open(f"{tmp}/anvil.log", "w"))
+        try:
+            wait_rpc("http://127.0.0.1:18546")
+            measure("anvil", ["http://127.0.0.1:18546"])
+        finally:
+            stop([p])
+    if "cbft" not in skip:
+        subprocess.run([platon, "localnet", "init", "--nodes", "4", "--validators", "4", "--subnet",
+                        "78", "--out", f"{tmp}/net"], check=True, stdout=subprocess.DEVNULL)
+        net = json.load(open(f"{tmp}/net/localnet.json"))
+        procs = []
+        try:
+            for n in net["nodes"]:
+                text = open(n["config"]).read().replace(
+                    "max_requests_per_sec = 10000", "max_requests_per_sec = 1000000").replace(
+                    "max_connections = 200", "max_connections = 2000")
+                open(n["config"], "w").write(text)
+                procs.append(subprocess.Popen([platon, "run", "--config", n["config"], "--log", "warn"],
+                                              stdout=subprocess.DEVNULL,
+                                              stderr=open(f"{tmp}/{n['name']}.log", "w")))
+            urls = [n["rpc"] for n in net["nodes"]]
+            for u in urls:
+                wait_rpc(u)
+            while wait_rpc(urls[0]) < 3:
+                time.sleep(0.2)
+            measure("cbft", urls)
+        finally:
+            stop(procs)
+
+    print(f"\nplaton: {platon}; {os.cpu_count()} cores; {args.kind}, {args.senders} senders, "
+          f"batches of 100, {args.seconds} s per rate")
+    print("| system | offered tx/s | accepted tx/s | committed tx/s | refused | p50 s | p99 s | max s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (system, r), res in results.items():
+        if "error" in res:
+            print(f"| {system} | {r} | error: {res['error'][:80]} | | | | | |")
+            continue
+        f = res["finality_s"]
+        print(f"| {system} | {r} | {res['accepted_tps']:.0f} | {res['committed_tps']:.0f} | "
+              f"{res['refused']} | {f['p50']:.2f} | {f['p99']:.2f} | {f['max']:.2f} |")
+    for r in rates:
+        d, a = results.get(("dev", r)), results.get(("anvil", r))
+        if d and a and "error" not in d and "error" not in a and a["committed_tps"]:
+            print(f"rate {r}: dev / anvil committed = {d['committed_tps'] / a['committed_tps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

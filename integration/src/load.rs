@@ -601,8 +601,8 @@ pub async fn run(s: LoadSettings) -> Result<Value, String> {
     }
     watcher.abort();
 
-    let sent_at = sent_at.lock();
-    let at = commits.at.lock();
+    let sent_at = sent_at.lock().clone();
+    let at = commits.at.lock().clone();
     let mut latencies = Vec::new();
     let mut last_commit = start;
     for i in 0..total {
@@ -612,6 +612,29 @@ pub async fn run(s: LoadSettings) -> Result<Value, String> {
         }
     }
     latencies.sort_by(f64::total_cmp);
+    // A committed ERC-20 transfer may still have reverted: the first committed one's holder must
+    // hold its unit.
+    let mut erc20_check = Value::Null;
+    if let Some(t) = token {
+        if let Some(i) = (0..total).find(|&i| at[i].is_some()) {
+            let mut data = vec![0x70, 0xa0, 0x82, 0x31];
+            data.extend_from_slice(&[0u8; 12]);
+            data.extend_from_slice(recipient(s.seed, i).as_slice());
+            let call_obj = json!({"to": t, "data": Bytes::from(data)});
+            let got = call(c0, "eth_call", vec![call_obj, json!("latest")]).await?;
+            let units = got
+                .as_str()
+                .map(|h| U256::from_str_radix(h.trim_start_matches("0x"), 16));
+            erc20_check = match units {
+                Some(Ok(u)) if u == U256::from(1u64) => json!("the first holder holds its unit"),
+                other => {
+                    return Err(format!(
+                    "ERC-20 transfers were committed but did not move tokens (balanceOf {other:?})"
+                ))
+                }
+            };
+        }
+    }
     let committed = latencies.len() as u64;
     let commit_span = last_commit.saturating_duration_since(start).as_secs_f64();
     let errors = errors.lock().clone();
@@ -636,6 +659,7 @@ pub async fn run(s: LoadSettings) -> Result<Value, String> {
             "p99": round3(percentile(&latencies, 99.0)),
             "max": round3(latencies.last().copied().unwrap_or(0.0)),
         },
+        "erc20_check": erc20_check,
         "setup_seconds": round3(setup_s),
         "sign_seconds": round3(sign_s),
     }))

@@ -98,28 +98,28 @@ def main():
             print(json.dumps(res), flush=True)
             results[(system, r)] = res
 
+    def spawn(cmd, name):
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/{name}.log", "w"))
+
+    def system(name, cmd, url):
+        """Starts one system, measures it at every rate, and stops it."""
+        p = spawn(cmd, name)
+        try:
+            wait_rpc(url)
+            measure(name, [url])
+        finally:
+            stop([p])
+
     if "dev" not in skip:
         cfg = f"{tmp}/dev.toml"
         with open(cfg, "w") as f:
             f.write("[http]\nport = 18545\nmax_requests_per_sec = 1000000\nmax_connections = 2000\n")
-        p = subprocess.Popen([platon, "run", "--dev", "--config", cfg, "--admin.enabled", "false",
-                              "--log", "warn"], stdout=subprocess.DEVNULL,
-                             stderr=open(f"{tmp}/dev.log", "w"))
-        try:
-            wait_rpc("http://127.0.0.1:18545")
-            measure("dev", ["http://127.0.0.1:18545"])
-        finally:
-            stop([p])
+        system("dev", [platon, "run", "--dev", "--config", cfg, "--admin.enabled", "false",
+                       "--log", "warn"], "http://127.0.0.1:18545")
     if "anvil" not in skip:
         anvil = f"{ROOT}/integration/tests/js/node_modules/.bin/anvil"
-        p = subprocess.Popen([anvil, "--port", "18546", "--block-time", "0.25", "--gas-limit",
-                              "1000000000", "--silent"], stdout=subprocess.DEVNULL,
-                             stderr=open(f"{tmp}/anvil.log", "w"))
-        try:
-            wait_rpc("http://127.0.0.1:18546")
-            measure("anvil", ["http://127.0.0.1:18546"])
-        finally:
-            stop([p])
+        system("anvil", [anvil, "--port", "18546", "--block-time", "0.25", "--gas-limit",
+                         "1000000000", "--silent"], "http://127.0.0.1:18546")
     if "cbft" not in skip:
         subprocess.run([platon, "localnet", "init", "--nodes", "4", "--validators", "4", "--subnet",
                         "78", "--out", f"{tmp}/net"], check=True, stdout=subprocess.DEVNULL)
@@ -131,9 +131,8 @@ def main():
                     "max_requests_per_sec = 10000", "max_requests_per_sec = 1000000").replace(
                     "max_connections = 200", "max_connections = 2000")
                 open(n["config"], "w").write(text)
-                procs.append(subprocess.Popen([platon, "run", "--config", n["config"], "--log", "warn"],
-                                              stdout=subprocess.DEVNULL,
-                                              stderr=open(f"{tmp}/{n['name']}.log", "w")))
+                procs.append(spawn([platon, "run", "--config", n["config"], "--log", "warn"],
+                                   n["name"]))
             urls = [n["rpc"] for n in net["nodes"]]
             for u in urls:
                 wait_rpc(u)

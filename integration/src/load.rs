@@ -3,9 +3,10 @@
 //! JSON-RPC batches to one or more nodes, and measures what was accepted, what was committed and
 //! the finality latency (submission to the `newHeads` notification of the block that holds it).
 
+use crate::staking_cli::{q as quantity, request as call};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
-use jsonrpsee::core::params::{ArrayParams, BatchRequestBuilder};
+use jsonrpsee::core::params::BatchRequestBuilder;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use platon_crypto::SecretKey;
 use platon_messages::{TxBody, TxKind};
@@ -62,22 +63,6 @@ fn client(url: &str) -> Result<HttpClient, String> {
         .max_response_size(64 * 1024 * 1024)
         .build(url)
         .map_err(|e| format!("bad RPC URL {url}: {e}"))
-}
-
-async fn call(c: &HttpClient, method: &str, params: Vec<Value>) -> Result<Value, String> {
-    let mut p = ArrayParams::new();
-    for v in params {
-        p.insert(v).map_err(|e| e.to_string())?;
-    }
-    c.request(method, p)
-        .await
-        .map_err(|e| format!("{method}: {e}"))
-}
-
-fn quantity(v: &Value) -> Result<u128, String> {
-    v.as_str()
-        .and_then(|s| u128::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .ok_or_else(|| format!("expected a hex quantity, got {v}"))
 }
 
 /// A sender key from the run's seed: keccak256(seed ‖ index), fresh for every seed.

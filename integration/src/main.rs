@@ -962,6 +962,20 @@ fn db_stats(args: &DbArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Prints a command's JSON answer, or its error on standard error with exit status 1.
+fn print_json(r: Result<serde_json::Value, String>) -> ExitCode {
+    match r {
+        Ok(v) => {
+            out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (log, format) = match &cli.cmd {
@@ -1012,26 +1026,8 @@ fn main() -> ExitCode {
             Cmd::Localnet { cmd } => localnet(cmd),
             Cmd::Bench {
                 cmd: BenchCmd::Load(args),
-            } => match bench_load(args).await {
-                Ok(v) => {
-                    out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            },
-            Cmd::Staking { cmd, rpc, key } => match staking(cmd, &rpc, key).await {
-                Ok(v) => {
-                    out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            },
+            } => print_json(bench_load(args).await),
+            Cmd::Staking { cmd, rpc, key } => print_json(staking(cmd, &rpc, key).await),
         }
     })
 }

@@ -203,7 +203,12 @@ pub fn client(url: &str) -> Result<HttpClient, String> {
         .map_err(|e| format!("bad RPC URL {url}: {e}"))
 }
 
-async fn request(c: &HttpClient, method: &str, params: Vec<Value>) -> Result<Value, String> {
+/// One JSON-RPC call; a node's refusal comes back as its message.
+pub(crate) async fn request(
+    c: &HttpClient,
+    method: &str,
+    params: Vec<Value>,
+) -> Result<Value, String> {
     let mut p = jsonrpsee::core::params::ArrayParams::new();
     for v in params {
         p.insert(v).map_err(|e| e.to_string())?;
@@ -214,7 +219,8 @@ async fn request(c: &HttpClient, method: &str, params: Vec<Value>) -> Result<Val
     })
 }
 
-fn q(v: &Value) -> Result<u128, String> {
+/// A hex quantity from a JSON-RPC answer.
+pub(crate) fn q(v: &Value) -> Result<u128, String> {
     v.as_str()
         .and_then(|s| u128::from_str_radix(s.trim_start_matches("0x"), 16).ok())
         .ok_or_else(|| format!("unexpected answer {v}"))

@@ -327,10 +327,9 @@ impl NodeCache {
         (c.hits, c.misses)
     }
 
-    /// (nodes, bytes of node data) held now.
-    pub fn size(&self) -> (usize, usize) {
-        let c = self.inner.lock();
-        (c.map.len(), c.bytes)
+    /// Bytes of node data held now.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().bytes
     }
 }
 
@@ -605,7 +604,7 @@ impl ChainStore {
     /// What the store holds in memory, by part, in bytes: the trie node cache's node data and
     /// what the backend reports (RocksDB's memtables, block cache and table readers).
     pub fn memory(&self) -> Vec<(&'static str, u64)> {
-        let mut parts = vec![("trie_node_cache", self.nodes.size().1 as u64)];
+        let mut parts = vec![("trie_node_cache", self.nodes.bytes() as u64)];
         parts.extend(self.kv.memory());
         parts
     }
@@ -789,15 +788,8 @@ impl ChainStore {
             }))
     }
 
-    /// Journals a transaction the txpool accepted; durable (fsynced) when this returns.
-    pub fn journal_put(&self, tx_hash: &B256, raw: &[u8]) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.put(key(keys::POOL, tx_hash.as_slice()), raw.to_vec());
-        self.kv.write(b, Durability::Sync)
-    }
-
-    /// Journals an accepted transaction without waiting for the disk: durable only after the next
-    /// [`ChainStore::journal_sync`] (the pool's group commit).
+    /// Journals a transaction the txpool accepted, without waiting for the disk: durable only
+    /// after the next [`ChainStore::journal_sync`] (the pool's group commit).
     pub fn journal_put_buffered(&self, tx_hash: &B256, raw: &[u8]) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(key(keys::POOL, tx_hash.as_slice()), raw.to_vec());

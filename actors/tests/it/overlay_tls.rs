@@ -89,6 +89,14 @@ async fn call<T: Send + 'static>(
         .expect("call")
 }
 
+/// Whether a lookup from peer `from` returns `target` among the closest nodes.
+async fn lookup_finds(reg: &Arc<Registry>, from: usize, target: NodeId) -> bool {
+    let (closest, _) = call(reg, from, |reply| OverlayMsg::Lookup { target, reply })
+        .await
+        .expect("lookup");
+    closest.iter().any(|c| c.id == target)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_peers_over_tls_find_each_other_flood_and_isolate_link_failures() {
     let n = 64;
@@ -427,14 +435,8 @@ async fn a_peer_over_its_message_rate_is_held_to_it_and_the_node_keeps_serving()
     );
     assert!(s0.protocol.floods_delivered < 2_000, "{:?}", s0.protocol);
     // The node still answers: a lookup from the quiet peer finds it.
-    let (closest, _) = call(&registry, 212, |reply| OverlayMsg::Lookup {
-        target: id0,
-        reply,
-    })
-    .await
-    .expect("lookup");
     assert!(
-        closest.iter().any(|c| c.id == id0),
+        lookup_finds(&registry, 212, id0).await,
         "lookup after the flood"
     );
     let peers = call(&registry, 210, OverlayMsg::Peers).await;
@@ -459,16 +461,13 @@ async fn garbage_from_an_authenticated_peer_is_counted_and_the_node_keeps_servin
         .expect("the hostile peer's link");
     assert_eq!(peer.id, id0);
     let before: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
+    // Not a RELOAD message (no RELO token): a valid frame around garbage.
+    let data_frame = |sequence: u32, message: Vec<u8>| {
+        Frame::Data { sequence, message }.encode().expect("frame")
+    };
     for i in 0..50u32 {
-        // Not a RELOAD message (no RELO token): a valid frame around garbage.
         let junk: Vec<u8> = (0..200u32).map(|j| (i * 7 + j) as u8).collect();
-        let frame = Frame::Data {
-            sequence: i,
-            message: junk,
-        }
-        .encode()
-        .expect("frame");
-        link.write_all(&frame).await.expect("write");
+        link.write_all(&data_frame(i, junk)).await.expect("write");
     }
     link.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -480,13 +479,9 @@ async fn garbage_from_an_authenticated_peer_is_counted_and_the_node_keeps_servin
         mid.links
     );
     // The link is still up: more garbage messages are still read and counted.
-    let frame = Frame::Data {
-        sequence: 50,
-        message: vec![0xee; 40],
-    }
-    .encode()
-    .expect("frame");
-    link.write_all(&frame).await.expect("write");
+    link.write_all(&data_frame(50, vec![0xee; 40]))
+        .await
+        .expect("write");
     link.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let more: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
@@ -511,14 +506,8 @@ async fn garbage_from_an_authenticated_peer_is_counted_and_the_node_keeps_servin
     let after: OverlayStats = call(&registry, 230, OverlayMsg::Stats).await;
     assert_eq!(after.links.malformed, more.links.malformed + 1);
     // The node still serves: a lookup from an honest peer finds it.
-    let (closest, _) = call(&registry, 231, |reply| OverlayMsg::Lookup {
-        target: id0,
-        reply,
-    })
-    .await
-    .expect("lookup");
     assert!(
-        closest.iter().any(|c| c.id == id0),
+        lookup_finds(&registry, 231, id0).await,
         "lookup after the garbage"
     );
 }

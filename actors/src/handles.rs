@@ -73,6 +73,10 @@ impl TxPoolHandle {
         match res {
             // The lost attempt had admitted it (and journaled it, so the restarted pool has it).
             Ok(Err(PoolError::AlreadyKnown)) if repeated => Ok(Ok(hash)),
+            // A lost reply means the attempt was admitted (refusals are answered at once, only
+            // admissions wait for the journal's group fsync): the restarted pool had it from the
+            // journal, and a block has included it since.
+            Ok(Err(PoolError::NonceTooLow { .. })) if repeated => Ok(Ok(hash)),
             r => r,
         }
     }

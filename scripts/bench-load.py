@@ -14,6 +14,10 @@ a table at the end.
     scripts/bench-load.py                          # rates 1000,3000,6000; 10 s each
     scripts/bench-load.py --rates 500,1000 --seconds 20 --skip anvil
     scripts/bench-load.py --kind erc20             # Token.sol transfers (needs Node.js, solc-js)
+    scripts/bench-load.py --responsive-ms 50       # the validators with responsive CBFT pacing
+    scripts/bench-load.py --rss --seconds 600 --rates 500 --skip dev,anvil   # memory over 10 min
+    scripts/bench-load.py --profile /tmp/prof      # perf profiles of every platon process, binned
+                                                   # per transaction (scripts/profile-breakdown.py)
 
 Uses target/release/platon when built (cargo build --release -p platon-node), else the debug build.
 """
@@ -24,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -53,6 +58,60 @@ def wait_rpc(url, timeout=60):
     raise RuntimeError(f"{url} never answered")
 
 
+PERF_FREQ = 499
+
+
+def profiled(path):
+    """perf record of the whole machine (self time, no call graphs) until SIGINT, in the
+    background: `-p` would miss the threads a process starts later (tokio's blocking pool)."""
+    return subprocess.Popen(["perf", "record", "-a", "-F", str(PERF_FREQ), "-o", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def rss_mib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler:
+    """Samples each process's resident set every `every` seconds while the load runs."""
+
+    def __init__(self, pids, every=10):
+        self.pids, self.every, self.samples = list(pids), every, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        start = time.time()
+        while not self.done.wait(self.every):
+            self.samples.append((round(time.time() - start), [rss_mib(p) for p in self.pids]))
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        if not self.samples:
+            return {}
+        # The first minute is warm-up (caches fill); flat means the last sample is near the one at
+        # one minute.
+        ref = next((v for t, v in self.samples if t >= 60), self.samples[0][1])
+        last = self.samples[-1][1]
+        peak = [max(v[i] or 0 for _, v in self.samples) for i in range(len(self.pids))]
+        return {
+            "rss_mib_at_60s": [round(x or 0) for x in ref],
+            "rss_mib_at_end": [round(x or 0) for x in last],
+            "rss_mib_peak": [round(x) for x in peak],
+            "rss_growth_after_60s_mib": [round((b or 0) - (a or 0)) for a, b in zip(ref, last)],
+            "rss_samples": self.samples,
+        }
+
+
 def load(platon, urls, rate, seconds, kind, token, senders):
     cmd = [platon, "bench", "load", "--rpc", ",".join(urls), "--rate", str(rate),
            "--seconds", str(seconds), "--senders", str(senders), "--kind", kind]
@@ -79,6 +138,12 @@ def main():
     ap.add_argument("--kind", choices=["transfer", "erc20"], default="transfer")
     ap.add_argument("--skip", default="", help="comma-separated: dev,anvil,cbft")
     ap.add_argument("--platon", default=None)
+    ap.add_argument("--responsive-ms", type=int, default=None,
+                    help="validators use responsive CBFT pacing with this minimum block interval")
+    ap.add_argument("--period-ms", type=int, default=None, help="CBFT view window of the validators")
+    ap.add_argument("--profile", default=None, help="folder for perf profiles of the platon processes")
+    ap.add_argument("--rss", action="store_true",
+                    help="sample each platon process's resident memory every 10 s of the run")
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     skip = set(filter(None, args.skip.split(",")))
@@ -91,22 +156,41 @@ def main():
             subprocess.run(["node", f"{ROOT}/integration/tests/js/compile.mjs"], stdout=f, check=True)
     results = {}
 
-    def measure(system, urls):
+    def measure(system, urls, pids=()):
         for r in rates:
+            rec = None
+            if args.profile and pids:
+                os.makedirs(args.profile, exist_ok=True)
+                rec = f"{args.profile}/{system}-{r}.data"
+                perf = profiled(rec)
+            sampler = RssSampler(pids) if args.rss and pids else None
             res = load(platon, urls, r, args.seconds, args.kind, token, args.senders)
             res["system"] = system
+            if sampler:
+                res.update(sampler.stop())
+            if rec:
+                perf.send_signal(signal.SIGINT)
+                perf.wait()
+                # The profile covers the whole run: funding the senders, the load, the drain.
+                txs = res.get("committed", 0) + args.senders
+                out = subprocess.run([sys.executable, f"{ROOT}/scripts/profile-breakdown.py",
+                                      "--freq", str(PERF_FREQ), "--txs", str(txs),
+                                      "--pids", ",".join(str(p) for p in pids), rec],
+                                     capture_output=True, text=True)
+                print(f"profile of {system} at {r} tx/s ({rec}, {len(pids)} processes):\n"
+                      f"{out.stdout}{out.stderr}", file=sys.stderr, flush=True)
             print(json.dumps(res), flush=True)
             results[(system, r)] = res
 
     def spawn(cmd, name):
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/{name}.log", "w"))
 
-    def system(name, cmd, url):
+    def system(name, cmd, url, profile=True):
         """Starts one system, measures it at every rate, and stops it."""
         p = spawn(cmd, name)
         try:
             wait_rpc(url)
-            measure(name, [url])
+            measure(name, [url], [p.pid] if profile else ())
         finally:
             stop([p])
 
@@ -119,10 +203,15 @@ def main():
     if "anvil" not in skip:
         anvil = f"{ROOT}/integration/tests/js/node_modules/.bin/anvil"
         system("anvil", [anvil, "--port", "18546", "--block-time", "0.25", "--gas-limit",
-                         "1000000000", "--silent"], "http://127.0.0.1:18546")
+                         "1000000000", "--silent"], "http://127.0.0.1:18546", profile=False)
     if "cbft" not in skip:
-        subprocess.run([platon, "localnet", "init", "--nodes", "4", "--validators", "4", "--subnet",
-                        "78", "--out", f"{tmp}/net"], check=True, stdout=subprocess.DEVNULL)
+        init = [platon, "localnet", "init", "--nodes", "4", "--validators", "4", "--subnet", "78",
+                "--out", f"{tmp}/net"]
+        if args.responsive_ms is not None:
+            init += ["--responsive-ms", str(args.responsive_ms)]
+        if args.period_ms is not None:
+            init += ["--period-ms", str(args.period_ms)]
+        subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
         net = json.load(open(f"{tmp}/net/localnet.json"))
         procs = []
         try:
@@ -138,7 +227,7 @@ def main():
                 wait_rpc(u)
             while wait_rpc(urls[0]) < 3:
                 time.sleep(0.2)
-            measure("cbft", urls)
+            measure("cbft", urls, [p.pid for p in procs])
         finally:
             stop(procs)
 

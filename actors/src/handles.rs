@@ -63,20 +63,35 @@ impl TxPoolHandle {
         &self,
         tx: SignedTransaction,
     ) -> Result<Result<B256, PoolError>, CallError> {
+        self.submit_with(tx, false).await
+    }
+
+    async fn submit_with(
+        &self,
+        tx: SignedTransaction,
+        flood: bool,
+    ) -> Result<Result<B256, PoolError>, CallError> {
         let hash = tx.hash;
         let (res, repeated) = self
             .call(|reply| TxPoolMsg::Submit {
                 tx: Box::new(tx.clone()),
+                flood,
                 reply,
             })
             .await;
         match res {
             // The lost attempt had admitted it (and journaled it, so the restarted pool has it).
-            Ok(Err(PoolError::AlreadyKnown)) if repeated => Ok(Ok(hash)),
             // A lost reply means the attempt was admitted (refusals are answered at once, only
             // admissions wait for the journal's group fsync): the restarted pool had it from the
-            // journal, and a block has included it since.
-            Ok(Err(PoolError::NonceTooLow { .. })) if repeated => Ok(Ok(hash)),
+            // journal, and a block may have included it since.
+            Ok(Err(PoolError::AlreadyKnown | PoolError::NonceTooLow { .. })) if repeated => {
+                if flood {
+                    // Its group's flood was lost with the pool: flooded alone.
+                    let _ = OverlayHandle::of_node(self.0.clone())
+                        .flood(FloodTopic::Transaction, tx.encoded.to_vec());
+                }
+                Ok(Ok(hash))
+            }
             r => r,
         }
     }
@@ -86,21 +101,27 @@ impl TxPoolHandle {
         &self,
         tx: SignedTransaction,
     ) -> Result<Result<B256, PoolError>, CallError> {
-        let encoded = tx.encoded.clone();
-        let res = self.submit(tx).await?;
-        if res.is_ok() {
-            // A node outside an overlay has nobody to tell.
-            let _ = OverlayHandle::of_node(self.0.clone())
-                .flood(FloodTopic::Transaction, encoded.to_vec());
-        }
-        Ok(res)
+        // The pool floods it with the rest of its group, after the group's fsync.
+        self.submit_with(tx, true).await
     }
-    /// The next batch for a block.
+    /// The next batch for a block on the committed head.
     pub async fn batch(
         &self,
         max_txs: usize,
         max_gas: u64,
         base_fee: u64,
+    ) -> Result<Vec<SignedTransaction>, CallError> {
+        self.batch_after(max_txs, max_gas, base_fee, Vec::new())
+            .await
+    }
+    /// The next batch for a block whose uncommitted ancestors use these nonces (sender, next
+    /// nonce after them).
+    pub async fn batch_after(
+        &self,
+        max_txs: usize,
+        max_gas: u64,
+        base_fee: u64,
+        after: Vec<(Address, u64)>,
     ) -> Result<Vec<SignedTransaction>, CallError> {
         self.0
             .lookup::<TxPoolMsg>(names::TXPOOL)?
@@ -108,6 +129,7 @@ impl TxPoolHandle {
                 max_txs,
                 max_gas,
                 base_fee,
+                after,
                 reply,
             })
             .await

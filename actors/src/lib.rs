@@ -104,7 +104,14 @@ pub struct NodeContext {
     /// Hashes of transactions as the pool admits them (pending-transaction filters and
     /// subscriptions); bounded, a reader that falls [`PENDING_TXS_CAPACITY`] behind skips.
     pub pending_txs: tokio::sync::broadcast::Sender<alloy_primitives::B256>,
+    /// Senders the pool recovered, by transaction hash: block validation reads them instead of
+    /// recovering each signature again ([`SENDER_CACHE_CAPACITY`] at least).
+    pub senders: Arc<platon_messages::SenderCache>,
 }
+
+/// How many recovered senders [`NodeContext::senders`] keeps at least (twice as many at most:
+/// about 6 MiB), more than a full pool holds.
+pub const SENDER_CACHE_CAPACITY: usize = 65_536;
 
 /// Capacity of [`NodeContext::pending_txs`].
 pub const PENDING_TXS_CAPACITY: usize = 4_096;

@@ -8,6 +8,7 @@ use crate::NodeContext;
 use alloy_primitives::{Address, B256, U256};
 use platon_config::TxPoolConfig;
 use platon_messages::actors::{PoolError, PoolStatus, TxPoolMsg};
+use platon_messages::reload::FloodTopic;
 use platon_messages::SignedTransaction;
 use platon_storage::{Account, StateDb};
 use platon_supervision::{BoxError, Ctx, Service};
@@ -237,6 +238,64 @@ type Unsynced = (RpcReplyPort<Result<B256, PoolError>>, B256);
 pub struct PoolState {
     pool: Pool,
     unsynced: Vec<Unsynced>,
+    /// Encodings admitted in the current group that are to be flooded after its fsync.
+    to_flood: Vec<alloy_primitives::Bytes>,
+}
+
+/// The nonce after each sender's last transaction in `blocks` (a block's uncommitted ancestors):
+/// where its next batch starts.
+pub fn next_nonces<'a>(
+    blocks: impl IntoIterator<Item = &'a platon_messages::Block>,
+) -> Vec<(Address, u64)> {
+    let mut next: HashMap<Address, u64> = HashMap::new();
+    for b in blocks {
+        for tx in &b.transactions {
+            let n = tx.body.nonce().saturating_add(1);
+            let e = next.entry(tx.sender).or_insert(n);
+            *e = (*e).max(n);
+        }
+    }
+    next.into_iter().collect()
+}
+
+/// A flood of transactions carries at most about this many bytes (more go in several floods).
+pub const TX_FLOOD_BYTES: usize = 1 << 20;
+
+/// Splits encoded transactions into flood payloads (RLP lists) of at most about
+/// [`TX_FLOOD_BYTES`] each, in order.
+pub fn tx_flood_payloads(txs: &[alloy_primitives::Bytes]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut part: Vec<Vec<u8>> = Vec::new();
+    let mut bytes = 0;
+    for t in txs {
+        if bytes + t.len() > TX_FLOOD_BYTES && !part.is_empty() {
+            out.push(platon_messages::rlp::encode_raw_list(&std::mem::take(
+                &mut part,
+            )));
+            bytes = 0;
+        }
+        let mut item = Vec::with_capacity(t.len() + 5);
+        alloy_rlp::Encodable::encode(&t, &mut item);
+        bytes += item.len();
+        part.push(item);
+    }
+    if !part.is_empty() {
+        out.push(platon_messages::rlp::encode_raw_list(&part));
+    }
+    out
+}
+
+/// The transactions of a [`FloodTopic::Transactions`] payload, still encoded (an error for
+/// anything that is not an RLP list of byte strings).
+pub fn tx_flood_items(payload: &[u8]) -> Result<Vec<Vec<u8>>, platon_messages::rlp::RlpError> {
+    let mut outer = platon_messages::rlp::Reader::new(payload);
+    let mut list = outer.list()?;
+    outer.finish()?;
+    let mut items = Vec::new();
+    while !list.is_empty() {
+        items.push(list.bytes()?.to_vec());
+    }
+    Ok(items)
 }
 
 fn head_state(node: &NodeContext) -> Result<(StateDb, platon_messages::Header), BoxError> {
@@ -257,6 +316,7 @@ impl Service for TxPoolService {
         Ok(PoolState {
             pool,
             unsynced: Vec::new(),
+            to_flood: Vec::new(),
         })
     }
 
@@ -335,6 +395,13 @@ impl TxPoolService {
             let _ = self.node.pending_txs.send(hash);
             let _ = reply.send(Ok(hash));
         }
+        if !st.to_flood.is_empty() {
+            let overlay = crate::handles::OverlayHandle::of_node(self.node.registry.clone());
+            for payload in tx_flood_payloads(&std::mem::take(&mut st.to_flood)) {
+                // A node outside an overlay has nobody to tell.
+                let _ = overlay.flood(FloodTopic::Transactions, payload);
+            }
+        }
         let _ = ProducerHandle(self.node.registry.clone()).txs_available();
         Ok(())
     }
@@ -348,8 +415,9 @@ impl TxPoolService {
         let cfg = &self.node.config.txpool;
         let pool = &mut st.pool;
         match msg {
-            TxPoolMsg::Submit { tx, reply } => {
+            TxPoolMsg::Submit { tx, flood, reply } => {
                 let (state, head) = head_state(&self.node)?;
+                let raw = flood.then(|| tx.encoded.clone());
                 match admit_checked(&self.node, pool, *tx, &state, &head, cfg) {
                     // A refusal promises nothing durable: answered at once.
                     Err(e) => {
@@ -359,6 +427,7 @@ impl TxPoolService {
                     // group asks for a flush behind every submission already queued.
                     Ok(hash) => {
                         st.unsynced.push((reply, hash));
+                        st.to_flood.extend(raw);
                         if st.unsynced.len() == 1
                             && ctx
                                 .myself()
@@ -375,10 +444,17 @@ impl TxPoolService {
                 max_txs,
                 max_gas,
                 base_fee,
+                after,
                 reply,
             } => {
                 let (state, _) = head_state(&self.node)?;
-                let _ = reply.send(pool.batch(max_txs, max_gas, base_fee, nonce_lookup(&state)));
+                let after: HashMap<Address, u64> = after.into_iter().collect();
+                let committed = nonce_lookup(&state);
+                let nonce_of = |a: &Address| {
+                    let n = committed(a);
+                    after.get(a).map_or(n, |m| n.max(*m))
+                };
+                let _ = reply.send(pool.batch(max_txs, max_gas, base_fee, nonce_of));
             }
             TxPoolMsg::BlockCommitted { included } => {
                 pool.remove(&included);
@@ -433,7 +509,9 @@ fn admit_checked(
     let min_fee = cfg.min_fee_cap.max(platon_vm::next_base_fee(head));
     let hash = tx.hash;
     let raw = tx.encoded.clone();
+    let sender = tx.sender;
     let replaced = pool.admit(tx, &account, cfg, head.gas_limit, min_fee)?;
+    node.senders.insert(hash, sender);
     // Journaled before we say yes, and synced before the reply leaves (the caller's group
     // commit): a transaction whose hash a client got survives a crash.
     if let Err(e) = node.store.journal_put_buffered(&hash, &raw) {
@@ -452,6 +530,79 @@ mod tests {
     use alloy_primitives::Bytes;
     use platon_crypto::SecretKey;
     use platon_messages::{TxBody, TxKind};
+
+    /// A pipelined block's batch starts after the nonces its uncommitted ancestors used: it
+    /// does not carry their transactions again.
+    #[test]
+    fn batches_on_uncommitted_parents_skip_their_transactions() {
+        let a = SecretKey::from_bytes(&[3u8; 32]).expect("key");
+        let b = SecretKey::from_bytes(&[4u8; 32]).expect("key");
+        let cfg = TxPoolConfig::default();
+        let mut p = Pool::default();
+        for n in 0..6 {
+            p.admit(tx(&a, n, 5), &rich(0), &cfg, 30_000_000, 1)
+                .expect("a");
+        }
+        p.admit(tx(&b, 0, 5), &rich(0), &cfg, 30_000_000, 1)
+            .expect("b");
+        let parent = p.batch(4, 30_000_000, 1, |_| 0);
+        assert_eq!(parent.len(), 4);
+        let header = platon_messages::Header {
+            parent_hash: B256::ZERO,
+            ommers_hash: B256::ZERO,
+            beneficiary: Address::ZERO,
+            state_root: B256::ZERO,
+            transactions_root: B256::ZERO,
+            receipts_root: B256::ZERO,
+            logs_bloom: Default::default(),
+            difficulty: U256::ZERO,
+            number: 1,
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            timestamp: 0,
+            extra_data: Bytes::new(),
+            mix_hash: B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: 1,
+        };
+        let ancestors = [platon_messages::Block {
+            header,
+            transactions: parent.clone(),
+        }];
+        let after: HashMap<Address, u64> = next_nonces(&ancestors).into_iter().collect();
+        let child = p.batch(10, 30_000_000, 1, |s| after.get(s).copied().unwrap_or(0));
+        assert!(child.iter().all(|t| !parent.contains(t)), "{child:?}");
+        assert_eq!(parent.len() + child.len(), 7, "the rest, and only the rest");
+    }
+
+    /// Admitted transactions flood in batches: in order, split near [`TX_FLOOD_BYTES`], and
+    /// nothing but an RLP list of byte strings reads back.
+    #[test]
+    fn transaction_floods_batch_in_order_and_split_by_size() {
+        let key = SecretKey::from_bytes(&[3u8; 32]).expect("key");
+        let small: Vec<Bytes> = (0..100).map(|n| tx(&key, n, 1).encoded).collect();
+        let one = tx_flood_payloads(&small);
+        assert_eq!(one.len(), 1);
+        let back = tx_flood_items(&one[0]).expect("items");
+        assert_eq!(back.len(), 100);
+        assert!(back.iter().zip(&small).all(|(a, b)| a[..] == b[..]));
+        // 40 transactions of 100 KiB: about ten to a flood.
+        let big: Vec<Bytes> = (0..40)
+            .map(|_| Bytes::from(vec![7u8; 100 * 1024]))
+            .collect();
+        let parts = tx_flood_payloads(&big);
+        assert!(parts.len() >= 4, "{} floods", parts.len());
+        assert!(parts.iter().all(|p| p.len() <= TX_FLOOD_BYTES + 110 * 1024));
+        let total: usize = parts
+            .iter()
+            .map(|p| tx_flood_items(p).expect("items").len())
+            .sum();
+        assert_eq!(total, 40);
+        assert!(tx_flood_payloads(&[]).is_empty());
+        for bad in [&b""[..], &[0x05][..], &[0xc2, 0xc0, 0xc0][..], &[0xc1][..]] {
+            assert!(tx_flood_items(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn tx(key: &SecretKey, nonce: u64, fee: u64) -> SignedTransaction {
         TxBody::DynamicFee {

@@ -498,8 +498,14 @@ pub struct CbftConfig {
     pub report_key_file: Option<PathBuf>,
     /// Blocks per proposer view (PlatON: 10).
     pub amount: u32,
-    /// View window in milliseconds (PlatON: 20,000); a block every period / amount.
+    /// View window in milliseconds (PlatON: 20,000); a block every period / amount, and the
+    /// view timeout (×1.5 after each timeout in a row, at most ×2.25).
     pub period_ms: u64,
+    /// Responsive pacing: a proposer builds its next block as soon as the previous one has a QC
+    /// (at least `min_interval_ms` after it), instead of every period / amount.
+    pub responsive: bool,
+    /// The shortest interval between two blocks of one proposer in responsive pacing (ms).
+    pub min_interval_ms: u64,
 }
 
 impl Default for CbftConfig {
@@ -513,6 +519,8 @@ impl Default for CbftConfig {
             report_key_file: None,
             amount: 10,
             period_ms: 20_000,
+            responsive: false,
+            min_interval_ms: 100,
         }
     }
 }
@@ -779,6 +787,18 @@ impl NodeConfig {
             {
                 return bad("cbft needs validators, a positive cbft.amount and cbft.period_ms of at least one ms per block".into());
             }
+            if self.cbft.responsive
+                && self
+                    .cbft
+                    .min_interval_ms
+                    .saturating_mul(u64::from(self.cbft.amount))
+                    >= self.cbft.period_ms
+            {
+                return bad(format!(
+                    "cbft.responsive: cbft.min_interval_ms × cbft.amount ({} × {}) must stay below cbft.period_ms ({}), the view timeout",
+                    self.cbft.min_interval_ms, self.cbft.amount, self.cbft.period_ms
+                ));
+            }
             if let Some(v) = self.cbft.validators.iter().find(|v| {
                 hex::decode(v.trim_start_matches("0x"))
                     .map(|b| b.len() != 48)
@@ -919,6 +939,27 @@ mod tests {
             .expect_err("token")
             .to_string()
             .contains("token"));
+    }
+
+    #[test]
+    fn responsive_pacing_must_fit_the_view_timeout() {
+        let mut c = NodeConfig::default();
+        c.overlay.enabled = true;
+        c.producer.enabled = false;
+        c.cbft.enabled = true;
+        c.cbft.validators = vec!["00".into()];
+        c.cbft.responsive = true;
+        c.cbft.amount = 10;
+        c.cbft.period_ms = 1_000;
+        c.cbft.min_interval_ms = 100;
+        let err = c
+            .validate()
+            .expect_err("10 × 100 ms fills the 1 s view")
+            .to_string();
+        assert!(err.contains("cbft.min_interval_ms"), "{err}");
+        c.cbft.min_interval_ms = 99;
+        let err = c.validate().map(|_| ()).unwrap_err().to_string();
+        assert!(!err.contains("cbft.min_interval_ms"), "{err}");
     }
 
     #[test]

@@ -405,6 +405,7 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
     // overlay forwards the flood itself).
     let registry = ctx.registry.clone();
     let rules = ctx.store.tx_rules();
+    let senders = ctx.senders.clone();
     let on_flood: FloodHandler = Arc::new(move |topic, payload| {
         if topic == FloodTopic::Vote {
             // Consensus messages go to the cbft actor (malformed ones are dropped here).
@@ -419,10 +420,49 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
             }
             return;
         }
+        if topic == FloodTopic::Transactions {
+            // A batch: decoded (signatures recovered) off the overlay's thread, then admitted in
+            // order (a sender's nonces follow each other).
+            let Ok(items) = platon_actors::txpool::tx_flood_items(&payload) else {
+                tracing::debug!("overlay: a flooded transaction batch does not decode; dropped");
+                return;
+            };
+            let pool = platon_actors::handles::TxPoolHandle(registry.clone());
+            let (rules, senders) = (rules.clone(), senders.clone());
+            tokio::spawn(async move {
+                let txs = tokio::task::spawn_blocking(move || {
+                    items
+                        .iter()
+                        .filter_map(|raw| {
+                            platon_messages::SignedTransaction::decode_with(raw, &rules, |h| {
+                                senders.get(h)
+                            })
+                            .ok()
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                // All at once, so that they share the pool's journal fsync; each submission is
+                // queued at the pool when first polled, in order.
+                let results =
+                    futures::future::join_all(txs.into_iter().map(|tx| pool.submit(tx))).await;
+                for r in results {
+                    if let Ok(Err(e)) = r {
+                        tracing::debug!(error = %e, "flooded transaction refused by the pool");
+                    }
+                }
+            });
+            return;
+        }
         if topic != FloodTopic::Transaction {
             return;
         }
-        let Ok(tx) = platon_messages::SignedTransaction::decode(&payload, &rules) else {
+        // A transaction this node already admitted (it came by another path) is not recovered
+        // again.
+        let known = |h: &alloy_primitives::B256| senders.get(h);
+        let Ok(tx) = platon_messages::SignedTransaction::decode_with(&payload, &rules, known)
+        else {
             tracing::debug!("overlay: flooded transaction does not decode; dropped");
             return;
         };
@@ -759,6 +799,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         metrics: Arc::new(platon_actors::metrics::NodeMetrics::new(registry.clone())),
         bad_blocks: Default::default(),
         pending_txs: tokio::sync::broadcast::channel(platon_actors::PENDING_TXS_CAPACITY).0,
+        senders: Arc::new(platon_messages::SenderCache::new(
+            platon_actors::SENDER_CACHE_CAPACITY,
+        )),
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

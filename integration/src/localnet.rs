@@ -29,6 +29,8 @@ pub struct LocalnetSpec {
     pub amount: u32,
     /// CBFT view window (ms).
     pub period_ms: u64,
+    /// Responsive CBFT pacing with this minimum block interval (ms); None: period / amount.
+    pub responsive_ms: Option<u64>,
     /// Blocks per PPoS round (None: `amount` × validators when there are more candidates than
     /// validators, so that seats rotate; else 0, the validators validate for good).
     pub round_blocks: Option<u64>,
@@ -187,6 +189,10 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.cbft.validators = validators.clone();
         c.cbft.amount = spec.amount;
         c.cbft.period_ms = spec.period_ms;
+        if let Some(ms) = spec.responsive_ms {
+            c.cbft.responsive = true;
+            c.cbft.min_interval_ms = ms;
+        }
         c.cbft.key_file = bls_files.get(k - 1).cloned();
         c.cbft.vrf_keys = vrf_keys.clone();
         c.cbft.vrf_key_file = vrf_files.get(k - 1).cloned();

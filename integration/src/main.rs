@@ -276,6 +276,10 @@ enum LocalnetCmd {
         /// CBFT view window in milliseconds (a block every period / amount).
         #[arg(long = "period-ms", default_value_t = 5_000)]
         period_ms: u64,
+        /// Responsive CBFT pacing: a proposer builds its next block as soon as the previous one
+        /// has a QC, at least this many ms after it (default: a block every period / amount).
+        #[arg(long = "responsive-ms")]
+        responsive_ms: Option<u64>,
         /// Blocks per PPoS round: each round's validators are elected on chain from the
         /// candidates (default: amount × validators when there are more candidates than
         /// validators; 0: the first validators validate for good).
@@ -609,11 +613,13 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
             subnet,
             amount,
             period_ms,
+            responsive_ms,
             round_blocks,
         } => {
             let spec = platon_node::localnet::LocalnetSpec {
                 amount,
                 period_ms,
+                responsive_ms,
                 nodes,
                 validators,
                 candidates: candidates.unwrap_or(validators),

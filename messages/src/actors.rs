@@ -92,6 +92,9 @@ pub enum TxPoolMsg {
     Submit {
         /// The decoded, signature-checked transaction.
         tx: Box<SignedTransaction>,
+        /// Flood it to every node's pool once admitted (with the rest of its journal group, in
+        /// one overlay message); false for a transaction that came by flood.
+        flood: bool,
         /// Reply.
         reply: RpcReplyPort<Result<B256, PoolError>>,
     },
@@ -103,6 +106,10 @@ pub enum TxPoolMsg {
         max_gas: u64,
         /// Only transactions paying at least this base fee.
         base_fee: u64,
+        /// Nonces the block's uncommitted ancestors already use: (sender, the next nonce after
+        /// them). The batch starts there instead of at the committed state's nonce, so a
+        /// pipelined block does not carry its parents' transactions again.
+        after: Vec<(Address, u64)>,
         /// Reply.
         reply: RpcReplyPort<Vec<SignedTransaction>>,
     },

@@ -295,6 +295,10 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, RlpError> {
     Ok(out)
 }
 
+/// Below this many transactions a block's senders are recovered on one thread (spawning threads
+/// costs more than it saves).
+pub const PARALLEL_DECODE_MIN: usize = 64;
+
 /// A block: header plus transactions (no ommers, no withdrawals).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -321,16 +325,59 @@ impl Block {
 
     /// Decodes the storage encoding, re-checking every transaction against `rules`.
     pub fn decode(bytes: &[u8], rules: &TxRules) -> Result<Self, crate::TxError> {
+        Self::decode_with(bytes, rules, &|_, _| None)
+    }
+
+    /// [`Block::decode`], where `known(index, hash)` may give a transaction's sender already
+    /// recovered from the same bytes (see [`SignedTransaction::decode_with`]). The senders it does
+    /// not know are recovered on every core at once when there are many.
+    pub fn decode_with(
+        bytes: &[u8],
+        rules: &TxRules,
+        known: &(dyn Fn(usize, &B256) -> Option<Address> + Sync),
+    ) -> Result<Self, crate::TxError> {
         let mut outer = Reader::new(bytes);
         let mut r = outer.list()?;
         outer.finish()?;
         let header = Header::decode(r.raw()?)?;
         let mut txr = r.list()?;
         r.finish().map_err(|_| RlpError::WrongArity)?;
-        let mut transactions = Vec::new();
+        let mut raws = Vec::new();
         while !txr.is_empty() {
-            transactions.push(SignedTransaction::decode(txr.bytes()?, rules)?);
+            raws.push(txr.bytes()?);
         }
+        let decode = |first: usize,
+                      chunk: &[&[u8]]|
+         -> Result<Vec<SignedTransaction>, crate::TxError> {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| SignedTransaction::decode_with(raw, rules, |h| known(first + i, h)))
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let transactions = if threads < 2 || raws.len() < PARALLEL_DECODE_MIN {
+            decode(0, &raws)?
+        } else {
+            let per = raws.len().div_ceil(threads);
+            let parts: Vec<Result<Vec<SignedTransaction>, crate::TxError>> =
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = raws
+                        .chunks(per)
+                        .enumerate()
+                        .map(|(k, chunk)| s.spawn(move || decode(k * per, chunk)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or(Err(crate::TxError::Empty)))
+                        .collect()
+                });
+            let mut all = Vec::with_capacity(raws.len());
+            for part in parts {
+                all.extend(part?);
+            }
+            all
+        };
         Ok(Block {
             header,
             transactions,
@@ -362,6 +409,91 @@ pub struct ExecutedBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn header(number: u64) -> Header {
+        Header {
+            parent_hash: B256::repeat_byte(1),
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::repeat_byte(2),
+            state_root: EMPTY_ROOT,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Bloom::ZERO,
+            difficulty: U256::ZERO,
+            number,
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            timestamp: 1_700_000_000,
+            extra_data: Bytes::new(),
+            mix_hash: B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: 7,
+        }
+    }
+
+    /// A block of many transactions decodes in parallel to what it was, in order; senders that
+    /// `known` gives are taken as they are (not recovered), the others are recovered; a bad
+    /// transaction anywhere fails the whole block.
+    #[test]
+    fn blocks_decode_in_parallel_and_take_known_senders() {
+        let rules = TxRules {
+            chain_id: 1337,
+            shanghai: true,
+        };
+        let keys: Vec<platon_crypto::SecretKey> = (1..=8u8)
+            .map(|i| platon_crypto::SecretKey::from_bytes(&[i; 32]).expect("key"))
+            .collect();
+        let txs: Vec<SignedTransaction> = (0..300u64)
+            .map(|n| {
+                crate::TxBody::DynamicFee {
+                    chain_id: 1337,
+                    nonce: n,
+                    max_priority_fee_per_gas: U256::from(1),
+                    max_fee_per_gas: U256::from(9),
+                    gas_limit: 21_000,
+                    to: crate::TxKind::Call(Address::repeat_byte(3)),
+                    value: U256::from(n),
+                    input: Bytes::new(),
+                    access_list: vec![],
+                }
+                .sign(&keys[(n % 8) as usize])
+            })
+            .collect();
+        let block = Block {
+            header: header(9),
+            transactions: txs.clone(),
+        };
+        let enc = block.encode();
+        assert_eq!(Block::decode(&enc, &rules).expect("decode"), block);
+        // Every 10th sender "known" as a marker address: taken without recovery, by index.
+        let marker = Address::repeat_byte(0xee);
+        let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+        let known = |i: usize, h: &B256| (i % 10 == 0 && hashes[i] == *h).then_some(marker);
+        let got = Block::decode_with(&enc, &rules, &known).expect("decode");
+        for (i, (g, t)) in got.transactions.iter().zip(&txs).enumerate() {
+            let want = if i % 10 == 0 { marker } else { t.sender };
+            assert_eq!(g.sender, want, "transaction {i}");
+            assert_eq!(g.hash, t.hash);
+        }
+        // One transaction of another chain, late in the block: the block is refused.
+        let mut bad = block.clone();
+        bad.transactions[250] = crate::TxBody::DynamicFee {
+            chain_id: 1,
+            nonce: 0,
+            max_priority_fee_per_gas: U256::from(1),
+            max_fee_per_gas: U256::from(9),
+            gas_limit: 21_000,
+            to: crate::TxKind::Call(Address::repeat_byte(3)),
+            value: U256::ZERO,
+            input: Bytes::new(),
+            access_list: vec![],
+        }
+        .sign(&keys[0]);
+        assert!(matches!(
+            Block::decode(&bad.encode(), &rules),
+            Err(crate::TxError::InvalidChainId { .. })
+        ));
+    }
 
     #[test]
     fn header_round_trips_and_rejects_trailing_bytes() {

@@ -12,11 +12,13 @@ pub mod cbft;
 pub mod fuzz;
 pub mod reload;
 pub mod rlp;
+pub mod senders;
 pub mod snapshot;
 pub mod transaction;
 
 pub use alloy_primitives::{Address, Bloom, Bytes, B256, U256};
 pub use block::{Block, ExecutedBlock, Header, Log, Receipt};
+pub use senders::SenderCache;
 pub use transaction::{
     intrinsic_gas, AccessListItem, SignedTransaction, TxBody, TxError, TxKind, TxRules,
 };

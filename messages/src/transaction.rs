@@ -593,6 +593,17 @@ impl SignedTransaction {
     /// Decodes a transaction as `eth_sendRawTransaction` receives it (legacy RLP or a typed envelope),
     /// checks it statelessly against `rules`, and recovers the sender.
     pub fn decode(bytes: &[u8], rules: &TxRules) -> Result<Self, TxError> {
+        Self::decode_with(bytes, rules, |_| None)
+    }
+
+    /// [`SignedTransaction::decode`] with the same checks, where `known` may give the sender of
+    /// the transaction with this hash, already recovered from the same bytes (by this node's pool,
+    /// or stored beside its block): then the signature is not recovered again.
+    pub fn decode_with(
+        bytes: &[u8],
+        rules: &TxRules,
+        known: impl FnOnce(&B256) -> Option<Address>,
+    ) -> Result<Self, TxError> {
         let first = *bytes.first().ok_or(TxError::Empty)?;
         let (body, sig) = match first {
             0xc0..=0xff => read_legacy(bytes)?,
@@ -639,9 +650,13 @@ impl SignedTransaction {
                 want,
             });
         }
-        let sender = recover_signer(&body.signing_hash(), &sig, true)?;
+        let hash = keccak256(bytes);
+        let sender = match known(&hash) {
+            Some(sender) => sender,
+            None => recover_signer(&body.signing_hash(), &sig, true)?,
+        };
         Ok(SignedTransaction {
-            hash: keccak256(bytes),
+            hash,
             body,
             sig,
             sender,

@@ -38,6 +38,9 @@ pub mod keys {
     pub const REFCOUNT: u8 = b'c';
     /// `q` ++ block hash → the block's quorum certificate (CBFT encoding).
     pub const QC: u8 = b'q';
+    /// `f` ++ block hash → the senders of its transactions, 20 bytes each in block order (read
+    /// back instead of recovering every signature again).
+    pub const SENDERS: u8 = b'f';
 }
 
 /// Metadata name of the consensus engine's uncommitted chain.
@@ -76,6 +79,8 @@ pub fn table_name(prefix: u8) -> &'static str {
         keys::META => "metadata",
         keys::CODE => "contract code",
         keys::REFCOUNT => "trie node refcounts",
+        keys::QC => "quorum certificates",
+        keys::SENDERS => "transaction senders",
         b'S' => "snapshotdb base",
         _ => "unknown",
     }
@@ -562,8 +567,8 @@ impl ChainStore {
                 refs.retain_root(block.header.state_root)?;
                 // The block `retain` below this one leaves the window: release its state root.
                 if let Some(old) = block.header.number.checked_sub(retain) {
-                    if let Some(old_block) = self.block_by_number(old)? {
-                        refs.release(old_block.header.state_root)?;
+                    if let Some(old_header) = self.header_by_number(old)? {
+                        refs.release(old_header.state_root)?;
                     }
                 }
                 deleted = refs.into_batch(&mut batch);
@@ -573,6 +578,12 @@ impl ChainStore {
             batch.put(key(keys::CODE, h.as_slice()), code.clone());
         }
         batch.put(key(keys::BLOCK, hash.as_slice()), block.encode());
+        let senders: Vec<u8> = block
+            .transactions
+            .iter()
+            .flat_map(|t| t.sender.into_array())
+            .collect();
+        batch.put(key(keys::SENDERS, hash.as_slice()), senders);
         batch.put(
             key(keys::RECEIPTS, hash.as_slice()),
             encode_receipts(&executed.receipts),
@@ -712,12 +723,21 @@ impl ChainStore {
     pub fn block_by_hash(&self, hash: &B256) -> Result<Option<Block>> {
         match self.kv.get(&key(keys::BLOCK, hash.as_slice()))? {
             None => Ok(None),
-            Some(bytes) => Block::decode(&bytes, &self.tx_rules())
-                .map(Some)
-                .map_err(|e| StorageError::Corrupt {
-                    what: format!("block {hash}"),
-                    detail: e.to_string(),
-                }),
+            Some(bytes) => {
+                // Senders stored with the block (a store written before they were recovers them).
+                let senders = self
+                    .kv
+                    .get(&key(keys::SENDERS, hash.as_slice()))?
+                    .unwrap_or_default();
+                let known =
+                    |i: usize, _: &B256| senders.get(i * 20..i * 20 + 20).map(Address::from_slice);
+                Block::decode_with(&bytes, &self.tx_rules(), &known)
+            }
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt {
+                what: format!("block {hash}"),
+                detail: e.to_string(),
+            }),
         }
     }
 

@@ -37,8 +37,12 @@ pub struct Params {
     pub validators: u32,
     /// Blocks per view.
     pub amount: u32,
-    /// View window (ms); a block every period / amount.
+    /// View window (ms); a block every period / amount, and the view timeout.
     pub period_ms: u64,
+    /// Responsive pacing: the next block of a view is built as soon as its parent has a QC, at
+    /// least this many ms after the previous build (None: PlatON's pacing, a block every
+    /// period / amount without waiting for QCs).
+    pub responsive_ms: Option<u64>,
     /// Epoch: the consensus round (validator set) the node is in.
     pub epoch: u64,
     /// Blocks per round: round r holds blocks (r−1)·R+1 ..= r·R, and a QC on its last block
@@ -522,7 +526,10 @@ impl Core {
         {
             return;
         }
-        let interval = self.p.period_ms / u64::from(self.p.amount.max(1));
+        let interval = match self.p.responsive_ms {
+            Some(min) => min,
+            None => self.p.period_ms / u64::from(self.p.amount.max(1)),
+        };
         if self.next_index > 0 && now < self.last_build.saturating_add(interval) {
             return;
         }
@@ -534,6 +541,12 @@ impl Core {
                 None => return,
             }
         };
+        if self.p.responsive_ms.is_some()
+            && self.next_index > 0
+            && !self.qcs.contains_key(&parent.hash)
+        {
+            return; // responsive: the parent's QC first (a view's first parent has one)
+        }
         if self.switching.is_some()
             || !self
                 .p
@@ -1284,5 +1297,77 @@ impl Core {
         }
         items.reverse();
         items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cbft::crypto::HashCrypto;
+    use crate::cbft::sim::genesis;
+
+    fn builds(c: &mut Core) -> Vec<(u64, u32)> {
+        c.drain()
+            .into_iter()
+            .filter_map(|o| match o {
+                Out::Build { view, index, .. } => Some((view, index)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn block(parent: B256, number: u64, index: u32) -> BlockInfo {
+        BlockInfo {
+            data: VoteData {
+                epoch: 1,
+                view: 0,
+                index,
+                number,
+                hash: alloy_primitives::keccak256(number.to_be_bytes()),
+            },
+            parent,
+            proposer: 0,
+        }
+    }
+
+    /// Responsive pacing: the proposer of view 0 builds its second block only once the first has
+    /// a QC, and then at once (the minimum interval having passed); period pacing builds it after
+    /// period / amount whether or not a QC came.
+    #[test]
+    fn responsive_pacing_waits_for_the_parent_qc_and_no_longer() {
+        for responsive in [Some(20), None] {
+            let p = Params {
+                validators: 4,
+                amount: 10,
+                period_ms: 10_000,
+                responsive_ms: responsive,
+                epoch: 1,
+                round_blocks: 0,
+            };
+            let g = genesis(1);
+            let mut c = Core::new(p, Some(0), Arc::new(HashCrypto::new(0)), g.clone(), &[], 0);
+            assert_eq!(builds(&mut c), vec![(0, 0)]);
+            let b1 = block(g.data.hash, 1, 0);
+            c.proposed(b1.clone(), Vec::new(), 0);
+            c.tick(5_000);
+            let early = builds(&mut c);
+            match responsive {
+                Some(_) => assert!(early.is_empty(), "no QC yet: {early:?}"),
+                None => assert_eq!(early, vec![(0, 1)], "period / amount has passed"),
+            }
+            if responsive.is_none() {
+                continue;
+            }
+            for v in 1..3u32 {
+                let vote = Vote {
+                    data: b1.data,
+                    validator: v,
+                    signature: HashCrypto::new(v).sign(&b1.data.signing_hash()),
+                };
+                c.on_message(CbftMsg::Vote(vote), 5_001);
+            }
+            assert!(c.qc(&b1.data.hash).is_some(), "three of four voted");
+            assert_eq!(builds(&mut c), vec![(0, 1)], "built as the QC formed");
+        }
     }
 }

@@ -11,7 +11,7 @@ use super::wal::ConsensusWal;
 use crate::handles::{ChainHandle, OverlayHandle, TxPoolHandle};
 use crate::now_ms;
 use crate::NodeContext;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use platon_crypto::bls::{BlsPublicKey, BlsSecretKey};
 use platon_messages::actors::BlockEnv;
 use platon_messages::cbft::{BlockInfo, CbftMsg, SyncBlock, VoteData};
@@ -167,6 +167,7 @@ impl CbftService {
             validators: validators as u32,
             amount: c.amount,
             period_ms: c.period_ms,
+            responsive_ms: c.responsive.then_some(c.min_interval_ms),
             epoch,
             round_blocks: self.round_blocks(),
         }
@@ -252,6 +253,18 @@ impl CbftService {
     }
 
     /// The header of `hash` and the layers of pending state above the committed store.
+    /// The nonces the uncommitted ancestors of a new block (from `parent` down to the committed
+    /// head) use: each sender with the nonce after its last transaction there.
+    fn ancestor_nonces(st: &CbftState, parent: B256) -> Vec<(Address, u64)> {
+        let mut blocks = Vec::new();
+        let mut cur = parent;
+        while let Some(p) = st.pending.get(&cur) {
+            blocks.push(&p.executed.block);
+            cur = p.executed.block.header.parent_hash;
+        }
+        crate::txpool::next_nonces(blocks)
+    }
+
     fn parent_of(&self, st: &CbftState, hash: &B256) -> Result<Option<ParentState>, BoxError> {
         let mut layers = Vec::new();
         let mut cur = *hash;
@@ -368,8 +381,14 @@ impl CbftService {
         };
         let cfg = &self.node.config;
         let base_fee = platon_vm::next_base_fee(&parent);
+        let after = Self::ancestor_nonces(st, parent_hash);
         let txs = TxPoolHandle(self.node.registry.clone())
-            .batch(cfg.txpool.max_block_txs, cfg.chain.gas_limit, base_fee)
+            .batch_after(
+                cfg.txpool.max_block_txs,
+                cfg.chain.gas_limit,
+                base_fee,
+                after,
+            )
             .await
             .unwrap_or_default();
         // The seed: the VRF output over the parent's seed, with the proof in extraData.
@@ -422,7 +441,13 @@ impl CbftService {
         info: &BlockInfo,
         payload: &[u8],
     ) -> Result<Option<bool>, BoxError> {
-        let block = match Block::decode(payload, &self.node.store.tx_rules()) {
+        // Senders this node's pool already recovered are taken from it; the rest are recovered
+        // on every core, off the runtime's workers.
+        let senders = &self.node.senders;
+        let decoded = crate::blocking(|| {
+            Block::decode_with(payload, &self.node.store.tx_rules(), &|_, h| senders.get(h))
+        });
+        let block = match decoded {
             Ok(b) => b,
             Err(_) => return Ok(Some(false)),
         };

@@ -30,6 +30,8 @@ pub struct SimConfig {
     pub amount: u32,
     /// View window (ms).
     pub period_ms: u64,
+    /// Responsive pacing with this minimum interval (ms); None: period / amount pacing.
+    pub responsive_ms: Option<u64>,
     /// Faults (loss, duplication, long delays, partitions, crashes) until this time (ms).
     pub faults_until: u64,
     /// Then a healed network for this long (ms); the chain must grow in it.
@@ -68,6 +70,7 @@ impl Default for SimConfig {
             validators: 4,
             amount: 5,
             period_ms: 1_000,
+            responsive_ms: None,
             faults_until: 20_000,
             heal_ms: 15_000,
             byzantine: true,
@@ -222,6 +225,7 @@ impl Sim {
             validators: cfg.validators,
             amount: cfg.amount,
             period_ms: cfg.period_ms,
+            responsive_ms: cfg.responsive_ms,
             epoch: 1,
             round_blocks: cfg.round_blocks,
         };

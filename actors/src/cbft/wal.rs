@@ -284,6 +284,7 @@ mod tests {
             validators: 4,
             amount: 5,
             period_ms: 1_000,
+            responsive_ms: None,
             epoch: 1,
             round_blocks: 0,
         };

@@ -601,6 +601,8 @@ pub enum FloodTopic {
     Vote,
     /// Anything else (tests, service announcements).
     Other,
+    /// Signed transactions, several in one flood: an RLP list of their encodings.
+    Transactions,
 }
 
 impl FloodTopic {
@@ -610,6 +612,7 @@ impl FloodTopic {
             FloodTopic::Block => 2,
             FloodTopic::Vote => 3,
             FloodTopic::Other => 4,
+            FloodTopic::Transactions => 5,
         }
     }
     fn from_u8(v: u8) -> Result<Self, WireError> {
@@ -618,6 +621,7 @@ impl FloodTopic {
             2 => FloodTopic::Block,
             3 => FloodTopic::Vote,
             4 => FloodTopic::Other,
+            5 => FloodTopic::Transactions,
             t => return Err(WireError::invalid("flood topic", format!("{t}"))),
         })
     }

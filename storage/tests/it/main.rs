@@ -431,3 +431,84 @@ fn an_abandoned_fork_leaves_the_retained_parent_state_to_build_on() {
         );
     }
 }
+
+/// A committed block's senders are stored beside it and read back with it: `block_by_hash` does
+/// not recover the signatures again (a marker written over the stored senders comes back as the
+/// sender), and a store without them (written before they were kept) still recovers each one.
+#[test]
+fn committed_blocks_keep_their_senders() {
+    use alloy_primitives::{Address, Bytes, U256};
+    use platon_messages::{TxBody, TxKind};
+    use platon_storage::chain::GenesisSpec;
+    use platon_storage::{ChainStore, MemoryStore};
+    let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let genesis = GenesisSpec {
+        chain_id: 1,
+        alloc: vec![],
+        gas_limit: 30_000_000,
+        base_fee: 7,
+        timestamp: 0,
+        extra_data: Default::default(),
+        storage: vec![],
+    };
+    let store = ChainStore::open(kv.clone(), &genesis).expect("open");
+    let g = store.head().expect("head");
+    let key = platon_crypto::SecretKey::from_bytes(&[9u8; 32]).expect("key");
+    let txs: Vec<_> = (0..3u64)
+        .map(|n| {
+            TxBody::DynamicFee {
+                chain_id: 1,
+                nonce: n,
+                max_priority_fee_per_gas: U256::from(1),
+                max_fee_per_gas: U256::from(100),
+                gas_limit: 21_000,
+                to: TxKind::Call(Address::repeat_byte(1)),
+                value: U256::from(1),
+                input: Bytes::new(),
+                access_list: vec![],
+            }
+            .sign(&key)
+        })
+        .collect();
+    let mut header = g.header.clone();
+    header.parent_hash = g.hash();
+    header.number = 1;
+    let block = platon_messages::Block {
+        header,
+        transactions: txs.clone(),
+    };
+    let hash = block.hash();
+    store
+        .commit_block(&platon_messages::ExecutedBlock {
+            block: block.clone(),
+            receipts: vec![],
+            state_nodes: Default::default(),
+            codes: vec![],
+            rejected: vec![],
+        })
+        .expect("commit");
+    assert_eq!(
+        store.block_by_hash(&hash).expect("read"),
+        Some(block.clone())
+    );
+    let mut senders_key = vec![platon_storage::chain::keys::SENDERS];
+    senders_key.extend_from_slice(hash.as_slice());
+    assert_eq!(
+        kv.get(&senders_key).expect("get"),
+        Some(
+            txs.iter()
+                .flat_map(|t| t.sender.into_array())
+                .collect::<Vec<u8>>()
+        )
+    );
+    let marker = Address::repeat_byte(0xee);
+    let mut b = WriteBatch::new();
+    b.put(senders_key.clone(), [marker.as_slice(); 3].concat());
+    kv.write(b, Durability::Sync).expect("marker");
+    let read = store.block_by_hash(&hash).expect("read").expect("block");
+    assert!(read.transactions.iter().all(|t| t.sender == marker));
+    let mut b = WriteBatch::new();
+    b.delete(senders_key);
+    kv.write(b, Durability::Sync).expect("delete");
+    assert_eq!(store.block_by_hash(&hash).expect("read"), Some(block));
+}

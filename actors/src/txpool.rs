@@ -240,7 +240,16 @@ pub struct PoolState {
     unsynced: Vec<Unsynced>,
     /// Encodings admitted in the current group that are to be flooded after its fsync.
     to_flood: Vec<alloy_primitives::Bytes>,
+    /// Durable admissions waiting for the next flood, and their bytes.
+    flood_ready: Vec<alloy_primitives::Bytes>,
+    flood_bytes: usize,
+    /// Whether a [`TxPoolMsg::FloodAdmitted`] is on its way.
+    flood_scheduled: bool,
 }
+
+/// How long admitted transactions wait to share a flood: the overlay signs, sends and checks one
+/// message per flood and peer, so one per transaction costs more than the transaction.
+pub const TX_FLOOD_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The nonce after each sender's last transaction in `blocks` (a block's uncommitted ancestors):
 /// where its next batch starts.
@@ -317,6 +326,9 @@ impl Service for TxPoolService {
             pool,
             unsynced: Vec::new(),
             to_flood: Vec::new(),
+            flood_ready: Vec::new(),
+            flood_bytes: 0,
+            flood_scheduled: false,
         })
     }
 
@@ -385,7 +397,7 @@ impl TxPoolService {
     /// Syncs the journal, then answers every admission that waited for it and tells the producer
     /// and the `newPendingTransactions` subscribers. A failed sync stops the node (see
     /// `platon_storage::durable`); the waiting replies are never sent.
-    fn flush(&self, st: &mut PoolState) -> Result<(), BoxError> {
+    fn flush(&self, ctx: &Ctx<TxPoolMsg>, st: &mut PoolState) -> Result<(), BoxError> {
         if st.unsynced.is_empty() {
             return Ok(());
         }
@@ -396,14 +408,30 @@ impl TxPoolService {
             let _ = reply.send(Ok(hash));
         }
         if !st.to_flood.is_empty() {
-            let overlay = crate::handles::OverlayHandle::of_node(self.node.registry.clone());
-            for payload in tx_flood_payloads(&std::mem::take(&mut st.to_flood)) {
-                // A node outside an overlay has nobody to tell.
-                let _ = overlay.flood(FloodTopic::Transactions, payload);
+            st.flood_bytes += st.to_flood.iter().map(|t| t.len()).sum::<usize>();
+            st.flood_ready.append(&mut st.to_flood);
+            if st.flood_bytes >= TX_FLOOD_BYTES {
+                self.flood_admitted(st);
+            } else if !st.flood_scheduled {
+                st.flood_scheduled = true;
+                ctx.send_after(TX_FLOOD_DELAY, TxPoolMsg::FloodAdmitted);
             }
         }
         let _ = ProducerHandle(self.node.registry.clone()).txs_available();
         Ok(())
+    }
+
+    /// Floods the durable admissions collected so far (a node outside an overlay has nobody to
+    /// tell).
+    fn flood_admitted(&self, st: &mut PoolState) {
+        if st.flood_ready.is_empty() {
+            return;
+        }
+        let overlay = crate::handles::OverlayHandle::of_node(self.node.registry.clone());
+        for payload in tx_flood_payloads(&std::mem::take(&mut st.flood_ready)) {
+            let _ = overlay.flood(FloodTopic::Transactions, payload);
+        }
+        st.flood_bytes = 0;
     }
 
     fn handle_blocking(
@@ -434,12 +462,16 @@ impl TxPoolService {
                                 .and_then(|me| me.send(TxPoolMsg::Flush))
                                 .is_err()
                         {
-                            return self.flush(st);
+                            return self.flush(ctx, st);
                         }
                     }
                 }
             }
-            TxPoolMsg::Flush => return self.flush(st),
+            TxPoolMsg::Flush => return self.flush(ctx, st),
+            TxPoolMsg::FloodAdmitted => {
+                st.flood_scheduled = false;
+                self.flood_admitted(st);
+            }
             TxPoolMsg::Batch {
                 max_txs,
                 max_gas,

@@ -134,6 +134,9 @@ pub enum TxPoolMsg {
     /// after the first admission of a group, so every submission already queued behind it shares
     /// one fsync (group commit).
     Flush,
+    /// Flood the admitted transactions collected since the last flood, in one overlay message
+    /// (the pool sends this to itself a few milliseconds after the first of them is durable).
+    FloodAdmitted,
 }
 
 /// Messages of the block `producer` actor (the dev chain's single proposer).

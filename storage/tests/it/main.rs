@@ -473,6 +473,10 @@ fn committed_blocks_keep_their_senders() {
     let mut header = g.header.clone();
     header.parent_hash = g.hash();
     header.number = 1;
+    header.transactions_root = platon_storage::trie::ordered_root(
+        &txs.iter().map(|t| t.encoded.to_vec()).collect::<Vec<_>>(),
+    );
+    header.receipts_root = platon_storage::trie::ordered_root(&[]);
     let block = platon_messages::Block {
         header,
         transactions: txs.clone(),

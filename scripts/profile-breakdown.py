@@ -28,6 +28,7 @@ BINS = [
     ("memory (malloc, copies)", r"malloc|free|memcpy|memmove|memset|realloc|_int_|alloc::|__libc_calloc|memcmp"),
     ("hashing maps", r"hashbrown|SipHash|siphash|ahash|foldhash"),
     ("kernel: network", r"tcp_|ip_|skb|sock|net_|__sys_sendto|__sys_recvfrom|inet_|loopback|__dev_queue|netif|napi|epoll"),
+    ("kernel: page faults (zeroing new memory)", r"clear_page|page_fault|do_anonymous_page|handle_mm_fault|__handle_mm|do_user_addr_fault|exc_page_fault"),
     ("kernel: disk and fsync", r"ext4|jbd2|blk_|nvme|virtio_blk|fsync|filemap|iomap|writeback|bio_"),
     ("kernel: context switches and wake-ups", r"finish_task_switch|_raw_spin_unlock|schedule|futex|try_to_wake_up|irqentry|handle_softirqs|iowrite16|__x64_sys|syscall|do_idle|native_"),
 ]

@@ -90,6 +90,9 @@ fn args() -> Args {
     a
 }
 
+/// Frames queued for one link to a peer.
+type Link = SyncSender<Arc<Vec<u8>>>;
+
 /// What reaches a validator's loop.
 enum Event {
     Net(CbftMsg),
@@ -336,7 +339,7 @@ fn measure(a: &Args, responsive: bool, port_base: u16) -> serde_json::Value {
             }
         });
     }
-    let mut links: Vec<Vec<Option<SyncSender<Arc<Vec<u8>>>>>> = Vec::new();
+    let mut links: Vec<Vec<Option<Link>>> = Vec::new();
     for i in 0..n {
         let mut row = Vec::new();
         for j in 0..n {
@@ -370,8 +373,7 @@ fn measure(a: &Args, responsive: bool, port_base: u16) -> serde_json::Value {
     }
 
     // Payload queues: the client offers each payload to every validator.
-    let pays: Vec<(SyncSender<Arc<Vec<u8>>>, Receiver<Arc<Vec<u8>>>)> =
-        (0..n).map(|_| sync_channel(200_000)).collect();
+    let pays: Vec<(Link, Receiver<Arc<Vec<u8>>>)> = (0..n).map(|_| sync_channel(200_000)).collect();
     let offered = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let client = {

@@ -428,7 +428,7 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
                 return;
             };
             let pool = platon_actors::handles::TxPoolHandle(registry.clone());
-            let (rules, senders) = (rules.clone(), senders.clone());
+            let (rules, senders) = (rules, senders.clone());
             tokio::spawn(async move {
                 let txs = tokio::task::spawn_blocking(move || {
                     items

@@ -295,8 +295,8 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, RlpError> {
     Ok(out)
 }
 
-/// Below this many transactions a block's senders are recovered on one thread (spawning threads
-/// costs more than it saves).
+/// Below this many senders to recover, a block's are recovered on one thread (spawning threads
+/// costs more than it saves: each new thread also faults in fresh memory).
 pub const PARALLEL_DECODE_MIN: usize = 64;
 
 /// A block: header plus transactions (no ommers, no withdrawals).
@@ -346,17 +346,25 @@ impl Block {
         while !txr.is_empty() {
             raws.push(txr.bytes()?);
         }
+        // Senders known already (the usual case: this node's pool admitted the transactions, or
+        // the store kept them) cost a hash each; only many unknown ones are worth threads.
+        let known: Vec<Option<Address>> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| known(i, &keccak256(raw)))
+            .collect();
         let decode = |first: usize,
                       chunk: &[&[u8]]|
          -> Result<Vec<SignedTransaction>, crate::TxError> {
             chunk
                 .iter()
                 .enumerate()
-                .map(|(i, raw)| SignedTransaction::decode_with(raw, rules, |h| known(first + i, h)))
+                .map(|(i, raw)| SignedTransaction::decode_with(raw, rules, |_| known[first + i]))
                 .collect()
         };
+        let unknown = known.iter().filter(|k| k.is_none()).count();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let transactions = if threads < 2 || raws.len() < PARALLEL_DECODE_MIN {
+        let transactions = if threads < 2 || unknown < PARALLEL_DECODE_MIN {
             decode(0, &raws)?
         } else {
             let per = raws.len().div_ceil(threads);

@@ -222,7 +222,32 @@ impl Pool {
             queued: self.by_hash.len() - pending,
         }
     }
+
+    /// Drops up to `max` queued transactions (ones that cannot run before a missing nonce), the
+    /// furthest ahead of their sender's next nonce first; returns their hashes. A full pool makes
+    /// room this way for an executable transaction: otherwise transactions stuck behind gaps
+    /// nobody fills would hold the pool full for good.
+    pub fn evict_queued(&mut self, max: usize, nonce_of: impl Fn(&Address) -> u64) -> Vec<B256> {
+        // (distance past the sender's contiguous run, hash) of every queued transaction.
+        let mut queued: Vec<(u64, B256)> = Vec::new();
+        for (sender, m) in &self.by_sender {
+            let mut next = nonce_of(sender);
+            while m.contains_key(&next) {
+                next += 1;
+            }
+            queued.extend(m.range(next..).map(|(n, h)| (n - next, *h)));
+        }
+        queued.sort_unstable_by(|a, b| b.cmp(a));
+        queued.truncate(max);
+        let hashes: Vec<B256> = queued.into_iter().map(|(_, h)| h).collect();
+        self.remove(&hashes);
+        hashes
+    }
 }
+
+/// How many queued transactions a full pool drops at once to admit an executable one (one scan
+/// of the senders serves that many admissions).
+pub const EVICT_BATCH: usize = 64;
 
 /// The `txpool` actor.
 #[derive(Debug)]
@@ -539,6 +564,16 @@ fn admit_checked(
         return Err(PoolError::Invalid("sender not an eoa".into()));
     }
     let min_fee = cfg.min_fee_cap.max(platon_vm::next_base_fee(head));
+    if pool.len() >= cfg.capacity && tx.body.nonce() == pool.next_nonce(&tx.sender, account.nonce) {
+        let evicted = pool.evict_queued(EVICT_BATCH.min(cfg.capacity), nonce_lookup(state));
+        if !evicted.is_empty() {
+            tracing::debug!(
+                evicted = evicted.len(),
+                "txpool: full; queued transactions dropped"
+            );
+            node.store.journal_remove(&evicted).map_err(storage)?;
+        }
+    }
     let hash = tx.hash;
     let raw = tx.encoded.clone();
     let sender = tx.sender;
@@ -562,6 +597,45 @@ mod tests {
     use alloy_primitives::Bytes;
     use platon_crypto::SecretKey;
     use platon_messages::{TxBody, TxKind};
+
+    /// A full pool drops queued transactions (behind a nonce gap), furthest ahead first, to admit
+    /// an executable one; executable ones are never dropped.
+    #[test]
+    fn a_full_pool_evicts_queued_transactions_for_executable_ones() {
+        let a = SecretKey::from_bytes(&[3u8; 32]).expect("key");
+        let b = SecretKey::from_bytes(&[4u8; 32]).expect("key");
+        let cfg = TxPoolConfig {
+            capacity: 6,
+            ..TxPoolConfig::default()
+        };
+        let mut p = Pool::default();
+        // a: nonces 0 and 1 run; 5..=8 wait behind the gap at 2.
+        for n in [0, 1, 5, 6, 7, 8] {
+            p.admit(tx(&a, n, 5), &rich(0), &cfg, 30_000_000, 1)
+                .expect("a");
+        }
+        assert!(matches!(
+            p.admit(tx(&b, 0, 5), &rich(0), &cfg, 30_000_000, 1),
+            Err(PoolError::PoolFull)
+        ));
+        let evicted = p.evict_queued(3, |_| 0);
+        let nonces: Vec<u64> = evicted.iter().map(|h| tx_nonce_of(&a, h)).collect();
+        assert_eq!(nonces, vec![8, 7, 6], "furthest ahead first");
+        p.admit(tx(&b, 0, 5), &rich(0), &cfg, 30_000_000, 1)
+            .expect("room for b");
+        // Only the executable run and what is left of the queue remain; a second eviction
+        // never takes the run.
+        let rest = p.evict_queued(10, |_| 0);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(p.status(|_| 0).pending, 3);
+        assert_eq!(p.status(|_| 0).queued, 0);
+    }
+
+    fn tx_nonce_of(key: &SecretKey, hash: &B256) -> u64 {
+        (0..16)
+            .find(|n| tx(key, *n, 5).hash == *hash)
+            .expect("one of the test nonces")
+    }
 
     /// A pipelined block's batch starts after the nonces its uncommitted ancestors used: it
     /// does not carry their transactions again.

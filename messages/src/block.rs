@@ -348,20 +348,23 @@ impl Block {
         }
         // Senders known already (the usual case: this node's pool admitted the transactions, or
         // the store kept them) cost a hash each; only many unknown ones are worth threads.
-        let known: Vec<Option<Address>> = raws
+        let hashes: Vec<B256> = raws.iter().map(|raw| keccak256(raw)).collect();
+        let known: Vec<Option<Address>> = hashes
             .iter()
             .enumerate()
-            .map(|(i, raw)| known(i, &keccak256(raw)))
+            .map(|(i, h)| known(i, h))
             .collect();
-        let decode = |first: usize,
-                      chunk: &[&[u8]]|
-         -> Result<Vec<SignedTransaction>, crate::TxError> {
-            chunk
-                .iter()
-                .enumerate()
-                .map(|(i, raw)| SignedTransaction::decode_with(raw, rules, |_| known[first + i]))
-                .collect()
-        };
+        let decode =
+            |first: usize, chunk: &[&[u8]]| -> Result<Vec<SignedTransaction>, crate::TxError> {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, raw)| {
+                        let k = first + i;
+                        SignedTransaction::decode_hashed(raw, rules, hashes[k], known[k])
+                    })
+                    .collect()
+            };
         let unknown = known.iter().filter(|k| k.is_none()).count();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let transactions = if threads < 2 || unknown < PARALLEL_DECODE_MIN {
@@ -506,22 +509,10 @@ mod tests {
     #[test]
     fn header_round_trips_and_rejects_trailing_bytes() {
         let h = Header {
-            parent_hash: B256::repeat_byte(1),
-            ommers_hash: EMPTY_OMMERS_HASH,
-            beneficiary: Address::repeat_byte(2),
-            state_root: EMPTY_ROOT,
-            transactions_root: EMPTY_ROOT,
-            receipts_root: EMPTY_ROOT,
-            logs_bloom: Bloom::ZERO,
-            difficulty: U256::ZERO,
-            number: 7,
-            gas_limit: 30_000_000,
             gas_used: 21_000,
-            timestamp: 1_700_000_000,
             extra_data: Bytes::from_static(b"platon"),
-            mix_hash: B256::ZERO,
-            nonce: [0; 8],
             base_fee_per_gas: 1_000_000_000,
+            ..header(7)
         };
         let enc = h.encode();
         assert_eq!(Header::decode(&enc), Ok(h.clone()));

@@ -604,6 +604,19 @@ impl SignedTransaction {
         rules: &TxRules,
         known: impl FnOnce(&B256) -> Option<Address>,
     ) -> Result<Self, TxError> {
+        let hash = keccak256(bytes);
+        let sender = known(&hash);
+        Self::decode_hashed(bytes, rules, hash, sender)
+    }
+
+    /// [`SignedTransaction::decode_with`] for a caller that has hashed `bytes` already (`hash`)
+    /// and looked up its `sender` (None: recovered here).
+    pub fn decode_hashed(
+        bytes: &[u8],
+        rules: &TxRules,
+        hash: B256,
+        sender: Option<Address>,
+    ) -> Result<Self, TxError> {
         let first = *bytes.first().ok_or(TxError::Empty)?;
         let (body, sig) = match first {
             0xc0..=0xff => read_legacy(bytes)?,
@@ -650,8 +663,7 @@ impl SignedTransaction {
                 want,
             });
         }
-        let hash = keccak256(bytes);
-        let sender = match known(&hash) {
+        let sender = match sender {
             Some(sender) => sender,
             None => recover_signer(&body.signing_hash(), &sig, true)?,
         };

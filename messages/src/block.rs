@@ -348,7 +348,7 @@ impl Block {
         }
         // Senders known already (the usual case: this node's pool admitted the transactions, or
         // the store kept them) cost a hash each; only many unknown ones are worth threads.
-        let hashes: Vec<B256> = raws.iter().map(|raw| keccak256(raw)).collect();
+        let hashes: Vec<B256> = raws.iter().map(keccak256).collect();
         let known: Vec<Option<Address>> = hashes
             .iter()
             .enumerate()

@@ -292,6 +292,8 @@ fn measure(a: &Args, responsive: bool, port_base: u16) -> serde_json::Value {
         amount: a.amount,
         period_ms: a.period_ms,
         responsive_ms: responsive.then_some(a.min_interval_ms),
+        // No faults here: only the view timeout.
+        progress_timeout_ms: None,
         epoch: 1,
         round_blocks: 0,
     };

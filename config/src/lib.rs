@@ -506,6 +506,10 @@ pub struct CbftConfig {
     pub responsive: bool,
     /// The shortest interval between two blocks of one proposer in responsive pacing (ms).
     pub min_interval_ms: u64,
+    /// Responsive pacing only: a view also times out when no new QC has come in it for this long
+    /// (ms; ×1.5 after each timeout in a row, at most ×2.25), so a crashed or silent proposer costs
+    /// this rather than the whole `period_ms`. At least 4 × `min_interval_ms`; 0: off.
+    pub progress_timeout_ms: u64,
 }
 
 impl Default for CbftConfig {
@@ -521,6 +525,7 @@ impl Default for CbftConfig {
             period_ms: 20_000,
             responsive: false,
             min_interval_ms: 100,
+            progress_timeout_ms: 2_000,
         }
     }
 }
@@ -799,6 +804,15 @@ impl NodeConfig {
                     self.cbft.min_interval_ms, self.cbft.amount, self.cbft.period_ms
                 ));
             }
+            if self.cbft.responsive
+                && self.cbft.progress_timeout_ms != 0
+                && self.cbft.progress_timeout_ms < self.cbft.min_interval_ms.saturating_mul(4)
+            {
+                return bad(format!(
+                    "cbft.progress_timeout_ms ({}) must be 0 (off) or at least 4 × cbft.min_interval_ms ({}): a shorter one ends views that are still making progress",
+                    self.cbft.progress_timeout_ms, self.cbft.min_interval_ms
+                ));
+            }
             if let Some(v) = self.cbft.validators.iter().find(|v| {
                 hex::decode(v.trim_start_matches("0x"))
                     .map(|b| b.len() != 48)
@@ -961,6 +975,15 @@ mod tests {
         // Now the check passes; the stand-in validator key is refused next.
         let err = c.validate().expect_err("bad key").to_string();
         assert!(!err.contains("cbft.min_interval_ms"), "{err}");
+        // The progress timeout must leave room for a few blocks.
+        c.cbft.progress_timeout_ms = 395;
+        let err = c.validate().expect_err("too short").to_string();
+        assert!(err.contains("cbft.progress_timeout_ms"), "{err}");
+        for ok in [0, 396] {
+            c.cbft.progress_timeout_ms = ok;
+            let err = c.validate().expect_err("bad key").to_string();
+            assert!(!err.contains("cbft.progress_timeout_ms"), "{ok}: {err}");
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Params {
     /// least this many ms after the previous build (None: PlatON's pacing, a block every
     /// period / amount without waiting for QCs).
     pub responsive_ms: Option<u64>,
+    /// With responsive pacing: a view also times out when no new QC has come in it for this long
+    /// (ms, backed off like the view timeout), so a silent proposer costs this, not the period.
+    pub progress_timeout_ms: Option<u64>,
     /// Epoch: the consensus round (validator set) the node is in.
     pub epoch: u64,
     /// Blocks per round: round r holds blocks (r−1)·R+1 ..= r·R, and a QC on its last block
@@ -78,11 +81,22 @@ impl Params {
     }
     /// View timeout after `k` consecutive timeouts: period × 1.5^min(k, 2).
     pub fn timeout(&self, k: u32) -> u64 {
-        match k.min(2) {
-            0 => self.period_ms,
-            1 => self.period_ms.saturating_mul(3) / 2,
-            _ => self.period_ms.saturating_mul(9) / 4,
-        }
+        backoff(self.period_ms, k)
+    }
+    /// Progress timeout after `k` consecutive timeouts (responsive pacing only): the longest wait
+    /// for the view's next QC, × 1.5^min(k, 2).
+    pub fn progress_timeout(&self, k: u32) -> Option<u64> {
+        self.responsive_ms?;
+        self.progress_timeout_ms.map(|t| backoff(t, k))
+    }
+}
+
+/// `base` × 1.5^min(k, 2).
+fn backoff(base: u64, k: u32) -> u64 {
+    match k.min(2) {
+        0 => base,
+        1 => base.saturating_mul(3) / 2,
+        _ => base.saturating_mul(9) / 4,
     }
 }
 
@@ -165,6 +179,8 @@ pub struct Core {
     crypto: Arc<dyn Crypto>,
     view: u64,
     view_started: u64,
+    /// When the current view last made progress: it started, or a QC in it came in.
+    last_progress: u64,
     timeouts_in_row: u32,
     blocks: HashMap<B256, (BlockInfo, Vec<u8>)>,
     qcs: HashMap<B256, Qc>,
@@ -290,6 +306,7 @@ impl Core {
         let mut c = Self {
             view: base.data.view,
             view_started: now,
+            last_progress: now,
             timeouts_in_row: 0,
             blocks: HashMap::new(),
             qcs: HashMap::new(),
@@ -510,6 +527,7 @@ impl Core {
         }
         self.view = view;
         self.view_started = now;
+        self.last_progress = now;
         self.entered_by = by;
         self.building = false;
         self.last_build = 0;
@@ -634,12 +652,15 @@ impl Core {
             }
             return;
         }
-        let deadline = self
-            .view_started
-            .saturating_add(self.p.timeout(self.timeouts_in_row));
+        let k = self.timeouts_in_row;
+        let mut deadline = self.view_started.saturating_add(self.p.timeout(k));
+        if let Some(t) = self.p.progress_timeout(k) {
+            deadline = deadline.min(self.last_progress.saturating_add(t));
+        }
         if now >= deadline && self.me.is_some() {
             self.timeouts_in_row = self.timeouts_in_row.saturating_add(1);
             self.view_started = now;
+            self.last_progress = now;
             self.send_view_change(now);
         }
     }
@@ -1042,6 +1063,9 @@ impl Core {
         if d.after(&self.highest_qc) {
             self.highest_qc = d;
         }
+        if d.view == self.view {
+            self.last_progress = self.last_progress.max(now);
+        }
         self.update_lock_and_commit(d.hash);
         if self.p.round_end(self.p.epoch) == Some(d.number) && self.switching.is_none() {
             // The round's last block has its QC: the next round's validators take over.
@@ -1341,6 +1365,7 @@ mod tests {
                 amount: 10,
                 period_ms: 10_000,
                 responsive_ms: responsive,
+                progress_timeout_ms: None,
                 epoch: 1,
                 round_blocks: 0,
             };
@@ -1368,6 +1393,80 @@ mod tests {
             }
             assert!(c.qc(&b1.data.hash).is_some(), "three of four voted");
             assert_eq!(builds(&mut c), vec![(0, 1)], "built as the QC formed");
+        }
+    }
+
+    fn view_changes(c: &mut Core) -> Vec<u64> {
+        c.drain()
+            .into_iter()
+            .filter_map(|o| match o {
+                Out::Broadcast(CbftMsg::ViewChange(vc)) => Some(vc.view),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The progress timeout: with responsive pacing a view whose QCs stop ends that long after its
+    /// last QC (each QC pushes the deadline back), not a whole period after it started; without
+    /// it, or without responsive pacing, only the period ends the view.
+    #[test]
+    fn a_view_whose_qcs_stop_ends_at_the_progress_timeout() {
+        for (responsive, progress) in [(Some(20), Some(500)), (Some(20), None), (None, Some(500))] {
+            let p = Params {
+                validators: 4,
+                amount: 10,
+                period_ms: 10_000,
+                responsive_ms: responsive,
+                progress_timeout_ms: progress,
+                epoch: 1,
+                round_blocks: 0,
+            };
+            let g = genesis(1);
+            let mut c = Core::new(p, Some(0), Arc::new(HashCrypto::new(0)), g.clone(), &[], 0);
+            let b1 = block(g.data.hash, 1, 0);
+            c.proposed(b1.clone(), Vec::new(), 0);
+            c.tick(450);
+            assert!(view_changes(&mut c).is_empty(), "450 ms: still in time");
+            // A QC at 450 ms: progress, the deadline moves to 950 ms.
+            for v in 1..3u32 {
+                let vote = Vote {
+                    data: b1.data,
+                    validator: v,
+                    signature: HashCrypto::new(v).sign(&b1.data.signing_hash()),
+                };
+                c.on_message(CbftMsg::Vote(vote), 450);
+            }
+            assert!(c.qc(&b1.data.hash).is_some());
+            c.drain();
+            c.tick(900);
+            assert!(view_changes(&mut c).is_empty(), "900 ms: 450 after the QC");
+            c.tick(950);
+            let at_progress = view_changes(&mut c);
+            if responsive.is_some() && progress.is_some() {
+                assert_eq!(
+                    at_progress,
+                    vec![0],
+                    "no QC for 500 ms: the view is given up"
+                );
+                // Backed off: the next one comes 750 ms later.
+                c.tick(1_650);
+                assert!(view_changes(&mut c).is_empty());
+                c.tick(1_700);
+                assert_eq!(
+                    view_changes(&mut c),
+                    vec![0],
+                    "said again after 1.5 × 500 ms"
+                );
+                continue;
+            }
+            assert!(
+                at_progress.is_empty(),
+                "{responsive:?} {progress:?}: only the period"
+            );
+            c.tick(9_999);
+            assert!(view_changes(&mut c).is_empty());
+            c.tick(10_000);
+            assert_eq!(view_changes(&mut c), vec![0], "the period has passed");
         }
     }
 }

@@ -168,6 +168,8 @@ impl CbftService {
             amount: c.amount,
             period_ms: c.period_ms,
             responsive_ms: c.responsive.then_some(c.min_interval_ms),
+            progress_timeout_ms: (c.responsive && c.progress_timeout_ms > 0)
+                .then_some(c.progress_timeout_ms),
             epoch,
             round_blocks: self.round_blocks(),
         }

@@ -32,6 +32,8 @@ pub struct SimConfig {
     pub period_ms: u64,
     /// Responsive pacing with this minimum interval (ms); None: period / amount pacing.
     pub responsive_ms: Option<u64>,
+    /// With responsive pacing: the progress timeout (ms); None: only the view timeout.
+    pub progress_timeout_ms: Option<u64>,
     /// Faults (loss, duplication, long delays, partitions, crashes) until this time (ms).
     pub faults_until: u64,
     /// Then a healed network for this long (ms); the chain must grow in it.
@@ -71,6 +73,7 @@ impl Default for SimConfig {
             amount: 5,
             period_ms: 1_000,
             responsive_ms: None,
+            progress_timeout_ms: None,
             faults_until: 20_000,
             heal_ms: 15_000,
             byzantine: true,
@@ -226,6 +229,7 @@ impl Sim {
             amount: cfg.amount,
             period_ms: cfg.period_ms,
             responsive_ms: cfg.responsive_ms,
+            progress_timeout_ms: cfg.progress_timeout_ms,
             epoch: 1,
             round_blocks: cfg.round_blocks,
         };

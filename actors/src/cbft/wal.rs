@@ -285,6 +285,7 @@ mod tests {
             amount: 5,
             period_ms: 1_000,
             responsive_ms: None,
+            progress_timeout_ms: None,
             epoch: 1,
             round_blocks: 0,
         };

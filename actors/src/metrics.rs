@@ -66,6 +66,8 @@ struct Scraped {
     memory: Vec<(&'static str, u64)>,
     /// The process's resident set (bytes), where the OS tells it.
     rss: Option<u64>,
+    /// The allocator's own figures, by part (bytes), when the binary registered them.
+    allocator: Vec<(&'static str, u64)>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -114,6 +116,16 @@ fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// What the process's allocator reports, by part (bytes): set once by the binary that chose it.
+static ALLOCATOR_STATS: std::sync::OnceLock<fn() -> Vec<(&'static str, u64)>> =
+    std::sync::OnceLock::new();
+
+/// Registers the allocator's figures (for example jemalloc's `allocated` and `resident`), served as
+/// `platon_memory_allocator_<part>_bytes`. The first registration wins.
+pub fn set_allocator_stats(stats: fn() -> Vec<(&'static str, u64)>) {
+    let _ = ALLOCATOR_STATS.set(stats);
+}
+
 /// The resident set size from `/proc/self/status` (None off Linux).
 fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -138,6 +150,14 @@ impl Collector for NodeCollector {
                 &mut enc,
                 &format!("memory_{part}_bytes"),
                 "Memory the store holds in this part (trie node cache, RocksDB memtables, block cache, table readers).",
+                clamp(*bytes),
+            )?;
+        }
+        for (part, bytes) in &s.allocator {
+            gauge(
+                &mut enc,
+                &format!("memory_allocator_{part}_bytes"),
+                "What the allocator reports: allocated (live heap), resident (its pages in RAM), retained (unmapped, kept for reuse).",
                 clamp(*bytes),
             )?;
         }
@@ -463,6 +483,7 @@ async fn scrape(node: &NodeContext) -> Scraped {
         head,
         memory,
         rss: resident_bytes(),
+        allocator: ALLOCATOR_STATS.get().map(|f| f()).unwrap_or_default(),
         ..Scraped::default()
     };
     let reg = &node.registry;

@@ -155,13 +155,35 @@ fn backend_err(e: rocksdb::Error) -> StorageError {
     StorageError::Backend(e.into_string())
 }
 
+/// RocksDB's block cache (bytes). It also holds the index and filter blocks, so what the table
+/// readers keep in memory does not grow with the database.
+pub const ROCKSDB_BLOCK_CACHE_BYTES: usize = 64 << 20;
+/// One RocksDB memtable (bytes); at most [`ROCKSDB_MEMTABLES`] of them are held at once.
+pub const ROCKSDB_MEMTABLE_BYTES: usize = 32 << 20;
+/// The most memtables (the active one and those waiting for their flush).
+pub const ROCKSDB_MEMTABLES: i32 = 2;
+
 impl RocksStore {
     /// Opens (creating if needed) a database at `path`. Fails with a clear error if another process holds it.
+    ///
+    /// Its memory is bounded: a [`ROCKSDB_BLOCK_CACHE_BYTES`] block cache that also holds the index
+    /// and filter blocks, and at most [`ROCKSDB_MEMTABLES`] memtables of [`ROCKSDB_MEMTABLE_BYTES`].
+    /// Tables carry Bloom filters (10 bits a key), so a lookup of a missing trie node or key reads
+    /// no data block.
     pub fn open(path: &Path) -> Result<Self> {
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_max_background_jobs(2);
+        opts.set_write_buffer_size(ROCKSDB_MEMTABLE_BYTES);
+        opts.set_max_write_buffer_number(ROCKSDB_MEMTABLES);
+        let cache = rocksdb::Cache::new_lru_cache(ROCKSDB_BLOCK_CACHE_BYTES);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        opts.set_block_based_table_factory(&table);
         let db = rocksdb::DB::open(&opts, path).map_err(|e| {
             let msg = e.into_string();
             if msg.contains("lock") {

@@ -9,7 +9,7 @@ use crate::{Result, StorageError};
 use alloy_primitives::{keccak256, B256};
 use alloy_rlp::Encodable;
 use platon_messages::block::EMPTY_ROOT;
-use platon_messages::rlp::{encode_raw_list, Reader};
+use platon_messages::rlp::Reader;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -119,22 +119,6 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-fn hex_prefix(nibbles: &[u8], leaf: bool) -> Vec<u8> {
-    let flag = if leaf { 2u8 } else { 0 };
-    let mut out = Vec::with_capacity(nibbles.len() / 2 + 1);
-    let rest = if nibbles.len() % 2 == 1 {
-        out.push(((flag | 1) << 4) | nibbles[0]);
-        &nibbles[1..]
-    } else {
-        out.push(flag << 4);
-        nibbles
-    };
-    for pair in rest.chunks(2) {
-        out.push((pair[0] << 4) | pair[1]);
-    }
-    out
-}
-
 fn decode_hex_prefix(bytes: &[u8]) -> Result<(Vec<u8>, bool)> {
     let corrupt = |d: &str| StorageError::Corrupt {
         what: "trie node path".into(),
@@ -153,12 +137,6 @@ fn decode_hex_prefix(bytes: &[u8]) -> Result<(Vec<u8>, bool)> {
     }
     nibbles.extend(to_nibbles(&bytes[1..]));
     Ok((nibbles, flag & 2 == 2))
-}
-
-fn rlp_bytes(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len() + 3);
-    b.encode(&mut out);
-    out
 }
 
 fn decode_node(bytes: &[u8]) -> Result<Node> {
@@ -322,9 +300,14 @@ impl Trie {
                 let p = common_prefix(&k, path);
                 let mut children = empty_children();
                 let mut branch_value = None;
-                match k.get(p) {
+                let mut k = k;
+                match k.get(p).copied() {
                     None => branch_value = Some(v),
-                    Some(i) => children[usize::from(*i)] = Node::Leaf(k[p + 1..].to_vec(), v),
+                    Some(i) => {
+                        // The old leaf keeps its allocation for the rest of its path.
+                        k.drain(..=p);
+                        children[usize::from(i)] = Node::Leaf(k, v);
+                    }
                 }
                 let branch = Node::Branch(children, branch_value);
                 let branch = self.insert_at(branch, &path[p..], value)?;
@@ -337,11 +320,13 @@ impl Trie {
                     return Ok(Node::Ext(k, Box::new(child)));
                 }
                 let mut children = empty_children();
-                let rest = &k[p + 1..];
-                children[usize::from(k[p])] = if rest.is_empty() {
+                let i = usize::from(k[p]);
+                let mut k = k;
+                k.drain(..=p);
+                children[i] = if k.is_empty() {
                     *child
                 } else {
-                    Node::Ext(rest.to_vec(), child)
+                    Node::Ext(k, child)
                 };
                 let branch = self.insert_at(Node::Branch(children, None), &path[p..], value)?;
                 wrap_ext(&path[..p], branch)
@@ -435,37 +420,12 @@ impl Trie {
         }
     }
 
-    fn encode(node: &Node, out: &mut Vec<(B256, Vec<u8>)>) -> Vec<u8> {
-        match node {
-            Node::Empty => vec![0x80],
-            Node::Hash(h) => rlp_bytes(h.as_slice()),
-            Node::Leaf(k, v) => encode_raw_list(&[rlp_bytes(&hex_prefix(k, true)), rlp_bytes(v)]),
-            Node::Ext(k, child) => {
-                let c = Self::reference(child, out);
-                encode_raw_list(&[rlp_bytes(&hex_prefix(k, false)), c])
-            }
-            Node::Branch(children, value) => {
-                let mut items: Vec<Vec<u8>> =
-                    children.iter().map(|c| Self::reference(c, out)).collect();
-                items.push(rlp_bytes(value.as_deref().unwrap_or(&[])));
-                encode_raw_list(&items)
-            }
-        }
-    }
-
-    /// How a parent refers to `node`: inline when its encoding is under 32 bytes, else by hash.
-    fn reference(node: &Node, out: &mut Vec<(B256, Vec<u8>)>) -> Vec<u8> {
-        if let Node::Hash(h) = node {
-            return rlp_bytes(h.as_slice());
-        }
-        let enc = Self::encode(node, out);
-        if enc.len() < 32 {
-            enc
-        } else {
-            let h = keccak256(&enc);
-            out.push((h, enc));
-            rlp_bytes(h.as_slice())
-        }
+    /// The RLP encoding of `node` (its children referred to as their parents hold them); hashed
+    /// descendants are pushed to `out`.
+    fn encode(node: &Node, out: &mut TrieNodes) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(544);
+        encode_into(node, out, &mut buf);
+        buf
     }
 
     /// The root hash and the nodes (hash, encoding) that must be persisted for it.
@@ -475,7 +435,7 @@ impl Trie {
             Node::Hash(h) => (*h, Vec::new()),
             root => {
                 let mut out = Vec::new();
-                let enc = Self::encode(root, &mut out);
+                let enc = commit_encode(root, &mut out);
                 // The root is stored by hash whatever its size, so the trie can be reopened from it.
                 let h = keccak256(&enc);
                 out.push((h, enc));
@@ -696,6 +656,197 @@ pub fn ordered_root(items: &[Vec<u8>]) -> B256 {
     t.root_hash()
 }
 
+/// How a parent refers to a child: the child's own encoding when it is under 32 bytes, else the
+/// RLP string of its hash (33 bytes).
+struct ChildRef {
+    len: u8,
+    bytes: [u8; 33],
+}
+
+impl ChildRef {
+    const EMPTY: ChildRef = ChildRef {
+        len: 1,
+        bytes: [0x80; 33],
+    };
+
+    fn hash(h: &B256) -> ChildRef {
+        let mut bytes = [0u8; 33];
+        bytes[0] = 0xa0;
+        bytes[1..].copy_from_slice(h.as_slice());
+        ChildRef { len: 33, bytes }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The length of the RLP string header for a payload of `len` bytes whose first byte is `first`.
+fn string_header_len(len: usize, first: Option<u8>) -> usize {
+    match (len, first) {
+        (1, Some(b)) if b < 0x80 => 0,
+        (l, _) if l < 56 => 1,
+        (l, _) => 1 + (usize::BITS - l.leading_zeros()).div_ceil(8) as usize,
+    }
+}
+
+/// The hex-prefix (compact) encoding of `nibbles` as an RLP string: its length, and the first byte.
+fn hex_prefix_first(nibbles: &[u8], leaf: bool) -> (usize, u8) {
+    let flag = if leaf { 2u8 } else { 0 };
+    let len = nibbles.len() / 2 + 1;
+    let first = if nibbles.len() % 2 == 1 {
+        ((flag | 1) << 4) | nibbles[0]
+    } else {
+        flag << 4
+    };
+    (len, first)
+}
+
+/// Appends the hex-prefix encoding of `nibbles` as an RLP string.
+fn put_hex_prefix(buf: &mut Vec<u8>, nibbles: &[u8], leaf: bool) {
+    let (len, first) = hex_prefix_first(nibbles, leaf);
+    put_string_header(buf, len, Some(first));
+    buf.push(first);
+    let rest = if nibbles.len() % 2 == 1 {
+        &nibbles[1..]
+    } else {
+        nibbles
+    };
+    buf.extend(rest.chunks_exact(2).map(|p| (p[0] << 4) | p[1]));
+}
+
+fn hex_prefix_rlp_len(nibbles: &[u8], leaf: bool) -> usize {
+    let (len, first) = hex_prefix_first(nibbles, leaf);
+    string_header_len(len, Some(first)) + len
+}
+
+fn put_string_header(buf: &mut Vec<u8>, len: usize, first: Option<u8>) {
+    if string_header_len(len, first) > 0 {
+        alloy_rlp::Header {
+            list: false,
+            payload_length: len,
+        }
+        .encode(buf);
+    }
+}
+
+fn string_rlp_len(b: &[u8]) -> usize {
+    string_header_len(b.len(), b.first().copied()) + b.len()
+}
+
+fn put_list_header(buf: &mut Vec<u8>, payload_length: usize) {
+    alloy_rlp::Header {
+        list: true,
+        payload_length,
+    }
+    .encode(buf);
+}
+
+/// Appends the RLP encoding of `node` to `buf`, children first: every descendant whose encoding is
+/// 32 bytes or more is hashed and pushed to `out`. One buffer serves the whole walk: a child is
+/// encoded at its end, turned into a [`ChildRef`], and cut off again before the parent writes.
+fn encode_into(node: &Node, out: &mut TrieNodes, buf: &mut Vec<u8>) {
+    match node {
+        Node::Empty => buf.push(0x80),
+        Node::Hash(h) => h.as_slice().encode(buf),
+        Node::Leaf(k, v) => {
+            put_list_header(buf, hex_prefix_rlp_len(k, true) + string_rlp_len(v));
+            put_hex_prefix(buf, k, true);
+            v.as_slice().encode(buf);
+        }
+        Node::Ext(k, child) => {
+            let c = child_ref(child, out, buf);
+            put_list_header(buf, hex_prefix_rlp_len(k, false) + c.as_slice().len());
+            put_hex_prefix(buf, k, false);
+            buf.extend_from_slice(c.as_slice());
+        }
+        Node::Branch(children, value) => {
+            let refs: [ChildRef; 16] = std::array::from_fn(|i| child_ref(&children[i], out, buf));
+            let value = value.as_deref().unwrap_or(&[]);
+            let payload =
+                refs.iter().map(|r| r.as_slice().len()).sum::<usize>() + string_rlp_len(value);
+            put_list_header(buf, payload);
+            for r in &refs {
+                buf.extend_from_slice(r.as_slice());
+            }
+            value.encode(buf);
+        }
+    }
+}
+
+/// How a parent refers to `node`: inline when its encoding is under 32 bytes, else by hash (the
+/// encoding then goes to `out`).
+fn child_ref(node: &Node, out: &mut TrieNodes, buf: &mut Vec<u8>) -> ChildRef {
+    match node {
+        Node::Empty => return ChildRef::EMPTY,
+        Node::Hash(h) => return ChildRef::hash(h),
+        _ => {}
+    }
+    let start = buf.len();
+    encode_into(node, out, buf);
+    let enc = &buf[start..];
+    let r = if enc.len() < 32 {
+        let mut bytes = [0u8; 33];
+        bytes[..enc.len()].copy_from_slice(enc);
+        ChildRef {
+            len: enc.len() as u8, // < 32
+            bytes,
+        }
+    } else {
+        let h = keccak256(enc);
+        out.push((h, enc.to_vec()));
+        ChildRef::hash(&h)
+    };
+    buf.truncate(start);
+    r
+}
+
+/// The root's encoding for [`Trie::commit`]. A root branch with several dirty subtrees has them
+/// hashed on two threads (their nodes are independent; the order of `out` does not matter).
+fn commit_encode(root: &Node, out: &mut TrieNodes) -> Vec<u8> {
+    if let Node::Branch(children, value) = root {
+        let dirty = children
+            .iter()
+            .filter(|c| matches!(c, Node::Branch(..) | Node::Ext(..)))
+            .count();
+        if dirty >= 8 && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+            let (left, right) = children.split_at(8);
+            let half = |part: &[Node]| {
+                let mut out = Vec::new();
+                let mut buf = Vec::with_capacity(4096);
+                let refs: Vec<ChildRef> = part
+                    .iter()
+                    .map(|c| child_ref(c, &mut out, &mut buf))
+                    .collect();
+                (refs, out)
+            };
+            let ((mut refs, mut nodes), (right_refs, right_nodes)) = std::thread::scope(|s| {
+                let other = s.spawn(|| half(right));
+                let mine = half(left);
+                // A panic in the other half is a bug in this module: pass it on.
+                let theirs = other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (mine, theirs)
+            });
+            refs.extend(right_refs);
+            nodes.extend(right_nodes);
+            out.append(&mut nodes);
+            let value = value.as_deref().unwrap_or(&[]);
+            let payload =
+                refs.iter().map(|r| r.as_slice().len()).sum::<usize>() + string_rlp_len(value);
+            let mut buf = Vec::with_capacity(payload + 3);
+            put_list_header(&mut buf, payload);
+            for r in &refs {
+                buf.extend_from_slice(r.as_slice());
+            }
+            value.encode(&mut buf);
+            return buf;
+        }
+    }
+    Trie::encode(root, out)
+}
+
 fn wrap_ext(prefix: &[u8], node: Node) -> Node {
     if prefix.is_empty() {
         node
@@ -745,6 +896,55 @@ mod tests {
             .any(|w| w == [7u8; 40]));
         let absent = t.prove(&[0xffu8; 32]).expect("absence proof");
         assert!(!absent.is_empty());
+    }
+
+    /// A trie big enough that the root's subtrees are hashed on two threads, and a small one hashed
+    /// on one: both roots equal alloy-trie's, with values of every RLP length class (one byte
+    /// under 0x80, short strings, and strings of 56 bytes or more), and the nodes `commit` returns
+    /// are all a reopened trie needs to read every key and change one.
+    #[test]
+    fn roots_match_alloy_trie_and_commits_hold_every_node() {
+        for n in [3u32, 40, 5_000] {
+            let value = |i: u32| match i % 3 {
+                0 => vec![(i % 0x7f) as u8],
+                1 => vec![0xab; 1 + (i % 40) as usize],
+                _ => vec![0xcd; 56 + (i % 200) as usize],
+            };
+            let store = Arc::new(Map::default());
+            let mut t = Trie::new(store.clone());
+            let mut pairs: Vec<(B256, Vec<u8>)> = (0..n)
+                .map(|i| (keccak256(i.to_be_bytes()), value(i)))
+                .collect();
+            for (k, v) in &pairs {
+                t.insert(k.as_slice(), v.clone()).expect("insert");
+            }
+            let (root, nodes) = t.commit();
+            pairs.sort_by_key(|p| p.0);
+            let mut hb = alloy_trie::HashBuilder::default();
+            for (k, v) in &pairs {
+                hb.add_leaf(alloy_trie::Nibbles::unpack(k), v);
+            }
+            assert_eq!(root, hb.root(), "{n} keys");
+            let distinct: std::collections::HashSet<B256> = nodes.iter().map(|n| n.0).collect();
+            assert_eq!(distinct.len(), nodes.len(), "each node once");
+            for (h, enc) in &nodes {
+                assert_eq!(keccak256(enc), *h);
+            }
+            store.0.write().extend(nodes);
+            let mut reopened = Trie::at_root(root, store);
+            for (k, v) in &pairs {
+                assert_eq!(reopened.get(k.as_slice()).expect("get").as_ref(), Some(v));
+            }
+            reopened
+                .insert(pairs[0].0.as_slice(), vec![1, 2, 3])
+                .expect("insert");
+            let mut again = Trie::new(Arc::new(NoNodes));
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                let v = if i == 0 { vec![1, 2, 3] } else { v.clone() };
+                again.insert(k.as_slice(), v).expect("insert");
+            }
+            assert_eq!(reopened.root_hash(), again.root_hash());
+        }
     }
 
     #[test]

@@ -103,11 +103,29 @@ class RssSampler:
         ref = next((v for t, v in self.samples if t >= 60), self.samples[0][1])
         last = self.samples[-1][1]
         peak = [max(v[i] or 0 for _, v in self.samples) for i in range(len(self.pids))]
+        # Caches fill for minutes under a heavy load; the second half of the run shows whether RSS
+        # still climbs: its range and its least-squares slope (MiB a minute).
+        end = self.samples[-1][0]
+        half = [(t, v) for t, v in self.samples if t >= end / 2]
+        band, slope = [], []
+        for i in range(len(self.pids)):
+            pts = [(t, v[i]) for t, v in half if v[i] is not None]
+            if len(pts) < 2:
+                band.append(None)
+                slope.append(None)
+                continue
+            mx = sum(t for t, _ in pts) / len(pts)
+            my = sum(y for _, y in pts) / len(pts)
+            var = sum((t - mx) ** 2 for t, _ in pts)
+            band.append([round(min(y for _, y in pts)), round(max(y for _, y in pts))])
+            slope.append(round(sum((t - mx) * (y - my) for t, y in pts) / var * 60, 1) if var else 0.0)
         return {
             "rss_mib_at_60s": [round(x or 0) for x in ref],
             "rss_mib_at_end": [round(x or 0) for x in last],
             "rss_mib_peak": [round(x) for x in peak],
             "rss_growth_after_60s_mib": [round((b or 0) - (a or 0)) for a, b in zip(ref, last)],
+            "rss_mib_second_half_range": band,
+            "rss_mib_per_minute_second_half": slope,
             "rss_samples": self.samples,
         }
 

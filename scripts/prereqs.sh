@@ -24,6 +24,8 @@ need_pkg() { have_pkg "$1" || apt_missing+=("$1"); }
 
 need_pkg clang
 need_pkg libclang-dev
+# jemalloc (the node's allocator) is built from source by tikv-jemalloc-sys: configure and make.
+need_pkg make
 if [ "$what" = test ]; then
   need_pkg tshark
   need_pkg prometheus

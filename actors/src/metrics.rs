@@ -116,13 +116,15 @@ fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Reads the allocator's figures: (part, bytes).
+pub type AllocatorStats = fn() -> Vec<(&'static str, u64)>;
+
 /// What the process's allocator reports, by part (bytes): set once by the binary that chose it.
-static ALLOCATOR_STATS: std::sync::OnceLock<fn() -> Vec<(&'static str, u64)>> =
-    std::sync::OnceLock::new();
+static ALLOCATOR_STATS: std::sync::OnceLock<AllocatorStats> = std::sync::OnceLock::new();
 
 /// Registers the allocator's figures (for example jemalloc's `allocated` and `resident`), served as
 /// `platon_memory_allocator_<part>_bytes`. The first registration wins.
-pub fn set_allocator_stats(stats: fn() -> Vec<(&'static str, u64)>) {
+pub fn set_allocator_stats(stats: AllocatorStats) {
     let _ = ALLOCATOR_STATS.set(stats);
 }
 
@@ -544,9 +546,11 @@ mod tests {
             highest_qc: Some(9),
             memory: vec![("trie_node_cache", 1234)],
             rss: Some(5678),
+            allocator: vec![("allocated", 4321)],
             ..Scraped::default()
         });
         assert!(out.contains("platon_memory_trie_node_cache_bytes 1234"));
+        assert!(out.contains("platon_memory_allocator_allocated_bytes 4321"));
         assert!(out.contains("platon_process_resident_memory_bytes 5678"));
         assert!(
             out.contains("platon_rpc_request_duration_seconds_count{method=\"eth_blockNumber\"} 1")

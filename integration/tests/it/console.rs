@@ -177,6 +177,9 @@ fn prometheus_scrapes_the_node_and_the_dashboard_matches_its_metrics() {
         "platon_block_execution_seconds_bucket",
         "platon_block_commit_seconds_count",
         "platon_rpc_request_duration_seconds_count",
+        // The node runs on jemalloc, which reports its live heap.
+        "platon_memory_allocator_allocated_bytes",
+        "platon_memory_allocator_resident_bytes",
     ] {
         assert!(
             names.contains(want),

@@ -15,6 +15,7 @@ a table at the end.
     scripts/bench-load.py --rates 500,1000 --seconds 20 --skip anvil
     scripts/bench-load.py --kind erc20             # Token.sol transfers (needs Node.js, solc-js)
     scripts/bench-load.py --responsive-ms 50       # the validators with responsive CBFT pacing
+    scripts/bench-load.py --responsive-ms 50 --progress-timeout-ms 0   # ... without its progress timeout
     scripts/bench-load.py --rss --seconds 600 --rates 500 --skip dev,anvil   # memory over 10 min
     scripts/bench-load.py --profile /tmp/prof      # perf profiles of every platon process, binned
                                                    # per transaction (scripts/profile-breakdown.py)
@@ -159,6 +160,8 @@ def main():
     ap.add_argument("--responsive-ms", type=int, default=None,
                     help="validators use responsive CBFT pacing with this minimum block interval")
     ap.add_argument("--period-ms", type=int, default=None, help="CBFT view window of the validators")
+    ap.add_argument("--progress-timeout-ms", type=int, default=None,
+                    help="the validators' cbft.progress_timeout_ms (responsive pacing; 0: off)")
     ap.add_argument("--profile", default=None, help="folder for perf profiles of the platon processes")
     ap.add_argument("--rss", action="store_true",
                     help="sample each platon process's resident memory every 10 s of the run")
@@ -237,6 +240,9 @@ def main():
                 text = open(n["config"]).read().replace(
                     "max_requests_per_sec = 10000", "max_requests_per_sec = 1000000").replace(
                     "max_connections = 200", "max_connections = 2000")
+                if args.progress_timeout_ms is not None:
+                    text = text.replace("progress_timeout_ms = 2000",
+                                        f"progress_timeout_ms = {args.progress_timeout_ms}")
                 open(n["config"], "w").write(text)
                 procs.append(spawn([platon, "run", "--config", n["config"], "--log", "warn"],
                                    n["name"]))

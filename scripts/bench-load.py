@@ -20,11 +20,14 @@ a table at the end.
     scripts/bench-load.py --profile /tmp/prof      # perf profiles of every platon process, binned
                                                    # per transaction (scripts/profile-breakdown.py)
 
+The nodes' data folders are removed at the end (`--keep` keeps them, with the logs).
+
 Uses target/release/platon when built (cargo build --release -p platon-node), else the debug build.
 """
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,6 +166,8 @@ def main():
     ap.add_argument("--progress-timeout-ms", type=int, default=None,
                     help="the validators' cbft.progress_timeout_ms (responsive pacing; 0: off)")
     ap.add_argument("--profile", default=None, help="folder for perf profiles of the platon processes")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the nodes' data folders and logs (by default removed at the end)")
     ap.add_argument("--rss", action="store_true",
                     help="sample each platon process's resident memory every 10 s of the run")
     args = ap.parse_args()
@@ -255,6 +260,11 @@ def main():
         finally:
             stop(procs)
 
+    if args.keep:
+        print(f"data folders and logs kept in {tmp}", file=sys.stderr)
+    else:
+        # A 10-minute run leaves gigabytes of chain data; a dozen runs would fill the disk.
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nplaton: {platon}; {os.cpu_count()} cores; {args.kind}, {args.senders} senders, "
           f"batches of 100, {args.seconds} s per rate")
     print("| system | offered tx/s | accepted tx/s | committed tx/s | refused | p50 s | p99 s | max s |")

@@ -2,6 +2,7 @@
 //! web3.py, and one scripted sequence run against this node and against anvil and compared.
 
 use crate::common::*;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,11 +69,15 @@ fn web3py_deploys_and_uses_solidity_contracts() {
     assert!(out.contains("ALL CHECKS PASSED"), "{out}");
 }
 
-/// anvil on a free port, killed on drop.
+/// anvil on a free port, killed on drop. `node_modules/.bin/anvil` is npm's launcher, which starts
+/// the real binary as its child: anvil runs in a process group of its own, and the whole group is
+/// killed (killing the launcher alone left the real anvil running after the tests).
 struct Anvil(std::process::Child, u16);
 
 impl Drop for Anvil {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -91,6 +96,7 @@ fn start_anvil() -> Anvil {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("spawn anvil");
     let anvil = Anvil(child, port);

@@ -231,10 +231,7 @@ impl Pool {
         // (distance past the sender's contiguous run, hash) of every queued transaction.
         let mut queued: Vec<(u64, B256)> = Vec::new();
         for (sender, m) in &self.by_sender {
-            let mut next = nonce_of(sender);
-            while m.contains_key(&next) {
-                next += 1;
-            }
+            let next = self.next_nonce(sender, nonce_of(sender));
             queued.extend(m.range(next..).map(|(n, h)| (n - next, *h)));
         }
         queued.sort_unstable_by(|a, b| b.cmp(a));

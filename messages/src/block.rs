@@ -366,7 +366,7 @@ impl Block {
                     .collect()
             };
         let unknown = known.iter().filter(|k| k.is_none()).count();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = crate::parallelism();
         let transactions = if threads < 2 || unknown < PARALLEL_DECODE_MIN {
             decode(0, &raws)?
         } else {

@@ -22,3 +22,10 @@ pub use senders::SenderCache;
 pub use transaction::{
     intrinsic_gas, AccessListItem, SignedTransaction, TxBody, TxError, TxKind, TxRules,
 };
+
+/// The cores this process may use, asked of the OS once: `available_parallelism` reads the cgroup
+/// files on Linux at every call, which hot paths (block decoding, trie commits) must not repeat.
+pub fn parallelism() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

@@ -681,12 +681,16 @@ impl ChildRef {
     }
 }
 
-/// The length of the RLP string header for a payload of `len` bytes whose first byte is `first`.
+/// The length of the RLP string header for a payload of `len` bytes whose first byte is `first`
+/// (none for a single byte under 0x80, which is its own encoding).
 fn string_header_len(len: usize, first: Option<u8>) -> usize {
     match (len, first) {
         (1, Some(b)) if b < 0x80 => 0,
-        (l, _) if l < 56 => 1,
-        (l, _) => 1 + (usize::BITS - l.leading_zeros()).div_ceil(8) as usize,
+        _ => alloy_rlp::Header {
+            list: false,
+            payload_length: len,
+        }
+        .length(),
     }
 }
 
@@ -730,10 +734,6 @@ fn put_string_header(buf: &mut Vec<u8>, len: usize, first: Option<u8>) {
     }
 }
 
-fn string_rlp_len(b: &[u8]) -> usize {
-    string_header_len(b.len(), b.first().copied()) + b.len()
-}
-
 fn put_list_header(buf: &mut Vec<u8>, payload_length: usize) {
     alloy_rlp::Header {
         list: true,
@@ -750,7 +750,7 @@ fn encode_into(node: &Node, out: &mut TrieNodes, buf: &mut Vec<u8>) {
         Node::Empty => buf.push(0x80),
         Node::Hash(h) => h.as_slice().encode(buf),
         Node::Leaf(k, v) => {
-            put_list_header(buf, hex_prefix_rlp_len(k, true) + string_rlp_len(v));
+            put_list_header(buf, hex_prefix_rlp_len(k, true) + v.as_slice().length());
             put_hex_prefix(buf, k, true);
             v.as_slice().encode(buf);
         }
@@ -762,16 +762,20 @@ fn encode_into(node: &Node, out: &mut TrieNodes, buf: &mut Vec<u8>) {
         }
         Node::Branch(children, value) => {
             let refs: [ChildRef; 16] = std::array::from_fn(|i| child_ref(&children[i], out, buf));
-            let value = value.as_deref().unwrap_or(&[]);
-            let payload =
-                refs.iter().map(|r| r.as_slice().len()).sum::<usize>() + string_rlp_len(value);
-            put_list_header(buf, payload);
-            for r in &refs {
-                buf.extend_from_slice(r.as_slice());
-            }
-            value.encode(buf);
+            put_branch(buf, &refs, value.as_deref());
         }
     }
+}
+
+/// Appends a branch's encoding: its 16 child references, then its value.
+fn put_branch(buf: &mut Vec<u8>, refs: &[ChildRef], value: Option<&[u8]>) {
+    let value = value.unwrap_or(&[]);
+    let payload = refs.iter().map(|r| r.as_slice().len()).sum::<usize>() + value.length();
+    put_list_header(buf, payload);
+    for r in refs {
+        buf.extend_from_slice(r.as_slice());
+    }
+    value.encode(buf);
 }
 
 /// How a parent refers to `node`: inline when its encoding is under 32 bytes, else by hash (the
@@ -809,7 +813,7 @@ fn commit_encode(root: &Node, out: &mut TrieNodes) -> Vec<u8> {
             .iter()
             .filter(|c| matches!(c, Node::Branch(..) | Node::Ext(..)))
             .count();
-        if dirty >= 8 && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        if dirty >= 8 && platon_messages::parallelism() > 1 {
             let (left, right) = children.split_at(8);
             let half = |part: &[Node]| {
                 let mut out = Vec::new();
@@ -832,15 +836,8 @@ fn commit_encode(root: &Node, out: &mut TrieNodes) -> Vec<u8> {
             refs.extend(right_refs);
             nodes.extend(right_nodes);
             out.append(&mut nodes);
-            let value = value.as_deref().unwrap_or(&[]);
-            let payload =
-                refs.iter().map(|r| r.as_slice().len()).sum::<usize>() + string_rlp_len(value);
-            let mut buf = Vec::with_capacity(payload + 3);
-            put_list_header(&mut buf, payload);
-            for r in &refs {
-                buf.extend_from_slice(r.as_slice());
-            }
-            value.encode(&mut buf);
+            let mut buf = Vec::with_capacity(544);
+            put_branch(&mut buf, &refs, value.as_deref());
             return buf;
         }
     }

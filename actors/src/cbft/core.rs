@@ -1340,6 +1340,19 @@ mod tests {
             .collect()
     }
 
+    /// Four validators, views of 10 blocks in 10 s, with the given pacing and progress timeout.
+    fn params(responsive_ms: Option<u64>, progress_timeout_ms: Option<u64>) -> Params {
+        Params {
+            validators: 4,
+            amount: 10,
+            period_ms: 10_000,
+            responsive_ms,
+            progress_timeout_ms,
+            epoch: 1,
+            round_blocks: 0,
+        }
+    }
+
     fn block(parent: B256, number: u64, index: u32) -> BlockInfo {
         BlockInfo {
             data: VoteData {
@@ -1360,15 +1373,7 @@ mod tests {
     #[test]
     fn responsive_pacing_waits_for_the_parent_qc_and_no_longer() {
         for responsive in [Some(20), None] {
-            let p = Params {
-                validators: 4,
-                amount: 10,
-                period_ms: 10_000,
-                responsive_ms: responsive,
-                progress_timeout_ms: None,
-                epoch: 1,
-                round_blocks: 0,
-            };
+            let p = params(responsive, None);
             let g = genesis(1);
             let mut c = Core::new(p, Some(0), Arc::new(HashCrypto::new(0)), g.clone(), &[], 0);
             assert_eq!(builds(&mut c), vec![(0, 0)]);
@@ -1412,15 +1417,7 @@ mod tests {
     #[test]
     fn a_view_whose_qcs_stop_ends_at_the_progress_timeout() {
         for (responsive, progress) in [(Some(20), Some(500)), (Some(20), None), (None, Some(500))] {
-            let p = Params {
-                validators: 4,
-                amount: 10,
-                period_ms: 10_000,
-                responsive_ms: responsive,
-                progress_timeout_ms: progress,
-                epoch: 1,
-                round_blocks: 0,
-            };
+            let p = params(responsive, progress);
             let g = genesis(1);
             let mut c = Core::new(p, Some(0), Arc::new(HashCrypto::new(0)), g.clone(), &[], 0);
             let b1 = block(g.data.hash, 1, 0);

@@ -5,6 +5,17 @@
 
 use platon_actors::cbft::sim::{run, SimConfig};
 
+/// The seeds of a heavier configuration: a fifth of `PLATON_CBFT_SEEDS` (at least one), or
+/// `default` when it is not set.
+fn seeds_fifth(default: u64) -> u64 {
+    std::env::var("PLATON_CBFT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(|n: u64| n / 5)
+        .unwrap_or(default)
+        .max(1)
+}
+
 #[test]
 fn cbft_is_safe_and_live_over_many_seeded_fault_schedules() {
     let cfg = SimConfig::default();
@@ -230,12 +241,7 @@ fn seven_validators_with_an_equivocator_and_crashes() {
         validators: 7,
         ..SimConfig::default()
     };
-    let n: u64 = std::env::var("PLATON_CBFT_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(|n: u64| n / 5)
-        .unwrap_or(100)
-        .max(1);
+    let n = seeds_fifth(100);
     for seed in 1..=n {
         let r = run(seed, &cfg);
         assert!(
@@ -291,12 +297,7 @@ fn ten_candidates_rotate_through_four_seats_safely() {
         .and_then(|s| s.parse::<u64>().ok())
     {
         Some(_) => 1,
-        None => std::env::var("PLATON_CBFT_SEEDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .map(|n: u64| n / 5)
-            .unwrap_or(200)
-            .max(1),
+        None => seeds_fifth(200),
     };
     let first = std::env::var("PLATON_CBFT_SEED")
         .ok()
@@ -354,12 +355,7 @@ fn responsive_pacing_is_safe_live_and_faster_on_a_healthy_network() {
         responsive_ms: Some(20),
         ..SimConfig::default()
     };
-    let n: u64 = std::env::var("PLATON_CBFT_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(|n: u64| n / 5)
-        .unwrap_or(200)
-        .max(1);
+    let n = seeds_fifth(200);
     let (mut fast, mut paced) = (0, 0);
     for seed in 1..=n {
         let r = run(seed, &responsive);
@@ -391,12 +387,7 @@ fn the_progress_timeout_is_safe_and_skips_a_dead_proposer_sooner() {
         progress_timeout_ms: Some(200),
         ..SimConfig::default()
     };
-    let n: u64 = std::env::var("PLATON_CBFT_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(|n: u64| n / 5)
-        .unwrap_or(200)
-        .max(1);
+    let n = seeds_fifth(200);
     for seed in 1..=n {
         let r = run(seed, &progress);
         assert!(

@@ -34,6 +34,23 @@ impl Service for ChainService {
             ChainMsg::Commit { block, reply } => {
                 let header = block.block.header.clone();
                 let txs = block.block.transactions.len();
+                // snapshotdb first: its commit is durable before the chain records the block, so a
+                // crash in between finds the staking data of every committed block (committing it
+                // again is a no-op).
+                match crate::handles::SnapshotHandle(self.node.registry.clone())
+                    .commit_block(&block)
+                    .await
+                {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        let _ = reply.send(Err(format!("snapshotdb refused the block: {e}")));
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("snapshotdb is unavailable: {e}")));
+                        return Ok(());
+                    }
+                }
                 // The batch write and its fsync: on a blocking thread, never on a runtime worker.
                 let node = self.node.clone();
                 let res = tokio::task::spawn_blocking(move || {

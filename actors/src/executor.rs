@@ -36,7 +36,7 @@ impl Service for ExecutorService {
                 // CPU and trie reads: on a blocking thread, never on a runtime worker.
                 let node = self.node.clone();
                 let res = tokio::task::spawn_blocking(move || {
-                    let state = node.store.state_at(parent.state_root);
+                    let state = node.store.state_of(&parent);
                     let extra = alloy_primitives::Bytes::from_static(b"platon-rs");
                     node.execute_block(state, &parent, &env, txs, extra)
                         .map(Box::new)

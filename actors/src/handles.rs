@@ -260,6 +260,45 @@ impl SnapshotHandle {
             .call(|reply| SnapshotMsg::Write { records, reply })
             .await
     }
+    /// Recognizes a block's data; returns once it is readable (not yet durable), with whether it
+    /// was new.
+    pub async fn insert(
+        &self,
+        block: &platon_messages::ExecutedBlock,
+    ) -> Result<Result<bool, String>, CallError> {
+        let h = &block.block.header;
+        let (number, parent, hash) = (h.number, h.parent_hash, block.block.hash());
+        let writes = block.snapshot.clone();
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(|reply| SnapshotMsg::Insert {
+                number,
+                parent,
+                hash,
+                writes,
+                reply,
+            })
+            .await
+    }
+    /// Commits a block's data; returns once durable, with whether anything changed.
+    pub async fn commit_block(
+        &self,
+        block: &platon_messages::ExecutedBlock,
+    ) -> Result<Result<bool, String>, CallError> {
+        let h = &block.block.header;
+        let (number, parent, hash) = (h.number, h.parent_hash, block.block.hash());
+        let writes = block.snapshot.clone();
+        self.0
+            .lookup::<SnapshotMsg>(names::SNAPSHOT)?
+            .call(|reply| SnapshotMsg::CommitBlock {
+                number,
+                parent,
+                hash,
+                writes,
+                reply,
+            })
+            .await
+    }
     /// Reads a key at a view.
     pub async fn get(
         &self,

@@ -160,7 +160,7 @@ fn open_store_with(
     check_backend(config, datadir)?;
     let kv = open_kv(config.db, datadir)?;
     let mut alloc = config.genesis_alloc()?;
-    let (staked, storage) = genesis_staking(config)?;
+    let (staked, storage, snapshot) = genesis_staking(config)?;
     if !staked.is_zero() {
         alloc.push((platon_vm::system::STAKING, staked));
     }
@@ -178,6 +178,7 @@ fn open_store_with(
         timestamp: config.chain.genesis_timestamp,
         extra_data: Default::default(),
         storage,
+        snapshot,
     };
     let mode = match mode {
         Some(m) => m,
@@ -193,17 +194,21 @@ pub type GenesisSlot = (
     alloy_primitives::U256,
 );
 
+/// snapshotdb's genesis data: (key, value) pairs written into its base.
+pub type GenesisSnapshot = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The staking contract's genesis state from `ppos.genesis_candidates`: the total staked (the
-/// contract's balance) and its storage. The first round's validators are the candidates whose
+/// contract's balance), its storage (the running hash of the genesis records) and the records,
+/// which live in snapshotdb. The first round's validators are the candidates whose
 /// BLS key is in `cbft.validators`, in that order.
 pub fn genesis_staking(
     config: &NodeConfig,
-) -> Result<(alloy_primitives::U256, Vec<GenesisSlot>), NodeError> {
+) -> Result<(alloy_primitives::U256, Vec<GenesisSlot>, GenesisSnapshot), NodeError> {
     use alloy_primitives::U256;
     use platon_vm::ppos::staking::{Candidate, Ledger, Status};
     let cands = &config.ppos.genesis_candidates;
     if cands.is_empty() {
-        return Ok((U256::ZERO, Vec::new()));
+        return Ok((U256::ZERO, Vec::new(), Vec::new()));
     }
     let bad = |e: String| NodeError::Config(platon_config::ConfigError::Invalid(e));
     let fixed = |what: &str, h: &str, n: usize| -> Result<Vec<u8>, NodeError> {
@@ -253,14 +258,21 @@ pub fn genesis_staking(
     let mut state = platon_storage::StateDb::at_root(
         platon_messages::block::EMPTY_ROOT,
         Arc::new(platon_storage::trie::NoNodes),
-    );
+    )
+    .with_snapshot(Arc::new(platon_storage::snapshotdb::view::EmptySnapshot));
     Ledger {
         state: &mut state,
         contract: platon_vm::system::STAKING,
     }
     .genesis(&list, &validators, config.ppos.max_verifiers)
     .map_err(|e| bad(format!("ppos.genesis_candidates: {e}")))?;
-    Ok((total, state.dirty_storage()))
+    let writes = platon_vm::ppos::staking::seal_snapshot(&mut state)
+        .map_err(|e| bad(format!("ppos.genesis_candidates: {e}")))?;
+    let snapshot = writes
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    Ok((total, state.dirty_storage(), snapshot))
 }
 
 /// The PPoS calendar and economics from `[ppos]` (None without rounds: `cbft.validators`

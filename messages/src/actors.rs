@@ -224,6 +224,37 @@ pub enum SnapshotMsg {
         /// Reply once durable.
         reply: RpcReplyPort<Result<(), String>>,
     },
+    /// Recognize block `hash`'s data (its writes over its parent's) unless it is known; the reply
+    /// (whether it was added) comes once it is applied and readable, before its fsync: a pending
+    /// block is executed again after a crash, so its data needs no durability of its own (the next
+    /// durable write covers it).
+    Insert {
+        /// Height.
+        number: u64,
+        /// Parent hash.
+        parent: B256,
+        /// The block's hash.
+        hash: B256,
+        /// The block's writes (`None`: deleted).
+        writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        /// Reply once applied.
+        reply: RpcReplyPort<Result<bool, String>>,
+    },
+    /// Commit block `hash` (recognizing it from `writes` first when needed), dropping its
+    /// competitors; the reply (whether anything changed) comes once durable. Compacts when enough
+    /// committed blocks piled up.
+    CommitBlock {
+        /// Height.
+        number: u64,
+        /// Parent hash.
+        parent: B256,
+        /// The block's hash.
+        hash: B256,
+        /// The block's writes (`None`: deleted).
+        writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        /// Reply once durable.
+        reply: RpcReplyPort<Result<bool, String>>,
+    },
     /// Make pending writes durable and acknowledge them (sent by the actor to itself).
     Flush,
     /// Read a key at a view.

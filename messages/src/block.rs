@@ -415,6 +415,9 @@ pub struct ExecutedBlock {
     pub codes: Vec<(B256, Vec<u8>)>,
     /// Transactions the executor had to skip (e.g. nonce already used), with the reason.
     pub rejected: Vec<(B256, String)>,
+    /// The block's snapshotdb writes (staking data), key to new value (`None`: deleted), in key
+    /// order; the state root commits to their running hash.
+    pub snapshot: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 #[cfg(test)]

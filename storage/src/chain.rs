@@ -113,6 +113,8 @@ pub struct GenesisSpec {
     /// Contract storage set at genesis (the staking contract's genesis candidates); an account
     /// with storage gets nonce 1, so no state-clearing rule removes it.
     pub storage: Vec<(Address, B256, U256)>,
+    /// snapshotdb's genesis data (the staking contract's genesis records), written into its base.
+    pub snapshot: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The chain store, shared between actors.
@@ -122,6 +124,7 @@ pub struct ChainStore {
     chain_id: u64,
     mode: StateMode,
     nodes: Arc<NodeCache>,
+    snapshot: crate::snapshotdb::SharedSnapshot,
 }
 
 /// How much state history the store keeps.
@@ -426,9 +429,12 @@ impl ChainStore {
                 )))
             }
             None => {
-                let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, codes: vec![], rejected: vec![] };
+                let executed = ExecutedBlock { block: genesis_block, receipts: vec![], state_nodes: nodes, codes: vec![], rejected: vec![], snapshot: Default::default() };
                 let (mut batch, _) = store.block_batch(&executed)?;
                 batch.put(key(keys::META, b"genesis"), genesis_hash.as_slice().to_vec());
+                for (k, v) in &genesis.snapshot {
+                    batch.put(crate::snapshotdb::base_key(k), v.clone());
+                }
                 batch.put(key(keys::META, b"state_mode"), mode.record());
                 batch.put(key(keys::META, b"chain_id"), genesis.chain_id.to_be_bytes().to_vec());
                 store.kv.write(batch, Durability::Sync)?;
@@ -471,7 +477,20 @@ impl ChainStore {
             chain_id,
             mode,
             nodes,
+            snapshot: Default::default(),
         }
+    }
+
+    /// The node's snapshotdb (opened and written by the `snapshot` actor).
+    pub fn snapshot(&self) -> &crate::snapshotdb::SharedSnapshot {
+        &self.snapshot
+    }
+
+    /// The state after block `header`, with snapshotdb's data at that block attached: what reads of
+    /// the staking contract at a block (RPC, the elector) and execution on top of it use.
+    pub fn state_of(&self, header: &Header) -> StateDb {
+        self.state_at(header.state_root)
+            .with_snapshot(self.snapshot.at(header.hash()))
     }
 
     fn build_genesis(&self, g: &GenesisSpec) -> Result<(Block, crate::trie::TrieNodes)> {

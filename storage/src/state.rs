@@ -89,6 +89,8 @@ pub struct StateDb {
     new_code: BTreeMap<B256, Vec<u8>>,
     /// Values read from the committed tries since the last commit.
     reads: ReadCache,
+    /// snapshotdb as this state's block sees it, with the block's own writes (None: no snapshotdb).
+    snapshot: Option<crate::snapshotdb::Overlay>,
 }
 
 /// Most entries the read cache holds before it starts over.
@@ -171,7 +173,27 @@ impl StateDb {
             wiped: Default::default(),
             new_code: BTreeMap::new(),
             reads: ReadCache::default(),
+            snapshot: None,
         }
+    }
+
+    /// This state with snapshotdb's data as seen by `view` (the block this state belongs to, or the
+    /// parent of the block being executed on it) attached; writes collect in an [`Overlay`] above it.
+    ///
+    /// [`Overlay`]: crate::snapshotdb::Overlay
+    pub fn with_snapshot(mut self, view: Arc<dyn crate::snapshotdb::SnapshotRead>) -> Self {
+        self.snapshot = Some(crate::snapshotdb::Overlay::new(view));
+        self
+    }
+
+    /// The attached snapshotdb view and this block's writes to it, if any.
+    pub fn snapshot(&self) -> Option<&crate::snapshotdb::Overlay> {
+        self.snapshot.as_ref()
+    }
+
+    /// The attached snapshotdb overlay, for writing.
+    pub fn snapshot_mut(&mut self) -> Option<&mut crate::snapshotdb::Overlay> {
+        self.snapshot.as_mut()
     }
 
     /// The account at `address` (the default empty account if absent).

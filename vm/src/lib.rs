@@ -155,6 +155,7 @@ pub fn execute_block(
     let msgs: Vec<Result<Message, TxReject>> = txs.iter().map(Message::from_tx).collect();
     let results = runtime.transact_block(&mut state, hashes, env, &msgs)?;
     runtime.end_block(&mut state, env)?;
+    let snapshot = ppos::staking::seal_snapshot(&mut state)?;
     let mut included = Vec::new();
     let mut receipts = Vec::new();
     let mut rejected = Vec::new();
@@ -183,6 +184,7 @@ pub fn execute_block(
         state_nodes,
         codes,
         rejected,
+        snapshot,
     })
 }
 

@@ -329,11 +329,22 @@ impl CbftService {
         let node = self.node.clone();
         let res = tokio::task::spawn_blocking(move || {
             let reader = Arc::new(LayeredNodes::new(layers, node.store.node_reader()));
-            let state = platon_storage::StateDb::at_root(parent.state_root, reader);
+            let state = platon_storage::StateDb::at_root(parent.state_root, reader)
+                .with_snapshot(node.store.snapshot().at(parent.hash()));
             node.execute_block(state, &parent, &env, txs, extra)
         })
         .await?;
         Ok(res.map_err(|e| e.to_string())?)
+    }
+
+    /// Records an executed block's staking data in snapshotdb as recognized, so blocks built on it
+    /// read it (before the block is kept, voted on or built on).
+    async fn recognize(&self, executed: &ExecutedBlock) -> Result<(), String> {
+        crate::handles::SnapshotHandle(self.node.registry.clone())
+            .insert(executed)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|_| ())
     }
 
     fn keep(st: &mut CbftState, executed: ExecutedBlock, built: bool, view: u64, index: u32) {
@@ -418,6 +429,10 @@ impl CbftService {
             chain_id: cfg.chain.chain_id,
         };
         let executed = self.execute(parent, layers, env, txs, extra).await?;
+        if let Err(why) = self.recognize(&executed).await {
+            tracing::warn!(%why, "cbft: snapshotdb did not take a built block's data; not proposing it");
+            return Ok(());
+        }
         let block = &executed.block;
         let info = BlockInfo {
             data: VoteData {
@@ -529,6 +544,10 @@ impl CbftService {
         };
         let ok = executed.block.hash() == info.data.hash && executed.rejected.is_empty();
         if ok {
+            if let Err(why) = self.recognize(&executed).await {
+                tracing::warn!(number = h.number, %why, "cbft: snapshotdb did not take a block's data");
+                return Ok(None);
+            }
             Self::keep(st, executed, false, info.data.view, info.data.index);
         } else {
             tracing::warn!(

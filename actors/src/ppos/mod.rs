@@ -27,7 +27,8 @@ pub fn round_keys(
     round: u64,
 ) -> Result<RoundKeys, String> {
     let reader = Arc::new(LayeredNodes::new(layers, node.store.node_reader()));
-    let mut state = platon_storage::StateDb::at_root(header.state_root, reader);
+    let mut state = platon_storage::StateDb::at_root(header.state_root, reader)
+        .with_snapshot(node.store.snapshot().at(header.hash()));
     let seats = platon_vm::ppos::staking::Ledger {
         state: &mut state,
         contract: platon_vm::system::STAKING,

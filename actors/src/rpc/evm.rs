@@ -257,7 +257,7 @@ pub(super) fn reject_err(e: TxReject) -> ErrorObjectOwned {
 fn prepare(c: &RpcCtx, a: &[Value]) -> Result<(CallObject, StateDb, BlockEnv), ErrorObjectOwned> {
     let call = parse_call(arg(a, 0, "transaction")?)?;
     let header = c.header_or_err(parse_block_id(a.get(1))?)?;
-    let mut state = c.node.store.state_at(header.state_root);
+    let mut state = c.node.store.state_of(&header);
     let mut env = call_env(c, &header);
     if let Some(o) = a.get(2) {
         apply_state_overrides(&mut state, o)?;
@@ -966,7 +966,7 @@ pub(super) fn trace_block_txs(
         .header_by_hash(&block.header.parent_hash)
         .map_err(storage_err)?
         .ok_or_else(|| rpc_err(SERVER_ERROR, "parent block not found"))?;
-    let mut state = c.node.store.state_at(parent.state_root);
+    let mut state = c.node.store.state_of(&parent);
     // The block's own context, as for a call at that block.
     let env = call_env(c, &block.header);
     let mut out = Vec::new();

@@ -98,7 +98,7 @@ impl RpcCtx {
     }
 
     fn state(&self, id: BlockId) -> Result<platon_storage::StateDb, ErrorObjectOwned> {
-        Ok(self.node.store.state_at(self.header_or_err(id)?.state_root))
+        Ok(self.node.store.state_of(&self.header_or_err(id)?))
     }
 
     fn account(

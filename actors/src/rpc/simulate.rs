@@ -212,7 +212,7 @@ fn simulate_blocking(c: &RpcCtx, a: &[Value]) -> R {
     }
 
     let mut sim = Sim {
-        state: c.node.store.state_at(base.state_root),
+        state: c.node.store.state_of(&base),
         // As geth: all the calls together get at most the RPC gas cap.
         budget: c.node.config.evm.rpc_gas_cap,
         deadline: super::evm::request_deadline(c),
@@ -478,7 +478,7 @@ pub async fn create_access_list(c: &RpcCtx, a: &[Value]) -> R {
         let deadline = super::evm::request_deadline(c);
         let call = parse_call(arg(&a, 0, "transaction")?)?;
         let header = c.header_or_err(parse_block_id(a.get(1))?)?;
-        let state = c.node.store.state_at(header.state_root);
+        let state = c.node.store.state_of(&header);
         let env = call_env(c, &header);
         let gas = default_gas(c, &call, &env);
         let from = call.from.unwrap_or_default();

@@ -163,6 +163,21 @@ impl Core {
         v
     }
 
+    /// Whether block `hash` is committed above the base.
+    pub fn is_committed(&self, hash: &B256) -> bool {
+        self.committed.iter().any(|b| b.hash == *hash)
+    }
+
+    /// Whether block `hash` is recognized (sealed, not committed).
+    pub fn is_recognized(&self, hash: &B256) -> bool {
+        self.recognized.contains_key(hash)
+    }
+
+    /// The committed blocks above the base, oldest first.
+    pub fn committed(&self) -> &[BlockData] {
+        &self.committed
+    }
+
     fn number_of(&self, hash: &B256) -> Option<u64> {
         if *hash == self.head().hash {
             return Some(self.head().number);

@@ -15,13 +15,16 @@
 //! batch together with the `current` record (highest committed block, base block), then rewrites the WAL
 //! atomically without them.
 //!
-//! Not wired into the node yet: the snapshot writer actor and the PPoS data that will live here come
-//! with the State and PPoS issues.
+//! The node keeps the staking contract's data here (candidates, delegations, verifier, validator and
+//! round lists, block counts): [`view`] is how a block's execution reads its parent's data and collects
+//! its own writes, whose running hash ([`view::chain_hash`]) the state root commits to.
 
 pub mod core;
+pub mod view;
 pub mod wal;
 
 pub use self::core::{decode_record, encode_record, At, BlockRef, Core, Record};
+pub use view::{chain_hash, Overlay, SharedSnapshot, SnapshotRead, Writes};
 use crate::kv::{Durability, KeyValueStore, WriteBatch};
 use alloy_primitives::B256;
 use std::path::Path;
@@ -187,7 +190,8 @@ pub fn verify(
     })
 }
 
-fn base_key(key: &[u8]) -> Vec<u8> {
+/// The key-value store key of `key`'s compacted (base) value.
+pub fn base_key(key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 1);
     k.push(BASE_PREFIX);
     k.extend_from_slice(key);
@@ -302,6 +306,88 @@ impl SnapshotDb {
             .map(|(k, v)| (k[1..].to_vec(), v))
             .collect();
         self.core.merge_prefix(at, prefix, base)
+    }
+
+    /// Moves an empty snapshotdb's base to `head` (durably): for a chain that ran without anything in
+    /// snapshotdb, whose blocks up to `head` therefore have no data here. Refused when it holds data.
+    pub fn rebase(&mut self, head: BlockRef) -> Result<(), SnapshotError> {
+        if self.poisoned {
+            return Err(SnapshotError::Poisoned);
+        }
+        let empty = self.core.committed().is_empty()
+            && self.core.recognized().is_empty()
+            && self.kv.scan_prefix(&[BASE_PREFIX], 1)?.is_empty();
+        if !empty {
+            return Err(SnapshotError::Invalid(
+                "snapshotdb holds data; it cannot move its base".into(),
+            ));
+        }
+        let current = Current {
+            highest: head,
+            base: head,
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(CURRENT_KEY.to_vec(), current.encode());
+        self.kv.write(batch, Durability::Sync)?;
+        self.core = Core::new(head);
+        Ok(())
+    }
+
+    /// Whether block `hash` is the base, committed above it, or recognized.
+    pub fn knows(&self, hash: &B256) -> bool {
+        *hash == self.core.base().hash
+            || self.core.is_committed(hash)
+            || self.core.is_recognized(hash)
+    }
+
+    /// Logs and applies block `hash`'s data as recognized (not yet durable: see [`SnapshotDb::sync`]),
+    /// unless the block is already known; returns whether it was added. Refuses a block whose parent
+    /// is neither the committed head nor recognized, changing nothing.
+    pub fn insert_block(
+        &mut self,
+        number: u64,
+        parent: B256,
+        hash: B256,
+        writes: &view::Writes,
+    ) -> Result<bool, SnapshotError> {
+        if self.knows(&hash) {
+            return Ok(false);
+        }
+        let mut records = Vec::with_capacity(writes.len() + 2);
+        records.push(Record::NewBlock { number, parent });
+        for (k, v) in writes {
+            records.push(match v {
+                Some(v) => Record::Put {
+                    key: k.clone(),
+                    value: v.clone(),
+                },
+                None => Record::Delete { key: k.clone() },
+            });
+        }
+        records.push(Record::Seal { hash });
+        // Check the block's place before logging anything, so a refusal leaves no record behind.
+        self.core.check(&records[0])?;
+        self.append(records)?;
+        Ok(true)
+    }
+
+    /// Commits block `hash` (recognizing it first from `writes` when it is not yet), dropping the other
+    /// recognized blocks at its height and their descendants; not yet durable (see
+    /// [`SnapshotDb::sync`]). A block already committed, or at or below the base, is left as it is:
+    /// returns whether anything changed.
+    pub fn commit_block(
+        &mut self,
+        number: u64,
+        parent: B256,
+        hash: B256,
+        writes: &view::Writes,
+    ) -> Result<bool, SnapshotError> {
+        if self.core.is_committed(&hash) || number <= self.core.base().number {
+            return Ok(false);
+        }
+        self.insert_block(number, parent, hash, writes)?;
+        self.append(vec![Record::Commit { hash }])?;
+        Ok(true)
     }
 
     /// Folds the oldest committed blocks into the base so that at most `keep` stay above it; returns how

@@ -227,6 +227,7 @@ fn commit_child(
         state_nodes: nodes,
         codes: vec![],
         rejected: vec![],
+        snapshot: Default::default(),
     })
 }
 
@@ -248,6 +249,7 @@ fn chain_check_verifies_every_retained_state_root() {
         timestamp: 0,
         extra_data: Default::default(),
         storage: vec![],
+        snapshot: vec![],
     };
     let store = ChainStore::open(kv.clone(), &genesis).expect("open");
     let g = store.head().expect("head");
@@ -299,6 +301,7 @@ fn full_mode_on(kv: Arc<dyn KeyValueStore>) {
         timestamp: 0,
         extra_data: Default::default(),
         storage: vec![],
+        snapshot: vec![],
     };
     let retain = 3;
     let store =
@@ -395,6 +398,7 @@ fn an_abandoned_fork_leaves_the_retained_parent_state_to_build_on() {
             timestamp: 0,
             extra_data: Default::default(),
             storage: vec![],
+            snapshot: vec![],
         };
         let store = ChainStore::open_with_mode(kv, &genesis, mode).expect("open");
         let parent = store.head().expect("head");
@@ -450,6 +454,7 @@ fn committed_blocks_keep_their_senders() {
         timestamp: 0,
         extra_data: Default::default(),
         storage: vec![],
+        snapshot: vec![],
     };
     let store = ChainStore::open(kv.clone(), &genesis).expect("open");
     let g = store.head().expect("head");
@@ -489,6 +494,7 @@ fn committed_blocks_keep_their_senders() {
             state_nodes: Default::default(),
             codes: vec![],
             rejected: vec![],
+            snapshot: Default::default(),
         })
         .expect("commit");
     assert_eq!(

@@ -2,9 +2,13 @@
 //! and delegated stake, delegations, and the functions PlatON numbers 1000–1005 (create, edit,
 //! increase, withdraw, delegate, withdraw a delegation) and 1100–1105 (the queries).
 //!
-//! Records live in the contract's storage in the state trie, RLP-encoded across consecutive slots,
-//! so the state root commits to them and a node whose staking data diverged fails block validation
-//! at once. Stake added during an epoch is pending and counts from the next epoch. The staked
+//! Records (RLP) live in snapshotdb, keyed per block, where only the latest version counts: a block
+//! reads them through its state's snapshotdb view ([`platon_storage::StateDb::with_snapshot`]) and
+//! its writes collect above it. [`seal_snapshot`] folds a block's writes into a running hash kept
+//! in the contract's storage, so the state root commits to the staking data and a node whose data
+//! diverged fails block validation. A state without a view keeps the records in the contract's
+//! storage slots instead (the earlier design, kept so tests and benchmarks compare the two
+//! directly). The staked balances stay in the state trie. Stake added during an epoch is pending and counts from the next epoch. The staked
 //! value moves from the staker's balance to the contract's, so the total of all balances never
 //! changes.
 
@@ -234,12 +238,59 @@ fn slot(base: U256, i: u64) -> B256 {
     B256::from(base.wrapping_add(U256::from(i)).to_be_bytes::<32>())
 }
 
-/// A byte value stored by [`put`] under `key` in `contract`'s storage.
+/// Key prefix of the staking contract's records in snapshotdb.
+pub const SNAPSHOT_PREFIX: &[u8] = b"staking:";
+
+/// The staking contract's storage slot that holds the running hash of the chain's snapshotdb
+/// writes ([`platon_storage::snapshotdb::chain_hash`]): through it the state root commits to the
+/// staking data that lives in snapshotdb.
+pub fn snapshot_hash_slot() -> B256 {
+    slot(base_slot(b"snapshot-hash"), 0)
+}
+
+/// The running hash the state holds (zero before the first write).
+pub fn snapshot_hash(state: &StateDb) -> Result<B256, StorageError> {
+    Ok(B256::from(
+        state
+            .storage(&crate::system::STAKING, snapshot_hash_slot())?
+            .to_be_bytes::<32>(),
+    ))
+}
+
+/// Where the staking records of a state live: in snapshotdb when the state has a snapshotdb view
+/// attached (the node), else in the contract's storage slots (the earlier design, kept to compare
+/// the two side by side). A state whose chain keeps them in snapshotdb (its running-hash slot is
+/// set) refuses slot reads, so a caller that forgot the view gets an error, not empty data.
+fn in_snapshot(state: &StateDb, contract: Address) -> Result<bool, StorageError> {
+    if state.snapshot().is_some() {
+        return Ok(true);
+    }
+    if contract == crate::system::STAKING && !snapshot_hash(state)?.is_zero() {
+        return Err(StorageError::Mismatch(
+            "this chain keeps staking data in snapshotdb, and the state was opened without a \
+             snapshotdb view"
+                .into(),
+        ));
+    }
+    Ok(false)
+}
+
+fn snapshot_key(key: &[u8]) -> Vec<u8> {
+    [SNAPSHOT_PREFIX, key].concat()
+}
+
+/// A byte value stored by [`put`] under `key` for `contract`.
 pub fn get(
     state: &StateDb,
     contract: Address,
     key: &[u8],
 ) -> Result<Option<Vec<u8>>, StorageError> {
+    if in_snapshot(state, contract)? {
+        return match state.snapshot() {
+            Some(s) => s.get(&snapshot_key(key)),
+            None => Ok(None),
+        };
+    }
     let base = base_slot(key);
     let len = state.storage(&contract, slot(base, 0))?;
     if len.is_zero() {
@@ -257,14 +308,20 @@ pub fn get(
     Ok(Some(out))
 }
 
-/// Stores `value` under `key` (its length + 1 in the first slot, then 32 bytes per slot), clearing
-/// slots a longer old value used.
+/// Stores `value` under `key`: in snapshotdb (see [`get`]), or in `contract`'s slots (its length
+/// + 1 in the first slot, then 32 bytes per slot, clearing slots a longer old value used).
 pub fn put(
     state: &mut StateDb,
     contract: Address,
     key: &[u8],
     value: &[u8],
 ) -> Result<(), StorageError> {
+    if in_snapshot(state, contract)? {
+        if let Some(s) = state.snapshot_mut() {
+            s.put(&snapshot_key(key), value);
+        }
+        return Ok(());
+    }
     let base = base_slot(key);
     let old = state.storage(&contract, slot(base, 0))?;
     let old_words = usize::try_from(old.saturating_sub(U256::from(1u8)))
@@ -285,6 +342,12 @@ pub fn put(
 
 /// Removes the value under `key`.
 pub fn delete(state: &mut StateDb, contract: Address, key: &[u8]) -> Result<(), StorageError> {
+    if in_snapshot(state, contract)? {
+        if let Some(s) = state.snapshot_mut() {
+            s.delete(&snapshot_key(key));
+        }
+        return Ok(());
+    }
     let base = base_slot(key);
     let old = state.storage(&contract, slot(base, 0))?;
     let words = usize::try_from(old.saturating_sub(U256::from(1u8)))
@@ -294,6 +357,39 @@ pub fn delete(state: &mut StateDb, contract: Address, key: &[u8]) -> Result<(), 
         state.set_storage(contract, slot(base, i as u64), U256::ZERO);
     }
     Ok(())
+}
+
+/// Folds the block's snapshotdb writes so far into the running hash in the staking contract's
+/// storage, so that the state root commits to them; returns the writes (none without a view).
+pub fn seal_snapshot(state: &mut StateDb) -> Result<platon_storage::snapshotdb::Writes, StorageError> {
+    let Some(writes) = state.snapshot_mut().map(|s| s.take_writes()) else {
+        return Ok(Default::default());
+    };
+    if writes.is_empty() {
+        return Ok(writes);
+    }
+    let prev = snapshot_hash(state)?;
+    let next = platon_storage::snapshotdb::chain_hash(prev, &writes);
+    let contract = crate::system::STAKING;
+    let mut acct = state.account(&contract)?;
+    if acct.nonce == 0 {
+        // An account with storage keeps nonce 1, so no state-clearing rule removes it.
+        acct.nonce = 1;
+        state.set_account(contract, acct);
+    }
+    state.set_storage(
+        contract,
+        snapshot_hash_slot(),
+        U256::from_be_bytes(next.0),
+    );
+    Ok(writes)
+}
+
+fn u64_value(bytes: Option<Vec<u8>>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 fn cand_key(node_id: u128) -> Vec<u8> {
@@ -451,10 +547,7 @@ impl Ledger<'_> {
 
     /// The current epoch (0 before the first settlement).
     pub fn epoch(&self) -> Result<u64, StorageError> {
-        let n = self
-            .state
-            .storage(&self.contract, slot(base_slot(b"epoch"), 0))?;
-        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        Ok(u64_value(get(self.state, self.contract, b"epoch")?))
     }
 
     /// Writes the genesis candidates (their stake counting from the start; the contract's balance
@@ -480,9 +573,12 @@ impl Ledger<'_> {
             });
             self.put_candidate(&c)?;
         }
-        let s = slot(base_slot(b"seq"), 0);
-        self.state
-            .set_storage(self.contract, s, U256::from(candidates.len()));
+        put(
+            self.state,
+            self.contract,
+            b"seq",
+            &(candidates.len() as u64).to_be_bytes(),
+        )?;
         let verifiers: Vec<u128> = super::election::verifiers(ranked, max_verifiers, U256::ZERO)
             .into_iter()
             .map(|r| r.id)
@@ -719,11 +815,7 @@ impl Ledger<'_> {
             .collect();
         self.set_verifiers(&verifiers)?;
         let epoch = self.epoch()?.saturating_add(1);
-        self.state.set_storage(
-            self.contract,
-            slot(base_slot(b"epoch"), 0),
-            U256::from(epoch),
-        );
+        put(self.state, self.contract, b"epoch", &epoch.to_be_bytes())?;
         Ok(verifiers)
     }
 
@@ -900,13 +992,11 @@ impl Ledger<'_> {
     }
 
     fn next_seq(&mut self) -> Result<u64, StorageError> {
-        let s = slot(base_slot(b"seq"), 0);
-        let n = self.state.storage(&self.contract, s)?;
-        let seq = u64::try_from(n).map_err(|_| broken("staking sequence", n))?;
+        let seq = u64_value(get(self.state, self.contract, b"seq")?);
         let next = seq
             .checked_add(1)
             .ok_or_else(|| broken("staking sequence", "exhausted"))?;
-        self.state.set_storage(self.contract, s, U256::from(next));
+        put(self.state, self.contract, b"seq", &next.to_be_bytes())?;
         Ok(seq)
     }
 

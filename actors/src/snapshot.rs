@@ -86,31 +86,7 @@ impl Service for SnapshotService {
         // A restart drops the old instance (closing its log) before replaying the log again.
         shared.install(None);
         let (mut db, report) = crate::blocking(|| SnapshotDb::open(&dir, kv, genesis))?;
-        // The chain store commits a block only after snapshotdb made it durable, so snapshotdb is
-        // never behind the chain, except on a chain that never wrote staking data (its running hash
-        // is unset), made before snapshotdb held any: its base moves to the chain's head.
-        let head = self.node.store.head_header()?;
-        let highest = db.current().highest;
-        if highest.number < head.number {
-            let untouched = platon_vm::ppos::staking::snapshot_hash(
-                &self.node.store.state_at(head.state_root),
-            )?
-            .is_zero();
-            if !untouched || report.replay.records > 0 {
-                return Err(format!(
-                    "snapshotdb ends at block {} but the chain is at block {}: committed staking data is \
-                     missing. Run `platon db check`, and restore the data directory from a backup",
-                    highest.number, head.number
-                )
-                .into());
-            }
-            let at = BlockRef {
-                number: head.number,
-                hash: head.hash(),
-            };
-            crate::blocking(|| db.rebase(at))?;
-            tracing::info!(number = head.number, "snapshotdb starts at the chain's head");
-        }
+        Self::reconcile(&self.node.store, &mut db, report.replay.records)?;
         shared.install(Some(db));
         tracing::info!(
             records = report.replay.records,
@@ -137,6 +113,78 @@ impl Service for SnapshotService {
 }
 
 impl SnapshotService {
+    /// Brings snapshotdb to the chain store's head after a restart. A block with staking writes is
+    /// committed in snapshotdb durably before the chain store records it, so snapshotdb is behind only
+    /// by blocks without writes (their commits are not waited for): the running hash in the state
+    /// root is then the same at both heads, and those blocks are committed again, empty. It is ahead
+    /// when a crash fell between the two commits: the chain is the record, and the extra commits are
+    /// undone. Anything else is committed staking data missing, and the node refuses to start.
+    fn reconcile(
+        store: &platon_storage::ChainStore,
+        db: &mut SnapshotDb,
+        replayed: u64,
+    ) -> Result<(), BoxError> {
+        use platon_vm::ppos::staking::snapshot_hash;
+        let head = store.head_header()?;
+        let highest = db.current().highest;
+        let at = |h: &platon_messages::Header| BlockRef {
+            number: h.number,
+            hash: h.hash(),
+        };
+        if highest.number > head.number {
+            let undone = crate::blocking(|| db.rollback(at(&head)))?;
+            tracing::info!(
+                undone,
+                head = head.number,
+                "snapshotdb: commits the chain store did not record were undone"
+            );
+            return Ok(());
+        }
+        if highest.number == head.number {
+            return Ok(());
+        }
+        let missing = |why: &str| -> BoxError {
+            format!(
+                "snapshotdb ends at block {} but the chain is at block {}, and {why}: committed \
+                 staking data is missing. Run `platon db check`, and restore the data directory from a \
+                 backup",
+                highest.number, head.number
+            )
+            .into()
+        };
+        let at_head = snapshot_hash(&store.state_at(head.state_root))?;
+        let at_highest = store
+            .header_by_hash(&highest.hash)?
+            .map(|h| snapshot_hash(&store.state_at(h.state_root)));
+        match at_highest {
+            Some(Ok(h)) if h == at_head => {
+                let empty = Default::default();
+                for n in highest.number.saturating_add(1)..=head.number {
+                    let h = store
+                        .header_by_number(n)?
+                        .ok_or_else(|| missing("the chain store lacks a block in between"))?;
+                    db.commit_block(n, h.parent_hash, h.hash(), &empty)?;
+                }
+                db.sync()?;
+                tracing::info!(
+                    from = highest.number,
+                    to = head.number,
+                    "snapshotdb: blocks without staking writes committed again"
+                );
+                Ok(())
+            }
+            // A chain that never wrote staking data, made before snapshotdb held any.
+            _ if at_head.is_zero() && replayed == 0 => {
+                crate::blocking(|| db.rebase(at(&head)))?;
+                tracing::info!(number = head.number, "snapshotdb starts at the chain's head");
+                Ok(())
+            }
+            Some(Ok(_)) => Err(missing("the staking data changed in between")),
+            Some(Err(e)) => Err(missing(&format!("the state at its head is unreadable ({e})"))),
+            None => Err(missing("the chain store does not hold its head block")),
+        }
+    }
+
     /// Carries out one message on the open database.
     fn apply(
         ctx: &Ctx<SnapshotMsg>,
@@ -171,7 +219,14 @@ impl SnapshotService {
                 let result = db
                     .write(|d| d.commit_block(number, parent, hash, &writes))
                     .map_err(|e| e.to_string());
-                st.defer(ctx, Box::new(move || drop(reply.send(result))))?;
+                if writes.is_empty() && result.is_ok() {
+                    // Nothing to lose: after a crash the restart commits such blocks again (see
+                    // `reconcile`). Made durable with the next fsync, not waited for.
+                    let _ = reply.send(result);
+                    st.defer(ctx, Box::new(|| {}))?;
+                } else {
+                    st.defer(ctx, Box::new(move || drop(reply.send(result))))?;
+                }
                 let piled = db.read(|d| Ok(d.core().committed().len()))?;
                 if piled >= 2 * KEEP_BLOCKS {
                     st.flush()?;
@@ -212,4 +267,85 @@ impl SnapshotService {
         }
         Ok(())
     }
+}
+
+/// What [`check_against_chain`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainCheck {
+    /// Committed blocks whose data's running hash matched their state roots.
+    pub verified: u64,
+    /// Committed blocks whose state (or parent's state) is pruned, so could not be checked.
+    pub unreadable: u64,
+    /// Committed blocks above the chain store's head (undone at the next start).
+    pub ahead: u64,
+}
+
+/// Checks snapshotdb's committed blocks (as `core`, rebuilt from the log, holds them) against the
+/// chain: each is the chain's block at its height, and the running hash over its parent's state root
+/// and its data is the one its own state root holds. Above snapshotdb's head the chain may hold only
+/// blocks without staking writes (the same running hash at both heads).
+pub fn check_against_chain(
+    store: &platon_storage::ChainStore,
+    core: &platon_storage::snapshotdb::Core,
+) -> Result<ChainCheck, String> {
+    use platon_vm::ppos::staking::snapshot_hash;
+    let e = |e: platon_storage::StorageError| e.to_string();
+    let hash_at = |h: &platon_messages::Header| snapshot_hash(&store.state_at(h.state_root));
+    let head = store.head_header().map_err(e)?;
+    let mut out = ChainCheck::default();
+    for b in core.committed() {
+        if b.number > head.number {
+            out.ahead += 1;
+            continue;
+        }
+        let header = store
+            .header_by_number(b.number)
+            .map_err(e)?
+            .ok_or_else(|| format!("the chain store has no block {}", b.number))?;
+        if header.hash() != b.hash {
+            return Err(format!(
+                "snapshotdb committed block {} {} but the chain's block {} is {}",
+                b.number,
+                b.hash,
+                b.number,
+                header.hash()
+            ));
+        }
+        let parent = store
+            .header_by_hash(&header.parent_hash)
+            .map_err(e)?
+            .ok_or_else(|| format!("the chain store has no parent of block {}", b.number))?;
+        match (hash_at(&parent), hash_at(&header)) {
+            (Ok(prev), Ok(expected)) => {
+                let got = platon_storage::snapshotdb::chain_hash(prev, &b.data);
+                if got != expected {
+                    return Err(format!(
+                        "block {}'s staking data in snapshotdb hashes to {got}, but its state root \
+                         commits to {expected}: snapshotdb diverged from the chain",
+                        b.number
+                    ));
+                }
+                out.verified += 1;
+            }
+            _ => out.unreadable += 1,
+        }
+    }
+    let top = core.head();
+    if top.number < head.number {
+        let at_top = store
+            .header_by_hash(&top.hash)
+            .map_err(e)?
+            .ok_or_else(|| format!("the chain store has no block {}", top.hash))?;
+        match (hash_at(&at_top), hash_at(&head)) {
+            (Ok(a), Ok(b)) if a != b => {
+                return Err(format!(
+                    "snapshotdb ends at block {} but the chain's staking data changed up to block {}: \
+                     committed staking data is missing",
+                    top.number, head.number
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }

@@ -889,16 +889,28 @@ fn db_check(args: &DbArgs) -> ExitCode {
         }
     };
     let snap_dir = datadir.join(platon_actors::snapshot::SNAPSHOT_DIR);
-    match platon_storage::snapshotdb::verify(&snap_dir, store.kv().as_ref(), genesis) {
-        Ok(r) => {
+    match platon_storage::snapshotdb::verify_core(&snap_dir, store.kv().as_ref(), genesis)
+        .map_err(|e| e.to_string())
+        .and_then(|(r, core)| {
+            platon_actors::snapshot::check_against_chain(&store, &core).map(|c| (r, c))
+        }) {
+        Ok((r, c)) => {
             let torn = match r.replay.torn_bytes_cut {
                 0 => String::new(),
                 n => format!(" (a torn last record of {n} bytes will be cut at the next start)"),
             };
             out!(
                 "OK: {blocks} blocks linked with matching receipt roots; every block's state trie complete ({nodes} distinct nodes verified); \
-                 snapshotdb WAL chain intact ({} records, committed block {}, base block {}){torn}",
-                r.replay.records, r.current.highest.number, r.current.base.number
+                 snapshotdb WAL chain intact ({} records, committed block {}, base block {}){torn}; \
+                 staking data of {} committed blocks matches their state roots{}",
+                r.replay.records,
+                r.current.highest.number,
+                r.current.base.number,
+                c.verified,
+                match (c.unreadable, c.ahead) {
+                    (0, 0) => String::new(),
+                    (u, a) => format!(" ({u} with pruned state not checked, {a} above the chain's head undone at the next start)"),
+                }
             );
             if args.verbose {
                 out!("  data directory:   {}", datadir.display());

@@ -386,6 +386,29 @@ impl Core {
         Ok(merged.into_iter().collect())
     }
 
+    /// Drops the committed blocks above `to` (which must be the base or committed), and every
+    /// recognized or unsealed block; returns how many committed blocks were dropped.
+    pub fn rollback(&mut self, to: BlockRef) -> Result<usize, SnapshotError> {
+        let keep = if to.hash == self.base.hash {
+            0
+        } else {
+            match self.committed.iter().position(|b| b.hash == to.hash) {
+                Some(p) => p + 1,
+                None => {
+                    return Err(SnapshotError::Invalid(format!(
+                        "block {} ({}) is neither committed nor the base",
+                        to.number, to.hash
+                    )))
+                }
+            }
+        };
+        let dropped = self.committed.len() - keep;
+        self.committed.truncate(keep);
+        self.recognized.clear();
+        self.building = None;
+        Ok(dropped)
+    }
+
     /// Removes and returns the oldest committed blocks so that at most `keep` remain; the new base is
     /// the last one returned.
     pub fn take_compactable(&mut self, keep: usize) -> Vec<BlockData> {

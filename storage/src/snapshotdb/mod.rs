@@ -171,23 +171,38 @@ pub fn verify(
     kv: &dyn KeyValueStore,
     genesis: BlockRef,
 ) -> Result<OpenReport, SnapshotError> {
+    Ok(verify_core(dir, kv, genesis)?.0)
+}
+
+/// [`verify`], also returning the levels the log rebuilds (to check them against the chain).
+pub fn verify_core(
+    dir: &Path,
+    kv: &dyn KeyValueStore,
+    genesis: BlockRef,
+) -> Result<(OpenReport, Core), SnapshotError> {
     let path = dir.join(WAL_FILE);
     let current = read_current(kv, genesis)?;
     if !path.exists() {
-        return Ok(OpenReport {
-            replay: ReplayReport::default(),
-            current,
-        });
+        return Ok((
+            OpenReport {
+                replay: ReplayReport::default(),
+                current,
+            },
+            Core::new(current.base),
+        ));
     }
     let (payloads, replay) = wal::verify(&path)?;
     let core = rebuild(&path, &payloads, current)?;
-    Ok(OpenReport {
-        replay,
-        current: Current {
-            highest: core.head(),
-            base: core.base(),
+    Ok((
+        OpenReport {
+            replay,
+            current: Current {
+                highest: core.head(),
+                base: core.base(),
+            },
         },
-    })
+        core,
+    ))
 }
 
 /// The key-value store key of `key`'s compacted (base) value.
@@ -331,6 +346,38 @@ impl SnapshotDb {
         self.kv.write(batch, Durability::Sync)?;
         self.core = Core::new(head);
         Ok(())
+    }
+
+    /// Undoes the commits above `to` (the chain's head: the chain store did not record them before a
+    /// crash), dropping those blocks and every recognized block; returns how many commits were undone.
+    /// Durable on return: `current` is written first, then the WAL rewritten without them, so a crash
+    /// in between leaves a log that opens and rolls back again.
+    pub fn rollback(&mut self, to: BlockRef) -> Result<usize, SnapshotError> {
+        if self.poisoned {
+            return Err(SnapshotError::Poisoned);
+        }
+        let mut core = self.core.clone();
+        let dropped = core.rollback(to)?;
+        if dropped == 0 && core.recognized().len() == self.core.recognized().len() {
+            return Ok(0);
+        }
+        let current = Current {
+            highest: core.head(),
+            base: core.base(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(CURRENT_KEY.to_vec(), current.encode());
+        if let Err(e) = self.kv.write(batch, Durability::Sync) {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        let records: Vec<Vec<u8>> = core.to_records().iter().map(encode_record).collect();
+        if let Err(e) = self.wal.rewrite(&records) {
+            self.poisoned = true;
+            return Err(e);
+        }
+        self.core = core;
+        Ok(dropped)
     }
 
     /// Whether block `hash` is the base, committed above it, or recognized.

@@ -93,7 +93,10 @@ fn rotation_over_many_rounds_keeps_the_cap_and_visits_every_candidate() {
 /// (one validator never produces); the seed is a stand-in for the VRF output. The validator set
 /// rotates within the cap, the idle validator is penalized and removed, epochs pay rewards, the
 /// total of all balances never changes, and a second node executing the same blocks gets the same
-/// state roots and validator lists (the election is recomputed from the chain alone).
+/// state roots and validator lists (the election is recomputed from the chain alone). The staking
+/// data lives in snapshotdb (compacted as it goes, reopened halfway), and a run with the earlier
+/// design (the data in the staking contract's storage slots) gives the same elections, balances
+/// and candidate records block by block.
 #[test]
 fn blocks_settle_epochs_and_rotate_validators_deterministically() {
     use alloy_primitives::{Address, Bytes, U256};
@@ -103,9 +106,11 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
     use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
     use platon_messages::Header;
     use platon_storage::trie::MemoryNodes;
-    use platon_storage::{Account, StateDb};
+    use platon_storage::snapshotdb::view::EmptySnapshot;
+    use platon_storage::snapshotdb::{base_key, BlockRef, SharedSnapshot, SnapshotDb};
+    use platon_storage::{Account, Durability, KeyValueStore, MemoryStore, StateDb, WriteBatch};
     use platon_vm::ppos::election::LAT;
-    use platon_vm::ppos::staking::{Candidate, Ledger, Status};
+    use platon_vm::ppos::staking::{seal_snapshot, Candidate, Ledger, Status};
     use platon_vm::system::{Schedule, REWARD, REWARD_POOL, STAKING};
     use platon_vm::{execute_block, NoHashes, SystemContext, SystemRuntime};
     use std::sync::Arc;
@@ -137,30 +142,6 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
         })
         .collect();
     let staked = candidates.iter().fold(U256::ZERO, |a, c| a + c.stake);
-    let store = Arc::new(MemoryNodes::default());
-    let mut g = StateDb::at_root(EMPTY_ROOT, store.clone());
-    g.set_account(
-        STAKING,
-        Account {
-            balance: staked,
-            ..Default::default()
-        },
-    );
-    g.set_account(
-        REWARD_POOL,
-        Account {
-            balance: lat(10_000_000),
-            ..Default::default()
-        },
-    );
-    Ledger {
-        state: &mut g,
-        contract: STAKING,
-    }
-    .genesis(&candidates, &[1, 2, 3, 4], 10)
-    .expect("genesis");
-    let (root, nodes) = g.commit().expect("commit");
-    store.insert(nodes, vec![]);
     let mut watch: Vec<Address> = (1..=10u128).map(benefit).collect();
     watch.extend((1..=10u128).map(|i| Address::left_padding_from(&[0x5a, i as u8])));
     watch.extend([STAKING, REWARD_POOL, REWARD]);
@@ -169,7 +150,183 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
             .iter()
             .fold(U256::ZERO, |a, w| a + s.account(w).expect("acct").balance)
     };
-    let supply = total(&StateDb::at_root(root, store.clone()));
+
+    /// What one block leaves: its state root, the working validators, the epoch, the next
+    /// block's round set, the block number, every watched balance and every candidate record.
+    type Step = (
+        alloy_primitives::B256,
+        Vec<u128>,
+        u64,
+        Vec<u128>,
+        u64,
+        Vec<U256>,
+        Vec<Option<Candidate>>,
+    );
+
+    // One node's run, with the staking data in snapshotdb (as the node keeps it) or in the staking
+    // contract's storage slots (the earlier design).
+    let run = |rt: &SystemRuntime, in_snapshot: bool| -> Vec<Step> {
+        let store = Arc::new(MemoryNodes::default());
+        let mut g = StateDb::at_root(EMPTY_ROOT, store.clone());
+        if in_snapshot {
+            g = g.with_snapshot(Arc::new(EmptySnapshot));
+        }
+        g.set_account(
+            STAKING,
+            Account {
+                balance: staked,
+                ..Default::default()
+            },
+        );
+        g.set_account(
+            REWARD_POOL,
+            Account {
+                balance: lat(10_000_000),
+                ..Default::default()
+            },
+        );
+        Ledger {
+            state: &mut g,
+            contract: STAKING,
+        }
+        .genesis(&candidates, &[1, 2, 3, 4], 10)
+        .expect("genesis");
+        let genesis_data = seal_snapshot(&mut g).expect("seal");
+        assert_eq!(genesis_data.is_empty(), !in_snapshot);
+        let (root, nodes) = g.commit().expect("commit");
+        store.insert(nodes, vec![]);
+        let mut parent = Header {
+            parent_hash: alloy_primitives::B256::ZERO,
+            ommers_hash: EMPTY_OMMERS_HASH,
+            beneficiary: Address::ZERO,
+            state_root: root,
+            transactions_root: EMPTY_ROOT,
+            receipts_root: EMPTY_ROOT,
+            logs_bloom: Default::default(),
+            difficulty: U256::ZERO,
+            number: 0,
+            gas_limit: 30_000_000,
+            gas_used: 0,
+            timestamp: 0,
+            extra_data: Bytes::new(),
+            mix_hash: alloy_primitives::B256::ZERO,
+            nonce: [0; 8],
+            base_fee_per_gas: 1_000_000_000,
+        };
+        // snapshotdb on disk (its WAL) over a key-value base holding the genesis data.
+        let dir = tempfile::tempdir().expect("tmp");
+        let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let mut batch = WriteBatch::new();
+        for (k, v) in &genesis_data {
+            batch.put(base_key(k), v.clone().expect("genesis values"));
+        }
+        kv.write(batch, Durability::Sync).expect("base");
+        let genesis = BlockRef {
+            number: 0,
+            hash: parent.hash(),
+        };
+        let shared = SharedSnapshot::default();
+        let open = || {
+            SnapshotDb::open(dir.path(), kv.clone(), genesis)
+                .expect("snapshotdb")
+                .0
+        };
+        shared.install(Some(open()));
+        let state_of = |h: &Header| {
+            let s = StateDb::at_root(h.state_root, store.clone());
+            if in_snapshot {
+                s.with_snapshot(shared.at(h.hash()))
+            } else {
+                s
+            }
+        };
+        let supply = total(&state_of(&parent));
+        let mut history = Vec::new();
+        for n in 1..=72u64 {
+            let state = state_of(&parent);
+            let mut probe = state.clone();
+            let validators = Ledger {
+                state: &mut probe,
+                contract: STAKING,
+            }
+            .validators()
+            .expect("v");
+            // Validator 7 never produces: its turns pass to the next validator.
+            let mut turn = validators[((n - 1) as usize) % validators.len()];
+            if turn == 7 {
+                turn = validators[(n as usize) % validators.len()];
+            }
+            let env = BlockEnv {
+                number: n,
+                timestamp: n,
+                beneficiary: benefit(turn),
+                gas_limit: 30_000_000,
+                base_fee: platon_vm::next_base_fee(&parent),
+                prev_randao: keccak256(n.to_be_bytes()),
+                chain_id: 1,
+            };
+            let b = execute_block(rt, &NoHashes, state, &parent, &env, vec![], Bytes::new())
+                .expect("block");
+            assert_eq!(b.snapshot.is_empty(), !in_snapshot, "block {n}");
+            store.insert(b.state_nodes.clone(), vec![]);
+            if in_snapshot {
+                let h = &b.block.header;
+                shared
+                    .write(|d| {
+                        d.insert_block(n, h.parent_hash, b.block.hash(), &b.snapshot)?;
+                        d.commit_block(n, h.parent_hash, b.block.hash(), &b.snapshot)?;
+                        d.sync()?;
+                        // Compaction keeps 4 committed blocks above the base.
+                        if d.core().committed().len() > 8 {
+                            d.compact(4)?;
+                        }
+                        Ok(())
+                    })
+                    .expect("snapshotdb");
+                if n == 36 {
+                    // A restart: the log replays to the same data.
+                    shared.install(None);
+                    shared.install(Some(open()));
+                }
+            }
+            parent = b.block.header.clone();
+            let mut s = state_of(&parent);
+            let l = Ledger {
+                state: &mut s,
+                contract: STAKING,
+            };
+            // The consensus set of the next block's round: recorded by its election, never
+            // changed after it, and the working list never holds anyone outside it.
+            let seats: Vec<u128> = l
+                .round_set((n + 1 - 1) / 4 + 1)
+                .expect("round set")
+                .iter()
+                .map(|s| s.node_id)
+                .collect();
+            assert_eq!(seats.len(), 4, "block {n}: round set {seats:?}");
+            let working = l.validators().expect("v");
+            assert!(
+                working.iter().all(|v| seats.contains(v)) || n % 4 != 0,
+                "block {n}: {working:?} outside {seats:?}"
+            );
+            if let Some((_, _, _, prev, prev_n, _, _)) = history.last() {
+                if (prev_n + 1 - 1) / 4 == (n + 1 - 1) / 4 {
+                    assert_eq!(prev, &seats, "block {n}: a round's set changed");
+                }
+            }
+            let records = (1..=10u128)
+                .map(|i| l.candidate(i).expect("c"))
+                .collect();
+            let epoch = l.epoch().expect("e");
+            let balances = watch
+                .iter()
+                .map(|w| s.account(w).expect("acct").balance)
+                .collect();
+            history.push((parent.state_root, working, epoch, seats, n, balances, records));
+            assert_eq!(total(&state_of(&parent)), supply, "block {n}");
+        }
+        history
+    };
     // Elected at the round's last block, and (as CBFT needs) two blocks before it.
     for distance in [0u64, 2] {
         let rt = SystemRuntime::new(
@@ -188,93 +345,30 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
                 ..Default::default()
             },
         );
-
-        let run = |rt: &SystemRuntime| {
-            let mut parent = Header {
-                parent_hash: alloy_primitives::B256::ZERO,
-                ommers_hash: EMPTY_OMMERS_HASH,
-                beneficiary: Address::ZERO,
-                state_root: root,
-                transactions_root: EMPTY_ROOT,
-                receipts_root: EMPTY_ROOT,
-                logs_bloom: Default::default(),
-                difficulty: U256::ZERO,
-                number: 0,
-                gas_limit: 30_000_000,
-                gas_used: 0,
-                timestamp: 0,
-                extra_data: Bytes::new(),
-                mix_hash: alloy_primitives::B256::ZERO,
-                nonce: [0; 8],
-                base_fee_per_gas: 1_000_000_000,
-            };
-            let mut history = Vec::new();
-            for n in 1..=72u64 {
-                let state = StateDb::at_root(parent.state_root, store.clone());
-                let mut probe = state.clone();
-                let validators = Ledger {
-                    state: &mut probe,
-                    contract: STAKING,
-                }
-                .validators()
-                .expect("v");
-                // Validator 7 never produces: its turns pass to the next validator.
-                let mut turn = validators[((n - 1) as usize) % validators.len()];
-                if turn == 7 {
-                    turn = validators[(n as usize) % validators.len()];
-                }
-                let env = BlockEnv {
-                    number: n,
-                    timestamp: n,
-                    beneficiary: benefit(turn),
-                    gas_limit: 30_000_000,
-                    base_fee: platon_vm::next_base_fee(&parent),
-                    prev_randao: keccak256(n.to_be_bytes()),
-                    chain_id: 1,
-                };
-                let b = execute_block(rt, &NoHashes, state, &parent, &env, vec![], Bytes::new())
-                    .expect("block");
-                store.insert(b.state_nodes.clone(), vec![]);
-                parent = b.block.header.clone();
-                let mut s = StateDb::at_root(parent.state_root, store.clone());
-                let l = Ledger {
-                    state: &mut s,
-                    contract: STAKING,
-                };
-                // The consensus set of the next block's round: recorded by its election, never
-                // changed after it, and the working list never holds anyone outside it.
-                let seats: Vec<u128> = l
-                    .round_set((n + 1 - 1) / 4 + 1)
-                    .expect("round set")
-                    .iter()
-                    .map(|s| s.node_id)
-                    .collect();
-                assert_eq!(seats.len(), 4, "block {n}: round set {seats:?}");
-                let working = l.validators().expect("v");
-                assert!(
-                    working.iter().all(|v| seats.contains(v)) || n % 4 != 0,
-                    "block {n}: {working:?} outside {seats:?}"
-                );
-                if let Some((_, _, _, prev, prev_n)) = history.last() {
-                    if (prev_n + 1 - 1) / 4 == (n + 1 - 1) / 4 {
-                        assert_eq!(prev, &seats, "block {n}: a round's set changed");
-                    }
-                }
-                history.push((parent.state_root, working, l.epoch().expect("e"), seats, n));
-                assert_eq!(
-                    total(&StateDb::at_root(parent.state_root, store.clone())),
-                    supply,
-                    "block {n}"
-                );
-            }
-            history
-        };
-        let a = run(&rt);
-        let b = run(&rt);
+        let a = run(&rt, true);
+        let b = run(&rt, true);
         assert_eq!(
             a, b,
             "a second node computes the same chain state and elections"
         );
+        // The earlier design, side by side: the same elections, rewards and penalties, block by
+        // block (only the state roots differ, as the data lives elsewhere).
+        let trie = run(&rt, false);
+        let strip = |h: &[Step]| -> Vec<Step> {
+            h.iter()
+                .map(|s| {
+                    let mut s = s.clone();
+                    s.0 = Default::default();
+                    s
+                })
+                .collect()
+        };
+        assert_eq!(
+            strip(&a),
+            strip(&trie),
+            "snapshotdb and the trie design elect, pay and penalize alike"
+        );
+        assert_ne!(a.last().expect("last").0, trie.last().expect("last").0);
         // Epochs settle every 12 blocks.
         assert_eq!(a.last().expect("last").2, 6);
         // Rounds rotate within the cap (one seat, or more only when someone must leave).
@@ -305,19 +399,13 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
             "the idle candidate was elected at some point"
         );
         // The idle validator was penalized once it had a round without a block, and left.
-        let mut s = StateDb::at_root(a.last().expect("last").0, store.clone());
-        let l = Ledger {
-            state: &mut s,
-            contract: STAKING,
-        };
-        if let Some(c7) = l.candidate(7).expect("c") {
+        let last = a.last().expect("last");
+        if let Some(c7) = &last.6[6] {
             assert_eq!(c7.status, Status::LowRatio);
         }
-        assert!(!l.validators().expect("v").contains(&7));
+        assert!(!last.1.contains(&7));
         // Producers were paid.
-        let paid: U256 = (1..=10u128)
-            .map(|i| s.account(&benefit(i)).expect("b").balance)
-            .fold(U256::ZERO, |x, y| x + y);
+        let paid: U256 = last.5[..10].iter().fold(U256::ZERO, |x, y| x + y);
         assert!(paid > lat(500), "rewards paid: {paid}");
     }
 }

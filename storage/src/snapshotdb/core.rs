@@ -298,10 +298,19 @@ impl Core {
         Ok(())
     }
 
+    /// Drops a block left unsealed at the end of a replay (a crash cut its batch short): its writer
+    /// starts it again.
+    pub fn drop_unsealed(&mut self) -> bool {
+        self.skipping = false;
+        self.building.take().is_some()
+    }
+
     /// Applies a record during replay, skipping what compaction already folded into the base.
     pub fn replay(&mut self, r: Record) -> Result<(), SnapshotError> {
         match &r {
             Record::NewBlock { number, .. } => {
+                // A block still unsealed here was cut short by a crash; its writer started over.
+                self.building = None;
                 self.skipping = *number <= self.base.number;
                 if self.skipping {
                     return Ok(());

@@ -151,6 +151,7 @@ fn rebuild(path: &Path, payloads: &[Vec<u8>], current: Current) -> Result<Core, 
             current.highest.number
         )));
     }
+    core.drop_unsealed();
     Ok(core)
 }
 
@@ -683,6 +684,35 @@ mod tests {
         bytes[20] ^= 0xff;
         std::fs::write(&path, &bytes).expect("write");
         assert!(verify(dir.path(), kv.as_ref(), GENESIS).is_err());
+    }
+
+    #[test]
+    fn a_block_cut_short_by_a_crash_is_dropped_and_can_be_written_again() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let (mut db, _) = SnapshotDb::open(dir.path(), kv.clone(), GENESIS).expect("open");
+        // A batch whose Seal never reached the log.
+        let mut torn = block(1, B256::ZERO, h(1), &[("a", "torn")]);
+        torn.pop();
+        db.write(torn).expect("partial");
+        drop(db);
+        let (mut db, _) = SnapshotDb::open(dir.path(), kv.clone(), GENESIS).expect("reopen");
+        let writes: Writes = [(b"a".to_vec(), Some(b"1".to_vec()))].into();
+        assert!(db.insert_block(1, B256::ZERO, h(1), &writes).expect("insert"));
+        assert!(
+            !db.insert_block(1, B256::ZERO, h(1), &writes).expect("again"),
+            "a known block is not written twice"
+        );
+        assert!(db.commit_block(1, B256::ZERO, h(1), &writes).expect("commit"));
+        assert!(!db.commit_block(1, B256::ZERO, h(1), &writes).expect("again"));
+        db.sync().expect("sync");
+        drop(db);
+        let (mut db, _) = SnapshotDb::open(dir.path(), kv, GENESIS).expect("reopen");
+        assert_eq!(db.get(At::Head, b"a").expect("get"), Some(b"1".to_vec()));
+        // Commits the chain did not record are undone, durably.
+        assert_eq!(db.rollback(GENESIS).expect("rollback"), 1);
+        assert_eq!(db.get(At::Head, b"a").expect("get"), None);
+        assert!(db.insert_block(1, B256::ZERO, h(1), &writes).expect("insert again"));
     }
 
     #[test]

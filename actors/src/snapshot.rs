@@ -125,6 +125,13 @@ impl SnapshotService {
         replayed: u64,
     ) -> Result<(), BoxError> {
         use platon_vm::ppos::staking::snapshot_hash;
+        // Every committed block's data still in the log must hash to what its state root holds.
+        let checked = check_against_chain(store, db.core())?;
+        tracing::info!(
+            verified = checked.verified,
+            unreadable = checked.unreadable,
+            "snapshotdb: committed staking data matches the state roots"
+        );
         let head = store.head_header()?;
         let highest = db.current().highest;
         let at = |h: &platon_messages::Header| BlockRef {

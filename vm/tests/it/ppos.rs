@@ -409,3 +409,186 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
         assert!(paid > lat(500), "rewards paid: {paid}");
     }
 }
+
+/// Two nodes execute the same blocks, each with its staking data in its own on-disk snapshotdb
+/// (RocksDB base, WAL). Corrupting one node's snapshotdb (a block count in its base, not a byte of
+/// its trie) makes the next block that writes that count execute to another state root there: the
+/// header hash differs, which is how CBFT's validation refuses the proposal.
+#[test]
+fn a_node_whose_snapshotdb_diverged_computes_another_state_root() {
+    use alloy_primitives::{Address, Bytes, U256};
+    use platon_crypto::bls::BlsSecretKey;
+    use platon_crypto::vrf::VrfSecretKey;
+    use platon_messages::actors::BlockEnv;
+    use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
+    use platon_messages::Header;
+    use platon_storage::snapshotdb::view::EmptySnapshot;
+    use platon_storage::snapshotdb::{base_key, BlockRef, SharedSnapshot, SnapshotDb};
+    use platon_storage::trie::MemoryNodes;
+    use platon_storage::{Account, Durability, KeyValueStore, RocksStore, StateDb, WriteBatch};
+    use platon_vm::ppos::election::LAT;
+    use platon_vm::ppos::staking::{seal_snapshot, Candidate, Ledger, Status, SNAPSHOT_PREFIX};
+    use platon_vm::system::{Schedule, STAKING};
+    use platon_vm::{execute_block, NoHashes, SystemContext, SystemRuntime};
+    use std::sync::Arc;
+
+    let lat = |n: u64| U256::from(n) * U256::from(LAT);
+    let benefit = |i: u128| Address::left_padding_from(&[0xbe, i as u8]);
+    let candidates: Vec<Candidate> = (1..=4u128)
+        .map(|i| Candidate {
+            node_id: i,
+            staking_address: Address::left_padding_from(&[0x5a, i as u8]),
+            benefit_address: benefit(i),
+            bls_key: BlsSecretKey::from_ikm(&[i as u8; 32])
+                .expect("bls")
+                .public_key()
+                .to_bytes(),
+            vrf_key: VrfSecretKey::from_seed(&[i as u8; 32])
+                .expect("vrf")
+                .public_key()
+                .to_bytes(),
+            reward_per: 0,
+            name: format!("c{i}"),
+            stake: lat(100_000),
+            stake_pending: U256::ZERO,
+            delegated: U256::ZERO,
+            delegated_pending: U256::ZERO,
+            staking_block: 0,
+            staking_seq: 0,
+            status: Status::Active,
+        })
+        .collect();
+    let store = Arc::new(MemoryNodes::default());
+    let mut g = StateDb::at_root(EMPTY_ROOT, store.clone())
+        .with_snapshot(Arc::new(EmptySnapshot));
+    g.set_account(
+        STAKING,
+        Account {
+            balance: lat(400_000),
+            ..Default::default()
+        },
+    );
+    Ledger {
+        state: &mut g,
+        contract: STAKING,
+    }
+    .genesis(&candidates, &[1, 2, 3, 4], 4)
+    .expect("genesis");
+    let genesis_data = seal_snapshot(&mut g).expect("seal");
+    let (root, nodes) = g.commit().expect("commit");
+    store.insert(nodes, vec![]);
+    let genesis = Header {
+        parent_hash: alloy_primitives::B256::ZERO,
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: Address::ZERO,
+        state_root: root,
+        transactions_root: EMPTY_ROOT,
+        receipts_root: EMPTY_ROOT,
+        logs_bloom: Default::default(),
+        difficulty: U256::ZERO,
+        number: 0,
+        gas_limit: 30_000_000,
+        gas_used: 0,
+        timestamp: 0,
+        extra_data: Bytes::new(),
+        mix_hash: alloy_primitives::B256::ZERO,
+        nonce: [0; 8],
+        base_fee_per_gas: 1_000_000_000,
+    };
+    let rt = SystemRuntime::new(
+        &platon_vm::Revm,
+        SystemContext {
+            schedule: Some(Schedule {
+                round_blocks: 8,
+                epoch_rounds: 3,
+                seats: 4,
+                max_verifiers: 4,
+                block_reward: lat(2),
+                staking_reward: lat(100),
+                idle_penalty: lat(50),
+                election_distance: 2,
+            }),
+            ..Default::default()
+        },
+    );
+    // Each node: a RocksDB base holding the genesis data and a WAL in its own folder.
+    struct Node {
+        _dir: tempfile::TempDir,
+        kv: Arc<dyn KeyValueStore>,
+        db: SharedSnapshot,
+    }
+    let node = || {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kv: Arc<dyn KeyValueStore> =
+            Arc::new(RocksStore::open(&dir.path().join("kv")).expect("rocksdb"));
+        let mut batch = WriteBatch::new();
+        for (k, v) in &genesis_data {
+            batch.put(base_key(k), v.clone().expect("value"));
+        }
+        kv.write(batch, Durability::Sync).expect("base");
+        let (db, _) = SnapshotDb::open(
+            &dir.path().join("snapshot"),
+            kv.clone(),
+            BlockRef {
+                number: 0,
+                hash: genesis.hash(),
+            },
+        )
+        .expect("open");
+        let shared = SharedSnapshot::default();
+        shared.install(Some(db));
+        Node {
+            _dir: dir,
+            kv,
+            db: shared,
+        }
+    };
+    let (a, b) = (node(), node());
+    let exec = |n: &Node, parent: &Header, number: u64| {
+        let state = StateDb::at_root(parent.state_root, store.clone())
+            .with_snapshot(n.db.at(parent.hash()));
+        let env = BlockEnv {
+            number,
+            timestamp: number,
+            beneficiary: benefit(1 + (number as u128 - 1) % 4),
+            gas_limit: 30_000_000,
+            base_fee: platon_vm::next_base_fee(parent),
+            prev_randao: keccak256(number.to_be_bytes()),
+            chain_id: 1,
+        };
+        let done = execute_block(&rt, &NoHashes, state, parent, &env, vec![], Bytes::new())
+            .expect("block");
+        let h = &done.block.header;
+        n.db.write(|d| {
+            d.commit_block(number, h.parent_hash, done.block.hash(), &done.snapshot)?;
+            d.sync()?;
+            d.compact(0)
+        })
+        .expect("commit");
+        done
+    };
+    let mut parent = genesis.clone();
+    for number in 1..=4u64 {
+        let (x, y) = (exec(&a, &parent, number), exec(&b, &parent, number));
+        assert!(!x.snapshot.is_empty(), "block {number} counts its producer");
+        assert_eq!(x.block.hash(), y.block.hash(), "block {number}: the nodes agree");
+        store.insert(x.state_nodes.clone(), vec![]);
+        parent = x.block.header;
+    }
+    // Block 5 is candidate 1's; corrupt its block count in node b's base (everything is compacted).
+    let key = [SNAPSHOT_PREFIX, b"produced:", &1u128.to_be_bytes()].concat();
+    let base = base_key(&key);
+    let counted = b.kv.get(&base).expect("read").expect("candidate 1 produced block 1");
+    assert_eq!(counted, 1u64.to_be_bytes().to_vec());
+    let mut batch = WriteBatch::new();
+    batch.put(base, 1000u64.to_be_bytes().to_vec());
+    b.kv.write(batch, Durability::Sync).expect("corrupt");
+    let (x, y) = (exec(&a, &parent, 5), exec(&b, &parent, 5));
+    assert_eq!(x.snapshot.get(&key), Some(&Some(2u64.to_be_bytes().to_vec())));
+    assert_eq!(y.snapshot.get(&key), Some(&Some(1001u64.to_be_bytes().to_vec())));
+    assert_ne!(
+        x.block.header.state_root, y.block.header.state_root,
+        "the diverged snapshotdb gives another state root"
+    );
+    assert_ne!(x.block.hash(), y.block.hash(), "so b refuses a's block 5");
+}

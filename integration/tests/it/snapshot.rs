@@ -158,3 +158,129 @@ async fn wait_for_async(snap: &SnapshotHandle) -> platon_messages::actors::Snaps
     }
     panic!("snapshot actor never came back");
 }
+
+fn block_number(p: u16) -> Option<u64> {
+    let r = rpc_full(p, "eth_blockNumber", serde_json::json!([])).ok()?;
+    r["result"]
+        .as_str()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+}
+
+fn db_check(datadir: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["db", "check", "--datadir"])
+        .arg(datadir)
+        .output()
+        .expect("db check");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A one-validator PPoS chain (rounds of 10 blocks) keeps its staking data in snapshotdb: after
+/// SIGKILL the node replays the WAL and resumes with the same candidates, verifiers and validators,
+/// and `db check` verifies the committed blocks' data against their state roots. Then one value in a
+/// committed block of the WAL is changed and the WAL rewritten with a valid frame chain (so only the
+/// state roots can tell): `db check` fails, and the node refuses to start rather than diverge.
+#[test]
+fn staking_data_survives_sigkill_and_a_diverged_snapshotdb_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("net");
+    let subnet = 20 + (std::process::id() % 200) as u8;
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["localnet", "init", "--nodes", "1", "--validators", "1"])
+        .args(["--round-blocks", "10", "--period-ms", "1000"])
+        .args(["--subnet", &subnet.to_string(), "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("localnet init");
+    assert!(st.success(), "localnet init");
+    let config = out.join("node1.toml");
+    let datadir = out.join("node1");
+    let args = [
+        "--config",
+        config.to_str().expect("utf8"),
+        "--http.addr",
+        "127.0.0.1",
+        "--admin.addr",
+        "127.0.0.1",
+    ];
+    let staking = |p: u16| {
+        [
+            "platon_getCandidateList",
+            "platon_getVerifierList",
+            "platon_getValidatorList",
+        ]
+        .map(|m| rpc(p, m, serde_json::json!([])))
+    };
+    let mut node = NodeProc::try_start(&args, tmp.path(), &[]).expect("start");
+    let reached = wait_for("block 25", Duration::from_secs(60), || {
+        block_number(node.http).filter(|n| *n >= 25)
+    });
+    let before = staking(node.http);
+    assert!(
+        before[0].as_array().is_some_and(|c| !c.is_empty()),
+        "candidates: {:?}",
+        before[0]
+    );
+    node.kill9();
+    let (ok, report) = db_check(&datadir);
+    assert!(ok, "{report}");
+    assert!(report.contains("staking data of"), "{report}");
+
+    let mut node = NodeProc::try_start(&args, tmp.path(), &[]).expect("restart");
+    let after_restart = staking(node.http);
+    assert_eq!(
+        before, after_restart,
+        "the same staking data after the restart"
+    );
+    wait_for("blocks after the restart", Duration::from_secs(60), || {
+        block_number(node.http).filter(|n| *n >= reached + 12)
+    });
+    assert!(
+        node.log_text()
+            .contains("committed staking data matches the state roots"),
+        "{}",
+        node.log_text()
+    );
+    node.kill9();
+
+    // Change one value of a committed block, keeping the WAL's own hash chain valid.
+    let wal_path = datadir
+        .join(platon_actors::snapshot::SNAPSHOT_DIR)
+        .join(platon_storage::snapshotdb::WAL_FILE);
+    let (mut wal, payloads, _) =
+        platon_storage::snapshotdb::wal::Wal::open(&wal_path).expect("wal");
+    let mut changed = false;
+    let payloads: Vec<Vec<u8>> = payloads
+        .into_iter()
+        .map(|p| {
+            let rec = platon_storage::snapshotdb::decode_record(&p).expect("record");
+            match rec {
+                Record::Put { key, mut value } if !changed && !value.is_empty() => {
+                    changed = true;
+                    let last = value.len() - 1;
+                    value[last] ^= 1;
+                    platon_storage::snapshotdb::encode_record(&Record::Put { key, value })
+                }
+                _ => p,
+            }
+        })
+        .collect();
+    assert!(changed, "the log holds staking writes");
+    wal.rewrite(&payloads).expect("rewrite");
+    drop(wal);
+    let (ok, report) = db_check(&datadir);
+    assert!(!ok, "db check passed a diverged snapshotdb: {report}");
+    assert!(report.contains("diverged from the chain"), "{report}");
+    let refused = NodeProc::try_start(&args, tmp.path(), &[])
+        .map(|_| ())
+        .expect_err("the node started on a diverged snapshotdb");
+    assert!(refused.contains("diverged from the chain"), "{refused}");
+}

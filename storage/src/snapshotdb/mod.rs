@@ -716,6 +716,31 @@ mod tests {
     }
 
     #[test]
+    fn a_fork_keeps_both_blocks_until_one_commits_then_drops_the_other() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let (mut db, _) = SnapshotDb::open(dir.path(), kv.clone(), GENESIS).expect("open");
+        let w = |v: &str| -> Writes { [(b"k".to_vec(), Some(v.as_bytes().to_vec()))].into() };
+        db.insert_block(1, B256::ZERO, h(1), &w("a")).expect("a");
+        db.insert_block(1, B256::ZERO, h(2), &w("b")).expect("b");
+        // A child of each, as pipelining builds on uncommitted blocks.
+        db.insert_block(2, h(1), h(3), &Writes::new()).expect("a's child");
+        db.insert_block(2, h(2), h(4), &Writes::new()).expect("b's child");
+        let read = |db: &SnapshotDb, at: B256| db.get(At::Block(at), b"k");
+        assert_eq!(read(&db, h(3)).expect("get"), Some(b"a".to_vec()));
+        assert_eq!(read(&db, h(4)).expect("get"), Some(b"b".to_vec()));
+        db.commit_block(1, B256::ZERO, h(2), &w("b")).expect("commit b");
+        db.sync().expect("sync");
+        assert!(read(&db, h(1)).is_err(), "the competitor is dropped");
+        assert!(read(&db, h(3)).is_err(), "and what was built on it");
+        assert_eq!(read(&db, h(4)).expect("get"), Some(b"b".to_vec()));
+        drop(db);
+        let (db, _) = SnapshotDb::open(dir.path(), kv, GENESIS).expect("reopen");
+        assert!(!db.knows(&h(1)) && !db.knows(&h(3)), "also after replay");
+        assert_eq!(read(&db, h(4)).expect("get"), Some(b"b".to_vec()));
+    }
+
+    #[test]
     fn a_log_that_lost_committed_blocks_is_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());

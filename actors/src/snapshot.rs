@@ -21,10 +21,6 @@ pub struct SnapshotService {
     pub node: NodeContext,
 }
 
-/// Committed blocks kept above snapshotdb's base: reads at a block (execution on a recent parent,
-/// RPC at a recent height) reach this far back. Compaction runs once twice as many piled up.
-pub const KEEP_BLOCKS: usize = 256;
-
 /// An acknowledgement waiting for the next fsync.
 type PendingReply = Box<dyn FnOnce() + Send>;
 
@@ -108,7 +104,7 @@ impl Service for SnapshotService {
         st: &mut SnapshotState,
     ) -> Result<(), BoxError> {
         // WAL appends, fsyncs and reads: storage work, off the runtime's workers.
-        crate::blocking(|| Self::apply(ctx, msg, st))
+        crate::blocking(|| self.apply(ctx, msg, st))
     }
 }
 
@@ -194,6 +190,7 @@ impl SnapshotService {
 
     /// Carries out one message on the open database.
     fn apply(
+        &self,
         ctx: &Ctx<SnapshotMsg>,
         msg: SnapshotMsg,
         st: &mut SnapshotState,
@@ -234,10 +231,13 @@ impl SnapshotService {
                 } else {
                     st.defer(ctx, Box::new(move || drop(reply.send(result))))?;
                 }
+                // Committed blocks kept above the base (`state.snapshot_keep`): compacted once twice
+                // as many piled up.
+                let keep = usize::try_from(self.node.config.state.snapshot_keep).unwrap_or(usize::MAX);
                 let piled = db.read(|d| Ok(d.core().committed().len()))?;
-                if piled >= 2 * KEEP_BLOCKS {
+                if piled >= keep.saturating_mul(2) {
                     st.flush()?;
-                    let folded = db.write(|d| d.compact(KEEP_BLOCKS))?;
+                    let folded = db.write(|d| d.compact(keep))?;
                     tracing::debug!(folded, "snapshotdb compacted");
                 }
             }

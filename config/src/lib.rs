@@ -237,6 +237,10 @@ pub struct StateConfig {
     pub mode: StateModeConfig,
     /// In full mode, how many recent block states stay readable.
     pub retain: u64,
+    /// Committed blocks snapshotdb (the staking data) keeps above its compacted base: staking reads
+    /// at a block (execution on a parent, RPC at a height) reach this far back. It compacts once twice
+    /// as many piled up. At least 8.
+    pub snapshot_keep: u64,
 }
 
 impl Default for StateConfig {
@@ -244,6 +248,7 @@ impl Default for StateConfig {
         StateConfig {
             mode: StateModeConfig::Archive,
             retain: 128,
+            snapshot_keep: 256,
         }
     }
 }
@@ -725,6 +730,9 @@ impl NodeConfig {
             if !self.dev.enabled && self.admin.token.is_none() {
                 return bad("the admin listener outside --dev needs a token: set admin.token (or --admin.token)".into());
             }
+        }
+        if self.state.snapshot_keep < 8 {
+            return bad("state.snapshot_keep must be at least 8, so that blocks in the consensus pipeline and recent RPC reads still see their staking data".into());
         }
         if self.state.mode == StateModeConfig::Full && self.state.retain < 2 {
             return bad("state.retain (--state.retain) must be at least 2 in full mode, so that readers of the previous head are never cut off".into());

@@ -34,9 +34,9 @@ impl Service for ChainService {
             ChainMsg::Commit { block, reply } => {
                 let header = block.block.header.clone();
                 let txs = block.block.transactions.len();
-                // snapshotdb first: its commit is durable before the chain records the block, so a
-                // crash in between finds the staking data of every committed block (committing it
-                // again is a no-op).
+                // snapshotdb first: its commit is durable before the chain records the block, so every
+                // committed block's staking data survives a crash; a crash in between leaves snapshotdb
+                // one block ahead, and its next start undoes that commit (the chain is the record).
                 match crate::handles::SnapshotHandle(self.node.registry.clone())
                     .commit_block(&block)
                     .await

@@ -179,11 +179,16 @@ impl SnapshotService {
             // A chain that never wrote staking data, made before snapshotdb held any.
             _ if at_head.is_zero() && replayed == 0 => {
                 crate::blocking(|| db.rebase(at(&head)))?;
-                tracing::info!(number = head.number, "snapshotdb starts at the chain's head");
+                tracing::info!(
+                    number = head.number,
+                    "snapshotdb starts at the chain's head"
+                );
                 Ok(())
             }
             Some(Ok(_)) => Err(missing("the staking data changed in between")),
-            Some(Err(e)) => Err(missing(&format!("the state at its head is unreadable ({e})"))),
+            Some(Err(e)) => Err(missing(&format!(
+                "the state at its head is unreadable ({e})"
+            ))),
             None => Err(missing("the chain store does not hold its head block")),
         }
     }
@@ -233,7 +238,8 @@ impl SnapshotService {
                 }
                 // Committed blocks kept above the base (`state.snapshot_keep`): compacted once twice
                 // as many piled up.
-                let keep = usize::try_from(self.node.config.state.snapshot_keep).unwrap_or(usize::MAX);
+                let keep =
+                    usize::try_from(self.node.config.state.snapshot_keep).unwrap_or(usize::MAX);
                 let piled = db.read(|d| Ok(d.core().committed().len()))?;
                 if piled >= keep.saturating_mul(2) {
                     st.flush()?;
@@ -344,13 +350,11 @@ pub fn check_against_chain(
             .map_err(e)?
             .ok_or_else(|| format!("the chain store has no block {}", top.hash))?;
         match (hash_at(&at_top), hash_at(&head)) {
-            (Ok(a), Ok(b)) if a != b => {
-                return Err(format!(
-                    "snapshotdb ends at block {} but the chain's staking data changed up to block {}: \
+            (Ok(a), Ok(b)) if a != b => return Err(format!(
+                "snapshotdb ends at block {} but the chain's staking data changed up to block {}: \
                      committed staking data is missing",
-                    top.number, head.number
-                ))
-            }
+                top.number, head.number
+            )),
             _ => {}
         }
     }

@@ -270,5 +270,8 @@ fn main() {
         snap.trie_nodes as f64 / blocks as f64,
         snap.snapshot_writes as f64 / blocks as f64
     );
-    println!("elections: {} validator-set changes, identical in both designs", snap.elected.len());
+    println!(
+        "elections: {} validator-set changes, identical in both designs",
+        snap.elected.len()
+    );
 }

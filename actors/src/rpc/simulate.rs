@@ -402,7 +402,11 @@ fn simulate_block(
         outcomes.push(outcome);
         txs.push(tx);
     }
-    let (state_root, _) = state.clone().commit().map_err(storage_err)?;
+    // The staking writes' running hash goes into the root, as a real block's would (the writes stay in
+    // the overlay, for the next simulated block to read).
+    let mut sealed = state.clone();
+    platon_vm::ppos::staking::seal_snapshot(&mut sealed).map_err(storage_err)?;
+    let (state_root, _) = sealed.commit().map_err(storage_err)?;
     let header = platon_vm::seal(parent, env, state_root, &txs, &receipts, Bytes::new());
     let hash = header.hash();
     let mut json = header_json(&header, Some(header.encode().len()));

@@ -178,7 +178,8 @@ pub fn transfer_cycles(c: Cycles<'_>) -> Result<usize, String> {
             let r = call(p, "eth_getTransactionReceipt", json!([h]))?;
             if &r["blockHash"] != bh || quantity(&r["blockNumber"]).ok() != Some(*bn) {
                 return Err(format!(
-                    "cycle {cycle}: receipt of {h} in block {bn} moved or vanished: {r}\n{}", node.log_text()
+                    "cycle {cycle}: receipt of {h} in block {bn} moved or vanished: {r}\n{}",
+                    node.log_text()
                 ));
             }
         }

@@ -132,8 +132,7 @@ fn group_commit_refusal_and_recovery_after_restart() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(
-        stdout
-            .contains("snapshotdb WAL chain intact (0 records, committed block 0, base block 0)"),
+        stdout.contains("snapshotdb WAL chain intact (0 records, committed block 0, base block 0)"),
         "{stdout}"
     );
 }
@@ -303,7 +302,10 @@ fn the_actor_compacts_committed_blocks_and_keeps_its_log_bounded() {
                 ..parent.clone()
             };
             let mut writes = std::collections::BTreeMap::new();
-            writes.insert(format!("k{}", n % 3).into_bytes(), Some(n.to_be_bytes().to_vec()));
+            writes.insert(
+                format!("k{}", n % 3).into_bytes(),
+                Some(n.to_be_bytes().to_vec()),
+            );
             writes.insert(b"many".to_vec(), Some(vec![n as u8; 200]));
             let executed = ExecutedBlock {
                 block: Block {

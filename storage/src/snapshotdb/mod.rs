@@ -24,11 +24,11 @@ pub mod view;
 pub mod wal;
 
 pub use self::core::{decode_record, encode_record, At, BlockRef, Core, Record};
-pub use view::{chain_hash, Overlay, SharedSnapshot, SnapshotRead, Writes};
 use crate::kv::{Durability, KeyValueStore, WriteBatch};
 use alloy_primitives::B256;
 use std::path::Path;
 use std::sync::Arc;
+pub use view::{chain_hash, Overlay, SharedSnapshot, SnapshotRead, Writes};
 use wal::{ReplayReport, Wal};
 
 /// File name of the WAL inside the snapshot directory.
@@ -698,13 +698,20 @@ mod tests {
         drop(db);
         let (mut db, _) = SnapshotDb::open(dir.path(), kv.clone(), GENESIS).expect("reopen");
         let writes: Writes = [(b"a".to_vec(), Some(b"1".to_vec()))].into();
-        assert!(db.insert_block(1, B256::ZERO, h(1), &writes).expect("insert"));
+        assert!(db
+            .insert_block(1, B256::ZERO, h(1), &writes)
+            .expect("insert"));
         assert!(
-            !db.insert_block(1, B256::ZERO, h(1), &writes).expect("again"),
+            !db.insert_block(1, B256::ZERO, h(1), &writes)
+                .expect("again"),
             "a known block is not written twice"
         );
-        assert!(db.commit_block(1, B256::ZERO, h(1), &writes).expect("commit"));
-        assert!(!db.commit_block(1, B256::ZERO, h(1), &writes).expect("again"));
+        assert!(db
+            .commit_block(1, B256::ZERO, h(1), &writes)
+            .expect("commit"));
+        assert!(!db
+            .commit_block(1, B256::ZERO, h(1), &writes)
+            .expect("again"));
         db.sync().expect("sync");
         drop(db);
         let (mut db, _) = SnapshotDb::open(dir.path(), kv, GENESIS).expect("reopen");
@@ -712,7 +719,9 @@ mod tests {
         // Commits the chain did not record are undone, durably.
         assert_eq!(db.rollback(GENESIS).expect("rollback"), 1);
         assert_eq!(db.get(At::Head, b"a").expect("get"), None);
-        assert!(db.insert_block(1, B256::ZERO, h(1), &writes).expect("insert again"));
+        assert!(db
+            .insert_block(1, B256::ZERO, h(1), &writes)
+            .expect("insert again"));
     }
 
     #[test]
@@ -724,12 +733,15 @@ mod tests {
         db.insert_block(1, B256::ZERO, h(1), &w("a")).expect("a");
         db.insert_block(1, B256::ZERO, h(2), &w("b")).expect("b");
         // A child of each, as pipelining builds on uncommitted blocks.
-        db.insert_block(2, h(1), h(3), &Writes::new()).expect("a's child");
-        db.insert_block(2, h(2), h(4), &Writes::new()).expect("b's child");
+        db.insert_block(2, h(1), h(3), &Writes::new())
+            .expect("a's child");
+        db.insert_block(2, h(2), h(4), &Writes::new())
+            .expect("b's child");
         let read = |db: &SnapshotDb, at: B256| db.get(At::Block(at), b"k");
         assert_eq!(read(&db, h(3)).expect("get"), Some(b"a".to_vec()));
         assert_eq!(read(&db, h(4)).expect("get"), Some(b"b".to_vec()));
-        db.commit_block(1, B256::ZERO, h(2), &w("b")).expect("commit b");
+        db.commit_block(1, B256::ZERO, h(2), &w("b"))
+            .expect("commit b");
         db.sync().expect("sync");
         assert!(read(&db, h(1)).is_err(), "the competitor is dropped");
         assert!(read(&db, h(3)).is_err(), "and what was built on it");

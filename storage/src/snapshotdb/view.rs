@@ -196,7 +196,11 @@ mod tests {
         assert_ne!(chain_hash(B256::ZERO, &other), h, "value");
         let mut other = w.clone();
         other.insert(b"b".to_vec(), Some(Vec::new()));
-        assert_ne!(chain_hash(B256::ZERO, &other), h, "a deletion is not an empty value");
+        assert_ne!(
+            chain_hash(B256::ZERO, &other),
+            h,
+            "a deletion is not an empty value"
+        );
         // Field boundaries: ("ab", "c") differs from ("a", "bc").
         let one: Writes = [(b"ab".to_vec(), Some(b"c".to_vec()))].into();
         let two: Writes = [(b"a".to_vec(), Some(b"bc".to_vec()))].into();

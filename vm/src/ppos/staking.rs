@@ -361,7 +361,9 @@ pub fn delete(state: &mut StateDb, contract: Address, key: &[u8]) -> Result<(), 
 
 /// Folds the block's snapshotdb writes so far into the running hash in the staking contract's
 /// storage, so that the state root commits to them; returns the writes (none without a view).
-pub fn seal_snapshot(state: &mut StateDb) -> Result<platon_storage::snapshotdb::Writes, StorageError> {
+pub fn seal_snapshot(
+    state: &mut StateDb,
+) -> Result<platon_storage::snapshotdb::Writes, StorageError> {
     let Some(writes) = state.snapshot_mut().map(|s| s.take_writes()) else {
         return Ok(Default::default());
     };
@@ -377,11 +379,7 @@ pub fn seal_snapshot(state: &mut StateDb) -> Result<platon_storage::snapshotdb::
         acct.nonce = 1;
         state.set_account(contract, acct);
     }
-    state.set_storage(
-        contract,
-        snapshot_hash_slot(),
-        U256::from_be_bytes(next.0),
-    );
+    state.set_storage(contract, snapshot_hash_slot(), U256::from_be_bytes(next.0));
     Ok(writes)
 }
 

@@ -105,9 +105,9 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
     use platon_messages::actors::BlockEnv;
     use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
     use platon_messages::Header;
-    use platon_storage::trie::MemoryNodes;
     use platon_storage::snapshotdb::view::EmptySnapshot;
     use platon_storage::snapshotdb::{base_key, BlockRef, SharedSnapshot, SnapshotDb};
+    use platon_storage::trie::MemoryNodes;
     use platon_storage::{Account, Durability, KeyValueStore, MemoryStore, StateDb, WriteBatch};
     use platon_vm::ppos::election::LAT;
     use platon_vm::ppos::staking::{seal_snapshot, Candidate, Ledger, Status};
@@ -314,15 +314,21 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
                     assert_eq!(prev, &seats, "block {n}: a round's set changed");
                 }
             }
-            let records = (1..=10u128)
-                .map(|i| l.candidate(i).expect("c"))
-                .collect();
+            let records = (1..=10u128).map(|i| l.candidate(i).expect("c")).collect();
             let epoch = l.epoch().expect("e");
             let balances = watch
                 .iter()
                 .map(|w| s.account(w).expect("acct").balance)
                 .collect();
-            history.push((parent.state_root, working, epoch, seats, n, balances, records));
+            history.push((
+                parent.state_root,
+                working,
+                epoch,
+                seats,
+                n,
+                balances,
+                records,
+            ));
             assert_eq!(total(&state_of(&parent)), supply, "block {n}");
         }
         history
@@ -459,8 +465,7 @@ fn a_node_whose_snapshotdb_diverged_computes_another_state_root() {
         })
         .collect();
     let store = Arc::new(MemoryNodes::default());
-    let mut g = StateDb::at_root(EMPTY_ROOT, store.clone())
-        .with_snapshot(Arc::new(EmptySnapshot));
+    let mut g = StateDb::at_root(EMPTY_ROOT, store.clone()).with_snapshot(Arc::new(EmptySnapshot));
     g.set_account(
         STAKING,
         Account {
@@ -571,21 +576,34 @@ fn a_node_whose_snapshotdb_diverged_computes_another_state_root() {
     for number in 1..=4u64 {
         let (x, y) = (exec(&a, &parent, number), exec(&b, &parent, number));
         assert!(!x.snapshot.is_empty(), "block {number} counts its producer");
-        assert_eq!(x.block.hash(), y.block.hash(), "block {number}: the nodes agree");
+        assert_eq!(
+            x.block.hash(),
+            y.block.hash(),
+            "block {number}: the nodes agree"
+        );
         store.insert(x.state_nodes.clone(), vec![]);
         parent = x.block.header;
     }
     // Block 5 is candidate 1's; corrupt its block count in node b's base (everything is compacted).
     let key = [SNAPSHOT_PREFIX, b"produced:", &1u128.to_be_bytes()].concat();
     let base = base_key(&key);
-    let counted = b.kv.get(&base).expect("read").expect("candidate 1 produced block 1");
+    let counted =
+        b.kv.get(&base)
+            .expect("read")
+            .expect("candidate 1 produced block 1");
     assert_eq!(counted, 1u64.to_be_bytes().to_vec());
     let mut batch = WriteBatch::new();
     batch.put(base, 1000u64.to_be_bytes().to_vec());
     b.kv.write(batch, Durability::Sync).expect("corrupt");
     let (x, y) = (exec(&a, &parent, 5), exec(&b, &parent, 5));
-    assert_eq!(x.snapshot.get(&key), Some(&Some(2u64.to_be_bytes().to_vec())));
-    assert_eq!(y.snapshot.get(&key), Some(&Some(1001u64.to_be_bytes().to_vec())));
+    assert_eq!(
+        x.snapshot.get(&key),
+        Some(&Some(2u64.to_be_bytes().to_vec()))
+    );
+    assert_eq!(
+        y.snapshot.get(&key),
+        Some(&Some(1001u64.to_be_bytes().to_vec()))
+    );
     assert_ne!(
         x.block.header.state_root, y.block.header.state_root,
         "the diverged snapshotdb gives another state root"

@@ -38,7 +38,10 @@ impl SnapshotState {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.db.write(|db| db.sync())?;
+        // The fsync runs outside the database's lock: block execution reads on meanwhile.
+        if let Some(fsync) = self.db.write(|db| db.detach_sync())? {
+            fsync.complete();
+        }
         for reply in self.pending.drain(..) {
             reply();
         }
@@ -350,11 +353,13 @@ pub fn check_against_chain(
             .map_err(e)?
             .ok_or_else(|| format!("the chain store has no block {}", top.hash))?;
         match (hash_at(&at_top), hash_at(&head)) {
-            (Ok(a), Ok(b)) if a != b => return Err(format!(
+            (Ok(a), Ok(b)) if a != b => {
+                return Err(format!(
                 "snapshotdb ends at block {} but the chain's staking data changed up to block {}: \
                      committed staking data is missing",
                 top.number, head.number
-            )),
+            ))
+            }
             _ => {}
         }
     }

@@ -294,6 +294,24 @@ impl SnapshotDb {
         Ok(())
     }
 
+    /// [`SnapshotDb::sync`] in two steps, so that the fsync runs without holding the database (readers
+    /// go on meanwhile): this takes the fsync out; the appended records are durable once
+    /// [`wal::PendingSync::complete`] returns (None: nothing to sync).
+    pub fn detach_sync(&mut self) -> Result<Option<wal::PendingSync>, SnapshotError> {
+        if self.poisoned {
+            return Err(SnapshotError::Poisoned);
+        }
+        let pending = self.wal.detach_sync();
+        if pending.is_err() {
+            self.poisoned = true;
+        }
+        let pending = pending?;
+        if pending.is_some() {
+            self.syncs += 1;
+        }
+        Ok(pending)
+    }
+
     /// Number of fsyncs of the WAL so far (group commit makes this smaller than the number of writes).
     pub fn syncs(&self) -> u64 {
         self.syncs

@@ -134,6 +134,24 @@ impl Wal {
         Ok(())
     }
 
+    /// What [`Wal::sync`] would do, detached from the log so it can run without holding it: a handle
+    /// to the file whose fsync covers every record appended so far (None when nothing is unsynced).
+    /// The log counts as synced once [`PendingSync::complete`] returns.
+    pub fn detach_sync(&mut self) -> Result<Option<PendingSync>, SnapshotError> {
+        if !self.unsynced {
+            return Ok(None);
+        }
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| io_err(&self.path, "cannot open the snapshot WAL again", e))?;
+        self.unsynced = false;
+        Ok(Some(PendingSync {
+            file,
+            path: self.path.clone(),
+        }))
+    }
+
     /// Records in the file.
     pub fn records(&self) -> u64 {
         self.records
@@ -167,6 +185,23 @@ impl Wal {
         let (wal, _, _) = Wal::open(&self.path)?;
         *self = wal;
         Ok(())
+    }
+}
+
+/// An fsync of the WAL taken out of it ([`Wal::detach_sync`]).
+#[derive(Debug)]
+pub struct PendingSync {
+    file: File,
+    path: std::path::PathBuf,
+}
+
+impl PendingSync {
+    /// Makes the records appended before [`Wal::detach_sync`] durable. A failed fsync stops the
+    /// process ([`crate::durable::fatal`]), as in [`Wal::sync`].
+    pub fn complete(self) {
+        if let Err(e) = self.file.sync_data() {
+            crate::durable::fatal(&format!("fsync of {}", self.path.display()), &e);
+        }
     }
 }
 

@@ -33,8 +33,18 @@ struct World {
 }
 
 impl World {
+    /// A world with its staking records in a snapshotdb overlay, as the node keeps them.
     fn new(accounts: &[Address]) -> Self {
+        Self::new_in(accounts, true)
+    }
+
+    /// A world with the staking records in snapshotdb, or (`false`) in the staking contract's
+    /// storage slots, the earlier design.
+    fn new_in(accounts: &[Address], in_snapshot: bool) -> Self {
         let mut state = StateDb::at_root(EMPTY_ROOT, Arc::new(NoNodes));
+        if in_snapshot {
+            state = state.with_snapshot(Arc::new(platon_storage::snapshotdb::view::EmptySnapshot));
+        }
         for a in accounts {
             state.set_account(
                 *a,
@@ -703,7 +713,9 @@ fn epoch_rewards_are_shared_exactly_with_delegators_and_withdrawn() {
 
 /// Value is conserved across random staking sequences that include refusals (withdrawing more than
 /// is delegated, delegating to a withdrawn or slashed candidate, unknown candidates), withdrawals,
-/// idle penalties and slashes at random epochs: over `PLATON_STAKING_SEEDS` seeds (default 8).
+/// idle penalties and slashes at random epochs: over `PLATON_STAKING_SEEDS` seeds (default 8), with
+/// the staking records in snapshotdb and, side by side, in the trie (the earlier design), which must
+/// end alike.
 #[test]
 fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
     let seeds: u64 = std::env::var("PLATON_STAKING_SEEDS")
@@ -711,11 +723,22 @@ fn total_supply_is_unchanged_by_every_epoch_of_random_staking() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     for seed in 0..seeds {
-        random_staking_conserves_value(seed);
+        let snapshotdb = random_staking_conserves_value(seed, true);
+        // The earlier design side by side: the same refusals, balances, candidates and delegations.
+        let trie = random_staking_conserves_value(seed, false);
+        assert_eq!(snapshotdb, trie, "seed {seed}: the two designs disagree");
     }
 }
 
-fn random_staking_conserves_value(seed: u64) {
+/// What a random staking run leaves: every account's balance, every candidate record and every
+/// holder's delegations.
+type RandomRunEnd = (
+    Vec<U256>,
+    Vec<Option<Candidate>>,
+    Vec<Vec<(u128, platon_vm::ppos::staking::Delegation)>>,
+);
+
+fn random_staking_conserves_value(seed: u64, in_snapshot: bool) -> RandomRunEnd {
     use platon_vm::ppos::staking::{Ledger, StakingParams};
     use platon_vm::system::{REWARD, REWARD_POOL, WITHDRAW_DELEGATE_REWARD};
     use rand::{Rng, SeedableRng};
@@ -725,7 +748,7 @@ fn random_staking_conserves_value(seed: u64) {
     let mut accounts = stakers.clone();
     accounts.extend(holders.iter().copied());
     accounts.extend([REWARD_POOL, REWARD]);
-    let mut w = World::new(&accounts);
+    let mut w = World::new_in(&accounts, in_snapshot);
     let supply = w.total(&accounts);
     for (i, s) in stakers.iter().enumerate() {
         let bls = BlsSecretKey::from_ikm(&[i as u8 + 50; 32]).expect("bls");
@@ -842,6 +865,23 @@ fn random_staking_conserves_value(seed: u64) {
     assert!(dust < U256::from(1000u64), "seed {seed}: dust {dust}");
     let burned = w.fees - w.state.account(&w.env.beneficiary).expect("cb").balance;
     assert_eq!(w.total(&accounts) + burned, supply);
+    let balances = accounts
+        .iter()
+        .chain([&STAKING])
+        .map(|a| w.state.account(a).expect("acct").balance)
+        .collect();
+    let l = Ledger {
+        state: &mut w.state,
+        contract: STAKING,
+    };
+    let candidates = (1..=6u128)
+        .map(|i| l.candidate(i).expect("candidate"))
+        .collect();
+    let delegations = holders
+        .iter()
+        .map(|h| l.delegations_of(*h).expect("delegations"))
+        .collect();
+    (balances, candidates, delegations)
 }
 
 /// Random and mutated call data to every system contract never panics, and a refused call changes

@@ -354,7 +354,9 @@ impl Core {
                 return Ok(out);
             }
             return Err(SnapshotError::Invalid(format!(
-                "block {cursor} is unknown or already compacted"
+                "block {cursor} is unknown or already compacted (snapshotdb keeps the data of \
+                 the last `state.snapshot_keep` committed blocks apart; older heights are folded into \
+                 its base)"
             )));
         };
         out.extend(self.committed[..=pos].iter().rev());

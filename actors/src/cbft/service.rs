@@ -540,6 +540,8 @@ impl CbftService {
             .await
         {
             Ok(e) => e,
+            // snapshotdb restarting is this node's trouble, not the block's: judge it later.
+            Err(_) if !self.node.store.snapshot().is_open() => return Ok(None),
             Err(_) => return Ok(Some(false)),
         };
         let ok = executed.block.hash() == info.data.hash && executed.rejected.is_empty();

@@ -974,12 +974,15 @@ impl Core {
     /// Timeouts, liveness pings, bucket refresh, republishing and expiry.
     pub fn tick(&mut self, now: u64) {
         let timeout = self.params.request_timeout;
-        let expired: Vec<(u64, Pending)> = self
+        let mut expired: Vec<(u64, Pending)> = self
             .pending
             .iter()
             .filter(|(_, p)| now.saturating_sub(p.sent_at) >= timeout)
             .map(|(t, p)| (*t, p.clone()))
             .collect();
+        // In transaction order, not the map's (random per process): the same inputs always give
+        // the same outputs, which the simulations rely on.
+        expired.sort_by_key(|(t, _)| *t);
         for (txid, p) in expired {
             self.pending.remove(&txid);
             self.stats.timeouts += 1;
@@ -1089,7 +1092,7 @@ impl Core {
     /// A link to `peer` failed: forget it, and fail what waits on it.
     pub fn peer_down(&mut self, peer: NodeId, now: u64) {
         self.table.remove(peer, now);
-        let waiting: Vec<(u64, Pending)> = self
+        let mut waiting: Vec<(u64, Pending)> = self
             .pending
             .iter()
             .filter(|(_, p)| match &p.waiting {
@@ -1101,6 +1104,7 @@ impl Core {
             })
             .map(|(t, p)| (*t, p.clone()))
             .collect();
+        waiting.sort_by_key(|(t, _)| *t);
         for (t, p) in waiting {
             self.pending.remove(&t);
             self.on_failure(p.waiting, "link down".into(), now);

@@ -15,7 +15,7 @@ use platon_messages::reload::{
     Contact, FloodTopic, KindData, NodeId, RedirServiceProvider, ResourceId, Specifier,
     StoredDataValue,
 };
-use platon_messages::snapshot::{At, Record};
+use platon_messages::snapshot::{At, BlockWrites, Record};
 use platon_messages::{Block, ExecutedBlock, Header, SignedTransaction};
 use platon_storage::trie::MemoryNodes;
 use platon_supervision::{CallError, Registry};
@@ -262,41 +262,22 @@ impl SnapshotHandle {
     }
     /// Recognizes a block's data; returns once it is readable (not yet durable), with whether it
     /// was new.
-    pub async fn insert(
-        &self,
-        block: &platon_messages::ExecutedBlock,
-    ) -> Result<Result<bool, String>, CallError> {
-        let h = &block.block.header;
-        let (number, parent, hash) = (h.number, h.parent_hash, block.block.hash());
-        let writes = block.snapshot.clone();
+    pub async fn insert(&self, block: &ExecutedBlock) -> Result<Result<bool, String>, CallError> {
+        let block = BlockWrites::of(block);
         self.0
             .lookup::<SnapshotMsg>(names::SNAPSHOT)?
-            .call(|reply| SnapshotMsg::Insert {
-                number,
-                parent,
-                hash,
-                writes,
-                reply,
-            })
+            .call(|reply| SnapshotMsg::Insert { block, reply })
             .await
     }
     /// Commits a block's data; returns once durable, with whether anything changed.
     pub async fn commit_block(
         &self,
-        block: &platon_messages::ExecutedBlock,
+        block: &ExecutedBlock,
     ) -> Result<Result<bool, String>, CallError> {
-        let h = &block.block.header;
-        let (number, parent, hash) = (h.number, h.parent_hash, block.block.hash());
-        let writes = block.snapshot.clone();
+        let block = BlockWrites::of(block);
         self.0
             .lookup::<SnapshotMsg>(names::SNAPSHOT)?
-            .call(|reply| SnapshotMsg::CommitBlock {
-                number,
-                parent,
-                hash,
-                writes,
-                reply,
-            })
+            .call(|reply| SnapshotMsg::CommitBlock { block, reply })
             .await
     }
     /// Reads a key at a view.

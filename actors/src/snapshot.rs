@@ -123,7 +123,6 @@ impl SnapshotService {
         db: &mut SnapshotDb,
         replayed: u64,
     ) -> Result<(), BoxError> {
-        use platon_vm::ppos::staking::snapshot_hash;
         // Every committed block's data still in the log must hash to what its state root holds.
         let checked = check_against_chain(store, db.core())?;
         tracing::info!(
@@ -133,42 +132,26 @@ impl SnapshotService {
         );
         let head = store.head_header()?;
         let highest = db.current().highest;
-        let at = |h: &platon_messages::Header| BlockRef {
-            number: h.number,
-            hash: h.hash(),
+        let at_head = BlockRef {
+            number: head.number,
+            hash: head.hash(),
         };
-        if highest.number > head.number {
-            let undone = crate::blocking(|| db.rollback(at(&head)))?;
-            tracing::info!(
-                undone,
-                head = head.number,
-                "snapshotdb: commits the chain store did not record were undone"
-            );
-            return Ok(());
-        }
-        if highest.number == head.number {
-            return Ok(());
-        }
-        let missing = |why: &str| -> BoxError {
-            format!(
-                "snapshotdb ends at block {} but the chain is at block {}, and {why}: committed \
-                 staking data is missing. Run `platon db check`, and restore the data directory from a \
-                 backup",
-                highest.number, head.number
-            )
-            .into()
-        };
-        let at_head = snapshot_hash(&store.state_at(head.state_root))?;
-        let at_highest = store
-            .header_by_hash(&highest.hash)?
-            .map(|h| snapshot_hash(&store.state_at(h.state_root)));
-        match at_highest {
-            Some(Ok(h)) if h == at_head => {
+        match checked.behind {
+            Behind::No if highest.number > head.number => {
+                let undone = crate::blocking(|| db.rollback(at_head))?;
+                tracing::info!(
+                    undone,
+                    head = head.number,
+                    "snapshotdb: commits the chain store did not record were undone"
+                );
+            }
+            Behind::No => {}
+            Behind::Unchanged => {
                 let empty = Default::default();
                 for n in highest.number.saturating_add(1)..=head.number {
-                    let h = store
-                        .header_by_number(n)?
-                        .ok_or_else(|| missing("the chain store lacks a block in between"))?;
+                    let h = store.header_by_number(n)?.ok_or_else(|| {
+                        format!("the chain store lacks block {n}, below its head {}", head.number)
+                    })?;
                     db.commit_block(n, h.parent_hash, h.hash(), &empty)?;
                 }
                 db.sync()?;
@@ -177,23 +160,31 @@ impl SnapshotService {
                     to = head.number,
                     "snapshotdb: blocks without staking writes committed again"
                 );
-                Ok(())
             }
             // A chain that never wrote staking data, made before snapshotdb held any.
-            _ if at_head.is_zero() && replayed == 0 => {
-                crate::blocking(|| db.rebase(at(&head)))?;
+            Behind::Unknown
+                if replayed == 0
+                    && platon_vm::ppos::staking::snapshot_hash(&store.state_at(head.state_root))?
+                        .is_zero() =>
+            {
+                crate::blocking(|| db.rebase(at_head))?;
                 tracing::info!(
                     number = head.number,
                     "snapshotdb starts at the chain's head"
                 );
-                Ok(())
             }
-            Some(Ok(_)) => Err(missing("the staking data changed in between")),
-            Some(Err(e)) => Err(missing(&format!(
-                "the state at its head is unreadable ({e})"
-            ))),
-            None => Err(missing("the chain store does not hold its head block")),
+            Behind::Unknown => {
+                return Err(format!(
+                    "snapshotdb ends at block {} but the chain is at block {}, and a state in between \
+                     is unreadable, so the blocks between cannot be shown to leave the staking data \
+                     unchanged: committed staking data may be missing. Run `platon db check`, and \
+                     restore the data directory from a backup",
+                    highest.number, head.number
+                )
+                .into())
+            }
         }
+        Ok(())
     }
 
     /// Carries out one message on the open database.
@@ -209,29 +200,22 @@ impl SnapshotService {
                 let result = db.write(|d| d.append(records)).map_err(|e| e.to_string());
                 st.defer(ctx, Box::new(move || drop(reply.send(result))))?;
             }
-            SnapshotMsg::Insert {
-                number,
-                parent,
-                hash,
-                writes,
-                reply,
-            } => {
+            SnapshotMsg::Insert { block: b, reply } => {
                 let result = db
-                    .write(|d| d.insert_block(number, parent, hash, &writes))
+                    .write(|d| d.insert_block(b.number, b.parent, b.hash, &b.writes))
                     .map_err(|e| e.to_string());
                 let _ = reply.send(result);
             }
-            SnapshotMsg::CommitBlock {
-                number,
-                parent,
-                hash,
-                writes,
-                reply,
-            } => {
+            SnapshotMsg::CommitBlock { block: b, reply } => {
+                let mut piled = 0;
                 let result = db
-                    .write(|d| d.commit_block(number, parent, hash, &writes))
+                    .write(|d| {
+                        let changed = d.commit_block(b.number, b.parent, b.hash, &b.writes)?;
+                        piled = d.core().committed().len();
+                        Ok(changed)
+                    })
                     .map_err(|e| e.to_string());
-                if writes.is_empty() && result.is_ok() {
+                if b.writes.is_empty() && result.is_ok() {
                     // Nothing to lose: after a crash the restart commits such blocks again (see
                     // `reconcile`). Made durable with the next fsync, not waited for.
                     let _ = reply.send(result);
@@ -243,7 +227,6 @@ impl SnapshotService {
                 // as many piled up.
                 let keep =
                     usize::try_from(self.node.config.state.snapshot_keep).unwrap_or(usize::MAX);
-                let piled = db.read(|d| Ok(d.core().committed().len()))?;
                 if piled >= keep.saturating_mul(2) {
                     st.flush()?;
                     let folded = db.write(|d| d.compact(keep))?;
@@ -294,6 +277,20 @@ pub struct ChainCheck {
     pub unreadable: u64,
     /// Committed blocks above the chain store's head (undone at the next start).
     pub ahead: u64,
+    /// How snapshotdb's head stands below the chain's.
+    pub behind: Behind,
+}
+
+/// Whether snapshotdb's head is below the chain store's, and what the blocks in between did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Behind {
+    /// It is not below.
+    #[default]
+    No,
+    /// It is, by blocks that left the staking data unchanged (the same running hash at both heads).
+    Unchanged,
+    /// It is, and a state at one of the heads is unreadable (pruned), so nothing can be said.
+    Unknown,
 }
 
 /// Checks snapshotdb's committed blocks (as `core`, rebuilt from the log, holds them) against the
@@ -306,9 +303,11 @@ pub fn check_against_chain(
 ) -> Result<ChainCheck, String> {
     use platon_vm::ppos::staking::snapshot_hash;
     let e = |e: platon_storage::StorageError| e.to_string();
-    let hash_at = |h: &platon_messages::Header| snapshot_hash(&store.state_at(h.state_root));
+    let hash_at = |h: &platon_messages::Header| snapshot_hash(&store.state_at(h.state_root)).ok();
     let head = store.head_header().map_err(e)?;
     let mut out = ChainCheck::default();
+    // The running hash after the previous committed block: the next one's starting point.
+    let mut last: Option<(alloy_primitives::B256, Option<alloy_primitives::B256>)> = None;
     for b in core.committed() {
         if b.number > head.number {
             out.ahead += 1;
@@ -327,12 +326,18 @@ pub fn check_against_chain(
                 header.hash()
             ));
         }
-        let parent = store
-            .header_by_hash(&header.parent_hash)
-            .map_err(e)?
-            .ok_or_else(|| format!("the chain store has no parent of block {}", b.number))?;
-        match (hash_at(&parent), hash_at(&header)) {
-            (Ok(prev), Ok(expected)) => {
+        let prev = match last {
+            Some((hash, running)) if hash == header.parent_hash => running,
+            _ => store
+                .header_by_hash(&header.parent_hash)
+                .map_err(e)?
+                .ok_or_else(|| format!("the chain store has no parent of block {}", b.number))
+                .map(|p| hash_at(&p))?,
+        };
+        let expected = hash_at(&header);
+        last = Some((b.hash, expected));
+        match (prev, expected) {
+            (Some(prev), Some(expected)) => {
                 let got = platon_storage::snapshotdb::chain_hash(prev, &b.data);
                 if got != expected {
                     return Err(format!(
@@ -352,16 +357,15 @@ pub fn check_against_chain(
             .header_by_hash(&top.hash)
             .map_err(e)?
             .ok_or_else(|| format!("the chain store has no block {}", top.hash))?;
-        match (hash_at(&at_top), hash_at(&head)) {
-            (Ok(a), Ok(b)) if a != b => {
-                return Err(format!(
+        out.behind = match (hash_at(&at_top), hash_at(&head)) {
+            (Some(a), Some(b)) if a == b => Behind::Unchanged,
+            (Some(_), Some(_)) => return Err(format!(
                 "snapshotdb ends at block {} but the chain's staking data changed up to block {}: \
                      committed staking data is missing",
                 top.number, head.number
-            ))
-            }
-            _ => {}
-        }
+            )),
+            _ => Behind::Unknown,
+        };
     }
     Ok(out)
 }

@@ -889,7 +889,7 @@ fn db_check(args: &DbArgs) -> ExitCode {
         }
     };
     let snap_dir = datadir.join(platon_actors::snapshot::SNAPSHOT_DIR);
-    match platon_storage::snapshotdb::verify_core(&snap_dir, store.kv().as_ref(), genesis)
+    match platon_storage::snapshotdb::verify(&snap_dir, store.kv().as_ref(), genesis)
         .map_err(|e| e.to_string())
         .and_then(|(r, core)| {
             platon_actors::snapshot::check_against_chain(&store, &core).map(|c| (r, c))

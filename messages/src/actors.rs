@@ -9,7 +9,7 @@ use crate::reload::{
     Contact, FloodTopic, KindData, Message, NodeId, RedirServiceProvider, ResourceId, Specifier,
     StoredDataValue,
 };
-use crate::snapshot::{At, BlockRef, Record};
+use crate::snapshot::{At, BlockRef, BlockWrites, Record};
 use crate::{Block, ExecutedBlock, Header, SignedTransaction};
 use alloy_primitives::{Address, B256, U256};
 use platon_crypto::bls::BlsPublicKey;
@@ -224,34 +224,23 @@ pub enum SnapshotMsg {
         /// Reply once durable.
         reply: RpcReplyPort<Result<(), String>>,
     },
-    /// Recognize block `hash`'s data (its writes over its parent's) unless it is known; the reply
+    /// Recognize a block's data (its writes over its parent's) unless it is known; the reply
     /// (whether it was added) comes once it is applied and readable, before its fsync: a pending
     /// block is executed again after a crash, so its data needs no durability of its own (the next
     /// durable write covers it).
     Insert {
-        /// Height.
-        number: u64,
-        /// Parent hash.
-        parent: B256,
-        /// The block's hash.
-        hash: B256,
-        /// The block's writes (`None`: deleted).
-        writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        /// The block and its writes.
+        block: BlockWrites,
         /// Reply once applied.
         reply: RpcReplyPort<Result<bool, String>>,
     },
-    /// Commit block `hash` (recognizing it from `writes` first when needed), dropping its
-    /// competitors; the reply (whether anything changed) comes once durable. Compacts when enough
-    /// committed blocks piled up.
+    /// Commit a block (recognizing it from its writes first when needed), dropping its competitors;
+    /// the reply (whether anything changed) comes once durable, or at once for a block without writes
+    /// (after a crash the restart commits such blocks again). Compacts when enough committed blocks
+    /// piled up.
     CommitBlock {
-        /// Height.
-        number: u64,
-        /// Parent hash.
-        parent: B256,
-        /// The block's hash.
-        hash: B256,
-        /// The block's writes (`None`: deleted).
-        writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        /// The block and its writes.
+        block: BlockWrites,
         /// Reply once durable.
         reply: RpcReplyPort<Result<bool, String>>,
     },

@@ -12,6 +12,33 @@ pub struct BlockRef {
     pub hash: B256,
 }
 
+/// One block's snapshotdb writes (key to new value, `None`: deleted, in key order) and its place in
+/// the chain: what the `snapshot` actor recognizes or commits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlockWrites {
+    /// Height.
+    pub number: u64,
+    /// Parent hash.
+    pub parent: B256,
+    /// The block's hash.
+    pub hash: B256,
+    /// The writes.
+    pub writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl BlockWrites {
+    /// An executed block's writes.
+    pub fn of(block: &crate::ExecutedBlock) -> Self {
+        let h = &block.block.header;
+        BlockWrites {
+            number: h.number,
+            parent: h.parent_hash,
+            hash: block.block.hash(),
+            writes: block.snapshot.clone(),
+        }
+    }
+}
+
 /// One logged state transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {

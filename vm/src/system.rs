@@ -140,10 +140,11 @@ fn end_block(
         contract: STAKING,
     };
     let count = |l: &Ledger<'_>, round: bool, id: u128| -> Result<u64, StorageError> {
-        Ok(get(l.state, STAKING, &produced_key(round, id))?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        Ok(crate::ppos::staking::u64_value(get(
+            l.state,
+            STAKING,
+            &produced_key(round, id),
+        )?))
     };
     for id in ledger.validators()? {
         if ledger

@@ -2,7 +2,6 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use std::process::Command;
 
 fn admin_call(port: u16, method: &str, params: Value, token: Option<&str>) -> Value {
     let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
@@ -13,21 +12,6 @@ fn admin_call(port: u16, method: &str, params: Value, token: Option<&str>) -> Va
         .unwrap_or_default();
     let (_, b) = http_post(port, body.as_bytes(), &headers).expect("admin post");
     serde_json::from_slice(&b).expect("json")
-}
-
-fn cli(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(args)
-        .output()
-        .expect("platon");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 #[test]

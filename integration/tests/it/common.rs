@@ -1,5 +1,5 @@
-//! Helpers shared by the end-to-end tests: free ports, a raw HTTP JSON-RPC client, and a `platon`
-//! process wrapper.
+//! Helpers shared by the end-to-end tests: free ports, a raw HTTP JSON-RPC client, a `platon`
+//! process wrapper, the CLI, and one-validator networks from `localnet init`.
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -239,4 +239,62 @@ impl Drop for NodeProc {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `platon ARGS`: whether it succeeded, and its stdout and stderr together.
+pub fn cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(args)
+        .output()
+        .expect("platon");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The node's block number, if it answers.
+pub fn block_number(p: u16) -> Option<u64> {
+    let r = rpc_full(p, "eth_blockNumber", json!([])).ok()?;
+    r["result"]
+        .as_str()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+}
+
+/// `platon localnet init --nodes 1 --validators 1 EXTRA` into `dir/net`: the node's config file and
+/// data directory.
+pub fn one_validator_net(dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let out = dir.join("net");
+    let subnet = 100 + (std::process::id() % 150) as u8;
+    let st = Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["localnet", "init", "--nodes", "1", "--validators", "1"])
+        .args(extra)
+        .args(["--subnet", &subnet.to_string(), "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("localnet init");
+    assert!(st.success(), "localnet init");
+    (out.join("node1.toml"), out.join("node1"))
+}
+
+/// `platon run --config` on loopback ports chosen here.
+pub fn run_config(config: &Path, dir: &Path, env: &[(String, String)]) -> Result<NodeProc, String> {
+    let config = config.to_str().expect("utf8");
+    NodeProc::try_start(
+        &[
+            "--config",
+            config,
+            "--http.addr",
+            "127.0.0.1",
+            "--admin.addr",
+            "127.0.0.1",
+        ],
+        dir,
+        env,
+    )
 }

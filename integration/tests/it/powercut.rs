@@ -229,49 +229,11 @@ fn without_the_chain_store_fsync_power_cuts_lose_acknowledged_data() {
 
 /// A one-validator CBFT network from `localnet init`, its datadir made durable so far (the init
 /// writes are not under the model): the config file, the datadir and the shadow folder.
-fn one_validator(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    one_validator_with(dir, &[])
-}
-
 fn one_validator_with(dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
-    let out = dir.join("net");
-    let subnet = 100 + (std::process::id() % 150) as u8;
-    let st = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["localnet", "init", "--nodes", "1", "--validators", "1"])
-        .args(extra)
-        .args(["--subnet", &subnet.to_string(), "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .status()
-        .expect("localnet init");
-    assert!(st.success(), "localnet init");
+    let (config, datadir) = one_validator_net(dir, extra);
     let shadow = dir.join("shadow");
-    Disk::over(&out.join("node1"), &shadow, 1).settle();
-    (out.join("node1.toml"), out.join("node1"), shadow)
-}
-
-/// `platon run --config` on loopback ports chosen here.
-fn run_config(config: &Path, dir: &Path, env: &[(String, String)]) -> Result<NodeProc, String> {
-    let config = config.to_str().expect("utf8");
-    NodeProc::try_start(
-        &[
-            "--config",
-            config,
-            "--http.addr",
-            "127.0.0.1",
-            "--admin.addr",
-            "127.0.0.1",
-        ],
-        dir,
-        env,
-    )
-}
-
-fn block_number(p: u16) -> Option<u64> {
-    let r = rpc_full(p, "eth_blockNumber", json!([])).ok()?;
-    r["result"]
-        .as_str()
-        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+    Disk::over(&datadir, &shadow, 1).settle();
+    (config, datadir, shadow)
 }
 
 /// Waits until `node` exits on its own: its status and log.
@@ -339,7 +301,7 @@ fn a_failed_fsync_stops_the_node() {
 
     // The consensus WAL under a one-validator CBFT network: the next vote's record fails.
     let tmp = tempfile::tempdir().expect("tmp");
-    let (config, datadir, shadow) = one_validator(tmp.path());
+    let (config, datadir, shadow) = one_validator_with(tmp.path(), &[]);
     let disk = Disk::over(&datadir, &shadow, 1);
     let trigger = tmp.path().join("fail-fsyncs-now");
     let env = disk.env("", Some(("consensus/wal", &trigger)));
@@ -355,71 +317,26 @@ fn a_failed_fsync_stops_the_node() {
     check("consensus WAL", (status, log));
 }
 
-/// Power cuts under a one-validator CBFT network (chain store and consensus WAL together): after
-/// each, the validator starts again, keeps every block it had reported, and goes on committing.
-#[test]
-fn a_validator_comes_back_from_power_cuts_and_goes_on() {
-    let seed = crash_seed();
-    eprintln!("power cuts under a validator: PLATON_CRASH_SEED={seed}");
-    let mut next = xorshift(seed);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (config, datadir, shadow) = one_validator(tmp.path());
-    let mut disk = Disk::over(&datadir, &shadow, seed);
-    let env = disk.env("", None);
-    // number -> hash of every block the node reported.
-    let mut seen: Vec<(u64, String)> = Vec::new();
-    for cycle in 0..cycles().min(5) {
-        let mut node = run_config(&config, tmp.path(), &env)
-            .unwrap_or_else(|log| panic!("cycle {cycle}: the validator does not start: {log}"));
-        let p = node.http;
-        for (n, h) in &seen {
-            let b = rpc(p, "eth_getBlockByNumber", json!([format!("{n:#x}"), false]));
-            assert_eq!(
-                b["hash"].as_str(),
-                Some(h.as_str()),
-                "cycle {cycle}: block {n} (seed {seed})"
-            );
-        }
-        let from = seen.last().map_or(0, |(n, _)| *n);
-        let start = Instant::now();
-        let top = loop {
-            if let Some(n) = block_number(p).filter(|n| *n > from) {
-                break n;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "cycle {cycle}: no block after #{from} (seed {seed}):\n{}",
-                node.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let b = rpc(
-            p,
-            "eth_getBlockByNumber",
-            json!([format!("{top:#x}"), false]),
-        );
-        seen.push((top, b["hash"].as_str().expect("hash").to_string()));
-        std::thread::sleep(Duration::from_millis(next() % 1_500));
-        node.kill9();
-        disk.cut();
-    }
-    assert!(seen.len() >= 2);
-}
-
-/// Power cuts under a one-validator PPoS chain (rounds of 10 blocks: every block writes staking
-/// data to snapshotdb); `drop` names files whose fsyncs the disk model drops. Err names the first
-/// cycle after which the validator did not start, lost a reported block, or did not go on.
-fn ppos_power_cuts(drop: &str, cycles: u64) -> Result<usize, String> {
+/// Power cuts under a one-validator network from `localnet init EXTRA`; `drop` names files whose
+/// fsyncs the disk model drops. Each cycle the validator starts again, still serves every block it
+/// had reported, and commits `advance` more blocks before the next cut. Err names the first cycle
+/// where it did not.
+fn validator_power_cuts(
+    extra: &[&str],
+    drop: &str,
+    cycles: u64,
+    advance: u64,
+) -> Result<usize, String> {
     let seed = crash_seed();
     eprintln!(
-        "power cuts under a PPoS validator (dropped fsyncs: {drop:?}): PLATON_CRASH_SEED={seed}"
+        "power cuts under a validator ({extra:?}, dropped fsyncs: {drop:?}): PLATON_CRASH_SEED={seed}"
     );
     let mut next = xorshift(seed);
     let tmp = tempfile::tempdir().expect("tmp");
-    let (config, datadir, shadow) =
-        one_validator_with(tmp.path(), &["--round-blocks", "10", "--period-ms", "1000"]);
+    let (config, datadir, shadow) = one_validator_with(tmp.path(), extra);
     let mut disk = Disk::over(&datadir, &shadow, seed);
     let env = disk.env(drop, None);
+    // number -> hash of every block the node reported.
     let mut seen: Vec<(u64, String)> = Vec::new();
     for cycle in 0..cycles {
         let mut node = run_config(&config, tmp.path(), &env)
@@ -434,7 +351,7 @@ fn ppos_power_cuts(drop: &str, cycles: u64) -> Result<usize, String> {
         let from = seen.last().map_or(0, |(n, _)| *n);
         let start = Instant::now();
         let top = loop {
-            if let Some(n) = block_number(p).filter(|n| *n > from + 3) {
+            if let Some(n) = block_number(p).filter(|n| *n >= from + advance) {
                 break n;
             }
             if start.elapsed() > Duration::from_secs(30) {
@@ -451,21 +368,31 @@ fn ppos_power_cuts(drop: &str, cycles: u64) -> Result<usize, String> {
             json!([format!("{top:#x}"), false]),
         );
         seen.push((top, b["hash"].as_str().expect("hash").to_string()));
-        std::thread::sleep(Duration::from_millis(next() % 1_000));
+        std::thread::sleep(Duration::from_millis(next() % 1_500));
         node.kill9();
         disk.cut();
     }
     Ok(seen.len())
 }
 
-/// A PPoS validator's staking data in snapshotdb survives power cuts: it starts again each time
-/// (its start checks the committed staking data against the state roots) and goes on. With the
-/// snapshotdb WAL's fsyncs dropped, committed staking data is lost and the start refuses.
+/// Power cuts under a one-validator CBFT network (chain store and consensus WAL together): after
+/// each, the validator starts again, keeps every block it had reported, and goes on committing.
+#[test]
+fn a_validator_comes_back_from_power_cuts_and_goes_on() {
+    let seen = validator_power_cuts(&[], "", cycles().min(5), 1).unwrap_or_else(|e| panic!("{e}"));
+    assert!(seen >= 2);
+}
+
+/// A PPoS validator (rounds of 10 blocks: every block writes staking data to snapshotdb) keeps its
+/// staking data through power cuts: it starts again each time (its start checks the committed
+/// staking data against the state roots) and goes on. With the snapshotdb WAL's fsyncs dropped,
+/// committed staking data is lost and the start refuses.
 #[test]
 fn a_ppos_validator_keeps_its_staking_data_through_power_cuts() {
-    let seen = ppos_power_cuts("", cycles().min(4)).unwrap_or_else(|e| panic!("{e}"));
+    const PPOS: &[&str] = &["--round-blocks", "10", "--period-ms", "1000"];
+    let seen = validator_power_cuts(PPOS, "", cycles().min(4), 4).unwrap_or_else(|e| panic!("{e}"));
     assert!(seen >= 2);
-    let e = ppos_power_cuts("snapshot/", 4)
+    let e = validator_power_cuts(PPOS, "snapshot/", 4, 4)
         .expect_err("a snapshotdb WAL without fsync survived every power cut");
     assert!(e.contains("staking data"), "{e}");
     eprintln!("caught: {}", e.lines().next().unwrap_or_default());

@@ -20,18 +20,24 @@ fn block(number: u64, parent: B256, hash: B256, key: &[u8], value: &[u8]) -> Vec
     ]
 }
 
+/// An in-process dev node's configuration: data under `dir/data`, ports chosen here.
+fn dev_config(dir: &std::path::Path) -> NodeConfig {
+    let mut cfg = NodeConfig {
+        datadir: Some(dir.join("data")),
+        ..Default::default()
+    };
+    cfg.dev.enabled = true;
+    cfg.http.port = free_port();
+    cfg.admin.port = free_port();
+    cfg
+}
+
 #[test]
 fn group_commit_refusal_and_recovery_after_restart() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut cfg = NodeConfig {
-        datadir: Some(tmp.path().join("data")),
-        ..Default::default()
-    };
-    cfg.dev.enabled = true;
+    let mut cfg = dev_config(tmp.path());
     cfg.admin.faults = true;
-    cfg.http.port = free_port();
-    cfg.admin.port = free_port();
     let node = rt.block_on(platon_node::start(cfg)).expect("node");
     let reg = node.tree.registry.clone();
     let snap = SnapshotHandle(reg.clone());
@@ -147,27 +153,8 @@ async fn wait_for_async(snap: &SnapshotHandle) -> platon_messages::actors::Snaps
     panic!("snapshot actor never came back");
 }
 
-fn block_number(p: u16) -> Option<u64> {
-    let r = rpc_full(p, "eth_blockNumber", serde_json::json!([])).ok()?;
-    r["result"]
-        .as_str()
-        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-}
-
 fn db_check(datadir: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["db", "check", "--datadir"])
-        .arg(datadir)
-        .output()
-        .expect("db check");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    cli(&["db", "check", "--datadir", datadir.to_str().expect("utf8")])
 }
 
 /// A one-validator PPoS chain (rounds of 10 blocks) keeps its staking data in snapshotdb: after
@@ -178,27 +165,8 @@ fn db_check(datadir: &std::path::Path) -> (bool, String) {
 #[test]
 fn staking_data_survives_sigkill_and_a_diverged_snapshotdb_is_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = tmp.path().join("net");
-    let subnet = 20 + (std::process::id() % 200) as u8;
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["localnet", "init", "--nodes", "1", "--validators", "1"])
-        .args(["--round-blocks", "10", "--period-ms", "1000"])
-        .args(["--subnet", &subnet.to_string(), "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("localnet init");
-    assert!(st.success(), "localnet init");
-    let config = out.join("node1.toml");
-    let datadir = out.join("node1");
-    let args = [
-        "--config",
-        config.to_str().expect("utf8"),
-        "--http.addr",
-        "127.0.0.1",
-        "--admin.addr",
-        "127.0.0.1",
-    ];
+    let (config, datadir) =
+        one_validator_net(tmp.path(), &["--round-blocks", "10", "--period-ms", "1000"]);
     let staking = |p: u16| {
         [
             "platon_getCandidateList",
@@ -207,7 +175,7 @@ fn staking_data_survives_sigkill_and_a_diverged_snapshotdb_is_refused() {
         ]
         .map(|m| rpc(p, m, serde_json::json!([])))
     };
-    let mut node = NodeProc::try_start(&args, tmp.path(), &[]).expect("start");
+    let mut node = run_config(&config, tmp.path(), &[]).expect("start");
     let reached = wait_for("block 25", Duration::from_secs(60), || {
         block_number(node.http).filter(|n| *n >= 25)
     });
@@ -222,7 +190,7 @@ fn staking_data_survives_sigkill_and_a_diverged_snapshotdb_is_refused() {
     assert!(ok, "{report}");
     assert!(report.contains("staking data of"), "{report}");
 
-    let mut node = NodeProc::try_start(&args, tmp.path(), &[]).expect("restart");
+    let mut node = run_config(&config, tmp.path(), &[]).expect("restart");
     let after_restart = staking(node.http);
     assert_eq!(
         before, after_restart,
@@ -267,7 +235,7 @@ fn staking_data_survives_sigkill_and_a_diverged_snapshotdb_is_refused() {
     let (ok, report) = db_check(&datadir);
     assert!(!ok, "db check passed a diverged snapshotdb: {report}");
     assert!(report.contains("diverged from the chain"), "{report}");
-    let refused = NodeProc::try_start(&args, tmp.path(), &[])
+    let refused = run_config(&config, tmp.path(), &[])
         .map(|_| ())
         .expect_err("the node started on a diverged snapshotdb");
     assert!(refused.contains("diverged from the chain"), "{refused}");
@@ -280,14 +248,8 @@ fn the_actor_compacts_committed_blocks_and_keeps_its_log_bounded() {
     use platon_messages::{Block, ExecutedBlock, Header};
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut cfg = NodeConfig {
-        datadir: Some(tmp.path().join("data")),
-        ..Default::default()
-    };
-    cfg.dev.enabled = true;
+    let mut cfg = dev_config(tmp.path());
     cfg.state.snapshot_keep = 8;
-    cfg.http.port = free_port();
-    cfg.admin.port = free_port();
     let node = rt.block_on(platon_node::start(cfg)).expect("node");
     let snap = SnapshotHandle(node.tree.registry.clone());
     let mut parent = node.ctx.store.head_header().expect("genesis");

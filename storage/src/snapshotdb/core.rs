@@ -300,9 +300,9 @@ impl Core {
 
     /// Drops a block left unsealed at the end of a replay (a crash cut its batch short): its writer
     /// starts it again.
-    pub fn drop_unsealed(&mut self) -> bool {
+    pub fn drop_unsealed(&mut self) {
         self.skipping = false;
-        self.building.take().is_some()
+        self.building = None;
     }
 
     /// Applies a record during replay, skipping what compaction already folded into the base.

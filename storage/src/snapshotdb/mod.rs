@@ -166,17 +166,9 @@ fn read_current(kv: &dyn KeyValueStore, genesis: BlockRef) -> Result<Current, Sn
 }
 
 /// Verifies the snapshotdb in `dir` and `kv` without changing anything: the WAL's hash chain, that
-/// every record applies, and that the log reaches the `current` record. Returns what opening would find.
+/// every record applies, and that the log reaches the `current` record. Returns what opening would
+/// find, and the levels the log rebuilds (to check them against the chain).
 pub fn verify(
-    dir: &Path,
-    kv: &dyn KeyValueStore,
-    genesis: BlockRef,
-) -> Result<OpenReport, SnapshotError> {
-    Ok(verify_core(dir, kv, genesis)?.0)
-}
-
-/// [`verify`], also returning the levels the log rebuilds (to check them against the chain).
-pub fn verify_core(
     dir: &Path,
     kv: &dyn KeyValueStore,
     genesis: BlockRef,
@@ -283,14 +275,9 @@ impl SnapshotDb {
 
     /// Makes everything appended durable (one fsync). After a failure the instance is poisoned.
     pub fn sync(&mut self) -> Result<(), SnapshotError> {
-        if self.poisoned {
-            return Err(SnapshotError::Poisoned);
+        if let Some(fsync) = self.detach_sync()? {
+            fsync.complete();
         }
-        if let Err(e) = self.wal.sync() {
-            self.poisoned = true;
-            return Err(e);
-        }
-        self.syncs += 1;
         Ok(())
     }
 
@@ -356,15 +343,8 @@ impl SnapshotDb {
                 "snapshotdb holds data; it cannot move its base".into(),
             ));
         }
-        let current = Current {
-            highest: head,
-            base: head,
-        };
-        let mut batch = WriteBatch::new();
-        batch.put(CURRENT_KEY.to_vec(), current.encode());
-        self.kv.write(batch, Durability::Sync)?;
         self.core = Core::new(head);
-        Ok(())
+        self.checkpoint(WriteBatch::new())
     }
 
     /// Undoes the commits above `to` (the chain's head: the chain store did not record them before a
@@ -375,27 +355,12 @@ impl SnapshotDb {
         if self.poisoned {
             return Err(SnapshotError::Poisoned);
         }
-        let mut core = self.core.clone();
-        let dropped = core.rollback(to)?;
-        if dropped == 0 && core.recognized().len() == self.core.recognized().len() {
+        let recognized = self.core.recognized().len();
+        let dropped = self.core.rollback(to)?;
+        if dropped == 0 && recognized == 0 {
             return Ok(0);
         }
-        let current = Current {
-            highest: core.head(),
-            base: core.base(),
-        };
-        let mut batch = WriteBatch::new();
-        batch.put(CURRENT_KEY.to_vec(), current.encode());
-        if let Err(e) = self.kv.write(batch, Durability::Sync) {
-            self.poisoned = true;
-            return Err(e.into());
-        }
-        let records: Vec<Vec<u8>> = core.to_records().iter().map(encode_record).collect();
-        if let Err(e) = self.wal.rewrite(&records) {
-            self.poisoned = true;
-            return Err(e);
-        }
-        self.core = core;
+        self.checkpoint(WriteBatch::new())?;
         Ok(dropped)
     }
 
@@ -431,8 +396,7 @@ impl SnapshotDb {
             });
         }
         records.push(Record::Seal { hash });
-        // Check the block's place before logging anything, so a refusal leaves no record behind.
-        self.core.check(&records[0])?;
+        // A refused `NewBlock` stops the batch before anything is logged.
         self.append(records)?;
         Ok(true)
     }
@@ -476,6 +440,15 @@ impl SnapshotDb {
                 }
             }
         }
+        self.checkpoint(batch)?;
+        Ok(blocks.len())
+    }
+
+    /// Makes the in-memory levels the durable state: `batch` (base changes, if any) goes to the
+    /// key-value store with the `current` record in one fsynced write, then the WAL is rewritten to
+    /// hold exactly the levels. A crash in between replays the old log over the new `current`, which
+    /// reaches the same state. A failure poisons the instance.
+    fn checkpoint(&mut self, mut batch: WriteBatch) -> Result<(), SnapshotError> {
         batch.put(CURRENT_KEY.to_vec(), self.current().encode());
         if let Err(e) = self.kv.write(batch, Durability::Sync) {
             self.poisoned = true;
@@ -486,7 +459,7 @@ impl SnapshotDb {
             self.poisoned = true;
             return Err(e);
         }
-        Ok(blocks.len())
+        Ok(())
     }
 }
 
@@ -684,7 +657,7 @@ mod tests {
         let mut bytes = std::fs::read(&path).expect("read");
         bytes.extend_from_slice(&[1, 2, 3]);
         std::fs::write(&path, &bytes).expect("write");
-        let report = verify(dir.path(), kv.as_ref(), GENESIS).expect("verify");
+        let (report, _) = verify(dir.path(), kv.as_ref(), GENESIS).expect("verify");
         assert_eq!(report.replay.records, 4);
         assert_eq!(report.replay.torn_bytes_cut, 3);
         assert_eq!(

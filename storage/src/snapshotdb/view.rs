@@ -26,16 +26,6 @@ impl SnapshotRead for EmptySnapshot {
     }
 }
 
-/// A fixed set of values (tests and tools).
-#[derive(Debug, Clone, Default)]
-pub struct MapSnapshot(pub BTreeMap<Vec<u8>, Vec<u8>>);
-
-impl SnapshotRead for MapSnapshot {
-    fn get(&self, key: &[u8]) -> crate::Result<Option<Vec<u8>>> {
-        Ok(self.0.get(key).cloned())
-    }
-}
-
 /// The block being executed: its writes over a view of its parent.
 #[derive(Debug, Clone)]
 pub struct Overlay {
@@ -181,6 +171,16 @@ impl SnapshotRead for BlockView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed set of values.
+    #[derive(Debug)]
+    struct MapSnapshot(BTreeMap<Vec<u8>, Vec<u8>>);
+
+    impl SnapshotRead for MapSnapshot {
+        fn get(&self, key: &[u8]) -> crate::Result<Option<Vec<u8>>> {
+            Ok(self.0.get(key).cloned())
+        }
+    }
 
     #[test]
     fn the_running_hash_covers_every_key_value_and_deletion_and_its_predecessor() {

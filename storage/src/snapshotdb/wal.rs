@@ -125,11 +125,8 @@ impl Wal {
     /// Makes every appended record durable (fsync). One call covers any number of appends. A failed
     /// fsync stops the process ([`crate::durable::fatal`]).
     pub fn sync(&mut self) -> Result<(), SnapshotError> {
-        if self.unsynced {
-            if let Err(e) = self.file.sync_data() {
-                crate::durable::fatal(&format!("fsync of {}", self.path.display()), &e);
-            }
-            self.unsynced = false;
+        if let Some(fsync) = self.detach_sync()? {
+            fsync.complete();
         }
         Ok(())
     }

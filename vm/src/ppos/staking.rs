@@ -257,14 +257,14 @@ pub fn snapshot_hash(state: &StateDb) -> Result<B256, StorageError> {
     ))
 }
 
-/// Where the staking records of a state live: in snapshotdb when the state has a snapshotdb view
-/// attached (the node), else in the contract's storage slots (the earlier design, kept to compare
-/// the two side by side). A state whose chain keeps them in snapshotdb (its running-hash slot is
-/// set) refuses slot reads, so a caller that forgot the view gets an error, not empty data.
-fn in_snapshot(state: &StateDb, contract: Address) -> Result<bool, StorageError> {
-    if state.snapshot().is_some() {
-        return Ok(true);
-    }
+/// The staking records of a state live in snapshotdb when the state has a snapshotdb view attached
+/// (the node), else in the contract's storage slots (the earlier design, kept to compare the two
+/// side by side). This refuses the slots of a state whose chain keeps the records in snapshotdb (its
+/// running-hash slot is set), so a caller that forgot the view gets an error, not empty data.
+fn refuse_slots_of_a_snapshot_chain(
+    state: &StateDb,
+    contract: Address,
+) -> Result<(), StorageError> {
     if contract == crate::system::STAKING && !snapshot_hash(state)?.is_zero() {
         return Err(StorageError::Mismatch(
             "this chain keeps staking data in snapshotdb, and the state was opened without a \
@@ -272,7 +272,7 @@ fn in_snapshot(state: &StateDb, contract: Address) -> Result<bool, StorageError>
                 .into(),
         ));
     }
-    Ok(false)
+    Ok(())
 }
 
 fn snapshot_key(key: &[u8]) -> Vec<u8> {
@@ -285,12 +285,10 @@ pub fn get(
     contract: Address,
     key: &[u8],
 ) -> Result<Option<Vec<u8>>, StorageError> {
-    if in_snapshot(state, contract)? {
-        return match state.snapshot() {
-            Some(s) => s.get(&snapshot_key(key)),
-            None => Ok(None),
-        };
+    if let Some(s) = state.snapshot() {
+        return s.get(&snapshot_key(key));
     }
+    refuse_slots_of_a_snapshot_chain(state, contract)?;
     let base = base_slot(key);
     let len = state.storage(&contract, slot(base, 0))?;
     if len.is_zero() {
@@ -316,12 +314,11 @@ pub fn put(
     key: &[u8],
     value: &[u8],
 ) -> Result<(), StorageError> {
-    if in_snapshot(state, contract)? {
-        if let Some(s) = state.snapshot_mut() {
-            s.put(&snapshot_key(key), value);
-        }
+    if let Some(s) = state.snapshot_mut() {
+        s.put(&snapshot_key(key), value);
         return Ok(());
     }
+    refuse_slots_of_a_snapshot_chain(state, contract)?;
     let base = base_slot(key);
     let old = state.storage(&contract, slot(base, 0))?;
     let old_words = usize::try_from(old.saturating_sub(U256::from(1u8)))
@@ -342,12 +339,11 @@ pub fn put(
 
 /// Removes the value under `key`.
 pub fn delete(state: &mut StateDb, contract: Address, key: &[u8]) -> Result<(), StorageError> {
-    if in_snapshot(state, contract)? {
-        if let Some(s) = state.snapshot_mut() {
-            s.delete(&snapshot_key(key));
-        }
+    if let Some(s) = state.snapshot_mut() {
+        s.delete(&snapshot_key(key));
         return Ok(());
     }
+    refuse_slots_of_a_snapshot_chain(state, contract)?;
     let base = base_slot(key);
     let old = state.storage(&contract, slot(base, 0))?;
     let words = usize::try_from(old.saturating_sub(U256::from(1u8)))
@@ -383,7 +379,8 @@ pub fn seal_snapshot(
     Ok(writes)
 }
 
-fn u64_value(bytes: Option<Vec<u8>>) -> u64 {
+/// A counter stored as 8 big-endian bytes (0 when unset or not 8 bytes long).
+pub fn u64_value(bytes: Option<Vec<u8>>) -> u64 {
     bytes
         .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
         .map(u64::from_be_bytes)

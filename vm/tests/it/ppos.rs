@@ -88,6 +88,83 @@ fn rotation_over_many_rounds_keeps_the_cap_and_visits_every_candidate() {
     );
 }
 
+fn lat(n: u64) -> alloy_primitives::U256 {
+    alloy_primitives::U256::from(n) * alloy_primitives::U256::from(platon_vm::ppos::election::LAT)
+}
+
+/// Candidate `i`'s benefit address.
+fn benefit(i: u128) -> alloy_primitives::Address {
+    alloy_primitives::Address::left_padding_from(&[0xbe, i as u8])
+}
+
+/// Genesis candidate `i` (keys from `i`) with own stake `stake`.
+fn candidate(i: u128, stake: alloy_primitives::U256) -> platon_vm::ppos::staking::Candidate {
+    use alloy_primitives::{Address, U256};
+    use platon_crypto::bls::BlsSecretKey;
+    use platon_crypto::vrf::VrfSecretKey;
+    platon_vm::ppos::staking::Candidate {
+        node_id: i,
+        staking_address: Address::left_padding_from(&[0x5a, i as u8]),
+        benefit_address: benefit(i),
+        bls_key: BlsSecretKey::from_ikm(&[i as u8; 32])
+            .expect("bls")
+            .public_key()
+            .to_bytes(),
+        vrf_key: VrfSecretKey::from_seed(&[i as u8; 32])
+            .expect("vrf")
+            .public_key()
+            .to_bytes(),
+        reward_per: 0,
+        name: format!("c{i}"),
+        stake,
+        stake_pending: U256::ZERO,
+        delegated: U256::ZERO,
+        delegated_pending: U256::ZERO,
+        staking_block: 0,
+        staking_seq: 0,
+        status: platon_vm::ppos::staking::Status::Active,
+    }
+}
+
+/// The genesis header over state `root`, which the test blocks build on.
+fn genesis_header(root: B256) -> platon_messages::Header {
+    use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
+    platon_messages::Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: alloy_primitives::Address::ZERO,
+        state_root: root,
+        transactions_root: EMPTY_ROOT,
+        receipts_root: EMPTY_ROOT,
+        logs_bloom: Default::default(),
+        difficulty: alloy_primitives::U256::ZERO,
+        number: 0,
+        gas_limit: 30_000_000,
+        gas_used: 0,
+        timestamp: 0,
+        extra_data: alloy_primitives::Bytes::new(),
+        mix_hash: B256::ZERO,
+        nonce: [0; 8],
+        base_fee_per_gas: 1_000_000_000,
+    }
+}
+
+/// Writes the genesis records into a snapshotdb base (as the chain store's genesis batch does).
+fn write_base(
+    kv: &dyn platon_storage::KeyValueStore,
+    genesis: &platon_storage::snapshotdb::Writes,
+) {
+    let mut batch = platon_storage::WriteBatch::new();
+    for (k, v) in genesis {
+        batch.put(
+            platon_storage::snapshotdb::base_key(k),
+            v.clone().expect("genesis values"),
+        );
+    }
+    kv.write(batch, platon_storage::Durability::Sync)
+        .expect("base");
+}
+
 /// Blocks through `execute_block` with the PPoS schedule: rounds of 4 blocks, epochs of 3 rounds,
 /// 4 seats among 10 genesis candidates. Each block's beneficiary is the validator whose turn it is
 /// (one validator never produces); the seed is a stand-in for the VRF output. The validator set
@@ -100,46 +177,22 @@ fn rotation_over_many_rounds_keeps_the_cap_and_visits_every_candidate() {
 #[test]
 fn blocks_settle_epochs_and_rotate_validators_deterministically() {
     use alloy_primitives::{Address, Bytes, U256};
-    use platon_crypto::bls::BlsSecretKey;
-    use platon_crypto::vrf::VrfSecretKey;
+
     use platon_messages::actors::BlockEnv;
-    use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
+    use platon_messages::block::EMPTY_ROOT;
     use platon_messages::Header;
     use platon_storage::snapshotdb::view::EmptySnapshot;
-    use platon_storage::snapshotdb::{base_key, BlockRef, SharedSnapshot, SnapshotDb};
+    use platon_storage::snapshotdb::{BlockRef, SharedSnapshot, SnapshotDb};
     use platon_storage::trie::MemoryNodes;
-    use platon_storage::{Account, Durability, KeyValueStore, MemoryStore, StateDb, WriteBatch};
-    use platon_vm::ppos::election::LAT;
+    use platon_storage::{Account, KeyValueStore, MemoryStore, StateDb};
+
     use platon_vm::ppos::staking::{seal_snapshot, Candidate, Ledger, Status};
     use platon_vm::system::{Schedule, REWARD, REWARD_POOL, STAKING};
     use platon_vm::{execute_block, NoHashes, SystemContext, SystemRuntime};
     use std::sync::Arc;
 
-    let lat = |n: u64| U256::from(n) * U256::from(LAT);
-    let benefit = |i: u128| Address::left_padding_from(&[0xbe, i as u8]);
     let candidates: Vec<Candidate> = (1..=10u128)
-        .map(|i| Candidate {
-            node_id: i,
-            staking_address: Address::left_padding_from(&[0x5a, i as u8]),
-            benefit_address: benefit(i),
-            bls_key: BlsSecretKey::from_ikm(&[i as u8; 32])
-                .expect("bls")
-                .public_key()
-                .to_bytes(),
-            vrf_key: VrfSecretKey::from_seed(&[i as u8; 32])
-                .expect("vrf")
-                .public_key()
-                .to_bytes(),
-            reward_per: 0,
-            name: format!("c{i}"),
-            stake: lat(100_000 + 1_000 * i as u64),
-            stake_pending: U256::ZERO,
-            delegated: U256::ZERO,
-            delegated_pending: U256::ZERO,
-            staking_block: 0,
-            staking_seq: 0,
-            status: Status::Active,
-        })
+        .map(|i| candidate(i, lat(100_000 + 1_000 * i as u64)))
         .collect();
     let staked = candidates.iter().fold(U256::ZERO, |a, c| a + c.stake);
     let mut watch: Vec<Address> = (1..=10u128).map(benefit).collect();
@@ -195,32 +248,11 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
         assert_eq!(genesis_data.is_empty(), !in_snapshot);
         let (root, nodes) = g.commit().expect("commit");
         store.insert(nodes, vec![]);
-        let mut parent = Header {
-            parent_hash: alloy_primitives::B256::ZERO,
-            ommers_hash: EMPTY_OMMERS_HASH,
-            beneficiary: Address::ZERO,
-            state_root: root,
-            transactions_root: EMPTY_ROOT,
-            receipts_root: EMPTY_ROOT,
-            logs_bloom: Default::default(),
-            difficulty: U256::ZERO,
-            number: 0,
-            gas_limit: 30_000_000,
-            gas_used: 0,
-            timestamp: 0,
-            extra_data: Bytes::new(),
-            mix_hash: alloy_primitives::B256::ZERO,
-            nonce: [0; 8],
-            base_fee_per_gas: 1_000_000_000,
-        };
+        let mut parent = genesis_header(root);
         // snapshotdb on disk (its WAL) over a key-value base holding the genesis data.
         let dir = tempfile::tempdir().expect("tmp");
         let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
-        let mut batch = WriteBatch::new();
-        for (k, v) in &genesis_data {
-            batch.put(base_key(k), v.clone().expect("genesis values"));
-        }
-        kv.write(batch, Durability::Sync).expect("base");
+        write_base(kv.as_ref(), &genesis_data);
         let genesis = BlockRef {
             number: 0,
             hash: parent.hash(),
@@ -422,48 +454,22 @@ fn blocks_settle_epochs_and_rotate_validators_deterministically() {
 /// header hash differs, which is how CBFT's validation refuses the proposal.
 #[test]
 fn a_node_whose_snapshotdb_diverged_computes_another_state_root() {
-    use alloy_primitives::{Address, Bytes, U256};
-    use platon_crypto::bls::BlsSecretKey;
-    use platon_crypto::vrf::VrfSecretKey;
+    use alloy_primitives::Bytes;
+
     use platon_messages::actors::BlockEnv;
-    use platon_messages::block::{EMPTY_OMMERS_HASH, EMPTY_ROOT};
+    use platon_messages::block::EMPTY_ROOT;
     use platon_messages::Header;
     use platon_storage::snapshotdb::view::EmptySnapshot;
     use platon_storage::snapshotdb::{base_key, BlockRef, SharedSnapshot, SnapshotDb};
     use platon_storage::trie::MemoryNodes;
     use platon_storage::{Account, Durability, KeyValueStore, RocksStore, StateDb, WriteBatch};
-    use platon_vm::ppos::election::LAT;
-    use platon_vm::ppos::staking::{seal_snapshot, Candidate, Ledger, Status, SNAPSHOT_PREFIX};
+
+    use platon_vm::ppos::staking::{seal_snapshot, Candidate, Ledger, SNAPSHOT_PREFIX};
     use platon_vm::system::{Schedule, STAKING};
     use platon_vm::{execute_block, NoHashes, SystemContext, SystemRuntime};
     use std::sync::Arc;
 
-    let lat = |n: u64| U256::from(n) * U256::from(LAT);
-    let benefit = |i: u128| Address::left_padding_from(&[0xbe, i as u8]);
-    let candidates: Vec<Candidate> = (1..=4u128)
-        .map(|i| Candidate {
-            node_id: i,
-            staking_address: Address::left_padding_from(&[0x5a, i as u8]),
-            benefit_address: benefit(i),
-            bls_key: BlsSecretKey::from_ikm(&[i as u8; 32])
-                .expect("bls")
-                .public_key()
-                .to_bytes(),
-            vrf_key: VrfSecretKey::from_seed(&[i as u8; 32])
-                .expect("vrf")
-                .public_key()
-                .to_bytes(),
-            reward_per: 0,
-            name: format!("c{i}"),
-            stake: lat(100_000),
-            stake_pending: U256::ZERO,
-            delegated: U256::ZERO,
-            delegated_pending: U256::ZERO,
-            staking_block: 0,
-            staking_seq: 0,
-            status: Status::Active,
-        })
-        .collect();
+    let candidates: Vec<Candidate> = (1..=4u128).map(|i| candidate(i, lat(100_000))).collect();
     let store = Arc::new(MemoryNodes::default());
     let mut g = StateDb::at_root(EMPTY_ROOT, store.clone()).with_snapshot(Arc::new(EmptySnapshot));
     g.set_account(
@@ -482,24 +488,7 @@ fn a_node_whose_snapshotdb_diverged_computes_another_state_root() {
     let genesis_data = seal_snapshot(&mut g).expect("seal");
     let (root, nodes) = g.commit().expect("commit");
     store.insert(nodes, vec![]);
-    let genesis = Header {
-        parent_hash: alloy_primitives::B256::ZERO,
-        ommers_hash: EMPTY_OMMERS_HASH,
-        beneficiary: Address::ZERO,
-        state_root: root,
-        transactions_root: EMPTY_ROOT,
-        receipts_root: EMPTY_ROOT,
-        logs_bloom: Default::default(),
-        difficulty: U256::ZERO,
-        number: 0,
-        gas_limit: 30_000_000,
-        gas_used: 0,
-        timestamp: 0,
-        extra_data: Bytes::new(),
-        mix_hash: alloy_primitives::B256::ZERO,
-        nonce: [0; 8],
-        base_fee_per_gas: 1_000_000_000,
-    };
+    let genesis = genesis_header(root);
     let rt = SystemRuntime::new(
         &platon_vm::Revm,
         SystemContext {
@@ -526,11 +515,7 @@ fn a_node_whose_snapshotdb_diverged_computes_another_state_root() {
         let dir = tempfile::tempdir().expect("tmp");
         let kv: Arc<dyn KeyValueStore> =
             Arc::new(RocksStore::open(&dir.path().join("kv")).expect("rocksdb"));
-        let mut batch = WriteBatch::new();
-        for (k, v) in &genesis_data {
-            batch.put(base_key(k), v.clone().expect("value"));
-        }
-        kv.write(batch, Durability::Sync).expect("base");
+        write_base(kv.as_ref(), &genesis_data);
         let (db, _) = SnapshotDb::open(
             &dir.path().join("snapshot"),
             kv.clone(),

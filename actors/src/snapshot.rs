@@ -359,11 +359,13 @@ pub fn check_against_chain(
             .ok_or_else(|| format!("the chain store has no block {}", top.hash))?;
         out.behind = match (hash_at(&at_top), hash_at(&head)) {
             (Some(a), Some(b)) if a == b => Behind::Unchanged,
-            (Some(_), Some(_)) => return Err(format!(
+            (Some(_), Some(_)) => {
+                return Err(format!(
                 "snapshotdb ends at block {} but the chain's staking data changed up to block {}: \
                      committed staking data is missing",
                 top.number, head.number
-            )),
+            ))
+            }
             _ => Behind::Unknown,
         };
     }

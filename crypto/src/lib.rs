@@ -3,13 +3,14 @@
 //! signatures for validators, and the sr25519 VRF (`schnorrkel`) of the validator election.
 //!
 //! Everything here is pure and deterministic (key generation and VRF proof nonces aside); callers
-//! hand in bytes and get bytes or a typed error. Later issues add Groth16 and the MPC primitives.
+//! hand in bytes and get bytes or a typed error. [`vc`] holds BN254 Groth16 and the verifiable-computation models; a later issue adds the MPC primitives.
 
 pub mod bls;
 pub mod conformance;
 pub mod hd;
 pub mod node_key;
 pub mod secp;
+pub mod vc;
 pub mod vrf;
 
 pub use alloy_primitives::keccak256;

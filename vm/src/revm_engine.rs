@@ -240,6 +240,21 @@ pub fn tx_env(msg: &Message) -> TxEnv {
     }
 }
 
+/// The code-size limit of a transaction: EIP-170's, except for a creation that deploys a WASM
+/// module, whose instrumented code may reach [`crate::wasm::cost::MAX_CODE_BYTES`]. (An EVM
+/// creation nested in such a deployment's constructor gets the same bound.)
+pub fn code_limit(msg: &Message) -> Option<usize> {
+    (matches!(msg.kind, TxKind::Create) && crate::wasm::is_wasm(&msg.data))
+        .then_some(crate::wasm::cost::MAX_CODE_BYTES)
+}
+
+/// The revm configuration of one transaction: [`cfg_env`] with its [`code_limit`].
+pub fn cfg_for(chain_id: u64, opts: ExecOptions, msg: &Message) -> CfgEnv {
+    let mut cfg = cfg_env(chain_id, opts);
+    cfg.limit_contract_code_size = code_limit(msg);
+    cfg
+}
+
 /// The revm configuration for `chain_id` and `opts`.
 pub fn cfg_env(chain_id: u64, opts: ExecOptions) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(SPEC);
@@ -440,7 +455,7 @@ impl RevmWith {
         let mut evm = Context::mainnet()
             .with_db(view)
             .with_block(block_env(env))
-            .with_cfg(cfg_env(env.chain_id, opts))
+            .with_cfg(cfg_for(env.chain_id, opts, msg))
             .build_mainnet_with_inspector(Deadline {
                 at: deadline,
                 steps: 0,
@@ -480,7 +495,7 @@ impl Runtime for RevmWith {
         let mut evm = Context::mainnet()
             .with_db(view)
             .with_block(block_env(env))
-            .with_cfg(cfg_env(env.chain_id, opts))
+            .with_cfg(cfg_for(env.chain_id, opts, msg))
             .build_mainnet()
             .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
         let result = evm.transact(tx_env(msg));
@@ -511,15 +526,22 @@ impl Runtime for RevmWith {
                 .with_cfg(cfg_env(env.chain_id, ExecOptions::BLOCK))
                 .build_mainnet()
                 .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
-            block_loop(env, msgs, |msg| match evm.transact(tx_env(msg)) {
-                Ok(r) => {
-                    evm.ctx.journaled_state.database.commit(r.state.clone());
-                    changes.push(r.state);
-                    Ok(Ok(outcome(r.result)))
+            block_loop(env, msgs, |msg| {
+                match {
+                    evm.ctx.cfg.limit_contract_code_size = code_limit(msg);
+                    evm.transact(tx_env(msg))
+                } {
+                    Ok(r) => {
+                        evm.ctx.journaled_state.database.commit(r.state.clone());
+                        changes.push(r.state);
+                        Ok(Ok(outcome(r.result)))
+                    }
+                    Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
+                    Err(EVMError::Database(e)) => {
+                        Err(engine_err(format!("state read failed: {e}")))
+                    }
+                    Err(e) => Err(engine_err(e)),
                 }
-                Err(EVMError::Transaction(e)) => Ok(Err(reject(e))),
-                Err(EVMError::Database(e)) => Err(engine_err(format!("state read failed: {e}"))),
-                Err(e) => Err(engine_err(e)),
             })?
         };
         drop(cache);

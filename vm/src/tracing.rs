@@ -3,7 +3,7 @@
 //! accounts a transaction touched, before and optionally after it), and the access-list tracer
 //! behind `eth_createAccessList`. They serve the `debug_trace*` methods.
 
-use crate::revm_engine::{block_env, cfg_env, tx_env, StateView};
+use crate::revm_engine::{block_env, tx_env, StateView};
 use crate::runtime::{BlockHashes, ExecError, ExecOptions, Message, Outcome, Status, TxReject};
 pub use crate::wasm::revm_glue::MovedPrecompiles;
 use alloy_primitives::{hex, Address, Bytes, B256, U256};
@@ -414,7 +414,7 @@ where
     let mut evm = Context::mainnet()
         .with_db(view)
         .with_block(block_env(env))
-        .with_cfg(cfg_env(env.chain_id, opts))
+        .with_cfg(crate::revm_engine::cfg_for(env.chain_id, opts, msg))
         .build_mainnet_with_inspector(inspector)
         // WASM frames run as they do in blocks; the tracer sees the EVM frames around them.
         .with_precompiles(

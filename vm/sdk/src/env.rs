@@ -31,6 +31,14 @@ extern "C" {
     fn platon_call(to: *const u8, args: *const u8, alen: u32, value: *const u8, gas: i64) -> i32;
     fn platon_static_call(to: *const u8, args: *const u8, alen: u32, gas: i64) -> i32;
     fn platon_event(topics: *const u8, n: u32, data: *const u8, dlen: u32);
+    fn platon_tx_nonce() -> i64;
+    fn platon_groth16_verify(
+        vk: *const u8,
+        vklen: u32,
+        proof: *const u8,
+        inputs: *const u8,
+        n: u32,
+    ) -> i32;
 }
 
 /// A bump allocator over linear memory: a contract call is short, so nothing is freed.
@@ -102,6 +110,42 @@ pub fn gas_left() -> u64 {
 /// The block number.
 pub fn block_number() -> u64 {
     unsafe { platon_block_number() as u64 }
+}
+
+/// The transaction's nonce.
+pub fn tx_nonce() -> u64 {
+    unsafe { platon_tx_nonce() as u64 }
+}
+
+/// Why [`groth16_verify`] could not check a proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedProof;
+
+/// Verifies a BN254 Groth16 proof (256 bytes: A, B, C in the EIP-197 layout) against a verifying
+/// key and public inputs (32-byte big-endian scalars). `Err` when the key, the proof or an input
+/// does not decode, or the number of inputs is not the key's. Gas: 181,000 + 6,150 per input.
+pub fn groth16_verify(
+    vk: &[u8],
+    proof: &[u8; 256],
+    inputs: &[[u8; 32]],
+) -> Result<bool, MalformedProof> {
+    let mut flat = Vec::with_capacity(inputs.len() * 32);
+    for w in inputs {
+        flat.extend_from_slice(w);
+    }
+    match unsafe {
+        platon_groth16_verify(
+            vk.as_ptr(),
+            vk.len() as u32,
+            proof.as_ptr(),
+            flat.as_ptr(),
+            inputs.len() as u32,
+        )
+    } {
+        1 => Ok(true),
+        0 => Ok(false),
+        _ => Err(MalformedProof),
+    }
 }
 
 /// The block time (seconds).

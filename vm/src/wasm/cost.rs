@@ -10,6 +10,10 @@ use wasmparser::Operator;
 
 /// Largest module a deploy may carry, in bytes (before instrumentation).
 pub const MAX_MODULE_BYTES: usize = 48 * 1024;
+/// The most bytes of an instrumented module, the code a WASM contract stores: the gas and stack
+/// checks roughly double a module, so EIP-170's 24,576 bytes would refuse most modules the deploy
+/// rules accept. A creation transaction that deploys WASM runs under this limit instead.
+pub const MAX_CODE_BYTES: usize = 4 * MAX_MODULE_BYTES;
 /// Most functions a module may define.
 pub const MAX_FUNCTIONS: usize = 2_048;
 /// Most imports a module may declare.
@@ -82,6 +86,18 @@ pub const CODE_DEPOSIT_BYTE_GAS: u64 = 200;
 pub const BLOCKHASH_GAS: u64 = 20;
 /// `platon_ecrecover` (the EVM precompile's price).
 pub const ECRECOVER_GAS: u64 = 3_000;
+/// `platon_groth16_verify`'s fixed part: four pairings at EIP-1108's prices (45,000 + 4 · 34,000).
+pub const GROTH16_BASE_GAS: u64 = 181_000;
+/// `platon_groth16_verify` per public input: one G1 scalar multiplication and one addition at
+/// EIP-1108's prices (6,000 + 150).
+pub const GROTH16_INPUT_GAS: u64 = 6_150;
+/// The most public inputs `platon_groth16_verify` takes.
+pub const GROTH16_MAX_INPUTS: u32 = 64;
+
+/// The gas of verifying a Groth16 proof with `inputs` public inputs.
+pub const fn groth16_verify_gas(inputs: u32) -> u64 {
+    GROTH16_BASE_GAS + GROTH16_INPUT_GAS * inputs as u64
+}
 
 /// The gas of one instruction, by class:
 ///

@@ -79,6 +79,12 @@ pub const HOST_FUNCTIONS: &[HostSig] = &[
     ),
     sig("platon_event", &[I32, I32, I32, I32], None),
     sig("platon_chain_id", &[], Some(I64)),
+    sig("platon_tx_nonce", &[], Some(I64)),
+    sig(
+        "platon_groth16_verify",
+        &[I32, I32, I32, I32, I32],
+        Some(I32),
+    ),
 ];
 
 /// Imports the instrumentation adds (never allowed in a deployed module): the gas counter's
@@ -191,6 +197,8 @@ pub struct BlockInfo {
     pub gas_price: U256,
     /// The transaction's sender.
     pub origin: Address,
+    /// The transaction's nonce (what a VC contract keys a task by).
+    pub nonce: u64,
 }
 
 /// How a call from a contract runs.
@@ -487,6 +495,38 @@ pub fn call_host(
         Some("platon_gas") => return Ok(Some(exec.gas_left as i64)),
         Some("platon_timestamp") => return Ok(Some(exec.chain.info().timestamp as i64)),
         Some("platon_chain_id") => return Ok(Some(exec.chain.info().chain_id as i64)),
+        Some("platon_tx_nonce") => return Ok(Some(exec.chain.info().nonce as i64)),
+        Some("platon_groth16_verify") => {
+            // (vk, vk_len, proof, inputs, n): 1 verifies, 0 does not, -1 malformed. The price is
+            // paid before anything is decoded, so malformed bytes cost as much as a real check.
+            let n = ptr(a(4));
+            if n > GROTH16_MAX_INPUTS {
+                return Ok(Some(-1));
+            }
+            exec.charge(groth16_verify_gas(n))?;
+            let vk_len = ptr(a(1));
+            if platon_crypto::vc::vk_inputs(vk_len as usize) != Some(n as usize) {
+                return Ok(Some(-1));
+            }
+            let vk = mem.read(ptr(a(0)), vk_len)?;
+            let proof = mem.read(ptr(a(2)), platon_crypto::vc::PROOF_BYTES as u32)?;
+            let inputs: Vec<[u8; 32]> = mem
+                .read(ptr(a(3)), n.saturating_mul(32))?
+                .chunks_exact(32)
+                .map(|w| {
+                    let mut b = [0u8; 32];
+                    b.copy_from_slice(w);
+                    b
+                })
+                .collect();
+            return Ok(Some(
+                match platon_crypto::vc::verify(&vk, &proof, &inputs) {
+                    Ok(true) => 1,
+                    Ok(false) => 0,
+                    Err(_) => -1,
+                },
+            ));
+        }
         Some("platon_coinbase") => {
             let c = exec.chain.info().coinbase;
             mem.write(ptr(a(0)), c.as_slice())?;

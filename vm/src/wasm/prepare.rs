@@ -141,6 +141,12 @@ pub fn prepare(module: &[u8]) -> Result<Vec<u8>, DeployError> {
     }
     let info = validate(module, true)?;
     let code = instrument(module, &info).map_err(|e| DeployError::Invalid(e.to_string()))?;
+    if code.len() > MAX_CODE_BYTES {
+        return Err(DeployError::Invalid(format!(
+            "the instrumented module is {} bytes, over {MAX_CODE_BYTES}",
+            code.len()
+        )));
+    }
     engines_accept(&code)?;
     Ok(code)
 }

@@ -481,6 +481,7 @@ impl<DB: Database> Chain for RevmChain<'_, DB> {
             chain_id: self.ctx.cfg.chain_id,
             gas_price: U256::from(self.ctx.tx.effective_gas_price(u128::from(basefee))),
             origin: self.ctx.tx.caller(),
+            nonce: self.ctx.tx.nonce(),
         }
     }
 

@@ -160,6 +160,14 @@ fn link_index(module: &mut Module<'_>, index: usize, slot: &Slot) -> Result<(), 
             |(a, b, c, d, e)| vec![u(a), u(b), u(c), u(d), e],
             ret_i32,
         ),
+        ([I32, I32, I32, I32, I32], Some(I32)) => link::<(i32, i32, i32, i32, i32), i32>(
+            module,
+            n,
+            index,
+            slot,
+            |(a, b, c, d, e)| vec![u(a), u(b), u(c), u(d), u(e)],
+            ret_i32,
+        ),
         ([I32, I32, I32, I32, I32, I64, I32], Some(I32)) => {
             link::<(i32, i32, i32, i32, i32, i64, i32), i32>(
                 module,

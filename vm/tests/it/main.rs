@@ -21,6 +21,7 @@ mod precompiles;
 mod sdk;
 mod staking;
 mod system;
+mod vc;
 mod wasm;
 mod wasm_fuzz;
 mod wasm_spec;

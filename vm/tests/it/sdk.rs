@@ -32,15 +32,15 @@ fn contracts() -> &'static PathBuf {
     })
 }
 
-fn wasm(name: &str) -> Vec<u8> {
+pub(crate) fn wasm(name: &str) -> Vec<u8> {
     std::fs::read(contracts().join(format!("{name}.wasm"))).expect("contract built")
 }
 
-fn rlp<T: alloy_rlp::Encodable>(v: T) -> Vec<u8> {
+pub(crate) fn rlp<T: alloy_rlp::Encodable>(v: T) -> Vec<u8> {
     alloy_rlp::encode(v)
 }
 
-fn rlp_bytes(b: &[u8]) -> Vec<u8> {
+pub(crate) fn rlp_bytes(b: &[u8]) -> Vec<u8> {
     alloy_rlp::encode(b)
 }
 

@@ -117,9 +117,9 @@ const CONTRACT: &str = r#"
 )
 "#;
 
-fn env() -> BlockEnv {
+fn env(number: u64) -> BlockEnv {
     BlockEnv {
-        number: 1,
+        number,
         timestamp: 1,
         beneficiary: Address::repeat_byte(0xcb),
         gas_limit: 30_000_000,
@@ -149,6 +149,8 @@ pub(crate) struct World {
     nodes: Arc<MemoryNodes>,
     pub(crate) state: StateDb,
     nonces: std::collections::HashMap<Address, u64>,
+    /// The block number the next transactions run in.
+    pub(crate) number: u64,
 }
 
 impl World {
@@ -159,6 +161,7 @@ impl World {
             state: fresh(nodes.clone()),
             nodes,
             nonces: Default::default(),
+            number: 1,
         }
     }
 
@@ -190,7 +193,13 @@ impl World {
         };
         *nonce += 1;
         self.rt
-            .transact(&mut self.state, &NoHashes, &env(), &msg, ExecOptions::BLOCK)
+            .transact(
+                &mut self.state,
+                &NoHashes,
+                &env(self.number),
+                &msg,
+                ExecOptions::BLOCK,
+            )
             .expect("io")
             .expect("valid")
     }

@@ -527,10 +527,9 @@ impl Runtime for RevmWith {
                 .build_mainnet()
                 .with_precompiles(WasmPrecompiles::new(SPEC, self.wasm, self.debug));
             block_loop(env, msgs, |msg| {
-                match {
-                    evm.ctx.cfg.limit_contract_code_size = code_limit(msg);
-                    evm.transact(tx_env(msg))
-                } {
+                evm.ctx.cfg.limit_contract_code_size = code_limit(msg);
+                let result = evm.transact(tx_env(msg));
+                match result {
                     Ok(r) => {
                         evm.ctx.journaled_state.database.commit(r.state.clone());
                         changes.push(r.state);

@@ -508,6 +508,10 @@ pub fn call_host(
             if platon_crypto::vc::vk_inputs(vk_len as usize) != Some(n as usize) {
                 return Ok(Some(-1));
             }
+            let read = (vk_len as usize)
+                .saturating_add(platon_crypto::vc::PROOF_BYTES)
+                .saturating_add(n as usize * 32);
+            exec.charge(words(read).saturating_mul(HOST_WORD_GAS))?;
             let vk = mem.read(ptr(a(0)), vk_len)?;
             let proof = mem.read(ptr(a(2)), platon_crypto::vc::PROOF_BYTES as u32)?;
             let inputs: Vec<[u8; 32]> = mem

@@ -13,6 +13,7 @@
 //! Decoding checks every coordinate is below the field modulus, every point is on its curve and
 //! in the prime-order subgroup: bytes from a transaction cannot make verification panic.
 
+pub mod backend;
 pub mod models;
 
 use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G2Affine};

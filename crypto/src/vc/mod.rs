@@ -19,7 +19,7 @@ pub mod models;
 use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField};
-use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
+use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
@@ -70,52 +70,32 @@ pub enum VcError {
 
 /// A scalar from 32 big-endian bytes, refused when not below r.
 pub fn scalar_from_be(bytes: &[u8; 32]) -> Option<Fr> {
-    Fr::from_bigint(ark_ff::BigInt::new(limbs_be(bytes)))
+    field_from_be(bytes)
 }
 
 /// A scalar as 32 big-endian bytes.
 pub fn scalar_to_be(x: &Fr) -> [u8; 32] {
-    word(x.into_bigint().to_bytes_be())
+    field_to_be(x)
 }
 
-/// A 32-byte word reduced to a scalar by clearing its top three bits (what a contract does to a
-/// hash to make it a public input: 2²⁵³ < r).
-pub fn word_to_scalar_253(bytes: &[u8; 32]) -> Fr {
-    let mut b = *bytes;
-    b[0] &= 0x1f;
-    // Below 2^253 < r, so this never fails.
-    Fr::from_le_bytes_mod_order(&{
-        let mut le = b;
-        le.reverse();
-        le
-    })
+/// An element of a 256-bit prime field from 32 big-endian bytes, refused when not below the modulus
+/// (a reduction that changes the bytes is a refusal).
+fn field_from_be<F: PrimeField>(bytes: &[u8; 32]) -> Option<F> {
+    let x = F::from_be_bytes_mod_order(bytes);
+    (field_to_be(&x) == *bytes).then_some(x)
 }
 
-fn limbs_be(bytes: &[u8; 32]) -> [u64; 4] {
-    let mut limbs = [0u64; 4];
-    for (i, limb) in limbs.iter_mut().enumerate() {
-        let start = 24 - i * 8;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[start..start + 8]);
-        *limb = u64::from_be_bytes(w);
-    }
-    limbs
-}
-
-fn word(v: Vec<u8>) -> [u8; 32] {
+/// An element of a 256-bit prime field as 32 big-endian bytes.
+fn field_to_be<F: PrimeField>(x: &F) -> [u8; 32] {
+    let be = x.into_bigint().to_bytes_be();
     let mut out = [0u8; 32];
-    let n = v.len().min(32);
-    out[32 - n..].copy_from_slice(&v[v.len() - n..]);
+    let n = be.len().min(32);
+    out[32 - n..].copy_from_slice(&be[be.len() - n..]);
     out
 }
 
 fn fq(bytes: &[u8]) -> Option<Fq> {
-    let w: &[u8; 32] = bytes.try_into().ok()?;
-    Fq::from_bigint(ark_ff::BigInt::new(limbs_be(w)))
-}
-
-fn fq_be(x: &Fq) -> [u8; 32] {
-    word(x.into_bigint().to_bytes_be())
+    field_from_be(bytes.try_into().ok()?)
 }
 
 /// Decodes a G1 point (on the curve; BN254's G1 has cofactor 1).
@@ -141,8 +121,8 @@ pub fn g1_from_bytes(b: &[u8]) -> Result<G1Affine, String> {
 pub fn g1_to_bytes(p: &G1Affine) -> [u8; G1_BYTES] {
     let mut out = [0u8; G1_BYTES];
     if let Some((x, y)) = p.xy() {
-        out[..32].copy_from_slice(&fq_be(&x));
-        out[32..].copy_from_slice(&fq_be(&y));
+        out[..32].copy_from_slice(&field_to_be(&x));
+        out[32..].copy_from_slice(&field_to_be(&y));
     }
     out
 }
@@ -174,10 +154,10 @@ pub fn g2_from_bytes(b: &[u8]) -> Result<G2Affine, String> {
 pub fn g2_to_bytes(p: &G2Affine) -> [u8; G2_BYTES] {
     let mut out = [0u8; G2_BYTES];
     if let Some((x, y)) = p.xy() {
-        out[..32].copy_from_slice(&fq_be(&x.c1));
-        out[32..64].copy_from_slice(&fq_be(&x.c0));
-        out[64..96].copy_from_slice(&fq_be(&y.c1));
-        out[96..].copy_from_slice(&fq_be(&y.c0));
+        out[..32].copy_from_slice(&field_to_be(&x.c1));
+        out[32..64].copy_from_slice(&field_to_be(&x.c0));
+        out[64..96].copy_from_slice(&field_to_be(&y.c1));
+        out[96..].copy_from_slice(&field_to_be(&y.c0));
     }
     out
 }
@@ -268,16 +248,8 @@ pub fn verify(vk: &[u8], proof: &[u8], inputs: &[[u8; 32]]) -> Result<bool, VcEr
         .enumerate()
         .map(|(i, w)| scalar_from_be(w).ok_or(VcError::InputNotInField(i)))
         .collect::<Result<Vec<_>, _>>()?;
-    verify_decoded(&ark_groth16::prepare_verifying_key(&vk), &proof, &inputs)
-}
-
-/// Verifies a decoded proof against a prepared key.
-pub fn verify_decoded(
-    pvk: &PreparedVerifyingKey<Bn254>,
-    proof: &Proof<Bn254>,
-    inputs: &[Fr],
-) -> Result<bool, VcError> {
-    Groth16::<Bn254>::verify_proof(pvk, proof, inputs).map_err(|e| VcError::Proving(e.to_string()))
+    Groth16::<Bn254>::verify_proof(&ark_groth16::prepare_verifying_key(&vk), &proof, &inputs)
+        .map_err(|e| VcError::Proving(e.to_string()))
 }
 
 /// The circuit of a task: the task's id as the first public input (so a proof answers one task
@@ -410,7 +382,10 @@ mod tests {
         let mut input = [0u8; 32];
         input[31] = 7;
         let a = m.compute(&input).expect("compute");
-        let task = word_to_scalar_253(&[0xff; 32]);
+        // The largest id a contract makes: a hash with its top three bits cleared.
+        let mut id = [0xff; 32];
+        id[0] &= 0x1f;
+        let task = scalar_from_be(&id).expect("below r");
         let proof = prove(&keys.pk, &m, task, &a, [1; 32]).expect("prove");
         let words = public_words(&task, &a);
         assert_eq!(verify(&keys.vk, &proof, &words), Ok(true));

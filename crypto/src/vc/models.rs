@@ -134,18 +134,20 @@ pub fn merkle_root<T: Num>(leaf: T, path: &[(T, T)], consts: &[Fr]) -> T {
     let mut cur = leaf;
     for (bit, sib) in path {
         let left = cur.clone() + bit.clone() * (sib.clone() - cur.clone());
-        let right = sib.clone() + bit.clone() * (cur.clone() - sib.clone());
+        // The other of the two: one multiplication (one constraint) a level, not two.
+        let right = cur.clone() + sib.clone() - left.clone();
         cur = mimc_hash2(left, right, consts);
     }
     cur
 }
 
-fn scalar_at(input: &[u8], i: usize) -> Result<Fr, VcError> {
+/// The scalar in the 32 bytes of `input` at `at`; `what` names it in the error.
+fn scalar_at(input: &[u8], at: usize, what: &dyn std::fmt::Display) -> Result<Fr, VcError> {
     let w: [u8; 32] = input
-        .get(i * 32..(i + 1) * 32)
+        .get(at..at + 32)
         .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| VcError::BadInput(format!("word {i} is missing")))?;
-    scalar_from_be(&w).ok_or_else(|| VcError::BadInput(format!("word {i} is not below r")))
+        .ok_or_else(|| VcError::BadInput(format!("{what} is missing")))?;
+    scalar_from_be(&w).ok_or_else(|| VcError::BadInput(format!("{what} is not below r")))
 }
 
 /// N rounds of MiMC-5 from a public start to a public end.
@@ -187,7 +189,7 @@ impl Model for MimcChain {
                 input.len()
             )));
         }
-        let x = scalar_at(input, 0)?;
+        let x = scalar_at(input, 0, &"word 0")?;
         let y = mimc(x, &constants(self.rounds));
         Ok(Assignment {
             public: vec![x, y],
@@ -269,7 +271,7 @@ impl Model for MerkleMembership {
                 input.len()
             )));
         }
-        let leaf = scalar_at(input, 0)?;
+        let leaf = scalar_at(input, 0, &"word 0")?;
         let mut path = Vec::with_capacity(self.depth);
         let mut private = Vec::with_capacity(2 * self.depth);
         for level in 0..self.depth {
@@ -283,12 +285,7 @@ impl Model for MerkleMembership {
                     )))
                 }
             };
-            let w: [u8; 32] = input[at + 1..at + 33]
-                .try_into()
-                .map_err(|_| VcError::BadInput("short sibling".into()))?;
-            let sib = scalar_from_be(&w).ok_or_else(|| {
-                VcError::BadInput(format!("level {level}: sibling is not below r"))
-            })?;
+            let sib = scalar_at(input, at + 1, &format_args!("level {level}: sibling"))?;
             path.push((bit, sib));
             private.extend([bit, sib]);
         }

@@ -21,6 +21,22 @@ pub const fn fnv1a_64(name: &str) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Address(pub [u8; 20]);
 
+impl Address {
+    /// The address as a 32-byte word, left-padded with zeros (an event topic, an EVM argument).
+    pub fn to_word(&self) -> [u8; 32] {
+        let mut w = [0u8; 32];
+        w[12..].copy_from_slice(&self.0);
+        w
+    }
+}
+
+/// A `u128` as a 32-byte big-endian word (a 256-bit value, event data).
+pub fn u128_word(v: u128) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[16..].copy_from_slice(&v.to_be_bytes());
+    w
+}
+
 /// A value that encodes to RLP.
 pub trait Encode {
     /// Appends the RLP encoding.

@@ -123,22 +123,19 @@ pub struct MalformedProof;
 
 /// Verifies a BN254 Groth16 proof (256 bytes: A, B, C in the EIP-197 layout) against a verifying
 /// key and public inputs (32-byte big-endian scalars). `Err` when the key, the proof or an input
-/// does not decode, or the number of inputs is not the key's. Gas: 181,000 + 6,150 per input.
+/// does not decode, or the number of inputs is not the key's. Gas: 181,000 + 6,150 per input, plus
+/// the words read.
 pub fn groth16_verify(
     vk: &[u8],
     proof: &[u8; 256],
     inputs: &[[u8; 32]],
 ) -> Result<bool, MalformedProof> {
-    let mut flat = Vec::with_capacity(inputs.len() * 32);
-    for w in inputs {
-        flat.extend_from_slice(w);
-    }
     match unsafe {
         platon_groth16_verify(
             vk.as_ptr(),
             vk.len() as u32,
             proof.as_ptr(),
-            flat.as_ptr(),
+            inputs.as_flattened().as_ptr(),
             inputs.len() as u32,
         )
     } {
@@ -183,12 +180,6 @@ fn u128_of(w: [u8; 32]) -> u128 {
     u128::from_be_bytes(b)
 }
 
-fn word(v: u128) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    w[16..].copy_from_slice(&v.to_be_bytes());
-    w
-}
-
 /// The value the call carries.
 pub fn value() -> u128 {
     let mut w = [0u8; 32];
@@ -212,16 +203,15 @@ pub fn keccak256(data: &[u8]) -> [u8; 32] {
 
 /// Sends `amount` to `to`; false when this contract's balance is short.
 pub fn transfer(to: Address, amount: u128) -> bool {
-    let w = word(amount);
+    let w = crate::abi::u128_word(amount);
     unsafe { platon_transfer(to.0.as_ptr(), w.as_ptr()) == 0 }
 }
 
 /// Emits an event with up to four topics.
 pub fn emit(topics: &[[u8; 32]], data: &[u8]) {
-    let flat: Vec<u8> = topics.iter().flatten().copied().collect();
     unsafe {
         platon_event(
-            flat.as_ptr(),
+            topics.as_flattened().as_ptr(),
             topics.len() as u32,
             data.as_ptr(),
             data.len() as u32,
@@ -246,7 +236,7 @@ fn call_output() -> Vec<u8> {
 /// Calls `to` (EVM or WASM) with `data` and `value`, forwarding `gas` (0: all it may). `Ok` holds
 /// the return data, `Err` the revert data (empty for a failure).
 pub fn call(to: Address, data: &[u8], value: u128, gas: u64) -> Result<Vec<u8>, Vec<u8>> {
-    let w = word(value);
+    let w = crate::abi::u128_word(value);
     let code = unsafe {
         platon_call(
             to.0.as_ptr(),

@@ -21,7 +21,7 @@ mod env;
 #[cfg(target_arch = "wasm32")]
 pub use env::*;
 
-pub use abi::{fnv1a_64, Address, Decode, Decoder, Encode};
+pub use abi::{fnv1a_64, u128_word, Address, Decode, Decoder, Encode};
 
 /// Routes PlatON ABI calls to functions and exports `invoke`.
 ///

@@ -497,8 +497,9 @@ pub fn call_host(
         Some("platon_chain_id") => return Ok(Some(exec.chain.info().chain_id as i64)),
         Some("platon_tx_nonce") => return Ok(Some(exec.chain.info().nonce as i64)),
         Some("platon_groth16_verify") => {
-            // (vk, vk_len, proof, inputs, n): 1 verifies, 0 does not, -1 malformed. The price is
-            // paid before anything is decoded, so malformed bytes cost as much as a real check.
+            // (vk, vk_len, proof, inputs, n): 1 verifies, 0 does not, -1 malformed. Past the input
+            // count's bound, the price is paid before anything is decoded, so malformed bytes cost
+            // as much as a real check.
             let n = ptr(a(4));
             if n > GROTH16_MAX_INPUTS {
                 return Ok(Some(-1));
@@ -517,11 +518,7 @@ pub fn call_host(
             let inputs: Vec<[u8; 32]> = mem
                 .read(ptr(a(3)), n.saturating_mul(32))?
                 .chunks_exact(32)
-                .map(|w| {
-                    let mut b = [0u8; 32];
-                    b.copy_from_slice(w);
-                    b
-                })
+                .map(|w| w.try_into().unwrap_or_default())
                 .collect();
             return Ok(Some(
                 match platon_crypto::vc::verify(&vk, &proof, &inputs) {

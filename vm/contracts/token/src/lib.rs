@@ -7,12 +7,6 @@ use platon_wasm_sdk::{self as sdk, dispatch, Address, Cell, Map};
 static SUPPLY: Cell<u128> = Cell::new(b"supply");
 static BALANCES: Map<Address, u128> = Map::new(b"balance:");
 
-fn padded(a: Address) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    w[12..].copy_from_slice(&a.0);
-    w
-}
-
 fn init(supply: u128) {
     SUPPLY.set(&supply);
     BALANCES.set(&sdk::caller(), &supply);
@@ -35,15 +29,13 @@ fn transfer(to: Address, amount: u128) -> bool {
     BALANCES.set(&from, &left);
     let credited = balance_of(to).saturating_add(amount);
     BALANCES.set(&to, &credited);
-    let mut data = [0u8; 32];
-    data[16..].copy_from_slice(&amount.to_be_bytes());
     sdk::emit(
         &[
             sdk::topic("Transfer(address,address,uint256)"),
-            padded(from),
-            padded(to),
+            from.to_word(),
+            to.to_word(),
         ],
-        &data,
+        &sdk::u128_word(amount),
     );
     true
 }

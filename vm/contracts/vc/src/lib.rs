@@ -85,22 +85,6 @@ impl Task {
     }
 }
 
-fn padded(a: Address) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    for (d, s) in w.iter_mut().skip(12).zip(a.0) {
-        *d = s;
-    }
-    w
-}
-
-fn word(v: u128) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    for (d, s) in w.iter_mut().skip(16).zip(v.to_be_bytes()) {
-        *d = s;
-    }
-    w
-}
-
 fn task_word(task: &[u8]) -> [u8; 32] {
     match <[u8; 32]>::try_from(task) {
         Ok(w) => w,
@@ -154,11 +138,11 @@ fn compute(input: Vec<u8>) -> Vec<u8> {
     .store(&task);
     TASKS.set(&TASKS.get().unwrap_or(0).saturating_add(1));
     let mut data = Vec::with_capacity(64 + input.len());
-    data.extend_from_slice(&word(fee));
-    data.extend_from_slice(&word(u128::from(due)));
+    data.extend_from_slice(&sdk::u128_word(fee));
+    data.extend_from_slice(&sdk::u128_word(u128::from(due)));
     data.extend_from_slice(&input);
     sdk::emit(
-        &[sdk::topic("VcCompute(bytes32,address,uint256)"), id, padded(requester)],
+        &[sdk::topic("VcCompute(bytes32,address,uint256)"), id, requester.to_word()],
         &data,
     );
     task
@@ -178,7 +162,7 @@ fn set_result(task: Vec<u8>, result: Vec<u8>, proof: Vec<u8>) -> bool {
         Ok(p) => p,
         Err(_) => sdk::revert(b"a proof is 256 bytes"),
     };
-    if result.is_empty() || result.len() % 32 != 0 {
+    if result.is_empty() || !result.len().is_multiple_of(32) {
         sdk::revert(b"a result is one or more 32-byte words");
     }
     let words = INPUT_WORDS.get().unwrap_or(0) as usize;
@@ -204,7 +188,7 @@ fn set_result(task: Vec<u8>, result: Vec<u8>, proof: Vec<u8>) -> bool {
     if !sdk::transfer(solver, t.fee) {
         sdk::revert(b"the escrow is short");
     }
-    sdk::emit(&[sdk::topic("VcResult(bytes32,address)"), id, padded(solver)], &result);
+    sdk::emit(&[sdk::topic("VcResult(bytes32,address)"), id, solver.to_word()], &result);
     true
 }
 

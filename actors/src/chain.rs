@@ -70,6 +70,8 @@ impl Service for ChainService {
                             "block committed"
                         );
                         let _ = reply.send(Ok(header.clone()));
+                        crate::handles::VcPoolHandle(self.node.registry.clone())
+                            .committed(header.number);
                         let _ = RpcHandle(self.node.registry.clone()).new_head(header);
                     }
                     Err(e) => {

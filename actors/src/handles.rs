@@ -534,3 +534,103 @@ impl RedirHandle {
         self.addr()?.call(RedirMsg::Status).await
     }
 }
+
+/// Handle to the `accelerator` actor. Each job waits in its bounded mailbox (a full one refuses
+/// it at once: `Overloaded`) and is answered when done, however long that takes.
+#[derive(Clone, Debug)]
+pub struct AcceleratorHandle(pub Arc<Registry>);
+
+impl AcceleratorHandle {
+    async fn job<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> crate::accelerator::AcceleratorMsg,
+    ) -> Result<T, CallError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.0
+            .lookup::<crate::accelerator::AcceleratorMsg>(names::ACCELERATOR)?
+            .send(build(tx))?;
+        rx.await
+            .map_err(|_| CallError::Dropped(names::ACCELERATOR.to_string()))
+    }
+    /// A Groth16 proof (the encoded 256 bytes) or why not.
+    pub async fn prove(
+        &self,
+        job: crate::accelerator::ProveJob,
+    ) -> Result<Result<[u8; platon_crypto::vc::PROOF_BYTES], String>, CallError> {
+        self.job(|r| crate::accelerator::AcceleratorMsg::Prove(Box::new(job), r))
+            .await
+    }
+    /// The signer of each (prehash, signature), in order.
+    pub async fn recover_senders(
+        &self,
+        items: Vec<(B256, platon_crypto::RecoverableSig)>,
+    ) -> Result<Vec<Result<Address, String>>, CallError> {
+        self.job(|r| crate::accelerator::AcceleratorMsg::RecoverSenders(items, r))
+            .await
+    }
+    /// Whether each BLS aggregate verifies, in order.
+    pub async fn bls_verify(
+        &self,
+        items: Vec<platon_crypto::vc::backend::BlsAggregate>,
+    ) -> Result<Vec<bool>, CallError> {
+        self.job(|r| crate::accelerator::AcceleratorMsg::BlsVerify(items, r))
+            .await
+    }
+    /// Σ scalarsᵢ · basesᵢ over G1.
+    pub async fn msm(
+        &self,
+        bases: Arc<Vec<platon_crypto::vc::G1Point>>,
+        scalars: Vec<platon_crypto::vc::Scalar>,
+    ) -> Result<Result<platon_crypto::vc::G1Sum, String>, CallError> {
+        self.job(|r| crate::accelerator::AcceleratorMsg::Msm(bases, scalars, r))
+            .await
+    }
+    /// A polynomial's evaluations over its radix-2 domain.
+    pub async fn fft(
+        &self,
+        coeffs: Vec<platon_crypto::vc::Scalar>,
+    ) -> Result<Result<Vec<platon_crypto::vc::Scalar>, String>, CallError> {
+        self.job(|r| crate::accelerator::AcceleratorMsg::Fft(coeffs, r))
+            .await
+    }
+}
+
+/// Handle to a computing node's `vc_pool` actor.
+#[derive(Clone, Debug)]
+pub struct VcPoolHandle(pub Arc<Registry>);
+
+impl VcPoolHandle {
+    fn addr(&self) -> Result<platon_supervision::Addr<crate::vc_pool::VcPoolMsg>, CallError> {
+        self.0.lookup(names::VC_POOL)
+    }
+    /// Hands the pool an executed block that is not final yet (its VC logs only); a node without
+    /// a pool, or a full mailbox, drops it (the commit reads the block from the store).
+    pub fn recognized(&self, block: &ExecutedBlock) {
+        let Ok(addr) = self.addr() else { return };
+        let logs: Vec<platon_messages::Log> = block
+            .receipts
+            .iter()
+            .filter(|r| r.success)
+            .flat_map(|r| r.logs.iter())
+            .filter(|l| crate::vc_pool::is_vc_log(l))
+            .cloned()
+            .collect();
+        let h = &block.block.header;
+        let _ = addr.send(crate::vc_pool::VcPoolMsg::Recognized {
+            number: h.number,
+            parent: h.parent_hash,
+            hash: h.hash(),
+            logs,
+        });
+    }
+    /// Tells the pool the chain committed up to `number`.
+    pub fn committed(&self, number: u64) {
+        if let Ok(addr) = self.addr() {
+            let _ = addr.send(crate::vc_pool::VcPoolMsg::Committed(number));
+        }
+    }
+    /// `platon_vcTasks`.
+    pub async fn tasks(&self) -> Result<serde_json::Value, CallError> {
+        self.addr()?.call(crate::vc_pool::VcPoolMsg::Tasks).await
+    }
+}

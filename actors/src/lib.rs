@@ -35,6 +35,7 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+pub mod accelerator;
 pub mod admin;
 pub mod cbft;
 pub mod chain;
@@ -49,6 +50,7 @@ pub mod redir;
 pub mod rpc;
 pub mod snapshot;
 pub mod txpool;
+pub mod vc_pool;
 
 use platon_config::NodeConfig;
 use platon_crypto::SecretKey;
@@ -80,6 +82,10 @@ pub mod names {
     pub const CBFT: &str = "cbft";
     /// The PPoS elector.
     pub const PPOS: &str = "ppos";
+    /// The heavy-kernel accelerator (Groth16 proving, MSM, FFT, batch signature checks).
+    pub const ACCELERATOR: &str = "accelerator";
+    /// The verifiable-computation task pool of a computing node.
+    pub const VC_POOL: &str = "vc_pool";
 }
 
 /// What every actor of one node shares: the registry, the store, the configuration and dev keys.
@@ -107,6 +113,8 @@ pub struct NodeContext {
     /// Senders the pool recovered, by transaction hash: block validation reads them instead of
     /// recovering each signature again ([`SENDER_CACHE_CAPACITY`] at least).
     pub senders: Arc<platon_messages::SenderCache>,
+    /// The accelerator's job counters (`/metrics`, `platon_accelerator`).
+    pub accelerator: Arc<accelerator::Counters>,
 }
 
 /// How many recovered senders [`NodeContext::senders`] keeps at least (twice as many at most:

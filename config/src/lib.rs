@@ -597,6 +597,57 @@ pub struct NodeConfig {
     pub cbft: CbftConfig,
     /// PPoS staking rules.
     pub ppos: PposConfig,
+    /// Verifiable computation: the `vc_pool` computing node and the accelerator backend.
+    pub vc: VcConfig,
+}
+
+/// The accelerator backend of the heavy kernels (Groth16 proving, MSM, FFT, batch signature checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AcceleratorBackend {
+    /// One thread (the baseline).
+    CpuSingle,
+    /// Every core (the default).
+    #[default]
+    CpuMulti,
+    /// A GPU, when the binary was built with the `gpu` feature and a device is present; otherwise
+    /// the node logs why and falls back to `cpu-multi`.
+    Gpu,
+}
+
+/// Verifiable computation: whether this node is a computing node (`vc_pool`), whose account
+/// answers tasks, where its proving keys are, and how many tasks it keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VcConfig {
+    /// Run `vc_pool`: watch VC contracts' `compute` events, prove tasks, submit `set_result`.
+    pub enabled: bool,
+    /// The secp256k1 secret key (hex) of the account that submits results and is paid the fees;
+    /// default on `--dev`: the last dev account; elsewhere it is required.
+    pub key_file: Option<PathBuf>,
+    /// The folder of proving keys, one file `<keccak256 of the key, hex>.pk` each (as `platon vc
+    /// setup` writes them); default `<datadir>/vc/keys`. A task whose contract names a key that is
+    /// not here is listed and left to other computing nodes.
+    pub keys_dir: Option<PathBuf>,
+    /// The most open tasks kept; tasks beyond it are not taken (counted and logged).
+    pub max_tasks: usize,
+    /// The priority fee (wei per gas) of `set_result` transactions.
+    pub tip_wei: u64,
+    /// The accelerator backend.
+    pub backend: AcceleratorBackend,
+}
+
+impl Default for VcConfig {
+    fn default() -> Self {
+        VcConfig {
+            enabled: false,
+            key_file: None,
+            keys_dir: None,
+            max_tasks: 1024,
+            tip_wei: 1_000_000_000,
+            backend: AcceleratorBackend::CpuMulti,
+        }
+    }
 }
 
 /// PPoS staking rules (PlatON's defaults; a dev chain may lower them).
@@ -748,6 +799,12 @@ impl NodeConfig {
             || self.evm.rpc_timeout_ms == 0
         {
             return bad("evm.rpc_gas_cap must be at least 21000 and evm.max_logs, evm.max_log_range, evm.max_filters, evm.max_trace_steps and evm.rpc_timeout_ms positive".into());
+        }
+        if self.vc.enabled && self.vc.max_tasks == 0 {
+            return bad("vc.max_tasks must be positive when vc.enabled".into());
+        }
+        if self.vc.enabled && self.vc.key_file.is_none() && !self.dev.enabled {
+            return bad("vc.enabled outside --dev needs vc.key_file: the account that submits results and is paid".into());
         }
         if self.txpool.capacity == 0 || self.supervision.mailbox_capacity == 0 {
             return bad("txpool.capacity and supervision.mailbox_capacity must be positive".into());

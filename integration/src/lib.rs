@@ -645,6 +645,26 @@ pub fn cbft_service(ctx: &NodeContext) -> Result<CbftService, NodeError> {
     })
 }
 
+/// The computing group: the accelerator, then (on a computing node) the `vc_pool` that uses it;
+/// rest_for_one restarts the pool after the accelerator.
+fn computing_group(ctx: &NodeContext, cap: u64) -> Vec<ChildSpec> {
+    let mut children = vec![ChildSpec::worker(
+        names::ACCELERATOR,
+        Restart::Permanent,
+        cap,
+        platon_actors::accelerator::AcceleratorService { node: ctx.clone() },
+    )];
+    if ctx.config.vc.enabled {
+        children.push(ChildSpec::worker(
+            names::VC_POOL,
+            Restart::Permanent,
+            cap,
+            platon_actors::vc_pool::VcPoolService { node: ctx.clone() },
+        ));
+    }
+    children
+}
+
 /// The node's supervision tree (`key`: the overlay identity, when the node is in an overlay;
 /// `cbft`: the consensus service, when the node runs CBFT).
 pub fn tree_spec(
@@ -720,6 +740,10 @@ pub fn tree_spec(
                         ),
                     ],
                 ),
+                Restart::Permanent,
+            ),
+            ChildSpec::supervisor(
+                group("computing", Strategy::RestForOne, computing_group(ctx, cap)),
                 Restart::Permanent,
             ),
         ],
@@ -814,6 +838,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         senders: Arc::new(platon_messages::SenderCache::new(
             platon_actors::SENDER_CACHE_CAPACITY,
         )),
+        accelerator: Arc::default(),
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

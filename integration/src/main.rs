@@ -431,6 +431,19 @@ struct RunArgs {
     /// Least own stake of a candidate in LAT (PlatON: 100000).
     #[arg(long = "ppos.min-stake")]
     ppos_min_stake: Option<u64>,
+    /// Run as a computing node: prove VC tasks and submit their results (`vc.enabled`).
+    #[arg(long)]
+    vc: bool,
+    /// Secret key file (hex) of the account that submits VC results and is paid.
+    #[arg(long = "vc.key-file")]
+    vc_key_file: Option<PathBuf>,
+    /// Folder of proving keys (`<hash>.pk`, as `platon vc setup` writes them).
+    #[arg(long = "vc.keys-dir")]
+    vc_keys_dir: Option<PathBuf>,
+    /// Accelerator backend: cpu-multi (default), cpu-single or gpu (falls back to cpu-multi
+    /// when the build or the machine has none).
+    #[arg(long = "vc.backend", value_parser = ["cpu-multi", "cpu-single", "gpu"])]
+    vc_backend: Option<String>,
     /// Log filter (tracing EnvFilter syntax), e.g. info or platon_actors=debug.
     #[arg(long, default_value = "info", env = "PLATON_LOG")]
     log: String,
@@ -520,6 +533,24 @@ impl RunArgs {
         c.admin.faults |= self.admin_faults;
         if let Some(v) = self.ppos_min_stake {
             c.ppos.min_stake_lat = v;
+        }
+        c.vc.enabled |= self.vc;
+        if self.vc_key_file.is_some() {
+            c.vc.key_file = self.vc_key_file.clone();
+        }
+        if self.vc_keys_dir.is_some() {
+            c.vc.keys_dir = self.vc_keys_dir.clone();
+        }
+        match self.vc_backend.as_deref() {
+            None => {}
+            Some("cpu-multi") => c.vc.backend = platon_config::AcceleratorBackend::CpuMulti,
+            Some("cpu-single") => c.vc.backend = platon_config::AcceleratorBackend::CpuSingle,
+            Some("gpu") => c.vc.backend = platon_config::AcceleratorBackend::Gpu,
+            Some(other) => {
+                return Err(format!(
+                    "--vc.backend {other}: use cpu-multi, cpu-single or gpu"
+                ))
+            }
         }
         Ok(c)
     }

@@ -41,6 +41,8 @@ pub mod keys {
     /// `f` ++ block hash → the senders of its transactions, 20 bytes each in block order (read
     /// back instead of recovering every signature again).
     pub const SENDERS: u8 = b'f';
+    /// `v` ++ key → the `vc_pool` task queue's compacted snapshotdb base (node-private, not state).
+    pub const VC_POOL: u8 = b'v';
 }
 
 /// Metadata name of the consensus engine's uncommitted chain.
@@ -82,6 +84,7 @@ pub fn table_name(prefix: u8) -> &'static str {
         keys::QC => "quorum certificates",
         keys::SENDERS => "transaction senders",
         b'S' => "snapshotdb base",
+        keys::VC_POOL => "vc_pool task queue",
         _ => "unknown",
     }
 }

@@ -86,6 +86,63 @@ pub trait KeyValueStore: Send + Sync {
     }
 }
 
+/// One keyspace of another store: every key is stored behind `prefix`, so a second user of a
+/// database (the `vc_pool`'s snapshotdb) cannot collide with the first.
+pub struct PrefixedStore {
+    inner: std::sync::Arc<dyn KeyValueStore>,
+    prefix: u8,
+}
+
+impl std::fmt::Debug for PrefixedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrefixedStore")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl PrefixedStore {
+    /// The keyspace `prefix` of `inner`.
+    pub fn new(inner: std::sync::Arc<dyn KeyValueStore>, prefix: u8) -> Self {
+        PrefixedStore { inner, prefix }
+    }
+
+    fn key(&self, key: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(key.len() + 1);
+        k.push(self.prefix);
+        k.extend_from_slice(key);
+        k
+    }
+}
+
+impl KeyValueStore for PrefixedStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.get(&self.key(key))
+    }
+    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
+        let ops = batch
+            .ops
+            .into_iter()
+            .map(|(k, v)| (self.key(&k), v))
+            .collect();
+        self.inner.write(WriteBatch { ops }, durability)
+    }
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        self.inner
+            .for_each_prefix(&self.key(prefix), &mut |k, v| visit(&k[1..], v))
+    }
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
 /// In-memory backend for tests and tools; nothing survives the process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -389,6 +446,34 @@ impl KeyValueStore for ParityStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefixed_store_sees_only_its_own_keyspace() {
+        let inner: std::sync::Arc<dyn KeyValueStore> = std::sync::Arc::new(MemoryStore::new());
+        let mut b = WriteBatch::new();
+        b.put(b"Sa".to_vec(), b"outer".to_vec());
+        inner.write(b, Durability::Sync).expect("write");
+        let p = PrefixedStore::new(inner.clone(), b'v');
+        let mut b = WriteBatch::new();
+        b.put(b"Sa".to_vec(), b"inner".to_vec());
+        b.put(b"Sb".to_vec(), b"inner b".to_vec());
+        p.write(b, Durability::Sync).expect("write");
+        assert_eq!(p.get(b"Sa").expect("get"), Some(b"inner".to_vec()));
+        assert_eq!(inner.get(b"Sa").expect("get"), Some(b"outer".to_vec()));
+        assert_eq!(inner.get(b"vSb").expect("get"), Some(b"inner b".to_vec()));
+        let keys: Vec<Vec<u8>> = p
+            .scan_prefix(b"S", 10)
+            .expect("scan")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, vec![b"Sa".to_vec(), b"Sb".to_vec()]);
+        let mut b = WriteBatch::new();
+        b.delete(b"Sa".to_vec());
+        p.write(b, Durability::Sync).expect("delete");
+        assert_eq!(p.get(b"Sa").expect("get"), None);
+        assert_eq!(inner.get(b"Sa").expect("get"), Some(b"outer".to_vec()));
+    }
 
     fn conformance(store: &dyn KeyValueStore) {
         assert_eq!(store.get(b"a").expect("get"), None);

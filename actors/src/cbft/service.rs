@@ -344,7 +344,10 @@ impl CbftService {
             .insert(executed)
             .await
             .map_err(|e| e.to_string())?
-            .map(|_| ())
+            .map(|_| ())?;
+        // A computing node's task queue follows the same blocks.
+        crate::handles::VcPoolHandle(self.node.registry.clone()).recognized(executed);
+        Ok(())
     }
 
     fn keep(st: &mut CbftState, executed: ExecutedBlock, built: bool, view: u64, index: u32) {

@@ -504,6 +504,26 @@ async fn evidences(c: &RpcCtx, _a: &[Value]) -> R {
         .map_err(cbft_err)
 }
 
+/// `platon_vcTasks()`: the tasks a computing node's `vc_pool` knows (pending in blocks not yet
+/// final, open with this node's progress, recently finished), its account and its queue's height.
+async fn vc_tasks(c: &RpcCtx, _a: &[Value]) -> R {
+    crate::handles::VcPoolHandle(c.node.registry.clone())
+        .tasks()
+        .await
+        .map_err(|e| match e {
+            CallError::Unknown(_) => rpc_err(
+                SERVER_ERROR,
+                "this node is not a computing node (start it with --vc, or set vc.enabled)",
+            ),
+            e => unavailable(e),
+        })
+}
+
+/// `platon_accelerator()`: the accelerator's backend and its job counters.
+fn accelerator(c: &RpcCtx, _a: &[Value]) -> R {
+    Ok(c.node.accelerator.to_json())
+}
+
 /// `platon_consensusStatus()`: view, highest QC and committed height of this node.
 async fn consensus_status(c: &RpcCtx, _a: &[Value]) -> R {
     CbftHandle(c.node.registry.clone())
@@ -1138,6 +1158,7 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
         "platon_findService" => find_service,
         "platon_evidences" => evidences,
         "platon_consensusStatus" => consensus_status,
+        "platon_vcTasks" => vc_tasks,
     );
     // Storage reads and CPU work, nothing awaited: on the blocking pool.
     blocking_methods!(m,
@@ -1184,6 +1205,7 @@ pub fn register(m: &mut RpcModule<RpcCtx>) -> Result<(), jsonrpsee::core::Regist
     // Answers from memory: inline.
     inline_methods!(m,
         "web3_clientVersion" => client_version,
+        "platon_accelerator" => accelerator,
         "net_version" => net_version,
         "net_listening" => listening,
         "net_peerCount" => peer_count,

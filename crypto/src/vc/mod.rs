@@ -26,6 +26,9 @@ use ark_snark::SNARK;
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 
 pub use ark_bn254::Fr as Scalar;
+pub use ark_bn254::{G1Affine as G1Point, G1Projective as G1Sum};
+/// A BN254 Groth16 proving key.
+pub type ProvingKey254 = ProvingKey<Bn254>;
 pub use models::{Assignment, MerkleMembership, MimcChain, Model};
 
 /// Bytes of an encoded proof.

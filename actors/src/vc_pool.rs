@@ -964,8 +964,8 @@ impl Service for VcPoolService {
             wal_records = report.replay.records,
             "vc_pool ready"
         );
-        let myself = ctx.myself()?;
-        let _ = myself.send(VcPoolMsg::Committed(head.number));
+        // Catch up with the chain first thing (the actor is not registered until init returns).
+        ctx.send_after(std::time::Duration::ZERO, VcPoolMsg::Committed(head.number));
         Ok(st)
     }
 

@@ -15,6 +15,7 @@
 pub mod load;
 pub mod localnet;
 pub mod staking_cli;
+pub mod vc_cli;
 
 use platon_actors::admin::AdminService;
 use platon_actors::cbft::service::CbftService;

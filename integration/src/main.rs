@@ -65,10 +65,69 @@ enum Cmd {
         #[arg(long, global = true, env = "PLATON_ACCOUNT_KEY")]
         key: Option<PathBuf>,
     },
+    /// Verifiable computation: keys for a VC contract, a task's result and proof, snarkjs JSON,
+    /// a computing node's tasks.
+    Vc {
+        #[command(subcommand)]
+        cmd: VcCmd,
+    },
     /// Benchmarks run from outside a node.
     Bench {
         #[command(subcommand)]
         cmd: BenchCmd,
+    },
+}
+
+/// `platon vc` subcommands.
+#[derive(Subcommand)]
+enum VcCmd {
+    /// Generate a model's Groth16 keys from a seed: the proving key goes to OUT/<hash>.pk, the
+    /// verifying key and the hash (the contract's `init` arguments) are printed. Whoever knows the
+    /// seed can forge proofs: see the README on trust.
+    Setup {
+        /// Model name: mimc5-chain:N or merkle-mimc:D.
+        #[arg(long)]
+        model: String,
+        /// Seed of the key generation (secret in production).
+        #[arg(long)]
+        seed: String,
+        /// Folder for the proving key (a computing node's vc.keys_dir).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Compute a task off chain and prove it (the seed's real_compute): prints the result, the
+    /// proof and the public words.
+    Prove {
+        /// Model name.
+        #[arg(long)]
+        model: String,
+        /// The proving key file.
+        #[arg(long)]
+        pk: PathBuf,
+        /// The task id (32 bytes, hex).
+        #[arg(long)]
+        task: String,
+        /// The task's input (hex).
+        #[arg(long)]
+        input: String,
+    },
+    /// Convert a verifying key (and a proof with its public words) to snarkjs JSON.
+    Snarkjs {
+        /// The verifying key (hex, as the contract stores it).
+        #[arg(long)]
+        vk: String,
+        /// A proof (256 bytes, hex).
+        #[arg(long)]
+        proof: Option<String>,
+        /// The public words (32 bytes each, hex), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        public: Vec<String>,
+    },
+    /// A computing node's tasks and their state (platon_vcTasks).
+    Tasks {
+        /// JSON-RPC URL of the computing node.
+        #[arg(long, default_value = "http://127.0.0.1:6789")]
+        rpc: String,
     },
 }
 
@@ -553,6 +612,24 @@ impl RunArgs {
             }
         }
         Ok(c)
+    }
+}
+
+async fn vc(cmd: VcCmd) -> Result<serde_json::Value, String> {
+    use platon_node::vc_cli;
+    match cmd {
+        VcCmd::Setup { model, seed, out } => vc_cli::setup(&model, &seed, &out),
+        VcCmd::Prove {
+            model,
+            pk,
+            task,
+            input,
+        } => vc_cli::prove(&model, &pk, &task, &input),
+        VcCmd::Snarkjs { vk, proof, public } => vc_cli::snarkjs(&vk, proof.as_deref(), &public),
+        VcCmd::Tasks { rpc } => {
+            let c = platon_node::staking_cli::client(&rpc)?;
+            platon_node::staking_cli::read(&c, "platon_vcTasks", vec![]).await
+        }
     }
 }
 
@@ -1058,6 +1135,13 @@ fn main() -> ExitCode {
         _ => ("warn".into(), LogFormat::Text),
     };
     let filter = match tracing_subscriber::EnvFilter::try_new(&log) {
+        // arkworks' constraint gadgets open a span per gadget (targets `gr1cs`, `r1cs`) and keep
+        // one per constraint while proving: enabled, a proof of 10⁴ constraints takes gigabytes
+        // and minutes. They stay off unless the filter names them.
+        Ok(f) if !log.contains("r1cs") => ["gr1cs=off", "r1cs=off"]
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .fold(f, |f, d| f.add_directive(d)),
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: --log {log:?} is not a log filter ({e}); use e.g. info or platon_actors=debug");
@@ -1103,6 +1187,7 @@ fn main() -> ExitCode {
                 cmd: BenchCmd::Load(args),
             } => print_json(bench_load(args).await),
             Cmd::Staking { cmd, rpc, key } => print_json(staking(cmd, &rpc, key).await),
+            Cmd::Vc { cmd } => print_json(vc(cmd).await),
         }
     })
 }

@@ -15,6 +15,7 @@ mod rotation;
 mod rpc_errors;
 mod snapshot;
 mod staking;
+mod vc;
 mod vrf;
 mod wasm;
 mod web3py;

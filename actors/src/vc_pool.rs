@@ -1141,4 +1141,72 @@ mod tests {
         assert!(!w.contains_key(&task_key(&c, &B256::repeat_byte(8))));
         assert_eq!(taken.len(), 3);
     }
+
+    #[test]
+    fn a_forked_blocks_tasks_go_with_it_and_the_queue_reopens_from_its_wal() {
+        use platon_storage::kv::{KeyValueStore, MemoryStore};
+        let dir = tempfile::tempdir().expect("tmp");
+        let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let genesis = BlockRef {
+            number: 0,
+            hash: B256::repeat_byte(0xee),
+        };
+        let open_db = || {
+            let store = Arc::new(PrefixedStore::new(kv.clone(), b'v'));
+            SnapshotDb::open(dir.path(), store, genesis)
+                .expect("open")
+                .0
+        };
+        let c = Address::repeat_byte(1);
+        let keys = |db: &SnapshotDb, at: At| -> Vec<Vec<u8>> {
+            db.iter_prefix(at, TASK_PREFIX, 100)
+                .expect("iter")
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        let (a, b) = (B256::repeat_byte(0xa1), B256::repeat_byte(0xb1));
+        {
+            let mut db = open_db();
+            // Two competing blocks at height 1, each opening its own task (not final yet).
+            for (hash, id) in [(a, 1u8), (b, 2u8)] {
+                let (w, _, _) = queue_writes(
+                    &BTreeSet::new(),
+                    block_events(1, &[compute_log(c, id, 1, 9, b"x")]),
+                    8,
+                );
+                assert!(db.insert_block(1, genesis.hash, hash, &w).expect("insert"));
+            }
+            assert_eq!(
+                keys(&db, At::Block(a)),
+                vec![task_key(&c, &B256::repeat_byte(1))]
+            );
+            assert_eq!(
+                keys(&db, At::Block(b)),
+                vec![task_key(&c, &B256::repeat_byte(2))]
+            );
+            assert!(
+                keys(&db, At::Head).is_empty(),
+                "nothing is open before a block is final"
+            );
+            // Block a becomes final: its task is open, b's is gone with b.
+            db.commit_block(1, genesis.hash, a, &Writes::new())
+                .expect("commit");
+            db.sync().expect("sync");
+            assert_eq!(
+                keys(&db, At::Head),
+                vec![task_key(&c, &B256::repeat_byte(1))]
+            );
+            assert!(!db.knows(&b));
+        }
+        // Reopened from its WAL (a restart), the queue is where it was.
+        let db = open_db();
+        assert_eq!(db.current().highest.hash, a);
+        let t = db
+            .get(At::Head, &task_key(&c, &B256::repeat_byte(1)))
+            .expect("get")
+            .and_then(|v| OpenTask::decode(&v))
+            .expect("task");
+        assert_eq!((t.block, t.input.as_slice()), (1, &b"x"[..]));
+    }
 }

@@ -138,10 +138,9 @@ pub struct AcceleratorService {
     pub node: NodeContext,
 }
 
-fn run<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impl std::future::Future<Output = Result<T, BoxError>> {
-    async move { Ok(tokio::task::spawn_blocking(f).await?) }
+/// Runs a job on a blocking thread (a kernel never runs on a runtime worker).
+async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, BoxError> {
+    Ok(tokio::task::spawn_blocking(f).await?)
 }
 
 impl Service for AcceleratorService {

@@ -333,7 +333,7 @@ pub enum VcPoolMsg {
     /// Take the next queued task (sent by the actor to itself).
     Work,
     /// A proof came back from the accelerator (task key, result bytes, proof or why not).
-    Proved(Vec<u8>, Vec<u8>, Result<[u8; vc::PROOF_BYTES], String>),
+    Proved(Vec<u8>, Vec<u8>, Box<Result<[u8; vc::PROOF_BYTES], String>>),
     /// `platon_vcTasks`: every task this node knows, pending, open and recently finished.
     Tasks(RpcReplyPort<Value>),
 }
@@ -703,7 +703,7 @@ impl VcPoolService {
                             Err(e) => Err(format!("the accelerator is unavailable: {e}")),
                         };
                         if let Ok(me) = me {
-                            let _ = me.send(VcPoolMsg::Proved(key, result, proof));
+                            let _ = me.send(VcPoolMsg::Proved(key, result, Box::new(proof)));
                         }
                     });
                 }
@@ -993,7 +993,7 @@ impl Service for VcPoolService {
             VcPoolMsg::Proved(key, result, proof) => {
                 st.proving = false;
                 if matches!(st.work.get(&key), Some(Stage::Proving)) {
-                    let stage = match proof {
+                    let stage = match *proof {
                         Ok(p) => match self.submit(st, key.clone(), result, p).await {
                             Ok(s) => s,
                             Err(why) => Stage::Skipped(why),

@@ -161,6 +161,8 @@ fn every_pipeline_actor_restarts_under_load_without_losing_a_transaction() {
             "execution",
             "txpool",
             "executor",
+            "computing",
+            "accelerator",
             "consensus",
             "producer",
             "api",

@@ -5,7 +5,6 @@
 //! two proofs at once would only share them). A full mailbox refuses the job at once; the caller
 //! sees `Overloaded`. Counters per kind of job are shared with `/metrics` and `platon_accelerator`.
 
-use crate::NodeContext;
 use alloy_primitives::{Address, B256};
 use platon_config::AcceleratorBackend;
 use platon_crypto::vc::backend::{Backend, BlsAggregate, Cpu};
@@ -134,8 +133,10 @@ pub fn select_backend(
 /// The `accelerator` actor.
 #[derive(Debug)]
 pub struct AcceleratorService {
-    /// Shared node context.
-    pub node: NodeContext,
+    /// The backend asked for (`vc.backend`).
+    pub backend: AcceleratorBackend,
+    /// The counters it keeps (the node's: [`crate::NodeContext::accelerator`]).
+    pub counters: Arc<Counters>,
 }
 
 /// Runs a job on a blocking thread (a kernel never runs on a runtime worker).
@@ -148,12 +149,12 @@ impl Service for AcceleratorService {
     type State = Arc<dyn Backend>;
 
     async fn init(&self, _ctx: &Ctx<AcceleratorMsg>) -> Result<Arc<dyn Backend>, BoxError> {
-        let (backend, fallback) = select_backend(self.node.config.vc.backend)?;
+        let (backend, fallback) = select_backend(self.backend)?;
         if let Some(why) = fallback {
             tracing::warn!(%why, "accelerator: backend fallback");
         }
         tracing::info!(backend = backend.name(), "accelerator ready");
-        *self.node.accelerator.backend.write() = backend.name().to_string();
+        *self.counters.backend.write() = backend.name().to_string();
         Ok(backend)
     }
 
@@ -164,7 +165,7 @@ impl Service for AcceleratorService {
         backend: &mut Arc<dyn Backend>,
     ) -> Result<(), BoxError> {
         let b = backend.clone();
-        let counters = self.node.accelerator.clone();
+        let counters = self.counters.clone();
         let started = std::time::Instant::now();
         match msg {
             AcceleratorMsg::Prove(job, reply) => {

@@ -653,7 +653,10 @@ fn computing_group(ctx: &NodeContext, cap: u64) -> Vec<ChildSpec> {
         names::ACCELERATOR,
         Restart::Permanent,
         cap,
-        platon_actors::accelerator::AcceleratorService { node: ctx.clone() },
+        platon_actors::accelerator::AcceleratorService {
+            backend: ctx.config.vc.backend,
+            counters: ctx.accelerator.clone(),
+        },
     )];
     if ctx.config.vc.enabled {
         children.push(ChildSpec::worker(

@@ -136,7 +136,11 @@ mod tests {
         let keys = vc::setup(&m, b"snarkjs").expect("setup");
         let v = snarkjs_vk(&keys.vk).expect("vk");
         assert_eq!(v["nPublic"], json!(1 + m.input_words() + m.result_words()));
-        assert_eq!(v["IC"].as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            v["IC"].as_array().map(Vec::len),
+            Some(4),
+            "one point per public input, plus one"
+        );
         // beta's x.c0 is the second word of the EIP-197 encoding.
         assert_eq!(v["vk_beta_2"][0][0], json!(dec(&keys.vk[96..128])));
         assert!(snarkjs_vk(&keys.vk[..100]).is_err());

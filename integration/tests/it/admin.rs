@@ -33,7 +33,7 @@ fn configured_admin_needs_its_token_and_the_cli_wraps_it() {
     let r = admin_call(node.admin, "admin_actors", json!([]), Some("wrong"));
     assert_eq!(r["error"]["code"], json!(-32001), "{r}");
     let r = admin_call(node.admin, "admin_actors", json!([]), Some("s3cret"));
-    assert!(r["result"].as_array().is_some_and(|a| a.len() == 12), "{r}");
+    assert!(r["result"].as_array().is_some_and(|a| a.len() == 14), "{r}");
     // Faults are refused without --admin.faults.
     let r = admin_call(
         node.admin,

@@ -468,7 +468,30 @@ impl VcPoolService {
                 self.apply(st, n, e);
             }
         }
+        self.check_submitted(st)?;
         Ok(st.db.current().highest.number < to)
+    }
+
+    /// A submitted `set_result` that made it into a block but failed (another answer came first in
+    /// the same block, or the state changed since the simulation) leaves the task skipped, with
+    /// the reason, instead of waiting for an event that will not come.
+    fn check_submitted(&self, st: &mut VcPoolState) -> Result<(), BoxError> {
+        let store = &self.node.store;
+        for stage in st.work.values_mut() {
+            let Stage::Submitted { tx, .. } = stage else {
+                continue;
+            };
+            let Some(at) = store.tx_location(tx)? else {
+                continue;
+            };
+            let receipt = store
+                .receipts(&at.block_hash)?
+                .and_then(|r| r.into_iter().nth(at.index as usize));
+            if receipt.is_some_and(|r| !r.success) {
+                *stage = Stage::Skipped(format!("our set_result {tx} failed on chain"));
+            }
+        }
+        Ok(())
     }
 
     fn apply(&self, st: &mut VcPoolState, number: u64, e: VcEvent) {

@@ -44,6 +44,8 @@ pub const CATCH_UP_STEP: u64 = 256;
 const KEEP_COMMITTED: usize = 16;
 /// Contracts whose model is remembered.
 const CONTRACTS_CACHED: usize = 64;
+/// How a task skipped for want of its proving key is marked (it is tried again at each commit).
+const NO_KEY: &str = "no proving key";
 /// Key prefix of a task in the queue: `t` ‖ contract (20) ‖ task id (32).
 const TASK_PREFIX: &[u8] = b"t";
 
@@ -282,7 +284,8 @@ enum Stage {
         proof: Vec<u8>,
     },
     /// This node cannot answer it (no proving key, an input the model refuses, ...); it stays
-    /// open for other computing nodes and is tried again after a restart.
+    /// open for other computing nodes and is tried again after a restart (for want of a key: also
+    /// once a key is added to `vc.keys_dir`).
     Skipped(String),
 }
 
@@ -351,6 +354,8 @@ pub struct VcPoolState {
     key: SecretKey,
     me: Address,
     keys_dir: PathBuf,
+    /// When `keys_dir` last changed, as last seen.
+    keys_mtime: Option<std::time::SystemTime>,
     work: BTreeMap<Vec<u8>, Stage>,
     contracts: HashMap<Address, Result<Arc<ContractModel>, String>>,
     pk: Option<(B256, Arc<ProvingKey254>)>,
@@ -629,7 +634,7 @@ impl VcPoolService {
         }
         let path = st.keys_dir.join(format!("{}.pk", hex::encode(hash)));
         let bytes =
-            std::fs::read(&path).map_err(|e| format!("no proving key {} ({e})", path.display()))?;
+            std::fs::read(&path).map_err(|e| format!("{NO_KEY} {} ({e})", path.display()))?;
         let pk = Arc::new(vc::pk_from_bytes(&bytes, hash).map_err(|e| e.to_string())?);
         st.pk = Some((h, pk.clone()));
         Ok(pk)
@@ -966,6 +971,7 @@ impl Service for VcPoolService {
             key,
             me,
             keys_dir,
+            keys_mtime: None,
             work: BTreeMap::new(),
             contracts: HashMap::new(),
             pk: None,
@@ -1006,6 +1012,19 @@ impl Service for VcPoolService {
                 logs,
             } => self.recognize(st, number, parent, hash, logs)?,
             VcPoolMsg::Committed(to) => {
+                // A proving key an operator added since (the folder changed) takes effect without
+                // a restart.
+                let mtime = std::fs::metadata(&st.keys_dir)
+                    .and_then(|m| m.modified())
+                    .ok();
+                if mtime != st.keys_mtime {
+                    st.keys_mtime = mtime;
+                    for stage in st.work.values_mut() {
+                        if matches!(stage, Stage::Skipped(why) if why.starts_with(NO_KEY)) {
+                            *stage = Stage::Queued;
+                        }
+                    }
+                }
                 if self.advance(st, to)? {
                     // More to read: in steps, so listing and proofs are answered meanwhile.
                     let _ = ctx.myself()?.send(VcPoolMsg::Committed(to));

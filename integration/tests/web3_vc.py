@@ -7,7 +7,8 @@ the pool's proof goes to snarkjs and a Solidity verifier (js/vc.mjs).
 
 Usage: python3 web3_vc.py CASE_JSON
   CASE_JSON: {mode: "full" | "open" | "answered", rpc, pools: [rpc], contracts, platon, work,
-              setup: <platon vc setup output>, offline: <platon vc setup output>, contract?, task?}
+              setup: <platon vc setup output>, offline: <platon vc setup output>, keys: the pools'
+              vc.keys_dir, contract?, task?}
 """
 import json
 import os
@@ -298,6 +299,16 @@ def full(case):
     out = subprocess.run(["node", js, case["rpc"], path], capture_output=True, text=True, timeout=300)
     print(out.stdout, flush=True)
     check(out.returncode == 0 and "ALL CHECKS PASSED" in out.stdout, f"snarkjs and the Solidity verifier agree: {out.stderr}")
+
+    # 4. The operator adds the second model's proving key: the pools take up its open task and a
+    # new one, without a restart.
+    import shutil
+    shutil.copy(off["pkFile"], case["keys"])
+    t_c = compute(chain, bob, vc2, 11)
+    check(wait_answered(chain, vc2, t_c)["result"] == word(mimc_chain(11, off_rounds)),
+          "a task of a model whose key was added later is answered")
+    check(wait_answered(chain, vc2, t_b)["result"] == word(mimc_chain(7, off_rounds)),
+          "and the task skipped for want of its key is answered too")
     print("ALL CHECKS PASSED")
 
 

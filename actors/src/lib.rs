@@ -153,6 +153,66 @@ impl BadBlocks {
 }
 
 impl NodeContext {
+    /// The genesis block's height and hash (where a fresh snapshotdb starts).
+    pub fn genesis_ref(
+        &self,
+    ) -> Result<platon_messages::snapshot::BlockRef, platon_supervision::BoxError> {
+        let genesis = self
+            .store
+            .block_by_number(0)?
+            .ok_or("the chain store has no genesis block")?;
+        Ok(platon_messages::snapshot::BlockRef {
+            number: 0,
+            hash: genesis.hash(),
+        })
+    }
+
+    /// Signs a call from `key`'s account (its next nonce, counting what the pool holds; priority
+    /// fee `tip`, fee cap twice the next base fee plus the tip) and submits it to the pool, which
+    /// floods it: what the node's own accounts send (double-sign reports, VC results). Returns the
+    /// transaction's hash once the pool holds it durably.
+    pub async fn submit_call(
+        &self,
+        key: &SecretKey,
+        to: alloy_primitives::Address,
+        input: Vec<u8>,
+        gas: u64,
+        tip: u64,
+    ) -> Result<alloy_primitives::B256, String> {
+        let head = self.store.head_header().map_err(|e| e.to_string())?;
+        let me = key.address();
+        let pool = handles::TxPoolHandle(self.registry.clone());
+        let nonce = match pool.next_nonce(me).await.map_err(|e| e.to_string())? {
+            Some(n) => n,
+            None => {
+                self.store
+                    .state_of(&head)
+                    .account(&me)
+                    .map_err(|e| e.to_string())?
+                    .nonce
+            }
+        };
+        let cap = platon_vm::next_base_fee(&head)
+            .saturating_mul(2)
+            .saturating_add(tip);
+        let tx = platon_messages::TxBody::DynamicFee {
+            chain_id: self.config.chain.chain_id,
+            nonce,
+            max_priority_fee_per_gas: alloy_primitives::U256::from(tip),
+            max_fee_per_gas: alloy_primitives::U256::from(cap),
+            gas_limit: gas,
+            to: platon_messages::TxKind::Call(to),
+            value: alloy_primitives::U256::ZERO,
+            input: alloy_primitives::Bytes::from(input),
+            access_list: vec![],
+        }
+        .sign(key);
+        pool.submit_and_flood(tx)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
     /// Executes a block on `state` with the configured runtime and records its time. Blocking
     /// (CPU and trie reads): callers run it on a blocking thread.
     pub fn execute_block(

@@ -71,15 +71,7 @@ impl Service for SnapshotService {
 
     async fn init(&self, _ctx: &Ctx<SnapshotMsg>) -> Result<SnapshotState, BoxError> {
         let dir = self.node.datadir.join(SNAPSHOT_DIR);
-        let genesis = self
-            .node
-            .store
-            .block_by_number(0)?
-            .ok_or("the chain store has no genesis block")?;
-        let genesis = BlockRef {
-            number: 0,
-            hash: genesis.hash(),
-        };
+        let genesis = self.node.genesis_ref()?;
         let kv = self.node.store.kv().clone();
         let shared = self.node.store.snapshot().clone();
         // A restart drops the old instance (closing its log) before replaying the log again.

@@ -17,7 +17,7 @@
 //! `dropped`); one proof at a time; the last [`RECENT`] finished tasks are kept for `platon_vcTasks`.
 
 use crate::accelerator::ProveJob;
-use crate::handles::{AcceleratorHandle, TxPoolHandle};
+use crate::handles::AcceleratorHandle;
 use crate::NodeContext;
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use platon_crypto::vc::{self, Model, ProvingKey254};
@@ -92,6 +92,19 @@ pub struct OpenTask {
 }
 
 impl OpenTask {
+    /// A task known only by its contract and id (one that left the queue; listed as finished).
+    fn bare(contract: Address, id: B256) -> OpenTask {
+        OpenTask {
+            contract,
+            id,
+            requester: Address::ZERO,
+            fee: U256::ZERO,
+            due: 0,
+            block: 0,
+            input: Vec::new(),
+        }
+    }
+
     /// The queue key.
     pub fn key(&self) -> Vec<u8> {
         task_key(&self.contract, &self.id)
@@ -525,28 +538,12 @@ impl VcPoolService {
                     "answered by another node"
                 };
                 tracing::info!(%contract, task = %id, %solver, block = number, "vc_pool: task {state}");
-                let task = OpenTask {
-                    contract,
-                    id,
-                    requester: Address::ZERO,
-                    fee: U256::ZERO,
-                    due: 0,
-                    block: 0,
-                    input: Vec::new(),
-                };
+                let task = OpenTask::bare(contract, id);
                 Self::finish(st, task, state, Some(solver), result, proof, tx, number);
             }
             VcEvent::Reclaimed { contract, id } => {
                 st.work.remove(&key);
-                let task = OpenTask {
-                    contract,
-                    id,
-                    requester: Address::ZERO,
-                    fee: U256::ZERO,
-                    due: 0,
-                    block: 0,
-                    input: Vec::new(),
-                };
+                let task = OpenTask::bare(contract, id);
                 Self::finish(
                     st,
                     task,
@@ -792,40 +789,16 @@ impl VcPoolService {
             .gas_used
             .saturating_add(out.gas_used / 4)
             .saturating_add(20_000);
-        let head = self.node.store.head_header().map_err(|e| e.to_string())?;
-        let pool = TxPoolHandle(self.node.registry.clone());
-        let nonce = match pool.next_nonce(me).await.map_err(|e| e.to_string())? {
-            Some(n) => n,
-            None => {
-                self.node
-                    .store
-                    .state_of(&head)
-                    .account(&me)
-                    .map_err(|e| e.to_string())?
-                    .nonce
-            }
-        };
-        let tip = self.node.config.vc.tip_wei;
-        let cap = platon_vm::next_base_fee(&head)
-            .saturating_mul(2)
-            .saturating_add(tip);
-        let tx = platon_messages::TxBody::DynamicFee {
-            chain_id: self.node.config.chain.chain_id,
-            nonce,
-            max_priority_fee_per_gas: U256::from(tip),
-            max_fee_per_gas: U256::from(cap),
-            gas_limit: gas,
-            to: TxKind::Call(task.contract),
-            value: U256::ZERO,
-            input: Bytes::from(data),
-            access_list: vec![],
-        }
-        .sign(&st.key);
-        let hash = pool
-            .submit_and_flood(tx)
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let hash = self
+            .node
+            .submit_call(
+                &st.key,
+                task.contract,
+                data,
+                gas,
+                self.node.config.vc.tip_wei,
+            )
+            .await?;
         tracing::info!(contract = %task.contract, task = %task.id, tx = %hash, "vc_pool: set_result submitted");
         Ok(Stage::Submitted {
             tx: hash,
@@ -946,15 +919,7 @@ impl Service for VcPoolService {
             .keys_dir
             .clone()
             .unwrap_or_else(|| self.node.datadir.join("vc").join("keys"));
-        let genesis = self
-            .node
-            .store
-            .block_by_number(0)?
-            .ok_or("the chain store has no genesis block")?;
-        let genesis = BlockRef {
-            number: 0,
-            hash: genesis.header.hash(),
-        };
+        let genesis = self.node.genesis_ref()?;
         let dir = self.node.datadir.join(VC_POOL_DIR);
         let kv = Arc::new(PrefixedStore::new(
             self.node.store.kv().clone(),

@@ -632,36 +632,13 @@ impl CbftService {
             {
                 return Err("already reported on chain".into());
             }
-            let me = key.address();
-            let pool = TxPoolHandle(self.node.registry.clone());
-            let nonce = match pool.next_nonce(me).await.map_err(|e| e.to_string())? {
-                Some(n) => n,
-                None => state.account(&me).map_err(|e| e.to_string())?.nonce,
-            };
             let input = system::report_call(e);
             let gas = 21_000u64
                 .saturating_add(16u64.saturating_mul(input.len() as u64))
                 .saturating_add(system::REPORT_GAS);
-            let tip = 1_000_000_000u64;
-            let cap = platon_vm::next_base_fee(&head)
-                .saturating_mul(2)
-                .saturating_add(tip);
-            let tx = platon_messages::TxBody::DynamicFee {
-                chain_id: self.node.config.chain.chain_id,
-                nonce,
-                max_priority_fee_per_gas: alloy_primitives::U256::from(tip),
-                max_fee_per_gas: alloy_primitives::U256::from(cap),
-                gas_limit: gas,
-                to: platon_messages::TxKind::Call(system::SLASHING),
-                value: alloy_primitives::U256::ZERO,
-                input: alloy_primitives::Bytes::from(input),
-                access_list: vec![],
-            }
-            .sign(key);
-            pool.submit_and_flood(tx)
+            self.node
+                .submit_call(key, system::SLASHING, input, gas, 1_000_000_000)
                 .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())
         }
         .await;
         match res {

@@ -539,48 +539,43 @@ impl VcPoolService {
                 };
                 tracing::info!(%contract, task = %id, %solver, block = number, "vc_pool: task {state}");
                 let task = OpenTask::bare(contract, id);
-                Self::finish(st, task, state, Some(solver), result, proof, tx, number);
+                Self::finish(
+                    st,
+                    Finished {
+                        task,
+                        state,
+                        solver: Some(solver),
+                        result,
+                        proof,
+                        tx,
+                        at_block: number,
+                    },
+                );
             }
             VcEvent::Reclaimed { contract, id } => {
                 st.work.remove(&key);
-                let task = OpenTask::bare(contract, id);
                 Self::finish(
                     st,
-                    task,
-                    "reclaimed",
-                    None,
-                    Vec::new(),
-                    Vec::new(),
-                    None,
-                    number,
+                    Finished {
+                        task: OpenTask::bare(contract, id),
+                        state: "reclaimed",
+                        solver: None,
+                        result: Vec::new(),
+                        proof: Vec::new(),
+                        tx: None,
+                        at_block: number,
+                    },
                 );
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        st: &mut VcPoolState,
-        task: OpenTask,
-        state: &'static str,
-        solver: Option<Address>,
-        result: Vec<u8>,
-        proof: Vec<u8>,
-        tx: Option<B256>,
-        at_block: u64,
-    ) {
+    /// Keeps a finished task for listing (the last [`RECENT`]).
+    fn finish(st: &mut VcPoolState, f: Finished) {
         if st.recent.len() >= RECENT {
             st.recent.pop_front();
         }
-        st.recent.push_back(Finished {
-            task,
-            state,
-            solver,
-            result,
-            proof,
-            tx,
-            at_block,
-        });
+        st.recent.push_back(f);
     }
 
     /// A contract's model and proving-key hash, from its getters at the head.

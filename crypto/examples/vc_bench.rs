@@ -1,9 +1,11 @@
-//! Groth16 proving of a MiMC-5 chain circuit, single-threaded `ark-groth16` (a one-thread rayon
-//! pool) beside the same prover on every core, and verification time with the gas
+//! Groth16 proving of a MiMC-5 chain circuit, single-threaded `ark-groth16` (its own prover on a
+//! one-thread rayon pool) beside the accelerator's default backend (`Cpu::multi`: the prover built
+//! from the backend's MSMs, on every core), and verification time with the gas
 //! `platon_groth16_verify` charges. Run through `scripts/bench-vc.sh`.
 //!
 //! Arguments: the circuit sizes as powers of two (default `16 18`).
 
+use platon_crypto::vc::backend::{Backend, Cpu};
 use platon_crypto::vc::{self, MimcChain, Model};
 use std::time::Instant;
 
@@ -37,7 +39,7 @@ fn main() {
         let a = model.compute(&input).expect("compute");
         let task = vc::Scalar::from(7u64);
         let single = pool(1);
-        let multi = pool(cores);
+        let multi = Cpu::multi().expect("backend");
         let t = Instant::now();
         let p1 = single
             .install(|| vc::prove(&keys.pk, &model, task, &a, [1; 32]))
@@ -45,7 +47,7 @@ fn main() {
         let one = t.elapsed();
         let t = Instant::now();
         let pn = multi
-            .install(|| vc::prove(&keys.pk, &model, task, &a, [2; 32]))
+            .groth16_prove(&keys.pk, &model, task, &a, [2; 32])
             .expect("prove");
         let many = t.elapsed();
         let words = vc::public_words(&task, &a);

@@ -7,7 +7,7 @@
 use super::{models::Model, Assignment, VcError, PROOF_BYTES};
 use crate::{CryptoError, RecoverableSig};
 use alloy_primitives::{Address, B256};
-use ark_bn254::{Bn254, Fr, G1Affine, G1Projective};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::VariableBaseMSM;
 use ark_groth16::ProvingKey;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
@@ -19,6 +19,8 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// Σ scalarsᵢ · basesᵢ over G1; the slices must have the same length.
     fn msm_g1(&self, bases: &[G1Affine], scalars: &[Fr]) -> Result<G1Projective, VcError>;
+    /// Σ scalarsᵢ · basesᵢ over G2; the slices must have the same length.
+    fn msm_g2(&self, bases: &[G2Affine], scalars: &[Fr]) -> Result<G2Projective, VcError>;
     /// The evaluations of a polynomial (its coefficients) over the radix-2 domain of its size,
     /// which must be a power of two.
     fn fft(&self, coeffs: &[Fr]) -> Result<Vec<Fr>, VcError>;
@@ -50,6 +52,91 @@ pub struct BlsAggregate {
     pub keys: Vec<crate::bls::BlsPublicKey>,
     /// The aggregate signature.
     pub sig: crate::bls::BlsSignature,
+}
+
+/// Groth16 proving built from a backend's multi-scalar multiplications: the constraint system
+/// and the QAP witness map (its FFTs) run here on the calling rayon pool, and the five MSMs that
+/// dominate a proof (the H, L, A and B-in-G1 queries over G1, the B query over G2) go to
+/// `backend`. A backend with faster MSMs (a GPU's) therefore proves faster with no other change.
+/// The randomness r, s comes from `rng_seed` as `ark-groth16` draws it, so the proof is the one
+/// `super::prove` makes from the same seed, byte for byte.
+pub fn prove_with(
+    backend: &dyn Backend,
+    pk: &ProvingKey<Bn254>,
+    model: &dyn Model,
+    task: Fr,
+    assignment: &Assignment,
+    rng_seed: [u8; 32],
+) -> Result<[u8; PROOF_BYTES], VcError> {
+    use ark_ec::CurveGroup;
+    use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+    use ark_poly::GeneralEvaluationDomain;
+    use ark_relations::gr1cs::{
+        ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    };
+    use ark_std::rand::{rngs::StdRng, SeedableRng};
+    use ark_std::UniformRand;
+    let err = |e: ark_relations::gr1cs::SynthesisError| VcError::Proving(e.to_string());
+    let mut rng = StdRng::from_seed(rng_seed);
+    let r = Fr::rand(&mut rng);
+    let s = Fr::rand(&mut rng);
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    super::TaskCircuit::with(model, task, assignment)
+        .generate_constraints(cs.clone())
+        .map_err(err)?;
+    cs.finalize();
+    if !cs.is_satisfied().map_err(err)? {
+        return Err(VcError::Proving(
+            "the assignment does not satisfy the model's circuit".into(),
+        ));
+    }
+    let h = LibsnarkReduction::witness_map::<Fr, GeneralEvaluationDomain<Fr>>(cs.clone())
+        .map_err(err)?;
+    let prover = cs
+        .borrow()
+        .ok_or_else(|| VcError::Proving("the constraint system is shared".into()))?;
+    let missing = || VcError::Proving("the constraint system holds no assignment".into());
+    let instance = prover.instance_assignment().map_err(err)?;
+    let aux = prover.witness_assignment().map_err(err)?;
+    let inputs = instance.get(1..).ok_or_else(missing)?;
+    let assignment: Vec<Fr> = inputs.iter().chain(aux.iter()).copied().collect();
+    let head = |q: &[G1Affine]| q.first().copied().ok_or_else(missing);
+    let h = h.get(..pk.h_query.len()).ok_or_else(missing)?;
+    let short = |what: &str| VcError::Proving(format!("the proving key's {what} query is short"));
+    let tail = |q: &[G1Affine], what: &str| -> Result<Vec<G1Affine>, VcError> {
+        q.get(1..=assignment.len())
+            .map(<[G1Affine]>::to_vec)
+            .ok_or_else(|| short(what))
+    };
+    let h_acc = backend.msm_g1(&pk.h_query, h)?;
+    let l_acc = backend.msm_g1(&pk.l_query, aux)?;
+    let g_a = pk.delta_g1 * r
+        + head(&pk.a_query)?
+        + backend.msm_g1(&tail(&pk.a_query, "A")?, &assignment)?
+        + pk.vk.alpha_g1;
+    let g1_b = pk.delta_g1 * s
+        + head(&pk.b_g1_query)?
+        + backend.msm_g1(&tail(&pk.b_g1_query, "B")?, &assignment)?
+        + pk.beta_g1;
+    let b2 = pk
+        .b_g2_query
+        .get(1..=assignment.len())
+        .ok_or_else(|| short("B (G2)"))?;
+    let g2_b = pk.vk.delta_g2 * s
+        + pk.b_g2_query.first().copied().ok_or_else(missing)?
+        + backend.msm_g2(b2, &assignment)?
+        + pk.vk.beta_g2;
+    let g_c = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + l_acc + h_acc;
+    Ok(super::proof_to_bytes(&ark_groth16::Proof {
+        a: g_a.into_affine(),
+        b: g2_b.into_affine(),
+        c: g_c.into_affine(),
+    }))
 }
 
 /// A CPU backend over a rayon pool of a fixed size.
@@ -103,6 +190,19 @@ impl Backend for Cpu {
         })
     }
 
+    fn msm_g2(&self, bases: &[G2Affine], scalars: &[Fr]) -> Result<G2Projective, VcError> {
+        if bases.len() != scalars.len() {
+            return Err(VcError::BadInput(format!(
+                "msm: {} bases and {} scalars",
+                bases.len(),
+                scalars.len()
+            )));
+        }
+        self.pool.install(|| {
+            G2Projective::msm(bases, scalars).map_err(|n| VcError::BadInput(format!("msm: {n}")))
+        })
+    }
+
     fn fft(&self, coeffs: &[Fr]) -> Result<Vec<Fr>, VcError> {
         if !coeffs.len().is_power_of_two() {
             return Err(VcError::BadInput(format!(
@@ -124,7 +224,7 @@ impl Backend for Cpu {
         rng_seed: [u8; 32],
     ) -> Result<[u8; PROOF_BYTES], VcError> {
         self.pool
-            .install(|| super::prove(pk, model, task, assignment, rng_seed))
+            .install(|| prove_with(self, pk, model, task, assignment, rng_seed))
     }
 
     fn recover_senders(
@@ -223,6 +323,33 @@ mod tests {
         }
         // The same seed gives the same proof: the backends compute the same thing.
         assert_eq!(proofs[0], proofs[1]);
+    }
+
+    #[test]
+    fn the_backend_composed_prover_gives_ark_groth16s_proof_byte_for_byte() {
+        let m = MimcChain::new(30);
+        let keys = setup(&m, b"composed prover").expect("setup");
+        let a = m.compute(&[3u8; 32].map(|b| b & 0x0f)).expect("compute");
+        let task = Fr::from(99u64);
+        for seed in [[1u8; 32], [2u8; 32]] {
+            let ours = prove_with(&Cpu::single().expect("cpu"), &keys.pk, &m, task, &a, seed)
+                .expect("ours");
+            let theirs = crate::vc::prove(&keys.pk, &m, task, &a, seed).expect("arkworks");
+            assert_eq!(ours, theirs);
+            assert_eq!(verify(&keys.vk, &ours, &public_words(&task, &a)), Ok(true));
+        }
+        // An assignment that does not satisfy the circuit is an error, not a bad proof.
+        let mut wrong = a.clone();
+        wrong.public[1] += Fr::from(1u64);
+        assert!(prove_with(
+            &Cpu::single().expect("cpu"),
+            &keys.pk,
+            &m,
+            task,
+            &wrong,
+            [1; 32]
+        )
+        .is_err());
     }
 
     #[test]

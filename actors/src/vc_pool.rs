@@ -697,24 +697,38 @@ impl VcPoolService {
             .map_err(|e| e.to_string())
     }
 
-    /// Starts the next queued task's proof, oldest block first.
+    /// Starts the proof of the queued task that pays most (the oldest first among equal fees).
     fn work(&self, ctx: &Ctx<VcPoolMsg>, st: &mut VcPoolState) -> Result<(), BoxError> {
         while !st.proving {
-            let Some(key) = st
+            let queued: Vec<Vec<u8>> = st
                 .work
                 .iter()
-                .find(|(_, s)| matches!(s, Stage::Queued))
+                .filter(|(_, s)| matches!(s, Stage::Queued))
                 .map(|(k, _)| k.clone())
-            else {
+                .collect();
+            let mut best: Option<(Vec<u8>, OpenTask)> = None;
+            for key in queued {
+                match st
+                    .db
+                    .get(At::Head, &key)?
+                    .and_then(|b| OpenTask::decode(&b))
+                {
+                    None => {
+                        st.work.remove(&key);
+                    }
+                    Some(t) => {
+                        let better = best.as_ref().is_none_or(|(_, b)| {
+                            (t.fee, std::cmp::Reverse(t.block))
+                                > (b.fee, std::cmp::Reverse(b.block))
+                        });
+                        if better {
+                            best = Some((key, t));
+                        }
+                    }
+                }
+            }
+            let Some((key, task)) = best else {
                 return Ok(());
-            };
-            let task = st
-                .db
-                .get(At::Head, &key)?
-                .and_then(|b| OpenTask::decode(&b));
-            let Some(task) = task else {
-                st.work.remove(&key);
-                continue;
             };
             match crate::blocking(|| self.prepare(st, &task)) {
                 Ok(job) => {

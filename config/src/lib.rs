@@ -985,6 +985,29 @@ mod tests {
     }
 
     #[test]
+    fn a_computing_node_outside_dev_needs_its_account_and_the_backend_parses() {
+        let c = NodeConfig::from_toml("[vc]\nenabled = true\n").expect("parse");
+        let e = c.validate().expect_err("no key").to_string();
+        assert!(e.contains("vc.key_file"), "{e}");
+        let c =
+            NodeConfig::from_toml("[dev]\nenabled = true\n[vc]\nenabled = true\n").expect("parse");
+        assert!(
+            c.validate().is_ok(),
+            "on --dev the last dev account answers"
+        );
+        let c = NodeConfig::from_toml("[vc]\nenabled = true\nkey_file = \"k\"\nmax_tasks = 0\n")
+            .expect("parse");
+        assert!(c
+            .validate()
+            .expect_err("zero")
+            .to_string()
+            .contains("max_tasks"));
+        let c = NodeConfig::from_toml("[vc]\nbackend = \"cpu-single\"\n").expect("parse");
+        assert_eq!(c.vc.backend, AcceleratorBackend::CpuSingle);
+        assert!(NodeConfig::from_toml("[vc]\nbackend = \"tpu\"\n").is_err());
+    }
+
+    #[test]
     fn defaults_match_the_documented_ports() {
         let c = NodeConfig::default();
         assert_eq!(c.http.port, 6789);

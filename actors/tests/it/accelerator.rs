@@ -18,6 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 async fn start(capacity: u64) -> (Arc<Registry>, Arc<Counters>, platon_supervision::TreeHandle) {
+    start_with(capacity, AcceleratorBackend::CpuMulti).await
+}
+
+async fn start_with(
+    capacity: u64,
+    backend: AcceleratorBackend,
+) -> (Arc<Registry>, Arc<Counters>, platon_supervision::TreeHandle) {
     let registry = Registry::new(false, Duration::from_secs(30));
     let counters = Arc::new(Counters::default());
     let spec = SupervisorSpec {
@@ -29,7 +36,7 @@ async fn start(capacity: u64) -> (Arc<Registry>, Arc<Counters>, platon_supervisi
             Restart::Permanent,
             capacity,
             AcceleratorService {
-                backend: AcceleratorBackend::CpuMulti,
+                backend,
                 counters: counters.clone(),
             },
         )],
@@ -149,4 +156,20 @@ async fn a_full_mailbox_refuses_jobs_at_once() {
     assert!(refused >= 1, "{results:?}");
     assert!(proved >= 1, "{results:?}");
     assert_eq!(refused + proved, 4, "{results:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_a_gpu_in_a_build_without_one_falls_back_to_every_core() {
+    let (registry, counters, _tree) = start_with(8, AcceleratorBackend::Gpu).await;
+    assert_eq!(*counters.backend.read(), "cpu-multi");
+    let m = Arc::new(MimcChain::new(20));
+    let keys = vc::setup(m.as_ref(), b"fallback").expect("setup");
+    let j = job(&m, &keys, 3);
+    let public = vc::public_words(&j.task, &j.assignment);
+    let proof = AcceleratorHandle(registry)
+        .prove(j)
+        .await
+        .expect("answered")
+        .expect("proof");
+    assert_eq!(vc::verify(&keys.vk, &proof, &public), Ok(true));
 }

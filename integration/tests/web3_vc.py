@@ -284,7 +284,35 @@ def answered(case):
     print("ALL CHECKS PASSED")
 
 
+def hostile(case):
+    """A contract that only imitates the VC events (an EVM contract emitting VcCompute with no
+    getters behind it): the pool lists the task as skipped with the reason and goes on."""
+    chain = Chain(case["rpc"])
+    alice = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/4")
+    topic = Web3.keccak(text="VcCompute(bytes32,address,uint256)")
+    fake = bytes([0x1F]) + bytes(31)
+    requester = bytes(12) + bytes.fromhex(alice.address[2:])
+    # LOG3(0, 64, topic, fake, requester); STOP
+    runtime = b"\x7f" + requester + b"\x7f" + fake + b"\x7f" + bytes(topic) + bytes([0x60, 0x40, 0x5F, 0xA3, 0x00])
+    init = bytes([0x60, len(runtime), 0x80, 0x60, 9, 0x5F, 0x39, 0x5F, 0xF3]) + runtime
+    r = chain.send(alice, init)
+    check(r.status == 1 and r.contractAddress, "an EVM contract imitating a VC contract is deployed")
+    r = chain.send(alice, b"", to=r.contractAddress, gas=100_000)
+    check(r.status == 1 and len(r.logs) == 1 and r.logs[0]["topics"][0] == topic, "it emits a VcCompute event")
+    deadline = time.time() + 60
+    mine = []
+    while time.time() < deadline:
+        mine = [e for e in chain.rpc("platon_vcTasks")["tasks"] if e["task"] == "0x" + fake.hex()]
+        if mine and mine[0]["state"] == "skipped":
+            break
+        time.sleep(0.2)
+    check(mine and mine[0]["state"] == "skipped" and mine[0].get("reason"),
+          f"the pool skips the imitation's task and says why: {mine}")
+    check(chain.w3.eth.block_number > 0 and chain.rpc("platon_accelerator")["backend"], "the node goes on")
+    print("ALL CHECKS PASSED")
+
+
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
         case = json.load(f)
-    {"full": full, "open": open_task, "answered": answered}[case["mode"]](case)
+    {"full": full, "open": open_task, "answered": answered, "hostile": hostile}[case["mode"]](case)

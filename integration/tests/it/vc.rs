@@ -235,4 +235,15 @@ fn a_computing_node_killed_while_proving_resumes_the_task_after_restart() {
         Duration::from_secs(30),
         || (state(node.http).as_deref() == Some("answered")).then_some(()),
     );
+    // The proof made after the restart is counted on /metrics.
+    let (status, _, body) =
+        crate::console::http_get_at(&format!("127.0.0.1:{}", node.admin), "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("platon_accelerator_jobs_total{kind=\"prove\"} 1"),
+        "{body}"
+    );
+    // A contract that only imitates the events gets its task skipped, with the reason.
+    let hostile = python(&case("hostile", node.http, &json!({})), tmp.path());
+    assert!(hostile.contains("ALL CHECKS PASSED"), "{hostile}");
 }

@@ -170,6 +170,23 @@ impl Cpu {
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
     }
+
+    /// Σ scalarsᵢ · basesᵢ in group `G`, on this pool; the slices must have the same length.
+    fn msm<G: VariableBaseMSM<ScalarField = Fr>>(
+        &self,
+        bases: &[G::MulBase],
+        scalars: &[Fr],
+    ) -> Result<G, VcError> {
+        if bases.len() != scalars.len() {
+            return Err(VcError::BadInput(format!(
+                "msm: {} bases and {} scalars",
+                bases.len(),
+                scalars.len()
+            )));
+        }
+        self.pool
+            .install(|| G::msm(bases, scalars).map_err(|n| VcError::BadInput(format!("msm: {n}"))))
+    }
 }
 
 impl Backend for Cpu {
@@ -178,29 +195,11 @@ impl Backend for Cpu {
     }
 
     fn msm_g1(&self, bases: &[G1Affine], scalars: &[Fr]) -> Result<G1Projective, VcError> {
-        if bases.len() != scalars.len() {
-            return Err(VcError::BadInput(format!(
-                "msm: {} bases and {} scalars",
-                bases.len(),
-                scalars.len()
-            )));
-        }
-        self.pool.install(|| {
-            G1Projective::msm(bases, scalars).map_err(|n| VcError::BadInput(format!("msm: {n}")))
-        })
+        self.msm(bases, scalars)
     }
 
     fn msm_g2(&self, bases: &[G2Affine], scalars: &[Fr]) -> Result<G2Projective, VcError> {
-        if bases.len() != scalars.len() {
-            return Err(VcError::BadInput(format!(
-                "msm: {} bases and {} scalars",
-                bases.len(),
-                scalars.len()
-            )));
-        }
-        self.pool.install(|| {
-            G2Projective::msm(bases, scalars).map_err(|n| VcError::BadInput(format!("msm: {n}")))
-        })
+        self.msm(bases, scalars)
     }
 
     fn fft(&self, coeffs: &[Fr]) -> Result<Vec<Fr>, VcError> {

@@ -55,7 +55,56 @@ pub enum AcceleratorMsg {
 }
 
 /// The kinds of job, as counters label them.
-pub const KINDS: [&str; 5] = ["prove", "msm", "fft", "recover_senders", "bls_verify"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Groth16 proofs.
+    Prove,
+    /// G1 multi-scalar multiplications.
+    Msm,
+    /// FFTs.
+    Fft,
+    /// Batch secp256k1 sender recovery.
+    RecoverSenders,
+    /// BLS aggregate checks.
+    BlsVerify,
+}
+
+impl Kind {
+    /// Every kind, in counter order.
+    pub const ALL: [Kind; 5] = [
+        Kind::Prove,
+        Kind::Msm,
+        Kind::Fft,
+        Kind::RecoverSenders,
+        Kind::BlsVerify,
+    ];
+
+    /// The label counters and `platon_accelerator` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Prove => "prove",
+            Kind::Msm => "msm",
+            Kind::Fft => "fft",
+            Kind::RecoverSenders => "recover_senders",
+            Kind::BlsVerify => "bls_verify",
+        }
+    }
+}
+
+/// One kind's counters, read at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindFigures {
+    /// The kind.
+    pub kind: Kind,
+    /// Jobs done (including failed ones).
+    pub jobs: u64,
+    /// Jobs that failed.
+    pub failed: u64,
+    /// Items handled.
+    pub items: u64,
+    /// Time spent on the backend, in milliseconds.
+    pub busy_ms: u64,
+}
 
 /// Counters of one kind of job.
 #[derive(Debug, Default)]
@@ -75,15 +124,13 @@ pub struct KindCounters {
 pub struct Counters {
     /// The backend in use (empty until the actor started).
     pub backend: parking_lot::RwLock<String>,
-    /// Per kind of job, in [`KINDS`] order.
+    /// Per kind of job, in [`Kind::ALL`] order (index: `kind as usize`).
     pub kinds: [KindCounters; 5],
 }
 
 impl Counters {
-    fn record(&self, kind: usize, items: usize, failed: bool, started: std::time::Instant) {
-        let Some(k) = self.kinds.get(kind) else {
-            return;
-        };
+    fn record(&self, kind: Kind, items: usize, failed: bool, started: std::time::Instant) {
+        let k = &self.kinds[kind as usize];
         k.jobs.fetch_add(1, Ordering::Relaxed);
         k.items
             .fetch_add(u64::try_from(items).unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -94,20 +141,36 @@ impl Counters {
         k.busy_us.fetch_add(us, Ordering::Relaxed);
     }
 
+    /// Every kind's counters now (`/metrics` and `platon_accelerator` read these).
+    pub fn figures(&self) -> Vec<KindFigures> {
+        Kind::ALL
+            .iter()
+            .zip(&self.kinds)
+            .map(|(kind, k)| KindFigures {
+                kind: *kind,
+                jobs: k.jobs.load(Ordering::Relaxed),
+                failed: k.failed.load(Ordering::Relaxed),
+                items: k.items.load(Ordering::Relaxed),
+                busy_ms: k.busy_us.load(Ordering::Relaxed) / 1000,
+            })
+            .collect()
+    }
+
     /// The counters as JSON (`platon_accelerator`).
     pub fn to_json(&self) -> serde_json::Value {
-        let mut kinds = serde_json::Map::new();
-        for (name, k) in KINDS.iter().zip(&self.kinds) {
-            kinds.insert(
-                (*name).to_string(),
-                serde_json::json!({
-                    "jobs": k.jobs.load(Ordering::Relaxed),
-                    "failed": k.failed.load(Ordering::Relaxed),
-                    "items": k.items.load(Ordering::Relaxed),
-                    "busyMs": k.busy_us.load(Ordering::Relaxed) / 1000,
-                }),
-            );
-        }
+        let kinds: serde_json::Map<String, serde_json::Value> = self
+            .figures()
+            .into_iter()
+            .map(|f| {
+                let v = serde_json::json!({
+                    "jobs": f.jobs,
+                    "failed": f.failed,
+                    "items": f.items,
+                    "busyMs": f.busy_ms,
+                });
+                (f.kind.name().to_string(), v)
+            })
+            .collect();
         serde_json::json!({ "backend": self.backend.read().clone(), "jobs": kinds })
     }
 }
@@ -180,19 +243,19 @@ impl Service for AcceleratorService {
                     .map_err(|e| e.to_string())
                 })
                 .await?;
-                counters.record(0, 1, res.is_err(), started);
+                counters.record(Kind::Prove, 1, res.is_err(), started);
                 let _ = reply.send(res);
             }
             AcceleratorMsg::Msm(bases, scalars, reply) => {
                 let n = scalars.len();
                 let res =
                     run(move || b.msm_g1(&bases, &scalars).map_err(|e| e.to_string())).await?;
-                counters.record(1, n, res.is_err(), started);
+                counters.record(Kind::Msm, n, res.is_err(), started);
                 let _ = reply.send(res);
             }
             AcceleratorMsg::Fft(coeffs, reply) => {
                 let res = run(move || b.fft(&coeffs).map_err(|e| e.to_string())).await?;
-                counters.record(2, 1, res.is_err(), started);
+                counters.record(Kind::Fft, 1, res.is_err(), started);
                 let _ = reply.send(res);
             }
             AcceleratorMsg::RecoverSenders(items, reply) => {
@@ -204,13 +267,18 @@ impl Service for AcceleratorService {
                         .collect::<Vec<_>>()
                 })
                 .await?;
-                counters.record(3, n, res.iter().any(|r| r.is_err()), started);
+                counters.record(
+                    Kind::RecoverSenders,
+                    n,
+                    res.iter().any(|r| r.is_err()),
+                    started,
+                );
                 let _ = reply.send(res);
             }
             AcceleratorMsg::BlsVerify(items, reply) => {
                 let n = items.len();
                 let res = run(move || b.bls_aggregate_verify(&items)).await?;
-                counters.record(4, n, res.iter().any(|ok| !ok), started);
+                counters.record(Kind::BlsVerify, n, res.iter().any(|ok| !ok), started);
                 let _ = reply.send(res);
             }
         }

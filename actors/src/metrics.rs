@@ -68,8 +68,8 @@ struct Scraped {
     rss: Option<u64>,
     /// The allocator's own figures, by part (bytes), when the binary registered them.
     allocator: Vec<(&'static str, u64)>,
-    /// The accelerator's counters by kind of job: (kind, jobs, failed, busy ms).
-    accelerator: Vec<(&'static str, u64, u64, u64)>,
+    /// The accelerator's counters by kind of job.
+    accelerator: Vec<crate::accelerator::KindFigures>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -259,26 +259,26 @@ impl Collector for NodeCollector {
 
 impl NodeCollector {
     fn encode_accelerator(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        type Pick = fn(&(&'static str, u64, u64, u64)) -> u64;
+        type Pick = fn(&crate::accelerator::KindFigures) -> u64;
         let series: [(&str, &str, Pick); 3] = [
             ("accelerator_jobs", "Accelerator jobs done, by kind.", |k| {
-                k.1
+                k.jobs
             }),
             (
                 "accelerator_failed_jobs",
                 "Accelerator jobs that failed, by kind.",
-                |k| k.2,
+                |k| k.failed,
             ),
             (
                 "accelerator_busy_milliseconds",
                 "Time the accelerator's backend spent on jobs, by kind.",
-                |k| k.3,
+                |k| k.busy_ms,
             ),
         ];
         for (name, help, pick) in series {
             let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
             for k in &self.scraped.accelerator {
-                let labels = [("kind", k.0.to_string())];
+                let labels = [("kind", k.kind.name().to_string())];
                 ConstCounter::new(pick(k)).encode(m.encode_family(&labels)?)?;
             }
         }
@@ -516,19 +516,7 @@ async fn scrape(node: &NodeContext) -> Scraped {
         memory,
         rss: resident_bytes(),
         allocator: ALLOCATOR_STATS.get().map(|f| f()).unwrap_or_default(),
-        accelerator: crate::accelerator::KINDS
-            .iter()
-            .zip(&node.accelerator.kinds)
-            .map(|(name, k)| {
-                use std::sync::atomic::Ordering::Relaxed;
-                (
-                    *name,
-                    k.jobs.load(Relaxed),
-                    k.failed.load(Relaxed),
-                    k.busy_us.load(Relaxed) / 1000,
-                )
-            })
-            .collect(),
+        accelerator: node.accelerator.figures(),
         ..Scraped::default()
     };
     let reg = &node.registry;

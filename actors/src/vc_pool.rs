@@ -18,6 +18,7 @@
 
 use crate::accelerator::ProveJob;
 use crate::handles::AcceleratorHandle;
+use crate::rpc::json::hex0x;
 use crate::NodeContext;
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use platon_crypto::vc::{self, Model, ProvingKey254};
@@ -346,8 +347,6 @@ pub enum VcPoolMsg {
     },
     /// The chain committed up to this height: read the blocks from the store.
     Committed(u64),
-    /// Take the next queued task (sent by the actor to itself).
-    Work,
     /// A proof came back from the accelerator (task key, result bytes, proof or why not).
     Proved(Vec<u8>, Vec<u8>, Box<Result<[u8; vc::PROOF_BYTES], String>>),
     /// `platon_vcTasks`: every task this node knows, pending, open and recently finished.
@@ -449,6 +448,8 @@ impl VcPoolService {
         let end = to.min(start.saturating_add(CATCH_UP_STEP - 1));
         let mut changes = Vec::new();
         let mut dropped = 0u64;
+        // The queue at the head, carried from block to block.
+        let mut open = Self::open_at(st, At::Head, max)?;
         for n in start..=end {
             let store = &self.node.store;
             let Some(hash) = store.hash_by_number(n)? else {
@@ -458,10 +459,15 @@ impl VcPoolService {
                 .header_by_hash(&hash)?
                 .ok_or_else(|| format!("vc_pool: block {n} has no header"))?;
             let receipts = store.receipts(&hash)?.unwrap_or_default();
-            let open = Self::open_at(st, At::Head, max)?;
             let (writes, taken, d) = queue_writes(&open, receipt_events(n, &receipts), max);
             dropped = dropped.saturating_add(d);
             crate::blocking(|| st.db.commit_block(n, header.parent_hash, hash, &writes))?;
+            for (k, v) in writes {
+                match v {
+                    Some(_) => open.insert(k),
+                    None => open.remove(&k),
+                };
+            }
             changes.push((n, taken));
         }
         if changes.is_empty() {
@@ -826,10 +832,12 @@ impl VcPoolService {
     fn list(&self, st: &VcPoolState) -> Result<Value, BoxError> {
         let mut tasks = Vec::new();
         let max = self.node.config.vc.max_tasks;
+        let mut open = std::collections::BTreeSet::new();
         for (k, v) in st
             .db
             .iter_prefix(At::Head, TASK_PREFIX, max.saturating_add(1))?
         {
+            open.insert(k.clone());
             let Some(t) = OpenTask::decode(&v) else {
                 continue;
             };
@@ -838,15 +846,14 @@ impl VcPoolService {
             match stage {
                 Stage::Submitted { tx, result, proof } => {
                     j["tx"] = json!(tx);
-                    j["result"] = json!(format!("0x{}", hex::encode(result)));
-                    j["proof"] = json!(format!("0x{}", hex::encode(proof)));
+                    j["result"] = hex0x(&result);
+                    j["proof"] = hex0x(&proof);
                 }
                 Stage::Skipped(why) => j["reason"] = json!(why),
                 _ => {}
             }
             tasks.push(j);
         }
-        let open = Self::open_at(st, At::Head, max)?;
         let mut pending = std::collections::BTreeSet::new();
         for b in st.db.core().recognized() {
             for (k, v) in
@@ -867,10 +874,10 @@ impl VcPoolService {
                 j["solver"] = json!(s);
             }
             if !f.result.is_empty() {
-                j["result"] = json!(format!("0x{}", hex::encode(&f.result)));
+                j["result"] = hex0x(&f.result);
             }
             if !f.proof.is_empty() {
-                j["proof"] = json!(format!("0x{}", hex::encode(&f.proof)));
+                j["proof"] = hex0x(&f.proof);
             }
             if let Some(tx) = f.tx {
                 j["tx"] = json!(tx);
@@ -897,7 +904,7 @@ fn task_json(t: &OpenTask, state: &str) -> Value {
         j["fee"] = json!(t.fee);
         j["due"] = json!(t.due);
         j["block"] = json!(t.block);
-        j["input"] = json!(format!("0x{}", hex::encode(&t.input)));
+        j["input"] = hex0x(&t.input);
     }
     j
 }
@@ -1012,7 +1019,6 @@ impl Service for VcPoolService {
                 }
                 self.work(ctx, st)?;
             }
-            VcPoolMsg::Work => self.work(ctx, st)?,
             VcPoolMsg::Proved(key, result, proof) => {
                 st.proving = false;
                 if matches!(st.work.get(&key), Some(Stage::Proving)) {

@@ -9,10 +9,6 @@ use platon_messages::rlp::encode_raw_list;
 use platon_messages::{Block, Receipt};
 use serde_json::{json, Value};
 
-fn hex0x(b: &[u8]) -> Value {
-    json!(format!("0x{}", hex::encode(b)))
-}
-
 /// The block a raw getter or tracer names: by number or tag, with geth's not-found error.
 fn block_by_selector(c: &RpcCtx, v: &Value) -> Result<Block, jsonrpsee::types::ErrorObjectOwned> {
     let id = parse_block_id(Some(v))

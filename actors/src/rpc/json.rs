@@ -23,6 +23,11 @@ pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
     rpc_err(INVALID_PARAMS, msg)
 }
 
+/// Bytes as a `0x`-prefixed hex string.
+pub fn hex0x(b: &[u8]) -> Value {
+    json!(format!("0x{}", hex::encode(b)))
+}
+
 /// A hex quantity: `0x` and lowercase hex without leading zeros.
 pub fn qty<T: std::fmt::LowerHex>(v: T) -> String {
     format!("{v:#x}")

@@ -105,38 +105,32 @@ pub fn prove_with(
     let aux = prover.witness_assignment().map_err(err)?;
     let inputs = instance.get(1..).ok_or_else(missing)?;
     let assignment: Vec<Fr> = inputs.iter().chain(aux.iter()).copied().collect();
-    let head = |q: &[G1Affine]| q.first().copied().ok_or_else(missing);
+    let n = assignment.len();
     let h = h.get(..pk.h_query.len()).ok_or_else(missing)?;
-    let short = |what: &str| VcError::Proving(format!("the proving key's {what} query is short"));
-    let tail = |q: &[G1Affine], what: &str| -> Result<Vec<G1Affine>, VcError> {
-        q.get(1..=assignment.len())
-            .map(<[G1Affine]>::to_vec)
-            .ok_or_else(|| short(what))
-    };
+    let (a0, a) = split_query(&pk.a_query, n, "A")?;
+    let (b0, b) = split_query(&pk.b_g1_query, n, "B")?;
+    let (b20, b2) = split_query(&pk.b_g2_query, n, "B (G2)")?;
     let h_acc = backend.msm_g1(&pk.h_query, h)?;
     let l_acc = backend.msm_g1(&pk.l_query, aux)?;
-    let g_a = pk.delta_g1 * r
-        + head(&pk.a_query)?
-        + backend.msm_g1(&tail(&pk.a_query, "A")?, &assignment)?
-        + pk.vk.alpha_g1;
-    let g1_b = pk.delta_g1 * s
-        + head(&pk.b_g1_query)?
-        + backend.msm_g1(&tail(&pk.b_g1_query, "B")?, &assignment)?
-        + pk.beta_g1;
-    let b2 = pk
-        .b_g2_query
-        .get(1..=assignment.len())
-        .ok_or_else(|| short("B (G2)"))?;
-    let g2_b = pk.vk.delta_g2 * s
-        + pk.b_g2_query.first().copied().ok_or_else(missing)?
-        + backend.msm_g2(b2, &assignment)?
-        + pk.vk.beta_g2;
+    let g_a = pk.delta_g1 * r + a0 + backend.msm_g1(a, &assignment)? + pk.vk.alpha_g1;
+    let g1_b = pk.delta_g1 * s + b0 + backend.msm_g1(b, &assignment)? + pk.beta_g1;
+    let g2_b = pk.vk.delta_g2 * s + b20 + backend.msm_g2(b2, &assignment)? + pk.vk.beta_g2;
     let g_c = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + l_acc + h_acc;
     Ok(super::proof_to_bytes(&ark_groth16::Proof {
         a: g_a.into_affine(),
         b: g2_b.into_affine(),
         c: g_c.into_affine(),
     }))
+}
+
+/// A proving-key query's constant term and its terms for the `n` variables after it.
+fn split_query<'a, T: Copy>(q: &'a [T], n: usize, what: &str) -> Result<(T, &'a [T]), VcError> {
+    match (q.first(), q.get(1..=n)) {
+        (Some(c), Some(terms)) => Ok((*c, terms)),
+        _ => Err(VcError::Proving(format!(
+            "the proving key's {what} query is short"
+        ))),
+    }
 }
 
 /// A CPU backend over a rayon pool of a fixed size.

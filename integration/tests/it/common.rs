@@ -270,16 +270,24 @@ pub fn block_number(p: u16) -> Option<u64> {
 pub fn one_validator_net(dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf) {
     let out = dir.join("net");
     let subnet = 100 + (std::process::id() % 150) as u8;
+    let mut args = vec!["--nodes", "1", "--validators", "1"];
+    args.extend_from_slice(extra);
+    localnet_init(&out, subnet, &args);
+    (out.join("node1.toml"), out.join("node1"))
+}
+
+/// `platon localnet init ARGS --subnet SUBNET --out OUT`: the network's `localnet.json`.
+pub fn localnet_init(out: &Path, subnet: u8, args: &[&str]) -> serde_json::Value {
     let st = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["localnet", "init", "--nodes", "1", "--validators", "1"])
-        .args(extra)
+        .args(["localnet", "init"])
+        .args(args)
         .args(["--subnet", &subnet.to_string(), "--out"])
-        .arg(&out)
+        .arg(out)
         .stdout(Stdio::null())
         .status()
         .expect("localnet init");
     assert!(st.success(), "localnet init");
-    (out.join("node1.toml"), out.join("node1"))
+    platon_node::localnet::read(&out.join("localnet.json")).expect("localnet.json")
 }
 
 /// `platon run --config` on loopback ports chosen here.

@@ -84,25 +84,7 @@ fn localnet_processes_reach_consensus_and_discover_services() {
     let out = tmp.path().join("net");
     // Each run gets its own 127.0.<subnet>.x addresses, so concurrent runs do not collide.
     let subnet = 100 + (std::process::id() % 150) as u8;
-    let st = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args([
-            "localnet",
-            "init",
-            "--nodes",
-            "5",
-            "--validators",
-            "4",
-            "--subnet",
-            &subnet.to_string(),
-            "--out",
-        ])
-        .arg(&out)
-        .status()
-        .expect("localnet init");
-    assert!(st.success());
-    let net: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("localnet.json")).expect("json"))
-            .expect("parse");
+    let net = crate::common::localnet_init(&out, subnet, &["--nodes", "5", "--validators", "4"]);
     let token = net["adminToken"].as_str().expect("token").to_string();
     let nodes = net["nodes"].as_array().expect("nodes").clone();
     assert_eq!(nodes.len(), 5);

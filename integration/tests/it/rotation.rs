@@ -23,10 +23,10 @@ fn seven_candidates_rotate_through_four_seats_across_processes() {
     let tmp = scopeguard_keep(tempfile::tempdir().expect("tmp"));
     let out = tmp.path().join("net");
     let subnet = 10 + (std::process::id() % 80) as u8;
-    let st = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args([
-            "localnet",
-            "init",
+    let net = crate::common::localnet_init(
+        &out,
+        subnet,
+        &[
             "--nodes",
             "7",
             "--candidates",
@@ -37,17 +37,8 @@ fn seven_candidates_rotate_through_four_seats_across_processes() {
             "5",
             "--period-ms",
             "2500",
-            "--subnet",
-            &subnet.to_string(),
-            "--out",
-        ])
-        .arg(&out)
-        .status()
-        .expect("localnet init");
-    assert!(st.success());
-    let net: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("localnet.json")).expect("json"))
-            .expect("parse");
+        ],
+    );
     // Rounds of amount × validators blocks: each seat gets its view.
     assert_eq!(net["roundBlocks"], json!(20));
     let round_blocks = 20u64;

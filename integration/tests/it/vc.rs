@@ -55,28 +55,18 @@ fn computing_nodes_answer_vc_tasks_on_a_localnet_and_bad_answers_pay_nothing() {
     let tmp = scopeguard_keep(tempfile::tempdir().expect("tmp"));
     let out = tmp.path().join("net");
     let subnet = 100 + ((std::process::id() + 37) % 150) as u8;
-    let st = Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args([
-            "localnet",
-            "init",
+    let net = crate::common::localnet_init(
+        &out,
+        subnet,
+        &[
             "--nodes",
             "4",
             "--validators",
             "4",
             "--responsive-ms",
             "200",
-            "--subnet",
-            &subnet.to_string(),
-            "--out",
-        ])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .status()
-        .expect("localnet init");
-    assert!(st.success());
-    let net: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("localnet.json")).expect("json"))
-            .expect("parse");
+        ],
+    );
     let nodes = net["nodes"].as_array().expect("nodes").clone();
     let keys = tmp.path().join("keys");
     let setup_json = setup("mimc5-chain:128", "localnet vc test", &keys);

@@ -101,15 +101,16 @@ fn admin_is_off_by_default_outside_dev_and_bad_configs_are_refused() {
     let other = tmp.path().join("other");
     std::fs::create_dir_all(&other).expect("dir");
     std::fs::write(other.join("DB_BACKEND"), "paritydb\n").expect("record");
+    let (http, admin) = free_port_pair();
     let (ok, out) = cli(&[
         "run",
         "--dev",
         "--datadir",
         other.to_str().expect("utf8"),
         "--http.port",
-        &free_port().to_string(),
+        &http.to_string(),
         "--admin.port",
-        &free_port().to_string(),
+        &admin.to_string(),
     ]);
     assert!(!ok && out.contains("--db paritydb"), "{out}");
     let (ok, out) = cli(&["run", "--dev", "--db", "leveldb"]);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[test]
 fn dev_node_prints_its_keys_uses_a_temporary_datadir_and_stops_cleanly() {
-    let (http, admin) = (free_port(), free_port());
+    let (http, admin) = free_port_pair();
     let mut child = Command::new(env!("CARGO_BIN_EXE_platon"))
         .args([
             "run",

@@ -22,6 +22,15 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Two distinct free ports (JSON-RPC and admin): both are held while the second is chosen, so
+/// they cannot be the same, as two calls of [`free_port`] can be.
+pub fn free_port_pair() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let b = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = |l: &TcpListener| l.local_addr().expect("addr").port();
+    (port(&a), port(&b))
+}
+
 /// Posts `body` to `http://127.0.0.1:port/` and returns (status, body). Errors are connection errors.
 pub fn http_post(
     port: u16,
@@ -172,8 +181,7 @@ impl NodeProc {
         env: &[(String, String)],
     ) -> Result<NodeProc, String> {
         for attempt in 0.. {
-            let http = free_port();
-            let admin = free_port();
+            let (http, admin) = free_port_pair();
             let log = log_dir.join(format!("node-{http}.log"));
             let err = std::fs::File::create(&log).expect("log file");
             let mut args = vec![

@@ -15,8 +15,7 @@ fn dev_config(max_restarts: u32) -> NodeConfig {
     let mut c = NodeConfig::default();
     c.dev.enabled = true;
     c.admin.faults = true;
-    c.http.port = free_port();
-    c.admin.port = free_port();
+    (c.http.port, c.admin.port) = free_port_pair();
     c.supervision.max_restarts = max_restarts;
     c.supervision.window_secs = 60;
     c.supervision.call_timeout_ms = 3_000;

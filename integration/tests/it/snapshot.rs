@@ -27,8 +27,7 @@ fn dev_config(dir: &std::path::Path) -> NodeConfig {
         ..Default::default()
     };
     cfg.dev.enabled = true;
-    cfg.http.port = free_port();
-    cfg.admin.port = free_port();
+    (cfg.http.port, cfg.admin.port) = free_port_pair();
     cfg
 }
 

@@ -155,9 +155,25 @@ fn module(
     )?;
     m.register_async_method("admin_nodeInfo", |_, node, ext| async move {
         check(&ext)?;
-        let o = overlay(&node.registry)?;
-        let info = o.info().await.map_err(call_err)?;
-        Ok::<_, ErrorObjectOwned>(json!(info))
+        // The overlay's identity and counters (when the node is in one), with the role and what
+        // the role runs.
+        let o = OverlayHandle::of_node(node.registry.clone());
+        let mut info = if o.exists() {
+            json!(o.info().await.map_err(call_err)?)
+        } else {
+            json!({ "id": null, "listen": null })
+        };
+        let c = &node.config;
+        info["role"] = json!(c.node.role.name());
+        info["rpc"] = json!(c.rpc_enabled());
+        info["chain"] = json!(c.has_chain());
+        info["chainId"] = json!(c.chain.chain_id);
+        info["stateMode"] = match node.store.mode() {
+            _ if !c.has_chain() => Value::Null,
+            platon_storage::chain::StateMode::Archive => json!("archive"),
+            platon_storage::chain::StateMode::Full { .. } => json!("full"),
+        };
+        Ok::<_, ErrorObjectOwned>(info)
     })?;
     m.register_async_method("admin_peers", |_, node, ext| async move {
         check(&ext)?;

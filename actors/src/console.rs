@@ -389,6 +389,7 @@ pub async fn snapshot(node: &NodeContext) -> Value {
     };
     json!({
         "node": {
+            "role": node.config.node.role.name(),
             "chainId": node.config.chain.chain_id,
             "dev": node.config.dev.enabled,
             "faults": reg.faults_enabled(),

@@ -102,6 +102,10 @@ pub struct AllocEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
+    /// Whether the JSON-RPC gateway runs. Default: on for full, archive and light nodes, off on
+    /// validators and bootstrap nodes (the seed's deployment: a validator talks only to its own
+    /// full nodes, and serves nobody's RPC unless the config opens it here).
+    pub enabled: Option<bool>,
     /// Listen address (HTTP and WebSocket on one port).
     pub addr: IpAddr,
     /// Listen port.
@@ -120,6 +124,7 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
+            enabled: None,
             addr: IpAddr::from([127, 0, 0, 1]),
             port: 6789,
             max_request_bytes: 5 * 1024 * 1024,
@@ -233,8 +238,9 @@ pub enum StateModeConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
-    /// archive or full.
-    pub mode: StateModeConfig,
+    /// archive or full. Default: what the data directory records; for a new one, archive on an
+    /// archive node or with --dev, full otherwise.
+    pub mode: Option<StateModeConfig>,
     /// In full mode, how many recent block states stay readable.
     pub retain: u64,
     /// Committed blocks snapshotdb (the staking data) keeps above its compacted base: staking reads
@@ -246,7 +252,7 @@ pub struct StateConfig {
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
-            mode: StateModeConfig::Archive,
+            mode: None,
             retain: 128,
             snapshot_keep: 256,
         }
@@ -454,6 +460,38 @@ pub struct OverlayConfig {
     pub max_messages_per_sec: u32,
     /// A write to a peer that does not finish in this long closes the link (ms).
     pub write_timeout_ms: u64,
+    /// A validator behind sentries: the Node-IDs (32 hex digits) of its own full nodes, the only
+    /// peers it links to, learns or answers; links from anyone else are refused. Empty: any peer.
+    pub allow_peers: Vec<String>,
+    /// A sentry: the Node-IDs of the validators behind it. They are linked but never entered into
+    /// the routing table, so nobody learns their address from this node; every flood is passed on
+    /// to them, and theirs go out as this node's own.
+    pub private_peers: Vec<String>,
+}
+
+impl OverlayConfig {
+    /// `allow_peers` and `private_peers` as Node-IDs (the message names a malformed entry).
+    pub fn peer_ids(&self) -> Result<(Vec<u128>, Vec<u128>), ConfigError> {
+        let parse = |what: &str, list: &[String]| {
+            list.iter()
+                .map(|v| {
+                    let h = v.trim_start_matches("0x");
+                    if h.len() != 32 {
+                        return Err(ConfigError::Invalid(format!(
+                            "overlay.{what}: {v:?} is not a Node-ID (32 hex digits; platon admin nodeInfo shows it)"
+                        )));
+                    }
+                    u128::from_str_radix(h, 16).map_err(|e| {
+                        ConfigError::Invalid(format!("overlay.{what}: {v:?}: {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok((
+            parse("allow_peers", &self.allow_peers)?,
+            parse("private_peers", &self.private_peers)?,
+        ))
+    }
 }
 
 impl Default for OverlayConfig {
@@ -462,6 +500,8 @@ impl Default for OverlayConfig {
             enabled: false,
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 16789)),
             bootstrap: Vec::new(),
+            allow_peers: Vec::new(),
+            private_peers: Vec::new(),
             name: "platon".into(),
             key_file: None,
             k: 16,
@@ -560,6 +600,59 @@ impl Default for RedirConfig {
     }
 }
 
+/// What a node is for (`node.role`): which subsystems it runs and what it opens by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// Signs blocks and votes; its JSON-RPC is closed unless `http.enabled` opens it.
+    Validator,
+    /// Verifies every block and its QC, executes it and serves JSON-RPC (the default); keeps the
+    /// last `state.retain` states.
+    #[default]
+    Full,
+    /// A full node that keeps every block's state.
+    Archive,
+    /// Overlay only, no chain: the entry point new nodes find their peers through. It stores
+    /// others' ReDiR registrations and registers under no service itself.
+    Bootstrap,
+    /// Headers only, each checked against its QC; state answers come from full nodes' proofs.
+    Light,
+}
+
+impl NodeRole {
+    /// The name used in config files, logs and `admin_nodeInfo`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeRole::Validator => "validator",
+            NodeRole::Full => "full",
+            NodeRole::Archive => "archive",
+            NodeRole::Bootstrap => "bootstrap",
+            NodeRole::Light => "light",
+        }
+    }
+
+    /// Parses a role name (`--role`).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            NodeRole::Validator,
+            NodeRole::Full,
+            NodeRole::Archive,
+            NodeRole::Bootstrap,
+            NodeRole::Light,
+        ]
+        .into_iter()
+        .find(|r| r.name() == name)
+    }
+}
+
+/// The node's role (`[node]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSection {
+    /// validator, full (default), archive, bootstrap or light.
+    pub role: NodeRole,
+}
+
 /// Service names a node may register under.
 pub const SERVICES: [&str; 4] = ["validator", "full-node", "vc-compute", "mpc-compute"];
 
@@ -567,6 +660,8 @@ pub const SERVICES: [&str; 4] = ["validator", "full-node", "vc-compute", "mpc-co
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
+    /// The node's role.
+    pub node: NodeSection,
     /// Data directory; None means a temporary folder removed at exit.
     pub datadir: Option<PathBuf>,
     /// Storage backend.
@@ -755,6 +850,31 @@ impl NodeConfig {
         self.admin.enabled.unwrap_or(self.dev.enabled)
     }
 
+    /// Whether the JSON-RPC gateway runs: `http.enabled`, else whether the role serves RPC.
+    pub fn rpc_enabled(&self) -> bool {
+        self.http.enabled.unwrap_or(matches!(
+            self.node.role,
+            NodeRole::Full | NodeRole::Archive | NodeRole::Light
+        ))
+    }
+
+    /// Whether the node keeps a chain (every role but bootstrap).
+    pub fn has_chain(&self) -> bool {
+        self.node.role != NodeRole::Bootstrap
+    }
+
+    /// The state mode of a new data directory when `state.mode` does not name one: archive on an
+    /// archive node and with --dev (as anvil), full otherwise.
+    pub fn default_state_mode(&self) -> StateModeConfig {
+        match self.state.mode {
+            Some(m) => m,
+            None if self.node.role == NodeRole::Archive || self.dev.enabled => {
+                StateModeConfig::Archive
+            }
+            None => StateModeConfig::Full,
+        }
+    }
+
     /// Checks consistency; the message names the key or flag to change.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
@@ -785,7 +905,30 @@ impl NodeConfig {
         if self.state.snapshot_keep < 8 {
             return bad("state.snapshot_keep must be at least 8, so that blocks in the consensus pipeline and recent RPC reads still see their staking data".into());
         }
-        if self.state.mode == StateModeConfig::Full && self.state.retain < 2 {
+        match self.node.role {
+            NodeRole::Archive if self.state.mode == Some(StateModeConfig::Full) => {
+                return bad("node.role = archive keeps every state: remove state.mode = full (or choose node.role = full)".into());
+            }
+            NodeRole::Validator if !self.cbft.enabled => {
+                return bad("node.role = validator needs cbft.enabled (and its BLS key in cbft.key_file): a validator signs blocks through CBFT".into());
+            }
+            NodeRole::Bootstrap => {
+                if !self.overlay.enabled {
+                    return bad("node.role = bootstrap needs overlay.enabled: a bootstrap node is an overlay entry point".into());
+                }
+                if self.cbft.enabled || self.vc.enabled || self.dev.enabled {
+                    return bad("node.role = bootstrap runs no chain: remove cbft.enabled, vc.enabled and --dev".into());
+                }
+                if self.http.enabled == Some(true) {
+                    return bad("node.role = bootstrap has no chain to serve over JSON-RPC: remove http.enabled".into());
+                }
+            }
+            NodeRole::Light => {
+                return bad("node.role = light is not available in this build yet: run a full node (node.role = full) and query it".into());
+            }
+            _ => {}
+        }
+        if self.default_state_mode() == StateModeConfig::Full && self.state.retain < 2 {
             return bad("state.retain (--state.retain) must be at least 2 in full mode, so that readers of the previous head are never cut off".into());
         }
         if self.http.max_requests_per_sec == 0 {
@@ -823,6 +966,21 @@ impl NodeConfig {
             }
             if o.request_timeout_ms == 0 || o.refresh_secs == 0 || o.republish_secs == 0 {
                 return bad("overlay.request_timeout_ms, overlay.refresh_secs and overlay.republish_secs must be positive".into());
+            }
+            self.overlay.peer_ids()?;
+            if !self.overlay.allow_peers.is_empty() {
+                if !self.redir.services.is_empty() {
+                    return bad("overlay.allow_peers (a node behind sentries) is never published: set redir.services = [] (a ReDiR registration would name it)".into());
+                }
+                let (allow, _) = self.overlay.peer_ids()?;
+                if self
+                    .overlay
+                    .bootstrap
+                    .iter()
+                    .any(|b| b.id.is_none_or(|id| !allow.contains(&id)))
+                {
+                    return bad("overlay.allow_peers: write each overlay.bootstrap entry as \"<node-id>@<host:port>\" with one of the allowed Node-IDs (a node behind sentries joins through them)".into());
+                }
             }
             if self.redir.branching < 2 || self.redir.lifetime_secs < 2 {
                 return bad(
@@ -920,7 +1078,7 @@ impl NodeConfig {
         if self.dev.enabled && self.dev.accounts > 100 {
             return bad("dev.accounts is at most 100".into());
         }
-        if !self.dev.enabled && self.chain.alloc.is_empty() {
+        if !self.dev.enabled && self.has_chain() && self.chain.alloc.is_empty() {
             return bad(
                 "without --dev the genesis needs chain.alloc entries (or run with --dev)".into(),
             );
@@ -1014,6 +1172,51 @@ mod tests {
         assert_eq!(c.admin.port, 6790);
         assert!(c.http.addr.is_loopback());
         assert!(!c.admin_enabled());
+    }
+
+    #[test]
+    fn roles_choose_what_runs_and_refuse_what_contradicts_them() {
+        let c = NodeConfig::from_toml("").expect("empty");
+        assert_eq!(c.node.role, NodeRole::Full);
+        assert!(c.rpc_enabled() && c.has_chain());
+        assert_eq!(c.default_state_mode(), StateModeConfig::Full);
+        let mut v = NodeConfig::from_toml("[node]\nrole = \"validator\"\n").expect("validator");
+        assert!(!v.rpc_enabled(), "a validator's RPC is closed by default");
+        v.http.enabled = Some(true);
+        assert!(v.rpc_enabled(), "the config may open it");
+        let mut a = NodeConfig::from_toml("[node]\nrole = \"archive\"\n").expect("archive");
+        assert_eq!(a.default_state_mode(), StateModeConfig::Archive);
+        a.state.mode = Some(StateModeConfig::Full);
+        a.chain.alloc = dev_alloc();
+        let err = a.validate().expect_err("archive + full").to_string();
+        assert!(err.contains("node.role = archive"), "{err}");
+        let mut b = NodeConfig::from_toml("[node]\nrole = \"bootstrap\"\n").expect("bootstrap");
+        assert!(!b.rpc_enabled() && !b.has_chain());
+        let err = b.validate().expect_err("no overlay").to_string();
+        assert!(err.contains("overlay.enabled"), "{err}");
+        b.overlay.enabled = true;
+        b.validate()
+            .expect("a bootstrap node needs no genesis alloc");
+        b.cbft.enabled = true;
+        assert!(b.validate().is_err());
+        let mut v = NodeConfig::from_toml("[node]\nrole = \"validator\"\n").expect("validator");
+        v.chain.alloc = dev_alloc();
+        let err = v
+            .validate()
+            .expect_err("validator without cbft")
+            .to_string();
+        assert!(err.contains("cbft.enabled"), "{err}");
+        let err = NodeConfig::from_toml("[node]\nrole = \"miner\"\n").expect_err("unknown role");
+        assert!(err.to_string().contains("role"), "{err}");
+        assert_eq!(NodeRole::parse("archive"), Some(NodeRole::Archive));
+        assert_eq!(NodeRole::parse("Archive"), None);
+    }
+
+    fn dev_alloc() -> Vec<AllocEntry> {
+        vec![AllocEntry {
+            address: Address::ZERO,
+            balance: U256::from(1u64),
+        }]
     }
 
     #[test]

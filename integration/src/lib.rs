@@ -111,14 +111,20 @@ pub fn chaindata_dir(datadir: &Path) -> PathBuf {
 }
 
 /// Opens the chain in `datadir` for tools (db check) without starting actors.
+/// The state mode is `state.mode` when set, else what the directory records, else the role's
+/// default ([`NodeConfig::default_state_mode`]).
 pub fn open_store(config: &NodeConfig, datadir: &Path) -> Result<ChainStore, NodeError> {
-    let mode = match config.state.mode {
+    let to_mode = |m: StateModeConfig| match m {
         StateModeConfig::Archive => StateMode::Archive,
         StateModeConfig::Full => StateMode::Full {
             retain: config.state.retain,
         },
     };
-    open_store_with(config, datadir, Some(mode))
+    let fallback = to_mode(config.default_state_mode());
+    match config.state.mode {
+        Some(m) => open_store_with(config, datadir, Some(to_mode(m)), fallback),
+        None => open_store_with(config, datadir, None, fallback),
+    }
 }
 
 /// Opens the chain for tools (`db check`, `db stats`) with the backend and state mode the data
@@ -133,7 +139,7 @@ pub fn open_store_for_tools(
         c.db = db;
     }
     match config {
-        Some(_) => open_store_with(&c, datadir, None),
+        Some(_) => open_store_with(&c, datadir, None, StateMode::Archive),
         None => {
             check_backend(&c, datadir)?;
             Ok(ChainStore::open_existing(open_kv(c.db, datadir)?)?)
@@ -153,6 +159,7 @@ fn open_store_with(
     config: &NodeConfig,
     datadir: &Path,
     mode: Option<StateMode>,
+    fallback: StateMode,
 ) -> Result<ChainStore, NodeError> {
     std::fs::create_dir_all(datadir).map_err(|e| NodeError::DataDir {
         path: datadir.into(),
@@ -183,7 +190,7 @@ fn open_store_with(
     };
     let mode = match mode {
         Some(m) => m,
-        None => StateMode::recorded(kv.as_ref())?.unwrap_or(StateMode::Archive),
+        None => StateMode::recorded(kv.as_ref())?.unwrap_or(fallback),
     };
     Ok(ChainStore::open_with_mode(kv, &genesis, mode)?)
 }
@@ -413,6 +420,14 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
         write_timeout_ms: o.write_timeout_ms,
         link_queue: o.link_queue,
         peers_file: Some(ctx.datadir.join("overlay").join("peers")),
+        privacy: {
+            // validate(), which start() runs first, refuses an entry that does not parse.
+            let (allow, hidden) = o.peer_ids().unwrap_or_default();
+            platon_actors::overlay::core::Privacy {
+                allow: (!allow.is_empty()).then(|| allow.into_iter().map(NodeId).collect()),
+                hidden: hidden.into_iter().map(NodeId).collect(),
+            }
+        },
     };
     // Transactions flooded by other nodes go to our pool (which does not flood them again: the
     // overlay forwards the flood itself).
@@ -493,7 +508,8 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
             names::OVERLAY,
             Restart::Permanent,
             cap.max(4096),
-            OverlayService::new(settings, key, Some(on_flood)),
+            // A bootstrap node relays floods without taking them in.
+            OverlayService::new(settings, key, ctx.config.has_chain().then_some(on_flood)),
         ),
         ChildSpec::worker(
             names::REDIR,
@@ -505,7 +521,12 @@ fn network_group(ctx: &NodeContext, key: Arc<NodeKey>, cap: u64) -> Vec<ChildSpe
                     start_level: r.start_level,
                     lifetime: r.lifetime_secs,
                 },
-                services: r.services.clone(),
+                // A bootstrap node provides no service: it only stores others' registrations.
+                services: if ctx.config.has_chain() {
+                    r.services.clone()
+                } else {
+                    Vec::new()
+                },
                 node_id,
                 overlay: names::OVERLAY.into(),
             },
@@ -685,12 +706,15 @@ pub fn tree_spec(
         budget,
         children,
     };
-    let mut api = vec![ChildSpec::worker(
-        names::RPC,
-        Restart::Permanent,
-        cap,
-        RpcService { node: ctx.clone() },
-    )];
+    let mut api = Vec::new();
+    if ctx.config.rpc_enabled() {
+        api.push(ChildSpec::worker(
+            names::RPC,
+            Restart::Permanent,
+            cap,
+            RpcService { node: ctx.clone() },
+        ));
+    }
     if ctx.config.admin_enabled() {
         api.push(ChildSpec::worker(
             names::ADMIN,
@@ -752,6 +776,10 @@ pub fn tree_spec(
             ),
         ],
     };
+    if !ctx.config.has_chain() {
+        // A bootstrap node: the overlay and the admin listener, nothing that keeps a chain.
+        spec.children.clear();
+    }
     if let Some(key) = key {
         spec.children.push(ChildSpec::supervisor(
             group("network", Strategy::OneForOne, network_group(ctx, key, cap)),
@@ -776,7 +804,7 @@ pub fn tree_spec(
             ),
             Restart::Permanent,
         ));
-    } else if ctx.config.producer.enabled {
+    } else if ctx.config.producer.enabled && ctx.config.has_chain() {
         spec.children.push(ChildSpec::supervisor(
             group(
                 "consensus",
@@ -791,10 +819,12 @@ pub fn tree_spec(
             Restart::Permanent,
         ));
     }
-    spec.children.push(ChildSpec::supervisor(
-        group("api", Strategy::OneForOne, api),
-        Restart::Permanent,
-    ));
+    if !api.is_empty() {
+        spec.children.push(ChildSpec::supervisor(
+            group("api", Strategy::OneForOne, api),
+            Restart::Permanent,
+        ));
+    }
     spec
 }
 
@@ -814,7 +844,26 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let store = open_store(&config, &datadir)?;
+    let store = if config.has_chain() {
+        open_store(&config, &datadir)?
+    } else {
+        // A bootstrap node keeps no chain: an empty genesis in memory stands for one, read by nobody.
+        let genesis = GenesisSpec {
+            chain_id: config.chain.chain_id,
+            alloc: Vec::new(),
+            gas_limit: config.chain.gas_limit,
+            base_fee: config.chain.initial_base_fee,
+            timestamp: config.chain.genesis_timestamp,
+            extra_data: Default::default(),
+            storage: Vec::new(),
+            snapshot: Vec::new(),
+        };
+        ChainStore::open_with_mode(
+            Arc::new(platon_storage::MemoryStore::new()),
+            &genesis,
+            StateMode::Archive,
+        )?
+    };
     let registry = Registry::new(
         config.admin.faults,
         Duration::from_millis(config.supervision.call_timeout_ms),

@@ -34,6 +34,13 @@ pub struct LocalnetSpec {
     /// Blocks per PPoS round (None: `amount` × validators when there are more candidates than
     /// validators, so that seats rotate; else 0, the validators validate for good).
     pub round_blocks: Option<u64>,
+    /// Also write a bootstrap node (`bootstrap.toml`, on 127.0.<subnet>.1: overlay only, no
+    /// chain) that every node joins through, instead of node 1.
+    pub bootstrap: bool,
+    /// Full nodes per validator that stand in front of it (the seed's deployment): numbered after
+    /// the `nodes` nodes, each validator links to its own only, is never published, and keeps its
+    /// JSON-RPC closed.
+    pub sentries: usize,
 }
 
 impl LocalnetSpec {
@@ -58,6 +65,15 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     if spec.nodes == 0 || spec.nodes > 200 {
         return Err(format!("--nodes {}: between 1 and 200", spec.nodes));
     }
+    let total = spec.nodes + spec.validators * spec.sentries;
+    if total > 200 {
+        return Err(format!(
+            "--nodes {} with --sentries {} per validator makes {total} nodes: at most 200",
+            spec.nodes, spec.sentries
+        ));
+    }
+    // The validator a sentry (node k, after the `nodes` ones) stands in front of.
+    let sentry_of = |k: usize| (k > spec.nodes).then(|| (k - spec.nodes - 1) / spec.sentries + 1);
     if spec.validators > spec.nodes {
         return Err(format!(
             "--validators {} is more than --nodes {}",
@@ -95,7 +111,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     // Each node has an account of its own (`nodeK/account.key`), funded with 1,000,000 LAT: it pays
     // for the double-sign reports the node sends.
     let mut accounts = Vec::new();
-    for k in 1..=spec.nodes {
+    for k in 1..=total {
         let key = platon_crypto::SecretKey::random().map_err(|e| e.to_string())?;
         let file = out.join(format!("node{k}")).join("account.key");
         crate::write_secret(&file, hex::encode(key.to_bytes()).as_bytes())
@@ -168,15 +184,82 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         }
         bls_files.push(file);
     }
-    let first_overlay = SocketAddr::new(node_ip(spec, 1), spec.overlay_port);
+    // The entry point: the bootstrap node when there is one, else node 1 (Node-IDs written now).
+    let bootstrap = if spec.bootstrap {
+        let key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
+        let file = out.join("bootstrap").join("overlay").join("node.key");
+        crate::write_secret(&file, key.pkcs8()).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut c = NodeConfig {
+            datadir: Some(out.join("bootstrap")),
+            chain: chain.clone(),
+            ..NodeConfig::default()
+        };
+        c.node.role = platon_config::NodeRole::Bootstrap;
+        c.admin.enabled = Some(true);
+        c.admin.addr = node_ip(spec, 0);
+        c.admin.port = spec.admin_port;
+        c.admin.token = Some(token.clone());
+        c.producer.enabled = false;
+        c.overlay.enabled = true;
+        c.overlay.listen = SocketAddr::new(node_ip(spec, 0), spec.overlay_port);
+        c.overlay.refresh_secs = 10;
+        c.redir.lifetime_secs = 60;
+        c.redir.services = Vec::new();
+        c.validate().map_err(|e| format!("bootstrap: {e}"))?;
+        let text = toml::to_string_pretty(&c).map_err(|e| format!("bootstrap: {e}"))?;
+        let path = out.join("bootstrap.toml");
+        std::fs::write(
+            &path,
+            format!("# the bootstrap node of a local network written by `platon localnet init`: overlay only, no chain\n# start it with: platon run --config {}\n\n{text}", path.display()),
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Some((path, u128::from_be_bytes(key.node_id()), c.overlay.listen))
+    } else {
+        None
+    };
+    // Sentries' overlay keys now, so validators can name them (and they their validator).
+    let mut sentry_ids = std::collections::BTreeMap::new();
+    for k in spec.nodes + 1..=total {
+        let key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
+        let file = out
+            .join(format!("node{k}"))
+            .join("overlay")
+            .join("node.key");
+        crate::write_secret(&file, key.pkcs8()).map_err(|e| format!("{}: {e}", file.display()))?;
+        sentry_ids.insert(k, u128::from_be_bytes(key.node_id()));
+    }
+    let overlay_addr = |k: usize| SocketAddr::new(node_ip(spec, k), spec.overlay_port);
+    let entry = match (&bootstrap, candidates.first()) {
+        (Some((_, id, addr)), _) => Some((*id, *addr)),
+        // Behind sentries, validators take no links from strangers: the first sentry is the way in.
+        (None, _) if !sentry_ids.is_empty() => sentry_ids
+            .iter()
+            .next()
+            .map(|(k, id)| (*id, overlay_addr(*k))),
+        (None, Some(first)) => u128::from_str_radix(&first.node_id, 16)
+            .ok()
+            .map(|id| (id, SocketAddr::new(node_ip(spec, 1), spec.overlay_port))),
+        (None, None) => None,
+    };
     let mut listed = Vec::new();
-    for k in 1..=spec.nodes {
+    for k in 1..=total {
         let ip = node_ip(spec, k);
+        let guarded = k <= spec.validators && spec.sentries > 0;
         let mut c = NodeConfig {
             datadir: Some(out.join(format!("node{k}"))),
             chain: chain.clone(),
             ..NodeConfig::default()
         };
+        c.node.role = if k <= spec.validators {
+            platon_config::NodeRole::Validator
+        } else {
+            platon_config::NodeRole::Full
+        };
+        // Open on every node of a local network, validators too, so that tests and tools reach
+        // each one; behind sentries a validator keeps the role's default: closed.
+        if !guarded {
+            c.http.enabled = Some(true);
+        }
         c.http.addr = ip;
         c.http.port = spec.http_port;
         c.admin.enabled = Some(true);
@@ -211,13 +294,11 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         c.dev.coinbase = accounts[k - 1].0;
         c.overlay.enabled = true;
         c.overlay.listen = SocketAddr::new(ip, spec.overlay_port);
-        // Every node joins through node 1, checking its Node-ID (written at init).
-        c.overlay.bootstrap = match (k, candidates.first()) {
-            (1, _) | (_, None) => vec![],
-            (_, Some(first)) => vec![platon_config::BootstrapNode {
-                id: u128::from_str_radix(&first.node_id, 16).ok(),
-                addr: first_overlay,
-            }],
+        // Every node joins through the entry point, checking its Node-ID (written at init).
+        c.overlay.bootstrap = match entry {
+            Some((_, addr)) if addr == c.overlay.listen => vec![],
+            Some((id, addr)) => vec![platon_config::BootstrapNode { id: Some(id), addr }],
+            None => vec![],
         };
         c.overlay.refresh_secs = 10;
         c.redir.lifetime_secs = 60;
@@ -226,6 +307,32 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         } else {
             vec!["full-node".into()]
         };
+        let own_sentries: Vec<(u128, SocketAddr)> = sentry_ids
+            .iter()
+            .filter(|(s, _)| sentry_of(**s) == Some(k))
+            .map(|(s, id)| (*id, overlay_addr(*s)))
+            .collect();
+        if guarded {
+            // Linked to its own sentries only, joined through them, registered nowhere.
+            c.overlay.allow_peers = own_sentries
+                .iter()
+                .map(|(id, _)| format!("{id:032x}"))
+                .collect();
+            c.overlay.bootstrap = own_sentries
+                .iter()
+                .map(|(id, addr)| platon_config::BootstrapNode {
+                    id: Some(*id),
+                    addr: *addr,
+                })
+                .collect();
+            c.redir.services = Vec::new();
+        }
+        if let Some(v) = sentry_of(k) {
+            c.overlay.private_peers = candidates
+                .get(v - 1)
+                .map(|cand| vec![cand.node_id.clone()])
+                .unwrap_or_default();
+        }
         c.validate().map_err(|e| format!("node{k}: {e}"))?;
         let text = toml::to_string_pretty(&c).map_err(|e| format!("node{k}: {e}"))?;
         let path = out.join(format!("node{k}.toml"));
@@ -241,6 +348,10 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             "admin": format!("http://{ip}:{}", spec.admin_port),
             "overlay": SocketAddr::new(ip, spec.overlay_port).to_string(),
             "validator": k <= spec.validators,
+            "role": c.node.role.name(),
+            "sentryOf": sentry_of(k),
+            "nodeId": sentry_ids.get(&k).map(|id| format!("{id:032x}")).or_else(|| candidates.get(k - 1).map(|c| c.node_id.clone())),
+            "rpcOpen": c.rpc_enabled(),
             "account": accounts[k - 1].0,
         }));
     }
@@ -253,6 +364,12 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         "candidates": candidates.iter().map(|c| c.node_id.clone()).collect::<Vec<_>>(),
         "roundBlocks": spec.rounds(),
         "nodes": listed,
+        "bootstrap": bootstrap.map(|(config, id, addr)| json!({
+            "config": config,
+            "id": format!("{id:032x}"),
+            "overlay": addr.to_string(),
+            "admin": format!("http://{}:{}", node_ip(spec, 0), spec.admin_port),
+        })),
     });
     let path = out.join("localnet.json");
     std::fs::write(

@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a node.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Talk to a running node's admin API.
     Admin {
         #[command(subcommand)]
@@ -344,6 +344,14 @@ enum LocalnetCmd {
         /// validators; 0: the first validators validate for good).
         #[arg(long = "round-blocks")]
         round_blocks: Option<u64>,
+        /// Also write a bootstrap node (bootstrap.toml: overlay only, no chain, on
+        /// 127.0.<subnet>.1) that every node joins through.
+        #[arg(long)]
+        bootstrap: bool,
+        /// Full nodes in front of each validator (the seed's deployment): a validator links to
+        /// its own sentries only, is never published, and keeps its JSON-RPC closed.
+        #[arg(long, default_value_t = 0)]
+        sentries: usize,
     },
 }
 
@@ -355,6 +363,11 @@ enum AdminCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the node's role, overlay identity and what it runs (`admin_nodeInfo`).
+    #[command(name = "nodeInfo", alias = "node-info")]
+    NodeInfo,
+    /// Print the node's overlay links (`admin_peers`).
+    Peers,
     /// Restart an actor through its supervisor.
     Restart {
         /// Actor name (txpool, producer, executor, chain, rpc, ...).
@@ -439,6 +452,9 @@ struct RunArgs {
     /// Config file (TOML); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The node's role (`node.role`): validator, full (default), archive, bootstrap or light.
+    #[arg(long, value_parser = ["validator", "full", "archive", "bootstrap", "light"])]
+    role: Option<String>,
     /// One-validator instant chain with the ten test-mnemonic accounts funded.
     #[arg(long)]
     dev: bool,
@@ -466,6 +482,10 @@ struct RunArgs {
     /// Chain id.
     #[arg(long = "chain-id")]
     chain_id: Option<u64>,
+    /// Turn the JSON-RPC gateway on or off (default: off on validators and bootstrap nodes, on
+    /// otherwise).
+    #[arg(long = "http.enabled")]
+    http_enabled: Option<bool>,
     /// JSON-RPC listen address.
     #[arg(long = "http.addr")]
     http_addr: Option<IpAddr>,
@@ -532,6 +552,11 @@ impl RunArgs {
             Some(p) => NodeConfig::from_file(p).map_err(|e| e.to_string())?,
             None => NodeConfig::default(),
         };
+        if let Some(r) = &self.role {
+            c.node.role = platon_config::NodeRole::parse(r).ok_or_else(|| {
+                format!("--role {r}: use validator, full, archive, bootstrap or light")
+            })?;
+        }
         c.dev.enabled |= self.dev;
         if let Some(p) = self.dev_period {
             c.dev.period_secs = p;
@@ -549,8 +574,8 @@ impl RunArgs {
         }
         match self.state_mode.as_deref() {
             None => {}
-            Some("archive") => c.state.mode = platon_config::StateModeConfig::Archive,
-            Some("full") => c.state.mode = platon_config::StateModeConfig::Full,
+            Some("archive") => c.state.mode = Some(platon_config::StateModeConfig::Archive),
+            Some("full") => c.state.mode = Some(platon_config::StateModeConfig::Full),
             Some(other) => return Err(format!("--state.mode {other}: use archive or full")),
         }
         if let Some(v) = self.state_retain {
@@ -570,6 +595,9 @@ impl RunArgs {
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;
+        }
+        if self.http_enabled.is_some() {
+            c.http.enabled = self.http_enabled;
         }
         if let Some(v) = self.http_addr {
             c.http.addr = v;
@@ -723,6 +751,8 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
             period_ms,
             responsive_ms,
             round_blocks,
+            bootstrap,
+            sentries,
         } => {
             let spec = platon_node::localnet::LocalnetSpec {
                 amount,
@@ -732,6 +762,8 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
                 validators,
                 candidates: candidates.unwrap_or(validators),
                 round_blocks,
+                bootstrap,
+                sentries,
                 out,
                 http_port,
                 admin_port,
@@ -741,7 +773,13 @@ fn localnet(cmd: LocalnetCmd) -> ExitCode {
             match platon_node::localnet::init(&spec) {
                 Ok(path) => {
                     out!("wrote {}", path.display());
-                    for k in 1..=nodes {
+                    if spec.bootstrap {
+                        out!(
+                            "  platon run --config {}",
+                            spec.out.join("bootstrap.toml").display()
+                        );
+                    }
+                    for k in 1..=nodes + validators * sentries {
                         out!(
                             "  platon run --config {}",
                             spec.out.join(format!("node{k}.toml")).display()
@@ -877,6 +915,16 @@ async fn admin(url: &str, token: Option<String>, cmd: AdminCmd) -> ExitCode {
                 .request("admin_actors", jsonrpsee::rpc_params![])
                 .await
         }
+        AdminCmd::NodeInfo => {
+            client
+                .request("admin_nodeInfo", jsonrpsee::rpc_params![])
+                .await
+        }
+        AdminCmd::Peers => {
+            client
+                .request("admin_peers", jsonrpsee::rpc_params![])
+                .await
+        }
         AdminCmd::Restart { name } => {
             client
                 .request("admin_restartActor", jsonrpsee::rpc_params![name])
@@ -912,6 +960,10 @@ async fn admin(url: &str, token: Option<String>, cmd: AdminCmd) -> ExitCode {
             serde_json::to_string_pretty(&value).unwrap_or_default()
         ),
         AdminCmd::Actors { json: false } => print!("{}", render_tree(&value)),
+        AdminCmd::NodeInfo | AdminCmd::Peers => out!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
         AdminCmd::Restart { name } => out!("restarted {name}"),
         AdminCmd::Fault { name, kind, .. } => out!("injected {kind} into {name}"),
     }
@@ -1174,7 +1226,7 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         match cli.cmd {
-            Cmd::Run(args) => run(args).await,
+            Cmd::Run(args) => run(*args).await,
             Cmd::Admin { cmd, url, token } => admin(&url, token, cmd).await,
             Cmd::Db {
                 cmd: DbCmd::Check(args),

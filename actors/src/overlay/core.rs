@@ -61,6 +61,27 @@ impl Default for Params {
     }
 }
 
+/// Who a node behind sentries talks to, and which peers a sentry keeps out of its routing table
+/// (the seed's validator deployment: a validator is reached only through its own full nodes, and its
+/// address is never named to anyone).
+#[derive(Debug, Clone, Default)]
+pub struct Privacy {
+    /// When set, the only peers this node sends to or learns (a validator behind its sentries);
+    /// the service refuses links from anyone else.
+    pub allow: Option<HashSet<NodeId>>,
+    /// Peers this node links to but never enters into its routing table, so never names in an
+    /// answer (a sentry's validators). Every flood this node takes in is passed on to them, and
+    /// their floods go out as this node's own.
+    pub hidden: HashSet<NodeId>,
+}
+
+impl Privacy {
+    /// Whether this node may talk to `id`.
+    pub fn allows(&self, id: NodeId) -> bool {
+        self.allow.as_ref().is_none_or(|a| a.contains(&id))
+    }
+}
+
 /// Signs what this node originates and checks what others signed.
 pub trait Signer: Send + Sync {
     /// This node's certificate (DER), if it signs.
@@ -282,6 +303,9 @@ pub struct Core {
     last_republish: u64,
     stats: Stats,
     out: Vec<Effect>,
+    privacy: Privacy,
+    /// The contacts of linked hidden peers (at most one per entry of `privacy.hidden`).
+    hidden_contacts: HashMap<NodeId, Contact>,
 }
 
 impl std::fmt::Debug for Core {
@@ -347,7 +371,35 @@ impl Core {
             last_republish: now,
             stats: Stats::default(),
             out: Vec::new(),
+            privacy: Privacy::default(),
+            hidden_contacts: HashMap::new(),
         }
+    }
+
+    /// Sets who this node talks to and whom it keeps unnamed ([`Privacy`]).
+    pub fn set_privacy(&mut self, privacy: Privacy) {
+        self.table = {
+            let mut t = RoutingTable::new(self.me.id, self.params.k);
+            for e in self.table.entries() {
+                if privacy.allows(e.contact.id) && !privacy.hidden.contains(&e.contact.id) {
+                    t.insert(e.contact, e.last_seen);
+                }
+            }
+            t
+        };
+        self.hidden_contacts
+            .retain(|id, _| privacy.hidden.contains(id));
+        self.privacy = privacy;
+    }
+
+    /// Who this node talks to and whom it keeps unnamed.
+    pub fn privacy(&self) -> &Privacy {
+        &self.privacy
+    }
+
+    /// The hidden peers linked now.
+    pub fn hidden_peers(&self) -> Vec<Contact> {
+        self.hidden_contacts.values().copied().collect()
     }
 
     /// This node.
@@ -383,6 +435,11 @@ impl Core {
     }
 
     fn send(&mut self, to: Contact, mut msg: Message, sign: bool) {
+        if !self.privacy.allows(to.id) {
+            // A node behind sentries never dials anyone else (a request sent so times out).
+            self.stats.refused += 1;
+            return;
+        }
         if sign {
             if let Err(e) = self.signer.sign_message(&mut msg) {
                 tracing::warn!(error = %e, "overlay: could not sign a message; not sent");
@@ -474,6 +531,13 @@ impl Core {
     }
 
     fn learn(&mut self, c: Contact, now: u64) {
+        if !self.privacy.allows(c.id) {
+            return;
+        }
+        if self.privacy.hidden.contains(&c.id) {
+            self.hidden_contacts.insert(c.id, c);
+            return;
+        }
         if let Inserted::Full { oldest } = self.table.insert(c, now) {
             if self.pinging.insert(oldest.id) {
                 self.request(
@@ -967,6 +1031,25 @@ impl Core {
                 }
             }
         }
+        // Hidden peers get every flood, at height 0: they forward it to nobody.
+        let mut hidden: Vec<Contact> = self
+            .hidden_contacts
+            .values()
+            .filter(|c| Some(c.id) != skip)
+            .copied()
+            .collect();
+        hidden.sort_by_key(|c| c.id);
+        for c in hidden {
+            let body = Body::Flood {
+                topic,
+                height: 0,
+                payload: payload.to_vec(),
+            };
+            let txid = self.next_id();
+            if let Some(msg) = self.message(txid, vec![Destination::Node(c.id)], &body) {
+                self.send(c, msg, true);
+            }
+        }
     }
 
     // ---- time ------------------------------------------------------------------------------
@@ -1092,6 +1175,8 @@ impl Core {
     /// A link to `peer` failed: forget it, and fail what waits on it.
     pub fn peer_down(&mut self, peer: NodeId, now: u64) {
         self.table.remove(peer, now);
+        // A hidden peer is not dialed back: it links to its sentries itself.
+        self.hidden_contacts.remove(&peer);
         let mut waiting: Vec<(u64, Pending)> = self
             .pending
             .iter()
@@ -1134,9 +1219,12 @@ impl Core {
     /// A message arrived from neighbor `from` over an authenticated link.
     pub fn on_message(&mut self, from: Contact, mut msg: Message, now: u64) {
         *self.stats.received.entry(code::name(msg.code)).or_default() += 1;
-        if msg.header.overlay != self.params.overlay {
+        if msg.header.overlay != self.params.overlay || !self.privacy.allows(from.id) {
             self.stats.refused += 1;
             return;
+        }
+        if self.privacy.hidden.contains(&from.id) {
+            self.hidden_contacts.insert(from.id, from);
         }
         // Pop ourselves off the destination list.
         while let Some(first) = msg.header.destination_list.first() {
@@ -1411,6 +1499,12 @@ impl Core {
                         payload: payload.clone(),
                         from: from.id,
                     }));
+                    // A hidden peer's flood goes out as this node's own, over the whole id space.
+                    let height = if self.privacy.hidden.contains(&from.id) {
+                        128
+                    } else {
+                        height
+                    };
                     self.forward_flood(&id, topic, &payload, height, Some(from.id));
                 }
                 None
@@ -1499,7 +1593,10 @@ impl Core {
                         c.state = CandState::Answered;
                     }
                     for c in contacts {
-                        if c.id == self.me.id {
+                        if c.id == self.me.id
+                            || !self.privacy.allows(c.id)
+                            || self.privacy.hidden.contains(&c.id)
+                        {
                             continue;
                         }
                         l.cands.entry(c.id.distance(&l.target)).or_insert(Cand {
@@ -1565,6 +1662,9 @@ impl Core {
     /// Contacts learned second-hand are only used to fill buckets with room; a full bucket keeps
     /// its proven entries (Kademlia's preference for old contacts).
     fn learn_quietly(&mut self, c: Contact) {
+        if !self.privacy.allows(c.id) || self.privacy.hidden.contains(&c.id) {
+            return;
+        }
         if let Some(i) = bucket_index(self.me.id, c.id) {
             if self.table.bucket(i).len() < self.params.k && !self.table.contains(c.id) {
                 // Not yet heard from directly: last_seen 0 makes it the first to be pinged.

@@ -6,7 +6,7 @@
 //! none: TCP, TLS 1.3 with both certificates checked against the Node-IDs, then an Attach exchange
 //! that tells each side where the other listens.
 
-use super::core::{Core, Effect, Event, Params};
+use super::core::{Core, Effect, Event, Params, Privacy};
 use super::tls::{cert_node_id, configs, Ed25519Signer};
 use crate::handles::OverlayHandle;
 use crate::now_ms;
@@ -66,6 +66,8 @@ pub struct OverlaySettings {
     /// Where the routing table's contacts are kept across restarts, so a node whose bootstrap
     /// nodes are gone (or that is itself the bootstrap node) finds its way back (None: not kept).
     pub peers_file: Option<std::path::PathBuf>,
+    /// Whom this node talks to and whom it keeps unnamed (a validator behind sentries, a sentry).
+    pub privacy: Privacy,
 }
 
 impl Default for OverlaySettings {
@@ -81,6 +83,7 @@ impl Default for OverlaySettings {
             max_messages_per_sec: 20_000,
             write_timeout_ms: 10_000,
             peers_file: None,
+            privacy: Privacy::default(),
         }
     }
 }
@@ -252,6 +255,7 @@ impl Service for OverlayService {
         let mut core = Core::new(me, self.settings.params.clone(), signer.clone(), now_ms());
         // Transaction ids no peer can predict (answers are matched by them).
         core.seed_ids(rand::random());
+        core.set_privacy(self.settings.privacy.clone());
         let link_peers = LinkPeers::default();
         let (link_sup, _) = Actor::spawn(
             None,
@@ -328,6 +332,13 @@ impl Service for OverlayService {
                 inbound,
                 bootstrap,
             } => {
+                if !st.core.privacy().allows(contact.id) {
+                    // A node behind sentries links to its sentries only.
+                    tracing::info!(peer = %contact.id, addr = %contact.addr, "overlay: refused a link from a peer outside overlay.allow_peers");
+                    st.stats.refused += 1;
+                    drop(stream);
+                    return Ok(());
+                }
                 // Both sides may dial each other at once: both keep the connection dialed by the
                 // smaller Node-ID, so they agree on one and close the other.
                 let me = st.me.id;
@@ -383,7 +394,8 @@ impl Service for OverlayService {
                         self.write(st, contact.id, bytes);
                     }
                 }
-                if bootstrap && !st.joined {
+                // A node behind sentries joins through each of them, so it knows them all.
+                if bootstrap && (!st.joined || st.core.privacy().allow.is_some()) {
                     st.joined = true;
                     st.core.join(contact, now);
                 }

@@ -1017,10 +1017,9 @@ fn config(c: &RpcCtx, _: &[Value]) -> R {
 fn capabilities(c: &RpcCtx, _: &[Value]) -> R {
     let head = c.header_or_err(BlockId::Latest)?;
     let all = json!({ "disabled": false, "oldestBlock": "0x0" });
-    let state = match c.node.config.state.mode {
-        platon_config::StateModeConfig::Archive => all.clone(),
-        platon_config::StateModeConfig::Full => {
-            let retain = c.node.config.state.retain;
+    let state = match c.node.store.mode() {
+        platon_storage::chain::StateMode::Archive => all.clone(),
+        platon_storage::chain::StateMode::Full { retain } => {
             json!({
                 "disabled": false,
                 "oldestBlock": qty(head.number.saturating_sub(retain.saturating_sub(1))),

@@ -396,3 +396,99 @@ fn stored_data_survives_the_loss_of_r_minus_one_replicas_and_expires() {
         "expired everywhere"
     );
 }
+
+/// The seed's validator deployment on the simulated network: a validator behind two sentries
+/// talks to them only, no routing table anywhere names it, floods reach it and leave it both
+/// ways, and it stays reachable when one sentry dies.
+#[test]
+fn a_validator_behind_sentries_is_named_by_nobody_and_floods_both_ways() {
+    use platon_actors::overlay::core::Privacy;
+    let n = 40;
+    let (v, s1, s2) = (n - 1, n - 3, n - 2);
+    let mut net = SimNet::new(n, params(), 23);
+    let vid = net.contact(v).id;
+    let sentries: std::collections::HashSet<NodeId> =
+        [net.contact(s1).id, net.contact(s2).id].into();
+    net.nodes[v].core.set_privacy(Privacy {
+        allow: Some(sentries.clone()),
+        hidden: Default::default(),
+    });
+    for s in [s1, s2] {
+        net.nodes[s].core.set_privacy(Privacy {
+            allow: None,
+            hidden: [vid].into(),
+        });
+    }
+    for i in 1..v {
+        let c = net.contact(i / 2);
+        net.with(i, |core, now| core.join(c, now));
+        net.run_for(300);
+    }
+    // The validator joins through its sentries.
+    for s in [s1, s2] {
+        let c = net.contact(s);
+        net.with(v, |core, now| core.join(c, now));
+    }
+    net.run_for(30_000);
+
+    for i in 0..v {
+        assert!(
+            !net.nodes[i].core.table().contains(vid),
+            "node {i}'s routing table names the validator"
+        );
+    }
+    let known: std::collections::HashSet<NodeId> =
+        net.nodes[v].core.table().contacts().map(|c| c.id).collect();
+    assert_eq!(
+        known, sentries,
+        "the validator knows its sentries and nobody else"
+    );
+    for s in [s1, s2] {
+        assert_eq!(
+            net.nodes[s]
+                .core
+                .hidden_peers()
+                .iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>(),
+            vec![vid]
+        );
+    }
+
+    // The validator's flood reaches every node; a node's flood reaches the validator.
+    let (reached, alive, _) = flood_reach(&mut net, v, b"vote from the validator");
+    assert_eq!(
+        reached, alive,
+        "the validator's flood reached {reached} of {alive}"
+    );
+    for from in [0, 17] {
+        let payload = format!("from {from}").into_bytes();
+        let (reached, alive, _) = flood_reach(&mut net, from, &payload);
+        assert_eq!(
+            reached, alive,
+            "node {from}'s flood reached {reached} of {alive}"
+        );
+    }
+
+    // One sentry dies: the other still carries floods both ways.
+    net.kill(s1);
+    net.with(v, |core, now| core.peer_down(net_id(s1), now));
+    net.run_for(5_000);
+    let (reached, alive, _) = flood_reach(&mut net, 9, b"after a sentry died");
+    assert_eq!(reached, alive, "with one sentry left: {reached} of {alive}");
+    let (reached, alive, _) = flood_reach(&mut net, v, b"validator, one sentry left");
+    assert_eq!(
+        reached, alive,
+        "the validator's flood with one sentry: {reached} of {alive}"
+    );
+    // Still nobody names it.
+    for i in net.alive() {
+        if i != v {
+            assert!(!net.nodes[i].core.table().contains(vid), "node {i}");
+        }
+    }
+
+    fn net_id(i: usize) -> NodeId {
+        sim_id(23, i)
+    }
+}

@@ -11,6 +11,7 @@ mod hot_restart;
 mod localnet;
 mod persistence;
 mod powercut;
+mod roles;
 mod rotation;
 mod rpc_errors;
 mod snapshot;

@@ -249,12 +249,9 @@ fn validators_behind_sentries_are_reached_only_through_them() {
             .filter(|&s| nodes[s]["sentryOf"].as_u64() == Some(v as u64 + 1))
             .collect()
     };
-    for v in 0..4 {
+    for (v, n) in nodes.iter().enumerate().take(4) {
         assert_eq!(sentries_of(v).len(), 2);
-        assert_eq!(
-            nodes[v]["rpcOpen"], false,
-            "a guarded validator's RPC is closed"
-        );
+        assert_eq!(n["rpcOpen"], false, "a guarded validator's RPC is closed");
     }
     let mut procs = Procs(
         nodes
@@ -303,8 +300,8 @@ fn validators_behind_sentries_are_reached_only_through_them() {
             v + 1
         );
     }
-    for i in 4..13 {
-        let mine = nodes[i]["sentryOf"].as_u64().map(|v| id(v as usize - 1));
+    for (i, n) in nodes.iter().enumerate().skip(4) {
+        let mine = n["sentryOf"].as_u64().map(|v| id(v as usize - 1));
         for p in peers_of(i) {
             if validator_ids.contains(&p) {
                 assert_eq!(

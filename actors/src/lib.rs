@@ -49,6 +49,7 @@ pub mod producer;
 pub mod redir;
 pub mod rpc;
 pub mod snapshot;
+pub mod sync;
 pub mod txpool;
 pub mod vc_pool;
 
@@ -115,6 +116,8 @@ pub struct NodeContext {
     pub senders: Arc<platon_messages::SenderCache>,
     /// The accelerator's job counters (`/metrics`, `platon_accelerator`).
     pub accelerator: Arc<accelerator::Counters>,
+    /// Whether the node is catching up with the network (`eth_syncing`), kept by `cbft`.
+    pub sync: Arc<sync::SyncStatus>,
 }
 
 /// How many recovered senders [`NodeContext::senders`] keeps at least (twice as many at most:

@@ -892,6 +892,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             platon_actors::SENDER_CACHE_CAPACITY,
         )),
         accelerator: Arc::default(),
+        sync: Arc::default(),
     };
     let key = if ctx.config.overlay.enabled {
         Some(Arc::new(load_or_create_node_key(&node_key_file(

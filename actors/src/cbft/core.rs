@@ -201,6 +201,8 @@ pub struct Core {
     last_build: u64,
     building: bool,
     last_sync: u64,
+    /// The highest block number a QC that verified here certifies (sync progress).
+    highest_seen: u64,
     helped: HashMap<u32, u64>,
     need_sync: bool,
     /// Blocks checked by the executor: valid or not.
@@ -327,6 +329,7 @@ impl Core {
             last_build: 0,
             building: false,
             last_sync: 0,
+            highest_seen: 0,
             helped: HashMap::new(),
             need_sync: false,
             checked: HashMap::new(),
@@ -431,6 +434,11 @@ impl Core {
     /// The highest QC'd slot known.
     pub fn highest_qc(&self) -> VoteData {
         self.highest_qc
+    }
+    /// The highest block number certified by a QC that verified here (the network's height as
+    /// far as this node can tell; a node rounds behind learns later rounds' as it reaches them).
+    pub fn highest_seen(&self) -> u64 {
+        self.highest_seen.max(self.committed.data.number)
     }
     /// The lock.
     pub fn locked(&self) -> VoteData {
@@ -1053,6 +1061,7 @@ impl Core {
         if !self.valid_qc(&qc) {
             return;
         }
+        self.highest_seen = self.highest_seen.max(d.number);
         if !self.blocks.contains_key(&d.hash)
             && d.number > self.committed.data.number.saturating_add(1)
         {

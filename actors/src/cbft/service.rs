@@ -27,6 +27,9 @@ use tracing::Instrument;
 /// How often the core's timers run.
 const TICK: Duration = Duration::from_millis(50);
 
+/// How often sync progress is logged while a node catches up.
+const SYNC_REPORT_MS: u64 = 5_000;
+
 static FLOOD_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A consensus message as flooded: its encoding, then an 8-byte sequence number.
@@ -89,6 +92,8 @@ pub struct CbftState {
     round_vrf: Vec<platon_crypto::vrf::VrfPublicKey>,
     /// How late the timer ticks ran.
     lateness: Lateness,
+    /// Whether this node is catching up, and how fast (`eth_syncing`, the terminal).
+    sync: crate::sync::Tracker,
 }
 
 /// The next timer tick, due one `TICK` from now.
@@ -708,6 +713,44 @@ impl CbftService {
         Ok(())
     }
 
+    /// Sync progress: on the terminal while the node catches up, and for `eth_syncing`.
+    fn track_sync(&self, st: &mut CbftState, now: u64) {
+        use crate::sync::Report;
+        let current = st.core.committed().data.number;
+        let highest = st.core.highest_seen();
+        match st.sync.update(current, highest, now) {
+            Report::Quiet => {}
+            Report::Started { at, highest } => tracing::info!(
+                block = at,
+                highest,
+                behind = highest.saturating_sub(at),
+                "sync: behind the network, catching up"
+            ),
+            Report::Progress {
+                current,
+                highest,
+                percent,
+                rate,
+                eta_secs,
+            } => tracing::info!(
+                block = current,
+                highest,
+                done = %format!("{percent:.1}%"),
+                speed = %format!("{rate:.0} blocks/s"),
+                eta = %eta_secs.map(|s| format!("{s}s")).unwrap_or_else(|| "unknown".into()),
+                "sync: progress"
+            ),
+            Report::Done { blocks, ms } => tracing::info!(
+                block = current,
+                blocks,
+                secs = %format!("{:.1}", ms as f64 / 1000.0),
+                speed = %format!("{:.0} blocks/s", blocks as f64 * 1000.0 / ms.max(1) as f64),
+                "sync: caught up"
+            ),
+        }
+        st.sync.publish(&self.node.sync, highest);
+    }
+
     async fn run(&self, st: &mut CbftState) -> Result<(), BoxError> {
         for _ in 0..10_000 {
             let outs = st.core.drain();
@@ -835,6 +878,12 @@ impl Service for CbftService {
             validators,
             round_vrf,
             lateness: Lateness::default(),
+            sync: crate::sync::Tracker::new(
+                u64::from(self.node.config.cbft.amount)
+                    .saturating_mul(2)
+                    .max(8),
+                SYNC_REPORT_MS,
+            ),
         };
         self.run(&mut st).await?;
         Ok(st)
@@ -866,6 +915,7 @@ impl Service for CbftService {
                 let now = now_ms();
                 st.lateness.record(now.saturating_sub(due_ms));
                 st.core.tick(now);
+                self.track_sync(st, now);
                 ctx.send_after(TICK, tick());
             }
             CbftActorMsg::Status(reply) => {

@@ -163,8 +163,11 @@ fn peer_count(_: &RpcCtx, _: &[Value]) -> R {
     Ok(json!("0x0"))
 }
 
-fn syncing(_: &RpcCtx, _: &[Value]) -> R {
-    Ok(json!(false))
+/// `eth_syncing`: false once caught up; while the node replays the blocks it missed, geth's object
+/// (starting, current and highest block).
+fn syncing(c: &RpcCtx, _: &[Value]) -> R {
+    let head = c.header_or_err(BlockId::Latest)?;
+    Ok(c.node.sync.eth_syncing(head.number))
 }
 
 fn block_number(c: &RpcCtx, _: &[Value]) -> R {

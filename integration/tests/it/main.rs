@@ -16,6 +16,7 @@ mod rotation;
 mod rpc_errors;
 mod snapshot;
 mod staking;
+mod sync;
 mod vc;
 mod vrf;
 mod wasm;

@@ -1,0 +1,155 @@
+//! A full node that joins a running network late: it replays the blocks it missed (showing its
+//! progress on the terminal and through `eth_syncing`), survives SIGKILL and resumes where it
+//! stopped, and then serves the same blocks, balances and proofs as the validators.
+
+use crate::common::wait_for;
+use crate::localnet::{call, scopeguard_keep, Procs};
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn(config: &str, log: &std::path::Path) -> std::process::Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log");
+    Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["run", "--config", config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn")
+}
+
+fn number(url: &str) -> Option<u64> {
+    let n = call(url, "eth_blockNumber", json!([]), None)?;
+    u64::from_str_radix(n.as_str()?.trim_start_matches("0x"), 16).ok()
+}
+
+/// The `block=N` of the last line of `log` with `what`.
+fn logged_block(log: &str, what: &str) -> Option<u64> {
+    let line = log.lines().rev().find(|l| l.contains(what))?;
+    let i = line.find("block=")? + "block=".len();
+    line[i..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_late_full_node_catches_up_resumes_after_sigkill_and_serves_the_same_state() {
+    let tmp = scopeguard_keep(tempfile::tempdir().expect("tmp"));
+    let out = tmp.path().join("net");
+    let subnet = 100 + ((std::process::id() + 53) % 150) as u8;
+    let net = crate::common::localnet_init(
+        &out,
+        subnet,
+        &["--nodes", "5", "--validators", "4", "--responsive-ms", "20"],
+    );
+    let nodes = net["nodes"].as_array().expect("nodes").clone();
+    let rpc = |i: usize| nodes[i]["rpc"].as_str().expect("rpc").to_string();
+    let config = |i: usize| nodes[i]["config"].as_str().expect("config").to_string();
+    let mut procs = Procs(
+        (0..4)
+            .map(|i| spawn(&config(i), &tmp.path().join(format!("node{}.log", i + 1))))
+            .collect(),
+    );
+    // A transfer early in the chain, so the late node's replayed state has something to match.
+    let keys = crate::dev_keys();
+    let tx = crate::transfer(&keys[1], 0, keys[3].address(), 123_456);
+    wait_for("the validators' RPC", Duration::from_secs(60), || {
+        number(&rpc(0))
+    });
+    call(
+        &rpc(0),
+        "eth_sendRawTransaction",
+        json!([crate::hex0x(&tx.encoded)]),
+        None,
+    )
+    .expect("sent");
+    let target = 600;
+    wait_for("the network to run ahead", Duration::from_secs(240), || {
+        (number(&rpc(0))? >= target).then_some(())
+    });
+
+    // The late node starts from genesis, behind by hundreds of blocks.
+    let log5 = tmp.path().join("node5.log");
+    procs.0.push(spawn(&config(4), &log5));
+    let mut seen_syncing: Option<Value> = None;
+    let start = Instant::now();
+    // SIGKILL as soon as it has committed something (mid-sync when it is still behind).
+    let killed_at = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the late node never started syncing"
+        );
+        if let Some(s) = call(&rpc(4), "eth_syncing", json!([]), None) {
+            if s.is_object() && seen_syncing.is_none() {
+                seen_syncing = Some(s);
+            }
+        }
+        if let Some(n) = number(&rpc(4)) {
+            if n > 0 {
+                break n;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = procs.0[4].kill();
+    let _ = procs.0[4].wait();
+    let first = std::fs::read_to_string(&log5).expect("log");
+    assert!(
+        first.contains("sync: behind the network, catching up"),
+        "the terminal shows the sync starting:\n{first}"
+    );
+    assert_eq!(logged_block(&first, "sync: behind the network"), Some(0));
+
+    // Restarted, it resumes from what it had committed, not from genesis.
+    procs.0[4] = spawn(&config(4), &log5);
+    let caught_up = wait_for(
+        "the late node to catch up",
+        Duration::from_secs(180),
+        || {
+            let s = call(&rpc(4), "eth_syncing", json!([]), None)?;
+            if s.is_object() && seen_syncing.is_none() {
+                seen_syncing = Some(s.clone());
+            }
+            let mine = number(&rpc(4))?;
+            let theirs = number(&rpc(0))?;
+            (s == json!(false) && mine + 30 >= theirs && mine >= target).then_some(mine)
+        },
+    );
+    let log = std::fs::read_to_string(&log5).expect("log");
+    let second = &log[first.len()..];
+    let resumed = logged_block(second, "sync: behind the network").unwrap_or(u64::MAX);
+    assert!(
+        resumed >= killed_at && resumed < caught_up,
+        "after the restart it resumed at block {resumed} (it had {killed_at} when killed):\n{second}"
+    );
+    assert!(second.contains("sync: caught up"), "{second}");
+    // eth_syncing answered geth's object while it was behind.
+    let s = seen_syncing.expect("eth_syncing answered an object while the node was behind");
+    for field in ["startingBlock", "currentBlock", "highestBlock"] {
+        assert!(
+            s[field].as_str().is_some_and(|v| v.starts_with("0x")),
+            "{field}: {s}"
+        );
+    }
+
+    // The same blocks, balances and proofs as a validator.
+    let b = caught_up - 1;
+    let at = format!("{b:#x}");
+    let hash = |i: usize| {
+        call(&rpc(i), "eth_getBlockByNumber", json!([at, false]), None).map(|h| h["hash"].clone())
+    };
+    assert_eq!(hash(4), hash(0), "block {b}");
+    let who = format!("{:#x}", keys[3].address());
+    let balance = |i: usize| call(&rpc(i), "eth_getBalance", json!([who, at]), None);
+    assert_eq!(balance(4), balance(1));
+    let proof = |i: usize| call(&rpc(i), "eth_getProof", json!([who, [], at]), None);
+    let p4 = proof(4).expect("the late node's proof");
+    assert_eq!(Some(p4.clone()), proof(2), "eth_getProof at block {b}");
+    assert!(!p4["accountProof"].as_array().expect("proof").is_empty());
+}

@@ -1,6 +1,7 @@
-//! A full node that joins a running network late: it replays the blocks it missed (showing its
-//! progress on the terminal and through `eth_syncing`), survives SIGKILL and resumes where it
-//! stopped, and then serves the same blocks, balances and proofs as the validators.
+//! A full node that joins a running network late: four validators behind two sentries each (the
+//! seed's deployment). The late node replays the blocks it missed (showing its progress on the
+//! terminal and through `eth_syncing`), survives SIGKILL and resumes where it stopped, and then
+//! serves the same blocks, balances and proofs as the sentries.
 
 use crate::common::wait_for;
 use crate::localnet::{call, scopeguard_keep, Procs};
@@ -46,24 +47,44 @@ fn a_late_full_node_catches_up_resumes_after_sigkill_and_serves_the_same_state()
     let net = crate::common::localnet_init(
         &out,
         subnet,
-        &["--nodes", "5", "--validators", "4", "--responsive-ms", "20"],
+        &[
+            "--nodes",
+            "5",
+            "--validators",
+            "4",
+            "--sentries",
+            "2",
+            "--responsive-ms",
+            "20",
+        ],
     );
     let nodes = net["nodes"].as_array().expect("nodes").clone();
     let rpc = |i: usize| nodes[i]["rpc"].as_str().expect("rpc").to_string();
     let config = |i: usize| nodes[i]["config"].as_str().expect("config").to_string();
+    // Validators (0..4) and their sentries (5..13) first; the late node (4) afterwards.
+    assert_eq!(nodes.len(), 13);
     let mut procs = Procs(
-        (0..4)
-            .map(|i| spawn(&config(i), &tmp.path().join(format!("node{}.log", i + 1))))
+        (0..13)
+            .map(|i| {
+                if i == 4 {
+                    // A placeholder until the late node starts.
+                    Command::new("true").spawn().expect("true")
+                } else {
+                    spawn(&config(i), &tmp.path().join(format!("node{}.log", i + 1)))
+                }
+            })
             .collect(),
     );
+    // The validators' RPC is closed: their sentries answer.
+    let (s1, s2) = (5, 8);
     // A transfer early in the chain, so the late node's replayed state has something to match.
     let keys = crate::dev_keys();
     let tx = crate::transfer(&keys[1], 0, keys[3].address(), 123_456);
-    wait_for("the validators' RPC", Duration::from_secs(60), || {
-        number(&rpc(0))
+    wait_for("the sentries' RPC", Duration::from_secs(60), || {
+        number(&rpc(s1))
     });
     call(
-        &rpc(0),
+        &rpc(s1),
         "eth_sendRawTransaction",
         json!([crate::hex0x(&tx.encoded)]),
         None,
@@ -71,12 +92,13 @@ fn a_late_full_node_catches_up_resumes_after_sigkill_and_serves_the_same_state()
     .expect("sent");
     let target = 600;
     wait_for("the network to run ahead", Duration::from_secs(240), || {
-        (number(&rpc(0))? >= target).then_some(())
+        (number(&rpc(s1))? >= target).then_some(())
     });
 
     // The late node starts from genesis, behind by hundreds of blocks.
     let log5 = tmp.path().join("node5.log");
-    procs.0.push(spawn(&config(4), &log5));
+    let _ = procs.0[4].wait();
+    procs.0[4] = spawn(&config(4), &log5);
     let mut seen_syncing: Option<Value> = None;
     let start = Instant::now();
     // SIGKILL as soon as it has committed something (mid-sync when it is still behind).
@@ -117,7 +139,7 @@ fn a_late_full_node_catches_up_resumes_after_sigkill_and_serves_the_same_state()
                 seen_syncing = Some(s.clone());
             }
             let mine = number(&rpc(4))?;
-            let theirs = number(&rpc(0))?;
+            let theirs = number(&rpc(s1))?;
             (s == json!(false) && mine + 30 >= theirs && mine >= target).then_some(mine)
         },
     );
@@ -144,12 +166,13 @@ fn a_late_full_node_catches_up_resumes_after_sigkill_and_serves_the_same_state()
     let hash = |i: usize| {
         call(&rpc(i), "eth_getBlockByNumber", json!([at, false]), None).map(|h| h["hash"].clone())
     };
-    assert_eq!(hash(4), hash(0), "block {b}");
+    assert_eq!(hash(4), hash(s1), "block {b}");
     let who = format!("{:#x}", keys[3].address());
     let balance = |i: usize| call(&rpc(i), "eth_getBalance", json!([who, at]), None);
-    assert_eq!(balance(4), balance(1));
+    assert_eq!(balance(4), balance(s2));
+    assert!(balance(4).is_some());
     let proof = |i: usize| call(&rpc(i), "eth_getProof", json!([who, [], at]), None);
     let p4 = proof(4).expect("the late node's proof");
-    assert_eq!(Some(p4.clone()), proof(2), "eth_getProof at block {b}");
+    assert_eq!(Some(p4.clone()), proof(s2), "eth_getProof at block {b}");
     assert!(!p4["accountProof"].as_array().expect("proof").is_empty());
 }

@@ -50,6 +50,9 @@ try {
   for (const a of ['node', 'txpool', 'executor', 'chain', 'rpc', 'admin']) {
     check(actors.includes(a), `the tree shows ${a} (it shows ${actors.join(', ')})`);
   }
+  // The header names the node's role (a --dev node is a full node).
+  const role = await page.$eval('#role', (e) => e.textContent.trim());
+  check(role === 'full', `the header shows the role full (it shows ${role})`);
   const cell = (actor, cls) => page.$eval(`#actors tr[data-actor="${actor}"] .${cls}`, (e) => e.textContent.trim());
   check((await cell('txpool', 'status')) === 'running', 'txpool is running');
   const restartsBefore = Number(await cell('txpool', 'restarts'));

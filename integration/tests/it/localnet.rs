@@ -46,6 +46,21 @@ impl Kept {
     }
 }
 
+/// `platon run --config CONFIG`, its stderr appended to `log` (a restart keeps the earlier lines).
+pub(crate) fn spawn_config(config: &str, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log");
+    Command::new(env!("CARGO_BIN_EXE_platon"))
+        .args(["run", "--config", config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn")
+}
+
 pub(crate) fn call(url: &str, method: &str, params: Value, token: Option<&str>) -> Option<Value> {
     let r = rpc_url(url, method, params, token).ok()?;
     r.get("result").cloned()
@@ -65,7 +80,7 @@ fn wait_ok<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> 
     None
 }
 
-fn successor(ids: &[u128], key: u128) -> u128 {
+pub(crate) fn successor(ids: &[u128], key: u128) -> u128 {
     ids.iter()
         .copied()
         .filter(|i| *i >= key)

@@ -3,31 +3,10 @@
 //! `admin_nodeInfo` and `platon admin nodeInfo`).
 
 use crate::common::{rpc_url, wait_for};
-use crate::localnet::{call, scopeguard_keep, Procs};
+use crate::localnet::{call, scopeguard_keep, spawn_config as spawn, successor, Procs};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn spawn(config: &str, log: &std::path::Path) -> std::process::Child {
-    let log = std::fs::File::create(log).expect("log");
-    Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["run", "--config", config])
-        .env("PLATON_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn")
-}
-
-/// The provider ReDiR must name for `key`: the smallest id at or after it, wrapping around.
-fn successor(ids: &[u128], key: u128) -> u128 {
-    ids.iter()
-        .copied()
-        .filter(|i| *i >= key)
-        .min()
-        .or_else(|| ids.iter().copied().min())
-        .expect("ids")
-}
 
 #[test]
 fn a_bootstrap_node_without_a_chain_lets_eight_nodes_find_each_other() {

@@ -4,24 +4,10 @@
 //! serves the same blocks, balances and proofs as the sentries.
 
 use crate::common::wait_for;
-use crate::localnet::{call, scopeguard_keep, Procs};
+use crate::localnet::{call, scopeguard_keep, spawn_config as spawn, Procs};
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn spawn(config: &str, log: &std::path::Path) -> std::process::Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log");
-    Command::new(env!("CARGO_BIN_EXE_platon"))
-        .args(["run", "--config", config])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn")
-}
 
 fn number(url: &str) -> Option<u64> {
     let n = call(url, "eth_blockNumber", json!([]), None)?;

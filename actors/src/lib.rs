@@ -42,6 +42,7 @@ pub mod chain;
 pub mod console;
 pub mod executor;
 pub mod handles;
+pub mod light;
 pub mod metrics;
 pub mod overlay;
 pub mod ppos;
@@ -87,6 +88,8 @@ pub mod names {
     pub const ACCELERATOR: &str = "accelerator";
     /// The verifiable-computation task pool of a computing node.
     pub const VC_POOL: &str = "vc_pool";
+    /// The light client (headers and proofs from full nodes).
+    pub const LIGHT: &str = "light";
 }
 
 /// What every actor of one node shares: the registry, the store, the configuration and dev keys.

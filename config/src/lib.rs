@@ -645,6 +645,15 @@ impl NodeRole {
     }
 }
 
+/// A light node's sources (`[light]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LightConfig {
+    /// JSON-RPC URLs of the full nodes a light node asks for headers, QCs and proofs, in order of
+    /// preference; one whose answer does not verify is left out for a minute.
+    pub servers: Vec<String>,
+}
+
 /// The node's role (`[node]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -694,6 +703,8 @@ pub struct NodeConfig {
     pub ppos: PposConfig,
     /// Verifiable computation: the `vc_pool` computing node and the accelerator backend.
     pub vc: VcConfig,
+    /// A light node's full nodes.
+    pub light: LightConfig,
 }
 
 /// The accelerator backend of the heavy kernels (Groth16 proving, MSM, FFT, batch signature checks).
@@ -858,9 +869,9 @@ impl NodeConfig {
         ))
     }
 
-    /// Whether the node keeps a chain (every role but bootstrap).
+    /// Whether the node keeps a chain (blocks, state): every role but bootstrap and light.
     pub fn has_chain(&self) -> bool {
-        self.node.role != NodeRole::Bootstrap
+        !matches!(self.node.role, NodeRole::Bootstrap | NodeRole::Light)
     }
 
     /// The state mode of a new data directory when `state.mode` does not name one: archive on an
@@ -924,7 +935,18 @@ impl NodeConfig {
                 }
             }
             NodeRole::Light => {
-                return bad("node.role = light is not available in this build yet: run a full node (node.role = full) and query it".into());
+                if self.cbft.enabled || self.vc.enabled || self.dev.enabled {
+                    return bad("node.role = light keeps headers only: remove cbft.enabled, vc.enabled and --dev".into());
+                }
+                if self.light.servers.is_empty() {
+                    return bad("node.role = light needs light.servers: the JSON-RPC URLs of full nodes to ask for headers and proofs".into());
+                }
+                if self.cbft.validators.is_empty() {
+                    return bad("node.role = light needs cbft.validators: the BLS keys every header's QC is checked against".into());
+                }
+                if self.ppos.round_blocks > 0 {
+                    return bad("node.role = light follows a fixed validator set in this build: with ppos.round_blocks the round sets live in snapshotdb, which the state root does not prove".into());
+                }
             }
             _ => {}
         }
@@ -1078,7 +1100,8 @@ impl NodeConfig {
         if self.dev.enabled && self.dev.accounts > 100 {
             return bad("dev.accounts is at most 100".into());
         }
-        if !self.dev.enabled && self.has_chain() && self.chain.alloc.is_empty() {
+        if !self.dev.enabled && self.node.role != NodeRole::Bootstrap && self.chain.alloc.is_empty()
+        {
             return bad(
                 "without --dev the genesis needs chain.alloc entries (or run with --dev)".into(),
             );
@@ -1208,6 +1231,19 @@ mod tests {
         assert!(err.contains("cbft.enabled"), "{err}");
         let err = NodeConfig::from_toml("[node]\nrole = \"miner\"\n").expect_err("unknown role");
         assert!(err.to_string().contains("role"), "{err}");
+        let mut l = NodeConfig::from_toml("[node]\nrole = \"light\"\n").expect("light");
+        l.chain.alloc = dev_alloc();
+        let err = l.validate().expect_err("no servers").to_string();
+        assert!(err.contains("light.servers"), "{err}");
+        l.light.servers = vec!["http://127.0.0.1:6789".into()];
+        let err = l.validate().expect_err("no validators").to_string();
+        assert!(err.contains("cbft.validators"), "{err}");
+        l.cbft.validators = vec!["aa".repeat(48)];
+        l.validate().expect("a light node");
+        assert!(l.rpc_enabled() && !l.has_chain());
+        l.ppos.round_blocks = 10;
+        let err = l.validate().expect_err("rotation").to_string();
+        assert!(err.contains("fixed validator set"), "{err}");
         assert_eq!(NodeRole::parse("archive"), Some(NodeRole::Archive));
         assert_eq!(NodeRole::parse("Archive"), None);
     }

@@ -167,6 +167,17 @@ fn open_store_with(
     })?;
     check_backend(config, datadir)?;
     let kv = open_kv(config.db, datadir)?;
+    let genesis = genesis_spec(config)?;
+    let mode = match mode {
+        Some(m) => m,
+        None => StateMode::recorded(kv.as_ref())?.unwrap_or(fallback),
+    };
+    Ok(ChainStore::open_with_mode(kv, &genesis, mode)?)
+}
+
+/// The genesis the configuration makes: `chain.alloc` (or the dev accounts), the staking
+/// contract's candidates and the reward pool.
+fn genesis_spec(config: &NodeConfig) -> Result<GenesisSpec, NodeError> {
     let mut alloc = config.genesis_alloc()?;
     let (staked, storage, snapshot) = genesis_staking(config)?;
     if !staked.is_zero() {
@@ -178,7 +189,7 @@ fn open_store_with(
             platon_vm::ppos::election::lat(config.ppos.reward_pool_lat),
         ));
     }
-    let genesis = GenesisSpec {
+    Ok(GenesisSpec {
         chain_id: config.chain.chain_id,
         alloc,
         gas_limit: config.chain.gas_limit,
@@ -187,12 +198,7 @@ fn open_store_with(
         extra_data: Default::default(),
         storage,
         snapshot,
-    };
-    let mode = match mode {
-        Some(m) => m,
-        None => StateMode::recorded(kv.as_ref())?.unwrap_or(fallback),
-    };
-    Ok(ChainStore::open_with_mode(kv, &genesis, mode)?)
+    })
 }
 
 /// One genesis storage entry: contract, slot, value.
@@ -780,6 +786,23 @@ pub fn tree_spec(
         // A bootstrap node: the overlay and the admin listener, nothing that keeps a chain.
         spec.children.clear();
     }
+    if ctx.config.node.role == platon_config::NodeRole::Light {
+        // Headers and proofs from full nodes; its own JSON-RPC methods instead of the gateway's.
+        spec.children = vec![ChildSpec::supervisor(
+            group(
+                "light",
+                Strategy::OneForOne,
+                vec![ChildSpec::worker(
+                    names::LIGHT,
+                    Restart::Permanent,
+                    cap,
+                    platon_actors::light::LightService { node: ctx.clone() },
+                )],
+            ),
+            Restart::Permanent,
+        )];
+        api.retain(|c| c.name != names::RPC);
+    }
     if let Some(key) = key {
         spec.children.push(ChildSpec::supervisor(
             group("network", Strategy::OneForOne, network_group(ctx, key, cap)),
@@ -846,6 +869,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     };
     let store = if config.has_chain() {
         open_store(&config, &datadir)?
+    } else if config.node.role == platon_config::NodeRole::Light {
+        // A light node keeps headers only: the genesis in memory, for its hash.
+        ChainStore::open_with_mode(
+            Arc::new(platon_storage::MemoryStore::new()),
+            &genesis_spec(&config)?,
+            StateMode::Archive,
+        )?
     } else {
         // A bootstrap node keeps no chain: an empty genesis in memory stands for one, read by nobody.
         let genesis = GenesisSpec {

@@ -206,6 +206,13 @@ pub enum RpcMsg {
     NewHead(Box<Header>),
 }
 
+/// Messages of the `light` client actor.
+#[derive(Debug)]
+pub enum LightMsg {
+    /// Fetch and check the next headers.
+    Poll,
+}
+
 /// Messages of the `admin` actor. It serves the admin listener and has no mailbox traffic of its own
 /// yet; the enum is empty until an admin command needs to reach it.
 #[derive(Debug)]

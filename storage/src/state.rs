@@ -137,6 +137,51 @@ impl ReadCache {
     }
 }
 
+/// Checks an account proof (`eth_getProof`'s `accountProof`, root first) against a state root:
+/// Ok when the trie holds `account` for `address`, or nothing when `account` is the empty account
+/// (what `eth_getProof` answers for an absent one).
+pub fn verify_account_proof(
+    root: B256,
+    address: &Address,
+    account: &Account,
+    proof: &[Vec<u8>],
+) -> std::result::Result<(), String> {
+    let proof: Vec<alloy_primitives::Bytes> = proof.iter().cloned().map(Into::into).collect();
+    let key = alloy_trie::Nibbles::unpack(keccak256(address));
+    let present = alloy_trie::proof::verify_proof(root, key, Some(account.encode()), &proof);
+    if present.is_ok() {
+        return Ok(());
+    }
+    if *account == Account::default()
+        && alloy_trie::proof::verify_proof(root, key, None, &proof).is_ok()
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "the account proof of {address} does not verify against state root {root}"
+    ))
+}
+
+/// Checks a storage proof (`eth_getProof`'s `storageProof[i].proof`) against an account's storage
+/// root: Ok when the slot holds `value` (zero: the slot is absent).
+pub fn verify_storage_proof(
+    storage_root: B256,
+    slot: B256,
+    value: U256,
+    proof: &[Vec<u8>],
+) -> std::result::Result<(), String> {
+    let proof: Vec<alloy_primitives::Bytes> = proof.iter().cloned().map(Into::into).collect();
+    let key = alloy_trie::Nibbles::unpack(keccak256(slot));
+    let expected = (!value.is_zero()).then(|| {
+        let mut enc = Vec::new();
+        alloy_rlp::Encodable::encode(&value, &mut enc);
+        enc
+    });
+    alloy_trie::proof::verify_proof(storage_root, key, expected, &proof).map_err(|_| {
+        format!("the storage proof of slot {slot} does not verify against {storage_root}")
+    })
+}
+
 /// The hashes a stored state-trie node refers to: its trie children, and, for an account leaf, the
 /// root of that account's storage trie. Storage-trie nodes give only their trie children (their leaf
 /// values are not accounts).

@@ -8,6 +8,7 @@ mod common;
 mod conformance;
 mod console;
 mod hot_restart;
+mod light;
 mod localnet;
 mod persistence;
 mod powercut;

@@ -378,6 +378,11 @@ pub async fn snapshot(node: &NodeContext) -> Value {
     } else {
         Value::Null
     };
+    let vc = match crate::handles::VcPoolHandle(reg.clone()).tasks().await {
+        Ok(t) => t,
+        Err(platon_supervision::CallError::Unknown(_)) => Value::Null,
+        Err(e) => json!({"error": e.to_string()}),
+    };
     let overlay = OverlayHandle::of_node(reg.clone());
     let overlay = if overlay.exists() {
         let info = overlay.info().await.ok();
@@ -403,8 +408,8 @@ pub async fn snapshot(node: &NodeContext) -> Value {
         "pool": pool,
         "cbft": cbft,
         "overlay": overlay,
-        // The computing half (verifiable computation, MPC) is not in this node yet.
-        "vc": Value::Null,
+        // A computing node's VC tasks (MPC is not built yet).
+        "vc": vc,
         "mpc": Value::Null,
     })
 }

@@ -233,6 +233,25 @@ fn a_computing_node_killed_while_proving_resumes_the_task_after_restart() {
         body.contains("platon_accelerator_jobs_total{kind=\"prove\"} 1"),
         "{body}"
     );
+    // The admin console lists the pool's tasks.
+    let console = crate::common::rpc_url(
+        &format!("http://127.0.0.1:{}", node.admin),
+        "admin_console",
+        json!([]),
+        None,
+    )
+    .expect("admin_console");
+    let listed = console["result"]["vc"]["tasks"]
+        .as_array()
+        .is_some_and(|ts| {
+            ts.iter()
+                .any(|t| t["task"] == json!(task) && t["state"] == "answered")
+        });
+    assert!(
+        listed,
+        "the console shows the answered task: {}",
+        console["result"]["vc"]
+    );
     // A contract that only imitates the events gets its task skipped, with the reason.
     let hostile = python(&case("hostile", node.http, &json!({})), tmp.path());
     assert!(hostile.contains("ALL CHECKS PASSED"), "{hostile}");

@@ -4,15 +4,10 @@
 //! the honest one's answers match the chain; with liars only, it answers nothing.
 
 use crate::common::{free_port, manifest_dir, rpc_url, wait_for};
-use crate::localnet::{call, scopeguard_keep, spawn_config, Procs};
+use crate::localnet::{call, number, scopeguard_keep, spawn_config, Procs};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn number(url: &str) -> Option<u64> {
-    let n = call(url, "eth_blockNumber", json!([]), None)?;
-    u64::from_str_radix(n.as_str()?.trim_start_matches("0x"), 16).ok()
-}
 
 /// A light node's config from a localnet full node's: its genesis and validators, its own folder,
 /// port and full nodes.

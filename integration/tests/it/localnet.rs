@@ -61,6 +61,12 @@ pub(crate) fn spawn_config(config: &str, log: &std::path::Path) -> Child {
         .expect("spawn")
 }
 
+/// The node's `eth_blockNumber`, if it answers.
+pub(crate) fn number(url: &str) -> Option<u64> {
+    let n = call(url, "eth_blockNumber", json!([]), None)?;
+    u64::from_str_radix(n.as_str()?.trim_start_matches("0x"), 16).ok()
+}
+
 pub(crate) fn call(url: &str, method: &str, params: Value, token: Option<&str>) -> Option<Value> {
     let r = rpc_url(url, method, params, token).ok()?;
     r.get("result").cloned()

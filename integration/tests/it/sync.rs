@@ -4,15 +4,10 @@
 //! serves the same blocks, balances and proofs as the sentries.
 
 use crate::common::wait_for;
-use crate::localnet::{call, scopeguard_keep, spawn_config as spawn, Procs};
+use crate::localnet::{call, number, scopeguard_keep, spawn_config as spawn, Procs};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn number(url: &str) -> Option<u64> {
-    let n = call(url, "eth_blockNumber", json!([]), None)?;
-    u64::from_str_radix(n.as_str()?.trim_start_matches("0x"), 16).ok()
-}
 
 /// The `block=N` of the last line of `log` with `what`.
 fn logged_block(log: &str, what: &str) -> Option<u64> {

@@ -9,6 +9,10 @@
 //! └── api         (one_for_one)   rpc, admin
 //! ```
 //!
+//! The role (`node.role`) trims it: a bootstrap node runs only `network` and `api` (admin); a light
+//! node runs `light` (the light client with its own JSON-RPC) and `api` (admin); validators and
+//! bootstrap nodes leave `rpc` out unless `http.enabled` opens it.
+//!
 //! The live tree, generated from the registry rather than drawn, is what `platon admin actors` prints;
 //! a test checks it against this picture.
 

@@ -482,6 +482,10 @@ struct RunArgs {
     /// Chain id.
     #[arg(long = "chain-id")]
     chain_id: Option<u64>,
+    /// A light node's full nodes: JSON-RPC URLs, comma-separated, in order of preference
+    /// (`light.servers`).
+    #[arg(long = "light.servers", value_delimiter = ',')]
+    light_servers: Vec<String>,
     /// Turn the JSON-RPC gateway on or off (default: off on validators and bootstrap nodes, on
     /// otherwise).
     #[arg(long = "http.enabled")]
@@ -595,6 +599,9 @@ impl RunArgs {
         }
         if let Some(v) = self.chain_id {
             c.chain.chain_id = v;
+        }
+        if !self.light_servers.is_empty() {
+            c.light.servers = self.light_servers.clone();
         }
         if self.http_enabled.is_some() {
             c.http.enabled = self.http_enabled;

@@ -7,7 +7,7 @@
 //! The checks ([`check_header`], [`check_account`], [`HeaderChain`]) are pure; [`LightService`] is the
 //! actor that fetches headers and serves the JSON-RPC methods.
 
-use crate::NodeContext;
+use crate::{now_ms, NodeContext};
 use alloy_primitives::{keccak256, Address, B256, U256};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -23,6 +23,7 @@ use platon_storage::Account;
 use platon_supervision::{BoxError, Ctx, Service};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,7 +103,6 @@ pub fn check_header(
     qc: &Qc,
     validators: &[BlsPublicKey],
 ) -> Result<Header, LightError> {
-    use crate::cbft::core::Crypto;
     let header = Header::decode(raw).map_err(|e| LightError::Header(e.to_string()))?;
     let hash = header.hash();
     if qc.data.hash != hash || qc.data.number != header.number {
@@ -111,26 +111,15 @@ pub fn check_header(
             header.number, qc.data.number, qc.data.hash
         )));
     }
-    let n = validators.len();
-    if n == 0 || qc.signers.len() != n {
-        return Err(LightError::Qc(format!(
-            "{} signer bits for {n} validators",
-            qc.signers.len()
-        )));
-    }
-    let threshold = n - n.saturating_sub(1) / 3;
-    let signers = qc.signer_indices();
-    if signers.len() < threshold {
-        return Err(LightError::Qc(format!(
-            "{} signers, {threshold} needed",
-            signers.len()
-        )));
-    }
+    // Consensus's own check: one bit per validator, a quorum, the aggregate signature.
     let crypto = crate::cbft::crypto::BlsCrypto::new(None, validators.to_vec());
-    if !crypto.verify_aggregate(&signers, &qc.data.signing_hash(), &qc.signature) {
+    let n = u32::try_from(validators.len()).unwrap_or(u32::MAX);
+    if validators.is_empty() || !crate::cbft::core::Core::check_qc(qc, n, &crypto) {
         return Err(LightError::Qc(format!(
-            "the aggregate signature on block {} does not verify against the validators' keys",
-            header.number
+            "the QC on block {} ({} of {} signer bits set, for {n} validators) does not verify against the validators' keys",
+            header.number,
+            qc.signer_indices().len(),
+            qc.signers.len()
         )));
     }
     Ok(header)
@@ -278,7 +267,7 @@ struct FullNode {
     url: String,
     client: HttpClient,
     /// Left out until this time (ms since the epoch) after it sent something that did not verify.
-    aside_until: parking_lot::Mutex<u64>,
+    aside_until: AtomicU64,
 }
 
 /// What the light client's actor and its JSON-RPC methods share.
@@ -291,13 +280,6 @@ struct Shared {
     genesis: B256,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl Shared {
     /// The full nodes to ask now, those not set aside first.
     fn order(&self) -> Vec<&FullNode> {
@@ -305,14 +287,15 @@ impl Shared {
         let (mut good, aside): (Vec<&FullNode>, Vec<&FullNode>) = self
             .nodes
             .iter()
-            .partition(|n| *n.aside_until.lock() <= now);
+            .partition(|n| n.aside_until.load(Ordering::Relaxed) <= now);
         good.extend(aside);
         good
     }
 
     fn set_aside(&self, node: &FullNode, why: &LightError) {
         tracing::warn!(server = %node.url, error = %why, "light: a full node's answer does not verify; it is left out for a while");
-        *node.aside_until.lock() = now_ms().saturating_add(SET_ASIDE_MS);
+        node.aside_until
+            .store(now_ms().saturating_add(SET_ASIDE_MS), Ordering::Relaxed);
     }
 
     /// Fetches and checks the next headers from one full node.
@@ -415,6 +398,12 @@ impl Shared {
         })
     }
 
+    /// The proven account for `[address, block]` parameters.
+    async fn proven_account(&self, p: Vec<Value>) -> Result<Account, ErrorObjectOwned> {
+        let h = self.header(p.get(1).unwrap_or(&json!("latest")))?;
+        Ok(self.proven(address_arg(&p)?, &[], &h).await?.0)
+    }
+
     /// The proven account (and slots) at a checked header, from the first full node whose answer
     /// verifies.
     async fn proven(
@@ -474,15 +463,11 @@ fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, BoxError> {
         Ok::<_, ErrorObjectOwned>(json!(format!("{n:#x}")))
     })?;
     m.register_async_method("eth_getBalance", |p, s, _| async move {
-        let p: Vec<Value> = p.parse()?;
-        let h = s.header(p.get(1).unwrap_or(&json!("latest")))?;
-        let (a, _, _) = s.proven(address_arg(&p)?, &[], &h).await?;
+        let a = s.proven_account(p.parse()?).await?;
         Ok::<_, ErrorObjectOwned>(json!(format!("{:#x}", a.balance)))
     })?;
     m.register_async_method("eth_getTransactionCount", |p, s, _| async move {
-        let p: Vec<Value> = p.parse()?;
-        let h = s.header(p.get(1).unwrap_or(&json!("latest")))?;
-        let (a, _, _) = s.proven(address_arg(&p)?, &[], &h).await?;
+        let a = s.proven_account(p.parse()?).await?;
         Ok::<_, ErrorObjectOwned>(json!(format!("{:#x}", a.nonce)))
     })?;
     m.register_async_method("eth_getStorageAt", |p, s, _| async move {
@@ -566,7 +551,7 @@ impl Service for LightService {
                         .request_timeout(Duration::from_secs(10))
                         .build(url)
                         .map_err(|e| format!("light.servers: {url}: {e}"))?,
-                    aside_until: parking_lot::Mutex::new(0),
+                    aside_until: AtomicU64::new(0),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

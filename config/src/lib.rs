@@ -989,12 +989,11 @@ impl NodeConfig {
             if o.request_timeout_ms == 0 || o.refresh_secs == 0 || o.republish_secs == 0 {
                 return bad("overlay.request_timeout_ms, overlay.refresh_secs and overlay.republish_secs must be positive".into());
             }
-            self.overlay.peer_ids()?;
-            if !self.overlay.allow_peers.is_empty() {
+            let (allow, _) = self.overlay.peer_ids()?;
+            if !allow.is_empty() {
                 if !self.redir.services.is_empty() {
                     return bad("overlay.allow_peers (a node behind sentries) is never published: set redir.services = [] (a ReDiR registration would name it)".into());
                 }
-                let (allow, _) = self.overlay.peer_ids()?;
                 if self
                     .overlay
                     .bootstrap

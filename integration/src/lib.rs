@@ -873,28 +873,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     };
     let store = if config.has_chain() {
         open_store(&config, &datadir)?
-    } else if config.node.role == platon_config::NodeRole::Light {
-        // A light node keeps headers only: the genesis in memory, for its hash.
+    } else {
+        // A bootstrap or light node keeps no chain: the configured genesis in memory, for its hash
+        // (a light node checks the headers it is sent against it).
         ChainStore::open_with_mode(
             Arc::new(platon_storage::MemoryStore::new()),
             &genesis_spec(&config)?,
-            StateMode::Archive,
-        )?
-    } else {
-        // A bootstrap node keeps no chain: an empty genesis in memory stands for one, read by nobody.
-        let genesis = GenesisSpec {
-            chain_id: config.chain.chain_id,
-            alloc: Vec::new(),
-            gas_limit: config.chain.gas_limit,
-            base_fee: config.chain.initial_base_fee,
-            timestamp: config.chain.genesis_timestamp,
-            extra_data: Default::default(),
-            storage: Vec::new(),
-            snapshot: Vec::new(),
-        };
-        ChainStore::open_with_mode(
-            Arc::new(platon_storage::MemoryStore::new()),
-            &genesis,
             StateMode::Archive,
         )?
     };

@@ -162,15 +162,9 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
         crate::write_secret(&file, hex::encode(key.to_bytes()).as_bytes())
             .map_err(|e| format!("{}: {e}", file.display()))?;
         // The node's overlay key now, so its Node-ID can be staked in the genesis.
-        let node_key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
-        let key_file = out
-            .join(format!("node{k}"))
-            .join("overlay")
-            .join("node.key");
-        crate::write_secret(&key_file, node_key.pkcs8())
-            .map_err(|e| format!("{}: {e}", key_file.display()))?;
+        let node_id = overlay_key(&out.join(format!("node{k}")))?;
         candidates.push(platon_config::GenesisCandidate {
-            node_id: hex::encode(node_key.node_id()),
+            node_id: format!("{node_id:032x}"),
             staking_address: accounts[k - 1].0,
             benefit_address: accounts[k - 1].0,
             bls_key: hex::encode(key.public_key().to_bytes()),
@@ -186,9 +180,7 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     }
     // The entry point: the bootstrap node when there is one, else node 1 (Node-IDs written now).
     let bootstrap = if spec.bootstrap {
-        let key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
-        let file = out.join("bootstrap").join("overlay").join("node.key");
-        crate::write_secret(&file, key.pkcs8()).map_err(|e| format!("{}: {e}", file.display()))?;
+        let id = overlay_key(&out.join("bootstrap"))?;
         let mut c = NodeConfig {
             datadir: Some(out.join("bootstrap")),
             chain: chain.clone(),
@@ -213,20 +205,14 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
             format!("# the bootstrap node of a local network written by `platon localnet init`: overlay only, no chain\n# start it with: platon run --config {}\n\n{text}", path.display()),
         )
         .map_err(|e| format!("{}: {e}", path.display()))?;
-        Some((path, u128::from_be_bytes(key.node_id()), c.overlay.listen))
+        Some((path, id, c.overlay.listen))
     } else {
         None
     };
     // Sentries' overlay keys now, so validators can name them (and they their validator).
     let mut sentry_ids = std::collections::BTreeMap::new();
     for k in spec.nodes + 1..=total {
-        let key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
-        let file = out
-            .join(format!("node{k}"))
-            .join("overlay")
-            .join("node.key");
-        crate::write_secret(&file, key.pkcs8()).map_err(|e| format!("{}: {e}", file.display()))?;
-        sentry_ids.insert(k, u128::from_be_bytes(key.node_id()));
+        sentry_ids.insert(k, overlay_key(&out.join(format!("node{k}")))?);
     }
     let overlay_addr = |k: usize| SocketAddr::new(node_ip(spec, k), spec.overlay_port);
     let entry = match (&bootstrap, candidates.first()) {
@@ -378,6 +364,15 @@ pub fn init(spec: &LocalnetSpec) -> Result<PathBuf, String> {
     )
     .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// Makes a node's overlay key in `datadir/overlay/node.key` (where the node reads it) and returns
+/// its Node-ID, so configs written now can name the node.
+fn overlay_key(datadir: &Path) -> Result<u128, String> {
+    let key = platon_crypto::node_key::NodeKey::generate().map_err(|e| e.to_string())?;
+    let file = datadir.join("overlay").join("node.key");
+    crate::write_secret(&file, key.pkcs8()).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(u128::from_be_bytes(key.node_id()))
 }
 
 /// Reads a `localnet.json`.

@@ -807,7 +807,9 @@ impl Core {
         Self::check_qc(qc, self.p.validators, self.crypto.as_ref())
     }
 
-    fn check_qc(qc: &Qc, validators: u32, crypto: &dyn Crypto) -> bool {
+    /// Whether `qc` carries one signer bit per validator, a quorum of signers and an aggregate
+    /// signature that verifies (also the light client's check of a header's QC).
+    pub(crate) fn check_qc(qc: &Qc, validators: u32, crypto: &dyn Crypto) -> bool {
         if qc.signers.len() != validators as usize {
             return false;
         }

@@ -376,19 +376,9 @@ impl Core {
         }
     }
 
-    /// Sets who this node talks to and whom it keeps unnamed ([`Privacy`]).
+    /// Sets who this node talks to and whom it keeps unnamed ([`Privacy`]), before it joins: what
+    /// it learns from then on is filtered.
     pub fn set_privacy(&mut self, privacy: Privacy) {
-        self.table = {
-            let mut t = RoutingTable::new(self.me.id, self.params.k);
-            for e in self.table.entries() {
-                if privacy.allows(e.contact.id) && !privacy.hidden.contains(&e.contact.id) {
-                    t.insert(e.contact, e.last_seen);
-                }
-            }
-            t
-        };
-        self.hidden_contacts
-            .retain(|id, _| privacy.hidden.contains(id));
         self.privacy = privacy;
     }
 
@@ -1020,15 +1010,7 @@ impl Core {
             };
             bucket.truncate(fanout);
             for c in bucket {
-                let body = Body::Flood {
-                    topic,
-                    height: i as u8,
-                    payload: payload.to_vec(),
-                };
-                let txid = self.next_id();
-                if let Some(msg) = self.message(txid, vec![Destination::Node(c.id)], &body) {
-                    self.send(c, msg, true);
-                }
+                self.send_flood(c, topic, i as u8, payload);
             }
         }
         // Hidden peers get every flood, at height 0: they forward it to nobody.
@@ -1040,15 +1022,20 @@ impl Core {
             .collect();
         hidden.sort_by_key(|c| c.id);
         for c in hidden {
-            let body = Body::Flood {
-                topic,
-                height: 0,
-                payload: payload.to_vec(),
-            };
-            let txid = self.next_id();
-            if let Some(msg) = self.message(txid, vec![Destination::Node(c.id)], &body) {
-                self.send(c, msg, true);
-            }
+            self.send_flood(c, topic, 0, payload);
+        }
+    }
+
+    /// One flood copy to `to`, which forwards it over the region below `height`.
+    fn send_flood(&mut self, to: Contact, topic: FloodTopic, height: u8, payload: &[u8]) {
+        let body = Body::Flood {
+            topic,
+            height,
+            payload: payload.to_vec(),
+        };
+        let txid = self.next_id();
+        if let Some(msg) = self.message(txid, vec![Destination::Node(to.id)], &body) {
+            self.send(to, msg, true);
         }
     }
 
